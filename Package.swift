@@ -1,0 +1,101 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Every target: Swift 6 language mode (the tools version's default), warnings are errors.
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "samu",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "samu", targets: ["samu"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+    ],
+    targets: [
+        // The C door: librdkafka's headers from Debian's librdkafka-dev (built against 2.0.2, run with >= 2.1).
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        // The only target with unsafe code: producer, consumer, admin, errors, configuration.
+        .target(
+            name: "RdKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict + [.strictMemorySafety()]
+        ),
+        // Pure value types: events, validation against topics/ schemas, the topic catalog.
+        .target(
+            name: "SamuModel",
+            swiftSettings: strict
+        ),
+        // PostgreSQL: migrations, the inbox (processed events), cases, timeline, outbox.
+        .target(
+            name: "SamuStore",
+            dependencies: [
+                "SamuModel",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Composition: the worker and outbox relay services, dead-letter policy, metrics.
+        .target(
+            name: "SamuPipeline",
+            dependencies: [
+                "SamuModel", "SamuStore", "RdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "samu",
+            dependencies: [
+                "SamuPipeline", "SamuStore", "SamuModel", "RdKafka",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // Shared test helpers: the embedded default's addresses, unique names, fixtures.
+        .target(
+            name: "SamuTestSupport",
+            dependencies: [
+                "SamuModel", "SamuStore", "RdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SamuModelTests", dependencies: ["SamuModel", "SamuTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "RdKafkaTests", dependencies: ["RdKafka", "SamuTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SamuStoreTests", dependencies: ["SamuStore", "SamuModel", "SamuTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SamuPipelineTests",
+            dependencies: [
+                "SamuPipeline", "SamuStore", "SamuModel", "RdKafka", "SamuTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

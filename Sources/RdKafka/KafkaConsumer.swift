@@ -1,0 +1,284 @@
+import CRdKafka
+import Logging
+import Synchronization
+
+/// What a group consumer hands to the application, in the order librdkafka produced it.
+public enum KafkaConsumerEvent: Sendable, Equatable {
+    /// Messages from the assigned partitions, in offset order per partition.
+    case messages([KafkaMessage])
+    /// The group gave this consumer these partitions (in addition to those it had, under the
+    /// cooperative protocol).
+    case assigned([KafkaTopicPartition])
+    /// These partitions are being taken away in an orderly rebalance: finish and store their work.
+    case revoked([KafkaTopicPartition])
+    /// These partitions were lost (session timeout, fenced): another member may already own them,
+    /// so store nothing for them.
+    case lost([KafkaTopicPartition])
+}
+
+/// A consumer-group member whose offsets are stored only when the application says a message is
+/// done, and whose rebalances the application sees and finishes before they take effect.
+///
+/// - Important: Rebalances are acknowledged on the *next* call to ``next(maxMessages:)``: when
+///   `.assigned` is returned, the partitions are assigned (and fetching starts) only when the
+///   application asks for the next event, so it can rebuild state first; when `.revoked` is returned,
+///   the stored offsets are committed and the partitions given up only then, so the application can
+///   finish and store its in-flight work first. Call `next` and ``close()`` from one task.
+public final class KafkaConsumer: Sendable {
+    private enum PendingAck: Sendable {
+        case assign([KafkaTopicPartition])
+        case revoke([KafkaTopicPartition], lost: Bool)
+    }
+
+    private struct State {
+        var pendingAck: PendingAck?
+        var parked: KafkaConsumerEvent?
+        var assignment: Set<KafkaTopicPartition> = []
+        var closed = false
+    }
+
+    private let client: RdKafkaClient
+    private let state = Mutex(State())
+    private let logger: Logger
+    public let groupID: String
+
+    /// Joins the group and subscribes to `topics`; partitions arrive through ``next(maxMessages:)``.
+    public init(configuration: KafkaConsumerConfiguration, topics: [String], logger: Logger) throws(KafkaError) {
+        self.logger = logger
+        self.groupID = configuration.groupID
+        self.client = try RdKafkaClient(
+            role: .consumer, properties: configuration.librdkafkaProperties(),
+            events: RD_KAFKA_EVENT_FETCH | RD_KAFKA_EVENT_REBALANCE | RD_KAFKA_EVENT_LOG | RD_KAFKA_EVENT_ERROR
+                | RD_KAFKA_EVENT_OFFSET_COMMIT,
+            logger: logger)
+        let list = unsafe rd_kafka_topic_partition_list_new(Int32(topics.count))!
+        defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
+        for topic in topics {
+            unsafe rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA)
+        }
+        let code = unsafe rd_kafka_subscribe(client.handle, list)
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw .rdKafka(code, context: "subscribe to \(topics.joined(separator: ", "))")
+        }
+    }
+
+    /// The partitions currently assigned to this member.
+    public var assignment: Set<KafkaTopicPartition> { state.withLock { $0.assignment } }
+
+    /// The next event: a batch of up to `maxMessages` messages, or a rebalance. Waits while there is
+    /// nothing; returns `nil` once the consumer is closed or the task is cancelled.
+    ///
+    /// Throws only when librdkafka reports a fatal error (the consumer must then be recreated).
+    public func next(maxMessages: Int = 512) async throws(KafkaError) -> KafkaConsumerEvent? {
+        try await acknowledgePendingRebalance()
+        if let parked = state.withLock({ state -> KafkaConsumerEvent? in
+            defer { state.parked = nil }
+            return state.parked
+        }) {
+            return noteRebalance(parked)
+        }
+        var batch: [KafkaMessage] = []
+        while true {
+            if state.withLock({ $0.closed }) || Task.isCancelled { return batch.isEmpty ? nil : .messages(batch) }
+            while batch.count < maxMessages, let event = unsafe client.pollEvent() {
+                defer { unsafe rd_kafka_event_destroy(event) }
+                switch unsafe rd_kafka_event_type(event) {
+                case RD_KAFKA_EVENT_FETCH:
+                    unsafe collectMessages(event, into: &batch)
+                case RD_KAFKA_EVENT_REBALANCE:
+                    let rebalance = unsafe rebalanceEvent(event)
+                    if batch.isEmpty { return noteRebalance(rebalance) }
+                    state.withLock { $0.parked = rebalance }
+                    return .messages(batch)
+                default:
+                    if let fatal = unsafe client.handleCommonEvent(event) { throw fatal }
+                }
+            }
+            if !batch.isEmpty { return .messages(batch) }
+            await client.waker.wait(atMost: .milliseconds(100))
+        }
+    }
+
+    /// Stores, for each partition, the offset after the highest of these messages: the application
+    /// has durably finished them. The background auto-commit (and ``commit()``, and close) commits
+    /// stored offsets to the group.
+    public func storeOffsets(after messages: [KafkaMessage]) throws(KafkaError) {
+        var highest: [KafkaTopicPartition: Int64] = [:]
+        for message in messages {
+            highest[message.topicPartition] = max(highest[message.topicPartition] ?? -1, message.offset)
+        }
+        if highest.isEmpty { return }
+        let list = unsafe rd_kafka_topic_partition_list_new(Int32(highest.count))!
+        defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
+        for (topicPartition, offset) in highest {
+            let element = unsafe rd_kafka_topic_partition_list_add(list, topicPartition.topic, topicPartition.partition)!
+            unsafe element.pointee.offset = offset + 1
+        }
+        let code = unsafe rd_kafka_offsets_store(client.handle, list)
+        if code == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+        // A partial failure names the partitions that are no longer assigned; their messages will
+        // be redelivered to the new owner, which the inbox makes harmless.
+        let elements = unsafe UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt))
+        for unsafe element in unsafe elements where unsafe element.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.info(
+                "offset not stored: partition no longer assigned",
+                metadata: [
+                    "kafka.topic": "\(unsafe String(cString: element.topic))", "kafka.partition": unsafe "\(element.partition)",
+                    "kafka.error": "\(unsafe String(cString: rd_kafka_err2name(element.err)))",
+                ])
+        }
+        if code != RD_KAFKA_RESP_ERR__STATE && code != RD_KAFKA_RESP_ERR__INVALID_ARG {
+            throw .rdKafka(code, context: "store offsets")
+        }
+    }
+
+    /// Commits the stored offsets now and waits for the group coordinator's answer.
+    public func commit() async throws(KafkaError) {
+        let client = self.client
+        let code = await runBlocking { unsafe rd_kafka_commit(client.handle, nil, 0) }
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            throw .rdKafka(code, context: "commit offsets")
+        }
+    }
+
+    /// Leaves the group cleanly: commits the stored offsets, gives the partitions back, and waits
+    /// until librdkafka has finished. Messages fetched but not yet returned are not stored and will
+    /// be delivered again to the next owner.
+    public func close() async throws(KafkaError) {
+        if state.withLock({ state -> Bool in
+            defer { state.closed = true }
+            return state.closed
+        }) {
+            return
+        }
+        try? await acknowledgePendingRebalance()
+        do throws(KafkaError) {
+            try await commit()
+        } catch {
+            logger.info("final commit failed; the last stored offsets are committed on close", metadata: ["kafka.error": "\(error)"])
+        }
+        if let error = unsafe rd_kafka_consumer_close_queue(client.handle, client.queue) {
+            throw unsafe KafkaError.consuming(error, context: "close consumer")
+        }
+        while unsafe rd_kafka_consumer_closed(client.handle) == 0 {
+            while let event = unsafe client.pollEvent() {
+                defer { unsafe rd_kafka_event_destroy(event) }
+                switch unsafe rd_kafka_event_type(event) {
+                case RD_KAFKA_EVENT_REBALANCE:
+                    let rebalance = unsafe rebalanceEvent(event)
+                    _ = noteRebalance(rebalance)
+                    try? await acknowledgePendingRebalance(commitFirst: false)
+                case RD_KAFKA_EVENT_FETCH:
+                    break  // not handed out, so not stored: redelivered to the next owner
+                default:
+                    _ = unsafe client.handleCommonEvent(event)
+                }
+            }
+            await client.waker.wait(atMost: .milliseconds(50))
+        }
+    }
+
+    // MARK: - Rebalances
+
+    private func rebalanceEvent(_ event: OpaquePointer) -> KafkaConsumerEvent {
+        let code = unsafe rd_kafka_event_error(event)
+        let partitions = unsafe Self.partitions(rd_kafka_event_topic_partition_list(event))
+        if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS { return .assigned(partitions) }
+        if unsafe rd_kafka_assignment_lost(client.handle) != 0 { return .lost(partitions) }
+        return .revoked(partitions)
+    }
+
+    /// Remembers that the rebalance must be acknowledged at the next call, then returns it.
+    private func noteRebalance(_ event: KafkaConsumerEvent) -> KafkaConsumerEvent {
+        let ack: PendingAck? =
+            switch event {
+            case .assigned(let partitions): .assign(partitions)
+            case .revoked(let partitions): .revoke(partitions, lost: false)
+            case .lost(let partitions): .revoke(partitions, lost: true)
+            case .messages: nil
+            }
+        state.withLock { $0.pendingAck = ack }
+        if let ack {
+            logger.info("rebalance", metadata: ["kafka.group": "\(groupID)", "kafka.rebalance": "\(ack)"])
+        }
+        return event
+    }
+
+    private func acknowledgePendingRebalance(commitFirst: Bool = true) async throws(KafkaError) {
+        guard let ack = state.withLock({ state -> PendingAck? in
+            defer { state.pendingAck = nil }
+            return state.pendingAck
+        }) else { return }
+        let cooperative = unsafe String(cString: rd_kafka_rebalance_protocol(client.handle)) == "COOPERATIVE"
+        switch ack {
+        case .assign(let partitions):
+            if cooperative {
+                try unsafe withPartitionList(partitions) { list throws(KafkaError) in
+                    if let error = unsafe rd_kafka_incremental_assign(client.handle, list) {
+                        throw unsafe KafkaError.consuming(error, context: "incremental assign")
+                    }
+                }
+            } else {
+                try unsafe withPartitionList(partitions) { list throws(KafkaError) in
+                    let code = unsafe rd_kafka_assign(client.handle, list)
+                    if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw .rdKafka(code, context: "assign") }
+                }
+            }
+            state.withLock { $0.assignment.formUnion(partitions) }
+        case .revoke(let partitions, let lost):
+            if !lost && commitFirst {
+                do throws(KafkaError) {
+                    try await commit()
+                } catch {
+                    logger.info("commit before revoke failed", metadata: ["kafka.error": "\(error)"])
+                }
+            }
+            if cooperative {
+                try unsafe withPartitionList(partitions) { list throws(KafkaError) in
+                    if let error = unsafe rd_kafka_incremental_unassign(client.handle, list) {
+                        throw unsafe KafkaError.consuming(error, context: "incremental unassign")
+                    }
+                }
+            } else {
+                let code = unsafe rd_kafka_assign(client.handle, nil)
+                if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw .rdKafka(code, context: "unassign") }
+            }
+            state.withLock { state in
+                if cooperative { state.assignment.subtract(partitions) } else { state.assignment.removeAll() }
+            }
+        }
+    }
+
+    private func collectMessages(_ event: OpaquePointer, into batch: inout [KafkaMessage]) {
+        while let message = unsafe rd_kafka_event_message_next(event) {
+            let err = unsafe message.pointee.err
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                batch.append(unsafe KafkaMessage(copying: message))
+            } else if err != RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                // Consume errors (unknown topic, offset out of range with no reset) are reported
+                // per partition; librdkafka keeps trying, and the application keeps running.
+                let text = unsafe String(cString: rd_kafka_err2str(err))
+                logger.warning(
+                    "consume error", metadata: ["kafka.error": "\(text)", "kafka.partition": "\(unsafe message.pointee.partition)"])
+            }
+        }
+    }
+
+    private func withPartitionList(
+        _ partitions: [KafkaTopicPartition], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws(KafkaError) -> Void
+    ) throws(KafkaError) {
+        let list = unsafe rd_kafka_topic_partition_list_new(Int32(max(partitions.count, 1)))!
+        defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
+        for partition in partitions {
+            unsafe rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition)
+        }
+        try unsafe body(list)
+    }
+
+    static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaTopicPartition] {
+        guard let list = unsafe list else { return [] }
+        let elements = unsafe UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt))
+        return unsafe elements.map { unsafe KafkaTopicPartition(topic: String(cString: $0.topic), partition: $0.partition) }
+            .sorted()
+    }
+}

