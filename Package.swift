@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Already in the graph through postgres-nio; samu uses it for UUIDv5 (SHA-1) ids.
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // The C door: librdkafka's headers from Debian's librdkafka-dev (built against 2.0.2, run with >= 2.1).
@@ -39,6 +41,7 @@ let package = Package(
         // Pure value types: events, validation against topics/ schemas, the topic catalog.
         .target(
             name: "SamuModel",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // PostgreSQL: migrations, the inbox (processed events), cases, timeline, outbox.

@@ -45,7 +45,7 @@ public enum TestEnvironment {
     /// A logger that stays quiet unless SAMU_TEST_LOG_LEVEL asks for more.
     public static func logger(_ label: String) -> Logger {
         var logger = Logger(label: label)
-        logger.logLevel = ProcessInfo.processInfo.environment["SAMU_TEST_LOG_LEVEL"].flatMap(Logger.Level.init) ?? .error
+        logger.logLevel = ProcessInfo.processInfo.environment["SAMU_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .error
         return logger
     }
 }

@@ -1,0 +1,43 @@
+import Crypto
+import Foundation
+
+extension UUID {
+    /// samu's UUIDv5 namespace: every derived id (case, outcome, dead letter) hangs off it.
+    public static let samuNamespace = UUID(uuidString: "6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c41")!
+
+    /// A name-based (version 5, SHA-1) UUID, RFC 9562 §5.5: the same namespace and name always
+    /// give the same id, which is what makes redelivered events and republished outcomes dedupable.
+    public init(v5 name: String, namespace: UUID = .samuNamespace) {
+        var input = withUnsafeBytes(of: namespace.uuid) { Array($0) }
+        input.append(contentsOf: name.utf8)
+        var bytes = Array(Insecure.SHA1.hash(data: input).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x50
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        self.init(
+            uuid: (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
+                bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            ))
+    }
+
+    /// Lower-case text form, as samu writes ids on the wire.
+    public var lowercased: String { uuidString.lowercased() }
+}
+
+/// The ids samu derives, in one place so that every writer derives them the same way.
+public enum DerivedID {
+    /// The case opened for a report.
+    public static func caseID(forReport reportID: UUID) -> UUID {
+        UUID(v5: "case/\(reportID.lowercased)")
+    }
+
+    /// An outcome event: one per case transition and channel, stable across republishing.
+    public static func outcomeID(caseID: UUID, transition: String, channel: String) -> UUID {
+        UUID(v5: "outcome/\(caseID.lowercased)/\(transition)/\(channel)")
+    }
+
+    /// A dead-letter record: one per source message.
+    public static func deadLetterID(topic: String, partition: Int32, offset: Int64) -> UUID {
+        UUID(v5: "dlq/\(topic)/\(partition)/\(offset)")
+    }
+}

@@ -1,0 +1,425 @@
+import Foundation
+
+/// Where and why a value does not match its schema.
+public struct SchemaViolation: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A JSON Pointer to the offending value, such as `/person/age` (empty for the document).
+    public var path: String
+    /// The schema keyword that failed (`required`, `maximum`, `enum`, ...).
+    public var keyword: String
+    public var message: String
+
+    public var description: String { "\(path.isEmpty ? "/" : path): \(message)" }
+}
+
+/// A compiled JSON Schema (the subset of draft 2020-12 that samu's topic schemas use).
+///
+/// Compilation refuses any keyword it does not implement, so a schema in `topics/` can never ask for
+/// a check that silently does not happen.
+public struct JSONSchema: Sendable {
+    indirect enum AdditionalProperties: Sendable {
+        case allowed
+        case forbidden
+        case schema(Node)
+    }
+
+    final class Node: Sendable {
+        let types: Set<String>?
+        let properties: [(String, Node)]
+        let required: [String]
+        let additionalProperties: AdditionalProperties
+        let enumValues: [JSONValue]?
+        let constValue: JSONValue?
+        let minLength: Int?
+        let maxLength: Int?
+        let pattern: Pattern?
+        let format: String?
+        let minimum: Double?
+        let maximum: Double?
+        let exclusiveMinimum: Double?
+        let exclusiveMaximum: Double?
+        let items: Node?
+        let minItems: Int?
+        let maxItems: Int?
+        let uniqueItems: Bool
+        let reference: String?
+
+        init(
+            types: Set<String>?, properties: [(String, Node)], required: [String],
+            additionalProperties: AdditionalProperties, enumValues: [JSONValue]?, constValue: JSONValue?, minLength: Int?,
+            maxLength: Int?, pattern: Pattern?, format: String?, minimum: Double?, maximum: Double?,
+            exclusiveMinimum: Double?, exclusiveMaximum: Double?, items: Node?, minItems: Int?, maxItems: Int?,
+            uniqueItems: Bool, reference: String?
+        ) {
+            self.types = types
+            self.properties = properties
+            self.required = required
+            self.additionalProperties = additionalProperties
+            self.enumValues = enumValues
+            self.constValue = constValue
+            self.minLength = minLength
+            self.maxLength = maxLength
+            self.pattern = pattern
+            self.format = format
+            self.minimum = minimum
+            self.maximum = maximum
+            self.exclusiveMinimum = exclusiveMinimum
+            self.exclusiveMaximum = exclusiveMaximum
+            self.items = items
+            self.minItems = minItems
+            self.maxItems = maxItems
+            self.uniqueItems = uniqueItems
+            self.reference = reference
+        }
+    }
+
+    /// A regular expression from a `pattern` keyword (ECMA-262 syntax shared with Swift's Regex for
+    /// the patterns samu uses), matched anywhere in the string as JSON Schema specifies.
+    struct Pattern: Sendable {
+        let source: String
+        let regex: NSRegularExpression
+
+        func matches(_ text: String) -> Bool {
+            regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
+    }
+
+    public struct CompileError: Error, Sendable, CustomStringConvertible {
+        public var path: String
+        public var message: String
+        public var description: String { "schema \(path.isEmpty ? "/" : path): \(message)" }
+    }
+
+    let root: Node
+    let definitions: [String: Node]
+    /// The schema as written, for documentation and tooling.
+    public let source: JSONValue
+
+    static let annotationKeywords: Set<String> = [
+        "$schema", "$id", "$comment", "title", "description", "examples", "default", "$defs", "deprecated",
+    ]
+    static let knownFormats: Set<String> = ["uuid", "date-time"]
+
+    public init(_ source: JSONValue) throws(CompileError) {
+        self.source = source
+        var definitions: [String: Node] = [:]
+        if case .object(let defs)? = source["$defs"] {
+            for entry in defs.entries {
+                definitions[entry.key] = try Self.compile(entry.value, path: "/$defs/\(entry.key)")
+            }
+        }
+        self.definitions = definitions
+        self.root = try Self.compile(source, path: "")
+        for reference in Self.references(in: root) where definitions[reference] == nil {
+            throw CompileError(path: "", message: "$ref to unknown definition '\(reference)'")
+        }
+    }
+
+    private static func references(in node: Node) -> [String] {
+        var found: [String] = node.reference.map { [$0] } ?? []
+        for (_, child) in node.properties { found += references(in: child) }
+        if let items = node.items { found += references(in: items) }
+        if case .schema(let child) = node.additionalProperties { found += references(in: child) }
+        return found
+    }
+
+    private static func compile(_ value: JSONValue, path: String) throws(CompileError) -> Node {
+        guard case .object(let object) = value else {
+            throw CompileError(path: path, message: "a schema must be an object")
+        }
+        let known: Set<String> = [
+            "type", "properties", "required", "additionalProperties", "enum", "const", "minLength", "maxLength",
+            "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "items", "minItems",
+            "maxItems", "uniqueItems", "$ref",
+        ]
+        for key in object.keys where !known.contains(key) && !annotationKeywords.contains(key) {
+            throw CompileError(path: path, message: "keyword '\(key)' is not supported by samu's validator")
+        }
+        func int(_ key: String) throws(CompileError) -> Int? {
+            guard let value = object[key] else { return nil }
+            guard let number = value.integerValue, number >= 0 else {
+                throw CompileError(path: path, message: "'\(key)' must be a non-negative integer")
+            }
+            return Int(number)
+        }
+        func double(_ key: String) throws(CompileError) -> Double? {
+            guard let value = object[key] else { return nil }
+            guard let number = value.doubleValue else { throw CompileError(path: path, message: "'\(key)' must be a number") }
+            return number
+        }
+        var types: Set<String>?
+        switch object["type"] {
+        case nil: types = nil
+        case .string(let name)?: types = [name]
+        case .array(let names)?: types = Set(names.compactMap(\.stringValue))
+        default: throw CompileError(path: path, message: "'type' must be a string or an array of strings")
+        }
+        let allTypes: Set<String> = ["null", "boolean", "integer", "number", "string", "array", "object"]
+        if let types, !types.isSubset(of: allTypes) {
+            throw CompileError(path: path, message: "unknown type in \(types.sorted())")
+        }
+        var properties: [(String, Node)] = []
+        if let value = object["properties"] {
+            guard case .object(let members) = value else { throw CompileError(path: path, message: "'properties' must be an object") }
+            for entry in members.entries {
+                properties.append((entry.key, try compile(entry.value, path: "\(path)/properties/\(entry.key)")))
+            }
+        }
+        let required: [String]
+        switch object["required"] {
+        case nil: required = []
+        case .array(let names)?: required = names.compactMap(\.stringValue)
+        default: throw CompileError(path: path, message: "'required' must be an array of strings")
+        }
+        let additional: AdditionalProperties
+        switch object["additionalProperties"] {
+        case nil, .bool(true)?: additional = .allowed
+        case .bool(false)?: additional = .forbidden
+        case let schema?: additional = .schema(try compile(schema, path: "\(path)/additionalProperties"))
+        }
+        var enumValues: [JSONValue]?
+        if let value = object["enum"] {
+            guard case .array(let values) = value, !values.isEmpty else {
+                throw CompileError(path: path, message: "'enum' must be a non-empty array")
+            }
+            enumValues = values
+        }
+        var pattern: Pattern?
+        if let source = object["pattern"]?.stringValue {
+            do {
+                pattern = Pattern(source: source, regex: try NSRegularExpression(pattern: source))
+            } catch {
+                throw CompileError(path: path, message: "invalid pattern \(source)")
+            }
+        }
+        let format = object["format"]?.stringValue
+        if let format, !knownFormats.contains(format) {
+            throw CompileError(path: path, message: "format '\(format)' is not supported")
+        }
+        var reference: String?
+        if let ref = object["$ref"]?.stringValue {
+            guard ref.hasPrefix("#/$defs/") else {
+                throw CompileError(path: path, message: "only local references (#/$defs/...) are supported")
+            }
+            reference = String(ref.dropFirst("#/$defs/".count))
+        }
+        let items = try object["items"].map { (schema: JSONValue) throws(CompileError) in try compile(schema, path: "\(path)/items") }
+        return Node(
+            types: types, properties: properties, required: required, additionalProperties: additional,
+            enumValues: enumValues, constValue: object["const"], minLength: try int("minLength"),
+            maxLength: try int("maxLength"), pattern: pattern, format: format, minimum: try double("minimum"),
+            maximum: try double("maximum"), exclusiveMinimum: try double("exclusiveMinimum"),
+            exclusiveMaximum: try double("exclusiveMaximum"), items: items, minItems: try int("minItems"),
+            maxItems: try int("maxItems"), uniqueItems: object["uniqueItems"] == .bool(true), reference: reference)
+    }
+
+    /// Checks `value`; throws the first violation found (in document order).
+    public func validate(_ value: JSONValue) throws(SchemaViolation) {
+        try validate(value, against: root, path: "")
+    }
+
+    private func validate(_ value: JSONValue, against node: Node, path: String) throws(SchemaViolation) {
+        func fail(_ keyword: String, _ message: String) -> SchemaViolation {
+            SchemaViolation(path: path, keyword: keyword, message: message)
+        }
+        if let reference = node.reference, let target = definitions[reference] {
+            try validate(value, against: target, path: path)
+        }
+        if let types = node.types {
+            let matches =
+                types.contains(value.typeName) || (value.typeName == "integer" && types.contains("number"))
+                || (types.contains("integer") && { if case .number(let n) = value { return n == n.rounded() } else { return false } }())
+            if !matches {
+                throw fail("type", "expected \(types.sorted().joined(separator: " or ")), found \(value.typeName)")
+            }
+        }
+        if let constant = node.constValue, !Self.equal(constant, value) {
+            throw fail("const", "must be \(constant.serialized)")
+        }
+        if let values = node.enumValues, !values.contains(where: { Self.equal($0, value) }) {
+            let shown = values.prefix(12).map(\.serialized).joined(separator: ", ")
+            throw fail("enum", "\(Self.short(value)) is not one of \(shown)")
+        }
+        switch value {
+        case .string(let text):
+            let length = (node.minLength != nil || node.maxLength != nil) ? text.unicodeScalars.count : 0
+            if let minimum = node.minLength, length < minimum { throw fail("minLength", "shorter than \(minimum) characters") }
+            if let maximum = node.maxLength, length > maximum {
+                throw fail("maxLength", "longer than \(maximum) characters (\(length))")
+            }
+            if let pattern = node.pattern, !pattern.matches(text) {
+                throw fail("pattern", "\(Self.short(value)) does not match \(pattern.source)")
+            }
+            if let format = node.format, !Self.check(format: format, text) {
+                throw fail("format", "\(Self.short(value)) is not a valid \(format)")
+            }
+        case .integer, .number:
+            let number = value.doubleValue!
+            if let minimum = node.minimum, number < minimum { throw fail("minimum", "\(value.serialized) is less than \(minimum)") }
+            if let maximum = node.maximum, number > maximum { throw fail("maximum", "\(value.serialized) is more than \(maximum)") }
+            if let minimum = node.exclusiveMinimum, number <= minimum {
+                throw fail("exclusiveMinimum", "\(value.serialized) must be more than \(minimum)")
+            }
+            if let maximum = node.exclusiveMaximum, number >= maximum {
+                throw fail("exclusiveMaximum", "\(value.serialized) must be less than \(maximum)")
+            }
+        case .array(let elements):
+            if let minimum = node.minItems, elements.count < minimum { throw fail("minItems", "fewer than \(minimum) items") }
+            if let maximum = node.maxItems, elements.count > maximum { throw fail("maxItems", "more than \(maximum) items") }
+            if node.uniqueItems {
+                for (index, element) in elements.enumerated() where elements[..<index].contains(where: { Self.equal($0, element) }) {
+                    throw fail("uniqueItems", "item \(index) repeats an earlier item")
+                }
+            }
+            if let items = node.items {
+                for (index, element) in elements.enumerated() {
+                    try validate(element, against: items, path: "\(path)/\(index)")
+                }
+            }
+        case .object(let object):
+            for name in node.required where object[name] == nil {
+                throw SchemaViolation(path: "\(path)/\(name)", keyword: "required", message: "required field is missing")
+            }
+            for entry in object.entries {
+                let childPath = "\(path)/\(Self.escape(entry.key))"
+                if let child = node.properties.first(where: { $0.0 == entry.key })?.1 {
+                    try validate(entry.value, against: child, path: childPath)
+                } else {
+                    switch node.additionalProperties {
+                    case .allowed: break
+                    case .forbidden:
+                        throw SchemaViolation(path: childPath, keyword: "additionalProperties", message: "unknown field")
+                    case .schema(let child): try validate(entry.value, against: child, path: childPath)
+                    }
+                }
+            }
+        case .null, .bool:
+            break
+        }
+    }
+
+    static func equal(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
+        if let left = lhs.doubleValue, let right = rhs.doubleValue { return left == right }
+        return lhs == rhs
+    }
+
+    static func short(_ value: JSONValue) -> String {
+        let text = value.serialized
+        return text.count > 40 ? String(text.prefix(40)) + "…" : text
+    }
+
+    static func escape(_ key: String) -> String {
+        key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+    }
+
+    static func check(format: String, _ text: String) -> Bool {
+        switch format {
+        case "uuid": UUID(uuidString: text) != nil && text.count == 36
+        case "date-time": RFC3339.parse(text) != nil
+        default: true
+        }
+    }
+}
+
+/// RFC 3339 timestamps (`2026-01-15T02:10:00Z`, `2026-01-15T03:10:00.250+01:00`).
+public enum RFC3339 {
+    /// Parses a timestamp into a `Date`; nil when it is not RFC 3339 (a date-time with a zone).
+    public static func parse(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20 else { return nil }
+        func number(_ start: Int, _ count: Int) -> Int? {
+            guard start + count <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[start..<start + count] {
+                guard byte >= 48 && byte <= 57 else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0, 4), bytes[4] == UInt8(ascii: "-"), let month = number(5, 2),
+            bytes[7] == UInt8(ascii: "-"), let day = number(8, 2),
+            bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"), let hour = number(11, 2),
+            bytes[13] == UInt8(ascii: ":"), let minute = number(14, 2), bytes[16] == UInt8(ascii: ":"),
+            let second = number(17, 2)
+        else { return nil }
+        guard (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60,
+            second < 61
+        else { return nil }
+        var index = 19
+        var fraction = 0.0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            var scale = 0.1
+            let start = index
+            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+                fraction += Double(bytes[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+            if index == start { return nil }
+        }
+        guard index < bytes.count else { return nil }
+        var offsetSeconds = 0
+        if bytes[index] == UInt8(ascii: "Z") || bytes[index] == UInt8(ascii: "z") {
+            index += 1
+        } else if bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            let sign = bytes[index] == UInt8(ascii: "+") ? 1 : -1
+            guard let offsetHour = number(index + 1, 2), index + 3 < bytes.count, bytes[index + 3] == UInt8(ascii: ":"),
+                let offsetMinute = number(index + 4, 2), offsetHour < 24, offsetMinute < 60
+            else { return nil }
+            offsetSeconds = sign * (offsetHour * 3600 + offsetMinute * 60)
+            index += 6
+        } else {
+            return nil
+        }
+        guard index == bytes.count else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
+    }
+
+    /// Formats a date as `2026-01-15T02:10:00.250Z` (UTC, milliseconds).
+    public static func format(_ date: Date) -> String {
+        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let milliseconds = Int(((totalMilliseconds % 1000) + 1000) % 1000)
+        let totalSeconds = (totalMilliseconds - Int64(milliseconds)) / 1000
+        let days = Int(totalSeconds >= 0 ? totalSeconds / 86_400 : (totalSeconds - 86_399) / 86_400)
+        let secondsOfDay = Int(totalSeconds - Int64(days) * 86_400)
+        let (year, month, day) = civilFromDays(days)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondsOfDay / 3600, 2)):"
+            + "\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)).\(pad(milliseconds, 3))Z"
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Howard Hinnant's days_from_civil: days since 1970-01-01.
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ days: Int) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

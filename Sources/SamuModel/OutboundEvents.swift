@@ -1,0 +1,111 @@
+import Foundation
+
+/// A case lifecycle outcome for `samu.outcomes.v1`.
+public struct CaseOutcome: Sendable, Equatable {
+    public var eventID: UUID
+    public var type: String
+    public var caseID: UUID
+    public var reportID: UUID
+    public var zone: String
+    public var category: String
+    public var status: String
+    public var occurredAt: Date
+    public var reportedAt: Date?
+
+    /// The `case.received` outcome of a newly opened case.
+    public static func received(report: Report, caseID: UUID, at time: Date) -> CaseOutcome {
+        CaseOutcome(
+            eventID: DerivedID.outcomeID(caseID: caseID, transition: "received", channel: "outcomes"),
+            type: "case.received", caseID: caseID, reportID: report.id, zone: report.zone,
+            category: report.category.rawValue, status: "received", occurredAt: time, reportedAt: report.reportedAt)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(eventID.lowercased))
+        object.append("type", .string(type))
+        object.append("case_id", .string(caseID.lowercased))
+        object.append("report_id", .string(reportID.lowercased))
+        object.append("zone", .string(zone))
+        object.append("category", .string(category))
+        object.append("status", .string(status))
+        object.append("occurred_at", .string(RFC3339.format(occurredAt)))
+        if let reportedAt { object.append("reported_at", .string(RFC3339.format(reportedAt))) }
+        return .object(object)
+    }
+}
+
+/// A record for `samu.dlq.v1`: the refused event's bytes and position, and why.
+public struct DeadLetter: Sendable, Equatable {
+    public struct Header: Sendable, Equatable {
+        public var name: String
+        public var value: [UInt8]?
+
+        public init(name: String, value: [UInt8]?) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var eventID: UUID
+    public var rejection: Rejection
+    public var sourceTopic: String
+    public var sourcePartition: Int32
+    public var sourceOffset: Int64
+    public var sourceTimestampMilliseconds: Int64?
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var headers: [Header]
+    public var rejectedAt: Date
+    public var rejectedBy: String
+
+    public init(
+        rejection: Rejection, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64,
+        sourceTimestampMilliseconds: Int64?, key: [UInt8]?, value: [UInt8]?, headers: [Header], rejectedAt: Date,
+        rejectedBy: String
+    ) {
+        self.eventID = DerivedID.deadLetterID(topic: sourceTopic, partition: sourcePartition, offset: sourceOffset)
+        self.rejection = rejection
+        self.sourceTopic = sourceTopic
+        self.sourcePartition = sourcePartition
+        self.sourceOffset = sourceOffset
+        self.sourceTimestampMilliseconds = sourceTimestampMilliseconds
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.rejectedAt = rejectedAt
+        self.rejectedBy = rejectedBy
+    }
+
+    public var json: JSONValue {
+        var source = JSONObject()
+        source.append("topic", .string(sourceTopic))
+        source.append("partition", .integer(Int64(sourcePartition)))
+        source.append("offset", .integer(sourceOffset))
+        if let sourceTimestampMilliseconds { source.append("timestamp_ms", .integer(sourceTimestampMilliseconds)) }
+        var original = JSONObject()
+        if let key { original.append("key_base64", .string(Data(key).base64EncodedString())) }
+        if let value { original.append("value_base64", .string(Data(value).base64EncodedString())) }
+        original.append(
+            "headers",
+            .array(
+                headers.map { header in
+                    var object = JSONObject()
+                    object.append("name", .string(header.name))
+                    if let value = header.value { object.append("value_base64", .string(Data(value).base64EncodedString())) }
+                    return .object(object)
+                }))
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(eventID.lowercased))
+        object.append("reason", .string(rejection.reason.rawValue))
+        object.append("detail", .string(String(rejection.detail.prefix(1000))))
+        if let field = rejection.field { object.append("field", .string(String(field.prefix(200)))) }
+        object.append("source", .object(source))
+        object.append("original", .object(original))
+        object.append("rejected_at", .string(RFC3339.format(rejectedAt)))
+        object.append("rejected_by", .string(String(rejectedBy.prefix(200))))
+        return .object(object)
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import SamuTestSupport
+import Testing
+
+@testable import SamuModel
+
+@Suite("Topic catalog and report validation")
+struct ReportDecoderTests {
+    let catalog: TopicCatalog
+    let decoder: ReportDecoder
+
+    init() throws {
+        catalog = try Repository.catalog()
+        decoder = ReportDecoder(definition: catalog.definition(.reports))
+    }
+
+    @Test("the catalog defines every role once, and its examples pass their schemas")
+    func catalogLoads() {
+        #expect(catalog.name(.reports) == "samu.reports.v1")
+        #expect(catalog.name(.outcomes) == "samu.outcomes.v1")
+        #expect(catalog.name(.deadLetters) == "samu.dlq.v1")
+        #expect(catalog.withPrefix("t1.").name(.reports) == "t1.samu.reports.v1")
+        #expect(catalog.definitions.allSatisfy { !$0.examples.isEmpty })
+    }
+
+    @Test("the schema's enumerations are exactly the Swift enumerations")
+    func enumsAgree() throws {
+        let schema = try #require(catalog.definition(.reports).schemas[1]).source
+        func values(_ value: JSONValue?) -> [String] {
+            guard case .array(let items)? = value?["enum"] else { return [] }
+            return items.compactMap(\.stringValue)
+        }
+        let properties = schema["properties"]
+        #expect(values(properties?["category"]) == BeneficiaryCategory.allCases.map(\.rawValue))
+        #expect(values(properties?["factors"]?["items"]) == ReportFactor.allCases.map(\.rawValue))
+        #expect(values(properties?["person"]?["properties"]?["sex"]) == Sex.allCases.map(\.rawValue))
+        let dlqReasons = values(catalog.definition(.deadLetters).schemas[1]?.source["properties"]?["reason"])
+        #expect(dlqReasons == RejectionReason.allCases.map(\.rawValue))
+    }
+
+    @Test("a valid report decodes with every field")
+    func valid() throws {
+        let id = UUID()
+        let report = try decoder.decode(value: ReportFixture.bytes(ReportFixture.document(id: id)), key: Array("rabat".utf8), checkKey: true).get()
+        #expect(report.id == id)
+        #expect(report.zone == "rabat")
+        #expect(report.category == .homelessAdult)
+        #expect(report.person.age == 54)
+        #expect(report.factors == [.aloneAtNight])
+        #expect(report.location.latitude == 34.0209)
+        #expect(report.notes == "رجل مسن ينام قرب باب الأحد")
+        #expect(report.reportedAt.timeIntervalSince1970 == 1_768_443_000)
+    }
+
+    static let cases: [(String, [UInt8]?, RejectionReason, String?)] = [
+        ("tombstone", nil, .emptyValue, nil),
+        ("empty", [], .emptyValue, nil),
+        ("not JSON", Array("zone=rabat".utf8), .notJSON, nil),
+        ("truncated", Array(#"{"schema_version":1,"event_id":"#.utf8), .notJSON, nil),
+        ("invalid UTF-8", [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D], .invalidUTF8, nil),
+        ("an array", Array("[1,2]".utf8), .notAnObject, nil),
+        ("no version", Array(#"{"event_id":"x"}"#.utf8), .schemaVersionMissing, "/schema_version"),
+        ("version 2", edit { $0.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":2"#) }, .schemaVersionUnknown, "/schema_version"),
+        ("version as text", edit { $0.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":"1""#) }, .schemaVersionUnknown, "/schema_version"),
+        ("unknown category", edit { $0.replacingOccurrences(of: "homeless_adult", with: "tourist") }, .schemaViolation, "/category"),
+        ("age 340", edit { $0.replacingOccurrences(of: #""age":54"#, with: #""age":340"#) }, .schemaViolation, "/person/age"),
+        ("age as text", edit { $0.replacingOccurrences(of: #""age":54"#, with: #""age":"54""#) }, .schemaViolation, "/person/age"),
+        ("latitude in Spain", edit { $0.replacingOccurrences(of: "34.0209", with: "40.4168") }, .schemaViolation, "/location/lat"),
+        ("bad uuid", edit { $0.replacingOccurrences(of: #""event_id":""#, with: #""event_id":"x"#) }, .schemaViolation, "/event_id"),
+        ("bad time", edit { $0.replacingOccurrences(of: "2026-01-15T02:10:00Z", with: "15/01/2026 02:10") }, .schemaViolation, "/reported_at"),
+        ("unknown field", edit { $0.replacingOccurrences(of: #""channel":"#, with: #""name":"Ahmed","channel":"#) }, .schemaViolation, "/name"),
+        ("missing zone", edit { $0.replacingOccurrences(of: #""zone":"rabat","#, with: "") }, .schemaViolation, "/zone"),
+        ("bad zone", edit { $0.replacingOccurrences(of: #""zone":"rabat""#, with: #""zone":"Rabat Salé""#) }, .schemaViolation, "/zone"),
+        ("duplicate key", edit { $0.replacingOccurrences(of: #""zone":"rabat""#, with: #""zone":"rabat","zone":"sale""#) }, .duplicateKey, nil),
+        ("oversized", Array(repeating: UInt8(ascii: " "), count: 70_000), .oversized, nil),
+        ("unknown factor", edit { $0.replacingOccurrences(of: "alone_at_night", with: "drunk") }, .schemaViolation, "/factors/0"),
+    ]
+
+    static func edit(_ change: (String) -> String) -> [UInt8] {
+        Array(change(ReportFixture.document().serialized).utf8)
+    }
+
+    @Test("every kind of bad input is refused with its reason and field", arguments: Self.cases)
+    func refused(name: String, bytes: [UInt8]?, reason: RejectionReason, field: String?) {
+        let result = decoder.decode(value: bytes, key: Array("rabat".utf8), checkKey: true)
+        guard case .failure(let rejection) = result else {
+            Issue.record("\(name) was accepted")
+            return
+        }
+        #expect(rejection.reason == reason, "\(name): \(rejection)")
+        #expect(rejection.field == field, "\(name): \(rejection)")
+        #expect(!rejection.detail.isEmpty)
+    }
+
+    @Test("the record key must be the report's zone")
+    func keyMismatch() {
+        let bytes = ReportFixture.bytes(ReportFixture.document(zone: "rabat"))
+        #expect(throws: Rejection.self) { try decoder.decode(value: bytes, key: Array("sale".utf8), checkKey: true).get() }
+        #expect(throws: Rejection.self) { try decoder.decode(value: bytes, key: nil, checkKey: true).get() }
+        #expect(throws: Never.self) { try decoder.decode(value: bytes, key: nil).get() }
+    }
+
+    @Test("derived ids follow RFC 9562's version 5 and are stable")
+    func uuidV5() throws {
+        let dns = try #require(UUID(uuidString: "6ba7b810-9dad-11d1-80b4-00c04fd430c8"))
+        #expect(UUID(v5: "www.example.com", namespace: dns).lowercased == "2ed6657d-e927-568b-95e1-2665a8aea6a2")
+        let report = UUID()
+        #expect(DerivedID.caseID(forReport: report) == DerivedID.caseID(forReport: report))
+        #expect(DerivedID.caseID(forReport: report) != DerivedID.caseID(forReport: UUID()))
+    }
+
+    @Test("outbound events validate against their own topic schemas")
+    func outboundValid() throws {
+        let report = try decoder.decode(value: ReportFixture.bytes(ReportFixture.document())).get()
+        let outcome = CaseOutcome.received(report: report, caseID: DerivedID.caseID(forReport: report.id), at: Date())
+        try #require(catalog.definition(.outcomes).schemas[1]).validate(outcome.json)
+        let letter = DeadLetter(
+            rejection: Rejection(reason: .notJSON, detail: "x", field: nil), sourceTopic: "t", sourcePartition: 1,
+            sourceOffset: 9, sourceTimestampMilliseconds: 5, key: [1], value: [0xFF], headers: [.init(name: "h", value: nil)],
+            rejectedAt: Date(), rejectedBy: "w")
+        try #require(catalog.definition(.deadLetters).schemas[1]).validate(letter.json)
+    }
+}
