@@ -1,0 +1,281 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SamuModel
+
+/// A report accepted by the worker, ready to be persisted with its case and outcome.
+public struct AcceptedReport: Sendable {
+    public var report: Report
+    public var sourceTopic: String
+    public var sourcePartition: Int32
+    public var sourceOffset: Int64
+
+    public init(report: Report, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64) {
+        self.report = report
+        self.sourceTopic = sourceTopic
+        self.sourcePartition = sourcePartition
+        self.sourceOffset = sourceOffset
+    }
+}
+
+/// An outbox row: an event to publish exactly as stored (same id, same bytes on every attempt).
+public struct OutboxRecord: Sendable, Equatable {
+    public var id: UUID
+    public var topic: String
+    public var key: String?
+    public var payload: String
+    public var createdAt: Date
+
+    public init(id: UUID, topic: String, key: String?, payload: String, createdAt: Date) {
+        self.id = id
+        self.topic = topic
+        self.key = key
+        self.payload = payload
+        self.createdAt = createdAt
+    }
+}
+
+/// A store failure that is not PostgreSQL's own error.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Raised when the database is not at the schema version this build expects.
+public struct MigrationRequired: Error, Sendable, CustomStringConvertible {
+    public var applied: Int
+    public var required: Int
+    public var description: String {
+        "the database schema is at version \(applied) but samu needs version \(required): run `samu migrate`"
+    }
+}
+
+/// samu's PostgreSQL store: migrations, the inbox of processed events, reports and cases with
+/// their timeline, and the outbox.
+///
+/// - Important: ``client`` must be running (``run()`` or a `ServiceGroup`) for any query to complete.
+public final class SamuStore: Sendable {
+    public let client: PostgresClient
+    public let configuration: DatabaseConfiguration
+    let logger: Logger
+
+    public init(configuration: DatabaseConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
+    }
+
+    /// Runs the connection pool until the task is cancelled.
+    public func run() async {
+        await client.run()
+    }
+
+    // MARK: - Migrations
+
+    /// Applies every migration not applied yet; returns the versions it applied. Safe to run
+    /// concurrently from several processes (serialised by a transaction-level advisory lock).
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        let schema = configuration.schema
+        try await client.query(PostgresQuery(unsafeSQL: "create schema if not exists \(schema)"), logger: logger)
+        try await client.query(
+            """
+            create table if not exists schema_migrations (
+                version integer primary key, name text not null, applied_at timestamptz not null default now())
+            """, logger: logger)
+        var applied: [Int] = []
+        for migration in Migrations.all {
+            let done = try await client.withTransaction(logger: logger) { connection -> Bool in
+                try await connection.query("select pg_advisory_xact_lock(hashtext(current_schema()))", logger: logger)
+                let rows = try await connection.query(
+                    "select 1 from schema_migrations where version = \(migration.version)", logger: logger)
+                for try await _ in rows { return false }
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query(
+                    "insert into schema_migrations (version, name) values (\(migration.version), \(migration.name))",
+                    logger: logger)
+                return true
+            }
+            if done {
+                applied.append(migration.version)
+                logger.info("migration applied", metadata: ["db.migration": "\(migration.version) \(migration.name)"])
+            }
+        }
+        return applied
+    }
+
+    /// The highest applied migration version (0 when none).
+    public func appliedVersion() async throws -> Int {
+        let exists = try await client.query("select to_regclass('schema_migrations') is not null", logger: logger)
+        for try await (present) in exists.decode(Bool.self) where !present { return 0 }
+        let rows = try await client.query("select coalesce(max(version), 0) from schema_migrations", logger: logger)
+        for try await version in rows.decode(Int.self) { return version }
+        return 0
+    }
+
+    /// Fails with a clear message unless every migration this build knows is applied.
+    public func requireMigrated() async throws {
+        let applied = try await appliedVersion()
+        if applied < Migrations.latestVersion { throw MigrationRequired(applied: applied, required: Migrations.latestVersion) }
+    }
+
+    // MARK: - Reports
+
+    /// Persists reports, each with its case in state `received`, the first timeline entry and the
+    /// `case.received` outbox row, in one statement (hence one transaction). Reports whose event id
+    /// was processed before change nothing. Returns the outbox rows created, to publish.
+    public func recordReports(
+        _ accepted: [AcceptedReport], outcomesTopic: String, actor: String, at time: Date = Date()
+    ) async throws -> [OutboxRecord] {
+        // The same event twice in one batch: keep the first (the inbox would keep it too).
+        var seen = Set<UUID>()
+        let batch = accepted.filter { seen.insert($0.report.id).inserted }
+        if batch.isEmpty { return [] }
+        var reportIDs: [UUID] = [], zones: [String] = [], categories: [String] = [], reportedAt: [Date] = []
+        var payloads: [String] = [], topics: [String] = [], partitions: [Int32] = [], offsets: [Int64] = []
+        var caseIDs: [UUID] = [], outboxIDs: [UUID] = [], outboxPayloads: [String] = [], details: [String] = []
+        for item in batch {
+            let report = item.report
+            let caseID = DerivedID.caseID(forReport: report.id)
+            let outcome = CaseOutcome.received(report: report, caseID: caseID, at: time)
+            reportIDs.append(report.id)
+            zones.append(report.zone)
+            categories.append(report.category.rawValue)
+            reportedAt.append(report.reportedAt)
+            payloads.append(report.document.serialized)
+            topics.append(item.sourceTopic)
+            partitions.append(item.sourcePartition)
+            offsets.append(item.sourceOffset)
+            caseIDs.append(caseID)
+            outboxIDs.append(outcome.eventID)
+            outboxPayloads.append(outcome.json.serialized)
+            let detail: JSONValue = [
+                "report_id": .string(report.id.lowercased),
+                "source": .string("\(item.sourceTopic)/\(item.sourcePartition)/\(item.sourceOffset)"),
+            ]
+            details.append(detail.serialized)
+        }
+        let query: PostgresQuery = """
+            with incoming as (
+                select * from unnest(
+                    \(reportIDs)::uuid[], \(zones)::text[], \(categories)::text[], \(reportedAt)::timestamptz[],
+                    \(payloads)::text[], \(topics)::text[], \(partitions)::int4[], \(offsets)::int8[],
+                    \(caseIDs)::uuid[], \(outboxIDs)::uuid[], \(outboxPayloads)::text[], \(details)::text[]
+                ) as t(report_id, zone, category, reported_at, payload, topic, partition, "offset",
+                       case_id, outbox_id, outbox_payload, detail)
+            ), new_events as (
+                insert into processed_events (event_id, topic, partition, "offset", processed_at)
+                select report_id, topic, partition, "offset", \(time) from incoming
+                on conflict (event_id) do nothing
+                returning event_id
+            ), fresh as (
+                select i.* from incoming i join new_events n on n.event_id = i.report_id
+            ), new_reports as (
+                insert into reports (report_id, zone, category, reported_at, received_at, payload,
+                                     source_topic, source_partition, source_offset)
+                select report_id, zone, category, reported_at, \(time), payload::jsonb, topic, partition, "offset"
+                from fresh
+                returning report_id
+            ), new_cases as (
+                insert into cases (case_id, report_id, zone, category, status, opened_at, updated_at)
+                select f.case_id, r.report_id, f.zone, f.category, 'received', \(time), \(time)
+                from fresh f join new_reports r on r.report_id = f.report_id
+                returning case_id
+            ), new_timeline as (
+                insert into case_timeline (case_id, at, status, actor, detail)
+                select c.case_id, \(time), 'received', \(actor), f.detail::jsonb
+                from fresh f join new_cases c on c.case_id = f.case_id
+            )
+            insert into outbox (outbox_id, topic, key, payload, created_at)
+            select outbox_id, \(outcomesTopic), zone, outbox_payload, \(time) from fresh
+            returning outbox_id, topic, key, payload, created_at
+            """
+        let rows = try await client.query(query, logger: logger)
+        var created: [OutboxRecord] = []
+        for try await (id, topic, key, payload, createdAt) in rows.decode((UUID, String, String?, String, Date).self) {
+            created.append(OutboxRecord(id: id, topic: topic, key: key, payload: payload, createdAt: createdAt))
+        }
+        return created
+    }
+
+    // MARK: - Outbox
+
+    /// Outbox rows not yet published and older than `olderThan` (younger rows are being published
+    /// by the worker that wrote them), oldest first.
+    public func unpublishedOutbox(olderThan age: Duration = .seconds(2), limit: Int = 1000) async throws -> [OutboxRecord] {
+        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        let rows = try await client.query(
+            """
+            select outbox_id, topic, key, payload, created_at from outbox
+            where published_at is null and created_at < now() - make_interval(secs => \(seconds))
+            order by created_at limit \(limit)
+            """, logger: logger)
+        var records: [OutboxRecord] = []
+        for try await (id, topic, key, payload, createdAt) in rows.decode((UUID, String, String?, String, Date).self) {
+            records.append(OutboxRecord(id: id, topic: topic, key: key, payload: payload, createdAt: createdAt))
+        }
+        return records
+    }
+
+    /// Marks rows as published. Losing this write only causes a republish with the same id and
+    /// bytes, so it does not wait for the WAL flush (`synchronous_commit = off` for this transaction).
+    public func markPublished(_ ids: [UUID], at time: Date = Date()) async throws {
+        if ids.isEmpty { return }
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("set local synchronous_commit = off", logger: logger)
+            try await connection.query(
+                "update outbox set published_at = \(time), attempts = attempts + 1 where outbox_id = any(\(ids))",
+                logger: logger)
+        }
+    }
+
+    /// Records a failed publish attempt (the row stays unpublished and is retried).
+    public func markPublishFailed(_ ids: [UUID], error: String) async throws {
+        if ids.isEmpty { return }
+        try await client.query(
+            "update outbox set attempts = attempts + 1, last_error = \(error) where outbox_id = any(\(ids))", logger: logger)
+    }
+
+    // MARK: - Reading
+
+    /// Counts for summaries and tests.
+    public struct Counts: Sendable, Equatable {
+        public var processedEvents: Int
+        public var reports: Int
+        public var cases: Int
+        public var timelineEntries: Int
+        public var outbox: Int
+        public var unpublished: Int
+    }
+
+    public func counts() async throws -> Counts {
+        let rows = try await client.query(
+            """
+            select (select count(*) from processed_events), (select count(*) from reports), (select count(*) from cases),
+                   (select count(*) from case_timeline), (select count(*) from outbox),
+                   (select count(*) from outbox where published_at is null)
+            """, logger: logger)
+        for try await (events, reports, cases, timeline, outbox, unpublished) in rows.decode((Int, Int, Int, Int, Int, Int).self) {
+            return Counts(
+                processedEvents: events, reports: reports, cases: cases, timelineEntries: timeline, outbox: outbox,
+                unpublished: unpublished)
+        }
+        throw StoreError(message: "the count query returned no row")
+    }
+
+    /// Case ids opened for these reports (in no particular order), for tests and the summary.
+    public func caseCountsByReport(_ reportIDs: [UUID]) async throws -> [UUID: Int] {
+        let rows = try await client.query(
+            "select report_id, count(*) from cases where report_id = any(\(reportIDs)) group by report_id", logger: logger)
+        var counts: [UUID: Int] = [:]
+        for try await (id, count) in rows.decode((UUID, Int).self) { counts[id] = count }
+        return counts
+    }
+
+    /// Drops the whole schema: for tests that made a schema of their own.
+    public func dropSchema() async throws {
+        try await client.query(PostgresQuery(unsafeSQL: "drop schema if exists \(configuration.schema) cascade"), logger: logger)
+    }
+}
