@@ -35,6 +35,7 @@ public final class KafkaConsumer: Sendable {
         var parked: KafkaConsumerEvent?
         var assignment: Set<KafkaTopicPartition> = []
         var closed = false
+        var stopping = false
     }
 
     private let client: RdKafkaClient
@@ -79,7 +80,9 @@ public final class KafkaConsumer: Sendable {
         }
         var batch: [KafkaMessage] = []
         while true {
-            if state.withLock({ $0.closed }) || Task.isCancelled { return batch.isEmpty ? nil : .messages(batch) }
+            if state.withLock({ $0.closed || $0.stopping }) || Task.isCancelled {
+                return batch.isEmpty ? nil : .messages(batch)
+            }
             while batch.count < maxMessages, let event = unsafe client.pollEvent() {
                 defer { unsafe rd_kafka_event_destroy(event) }
                 switch unsafe rd_kafka_event_type(event) {
@@ -97,6 +100,13 @@ public final class KafkaConsumer: Sendable {
             if !batch.isEmpty { return .messages(batch) }
             await client.waker.wait(atMost: .milliseconds(100))
         }
+    }
+
+    /// Makes ``next(maxMessages:)`` return `nil` (at once if it is waiting), so that a consume loop
+    /// can end at a batch boundary on graceful shutdown; then call ``close()``.
+    public func stopConsuming() {
+        state.withLock { $0.stopping = true }
+        client.waker.signal()
     }
 
     /// Stores, for each partition, the offset after the highest of these messages: the application

@@ -58,23 +58,27 @@ public final class KafkaProducer: Sendable {
 
     /// Produces one record and returns when the broker has persisted it.
     public func send(_ record: KafkaRecord) async throws(KafkaError) -> KafkaDeliveryReport {
-        let collector = BatchCollector(count: 1)
-        await submit(record, index: 0, to: collector)
-        return try await collector.results()[0].get()
+        try await submit([record]).results()[0].get()
     }
 
     /// Produces several records in the order given (librdkafka batches them by `linger.ms`) and
     /// returns each one's delivery result, in the same order.
     public func send(_ records: [KafkaRecord]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
-        if records.isEmpty { return [] }
-        let collector = BatchCollector(count: records.count)
+        await submit(records).results()
+    }
+
+    /// Hands records to librdkafka in the order given and returns at once (waiting only while
+    /// librdkafka's queue is full); the returned batch completes when every delivery report is in.
+    /// Successive calls from one task keep their order, so a caller can pipeline batches.
+    public func submit(_ records: [KafkaRecord]) async -> KafkaDeliveryBatch {
+        let collector = KafkaDeliveryBatch(count: records.count)
         for (index, record) in records.enumerated() {
             await submit(record, index: index, to: collector)
         }
-        return await collector.results()
+        return collector
     }
 
-    private func submit(_ record: KafkaRecord, index: Int, to collector: BatchCollector) async {
+    private func submit(_ record: KafkaRecord, index: Int, to collector: KafkaDeliveryBatch) async {
         let registered = state.withLock { state -> Result<UInt, KafkaError> in
             if let failure = state.failure { return .failure(failure) }
             if state.stopping { return .failure(KafkaError(kind: .closed, message: "the producer is closed")) }
@@ -228,8 +232,8 @@ public final class KafkaProducer: Sendable {
     }
 }
 
-/// Gathers the delivery results of one batch and resumes its waiter when the last one arrives.
-private final class BatchCollector: Sendable {
+/// The delivery results of records submitted together, available when the last one arrives.
+public final class KafkaDeliveryBatch: Sendable {
     private struct State {
         var results: [Result<KafkaDeliveryReport, KafkaError>?]
         var remaining: Int
@@ -242,8 +246,8 @@ private final class BatchCollector: Sendable {
         state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
     }
 
-    /// Waits for every result (returns at once when they are all in).
-    func results() async -> [Result<KafkaDeliveryReport, KafkaError>] {
+    /// Waits for every result (returns at once when they are all in), in submission order.
+    public func results() async -> [Result<KafkaDeliveryReport, KafkaError>] {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> [Result<KafkaDeliveryReport, KafkaError>]? in
                 if state.remaining == 0 { return state.results.map { $0! } }

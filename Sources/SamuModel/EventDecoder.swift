@@ -13,6 +13,9 @@ public enum RejectionReason: String, Sendable, CaseIterable, Codable {
     case schemaVersionUnknown = "schema_version_unknown"
     case schemaViolation = "schema_violation"
     case keyZoneMismatch = "key_zone_mismatch"
+    /// Valid against its schema, but refused by the database every time (a bug or a limit the
+    /// schema does not express); parked so that the zone's other events keep flowing.
+    case unprocessable
 }
 
 /// A refused event: a value routed to the dead-letter topic (or printed by `samu intake`), not a

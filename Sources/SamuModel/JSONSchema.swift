@@ -254,13 +254,13 @@ public struct JSONSchema: Sendable {
             }
         case .integer, .number:
             let number = value.doubleValue!
-            if let minimum = node.minimum, number < minimum { throw fail("minimum", "\(value.serialized) is less than \(minimum)") }
-            if let maximum = node.maximum, number > maximum { throw fail("maximum", "\(value.serialized) is more than \(maximum)") }
+            if let minimum = node.minimum, number < minimum { throw fail("minimum", "\(value.serialized) is less than \(Self.number(minimum))") }
+            if let maximum = node.maximum, number > maximum { throw fail("maximum", "\(value.serialized) is more than \(Self.number(maximum))") }
             if let minimum = node.exclusiveMinimum, number <= minimum {
-                throw fail("exclusiveMinimum", "\(value.serialized) must be more than \(minimum)")
+                throw fail("exclusiveMinimum", "\(value.serialized) must be more than \(Self.number(minimum))")
             }
             if let maximum = node.exclusiveMaximum, number >= maximum {
-                throw fail("exclusiveMaximum", "\(value.serialized) must be less than \(maximum)")
+                throw fail("exclusiveMaximum", "\(value.serialized) must be less than \(Self.number(maximum))")
             }
         case .array(let elements):
             if let minimum = node.minItems, elements.count < minimum { throw fail("minItems", "fewer than \(minimum) items") }
@@ -300,6 +300,11 @@ public struct JSONSchema: Sendable {
     static func equal(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
         if let left = lhs.doubleValue, let right = rhs.doubleValue { return left == right }
         return lhs == rhs
+    }
+
+    /// A limit as people write it: `120`, not `120.0`.
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
     static func short(_ value: JSONValue) -> String {

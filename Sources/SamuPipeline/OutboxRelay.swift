@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import Metrics
+import RdKafka
+import SamuStore
+import Synchronization
+
+/// Publishes outbox rows: the rows a worker just committed (handed over in memory, published at
+/// once) and, by a periodic sweep, rows left unpublished by a crash or a failed delivery.
+///
+/// Every row keeps its id and bytes, so a row published twice (a crash between the delivery and
+/// the "published" mark) is a byte-identical duplicate that consumers dedupe by `event_id`.
+public final class OutboxRelay: Sendable {
+    private let store: SamuStore
+    private let producer: KafkaProducer
+    private let logger: Logger
+    private let queue = BoundedQueue<OutboxRecord>(capacity: 20_000)
+    /// Rows queued or being published, so that the sweep does not queue them a second time.
+    private let inFlight = Mutex(Set<UUID>())
+    private let published = Counter(label: "samu_outbox_published_total")
+    private let failed = Counter(label: "samu_outbox_publish_failures_total")
+    let statistics: WorkerStatistics
+    let sweepInterval: Duration
+    let sweepAge: Duration
+
+    init(
+        store: SamuStore, producer: KafkaProducer, logger: Logger, statistics: WorkerStatistics,
+        sweepInterval: Duration = .seconds(5), sweepAge: Duration = .seconds(5)
+    ) {
+        self.store = store
+        self.producer = producer
+        self.logger = logger
+        self.statistics = statistics
+        self.sweepInterval = sweepInterval
+        self.sweepAge = sweepAge
+    }
+
+    /// Queues freshly committed rows for publication (waits while the relay is far behind).
+    func enqueue(_ records: [OutboxRecord]) async {
+        if records.isEmpty { return }
+        inFlight.withLock { $0.formUnion(records.map(\.id)) }
+        await queue.push(records)
+    }
+
+    /// No more rows will be enqueued: ``run()`` publishes what is queued, then returns.
+    func finish() {
+        queue.finish()
+    }
+
+    func run() async {
+        await withTaskGroup(of: Void.self) { sweeper in
+            sweeper.addTask { await self.sweepUntilCancelled() }
+            await publishUntilFinished()
+            sweeper.cancelAll()
+        }
+    }
+
+    private func sweepUntilCancelled() async {
+        while !Task.isCancelled {
+            do {
+                let rows = try await store.unpublishedOutbox(olderThan: sweepAge, limit: 1000)
+                let fresh = inFlight.withLock { inFlight in
+                    let fresh = rows.filter { !inFlight.contains($0.id) }
+                    inFlight.formUnion(fresh.map(\.id))
+                    return fresh
+                }
+                if !fresh.isEmpty {
+                    logger.info("republishing outbox rows left unpublished", metadata: ["outbox.count": "\(fresh.count)"])
+                    await queue.push(fresh)
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.info("outbox sweep failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: sweepInterval)
+        }
+    }
+
+    private func publishUntilFinished() async {
+        await withTaskGroup(of: Void.self) { publishing in
+            var running = 0
+            while let records = await queue.pop(limit: 1000) {
+                let kafkaRecords = records.map { record in
+                    KafkaRecord(
+                        topic: record.topic, key: record.key.map { Array($0.utf8) }, value: Array(record.payload.utf8),
+                        headers: [
+                            KafkaHeader(name: "samu-event-id", string: record.id.lowercased),
+                            KafkaHeader(name: "content-type", string: "application/json"),
+                        ])
+                }
+                // Submitted in order here; delivery reports are awaited concurrently below.
+                let deliveries = await producer.submit(kafkaRecords)
+                publishing.addTask { await self.complete(records, deliveries) }
+                running += 1
+                if running >= 8 {
+                    await publishing.next()
+                    running -= 1
+                }
+            }
+        }
+    }
+
+    private func complete(_ records: [OutboxRecord], _ deliveries: KafkaDeliveryBatch) async {
+        let results = await deliveries.results()
+        var delivered: [UUID] = []
+        var undelivered: [UUID] = []
+        var lastError: KafkaError?
+        for (record, result) in zip(records, results) {
+            switch result {
+            case .success: delivered.append(record.id)
+            case .failure(let error):
+                undelivered.append(record.id)
+                lastError = error
+            }
+        }
+        do {
+            try await store.markPublished(delivered)
+        } catch {
+            // The rows stay unpublished and the sweep publishes them again (same id, same bytes).
+            logger.info("could not mark outbox rows published", metadata: ["error": "\(String(reflecting: error))"])
+        }
+        if let lastError {
+            failed.increment(by: Int64(undelivered.count))
+            logger.warning(
+                "outbox rows not delivered; the sweep retries them",
+                metadata: ["outbox.count": "\(undelivered.count)", "kafka.error": "\(lastError)"])
+            try? await store.markPublishFailed(undelivered, error: lastError.description)
+        }
+        published.increment(by: Int64(delivered.count))
+        statistics.update { $0.outcomesPublished += delivered.count }
+        inFlight.withLock { $0.subtract(records.map(\.id)) }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import RdKafka
+import SamuStore
+
+/// samu's settings, read from environment variables whose defaults point at the embedded default
+/// (the broker and PostgreSQL that `ops/` starts on loopback).
+public struct SamuConfiguration: Sendable {
+    public struct Invalid: Error, Sendable, CustomStringConvertible {
+        public var variable: String
+        public var message: String
+        public var description: String { "\(variable): \(message)" }
+    }
+
+    /// One row of the README's configuration table.
+    public struct Variable: Sendable {
+        public var name: String
+        public var defaultValue: String
+        public var meaning: String
+    }
+
+    public static let variables: [Variable] = [
+        .init(name: "SAMU_KAFKA_BOOTSTRAP_SERVERS", defaultValue: "127.0.0.1:19092", meaning: "Kafka brokers (host:port, comma-separated)"),
+        .init(name: "SAMU_KAFKA_SECURITY_PROTOCOL", defaultValue: "plaintext", meaning: "plaintext, ssl, sasl_plaintext or sasl_ssl"),
+        .init(name: "SAMU_KAFKA_SASL_MECHANISM", defaultValue: "", meaning: "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER"),
+        .init(name: "SAMU_KAFKA_SASL_USERNAME", defaultValue: "", meaning: "SASL user name"),
+        .init(name: "SAMU_KAFKA_SASL_PASSWORD", defaultValue: "", meaning: "SASL password (or SAMU_KAFKA_SASL_PASSWORD_FILE: a file holding it)"),
+        .init(name: "SAMU_KAFKA_SSL_CA_LOCATION", defaultValue: "", meaning: "CA certificate file to verify the brokers"),
+        .init(name: "SAMU_KAFKA_SSL_CERTIFICATE_LOCATION", defaultValue: "", meaning: "client certificate (mutual TLS)"),
+        .init(name: "SAMU_KAFKA_SSL_KEY_LOCATION", defaultValue: "", meaning: "client private key (mutual TLS)"),
+        .init(name: "SAMU_KAFKA_SSL_KEY_PASSWORD", defaultValue: "", meaning: "password of the client key"),
+        .init(name: "SAMU_KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM", defaultValue: "https", meaning: "https (verify the broker host name) or none"),
+        .init(name: "SAMU_KAFKA_GROUP_ID", defaultValue: "samu-dispatch", meaning: "consumer group of the workers"),
+        .init(name: "SAMU_KAFKA_SESSION_TIMEOUT_MS", defaultValue: "45000", meaning: "group session timeout; ops/env.sh sets 6000 for the local broker"),
+        .init(name: "SAMU_KAFKA_PROPERTIES", defaultValue: "", meaning: "extra librdkafka properties, `name=value;name=value`, applied last"),
+        .init(name: "SAMU_TOPIC_PREFIX", defaultValue: "", meaning: "prefix for every topic name (tenants, tests)"),
+        .init(name: "SAMU_TOPICS_DIR", defaultValue: "./topics", meaning: "the topic catalog (found upward from the working directory if unset)"),
+        .init(name: "SAMU_DATABASE_URL", defaultValue: "postgres://samu:samu-local@127.0.0.1:15432/samu", meaning: "PostgreSQL URL; `?sslmode=verify-full&sslrootcert=FILE` in production"),
+        .init(name: "SAMU_DATABASE_SCHEMA", defaultValue: "samu", meaning: "PostgreSQL schema of samu's tables"),
+        .init(name: "SAMU_WORKER_ID", defaultValue: "HOST-PID", meaning: "this worker's name in logs, timelines and client ids"),
+        .init(name: "SAMU_WORKER_BATCH_SIZE", defaultValue: "500", meaning: "most events handled in one database transaction"),
+        .init(name: "SAMU_LOG_LEVEL", defaultValue: "info", meaning: "trace, debug, info, notice, warning, error, critical"),
+    ]
+
+    public var kafka: KafkaClientConfiguration
+    public var groupID: String
+    public var sessionTimeoutMilliseconds: Int
+    public var topicPrefix: String
+    public var topicsDirectory: String?
+    public var database: DatabaseConfiguration
+    public var workerID: String
+    public var batchSize: Int
+    public var logLevel: String
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(Invalid) {
+        func value(_ name: String) -> String? {
+            guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            return text
+        }
+        func integer(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws(Invalid) -> Int {
+            guard let text = value(name) else { return defaultValue }
+            guard let number = Int(text), range.contains(number) else {
+                throw Invalid(variable: name, message: "'\(text)' is not an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return number
+        }
+        let host = ProcessInfo.processInfo.hostName
+        workerID = value("SAMU_WORKER_ID") ?? "\(host)-\(ProcessInfo.processInfo.processIdentifier)"
+        var kafka = KafkaClientConfiguration(
+            bootstrapServers: value("SAMU_KAFKA_BOOTSTRAP_SERVERS") ?? "127.0.0.1:19092", clientID: "samu-\(workerID)")
+        var security = KafkaSecurity()
+        if let text = value("SAMU_KAFKA_SECURITY_PROTOCOL") {
+            guard let parsed = KafkaSecurity.SecurityProtocol(rawValue: text.lowercased()) else {
+                throw Invalid(
+                    variable: "SAMU_KAFKA_SECURITY_PROTOCOL",
+                    message: "'\(text)' is not one of \(KafkaSecurity.SecurityProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            security.securityProtocol = parsed
+        }
+        security.saslMechanism = value("SAMU_KAFKA_SASL_MECHANISM")
+        security.saslUsername = value("SAMU_KAFKA_SASL_USERNAME")
+        security.saslPassword = value("SAMU_KAFKA_SASL_PASSWORD")
+        if let file = value("SAMU_KAFKA_SASL_PASSWORD_FILE") {
+            guard let secret = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw Invalid(variable: "SAMU_KAFKA_SASL_PASSWORD_FILE", message: "cannot read \(file)")
+            }
+            security.saslPassword = secret.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        security.sslCALocation = value("SAMU_KAFKA_SSL_CA_LOCATION")
+        security.sslCertificateLocation = value("SAMU_KAFKA_SSL_CERTIFICATE_LOCATION")
+        security.sslKeyLocation = value("SAMU_KAFKA_SSL_KEY_LOCATION")
+        security.sslKeyPassword = value("SAMU_KAFKA_SSL_KEY_PASSWORD")
+        security.sslEndpointIdentificationAlgorithm = value("SAMU_KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM")
+        do {
+            _ = try security.librdkafkaProperties()
+        } catch {
+            throw Invalid(variable: "SAMU_KAFKA_SECURITY_PROTOCOL", message: error.message)
+        }
+        kafka.security = security
+        if let text = value("SAMU_KAFKA_PROPERTIES") {
+            for pair in text.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty else {
+                    throw Invalid(variable: "SAMU_KAFKA_PROPERTIES", message: "'\(pair)' is not name=value")
+                }
+                kafka.additionalProperties[parts[0]] = parts[1]
+            }
+        }
+        self.kafka = kafka
+        groupID = value("SAMU_KAFKA_GROUP_ID") ?? "samu-dispatch"
+        sessionTimeoutMilliseconds = try integer("SAMU_KAFKA_SESSION_TIMEOUT_MS", default: 45_000, range: 1_000...300_000)
+        topicPrefix = value("SAMU_TOPIC_PREFIX") ?? ""
+        topicsDirectory = value("SAMU_TOPICS_DIR")
+        do {
+            database = try DatabaseConfiguration(
+                url: value("SAMU_DATABASE_URL") ?? "postgres://samu:samu-local@127.0.0.1:15432/samu",
+                schema: value("SAMU_DATABASE_SCHEMA") ?? "samu")
+        } catch {
+            throw Invalid(variable: "SAMU_DATABASE_URL", message: error.message)
+        }
+        batchSize = try integer("SAMU_WORKER_BATCH_SIZE", default: 500, range: 1...10_000)
+        logLevel = value("SAMU_LOG_LEVEL") ?? "info"
+    }
+
+    /// The worker's consumer settings.
+    public var consumer: KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(client: kafka, groupID: groupID)
+        configuration.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds
+        configuration.heartbeatIntervalMilliseconds = min(3_000, sessionTimeoutMilliseconds / 3)
+        return configuration
+    }
+
+    /// The producers' settings (outbox relay, dead letters, intake).
+    public var producer: KafkaProducerConfiguration {
+        KafkaProducerConfiguration(client: kafka)
+    }
+}

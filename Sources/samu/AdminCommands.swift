@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import RdKafka
+import SamuModel
+import SamuPipeline
+import SamuStore
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Apply the database migrations this build knows (idempotent).")
+
+    func run() async throws {
+        let context = try Context.load(label: "samu.migrate")
+        let applied = try await context.withStore { store in try await store.migrate() }
+        let schema = context.configuration.database.schema
+        if applied.isEmpty {
+            print("migrate: schema \(schema) is up to date (version \(Migrations.latestVersion))")
+        } else {
+            print("migrate: applied \(applied.map(String.init).joined(separator: ", ")) to schema \(schema)")
+        }
+    }
+}
+
+struct TopicsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topics", abstract: "Manage the topics of the catalog in topics/.",
+        subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the catalog's topics that do not exist yet (idempotent).")
+
+        @Option(help: "Replication factor for every topic (production: 3); default: the catalog's.")
+        var replicationFactor: Int?
+
+        func run() async throws {
+            try requireLibrdKafka()
+            let context = try Context.load(label: "samu.topics")
+            let specifications = context.catalog.definitions.map { definition in
+                KafkaTopicSpecification(
+                    name: context.catalog.prefix + definition.name, partitions: definition.partitions,
+                    replicationFactor: replicationFactor ?? definition.replicationFactor, configs: definition.configs)
+            }
+            let outcomes = try await KafkaAdmin.createTopics(
+                specifications, client: context.configuration.kafka, logger: context.logger)
+            for specification in specifications {
+                let outcome = outcomes[specification.name].map { $0 == .created ? "created" : "exists" } ?? "?"
+                print("topics: \(specification.name) (\(specification.partitions) partitions): \(outcome)")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the catalog.")
+
+        func run() async throws {
+            let context = try Context.load(label: "samu.topics")
+            for definition in context.catalog.definitions {
+                print("\(context.catalog.prefix)\(definition.name)  role=\(definition.role.rawValue) partitions=\(definition.partitions) key=\(definition.key)")
+            }
+        }
+    }
+}
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "List the environment variables samu reads, and their values now.")
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        for variable in SamuConfiguration.variables {
+            let value = environment[variable.name].map { variable.name.contains("PASSWORD") ? "<set>" : $0 } ?? "(default \(variable.defaultValue))"
+            print("\(variable.name)=\(value)\n    \(variable.meaning)")
+        }
+        do {
+            let configuration = try SamuConfiguration()
+            print("\nvalid: kafka \(configuration.kafka.bootstrapServers) \(configuration.kafka.security), database \(configuration.database)")
+        } catch {
+            print("\ninvalid: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RdKafka
+import SamuModel
+import SamuPipeline
+import SamuStore
+
+@main
+struct Samu: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "samu",
+        abstract: "Dispatch for Morocco's mobile social emergency units (SAMU social).",
+        discussion: "Configuration comes from SAMU_* environment variables; `samu config` lists them.",
+        subcommands: [
+            WorkerCommand.self, IntakeCommand.self, TopicsCommand.self, MigrateCommand.self, SummaryCommand.self,
+            ConfigCommand.self,
+        ]
+    )
+}
+
+/// What every command needs: configuration, a logger, the topic catalog.
+struct Context {
+    let configuration: SamuConfiguration
+    let logger: Logger
+    let catalog: TopicCatalog
+
+    static func load(label: String) throws -> Context {
+        let configuration: SamuConfiguration
+        do {
+            configuration = try SamuConfiguration()
+        } catch {
+            throw ValidationError("configuration: \(error)")
+        }
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        let catalog: TopicCatalog
+        do {
+            let base =
+                if let directory = configuration.topicsDirectory {
+                    try TopicCatalog.load(directory: URL(fileURLWithPath: directory))
+                } else {
+                    try TopicCatalog.loadDefault()
+                }
+            catalog = base.withPrefix(configuration.topicPrefix)
+        } catch {
+            throw ValidationError("topic catalog: \(error)")
+        }
+        return Context(configuration: configuration, logger: logger, catalog: catalog)
+    }
+
+    /// Runs `body` with a store whose connection pool runs beside it.
+    func withStore<Result: Sendable>(_ body: (SamuStore) async throws -> Result) async throws -> Result {
+        let store = try SamuStore(configuration: configuration.database, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { group.cancelAll() }
+            // Let the pool start before the first lease (PostgresNIO warns otherwise).
+            await Task.yield()
+            return try await body(store)
+        }
+    }
+}
+
+/// Fails early, with the fix, when the librdkafka loaded at run time is too old.
+func requireLibrdKafka() throws {
+    do {
+        try LibrdKafka.requireSupportedVersion()
+    } catch {
+        throw ValidationError(error.message)
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Logging
+import SamuPipeline
+import SamuStore
+import ServiceLifecycle
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Consume reports, persist cases, publish outcomes, dead-letter bad input.",
+        discussion: "Stops gracefully on SIGTERM or SIGINT: the batch in hand is committed, then the group is left."
+    )
+
+    func run() async throws {
+        try requireLibrdKafka()
+        let context = try Context.load(label: "samu.worker")
+        let store = try SamuStore(configuration: context.configuration.database, logger: context.logger)
+        let worker = ReportWorker(
+            configuration: context.configuration, catalog: context.catalog, store: store, logger: context.logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: StoreService(store: store)),
+                    .init(service: worker),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: context.logger))
+        try await group.run()
+    }
+}
+
+/// The PostgreSQL connection pool as a service: started first, shut down last.
+struct StoreService: Service {
+    let store: SamuStore
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await store.run()
+        }
+    }
+}
