@@ -2,11 +2,17 @@ import CRdKafka
 import Foundation
 import Logging
 
-/// Reads a whole topic from its beginning up to the end offsets it had when the read started,
-/// without joining a consumer group (for summaries, checks and tests).
+/// Reads a whole topic from its beginning, without joining a consumer group (for summaries, checks
+/// and tests).
+///
+/// The read ends when every partition has reached the high watermark it had when the read started
+/// *and* no message has arrived for `idle`. The second condition is there because some
+/// Kafka-protocol brokers (Tansu 0.x, measured) under-report high watermarks when a batch holds
+/// several records; on Apache Kafka it only adds `idle` to the read.
 public enum KafkaTopicReader {
     public static func readAll(
-        topic: String, client configuration: KafkaClientConfiguration, logger: Logger, timeout: Duration = .seconds(30)
+        topic: String, client configuration: KafkaClientConfiguration, logger: Logger, timeout: Duration = .seconds(30),
+        idle: Duration = .milliseconds(750)
     ) async throws(KafkaError) -> [KafkaMessage] {
         var consumer = KafkaConsumerConfiguration(client: configuration, groupID: "samu-reader-\(UUID().uuidString)")
         consumer.autoOffsetReset = "earliest"
@@ -17,12 +23,14 @@ public enum KafkaTopicReader {
             events: RD_KAFKA_EVENT_FETCH | RD_KAFKA_EVENT_LOG | RD_KAFKA_EVENT_ERROR, logger: logger)
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
         return try await runBlocking { () -> Result<[KafkaMessage], KafkaError> in
-            Result { () throws(KafkaError) in try read(topic: topic, client: client, timeoutMilliseconds: milliseconds) }
+            Result { () throws(KafkaError) in
+                try read(topic: topic, client: client, timeoutMilliseconds: milliseconds, idle: idle)
+            }
         }.get()
     }
 
-    private static func read(topic: String, client: RdKafkaClient, timeoutMilliseconds: Int32) throws(KafkaError)
-        -> [KafkaMessage]
+    private static func read(topic: String, client: RdKafkaClient, timeoutMilliseconds: Int32, idle: Duration)
+        throws(KafkaError) -> [KafkaMessage]
     {
         let partitions = try partitionCount(topic: topic, client: client, timeoutMilliseconds: timeoutMilliseconds)
         var remaining: [Int32: Int64] = [:]  // partition -> high watermark still to reach
@@ -33,10 +41,9 @@ public enum KafkaTopicReader {
             if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw .rdKafka(code, context: "watermarks of \(topic)[\(partition)]") }
             if high > low { remaining[partition] = high }
         }
-        if remaining.isEmpty { return [] }
-        let list = unsafe rd_kafka_topic_partition_list_new(Int32(remaining.count))!
+        let list = unsafe rd_kafka_topic_partition_list_new(partitions)!
         defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
-        for partition in remaining.keys {
+        for partition in 0..<partitions {
             let element = unsafe rd_kafka_topic_partition_list_add(list, topic, partition)!
             unsafe element.pointee.offset = Int64(RD_KAFKA_OFFSET_BEGINNING)
         }
@@ -44,7 +51,8 @@ public enum KafkaTopicReader {
         if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw .rdKafka(code, context: "assign \(topic)") }
         var messages: [KafkaMessage] = []
         let deadline = ContinuousClock.now + .milliseconds(Int(timeoutMilliseconds))
-        while !remaining.isEmpty {
+        var lastMessage = ContinuousClock.now
+        while !remaining.isEmpty || ContinuousClock.now - lastMessage < idle {
             if ContinuousClock.now > deadline {
                 throw KafkaError(kind: .timeout, message: "reading \(topic): partitions \(remaining.keys.sorted()) not read to their end")
             }
@@ -58,6 +66,7 @@ public enum KafkaTopicReader {
                 guard unsafe message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else { continue }
                 let copied = unsafe KafkaMessage(copying: message)
                 messages.append(copied)
+                lastMessage = ContinuousClock.now
                 if let high = remaining[copied.partition], copied.offset + 1 >= high {
                     remaining[copied.partition] = nil
                 }

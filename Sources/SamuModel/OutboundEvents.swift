@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A case lifecycle outcome for `samu.outcomes.v1`.
@@ -38,6 +39,10 @@ public struct CaseOutcome: Sendable, Equatable {
 
 /// A record for `samu.dlq.v1`: the refused event's bytes and position, and why.
 public struct DeadLetter: Sendable, Equatable {
+    /// Original values longer than this are kept as their first bytes, size and SHA-256, so that a
+    /// dead letter always fits in a broker message (1 MB by default).
+    public static let maximumOriginalBytes = 256 * 1024
+
     public struct Header: Sendable, Equatable {
         public var name: String
         public var value: [UInt8]?
@@ -85,8 +90,16 @@ public struct DeadLetter: Sendable, Equatable {
         source.append("offset", .integer(sourceOffset))
         if let sourceTimestampMilliseconds { source.append("timestamp_ms", .integer(sourceTimestampMilliseconds)) }
         var original = JSONObject()
-        if let key { original.append("key_base64", .string(Data(key).base64EncodedString())) }
-        if let value { original.append("value_base64", .string(Data(value).base64EncodedString())) }
+        if let key { original.append("key_base64", .string(Data(key.prefix(Self.maximumOriginalBytes)).base64EncodedString())) }
+        if let value {
+            original.append("value_base64", .string(Data(value.prefix(Self.maximumOriginalBytes)).base64EncodedString()))
+            if value.count > Self.maximumOriginalBytes {
+                // Too large for a dead letter to carry whole: keep the start, the size and a digest.
+                original.append("value_truncated", true)
+                original.append("value_size", .integer(Int64(value.count)))
+                original.append("value_sha256", .string(SHA256.hash(data: value).map { String(format: "%02x", $0) }.joined()))
+            }
+        }
         original.append(
             "headers",
             .array(

@@ -28,14 +28,3 @@ struct WorkerCommand: AsyncParsableCommand {
         try await group.run()
     }
 }
-
-/// The PostgreSQL connection pool as a service: started first, shut down last.
-struct StoreService: Service {
-    let store: SamuStore
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await store.run()
-        }
-    }
-}

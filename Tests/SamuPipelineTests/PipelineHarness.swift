@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import RdKafka
+import SamuModel
+import SamuPipeline
+import SamuStore
+import SamuTestSupport
+import ServiceLifecycle
+
+/// A private corner of the embedded default for one test: its own topics (by prefix), consumer
+/// group and database schema, on the real broker and PostgreSQL.
+struct PipelineHarness {
+    let id: String
+    let environment: [String: String]
+    let configuration: SamuConfiguration
+    let catalog: TopicCatalog
+    let logger: Logger
+
+    init(batchSize: Int = 500) throws {
+        id = UUID().uuidString.prefix(8).lowercased()
+        environment = [
+            "SAMU_KAFKA_BOOTSTRAP_SERVERS": TestEnvironment.bootstrapServers,
+            "SAMU_DATABASE_URL": TestEnvironment.databaseURL,
+            "SAMU_TOPIC_PREFIX": "t-\(id).",
+            "SAMU_DATABASE_SCHEMA": "t_\(id)",
+            "SAMU_KAFKA_GROUP_ID": "samu-test-\(id)",
+            "SAMU_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "SAMU_WORKER_ID": "test-\(id)",
+            "SAMU_WORKER_BATCH_SIZE": "\(batchSize)",
+            "SAMU_TOPICS_DIR": Repository.topics.path,
+            "SAMU_LOG_LEVEL": ProcessInfo.processInfo.environment["SAMU_TEST_LOG_LEVEL"] ?? "warning",
+        ]
+        configuration = try SamuConfiguration(environment: environment)
+        catalog = try Repository.catalog(prefix: "t-\(id).")
+        logger = TestEnvironment.logger("pipeline-test")
+    }
+
+    /// Creates the topics and migrates the schema.
+    func prepare() async throws {
+        _ = try await KafkaAdmin.createTopics(
+            catalog.definitions.map {
+                KafkaTopicSpecification(name: catalog.prefix + $0.name, partitions: $0.partitions, configs: $0.configs)
+            }, client: configuration.kafka, logger: logger)
+        _ = try await withStore { try await $0.migrate() }
+    }
+
+    /// Drops the schema (topics stay on the memory broker until it restarts).
+    func cleanUp() async throws {
+        try await withStore { try await $0.dropSchema() }
+    }
+
+    func withStore<Result: Sendable>(_ body: (SamuStore) async throws -> Result) async throws -> Result {
+        let store = try SamuStore(configuration: configuration.database, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { group.cancelAll() }
+            await Task.yield()
+            return try await body(store)
+        }
+    }
+
+    /// Runs a worker in this process while `body` runs, then shuts it down gracefully.
+    func withWorker<Result: Sendable>(_ body: (ReportWorker) async throws -> Result) async throws -> Result {
+        let store = try SamuStore(configuration: configuration.database, logger: logger)
+        let worker = ReportWorker(configuration: configuration, catalog: catalog, store: store, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: StoreService(store: store)), .init(service: worker)], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            do {
+                let result = try await body(worker)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    func produce(_ records: [KafkaRecord]) async throws {
+        let results = try await KafkaProducer.withProducer(configuration: configuration.producer, logger: logger) {
+            await $0.send(records)
+        }
+        for result in results { _ = try result.get() }
+    }
+
+    func reportRecord(_ document: JSONValue, key: String? = nil, headers: [KafkaHeader] = []) -> KafkaRecord {
+        KafkaRecord(
+            topic: catalog.name(.reports), key: Array((key ?? document["zone"]?.stringValue ?? "none").utf8),
+            value: ReportFixture.bytes(document), headers: headers)
+    }
+
+    func readAll(_ role: TopicRole) async throws -> [KafkaMessage] {
+        try await KafkaTopicReader.readAll(topic: catalog.name(role), client: configuration.kafka, logger: logger)
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(250))
+    }
+    return try await condition()
+}
