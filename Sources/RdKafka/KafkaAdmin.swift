@@ -35,7 +35,9 @@ public enum KafkaAdmin {
             events: RD_KAFKA_EVENT_LOG | RD_KAFKA_EVENT_ERROR, logger: logger)
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
         return try await runBlocking { () -> Result<[String: CreationOutcome], KafkaError> in
-            Result { () throws(KafkaError) in try createTopicsBlocking(topics, client: client, timeoutMilliseconds: milliseconds) }
+            Result { () throws(KafkaError) in
+                try createTopicsBlocking(topics, client: client, timeoutMilliseconds: milliseconds)
+            }
         }.get()
     }
 
@@ -43,14 +45,15 @@ public enum KafkaAdmin {
         _ topics: [KafkaTopicSpecification], client: RdKafkaClient, timeoutMilliseconds: Int32
     ) throws(KafkaError) -> [String: CreationOutcome] {
         var newTopics: [OpaquePointer?] = unsafe []
-        defer { for unsafe topic in unsafe newTopics { unsafe rd_kafka_NewTopic_destroy(topic) } }
+        defer { unsafe newTopics.forEach { unsafe rd_kafka_NewTopic_destroy($0) } }
         var errorText = [CChar](repeating: 0, count: 512)
         for spec in topics {
             guard
                 let newTopic = unsafe rd_kafka_NewTopic_new(
                     spec.name, Int32(spec.partitions), Int32(spec.replicationFactor), &errorText, errorText.count)
             else {
-                throw KafkaError(kind: .configuration, message: "topic \(spec.name): \(String(nulTerminated: errorText))")
+                throw KafkaError(
+                    kind: .configuration, message: "topic \(spec.name): \(String(nulTerminated: errorText))")
             }
             unsafe newTopics.append(newTopic)
             for (name, value) in spec.configs.sorted(by: { $0.key < $1.key }) {
@@ -62,7 +65,8 @@ public enum KafkaAdmin {
         defer { unsafe rd_kafka_queue_destroy(resultQueue) }
         let options = unsafe rd_kafka_AdminOptions_new(client.handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
         defer { unsafe rd_kafka_AdminOptions_destroy(options) }
-        _ = unsafe rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMilliseconds, &errorText, errorText.count)
+        _ = unsafe rd_kafka_AdminOptions_set_operation_timeout(
+            options, timeoutMilliseconds, &errorText, errorText.count)
         _ = unsafe rd_kafka_AdminOptions_set_request_timeout(options, timeoutMilliseconds, &errorText, errorText.count)
         unsafe newTopics.withUnsafeMutableBufferPointer { buffer in
             unsafe rd_kafka_CreateTopics(client.handle, buffer.baseAddress, buffer.count, options, resultQueue)
@@ -77,14 +81,16 @@ public enum KafkaAdmin {
             guard let event = unsafe rd_kafka_queue_poll(resultQueue, 100) else {
                 waited += 100
                 if waited > timeoutMilliseconds + 5_000 {
-                    throw KafkaError(kind: .timeout, message: "no answer to CreateTopics within \(timeoutMilliseconds) ms")
+                    throw KafkaError(
+                        kind: .timeout, message: "no answer to CreateTopics within \(timeoutMilliseconds) ms")
                 }
                 continue
             }
             defer { unsafe rd_kafka_event_destroy(event) }
             let code = unsafe rd_kafka_event_error(event)
             if code != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw .rdKafka(code, context: "create topics: \(unsafe String(cString: rd_kafka_event_error_string(event)))")
+                throw .rdKafka(
+                    code, context: "create topics: \(unsafe String(cString: rd_kafka_event_error_string(event)))")
             }
             guard let result = unsafe rd_kafka_event_CreateTopics_result(event) else { continue }
             var count = 0
@@ -100,7 +106,8 @@ public enum KafkaAdmin {
                 case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
                     outcomes[name] = .alreadyExisted
                 default:
-                    let text = unsafe rd_kafka_topic_result_error_string(topicResult).map { unsafe String(cString: $0) } ?? ""
+                    let text =
+                        unsafe rd_kafka_topic_result_error_string(topicResult).map { unsafe String(cString: $0) } ?? ""
                     throw .rdKafka(topicCode, context: "create topic \(name): \(text)")
                 }
             }

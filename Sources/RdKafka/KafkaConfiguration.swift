@@ -35,19 +35,25 @@ public struct KafkaSecurity: Sendable, Equatable, CustomStringConvertible {
             guard let mechanism = saslMechanism else {
                 throw KafkaError(
                     kind: .configuration,
-                    message: "security.protocol=\(securityProtocol.rawValue) needs a SASL mechanism (SAMU_KAFKA_SASL_MECHANISM)")
+                    message:
+                        "security.protocol=\(securityProtocol.rawValue) needs a SASL mechanism (SAMU_KAFKA_SASL_MECHANISM)"
+                )
             }
             guard Self.saslMechanisms.contains(mechanism) else {
                 throw KafkaError(
                     kind: .configuration,
-                    message: "unknown SASL mechanism '\(mechanism)'; expected one of \(Self.saslMechanisms.sorted().joined(separator: ", "))")
+                    message:
+                        "unknown SASL mechanism '\(mechanism)'; expected one of \(Self.saslMechanisms.sorted().joined(separator: ", "))"
+                )
             }
             properties.append(("sasl.mechanisms", mechanism))
             if mechanism == "PLAIN" || mechanism.hasPrefix("SCRAM-") {
                 guard let username = saslUsername, let password = saslPassword else {
                     throw KafkaError(
                         kind: .configuration,
-                        message: "SASL \(mechanism) needs a user name and a password (SAMU_KAFKA_SASL_USERNAME, SAMU_KAFKA_SASL_PASSWORD)")
+                        message:
+                            "SASL \(mechanism) needs a user name and a password (SAMU_KAFKA_SASL_USERNAME, SAMU_KAFKA_SASL_PASSWORD)"
+                    )
                 }
                 properties.append(("sasl.username", username))
                 properties.append(("sasl.password", password))
@@ -55,7 +61,9 @@ public struct KafkaSecurity: Sendable, Equatable, CustomStringConvertible {
         } else if saslMechanism != nil || saslUsername != nil || saslPassword != nil {
             throw KafkaError(
                 kind: .configuration,
-                message: "SASL settings are given but security.protocol=\(securityProtocol.rawValue) does not use SASL; use sasl_ssl or sasl_plaintext")
+                message:
+                    "SASL settings are given but security.protocol=\(securityProtocol.rawValue) does not use SASL; use sasl_ssl or sasl_plaintext"
+            )
         }
         let tlsFiles: [(String, String?)] = [
             ("ssl.ca.location", sslCALocation), ("ssl.certificate.location", sslCertificateLocation),
@@ -66,7 +74,9 @@ public struct KafkaSecurity: Sendable, Equatable, CustomStringConvertible {
         if !givenTLS.isEmpty && !securityProtocol.usesTLS {
             throw KafkaError(
                 kind: .configuration,
-                message: "TLS settings (\(givenTLS.map(\.0).joined(separator: ", "))) are given but security.protocol=\(securityProtocol.rawValue) does not use TLS; use ssl or sasl_ssl")
+                message:
+                    "TLS settings (\(givenTLS.map(\.0).joined(separator: ", "))) are given but security.protocol=\(securityProtocol.rawValue) does not use TLS; use ssl or sasl_ssl"
+            )
         }
         if (sslCertificateLocation == nil) != (sslKeyLocation == nil) {
             throw KafkaError(

@@ -121,7 +121,8 @@ public final class KafkaConsumer: Sendable {
         let list = unsafe rd_kafka_topic_partition_list_new(Int32(highest.count))!
         defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
         for (topicPartition, offset) in highest {
-            let element = unsafe rd_kafka_topic_partition_list_add(list, topicPartition.topic, topicPartition.partition)!
+            let element = unsafe rd_kafka_topic_partition_list_add(
+                list, topicPartition.topic, topicPartition.partition)!
             unsafe element.pointee.offset = offset + 1
         }
         let code = unsafe rd_kafka_offsets_store(client.handle, list)
@@ -129,11 +130,14 @@ public final class KafkaConsumer: Sendable {
         // A partial failure names the partitions that are no longer assigned; their messages will
         // be redelivered to the new owner, which the inbox makes harmless.
         let elements = unsafe UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt))
-        for unsafe element in unsafe elements where unsafe element.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        for index in 0..<elements.count {
+            let element = unsafe elements[index]
+            if unsafe element.err == RD_KAFKA_RESP_ERR_NO_ERROR { continue }
             logger.info(
                 "offset not stored: partition no longer assigned",
                 metadata: [
-                    "kafka.topic": "\(unsafe String(cString: element.topic))", "kafka.partition": unsafe "\(element.partition)",
+                    "kafka.topic": "\(unsafe String(cString: element.topic))",
+                    "kafka.partition": unsafe "\(element.partition)",
                     "kafka.error": "\(unsafe String(cString: rd_kafka_err2name(element.err)))",
                 ])
         }
@@ -165,7 +169,9 @@ public final class KafkaConsumer: Sendable {
         do throws(KafkaError) {
             try await commit()
         } catch {
-            logger.info("final commit failed; the last stored offsets are committed on close", metadata: ["kafka.error": "\(error)"])
+            logger.info(
+                "final commit failed; the last stored offsets are committed on close",
+                metadata: ["kafka.error": "\(error)"])
         }
         if let error = unsafe rd_kafka_consumer_close_queue(client.handle, client.queue) {
             throw unsafe KafkaError.consuming(error, context: "close consumer")
@@ -215,10 +221,12 @@ public final class KafkaConsumer: Sendable {
     }
 
     private func acknowledgePendingRebalance(commitFirst: Bool = true) async throws(KafkaError) {
-        guard let ack = state.withLock({ state -> PendingAck? in
-            defer { state.pendingAck = nil }
-            return state.pendingAck
-        }) else { return }
+        guard
+            let ack = state.withLock({ state -> PendingAck? in
+                defer { state.pendingAck = nil }
+                return state.pendingAck
+            })
+        else { return }
         let cooperative = unsafe String(cString: rd_kafka_rebalance_protocol(client.handle)) == "COOPERATIVE"
         switch ack {
         case .assign(let partitions):
@@ -269,13 +277,15 @@ public final class KafkaConsumer: Sendable {
                 // per partition; librdkafka keeps trying, and the application keeps running.
                 let text = unsafe String(cString: rd_kafka_err2str(err))
                 logger.warning(
-                    "consume error", metadata: ["kafka.error": "\(text)", "kafka.partition": "\(unsafe message.pointee.partition)"])
+                    "consume error",
+                    metadata: ["kafka.error": "\(text)", "kafka.partition": "\(unsafe message.pointee.partition)"])
             }
         }
     }
 
     private func withPartitionList(
-        _ partitions: [KafkaTopicPartition], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws(KafkaError) -> Void
+        _ partitions: [KafkaTopicPartition],
+        _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws(KafkaError) -> Void
     ) throws(KafkaError) {
         let list = unsafe rd_kafka_topic_partition_list_new(Int32(max(partitions.count, 1)))!
         defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
@@ -288,7 +298,9 @@ public final class KafkaConsumer: Sendable {
     static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaTopicPartition] {
         guard let list = unsafe list else { return [] }
         let elements = unsafe UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt))
-        return unsafe elements.map { unsafe KafkaTopicPartition(topic: String(cString: $0.topic), partition: $0.partition) }
-            .sorted()
+        return unsafe elements.map {
+            unsafe KafkaTopicPartition(topic: String(cString: $0.topic), partition: $0.partition)
+        }
+        .sorted()
     }
 }

@@ -107,7 +107,8 @@ public struct KafkaMessage: Sendable, Equatable {
             var name: UnsafePointer<CChar>?
             var value: UnsafeRawPointer?
             var size = 0
-            while unsafe rd_kafka_header_get_all(headerList, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            while unsafe rd_kafka_header_get_all(headerList, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR
+            {
                 let headerName = unsafe name.map { unsafe String(cString: $0) } ?? ""
                 headers.append(KafkaHeader(name: headerName, value: unsafe Self.bytes(value, size)))
                 index += 1

@@ -120,7 +120,7 @@ public final class KafkaProducer: Sendable {
         while true {
             do throws(KafkaError) {
                 return try produce(record, id: id)
-            } catch where error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
+            } catch  where error.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .milliseconds(100))
             }
@@ -202,7 +202,8 @@ public final class KafkaProducer: Sendable {
             if err == RD_KAFKA_RESP_ERR_NO_ERROR && status == RD_KAFKA_MSG_STATUS_PERSISTED {
                 let topic = unsafe String(cString: rd_kafka_topic_name(message.pointee.rkt))
                 result = unsafe .success(
-                    KafkaDeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset))
+                    KafkaDeliveryReport(
+                        topic: topic, partition: message.pointee.partition, offset: message.pointee.offset))
             } else if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 result = .failure(
                     KafkaError(
@@ -259,7 +260,11 @@ public final class KafkaDeliveryBatch: Sendable {
     }
 
     func complete(_ index: Int, with result: Result<KafkaDeliveryReport, KafkaError>) {
-        let finished = state.withLock { state -> (CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>, [Result<KafkaDeliveryReport, KafkaError>])? in
+        let finished = state.withLock {
+            state -> (
+                CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>,
+                [Result<KafkaDeliveryReport, KafkaError>]
+            )? in
             state.results[index] = result
             state.remaining -= 1
             guard state.remaining == 0, let continuation = state.continuation else { return nil }

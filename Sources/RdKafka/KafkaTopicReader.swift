@@ -29,7 +29,9 @@ public enum KafkaTopicReader {
         }.get()
     }
 
-    private static func read(topic: String, client: RdKafkaClient, timeoutMilliseconds: Int32, idle: Duration)
+    private static func read(
+        topic: String, client: RdKafkaClient, timeoutMilliseconds: Int32, idle: Duration
+    )
         throws(KafkaError) -> [KafkaMessage]
     {
         let partitions = try partitionCount(topic: topic, client: client, timeoutMilliseconds: timeoutMilliseconds)
@@ -37,8 +39,11 @@ public enum KafkaTopicReader {
         for partition in 0..<partitions {
             var low: Int64 = 0
             var high: Int64 = 0
-            let code = unsafe rd_kafka_query_watermark_offsets(client.handle, topic, partition, &low, &high, timeoutMilliseconds)
-            if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw .rdKafka(code, context: "watermarks of \(topic)[\(partition)]") }
+            let code = unsafe rd_kafka_query_watermark_offsets(
+                client.handle, topic, partition, &low, &high, timeoutMilliseconds)
+            if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+                throw .rdKafka(code, context: "watermarks of \(topic)[\(partition)]")
+            }
             if high > low { remaining[partition] = high }
         }
         let list = unsafe rd_kafka_topic_partition_list_new(partitions)!
@@ -54,7 +59,9 @@ public enum KafkaTopicReader {
         var lastMessage = ContinuousClock.now
         while !remaining.isEmpty || ContinuousClock.now - lastMessage < idle {
             if ContinuousClock.now > deadline {
-                throw KafkaError(kind: .timeout, message: "reading \(topic): partitions \(remaining.keys.sorted()) not read to their end")
+                throw KafkaError(
+                    kind: .timeout,
+                    message: "reading \(topic): partitions \(remaining.keys.sorted()) not read to their end")
             }
             guard let event = unsafe rd_kafka_queue_poll(client.queue, 100) else { continue }
             defer { unsafe rd_kafka_event_destroy(event) }
@@ -76,7 +83,9 @@ public enum KafkaTopicReader {
         return messages
     }
 
-    private static func partitionCount(topic: String, client: RdKafkaClient, timeoutMilliseconds: Int32) throws(KafkaError)
+    private static func partitionCount(
+        topic: String, client: RdKafkaClient, timeoutMilliseconds: Int32
+    ) throws(KafkaError)
         -> Int32
     {
         guard let topicHandle = unsafe rd_kafka_topic_new(client.handle, topic, nil) else {

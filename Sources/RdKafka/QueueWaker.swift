@@ -30,7 +30,8 @@ final class QueueWaker: Sendable {
 
     /// Returns when the queue has (probably) something, after `timeout`, or when the task is cancelled.
     func wait(atMost timeout: Duration) async {
-        let nanoseconds = Int(timeout.components.seconds) * 1_000_000_000 + Int(timeout.components.attoseconds / 1_000_000_000)
+        let nanoseconds =
+            Int(timeout.components.seconds) * 1_000_000_000 + Int(timeout.components.attoseconds / 1_000_000_000)
         let deadline = DispatchTime.now() + .nanoseconds(nanoseconds)
         let timer = DispatchWorkItem { [weak self] in self?.signal() }
         DispatchQueue.global().asyncAfter(deadline: deadline, execute: timer)

@@ -73,7 +73,8 @@ public struct ReportDecoder: Sendable {
             return .failure(Rejection(reason: reason, detail: error.description))
         }
         guard case .object = document else {
-            return .failure(Rejection(reason: .notAnObject, detail: "expected a JSON object, found \(document.typeName)"))
+            return .failure(
+                Rejection(reason: .notAnObject, detail: "expected a JSON object, found \(document.typeName)"))
         }
         guard let versionValue = document["schema_version"] else {
             return .failure(
@@ -100,7 +101,8 @@ public struct ReportDecoder: Sendable {
                 return .failure(
                     Rejection(
                         reason: .keyZoneMismatch,
-                        detail: "record key \(keyText.map { "\"\($0)\"" } ?? "(none)") is not the report's zone \"\(report.zone)\"",
+                        detail:
+                            "record key \(keyText.map { "\"\($0)\"" } ?? "(none)") is not the report's zone \"\(report.zone)\"",
                         field: "/zone"))
             }
         }

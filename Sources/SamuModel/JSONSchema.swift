@@ -45,7 +45,8 @@ public struct JSONSchema: Sendable {
 
         init(
             types: Set<String>?, properties: [(String, Node)], required: [String],
-            additionalProperties: AdditionalProperties, enumValues: [JSONValue]?, constValue: JSONValue?, minLength: Int?,
+            additionalProperties: AdditionalProperties, enumValues: [JSONValue]?, constValue: JSONValue?,
+            minLength: Int?,
             maxLength: Int?, pattern: Pattern?, format: String?, minimum: Double?, maximum: Double?,
             exclusiveMinimum: Double?, exclusiveMaximum: Double?, items: Node?, minItems: Int?, maxItems: Int?,
             uniqueItems: Bool, reference: String?
@@ -143,7 +144,9 @@ public struct JSONSchema: Sendable {
         }
         func double(_ key: String) throws(CompileError) -> Double? {
             guard let value = object[key] else { return nil }
-            guard let number = value.doubleValue else { throw CompileError(path: path, message: "'\(key)' must be a number") }
+            guard let number = value.doubleValue else {
+                throw CompileError(path: path, message: "'\(key)' must be a number")
+            }
             return number
         }
         var types: Set<String>?
@@ -159,7 +162,9 @@ public struct JSONSchema: Sendable {
         }
         var properties: [(String, Node)] = []
         if let value = object["properties"] {
-            guard case .object(let members) = value else { throw CompileError(path: path, message: "'properties' must be an object") }
+            guard case .object(let members) = value else {
+                throw CompileError(path: path, message: "'properties' must be an object")
+            }
             for entry in members.entries {
                 properties.append((entry.key, try compile(entry.value, path: "\(path)/properties/\(entry.key)")))
             }
@@ -202,7 +207,9 @@ public struct JSONSchema: Sendable {
             }
             reference = String(ref.dropFirst("#/$defs/".count))
         }
-        let items = try object["items"].map { (schema: JSONValue) throws(CompileError) in try compile(schema, path: "\(path)/items") }
+        let items = try object["items"].map { (schema: JSONValue) throws(CompileError) in
+            try compile(schema, path: "\(path)/items")
+        }
         return Node(
             types: types, properties: properties, required: required, additionalProperties: additional,
             enumValues: enumValues, constValue: object["const"], minLength: try int("minLength"),
@@ -227,7 +234,8 @@ public struct JSONSchema: Sendable {
         if let types = node.types {
             let matches =
                 types.contains(value.typeName) || (value.typeName == "integer" && types.contains("number"))
-                || (types.contains("integer") && { if case .number(let n) = value { return n == n.rounded() } else { return false } }())
+                || (types.contains("integer")
+                    && { if case .number(let n) = value { return n == n.rounded() } else { return false } }())
             if !matches {
                 throw fail("type", "expected \(types.sorted().joined(separator: " or ")), found \(value.typeName)")
             }
@@ -242,7 +250,9 @@ public struct JSONSchema: Sendable {
         switch value {
         case .string(let text):
             let length = (node.minLength != nil || node.maxLength != nil) ? text.unicodeScalars.count : 0
-            if let minimum = node.minLength, length < minimum { throw fail("minLength", "shorter than \(minimum) characters") }
+            if let minimum = node.minLength, length < minimum {
+                throw fail("minLength", "shorter than \(minimum) characters")
+            }
             if let maximum = node.maxLength, length > maximum {
                 throw fail("maxLength", "longer than \(maximum) characters (\(length))")
             }
@@ -254,8 +264,12 @@ public struct JSONSchema: Sendable {
             }
         case .integer, .number:
             let number = value.doubleValue!
-            if let minimum = node.minimum, number < minimum { throw fail("minimum", "\(value.serialized) is less than \(Self.number(minimum))") }
-            if let maximum = node.maximum, number > maximum { throw fail("maximum", "\(value.serialized) is more than \(Self.number(maximum))") }
+            if let minimum = node.minimum, number < minimum {
+                throw fail("minimum", "\(value.serialized) is less than \(Self.number(minimum))")
+            }
+            if let maximum = node.maximum, number > maximum {
+                throw fail("maximum", "\(value.serialized) is more than \(Self.number(maximum))")
+            }
             if let minimum = node.exclusiveMinimum, number <= minimum {
                 throw fail("exclusiveMinimum", "\(value.serialized) must be more than \(Self.number(minimum))")
             }
@@ -263,10 +277,15 @@ public struct JSONSchema: Sendable {
                 throw fail("exclusiveMaximum", "\(value.serialized) must be less than \(Self.number(maximum))")
             }
         case .array(let elements):
-            if let minimum = node.minItems, elements.count < minimum { throw fail("minItems", "fewer than \(minimum) items") }
-            if let maximum = node.maxItems, elements.count > maximum { throw fail("maxItems", "more than \(maximum) items") }
+            if let minimum = node.minItems, elements.count < minimum {
+                throw fail("minItems", "fewer than \(minimum) items")
+            }
+            if let maximum = node.maxItems, elements.count > maximum {
+                throw fail("maxItems", "more than \(maximum) items")
+            }
             if node.uniqueItems {
-                for (index, element) in elements.enumerated() where elements[..<index].contains(where: { Self.equal($0, element) }) {
+                for (index, element) in elements.enumerated()
+                where elements[..<index].contains(where: { Self.equal($0, element) }) {
                     throw fail("uniqueItems", "item \(index) repeats an earlier item")
                 }
             }
@@ -277,7 +296,8 @@ public struct JSONSchema: Sendable {
             }
         case .object(let object):
             for name in node.required where object[name] == nil {
-                throw SchemaViolation(path: "\(path)/\(name)", keyword: "required", message: "required field is missing")
+                throw SchemaViolation(
+                    path: "\(path)/\(name)", keyword: "required", message: "required field is missing")
             }
             for entry in object.entries {
                 let childPath = "\(path)/\(Self.escape(entry.key))"
@@ -287,7 +307,8 @@ public struct JSONSchema: Sendable {
                     switch node.additionalProperties {
                     case .allowed: break
                     case .forbidden:
-                        throw SchemaViolation(path: childPath, keyword: "additionalProperties", message: "unknown field")
+                        throw SchemaViolation(
+                            path: childPath, keyword: "additionalProperties", message: "unknown field")
                     case .schema(let child): try validate(entry.value, against: child, path: childPath)
                     }
                 }

@@ -90,14 +90,18 @@ public struct DeadLetter: Sendable, Equatable {
         source.append("offset", .integer(sourceOffset))
         if let sourceTimestampMilliseconds { source.append("timestamp_ms", .integer(sourceTimestampMilliseconds)) }
         var original = JSONObject()
-        if let key { original.append("key_base64", .string(Data(key.prefix(Self.maximumOriginalBytes)).base64EncodedString())) }
+        if let key {
+            original.append("key_base64", .string(Data(key.prefix(Self.maximumOriginalBytes)).base64EncodedString()))
+        }
         if let value {
-            original.append("value_base64", .string(Data(value.prefix(Self.maximumOriginalBytes)).base64EncodedString()))
+            original.append(
+                "value_base64", .string(Data(value.prefix(Self.maximumOriginalBytes)).base64EncodedString()))
             if value.count > Self.maximumOriginalBytes {
                 // Too large for a dead letter to carry whole: keep the start, the size and a digest.
                 original.append("value_truncated", true)
                 original.append("value_size", .integer(Int64(value.count)))
-                original.append("value_sha256", .string(SHA256.hash(data: value).map { String(format: "%02x", $0) }.joined()))
+                original.append(
+                    "value_sha256", .string(SHA256.hash(data: value).map { String(format: "%02x", $0) }.joined()))
             }
         }
         original.append(
@@ -106,7 +110,9 @@ public struct DeadLetter: Sendable, Equatable {
                 headers.map { header in
                     var object = JSONObject()
                     object.append("name", .string(header.name))
-                    if let value = header.value { object.append("value_base64", .string(Data(value).base64EncodedString())) }
+                    if let value = header.value {
+                        object.append("value_base64", .string(Data(value).base64EncodedString()))
+                    }
                     return .object(object)
                 }))
         var object = JSONObject()

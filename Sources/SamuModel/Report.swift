@@ -67,7 +67,8 @@ public struct Report: Sendable, Equatable {
         guard let idText = document["event_id"]?.stringValue, let id = UUID(uuidString: idText) else {
             throw missing("/event_id")
         }
-        guard let reportedText = document["reported_at"]?.stringValue, let reportedAt = RFC3339.parse(reportedText) else {
+        guard let reportedText = document["reported_at"]?.stringValue, let reportedAt = RFC3339.parse(reportedText)
+        else {
             throw missing("/reported_at")
         }
         guard let zone = document["zone"]?.stringValue else { throw missing("/zone") }
@@ -77,12 +78,15 @@ public struct Report: Sendable, Equatable {
         guard let location = document["location"], let latitude = location["lat"]?.doubleValue,
             let longitude = location["lon"]?.doubleValue
         else { throw missing("/location") }
-        guard let person = document["person"], let sexText = person["sex"]?.stringValue, let sex = Sex(rawValue: sexText)
+        guard let person = document["person"], let sexText = person["sex"]?.stringValue,
+            let sex = Sex(rawValue: sexText)
         else { throw missing("/person") }
         var factors: [ReportFactor] = []
         if case .array(let values)? = document["factors"] {
             for value in values {
-                guard let factor = value.stringValue.flatMap(ReportFactor.init(rawValue:)) else { throw missing("/factors") }
+                guard let factor = value.stringValue.flatMap(ReportFactor.init(rawValue:)) else {
+                    throw missing("/factors")
+                }
                 factors.append(factor)
             }
         }

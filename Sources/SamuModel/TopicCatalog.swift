@@ -68,7 +68,8 @@ public struct TopicCatalog: Sendable {
             files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
                 .filter { $0.pathExtension == "json" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
         } catch {
-            throw LoadError(file: directory.path, message: "cannot read the topic catalog: \(error.localizedDescription)")
+            throw LoadError(
+                file: directory.path, message: "cannot read the topic catalog: \(error.localizedDescription)")
         }
         var definitions: [TopicDefinition] = []
         for file in files {
@@ -77,7 +78,9 @@ public struct TopicCatalog: Sendable {
         for role in TopicRole.allCases {
             let count = definitions.filter { $0.role == role }.count
             if count != 1 {
-                throw LoadError(file: directory.path, message: "expected exactly one topic with role '\(role.rawValue)', found \(count)")
+                throw LoadError(
+                    file: directory.path,
+                    message: "expected exactly one topic with role '\(role.rawValue)', found \(count)")
             }
         }
         return TopicCatalog(definitions: definitions)
@@ -107,7 +110,9 @@ public struct TopicCatalog: Sendable {
             }
         }
         var schemas: [Int: JSONSchema] = [:]
-        guard case .object(let schemaObject)? = json["schemas"] else { throw fail("'schemas' must map versions to schemas") }
+        guard case .object(let schemaObject)? = json["schemas"] else {
+            throw fail("'schemas' must map versions to schemas")
+        }
         for entry in schemaObject.entries {
             guard let version = Int(entry.key) else { throw fail("schema version '\(entry.key)' is not an integer") }
             do { schemas[version] = try JSONSchema(entry.value) } catch { throw fail("schema \(version): \(error)") }
@@ -136,7 +141,8 @@ public struct TopicCatalog: Sendable {
             var directory = start.standardizedFileURL
             for _ in 0..<8 {
                 let candidate = directory.appendingPathComponent("topics")
-                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("samu.reports.v1.json").path) {
+                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent("samu.reports.v1.json").path)
+                {
                     return candidate
                 }
                 directory.deleteLastPathComponent()
@@ -148,7 +154,8 @@ public struct TopicCatalog: Sendable {
     /// Loads the catalog from ``locateDirectory(environment:)``.
     public static func loadDefault() throws(LoadError) -> TopicCatalog {
         guard let directory = locateDirectory() else {
-            throw LoadError(file: "topics/", message: "topic catalog not found; run from the repository or set SAMU_TOPICS_DIR")
+            throw LoadError(
+                file: "topics/", message: "topic catalog not found; run from the repository or set SAMU_TOPICS_DIR")
         }
         return try load(directory: directory)
     }

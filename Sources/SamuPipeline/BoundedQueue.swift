@@ -46,7 +46,8 @@ final class BoundedQueue<Element: Sendable>: Sendable {
     /// queue is finished and drained.
     func pop(limit: Int = .max) async -> [Element]? {
         while true {
-            let (taken, producers, done) = state.withLock { state -> ([Element], [CheckedContinuation<Void, Never>], Bool) in
+            let (taken, producers, done) = state.withLock {
+                state -> ([Element], [CheckedContinuation<Void, Never>], Bool) in
                 if state.buffer.isEmpty { return ([], [], state.finished) }
                 let count = min(limit, state.buffer.count)
                 let taken = Array(state.buffer.prefix(count))
@@ -70,7 +71,8 @@ final class BoundedQueue<Element: Sendable>: Sendable {
 
     /// No more elements will be pushed; `pop` returns nil once the queue is drained.
     func finish() {
-        let (consumer, producers) = state.withLock { state -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) in
+        let (consumer, producers) = state.withLock {
+            state -> (CheckedContinuation<Void, Never>?, [CheckedContinuation<Void, Never>]) in
             state.finished = true
             defer {
                 state.consumer = nil

@@ -21,12 +21,15 @@ struct DeadLetterWriter: Sendable {
             for (letter, result) in zip(pending, results) {
                 switch result {
                 case .success:
-                    Counter(label: "samu_dead_letters_total", dimensions: [("reason", letter.rejection.reason.rawValue)])
-                        .increment()
+                    Counter(
+                        label: "samu_dead_letters_total", dimensions: [("reason", letter.rejection.reason.rawValue)]
+                    )
+                    .increment()
                     logger.info(
                         "event dead-lettered",
                         metadata: [
-                            "dlq.reason": "\(letter.rejection.reason.rawValue)", "dlq.detail": "\(letter.rejection.detail)",
+                            "dlq.reason": "\(letter.rejection.reason.rawValue)",
+                            "dlq.detail": "\(letter.rejection.detail)",
                             "kafka.topic": "\(letter.sourceTopic)", "kafka.partition": "\(letter.sourcePartition)",
                             "kafka.offset": "\(letter.sourceOffset)",
                         ])
@@ -48,7 +51,9 @@ struct DeadLetterWriter: Sendable {
         var headers = letter.headers.map { KafkaHeader(name: $0.name, value: $0.value) }
         headers.append(KafkaHeader(name: "samu-dlq-reason", string: letter.rejection.reason.rawValue))
         headers.append(
-            KafkaHeader(name: "samu-dlq-source", string: "\(letter.sourceTopic)/\(letter.sourcePartition)/\(letter.sourceOffset)"))
+            KafkaHeader(
+                name: "samu-dlq-source",
+                string: "\(letter.sourceTopic)/\(letter.sourcePartition)/\(letter.sourceOffset)"))
         return KafkaRecord(topic: topic, key: letter.key, value: Array(letter.json.serialized.utf8), headers: headers)
     }
 }

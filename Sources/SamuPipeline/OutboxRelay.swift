@@ -65,7 +65,8 @@ public final class OutboxRelay: Sendable {
                     return fresh
                 }
                 if !fresh.isEmpty {
-                    logger.info("republishing outbox rows left unpublished", metadata: ["outbox.count": "\(fresh.count)"])
+                    logger.info(
+                        "republishing outbox rows left unpublished", metadata: ["outbox.count": "\(fresh.count)"])
                     await queue.push(fresh)
                 }
             } catch is CancellationError {

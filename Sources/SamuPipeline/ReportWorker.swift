@@ -120,7 +120,8 @@ public final class ReportWorker: Service {
                 letters.append(
                     deadLetter(
                         message,
-                        Rejection(reason: .unprocessable, detail: "database refused the report: \(String(reflecting: error))"),
+                        Rejection(
+                            reason: .unprocessable, detail: "database refused the report: \(String(reflecting: error))"),
                         at: now))
             }
         }
@@ -138,12 +139,14 @@ public final class ReportWorker: Service {
             stats.reportsAccepted += accepted.count
             stats.casesOpened += outbox.count
             stats.deadLettered += letters.count
-            stats.duplicatesIgnored += max(0, accepted.count - outbox.count - letters.filter { $0.rejection.reason == .unprocessable }.count)
+            stats.duplicatesIgnored += max(
+                0, accepted.count - outbox.count - letters.filter { $0.rejection.reason == .unprocessable }.count)
         }
         logger.debug(
             "batch handled",
             metadata: [
-                "batch.size": "\(batch.count)", "batch.cases": "\(outbox.count)", "batch.dead_letters": "\(letters.count)",
+                "batch.size": "\(batch.count)", "batch.cases": "\(outbox.count)",
+                "batch.dead_letters": "\(letters.count)",
                 "batch.seconds": "\(ContinuousClock.now - started)",
             ])
     }

@@ -19,26 +19,52 @@ public struct SamuConfiguration: Sendable {
     }
 
     public static let variables: [Variable] = [
-        .init(name: "SAMU_KAFKA_BOOTSTRAP_SERVERS", defaultValue: "127.0.0.1:19092", meaning: "Kafka brokers (host:port, comma-separated)"),
-        .init(name: "SAMU_KAFKA_SECURITY_PROTOCOL", defaultValue: "plaintext", meaning: "plaintext, ssl, sasl_plaintext or sasl_ssl"),
-        .init(name: "SAMU_KAFKA_SASL_MECHANISM", defaultValue: "", meaning: "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER"),
+        .init(
+            name: "SAMU_KAFKA_BOOTSTRAP_SERVERS", defaultValue: "127.0.0.1:19092",
+            meaning: "Kafka brokers (host:port, comma-separated)"),
+        .init(
+            name: "SAMU_KAFKA_SECURITY_PROTOCOL", defaultValue: "plaintext",
+            meaning: "plaintext, ssl, sasl_plaintext or sasl_ssl"),
+        .init(
+            name: "SAMU_KAFKA_SASL_MECHANISM", defaultValue: "",
+            meaning: "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER"),
         .init(name: "SAMU_KAFKA_SASL_USERNAME", defaultValue: "", meaning: "SASL user name"),
-        .init(name: "SAMU_KAFKA_SASL_PASSWORD", defaultValue: "", meaning: "SASL password (or SAMU_KAFKA_SASL_PASSWORD_FILE: a file holding it)"),
-        .init(name: "SAMU_KAFKA_SSL_CA_LOCATION", defaultValue: "", meaning: "CA certificate file to verify the brokers"),
-        .init(name: "SAMU_KAFKA_SSL_CERTIFICATE_LOCATION", defaultValue: "", meaning: "client certificate (mutual TLS)"),
+        .init(
+            name: "SAMU_KAFKA_SASL_PASSWORD", defaultValue: "",
+            meaning: "SASL password (or SAMU_KAFKA_SASL_PASSWORD_FILE: a file holding it)"),
+        .init(
+            name: "SAMU_KAFKA_SSL_CA_LOCATION", defaultValue: "", meaning: "CA certificate file to verify the brokers"),
+        .init(
+            name: "SAMU_KAFKA_SSL_CERTIFICATE_LOCATION", defaultValue: "", meaning: "client certificate (mutual TLS)"),
         .init(name: "SAMU_KAFKA_SSL_KEY_LOCATION", defaultValue: "", meaning: "client private key (mutual TLS)"),
         .init(name: "SAMU_KAFKA_SSL_KEY_PASSWORD", defaultValue: "", meaning: "password of the client key"),
-        .init(name: "SAMU_KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM", defaultValue: "https", meaning: "https (verify the broker host name) or none"),
+        .init(
+            name: "SAMU_KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM", defaultValue: "https",
+            meaning: "https (verify the broker host name) or none"),
         .init(name: "SAMU_KAFKA_GROUP_ID", defaultValue: "samu-dispatch", meaning: "consumer group of the workers"),
-        .init(name: "SAMU_KAFKA_SESSION_TIMEOUT_MS", defaultValue: "45000", meaning: "group session timeout; ops/env.sh sets 6000 for the local broker"),
-        .init(name: "SAMU_KAFKA_PROPERTIES", defaultValue: "", meaning: "extra librdkafka properties, `name=value;name=value`, applied last"),
+        .init(
+            name: "SAMU_KAFKA_SESSION_TIMEOUT_MS", defaultValue: "45000",
+            meaning: "group session timeout; ops/env.sh sets 6000 for the local broker"),
+        .init(
+            name: "SAMU_KAFKA_PROPERTIES", defaultValue: "",
+            meaning: "extra librdkafka properties, `name=value;name=value`, applied last"),
         .init(name: "SAMU_TOPIC_PREFIX", defaultValue: "", meaning: "prefix for every topic name (tenants, tests)"),
-        .init(name: "SAMU_TOPICS_DIR", defaultValue: "./topics", meaning: "the topic catalog (found upward from the working directory if unset)"),
-        .init(name: "SAMU_DATABASE_URL", defaultValue: "postgres://samu:samu-local@127.0.0.1:15432/samu", meaning: "PostgreSQL URL; `?sslmode=verify-full&sslrootcert=FILE` in production"),
+        .init(
+            name: "SAMU_TOPICS_DIR", defaultValue: "./topics",
+            meaning: "the topic catalog (found upward from the working directory if unset)"),
+        .init(
+            name: "SAMU_DATABASE_URL", defaultValue: "postgres://samu:samu-local@127.0.0.1:15432/samu",
+            meaning: "PostgreSQL URL; `?sslmode=verify-full&sslrootcert=FILE` in production"),
         .init(name: "SAMU_DATABASE_SCHEMA", defaultValue: "samu", meaning: "PostgreSQL schema of samu's tables"),
-        .init(name: "SAMU_WORKER_ID", defaultValue: "HOST-PID", meaning: "this worker's name in logs, timelines and client ids"),
-        .init(name: "SAMU_WORKER_BATCH_SIZE", defaultValue: "500", meaning: "most events handled in one database transaction"),
-        .init(name: "SAMU_LOG_LEVEL", defaultValue: "info", meaning: "trace, debug, info, notice, warning, error, critical"),
+        .init(
+            name: "SAMU_WORKER_ID", defaultValue: "HOST-PID",
+            meaning: "this worker's name in logs, timelines and client ids"),
+        .init(
+            name: "SAMU_WORKER_BATCH_SIZE", defaultValue: "500",
+            meaning: "most events handled in one database transaction"),
+        .init(
+            name: "SAMU_LOG_LEVEL", defaultValue: "info",
+            meaning: "trace, debug, info, notice, warning, error, critical"),
     ]
 
     public var kafka: KafkaClientConfiguration
@@ -59,7 +85,8 @@ public struct SamuConfiguration: Sendable {
         func integer(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws(Invalid) -> Int {
             guard let text = value(name) else { return defaultValue }
             guard let number = Int(text), range.contains(number) else {
-                throw Invalid(variable: name, message: "'\(text)' is not an integer in \(range.lowerBound)...\(range.upperBound)")
+                throw Invalid(
+                    variable: name, message: "'\(text)' is not an integer in \(range.lowerBound)...\(range.upperBound)")
             }
             return number
         }
@@ -72,7 +99,9 @@ public struct SamuConfiguration: Sendable {
             guard let parsed = KafkaSecurity.SecurityProtocol(rawValue: text.lowercased()) else {
                 throw Invalid(
                     variable: "SAMU_KAFKA_SECURITY_PROTOCOL",
-                    message: "'\(text)' is not one of \(KafkaSecurity.SecurityProtocol.allCases.map(\.rawValue).joined(separator: ", "))")
+                    message:
+                        "'\(text)' is not one of \(KafkaSecurity.SecurityProtocol.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             security.securityProtocol = parsed
         }
@@ -107,7 +136,8 @@ public struct SamuConfiguration: Sendable {
         }
         self.kafka = kafka
         groupID = value("SAMU_KAFKA_GROUP_ID") ?? "samu-dispatch"
-        sessionTimeoutMilliseconds = try integer("SAMU_KAFKA_SESSION_TIMEOUT_MS", default: 45_000, range: 1_000...300_000)
+        sessionTimeoutMilliseconds = try integer(
+            "SAMU_KAFKA_SESSION_TIMEOUT_MS", default: 45_000, range: 1_000...300_000)
         topicPrefix = value("SAMU_TOPIC_PREFIX") ?? ""
         topicsDirectory = value("SAMU_TOPICS_DIR")
         do {

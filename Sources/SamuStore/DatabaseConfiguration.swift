@@ -31,7 +31,8 @@ public struct DatabaseConfiguration: Sendable, CustomStringConvertible {
     public var maximumConnections = 8
 
     public init(url: String, schema: String = "samu") throws(ParseError) {
-        guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql"
+        guard let components = URLComponents(string: url),
+            components.scheme == "postgres" || components.scheme == "postgresql"
         else { throw ParseError(message: "expected postgres://user:password@host:port/database") }
         guard let host = components.host, !host.isEmpty else { throw ParseError(message: "no host") }
         guard let user = components.user, !user.isEmpty else { throw ParseError(message: "no user name") }
@@ -42,10 +43,12 @@ public struct DatabaseConfiguration: Sendable, CustomStringConvertible {
         self.username = user.removingPercentEncoding ?? user
         self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
         self.database = database
-        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        let query = Dictionary(
+            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
         let mode = query["sslmode"] ?? "disable"
         guard let tlsMode = TLSMode(rawValue: mode) else {
-            throw ParseError(message: "sslmode '\(mode)' is not one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ParseError(
+                message: "sslmode '\(mode)' is not one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         self.tlsMode = tlsMode
         self.rootCertificatePath = query["sslrootcert"]

@@ -118,7 +118,9 @@ public final class SamuStore: Sendable {
     /// Fails with a clear message unless every migration this build knows is applied.
     public func requireMigrated() async throws {
         let applied = try await appliedVersion()
-        if applied < Migrations.latestVersion { throw MigrationRequired(applied: applied, required: Migrations.latestVersion) }
+        if applied < Migrations.latestVersion {
+            throw MigrationRequired(applied: applied, required: Migrations.latestVersion)
+        }
     }
 
     // MARK: - Reports
@@ -204,7 +206,9 @@ public final class SamuStore: Sendable {
 
     /// Outbox rows not yet published and older than `olderThan` (younger rows are being published
     /// by the worker that wrote them), oldest first.
-    public func unpublishedOutbox(olderThan age: Duration = .seconds(2), limit: Int = 1000) async throws -> [OutboxRecord] {
+    public func unpublishedOutbox(
+        olderThan age: Duration = .seconds(2), limit: Int = 1000
+    ) async throws -> [OutboxRecord] {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
         let rows = try await client.query(
             """
@@ -235,7 +239,8 @@ public final class SamuStore: Sendable {
     public func markPublishFailed(_ ids: [UUID], error: String) async throws {
         if ids.isEmpty { return }
         try await client.query(
-            "update outbox set attempts = attempts + 1, last_error = \(error) where outbox_id = any(\(ids))", logger: logger)
+            "update outbox set attempts = attempts + 1, last_error = \(error) where outbox_id = any(\(ids))",
+            logger: logger)
     }
 
     // MARK: - Reading
@@ -257,7 +262,9 @@ public final class SamuStore: Sendable {
                    (select count(*) from case_timeline), (select count(*) from outbox),
                    (select count(*) from outbox where published_at is null)
             """, logger: logger)
-        for try await (events, reports, cases, timeline, outbox, unpublished) in rows.decode((Int, Int, Int, Int, Int, Int).self) {
+        for try await (events, reports, cases, timeline, outbox, unpublished) in rows.decode(
+            (Int, Int, Int, Int, Int, Int).self)
+        {
             return Counts(
                 processedEvents: events, reports: reports, cases: cases, timelineEntries: timeline, outbox: outbox,
                 unpublished: unpublished)
@@ -268,7 +275,8 @@ public final class SamuStore: Sendable {
     /// Case ids opened for these reports (in no particular order), for tests and the summary.
     public func caseCountsByReport(_ reportIDs: [UUID]) async throws -> [UUID: Int] {
         let rows = try await client.query(
-            "select report_id, count(*) from cases where report_id = any(\(reportIDs)) group by report_id", logger: logger)
+            "select report_id, count(*) from cases where report_id = any(\(reportIDs)) group by report_id",
+            logger: logger)
         var counts: [UUID: Int] = [:]
         for try await (id, count) in rows.decode((UUID, Int).self) { counts[id] = count }
         return counts
@@ -276,6 +284,7 @@ public final class SamuStore: Sendable {
 
     /// Drops the whole schema: for tests that made a schema of their own.
     public func dropSchema() async throws {
-        try await client.query(PostgresQuery(unsafeSQL: "drop schema if exists \(configuration.schema) cascade"), logger: logger)
+        try await client.query(
+            PostgresQuery(unsafeSQL: "drop schema if exists \(configuration.schema) cascade"), logger: logger)
     }
 }

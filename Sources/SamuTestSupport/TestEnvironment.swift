@@ -27,7 +27,9 @@ public enum TestEnvironment {
         KafkaClientConfiguration(bootstrapServers: bootstrapServers, clientID: clientID)
     }
 
-    public static func consumerConfiguration(group: String, bootstrapServers: String? = nil) -> KafkaConsumerConfiguration {
+    public static func consumerConfiguration(
+        group: String, bootstrapServers: String? = nil
+    ) -> KafkaConsumerConfiguration {
         var client = kafkaClient()
         if let bootstrapServers { client.bootstrapServers = bootstrapServers }
         var configuration = KafkaConsumerConfiguration(client: client, groupID: group)
@@ -45,7 +47,8 @@ public enum TestEnvironment {
     /// A logger that stays quiet unless SAMU_TEST_LOG_LEVEL asks for more.
     public static func logger(_ label: String) -> Logger {
         var logger = Logger(label: label)
-        logger.logLevel = ProcessInfo.processInfo.environment["SAMU_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .error
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["SAMU_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .error
         return logger
     }
 }

@@ -56,7 +56,9 @@ struct TopicsCommand: AsyncParsableCommand {
         func run() async throws {
             let context = try Context.load(label: "samu.topics")
             for definition in context.catalog.definitions {
-                print("\(context.catalog.prefix)\(definition.name)  role=\(definition.role.rawValue) partitions=\(definition.partitions) key=\(definition.key)")
+                print(
+                    "\(context.catalog.prefix)\(definition.name)  role=\(definition.role.rawValue) partitions=\(definition.partitions) key=\(definition.key)"
+                )
             }
         }
     }
@@ -69,12 +71,16 @@ struct ConfigCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         for variable in SamuConfiguration.variables {
-            let value = environment[variable.name].map { variable.name.contains("PASSWORD") ? "<set>" : $0 } ?? "(default \(variable.defaultValue))"
+            let value =
+                environment[variable.name].map { variable.name.contains("PASSWORD") ? "<set>" : $0 }
+                ?? "(default \(variable.defaultValue))"
             print("\(variable.name)=\(value)\n    \(variable.meaning)")
         }
         do {
             let configuration = try SamuConfiguration()
-            print("\nvalid: kafka \(configuration.kafka.bootstrapServers) \(configuration.kafka.security), database \(configuration.database)")
+            print(
+                "\nvalid: kafka \(configuration.kafka.bootstrapServers) \(configuration.kafka.security), database \(configuration.database)"
+            )
         } catch {
             print("\ninvalid: \(error)")
             throw ExitCode.failure

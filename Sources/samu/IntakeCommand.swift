@@ -42,7 +42,9 @@ struct IntakeCommand: AsyncParsableCommand {
         var lineNumbers: [Int] = []
         var rejected: [(Int, Rejection)] = []
         var blank = 0
-        for (index, slice) in Array(data).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        for (index, slice) in Array(data).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            .enumerated()
+        {
             var line = Array(slice)
             if line.last == UInt8(ascii: "\r") { line.removeLast() }
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
@@ -59,7 +61,8 @@ struct IntakeCommand: AsyncParsableCommand {
                 if raw {
                     // Publish it anyway, keyed by its zone when one can be read.
                     let zone = (try? JSONParser.parse(line))?["zone"]?.stringValue
-                    records.append(record(topic: topic, key: zone.map { Array($0.utf8) }, value: line, line: lineNumber))
+                    records.append(
+                        record(topic: topic, key: zone.map { Array($0.utf8) }, value: line, line: lineNumber))
                     lineNumbers.append(lineNumber)
                 }
             }

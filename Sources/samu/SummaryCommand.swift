@@ -7,7 +7,8 @@ import SamuStore
 struct SummaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "summary",
-        abstract: "Show what happened to a file of reports: cases in PostgreSQL, outcomes and dead letters on the topics.",
+        abstract:
+            "Show what happened to a file of reports: cases in PostgreSQL, outcomes and dead letters on the topics.",
         discussion: """
             With --file, waits (up to --wait seconds) until every valid line of the file has exactly one \
             case and a case.received outcome, and every malformed line a dead letter; exits non-zero if \
@@ -27,8 +28,12 @@ struct SummaryCommand: AsyncParsableCommand {
         var valid: [UUID] = []
         var malformed: [(line: Int, bytes: [UInt8], rejection: Rejection)] = []
         if let file {
-            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-            for (index, slice) in Array(data).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read \(file)")
+            }
+            for (index, slice) in Array(data).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+                .enumerated()
+            {
                 let line = Array(slice)
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                 switch decoder.decode(value: line) {
@@ -41,7 +46,8 @@ struct SummaryCommand: AsyncParsableCommand {
         let deadLetterTopic = context.catalog.name(.deadLetters)
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
-            let observed = try await observe(context: context, valid: valid, outcomesTopic: outcomesTopic, deadLetterTopic: deadLetterTopic)
+            let observed = try await observe(
+                context: context, valid: valid, outcomesTopic: outcomesTopic, deadLetterTopic: deadLetterTopic)
             let caseCounts = observed.caseCounts
             let withOneCase = valid.filter { caseCounts[$0] == 1 }.count
             let doubled = valid.filter { (caseCounts[$0] ?? 0) > 1 }.count
@@ -54,18 +60,28 @@ struct SummaryCommand: AsyncParsableCommand {
                 || (withOneCase == valid.count && doubled == 0 && distinctOutcomes == valid.count
                     && letterCounts.allSatisfy { $0.count == 1 })
             if complete || ContinuousClock.now > deadline {
-                print("samu summary (topics \(context.catalog.name(.reports)), \(outcomesTopic), \(deadLetterTopic); schema \(context.configuration.database.schema))")
+                print(
+                    "samu summary (topics \(context.catalog.name(.reports)), \(outcomesTopic), \(deadLetterTopic); schema \(context.configuration.database.schema))"
+                )
                 if let file {
                     print("  file \(file): \(valid.count) valid reports, \(malformed.count) malformed lines")
-                    print("  cases in PostgreSQL:  \(withOneCase) of \(valid.count) valid reports have exactly one case (\(doubled) with more)")
-                    print("  case.received read back from \(outcomesTopic): \(distinctOutcomes) distinct for this file (\(outcomesForFile.count) records)")
-                    print("  dead letters read back from \(deadLetterTopic): \(letterCounts.filter { $0.count == 1 }.count) of \(malformed.count) malformed lines have exactly one")
+                    print(
+                        "  cases in PostgreSQL:  \(withOneCase) of \(valid.count) valid reports have exactly one case (\(doubled) with more)"
+                    )
+                    print(
+                        "  case.received read back from \(outcomesTopic): \(distinctOutcomes) distinct for this file (\(outcomesForFile.count) records)"
+                    )
+                    print(
+                        "  dead letters read back from \(deadLetterTopic): \(letterCounts.filter { $0.count == 1 }.count) of \(malformed.count) malformed lines have exactly one"
+                    )
                     for (line, letters) in zip(malformed, letterCounts) {
                         let reason = letters.first.map { "\($0.reason) \($0.field ?? "")" } ?? "(no dead letter)"
                         print("    line \(line.line): \(letters.count) record(s), reason \(reason)")
                     }
                 }
-                print("  totals: \(observed.counts.reports) reports, \(observed.counts.cases) cases, \(observed.counts.timelineEntries) timeline entries, \(observed.counts.outbox) outbox rows (\(observed.counts.unpublished) unpublished); \(observed.outcomes.count) outcome records, \(observed.deadLetters.count) dead letters on the topics")
+                print(
+                    "  totals: \(observed.counts.reports) reports, \(observed.counts.cases) cases, \(observed.counts.timelineEntries) timeline entries, \(observed.counts.outbox) outbox rows (\(observed.counts.unpublished) unpublished); \(observed.outcomes.count) outcome records, \(observed.deadLetters.count) dead letters on the topics"
+                )
                 print(complete ? "summary: OK" : "summary: INCOMPLETE after \(wait) s")
                 if !complete { throw ExitCode.failure }
                 return
@@ -92,7 +108,9 @@ struct SummaryCommand: AsyncParsableCommand {
         var deadLetters: [Letter]
     }
 
-    private func observe(context: Context, valid: [UUID], outcomesTopic: String, deadLetterTopic: String) async throws -> Observed {
+    private func observe(
+        context: Context, valid: [UUID], outcomesTopic: String, deadLetterTopic: String
+    ) async throws -> Observed {
         let (counts, caseCounts) = try await context.withStore { store in
             (try await store.counts(), try await store.caseCountsByReport(valid))
         }
@@ -100,16 +118,19 @@ struct SummaryCommand: AsyncParsableCommand {
             topic: outcomesTopic, client: context.configuration.kafka, logger: context.logger)
         let outcomes = outcomeMessages.compactMap { message -> Observed.Outcome? in
             guard let value = message.value, let json = try? JSONParser.parse(value),
-                let eventID = json["event_id"]?.stringValue, let report = json["report_id"]?.stringValue.flatMap(UUID.init)
+                let eventID = json["event_id"]?.stringValue,
+                let report = json["report_id"]?.stringValue.flatMap(UUID.init)
             else { return nil }
             return .init(eventID: eventID, reportID: report)
         }
         let letterMessages = try await KafkaTopicReader.readAll(
             topic: deadLetterTopic, client: context.configuration.kafka, logger: context.logger)
         let letters = letterMessages.compactMap { message -> Observed.Letter? in
-            guard let value = message.value, let json = try? JSONParser.parse(value), let reason = json["reason"]?.stringValue
+            guard let value = message.value, let json = try? JSONParser.parse(value),
+                let reason = json["reason"]?.stringValue
             else { return nil }
-            let original = json["original"]?["value_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map(Array.init)
+            let original = json["original"]?["value_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map(
+                Array.init)
             return .init(reason: reason, field: json["field"]?.stringValue, original: original)
         }
         return Observed(counts: counts, caseCounts: caseCounts, outcomes: outcomes, deadLetters: letters)

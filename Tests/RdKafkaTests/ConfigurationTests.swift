@@ -7,7 +7,8 @@ struct ConfigurationTests {
     @Test("the consumer stores offsets only when told, and commits them in the background")
     func consumerProperties() throws {
         var configuration = KafkaConsumerConfiguration(
-            client: KafkaClientConfiguration(bootstrapServers: "b1:9092,b2:9092", clientID: "w1"), groupID: "samu-dispatch")
+            client: KafkaClientConfiguration(bootstrapServers: "b1:9092,b2:9092", clientID: "w1"),
+            groupID: "samu-dispatch")
         configuration.groupInstanceID = "w1"
         let properties = Dictionary(try configuration.librdkafkaProperties(), uniquingKeysWith: { _, last in last })
         #expect(properties["bootstrap.servers"] == "b1:9092,b2:9092")
@@ -47,7 +48,10 @@ struct ConfigurationTests {
         security.saslPassword = "s3cret"
         security.sslCALocation = "/etc/samu/ca.pem"
         let properties = try security.librdkafkaProperties()
-        #expect(properties.map(\.0) == ["security.protocol", "sasl.mechanisms", "sasl.username", "sasl.password", "ssl.ca.location"])
+        #expect(
+            properties.map(\.0) == [
+                "security.protocol", "sasl.mechanisms", "sasl.username", "sasl.password", "ssl.ca.location",
+            ])
         #expect(properties.map(\.1) == ["sasl_ssl", "SCRAM-SHA-512", "samu-worker", "s3cret", "/etc/samu/ca.pem"])
         #expect(!security.description.contains("s3cret"))
     }

@@ -20,14 +20,16 @@ struct MockClusterTests {
                 headers: [KafkaHeader(name: "n", string: "\(index)"), KafkaHeader(name: "empty", value: nil)])
         }
         let reports = try await KafkaProducer.withProducer(
-            configuration: TestEnvironment.producerConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger
+            configuration: TestEnvironment.producerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: logger
         ) { producer in
             await producer.send(records)
         }
         #expect(reports.allSatisfy { (try? $0.get()) != nil })
 
         let consumer = try KafkaConsumer(
-            configuration: TestEnvironment.consumerConfiguration(group: "g1", bootstrapServers: cluster.bootstrapServers),
+            configuration: TestEnvironment.consumerConfiguration(
+                group: "g1", bootstrapServers: cluster.bootstrapServers),
             topics: ["round-trip"], logger: logger)
         let messages = try await collect(from: consumer, count: 50)
         try await consumer.close()
@@ -57,7 +59,8 @@ struct MockClusterTests {
                 _ = try await producer.send(KafkaRecord(topic: "resume", key: nil, value: Array("\(index)".utf8)))
             }
         }
-        let configuration = TestEnvironment.consumerConfiguration(group: "g", bootstrapServers: cluster.bootstrapServers)
+        let configuration = TestEnvironment.consumerConfiguration(
+            group: "g", bootstrapServers: cluster.bootstrapServers)
         let first = try KafkaConsumer(configuration: configuration, topics: ["resume"], logger: logger)
         let fetched = try await collect(from: first, count: 10, storeOffsets: false)
         #expect(fetched.count == 10)
@@ -76,15 +79,22 @@ struct MockClusterTests {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
         try cluster.createTopic("assign", partitions: 2)
         try await KafkaProducer.withProducer(
-            configuration: TestEnvironment.producerConfiguration(bootstrapServers: cluster.bootstrapServers), logger: logger
+            configuration: TestEnvironment.producerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: logger
         ) { producer in
             _ = try await producer.send(KafkaRecord(topic: "assign", key: Array("k".utf8), value: Array("v".utf8)))
         }
         let consumer = try KafkaConsumer(
-            configuration: TestEnvironment.consumerConfiguration(group: "g", bootstrapServers: cluster.bootstrapServers),
+            configuration: TestEnvironment.consumerConfiguration(
+                group: "g", bootstrapServers: cluster.bootstrapServers),
             topics: ["assign"], logger: logger)
         let event = try await consumer.next()
-        #expect(event == .assigned([KafkaTopicPartition(topic: "assign", partition: 0), KafkaTopicPartition(topic: "assign", partition: 1)]))
+        #expect(
+            event
+                == .assigned([
+                    KafkaTopicPartition(topic: "assign", partition: 0),
+                    KafkaTopicPartition(topic: "assign", partition: 1),
+                ]))
         // The assignment takes effect when the application asks for more.
         let messages = try await collect(from: consumer, count: 1)
         #expect(messages.count == 1)

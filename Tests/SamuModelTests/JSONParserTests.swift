@@ -25,7 +25,9 @@ struct JSONParserTests {
 
     @Test("invalid UTF-8 is reported as such, with its offset")
     func invalidUTF8() {
-        for bytes: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xE2, 0x82]] {
+        for bytes: [UInt8] in [
+            [0x22, 0xFF, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xE2, 0x82],
+        ] {
             let error = #expect(throws: JSONParseError.self) { try JSONParser.parse(bytes) }
             #expect(error?.kind == .invalidUTF8)
             #expect(error?.offset == 1)
@@ -43,7 +45,9 @@ struct JSONParserTests {
         let deep = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
         let error = #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
         #expect(error?.kind == .tooDeep)
-        #expect(throws: Never.self) { try JSONParser.parse(String(repeating: "[", count: 30) + String(repeating: "]", count: 30)) }
+        #expect(throws: Never.self) {
+            try JSONParser.parse(String(repeating: "[", count: 30) + String(repeating: "]", count: 30))
+        }
     }
 
     @Test("serializing and parsing again gives the same value")
@@ -64,7 +68,12 @@ struct RFC3339Tests {
         #expect(RFC3339.parse("2026-01-15T02:10:00.5Z")?.timeIntervalSince1970 == 1_768_443_000.5)
     }
 
-    @Test("refuses dates that are not RFC 3339", arguments: ["2026-01-15", "2026-01-15T02:10:00", "2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-15 02:10:00Z", "2026-01-15T25:00:00Z", "2026-01-15T02:10:00Zjunk"])
+    @Test(
+        "refuses dates that are not RFC 3339",
+        arguments: [
+            "2026-01-15", "2026-01-15T02:10:00", "2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-15 02:10:00Z",
+            "2026-01-15T25:00:00Z", "2026-01-15T02:10:00Zjunk",
+        ])
     func refuse(text: String) {
         #expect(RFC3339.parse(text) == nil)
     }

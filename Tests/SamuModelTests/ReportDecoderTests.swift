@@ -41,7 +41,9 @@ struct ReportDecoderTests {
     @Test("a valid report decodes with every field")
     func valid() throws {
         let id = UUID()
-        let report = try decoder.decode(value: ReportFixture.bytes(ReportFixture.document(id: id)), key: Array("rabat".utf8), checkKey: true).get()
+        let report = try decoder.decode(
+            value: ReportFixture.bytes(ReportFixture.document(id: id)), key: Array("rabat".utf8), checkKey: true
+        ).get()
         #expect(report.id == id)
         #expect(report.zone == "rabat")
         #expect(report.category == .homelessAdult)
@@ -60,20 +62,61 @@ struct ReportDecoderTests {
         ("invalid UTF-8", [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D], .invalidUTF8, nil),
         ("an array", Array("[1,2]".utf8), .notAnObject, nil),
         ("no version", Array(#"{"event_id":"x"}"#.utf8), .schemaVersionMissing, "/schema_version"),
-        ("version 2", edit { $0.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":2"#) }, .schemaVersionUnknown, "/schema_version"),
-        ("version as text", edit { $0.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":"1""#) }, .schemaVersionUnknown, "/schema_version"),
-        ("unknown category", edit { $0.replacingOccurrences(of: "homeless_adult", with: "tourist") }, .schemaViolation, "/category"),
-        ("age 340", edit { $0.replacingOccurrences(of: #""age":54"#, with: #""age":340"#) }, .schemaViolation, "/person/age"),
-        ("age as text", edit { $0.replacingOccurrences(of: #""age":54"#, with: #""age":"54""#) }, .schemaViolation, "/person/age"),
-        ("latitude in Spain", edit { $0.replacingOccurrences(of: "34.0209", with: "40.4168") }, .schemaViolation, "/location/lat"),
-        ("bad uuid", edit { $0.replacingOccurrences(of: #""event_id":""#, with: #""event_id":"x"#) }, .schemaViolation, "/event_id"),
-        ("bad time", edit { $0.replacingOccurrences(of: "2026-01-15T02:10:00Z", with: "15/01/2026 02:10") }, .schemaViolation, "/reported_at"),
-        ("unknown field", edit { $0.replacingOccurrences(of: #""channel":"#, with: #""name":"Ahmed","channel":"#) }, .schemaViolation, "/name"),
-        ("missing zone", edit { $0.replacingOccurrences(of: #""zone":"rabat","#, with: "") }, .schemaViolation, "/zone"),
-        ("bad zone", edit { $0.replacingOccurrences(of: #""zone":"rabat""#, with: #""zone":"Rabat Salé""#) }, .schemaViolation, "/zone"),
-        ("duplicate key", edit { $0.replacingOccurrences(of: #""zone":"rabat""#, with: #""zone":"rabat","zone":"sale""#) }, .duplicateKey, nil),
+        (
+            "version 2", edit { $0.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":2"#) },
+            .schemaVersionUnknown, "/schema_version"
+        ),
+        (
+            "version as text",
+            edit { $0.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":"1""#) },
+            .schemaVersionUnknown, "/schema_version"
+        ),
+        (
+            "unknown category", edit { $0.replacingOccurrences(of: "homeless_adult", with: "tourist") },
+            .schemaViolation, "/category"
+        ),
+        (
+            "age 340", edit { $0.replacingOccurrences(of: #""age":54"#, with: #""age":340"#) }, .schemaViolation,
+            "/person/age"
+        ),
+        (
+            "age as text", edit { $0.replacingOccurrences(of: #""age":54"#, with: #""age":"54""#) }, .schemaViolation,
+            "/person/age"
+        ),
+        (
+            "latitude in Spain", edit { $0.replacingOccurrences(of: "34.0209", with: "40.4168") }, .schemaViolation,
+            "/location/lat"
+        ),
+        (
+            "bad uuid", edit { $0.replacingOccurrences(of: #""event_id":""#, with: #""event_id":"x"#) },
+            .schemaViolation, "/event_id"
+        ),
+        (
+            "bad time", edit { $0.replacingOccurrences(of: "2026-01-15T02:10:00Z", with: "15/01/2026 02:10") },
+            .schemaViolation, "/reported_at"
+        ),
+        (
+            "unknown field", edit { $0.replacingOccurrences(of: #""channel":"#, with: #""name":"Ahmed","channel":"#) },
+            .schemaViolation, "/name"
+        ),
+        (
+            "missing zone", edit { $0.replacingOccurrences(of: #""zone":"rabat","#, with: "") }, .schemaViolation,
+            "/zone"
+        ),
+        (
+            "bad zone", edit { $0.replacingOccurrences(of: #""zone":"rabat""#, with: #""zone":"Rabat Salé""#) },
+            .schemaViolation, "/zone"
+        ),
+        (
+            "duplicate key",
+            edit { $0.replacingOccurrences(of: #""zone":"rabat""#, with: #""zone":"rabat","zone":"sale""#) },
+            .duplicateKey, nil
+        ),
         ("oversized", Array(repeating: UInt8(ascii: " "), count: 70_000), .oversized, nil),
-        ("unknown factor", edit { $0.replacingOccurrences(of: "alone_at_night", with: "drunk") }, .schemaViolation, "/factors/0"),
+        (
+            "unknown factor", edit { $0.replacingOccurrences(of: "alone_at_night", with: "drunk") }, .schemaViolation,
+            "/factors/0"
+        ),
     ]
 
     static func edit(_ change: (String) -> String) -> [UInt8] {
@@ -95,7 +138,9 @@ struct ReportDecoderTests {
     @Test("the record key must be the report's zone")
     func keyMismatch() {
         let bytes = ReportFixture.bytes(ReportFixture.document(zone: "rabat"))
-        #expect(throws: Rejection.self) { try decoder.decode(value: bytes, key: Array("sale".utf8), checkKey: true).get() }
+        #expect(throws: Rejection.self) {
+            try decoder.decode(value: bytes, key: Array("sale".utf8), checkKey: true).get()
+        }
         #expect(throws: Rejection.self) { try decoder.decode(value: bytes, key: nil, checkKey: true).get() }
         #expect(throws: Never.self) { try decoder.decode(value: bytes, key: nil).get() }
     }
@@ -116,7 +161,8 @@ struct ReportDecoderTests {
         try #require(catalog.definition(.outcomes).schemas[1]).validate(outcome.json)
         let letter = DeadLetter(
             rejection: Rejection(reason: .notJSON, detail: "x", field: nil), sourceTopic: "t", sourcePartition: 1,
-            sourceOffset: 9, sourceTimestampMilliseconds: 5, key: [1], value: [0xFF], headers: [.init(name: "h", value: nil)],
+            sourceOffset: 9, sourceTimestampMilliseconds: 5, key: [1], value: [0xFF],
+            headers: [.init(name: "h", value: nil)],
             rejectedAt: Date(), rejectedBy: "w")
         try #require(catalog.definition(.deadLetters).schemas[1]).validate(letter.json)
     }

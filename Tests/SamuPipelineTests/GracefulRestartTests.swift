@@ -10,7 +10,8 @@ final class WorkerProcess {
     let logURL: URL
 
     init(environment: [String: String], name: String) throws {
-        let binary = ProcessInfo.processInfo.environment["SAMU_BINARY"]
+        let binary =
+            ProcessInfo.processInfo.environment["SAMU_BINARY"]
             ?? Repository.root.appendingPathComponent(".build/debug/samu").path
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["worker"]
@@ -60,10 +61,13 @@ struct GracefulRestartTests {
         let first = try WorkerProcess(environment: harness.environment, name: "first-\(harness.id)")
         // Produce at about 1,000 reports a second while the worker runs.
         let producing = Task {
-            try await KafkaProducer.withProducer(configuration: harness.configuration.producer, logger: harness.logger) {
+            try await KafkaProducer.withProducer(configuration: harness.configuration.producer, logger: harness.logger)
+            {
                 producer in
                 var batches: [KafkaDeliveryBatch] = []
-                for chunk in stride(from: 0, to: records.count, by: 50).map({ Array(records[$0..<min($0 + 50, records.count)]) }) {
+                for chunk in stride(from: 0, to: records.count, by: 50).map({
+                    Array(records[$0..<min($0 + 50, records.count)])
+                }) {
                     batches.append(await producer.submit(chunk))
                     try await Task.sleep(for: .milliseconds(50))
                 }
@@ -97,11 +101,15 @@ struct GracefulRestartTests {
         let perReport = try await harness.withStore { try await $0.caseCountsByReport(ids) }
         #expect(perReport.count == records.count && perReport.values.allSatisfy { $0 == 1 })
         let outcomes = try await harness.readAll(.outcomes)
-        let outcomeIDs = outcomes.compactMap { $0.value.flatMap { try? JSONParser.parse($0) }?["event_id"]?.stringValue }
+        let outcomeIDs = outcomes.compactMap {
+            $0.value.flatMap { try? JSONParser.parse($0) }?["event_id"]?.stringValue
+        }
         #expect(outcomeIDs.count == records.count, "outcome records (duplicates would make this larger)")
         #expect(Set(outcomeIDs).count == records.count)
         #expect(try await harness.readAll(.deadLetters).isEmpty)
-        print("graceful restart: \(records.count) reports, \(casesAtStop) cases when SIGTERM arrived, \(counts.cases) cases and \(outcomeIDs.count) outcomes in the end")
+        print(
+            "graceful restart: \(records.count) reports, \(casesAtStop) cases when SIGTERM arrived, \(counts.cases) cases and \(outcomeIDs.count) outcomes in the end"
+        )
         try await harness.cleanUp()
     }
 }

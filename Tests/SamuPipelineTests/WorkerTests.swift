@@ -8,7 +8,9 @@ import Testing
 
 @Suite("Worker through the real broker and PostgreSQL (integration)", .timeLimit(.minutes(3)))
 struct WorkerTests {
-    @Test("valid reports become one case and one outcome each; every malformed event becomes one dead letter with its reason")
+    @Test(
+        "valid reports become one case and one outcome each; every malformed event becomes one dead letter with its reason"
+    )
     func validAndMalformed() async throws {
         let harness = try PipelineHarness()
         try await harness.prepare()
@@ -19,13 +21,42 @@ struct WorkerTests {
         let marker = KafkaHeader(name: "x-test", string: "kept")
         let malformed: [(KafkaRecord, RejectionReason)] = [
             (KafkaRecord(topic: topic, key: Array("rabat".utf8), value: nil, headers: [marker]), .emptyValue),
-            (KafkaRecord(topic: topic, key: Array("rabat".utf8), value: Array("{\"schema_version\":1,".utf8), headers: [marker]), .notJSON),
-            (KafkaRecord(topic: topic, key: Array("rabat".utf8), value: [0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D], headers: [marker]), .invalidUTF8),
-            (KafkaRecord(topic: topic, key: Array("rabat".utf8), value: Array(good.replacingOccurrences(of: "\"schema_version\":1", with: "\"schema_version\":7").utf8), headers: [marker]), .schemaVersionUnknown),
-            (KafkaRecord(topic: topic, key: Array("rabat".utf8), value: Array(good.replacingOccurrences(of: "homeless_adult", with: "unicorn").utf8), headers: [marker]), .schemaViolation),
-            (KafkaRecord(topic: topic, key: Array("sale".utf8), value: Array(good.utf8), headers: [marker]), .keyZoneMismatch),
-            (KafkaRecord(topic: topic, key: Array("rabat".utf8), value: Array(repeating: UInt8(ascii: "x"), count: 300_000), headers: [marker]), .oversized),
-            (KafkaRecord(topic: topic, key: Array("rabat".utf8), value: Array("[]".utf8), headers: [marker]), .notAnObject),
+            (
+                KafkaRecord(
+                    topic: topic, key: Array("rabat".utf8), value: Array("{\"schema_version\":1,".utf8),
+                    headers: [marker]), .notJSON
+            ),
+            (
+                KafkaRecord(
+                    topic: topic, key: Array("rabat".utf8), value: [0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D],
+                    headers: [marker]), .invalidUTF8
+            ),
+            (
+                KafkaRecord(
+                    topic: topic, key: Array("rabat".utf8),
+                    value: Array(
+                        good.replacingOccurrences(of: "\"schema_version\":1", with: "\"schema_version\":7").utf8),
+                    headers: [marker]), .schemaVersionUnknown
+            ),
+            (
+                KafkaRecord(
+                    topic: topic, key: Array("rabat".utf8),
+                    value: Array(good.replacingOccurrences(of: "homeless_adult", with: "unicorn").utf8),
+                    headers: [marker]), .schemaViolation
+            ),
+            (
+                KafkaRecord(topic: topic, key: Array("sale".utf8), value: Array(good.utf8), headers: [marker]),
+                .keyZoneMismatch
+            ),
+            (
+                KafkaRecord(
+                    topic: topic, key: Array("rabat".utf8), value: Array(repeating: UInt8(ascii: "x"), count: 300_000),
+                    headers: [marker]), .oversized
+            ),
+            (
+                KafkaRecord(topic: topic, key: Array("rabat".utf8), value: Array("[]".utf8), headers: [marker]),
+                .notAnObject
+            ),
         ]
         // Malformed events interleaved with valid ones, and every valid one sent twice.
         var records: [KafkaRecord] = []
@@ -51,7 +82,9 @@ struct WorkerTests {
         #expect(counts.values.allSatisfy { $0 == 1 })
 
         let outcomes = try await harness.readAll(.outcomes)
-        let outcomeIDs = outcomes.compactMap { $0.value.flatMap { try? JSONParser.parse($0) }?["event_id"]?.stringValue }
+        let outcomeIDs = outcomes.compactMap {
+            $0.value.flatMap { try? JSONParser.parse($0) }?["event_id"]?.stringValue
+        }
         #expect(outcomeIDs.count == valid.count)
         #expect(Set(outcomeIDs).count == valid.count)
         let outcomeSchema = try #require(harness.catalog.definition(.outcomes).schemas[1])
@@ -73,7 +106,9 @@ struct WorkerTests {
             #expect(letter.header("samu-dlq-reason") == .some(Array((json["reason"]?.stringValue ?? "").utf8)))
             #expect(json["source"]?["topic"]?.stringValue == topic)
             #expect(json["source"]?["offset"]?.integerValue != nil)
-            let original = json["original"]?["value_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map { Array($0) }
+            let original = json["original"]?["value_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map {
+                Array($0)
+            }
             let expected = malformed.first { $0.1.rawValue == json["reason"]?.stringValue }?.0.value
             if json["reason"] == "oversized" {
                 #expect(json["original"]?["value_truncated"] == true)

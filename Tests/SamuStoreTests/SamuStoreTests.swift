@@ -24,7 +24,9 @@ struct DatabaseConfigurationTests {
 
     @Test(
         "refuses URLs it cannot use",
-        arguments: ["mysql://u@h/db", "postgres://h/db", "postgres://u@h", "postgres://u@h/db?sslmode=allow", "not a url"])
+        arguments: [
+            "mysql://u@h/db", "postgres://h/db", "postgres://u@h", "postgres://u@h/db?sslmode=allow", "not a url",
+        ])
     func refuse(url: String) {
         #expect(throws: DatabaseConfiguration.ParseError.self) { try DatabaseConfiguration(url: url) }
     }
@@ -75,11 +77,15 @@ struct SamuStoreTests {
 
             // Redelivery of the same events (another offset, even) changes nothing.
             let again = try await store.recordReports(
-                reports.map { var copy = $0; copy.sourceOffset += 100; return copy }, outcomesTopic: "samu.outcomes.v1",
+                reports.map {
+                    var copy = $0; copy.sourceOffset += 100; return copy
+                }, outcomesTopic: "samu.outcomes.v1",
                 actor: "test")
             #expect(again.isEmpty)
             let counts = try await store.counts()
-            #expect(counts == .init(processedEvents: 3, reports: 3, cases: 3, timelineEntries: 3, outbox: 3, unpublished: 3))
+            #expect(
+                counts == .init(processedEvents: 3, reports: 3, cases: 3, timelineEntries: 3, outbox: 3, unpublished: 3)
+            )
         }
     }
 
@@ -90,15 +96,24 @@ struct SamuStoreTests {
             _ = try await store.recordReports([first], outcomesTopic: "o", actor: "test")
             let second = try accepted()
             let outbox = try await store.recordReports([first, second, second], outcomesTopic: "o", actor: "test")
-            #expect(outbox.map(\.id) == [DerivedID.outcomeID(caseID: DerivedID.caseID(forReport: second.report.id), transition: "received", channel: "outcomes")])
-            #expect(try await store.caseCountsByReport([first.report.id, second.report.id]) == [first.report.id: 1, second.report.id: 1])
+            #expect(
+                outbox.map(\.id) == [
+                    DerivedID.outcomeID(
+                        caseID: DerivedID.caseID(forReport: second.report.id), transition: "received",
+                        channel: "outcomes")
+                ])
+            #expect(
+                try await store.caseCountsByReport([first.report.id, second.report.id]) == [
+                    first.report.id: 1, second.report.id: 1,
+                ])
         }
     }
 
     @Test("published rows leave the unpublished list; the timeline refuses updates")
     func outboxAndTimeline() async throws {
         try await withTestStore { store in
-            let outbox = try await store.recordReports([try accepted(), try accepted()], outcomesTopic: "o", actor: "test")
+            let outbox = try await store.recordReports(
+                [try accepted(), try accepted()], outcomesTopic: "o", actor: "test")
             #expect(try await store.unpublishedOutbox(olderThan: .zero).count == 2)
             try await store.markPublished([outbox[0].id])
             #expect(try await store.unpublishedOutbox(olderThan: .zero).map(\.id) == [outbox[1].id])
