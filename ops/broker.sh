@@ -27,7 +27,7 @@ start() {
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
     if listening; then echo "broker: started (pid $(cat "$pidfile")) on 127.0.0.1:$SAMU_KAFKA_PORT"; return; fi
-    ours || { echo "broker: tansu exited; see $log" >&2; tail -20 "$log" >&2; exit 1; }
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || { echo "broker: tansu exited; see $log" >&2; tail -20 "$log" >&2; exit 1; }
     sleep 0.1
   done
   echo "broker: not accepting connections after 10 s; see $log" >&2; exit 1

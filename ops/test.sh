@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, starts a fresh local broker and the private
+# PostgreSQL cluster, checks formatting, builds, and runs every test suite, integration suites
+# included (they talk to the real servers and cannot be skipped).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+. ops/env.sh
+
+ops/setup.sh
+ops/broker.sh restart        # Tansu's memory store only grows: every run starts empty
+ops/database.sh start
+
+echo "test: checking formatting (swift format lint --strict)"
+swift format lint --strict --recursive Sources Tests Package.swift
+
+echo "test: building"
+swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
+swift build --build-tests -q   # fails the script if the build failed
+
+log="$SAMU_LOCAL/run/test-output.log"
+echo "test: running (output also in $log)"
+set +e
+swift test --skip-build "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then echo "test: FAILED (swift test exit $status)"; exit "$status"; fi
+
+# The integration suites must have run and passed: a run that filtered or skipped them fails.
+if [ $# -eq 0 ]; then
+  required=(
+    'RdKafka on the real broker (integration)'
+    'PostgreSQL store (integration)'
+    'Worker through the real broker and PostgreSQL (integration)'
+    'Graceful stop and restart of the worker binary (integration)'
+    'Worker start-up checks (integration)'
+  )
+  for suite in "${required[@]}"; do
+    if ! grep -qF "Suite \"$suite\" passed" "$log"; then
+      echo "test: FAILED: integration suite \"$suite\" did not run and pass"
+      exit 1
+    fi
+  done
+  echo "test: all ${#required[@]} integration suites ran and passed"
+fi
