@@ -24,7 +24,8 @@ struct BrokerTests {
     func roundTrip() async throws {
         let topic = TestEnvironment.uniqueName("rdkafka-roundtrip")
         _ = try await KafkaAdmin.createTopics(
-            [KafkaTopicSpecification(name: topic, partitions: 3)], client: TestEnvironment.kafkaClient(), logger: logger)
+            [KafkaTopicSpecification(name: topic, partitions: 3)], client: TestEnvironment.kafkaClient(), logger: logger
+        )
         let records = (0..<200).map { index in
             KafkaRecord(
                 topic: topic, key: Array("zone-\(index % 10)".utf8), value: Array("\(index)".utf8),
@@ -39,7 +40,8 @@ struct BrokerTests {
         #expect(delivered.count == 200)
 
         let consumer = try KafkaConsumer(
-            configuration: TestEnvironment.consumerConfiguration(group: TestEnvironment.uniqueName("g")), topics: [topic],
+            configuration: TestEnvironment.consumerConfiguration(group: TestEnvironment.uniqueName("g")),
+            topics: [topic],
             logger: logger)
         let messages = try await collect(from: consumer, count: 200)
         try await consumer.close()

@@ -5,7 +5,9 @@ import Testing
 /// Start-up fails fast, with a message that says what to do (DESIGN.md invariant 5).
 @Suite("Worker start-up checks (integration)", .timeLimit(.minutes(1)))
 struct StartupTests {
-    func run(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String, seconds: Double) {
+    func run(
+        _ arguments: [String], environment: [String: String]
+    ) throws -> (status: Int32, output: String, seconds: Double) {
         let process = Process()
         process.executableURL = URL(
             fileURLWithPath: ProcessInfo.processInfo.environment["SAMU_BINARY"]
@@ -27,7 +29,8 @@ struct StartupTests {
         // Without .local/lib on the library path, the system's librdkafka 2.0.2 is loaded.
         let result = try run(["worker"], environment: ["LD_LIBRARY_PATH": ""])
         #expect(result.status != 0)
-        #expect(result.output.contains("librdkafka 2.0.2 was loaded, but samu needs librdkafka >= 2.1"), "\(result.output)")
+        #expect(
+            result.output.contains("librdkafka 2.0.2 was loaded, but samu needs librdkafka >= 2.1"), "\(result.output)")
         #expect(result.output.contains("ops/setup.sh"))
     }
 
