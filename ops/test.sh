@@ -34,6 +34,8 @@ if [ $# -eq 0 ]; then
     'Worker through the real broker and PostgreSQL (integration)'
     'Graceful stop and restart of the worker binary (integration)'
     'Worker start-up checks (integration)'
+    'Consumer-group rebalances on the real broker (integration)'
+    'samu intake (integration)'
   )
   for suite in "${required[@]}"; do
     if ! grep -qF "Suite \"$suite\" passed" "$log"; then

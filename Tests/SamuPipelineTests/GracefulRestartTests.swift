@@ -4,49 +4,6 @@ import SamuModel
 import SamuTestSupport
 import Testing
 
-/// The real `samu worker` binary, as an operator runs it.
-final class WorkerProcess {
-    let process = Process()
-    let logURL: URL
-
-    init(environment: [String: String], name: String) throws {
-        let binary =
-            ProcessInfo.processInfo.environment["SAMU_BINARY"]
-            ?? Repository.root.appendingPathComponent(".build/debug/samu").path
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["worker"]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            .merging(["SAMU_LOG_LEVEL": "info"]) { $1 }
-        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("samu-\(name).log")
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-    }
-
-    /// Sends SIGTERM and waits for the exit; returns the exit status.
-    func terminate(timeout: Duration = .seconds(30)) async throws -> Int32 {
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                throw TimedOut(log: log)
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return process.terminationStatus
-    }
-
-    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
-
-    struct TimedOut: Error, CustomStringConvertible {
-        var log: String
-        var description: String { "the worker did not stop after SIGTERM; its log:\n\(log.suffix(3000))" }
-    }
-}
-
 @Suite("Graceful stop and restart of the worker binary (integration)", .timeLimit(.minutes(3)))
 struct GracefulRestartTests {
     @Test("SIGTERM in the middle of a stream, then a restart: every report has exactly one case and one outcome")
@@ -58,7 +15,9 @@ struct GracefulRestartTests {
         let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
         let records = documents.map { harness.reportRecord($0) }
 
-        let first = try WorkerProcess(environment: harness.environment, name: "first-\(harness.id)")
+        let first = try SamuBinary.start(
+            ["worker"], environment: harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 },
+            name: "first-\(harness.id)")
         // Produce at about 1,000 reports a second while the worker runs.
         let producing = Task {
             try await KafkaProducer.withProducer(configuration: harness.configuration.producer, logger: harness.logger)
@@ -78,19 +37,23 @@ struct GracefulRestartTests {
             try await harness.withStore { try await $0.counts().cases } >= records.count / 4
         }
         #expect(reachedQuarter, "the first worker never got going; its log:\n\(first.log.suffix(3000))")
-        let firstStatus = try await first.terminate()
+        first.signal(SIGTERM)
+        let firstStatus = try await first.wait(timeout: .seconds(30)).status
         let casesAtStop = try await harness.withStore { try await $0.counts().cases }
         #expect(firstStatus == 0, "exit status after SIGTERM; log:\n\(first.log.suffix(3000))")
         #expect(casesAtStop < records.count, "the stop came after the stream ended: nothing was interrupted")
         #expect(first.log.contains("worker stopped"))
         try await producing.value
 
-        let second = try WorkerProcess(environment: harness.environment, name: "second-\(harness.id)")
+        let second = try SamuBinary.start(
+            ["worker"], environment: harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 },
+            name: "second-\(harness.id)")
         let finished = try await eventually(timeout: .seconds(90)) {
             let counts = try await harness.withStore { try await $0.counts() }
             return counts.cases == records.count && counts.unpublished == 0
         }
-        let secondStatus = try await second.terminate()
+        second.signal(SIGTERM)
+        let secondStatus = try await second.wait(timeout: .seconds(30)).status
         #expect(finished, "second worker log:\n\(second.log.suffix(3000))")
         #expect(secondStatus == 0)
 

@@ -5,29 +5,10 @@ import Testing
 /// Start-up fails fast, with a message that says what to do (DESIGN.md invariant 5).
 @Suite("Worker start-up checks (integration)", .timeLimit(.minutes(1)))
 struct StartupTests {
-    func run(
-        _ arguments: [String], environment: [String: String]
-    ) throws -> (status: Int32, output: String, seconds: Double) {
-        let process = Process()
-        process.executableURL = URL(
-            fileURLWithPath: ProcessInfo.processInfo.environment["SAMU_BINARY"]
-                ?? Repository.root.appendingPathComponent(".build/debug/samu").path)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let started = Date()
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output, Date().timeIntervalSince(started))
-    }
-
     @Test("with Debian's librdkafka 2.0.2 the worker refuses to start and says how to fix it")
-    func oldLibrdkafka() throws {
+    func oldLibrdkafka() async throws {
         // Without .local/lib on the library path, the system's librdkafka 2.0.2 is loaded.
-        let result = try run(["worker"], environment: ["LD_LIBRARY_PATH": ""])
+        let result = try await SamuBinary.run(["worker"], environment: ["LD_LIBRARY_PATH": ""])
         #expect(result.status != 0)
         #expect(
             result.output.contains("librdkafka 2.0.2 was loaded, but samu needs librdkafka >= 2.1"), "\(result.output)")
@@ -35,17 +16,17 @@ struct StartupTests {
     }
 
     @Test("against a database without migrations the worker exits at once, naming `samu migrate`")
-    func unmigrated() throws {
+    func unmigrated() async throws {
         let harness = try PipelineHarness()
-        let result = try run(["worker"], environment: harness.environment)
+        let result = try await SamuBinary.run(["worker"], environment: harness.environment)
         #expect(result.status != 0)
         #expect(result.output.contains("run `samu migrate`"), "\(result.output)")
         #expect(result.seconds < 10)
     }
 
     @Test("an invalid setting is refused before anything starts")
-    func invalidConfiguration() throws {
-        let result = try run(["worker"], environment: ["SAMU_KAFKA_SECURITY_PROTOCOL": "sasl_ssl"])
+    func invalidConfiguration() async throws {
+        let result = try await SamuBinary.run(["worker"], environment: ["SAMU_KAFKA_SECURITY_PROTOCOL": "sasl_ssl"])
         #expect(result.status != 0)
         #expect(result.output.contains("needs a SASL mechanism"), "\(result.output)")
     }

@@ -1,0 +1,116 @@
+import Foundation
+import SamuStore
+import SamuTestSupport
+import Testing
+
+@testable import SamuPipeline
+
+@Suite("Failure policy and configuration")
+struct PolicyTests {
+    @Test(
+        "database failures that say 'later' are retried; failures caused by the data are dead-lettered",
+        arguments: [
+            (nil, StoreFailurePolicy.Decision.retry), ("08006", .retry), ("40001", .retry), ("40P01", .retry),
+            ("53300", .retry), ("57P01", .retry), ("57014", .retry), ("55P03", .retry), ("58030", .retry),
+            ("23505", .deadLetter), ("22001", .deadLetter), ("23514", .deadLetter), ("42P01", .deadLetter),
+        ] as [(String?, StoreFailurePolicy.Decision)])
+    func decisions(sqlState: String?, expected: StoreFailurePolicy.Decision) {
+        #expect(StoreFailurePolicy.decide(sqlState: sqlState) == expected)
+    }
+
+    @Test("an empty environment gives the embedded default")
+    func defaults() throws {
+        let configuration = try SamuConfiguration(environment: [:])
+        #expect(configuration.kafka.bootstrapServers == "127.0.0.1:19092")
+        #expect(configuration.groupID == "samu-dispatch")
+        #expect(configuration.database.host == "127.0.0.1")
+        #expect(configuration.database.port == 15432)
+        #expect(configuration.database.schema == "samu")
+        #expect(configuration.batchSize == 500)
+        #expect(configuration.sessionTimeoutMilliseconds == 45_000)
+    }
+
+    @Test("production settings pass through to librdkafka and PostgresNIO")
+    func production() throws {
+        let configuration = try SamuConfiguration(environment: [
+            "SAMU_KAFKA_BOOTSTRAP_SERVERS": "kafka-1.gov.ma:9093,kafka-2.gov.ma:9093",
+            "SAMU_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "SAMU_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "SAMU_KAFKA_SASL_USERNAME": "samu-worker",
+            "SAMU_KAFKA_SASL_PASSWORD": "secret",
+            "SAMU_KAFKA_SSL_CA_LOCATION": "/etc/samu/kafka-ca.pem",
+            "SAMU_KAFKA_PROPERTIES": "statistics.interval.ms=5000; client.rack=rabat-1",
+            "SAMU_DATABASE_URL":
+                "postgres://samu_worker:pw@db.gov.ma:5432/samu?sslmode=verify-full&sslrootcert=/etc/samu/pg-ca.pem",
+            "SAMU_WORKER_ID": "w7",
+        ])
+        let properties = Dictionary(
+            try configuration.consumer.librdkafkaProperties(), uniquingKeysWith: { _, last in last })
+        #expect(properties["security.protocol"] == "sasl_ssl")
+        #expect(properties["sasl.mechanisms"] == "SCRAM-SHA-512")
+        #expect(properties["sasl.username"] == "samu-worker")
+        #expect(properties["sasl.password"] == "secret")
+        #expect(properties["ssl.ca.location"] == "/etc/samu/kafka-ca.pem")
+        #expect(properties["statistics.interval.ms"] == "5000")
+        #expect(properties["client.rack"] == "rabat-1")
+        #expect(properties["client.id"] == "samu-w7")
+        #expect(configuration.database.tlsMode == .verifyFull)
+        #expect(configuration.database.rootCertificatePath == "/etc/samu/pg-ca.pem")
+    }
+
+    @Test(
+        "invalid settings name their variable",
+        arguments: [
+            ("SAMU_KAFKA_SECURITY_PROTOCOL", "tls"), ("SAMU_WORKER_BATCH_SIZE", "0"),
+            ("SAMU_KAFKA_SESSION_TIMEOUT_MS", "soon"), ("SAMU_DATABASE_URL", "mysql://x@y/z"),
+            ("SAMU_KAFKA_PROPERTIES", "linger.ms"),
+        ])
+    func invalid(variable: String, value: String) {
+        let error = #expect(throws: SamuConfiguration.Invalid.self) {
+            try SamuConfiguration(environment: [variable: value])
+        }
+        #expect(error?.variable == variable)
+    }
+
+    @Test("every variable the configuration reads is documented in the README's table")
+    func documented() throws {
+        let readme = try String(
+            contentsOf: Repository.root.appendingPathComponent("README.md"), encoding: .utf8)
+        for variable in SamuConfiguration.variables {
+            #expect(readme.contains("`\(variable.name)`"), "\(variable.name) is missing from the README")
+        }
+    }
+}
+
+@Suite("Bounded queue")
+struct BoundedQueueTests {
+    @Test("a producer waits while the queue is full and continues when the consumer takes")
+    func backPressure() async throws {
+        let queue = BoundedQueue<Int>(capacity: 2)
+        await queue.push([1, 2])
+        let pushed = Task {
+            await queue.push([3])
+            return queue.count
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(queue.count == 2, "the third element must wait for room")
+        #expect(await queue.pop() == [1, 2])
+        _ = await pushed.value
+        #expect(await queue.pop() == [3])
+        queue.finish()
+        #expect(await queue.pop() == nil)
+    }
+
+    @Test("finish wakes a waiting consumer, and what was queued is still delivered")
+    func finishDrains() async {
+        let queue = BoundedQueue<Int>(capacity: 10)
+        let consumer = Task { () -> [Int] in
+            var all: [Int] = []
+            while let items = await queue.pop(limit: 2) { all += items }
+            return all
+        }
+        await queue.push([1, 2, 3])
+        queue.finish()
+        #expect(await consumer.value == [1, 2, 3])
+    }
+}
