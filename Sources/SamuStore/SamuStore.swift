@@ -70,6 +70,21 @@ public final class SamuStore: Sendable {
         await client.run()
     }
 
+    /// Runs `body` with a store whose connection pool runs beside it (for commands and tests; a
+    /// long-running process puts the pool in its `ServiceGroup` instead).
+    public static func withStore<Result: Sendable>(
+        configuration: DatabaseConfiguration, logger: Logger, _ body: (SamuStore) async throws -> Result
+    ) async throws -> Result {
+        let store = try SamuStore(configuration: configuration, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.run() }
+            defer { group.cancelAll() }
+            // Let the pool start before the first lease (PostgresNIO warns otherwise).
+            await Task.yield()
+            return try await body(store)
+        }
+    }
+
     // MARK: - Migrations
 
     /// Applies every migration not applied yet; returns the versions it applied. Safe to run

@@ -9,10 +9,8 @@ public func withTestStore<Result: Sendable>(
 ) async throws -> Result {
     let schema = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
     let configuration = try DatabaseConfiguration(url: TestEnvironment.databaseURL, schema: schema)
-    let store = try SamuStore(configuration: configuration, logger: TestEnvironment.logger("test-store"))
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { await store.run() }
-        defer { group.cancelAll() }
+    return try await SamuStore.withStore(configuration: configuration, logger: TestEnvironment.logger("test-store")) {
+        store in
         do {
             if migrate { try await store.migrate() }
             let result = try await body(store)

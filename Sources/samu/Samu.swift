@@ -57,14 +57,7 @@ struct Context {
 
     /// Runs `body` with a store whose connection pool runs beside it.
     func withStore<Result: Sendable>(_ body: (SamuStore) async throws -> Result) async throws -> Result {
-        let store = try SamuStore(configuration: configuration.database, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await store.run() }
-            defer { group.cancelAll() }
-            // Let the pool start before the first lease (PostgresNIO warns otherwise).
-            await Task.yield()
-            return try await body(store)
-        }
+        try await SamuStore.withStore(configuration: configuration.database, logger: logger, body)
     }
 }
 

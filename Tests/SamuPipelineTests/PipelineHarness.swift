@@ -50,13 +50,7 @@ struct PipelineHarness {
     }
 
     func withStore<Result: Sendable>(_ body: (SamuStore) async throws -> Result) async throws -> Result {
-        let store = try SamuStore(configuration: configuration.database, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await store.run() }
-            defer { group.cancelAll() }
-            await Task.yield()
-            return try await body(store)
-        }
+        try await SamuStore.withStore(configuration: configuration.database, logger: logger, body)
     }
 
     /// Runs a worker in this process while `body` runs, then shuts it down gracefully.
