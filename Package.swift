@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         // Already in the graph through postgres-nio; samu uses it for PostgreSQL TLS settings.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // Tests only: property-based checks of triage and dispatch invariants.
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // The C door: librdkafka's headers from Debian's librdkafka-dev (built against 2.0.2, run with >= 2.1).
@@ -44,6 +46,12 @@ let package = Package(
         .target(
             name: "SamuModel",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // Pure triage: the rules file in seeds/triage/ → priority, skills, bed, notifications, reasons.
+        .target(
+            name: "SamuTriage",
+            dependencies: ["SamuModel"],
             swiftSettings: strict
         ),
         // PostgreSQL: migrations, the inbox (processed events), cases, timeline, outbox.
@@ -89,6 +97,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SamuModelTests", dependencies: ["SamuModel", "SamuTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SamuTriageTests",
+            dependencies: [
+                "SamuTriage", "SamuModel", "SamuTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "RdKafkaTests", dependencies: ["RdKafka", "SamuTestSupport"], swiftSettings: strict),
         .testTarget(

@@ -1,0 +1,105 @@
+import Foundation
+
+/// How urgent a case is: P1 (life or safety at stake now) to P4 (can wait for the next round).
+public enum Priority: Int, Sendable, CaseIterable, Comparable, Codable, CustomStringConvertible {
+    case p1 = 1
+    case p2 = 2
+    case p3 = 3
+    case p4 = 4
+
+    public init?(code: String) {
+        guard code.count == 2, code.first == "P", let number = Int(code.dropFirst()),
+            let value = Priority(rawValue: number)
+        else { return nil }
+        self = value
+    }
+
+    public var code: String { "P\(rawValue)" }
+    public var description: String { code }
+
+    /// More urgent sorts first.
+    public static func < (lhs: Priority, rhs: Priority) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// `levels` steps more urgent, never past P1.
+    public func raised(by levels: Int) -> Priority {
+        Priority(rawValue: Swift.max(1, Swift.min(4, rawValue - levels)))!
+    }
+}
+
+/// What a crew must be able to do for a case (seeds/crew-skills.json).
+public enum CrewSkill: String, Sendable, CaseIterable, Codable, Comparable {
+    case childProtection = "child_protection"
+    case femaleStaff = "female_staff"
+    case nurse
+    case socialWorker = "social_worker"
+    case speaksArabic = "speaks_arabic"
+    case speaksDarija = "speaks_darija"
+    case speaksFrench = "speaks_french"
+    case speaksTamazight = "speaks_tamazight"
+    case speaksSpanish = "speaks_spanish"
+
+    public static func < (lhs: CrewSkill, rhs: CrewSkill) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// The kind of shelter bed a case needs (seeds/bed-types.json).
+public enum BedType: String, Sendable, CaseIterable, Codable, Comparable {
+    case men
+    case women
+    case womenWithChildren = "women_with_children"
+    case minors
+    case elderly
+
+    public static func < (lhs: BedType, rhs: BedType) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// An authority samu must inform about a case.
+public enum Authority: String, Sendable, CaseIterable, Codable, Comparable {
+    /// The child-protection system (public prosecutor for minors, child-protection units).
+    case childProtection = "child_protection_authority"
+    case police
+    case health = "health_services"
+
+    public static func < (lhs: Authority, rhs: Authority) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// Why triage decided what it did: one line per rule that applied.
+public struct TriageReason: Sendable, Equatable, Codable {
+    public var rule: String
+    public var english: String
+    public var french: String
+
+    public init(rule: String, english: String, french: String) {
+        self.rule = rule
+        self.english = english
+        self.french = french
+    }
+}
+
+/// Triage's verdict on a report: how urgent, what help, why, under which rules.
+public struct TriageDecision: Sendable, Equatable, Codable {
+    public var priority: Priority
+    public var requiredSkills: Set<CrewSkill>
+    /// Skills that make a crew a better match without being required (languages, for example).
+    public var preferredSkills: Set<CrewSkill>
+    public var bedType: BedType
+    public var notify: Set<Authority>
+    public var reasons: [TriageReason]
+    /// The version of the rules file that decided.
+    public var rulesVersion: String
+    /// Whether triage considered the person a minor.
+    public var minor: Bool
+
+    public init(
+        priority: Priority, requiredSkills: Set<CrewSkill>, preferredSkills: Set<CrewSkill> = [], bedType: BedType,
+        notify: Set<Authority>, reasons: [TriageReason], rulesVersion: String, minor: Bool
+    ) {
+        self.priority = priority
+        self.requiredSkills = requiredSkills
+        self.preferredSkills = preferredSkills
+        self.bedType = bedType
+        self.notify = notify
+        self.reasons = reasons
+        self.rulesVersion = rulesVersion
+        self.minor = minor
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import SamuModel
+
+/// Decides a report's priority, the crew skills and bed it needs, and whom to inform, from the
+/// rules file alone: pure and deterministic (the same report and rules give the same decision).
+public struct TriageEngine: Sendable {
+    public let rules: TriageRules
+    private let calendar: Calendar
+
+    public init(rules: TriageRules) {
+        self.rules = rules
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = rules.timeZone
+        self.calendar = calendar
+    }
+
+    /// The facts triage looks at, derived once from a report.
+    struct Facts {
+        var category: BeneficiaryCategory
+        var factors: Set<ReportFactor>
+        var age: Int?
+        var minor: Bool
+        var sex: Sex
+        var night: Bool
+        var temperature: Double?
+        var count: Int
+        var language: String?
+    }
+
+    public func triage(_ report: Report) -> TriageDecision {
+        let facts = facts(of: report)
+        let base = rules.basePriority[facts.category] ?? .p3
+        var priority = base
+        var raise = 0
+        var skills = Set<CrewSkill>()
+        var preferred = Set<CrewSkill>()
+        var notify = Set<Authority>()
+        var beds = Set<BedType>()
+        var reasons = [
+            TriageReason(
+                rule: "base", english: "Category \(facts.category.rawValue): base \(base.code).",
+                french: "Catégorie \(facts.category.rawValue) : base \(base.code).")
+        ]
+        for rule in rules.rules where holds(rule.when, facts) {
+            if let floor = rule.then.priorityAtLeast { priority = min(priority, floor) }
+            raise += rule.then.raise
+            skills.formUnion(rule.then.skills)
+            preferred.formUnion(rule.then.preferSkills)
+            notify.formUnion(rule.then.notify)
+            if let bed = rule.then.bed { beds.insert(bed) }
+            reasons.append(rule.reason)
+        }
+        let bed = rules.bedPrecedence.first { beds.contains($0) } ?? rules.defaultBed[facts.sex] ?? .men
+        return TriageDecision(
+            priority: priority.raised(by: raise), requiredSkills: skills,
+            preferredSkills: preferred.subtracting(skills),
+            bedType: bed, notify: notify, reasons: reasons, rulesVersion: rules.version, minor: facts.minor)
+    }
+
+    func facts(of report: Report) -> Facts {
+        let age = report.person.age
+        let minor = age.map { $0 < rules.minorAgeBelow } ?? rules.minorCategories.contains(report.category)
+        let components = calendar.dateComponents([.hour, .minute], from: report.reportedAt)
+        let minuteOfDay = (components.hour ?? 0) * 60 + (components.minute ?? 0)
+        let night =
+            rules.nightFromMinutes > rules.nightToMinutes
+            ? (minuteOfDay >= rules.nightFromMinutes || minuteOfDay < rules.nightToMinutes)
+            : (minuteOfDay >= rules.nightFromMinutes && minuteOfDay < rules.nightToMinutes)
+        return Facts(
+            category: report.category, factors: Set(report.factors), age: age, minor: minor, sex: report.person.sex,
+            night: night, temperature: report.temperatureCelsius, count: report.person.count, language: report.language)
+    }
+
+    func holds(_ condition: TriageRules.Condition, _ facts: Facts) -> Bool {
+        if let categories = condition.categoryIn, !categories.contains(facts.category) { return false }
+        if let any = condition.anyFactor, any.isDisjoint(with: facts.factors) { return false }
+        if let all = condition.allFactors, !all.isSubset(of: facts.factors) { return false }
+        if let minor = condition.minor, minor != facts.minor { return false }
+        if let atLeast = condition.ageAtLeast {
+            guard let age = facts.age, age >= atLeast else { return false }
+        }
+        if let below = condition.ageBelow {
+            guard let age = facts.age, age < below else { return false }
+        }
+        if let sexes = condition.sexIn, !sexes.contains(facts.sex) { return false }
+        if let night = condition.night, night != facts.night { return false }
+        if let atMost = condition.temperatureAtMost {
+            guard let temperature = facts.temperature, temperature <= atMost else { return false }
+        }
+        if let atLeast = condition.temperatureAtLeast {
+            guard let temperature = facts.temperature, temperature >= atLeast else { return false }
+        }
+        if let count = condition.countAtLeast, facts.count < count { return false }
+        if let languages = condition.languageIn {
+            guard let language = facts.language, languages.contains(language) else { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+import PropertyBased
+import SamuModel
+import SamuTestSupport
+import Testing
+
+@testable import SamuTriage
+
+/// A report as a call taker would enter it.
+struct Situation: Sendable, CustomTestStringConvertible {
+    var name: String
+    var category: String
+    var age: Int64?
+    var sex: String = "male"
+    var factors: [String] = []
+    var temperature: Double?
+    /// Local time in Morocco (UTC+1).
+    var localTime: String
+    var language: String?
+
+    var testDescription: String { name }
+
+    var document: JSONValue {
+        var person = JSONObject()
+        if let age { person.append("age", .integer(age)) }
+        person.append("sex", .string(sex))
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(UUID().uuidString.lowercased()))
+        object.append("reported_at", .string("2026-01-15T\(localTime):00+01:00"))
+        object.append("zone", "rabat")
+        object.append("category", .string(category))
+        object.append("location", ["lat": 34.02, "lon": -6.84])
+        object.append("person", .object(person))
+        object.append("factors", .array(factors.map { .string($0) }))
+        if let temperature { object.append("temperature_c", .number(temperature)) }
+        if let language { object.append("language", .string(language)) }
+        return .object(object)
+    }
+}
+
+enum Fixtures {
+    static let rules: TriageRules = {
+        do {
+            return try TriageRules.load(Repository.seeds.appendingPathComponent("triage/rules.json"))
+        } catch {
+            fatalError("the shipped rules file must load: \(error)")
+        }
+    }()
+    static let engine = TriageEngine(rules: rules)
+    static let decoder: ReportDecoder = {
+        do {
+            return ReportDecoder(definition: try Repository.catalog().definition(.reports))
+        } catch {
+            fatalError("the topic catalog must load: \(error)")
+        }
+    }()
+
+    static func report(_ document: JSONValue) throws -> Report {
+        try decoder.decode(value: Array(document.serialized.utf8)).get()
+    }
+}
+
+@Suite("Triage of realistic situations")
+struct TriageTableTests {
+    struct Expectation: Sendable {
+        var situation: Situation
+        var priority: Priority
+        var skills: Set<CrewSkill>
+        var bed: BedType
+        var notify: Set<Authority> = []
+        var rules: [String] = []
+    }
+
+    static let cases: [Expectation] = [
+        Expectation(
+            situation: Situation(
+                name: "a 9-year-old alone near the port at 02:10, 6 °C", category: "child_street_situation", age: 9,
+                factors: ["alone_at_night", "cold_exposure"], temperature: 6, localTime: "02:10"),
+            priority: .p1, skills: [.childProtection], bed: .minors, notify: [.childProtection],
+            rules: ["minor", "minor-at-night", "minor-alone-at-night", "cold-exposure"]),
+        Expectation(
+            situation: Situation(
+                name: "a 16-year-old begging in the afternoon, 20 °C", category: "child_street_situation", age: 16,
+                localTime: "15:00"),
+            priority: .p2, skills: [.childProtection], bed: .minors, notify: [.childProtection], rules: ["minor"]),
+        Expectation(
+            situation: Situation(
+                name: "a child of unknown age seen at 23:30", category: "child_street_situation", sex: "female",
+                localTime: "23:30"),
+            priority: .p1, skills: [.childProtection], bed: .minors, notify: [.childProtection]),
+        Expectation(
+            situation: Situation(
+                name: "a minor reported in another category keeps the child rules", category: "mental_distress",
+                age: 15,
+                factors: ["mental_distress"], localTime: "11:00"),
+            priority: .p2, skills: [.childProtection, .nurse], bed: .minors, notify: [.childProtection]),
+        Expectation(
+            situation: Situation(
+                name: "a homeless man, 47, coughing, on cardboard at 02:25, 7.5 °C", category: "homeless_adult",
+                age: 47,
+                factors: ["illness"], temperature: 7.5, localTime: "02:25"),
+            priority: .p2, skills: [.nurse], bed: .men, rules: ["injury-or-illness", "homeless-at-night"]),
+        Expectation(
+            situation: Situation(
+                name: "a homeless man at noon, 22 °C, nothing else", category: "homeless_adult", age: 40,
+                temperature: 22,
+                localTime: "12:00"),
+            priority: .p4, skills: [], bed: .men),
+        Expectation(
+            situation: Situation(
+                name: "a woman of 78 alone at a bus stop at 01:40, 5 °C", category: "isolated_elderly", age: 78,
+                sex: "female", factors: ["alone_at_night", "cold_exposure"], temperature: 5, localTime: "01:40"),
+            priority: .p1, skills: [.nurse], bed: .elderly),
+        Expectation(
+            situation: Situation(
+                name: "an old man in a wheelchair at the souk at 20:05, 12 °C, Tamazight only",
+                category: "isolated_elderly", age: 82, factors: ["disability"], temperature: 12, localTime: "20:05",
+                language: "zgh"),
+            priority: .p2, skills: [.nurse, .socialWorker], bed: .elderly),
+        Expectation(
+            situation: Situation(
+                name: "a mother and two children threatened in the street", category: "woman_violence_victim", age: 31,
+                sex: "female", factors: ["violence_in_progress", "with_children", "immediate_danger"], temperature: 8,
+                localTime: "23:05"),
+            priority: .p1, skills: [.femaleStaff], bed: .womenWithChildren, notify: [.police]),
+        Expectation(
+            situation: Situation(
+                name: "a pregnant woman beaten and thrown out", category: "woman_violence_victim", age: 26,
+                sex: "female",
+                factors: ["violence_in_progress", "pregnancy"], temperature: 14, localTime: "01:30"),
+            priority: .p1, skills: [.femaleStaff, .nurse], bed: .women, notify: [.police]),
+        Expectation(
+            situation: Situation(
+                name: "a woman who fled violence, safe now, at 10:00", category: "woman_violence_victim", age: 35,
+                sex: "female", temperature: 18, localTime: "10:00"),
+            priority: .p2, skills: [.femaleStaff], bed: .women),
+        Expectation(
+            situation: Situation(
+                name: "a man of 60 under a bus shelter in Ifrane, −9 °C", category: "homeless_adult", age: 60,
+                factors: ["cold_exposure", "illness"], temperature: -9, localTime: "05:20"),
+            priority: .p1, skills: [.nurse], bed: .men, rules: ["cold-wave", "freezing"]),
+        Expectation(
+            situation: Situation(
+                name: "a man sleeping out at −2 °C in Errachidia", category: "homeless_adult", age: 52, temperature: -2,
+                localTime: "04:10"),
+            priority: .p1, skills: [], bed: .men, rules: ["freezing", "cold", "homeless-at-night"]),
+        Expectation(
+            situation: Situation(
+                name: "an agitated man at 21:15, 4 °C", category: "mental_distress", age: 35,
+                factors: ["mental_distress"],
+                temperature: 4, localTime: "21:15"),
+            priority: .p2, skills: [.nurse], bed: .men),
+        Expectation(
+            situation: Situation(
+                name: "a young woman with an intellectual disability lost at night", category: "person_with_disability",
+                age: 24, sex: "female", factors: ["disability", "alone_at_night"], temperature: 6.5, localTime: "23:45"),
+            priority: .p2, skills: [.socialWorker], bed: .women, rules: ["vulnerable-alone-at-night"]),
+        Expectation(
+            situation: Situation(
+                name: "a disoriented Spanish-speaking woman, 40, at 03:05", category: "mental_distress", age: 40,
+                sex: "female", factors: ["mental_distress", "cold_exposure"], temperature: 9.5, localTime: "03:05",
+                language: "es"),
+            priority: .p2, skills: [.nurse], bed: .women),
+    ]
+
+    @Test("each situation gets the expected priority, crew skills, bed and notifications", arguments: cases)
+    func situation(_ expected: Expectation) throws {
+        let decision = Fixtures.engine.triage(try Fixtures.report(expected.situation.document))
+        let why = decision.reasons.map(\.rule).joined(separator: ", ")
+        #expect(decision.priority == expected.priority, "\(expected.situation.name): \(why)")
+        #expect(decision.requiredSkills == expected.skills, "\(expected.situation.name): \(why)")
+        #expect(decision.bedType == expected.bed, "\(expected.situation.name)")
+        #expect(decision.notify == expected.notify, "\(expected.situation.name)")
+        for rule in expected.rules {
+            #expect(decision.reasons.contains { $0.rule == rule }, "\(expected.situation.name): \(rule) not in \(why)")
+        }
+        #expect(decision.reasons.first?.rule == "base")
+        #expect(decision.rulesVersion == Fixtures.rules.version)
+    }
+
+    @Test("a call in Tamazight prefers a Tamazight speaker without requiring one")
+    func languagePreferred() throws {
+        let situation = Situation(
+            name: "tamazight", category: "isolated_elderly", age: 82, localTime: "20:05", language: "zgh")
+        let decision = Fixtures.engine.triage(try Fixtures.report(situation.document))
+        #expect(decision.preferredSkills == [.speaksTamazight])
+        #expect(!decision.requiredSkills.contains(.speaksTamazight))
+    }
+}
+
+@Suite("Triage invariants (property-based)")
+struct TriagePropertyTests {
+    static let categories = BeneficiaryCategory.allCases.map(\.rawValue)
+    static let factors = ReportFactor.allCases.map(\.rawValue)
+
+    static let situations = zip(
+        Gen.element(of: categories), Gen.int(in: -1...100), Gen.element(of: ["female", "male", "unknown"]),
+        Gen.element(of: factors).set(ofAtMost: 0...5), Gen.int(in: -150...350), Gen.int(in: 0...1439),
+        Gen.element(of: ["ar", "ary", "fr", "zgh", "es", "en"])
+    ).map { category, age, sex, factors, tenthsOfDegree, minute, language in
+        let time = String(format: "%02d:%02d", minute / 60, minute % 60)
+        return Situation(
+            name: "generated", category: category ?? "homeless_adult", age: age < 0 ? nil : Int64(age),
+            sex: sex ?? "male",
+            factors: factors.compactMap { $0 }.sorted(),
+            temperature: tenthsOfDegree == 350 ? nil : Double(tenthsOfDegree) / 10,
+            localTime: time, language: language)
+    }
+
+    @Test("a minor is never below P2, always needs child protection, a minors' bed, and a notification")
+    func minors() async {
+        await propertyCheck(count: 500, input: Self.situations) { situation in
+            guard let report = try? Fixtures.report(situation.document) else {
+                Issue.record("generated an invalid report")
+                return
+            }
+            let decision = Fixtures.engine.triage(report)
+            let minor = report.person.age.map { $0 < 18 } ?? (report.category == .childStreetSituation)
+            #expect(decision.minor == minor)
+            if minor {
+                #expect(decision.priority <= .p2)
+                #expect(decision.requiredSkills.contains(.childProtection))
+                #expect(decision.notify.contains(.childProtection))
+                #expect(decision.bedType == .minors)
+            } else {
+                #expect(!decision.notify.contains(.childProtection))
+            }
+        }
+    }
+
+    @Test("the same report gives the same decision, and every decision explains itself")
+    func deterministic() async {
+        await propertyCheck(count: 300, input: Self.situations) { situation in
+            guard let report = try? Fixtures.report(situation.document) else { return }
+            let first = Fixtures.engine.triage(report)
+            #expect(first == Fixtures.engine.triage(report))
+            #expect(first.reasons.first?.rule == "base")
+            #expect(first.rulesVersion == Fixtures.rules.version)
+        }
+    }
+
+    @Test("one more danger factor, or a colder night, never makes a case less urgent")
+    func monotone() async {
+        await propertyCheck(count: 300, input: Self.situations, Gen.element(of: Self.factors)) { situation, extra in
+            guard let report = try? Fixtures.report(situation.document) else { return }
+            var worse = situation
+            if let extra, !worse.factors.contains(extra) { worse.factors.append(extra) }
+            worse.temperature = (situation.temperature ?? 10) - 5
+            guard let worseReport = try? Fixtures.report(worse.document) else { return }
+            let before = Fixtures.engine.triage(report).priority
+            let after = Fixtures.engine.triage(worseReport).priority
+            if situation.temperature != nil {
+                #expect(after <= before, "\(situation.factors) + \(extra ?? "-"), \(situation.temperature ?? 0) °C")
+            }
+        }
+    }
+}
+
+@Suite("Triage rules file")
+struct TriageRulesFileTests {
+    @Test("the shipped file loads, covers every category, and names its version")
+    func shipped() {
+        #expect(Fixtures.rules.version.hasPrefix("triage-"))
+        #expect(Fixtures.rules.rules.count >= 15)
+        #expect(Set(Fixtures.rules.basePriority.keys) == Set(BeneficiaryCategory.allCases))
+    }
+
+    @Test(
+        "mistakes in the file are refused with the rule and key named",
+        arguments: [
+            (#""then": { "raise": 1 }"#, #""then": { "rise": 1 }"#, "unknown effect 'rise'"),
+            (#""skills": ["nurse"]"#, #""skills": ["doctor"]"#, "unknown value \"doctor\""),
+            (#""temperature_at_most": 5"#, #""temperature_below": 5"#, "unknown condition 'temperature_below'"),
+            (#""priority_at_least": "P1", "notify""#, #""priority_at_least": "P0", "notify""#, "must be P1…P4"),
+            (#""bed": "elderly""#, #""bed": "suite""#, "unknown bed type"),
+        ])
+    func refused(original: String, replacement: String, message: String) throws {
+        let url = Repository.seeds.appendingPathComponent("triage/rules.json")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        #expect(text.contains(original), "fixture no longer matches the rules file")
+        let broken = text.replacingOccurrences(of: original, with: replacement)
+        let error = #expect(throws: TriageRules.LoadError.self) {
+            try TriageRules(json: try JSONParser.parse(broken))
+        }
+        #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+    }
+}
