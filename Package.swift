@@ -54,6 +54,12 @@ let package = Package(
             dependencies: ["SamuModel"],
             swiftSettings: strict
         ),
+        // Pure dispatch: one state machine per zone (units, beds, queue, timers) → decisions with reasons.
+        .target(
+            name: "SamuDispatchCore",
+            dependencies: ["SamuModel"],
+            swiftSettings: strict
+        ),
         // PostgreSQL: migrations, the inbox (processed events), cases, timeline, outbox.
         .target(
             name: "SamuStore",
@@ -97,6 +103,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SamuModelTests", dependencies: ["SamuModel", "SamuTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SamuDispatchCoreTests",
+            dependencies: [
+                "SamuDispatchCore", "SamuModel", "SamuTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "SamuTriageTests",
             dependencies: [

@@ -1,0 +1,215 @@
+import Foundation
+import SamuModel
+
+/// The time a dispatcher is given: wall time for records, monotonic time for timers (a wall-clock
+/// jump never expires a hold early or late).
+public struct DispatchInstant: Sendable, Equatable {
+    public var wall: Date
+    /// Time since an arbitrary origin that never goes backwards.
+    public var monotonic: Duration
+
+    public init(wall: Date, monotonic: Duration) {
+        self.wall = wall
+        self.monotonic = monotonic
+    }
+}
+
+/// Settings of a zone's dispatcher.
+public struct DispatchConfiguration: Sendable, Equatable {
+    /// Average speed of a unit in town, to turn distances into travel times.
+    public var unitSpeedKilometresPerHour: Double = 30
+    /// How long a crew has to acknowledge an assignment before the case goes to another unit.
+    public var acknowledgementTimeout: Duration = .seconds(90)
+    /// How long a bed stays held for a case before it is released.
+    public var bedHoldDuration: Duration = .seconds(45 * 60)
+    /// Waiting longer than this in the queue escalates the case and asks neighbour zones for help.
+    public var escalationAfter: [Priority: Duration] = [.p1: .seconds(10 * 60), .p2: .seconds(30 * 60)]
+    /// Zones that mutual-aid requests go to.
+    public var neighbours: [String] = []
+    /// A preferred skill (a language) is worth this much travel time.
+    public var preferredSkillBonusSeconds: Double = 120
+    /// How many candidates a decision record keeps (the best ones), besides their total count.
+    public var candidatesRecorded = 8
+
+    public init() {}
+}
+
+/// A mobile unit's report of itself (`samu.units.v1`).
+public struct UnitUpdate: Sendable, Equatable {
+    public var unitID: String
+    /// Increases with every report of this unit; older versions are ignored.
+    public var version: Int64
+    public var status: UnitStatus
+    public var position: GeoPoint
+    /// The crew's skills, when they changed (start of shift); nil keeps the known ones.
+    public var skills: Set<CrewSkill>?
+    /// The case the crew is working on, when the status is about one.
+    public var caseID: UUID?
+    /// How the crew closed the case, when it reports one.
+    public var resolution: Resolution?
+    public var shelterID: String?
+
+    public init(
+        unitID: String, version: Int64, status: UnitStatus, position: GeoPoint, skills: Set<CrewSkill>? = nil,
+        caseID: UUID? = nil, resolution: Resolution? = nil, shelterID: String? = nil
+    ) {
+        self.unitID = unitID
+        self.version = version
+        self.status = status
+        self.position = position
+        self.skills = skills
+        self.caseID = caseID
+        self.resolution = resolution
+        self.shelterID = shelterID
+    }
+}
+
+/// Beds of one type at a shelter.
+public struct BedCount: Sendable, Equatable, Codable {
+    public var capacity: Int
+    public var occupied: Int
+
+    public init(capacity: Int, occupied: Int) {
+        self.capacity = capacity
+        self.occupied = occupied
+    }
+}
+
+/// A shelter's report of its beds (`samu.beds.v1`): the full counts by type, and which case was
+/// admitted or left, if any.
+public struct BedUpdate: Sendable, Equatable {
+    public var shelterID: String
+    public var version: Int64
+    public var position: GeoPoint
+    public var beds: [BedType: BedCount]
+    public var admittedCase: UUID?
+
+    public init(
+        shelterID: String, version: Int64, position: GeoPoint, beds: [BedType: BedCount], admittedCase: UUID? = nil
+    ) {
+        self.shelterID = shelterID
+        self.version = version
+        self.position = position
+        self.beds = beds
+        self.admittedCase = admittedCase
+    }
+}
+
+/// An operator's override (`samu.commands.v1`).
+public struct OperatorCommand: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        /// Take the case from its unit; give it to `unitID`, or to the best other unit.
+        case reassign(unitID: String?)
+        case cancel
+        case close(Resolution)
+        case requestMutualAid
+    }
+
+    public var caseID: UUID
+    public var action: Action
+    public var operatorID: String
+    public var reason: String
+
+    public init(caseID: UUID, action: Action, operatorID: String, reason: String) {
+        self.caseID = caseID
+        self.action = action
+        self.operatorID = operatorID
+        self.reason = reason
+    }
+}
+
+/// Where a case stands in its zone.
+public enum CasePhase: Sendable, Equatable {
+    case queued(since: Duration)
+    case assigned(unitID: String, acknowledgeBy: Duration)
+    case enRoute(unitID: String)
+    case onScene(unitID: String)
+    case transporting(unitID: String)
+    /// The crew has left; an operator records how it ended.
+    case awaitingResolution
+    case resolved(Resolution)
+    case cancelled
+
+    public var name: String {
+        switch self {
+        case .queued: "queued"
+        case .assigned: "assigned"
+        case .enRoute: "acknowledged"
+        case .onScene: "on_scene"
+        case .transporting: "transporting"
+        case .awaitingResolution: "awaiting_resolution"
+        case .resolved: "resolved"
+        case .cancelled: "cancelled"
+        }
+    }
+
+    public var isTerminal: Bool {
+        switch self {
+        case .resolved, .cancelled: true
+        default: false
+        }
+    }
+
+    public var unitID: String? {
+        switch self {
+        case .assigned(let unit, _), .enRoute(let unit), .onScene(let unit), .transporting(let unit): unit
+        default: nil
+        }
+    }
+}
+
+/// One candidate a decision looked at.
+public struct Candidate: Sendable, Equatable {
+    public var id: String
+    /// Travel time (units: to the person; shelters: from the person), seconds.
+    public var travelSeconds: Double
+    /// Lower is better: travel time minus the bonus for preferred skills.
+    public var score: Double
+}
+
+/// Why a case got this unit and this bed: every decision is recorded with what it considered.
+public struct DecisionRecord: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case assign
+        case reassign
+        case queue
+        case override
+    }
+
+    public var decisionID: UUID
+    public var caseID: UUID
+    public var zone: String
+    public var kind: Kind
+    public var priority: Priority
+    public var unitID: String?
+    public var unitTravelSeconds: Double?
+    public var shelterID: String?
+    public var bedType: BedType
+    public var unitCandidates: [Candidate]
+    public var unitCandidateCount: Int
+    public var shelterCandidates: [Candidate]
+    public var rulesVersion: String
+    public var reason: String
+    public var operatorID: String?
+    public var operatorReason: String?
+    public var at: Date
+    /// Whether the decision was taken jointly for several waiting cases.
+    public var joint: Bool
+}
+
+/// What the dispatcher wants done, in order: persist, publish, notify.
+public enum DispatchAction: Sendable, Equatable {
+    case decided(DecisionRecord)
+    /// A case changed phase; `detail` says why in a few words.
+    case phaseChanged(caseID: UUID, from: String, to: String, detail: String)
+    case bedHeld(caseID: UUID, shelterID: String, bedType: BedType, until: Duration)
+    case bedReleased(caseID: UUID, shelterID: String, bedType: BedType, reason: String)
+    case bedOccupied(caseID: UUID, shelterID: String, bedType: BedType)
+    case escalated(caseID: UUID, waited: Duration)
+    case mutualAidRequested(caseID: UUID, zones: [String])
+    /// Follow-up for a person left without help tonight (refused, not found, no bed).
+    case followUp(caseID: UUID, resolution: Resolution)
+    case notify(caseID: UUID, authority: Authority)
+    /// An input that could not be applied, and why (stale version, unknown case, illegal move).
+    case rejected(reason: String)
+}

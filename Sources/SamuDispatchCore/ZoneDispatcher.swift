@@ -1,0 +1,653 @@
+import Foundation
+import SamuModel
+
+/// One zone's dispatcher: a pure state machine. Feed it unit and bed reports, triaged cases,
+/// operator commands and clock ticks; it returns what to persist and publish. It holds the zone's
+/// live state in memory and decides alone (the zone's single writer is the worker that owns the
+/// zone's partition).
+///
+/// Invariants it keeps (and tests try to break): a unit has at most one active case; a shelter
+/// never has more holds plus occupants than beds of a type; every case is either waiting, active
+/// with exactly one unit, or in exactly one terminal state; the same inputs give the same decisions.
+public struct ZoneDispatcher: Sendable {
+    public let zone: String
+    public let configuration: DispatchConfiguration
+
+    struct UnitState: Sendable {
+        var id: String
+        var skills: SkillMask
+        var status: UnitStatus
+        var position: GeoPoint
+        var x: Double
+        var y: Double
+        var version: Int64
+        var assignment: UUID?
+        /// Missed an acknowledgement: not offered new cases until it reports again.
+        var unresponsive: Bool
+    }
+
+    struct ShelterState: Sendable {
+        var id: String
+        var position: GeoPoint
+        var x: Double
+        var y: Double
+        var version: Int64
+        var capacity: [Int]
+        var occupied: [Int]
+        var held: [Int]
+        var holds: [UUID: (bed: BedType, until: Duration)]
+
+        func free(_ bed: BedType) -> Int {
+            let index = bed.index
+            return capacity[index] - occupied[index] - held[index]
+        }
+    }
+
+    struct CaseState: Sendable {
+        var triaged: TriagedCase
+        var x: Double
+        var y: Double
+        var skills: SkillMask
+        var preferred: SkillMask
+        var phase: CasePhase
+        var decisions: Int
+        var hold: (shelterID: String, bed: BedType)?
+        var escalated: Bool
+    }
+
+    var units: [UnitState] = []
+    var unitIndex: [String: Int] = [:]
+    var shelters: [ShelterState] = []
+    var shelterIndex: [String: Int] = [:]
+    var cases: [UUID: CaseState] = [:]
+    /// Waiting cases, most urgent first, then oldest first.
+    var waiting: [UUID] = []
+    /// Reference latitude of the local flat-earth projection.
+    var referenceLatitude: Double?
+
+    public init(zone: String, configuration: DispatchConfiguration = DispatchConfiguration()) {
+        self.zone = zone
+        self.configuration = configuration
+    }
+
+    // MARK: - Reading
+
+    /// Cases not yet resolved or cancelled.
+    public var activeCaseCount: Int { cases.count }
+    public var waitingCaseIDs: [UUID] { waiting }
+
+    public func phase(of caseID: UUID) -> CasePhase? { cases[caseID]?.phase }
+
+    /// The case a unit is working on, if any.
+    public func assignment(of unitID: String) -> UUID? {
+        unitIndex[unitID].flatMap { units[$0].assignment }
+    }
+
+    public func unitStatus(_ unitID: String) -> UnitStatus? { unitIndex[unitID].map { units[$0].status } }
+
+    /// Beds of a type at a shelter: capacity, occupied, held.
+    public func beds(at shelterID: String, _ bed: BedType) -> (capacity: Int, occupied: Int, held: Int)? {
+        guard let index = shelterIndex[shelterID] else { return nil }
+        let shelter = shelters[index]
+        return (shelter.capacity[bed.index], shelter.occupied[bed.index], shelter.held[bed.index])
+    }
+
+    public var unitIDs: [String] { units.map(\.id) }
+    public var shelterIDs: [String] { shelters.map(\.id) }
+
+    /// The shelter and bed type held for a case, if any.
+    public func hold(of caseID: UUID) -> (shelterID: String, bed: BedType)? { cases[caseID]?.hold }
+
+    // MARK: - Inputs
+
+    /// A new triaged case: assign the best unit and bed now, or queue it.
+    public mutating func submit(_ triaged: TriagedCase, at time: DispatchInstant) -> [DispatchAction] {
+        guard cases[triaged.caseID] == nil else {
+            return [.rejected(reason: "case \(triaged.caseID.lowercased) is already in zone \(zone)")]
+        }
+        let (x, y) = project(triaged.location)
+        cases[triaged.caseID] = CaseState(
+            triaged: triaged, x: x, y: y, skills: SkillMask(triaged.triage.requiredSkills),
+            preferred: SkillMask(triaged.triage.preferredSkills), phase: .queued(since: time.monotonic), decisions: 0,
+            hold: nil, escalated: false)
+        var actions = triaged.triage.notify.sorted().map {
+            DispatchAction.notify(caseID: triaged.caseID, authority: $0)
+        }
+        actions += dispatch(triaged.caseID, kind: .assign, excluding: nil, at: time, from: "triaged")
+        return actions
+    }
+
+    /// A unit's report. Call ``settle(at:)`` after a batch of inputs.
+    public mutating func apply(_ update: UnitUpdate, at time: DispatchInstant) -> [DispatchAction] {
+        let (x, y) = project(update.position)
+        guard let index = unitIndex[update.unitID] else {
+            unitIndex[update.unitID] = units.count
+            units.append(
+                UnitState(
+                    id: update.unitID, skills: SkillMask(update.skills ?? []), status: update.status,
+                    position: update.position, x: x, y: y, version: update.version, assignment: nil, unresponsive: false
+                ))
+            return []
+        }
+        guard update.version > units[index].version else {
+            return [
+                .rejected(
+                    reason: "unit \(update.unitID): version \(update.version) is not newer than \(units[index].version)"
+                )
+            ]
+        }
+        units[index].version = update.version
+        units[index].status = update.status
+        units[index].position = update.position
+        units[index].x = x
+        units[index].y = y
+        units[index].unresponsive = false
+        if let skills = update.skills { units[index].skills = SkillMask(skills) }
+        var actions: [DispatchAction] = []
+        if let caseID = units[index].assignment {
+            actions += advance(caseID, unit: index, with: update, at: time)
+        } else if let reported = update.caseID, update.status == .enRoute || update.status == .onScene {
+            actions.append(
+                .rejected(reason: "unit \(update.unitID) reports case \(reported.lowercased) it was not given"))
+        }
+        return actions
+    }
+
+    /// A shelter's report of its beds. Call ``settle(at:)`` after a batch of inputs.
+    public mutating func apply(_ update: BedUpdate, at time: DispatchInstant) -> [DispatchAction] {
+        let index: Int
+        if let known = shelterIndex[update.shelterID] {
+            guard update.version > shelters[known].version else {
+                return [
+                    .rejected(
+                        reason:
+                            "shelter \(update.shelterID): version \(update.version) is not newer than \(shelters[known].version)"
+                    )
+                ]
+            }
+            index = known
+        } else {
+            let (x, y) = project(update.position)
+            index = shelters.count
+            shelterIndex[update.shelterID] = index
+            let zeros = [Int](repeating: 0, count: BedType.allCases.count)
+            shelters.append(
+                ShelterState(
+                    id: update.shelterID, position: update.position, x: x, y: y, version: update.version,
+                    capacity: zeros, occupied: zeros, held: zeros, holds: [:]))
+        }
+        shelters[index].version = update.version
+        for bed in BedType.allCases {
+            let count = update.beds[bed] ?? BedCount(capacity: 0, occupied: 0)
+            shelters[index].capacity[bed.index] = max(0, count.capacity)
+            shelters[index].occupied[bed.index] = max(0, count.occupied)
+        }
+        var actions: [DispatchAction] = []
+        if let admitted = update.admittedCase, let hold = shelters[index].holds.removeValue(forKey: admitted) {
+            shelters[index].held[hold.bed.index] -= 1
+            cases[admitted]?.hold = nil
+            actions.append(.bedOccupied(caseID: admitted, shelterID: update.shelterID, bedType: hold.bed))
+        }
+        // More holds than free beds (walk-ins, a count corrected down): release the least urgent,
+        // most recent holds and look for beds elsewhere.
+        for bed in BedType.allCases where shelters[index].free(bed) < 0 {
+            let victims = shelters[index].holds.filter { $0.value.bed == bed }.map(\.key)
+                .sorted { lhs, rhs in holdOrder(lhs) > holdOrder(rhs) }
+            for caseID in victims.prefix(-shelters[index].free(bed)) {
+                actions += releaseHold(of: caseID, reason: "shelter full")
+            }
+        }
+        return actions
+    }
+
+    /// An operator's command.
+    public mutating func apply(_ command: OperatorCommand, at time: DispatchInstant) -> [DispatchAction] {
+        guard let state = cases[command.caseID] else {
+            return [.rejected(reason: "case \(command.caseID.lowercased) is not open in zone \(zone)")]
+        }
+        switch command.action {
+        case .cancel:
+            return finish(
+                command.caseID, as: .cancelled, detail: "cancelled by \(command.operatorID): \(command.reason)")
+        case .close(let resolution):
+            return finish(
+                command.caseID, as: .resolved(resolution),
+                detail: "closed by \(command.operatorID) as \(resolution.rawValue): \(command.reason)")
+        case .requestMutualAid:
+            return [.mutualAidRequested(caseID: command.caseID, zones: configuration.neighbours)]
+        case .reassign(let target):
+            let previous = state.phase.unitID
+            if let target {
+                guard let unit = unitIndex[target] else {
+                    return [.rejected(reason: "unit \(target) is unknown in \(zone)")]
+                }
+                guard units[unit].assignment == nil || units[unit].assignment == command.caseID else {
+                    return [.rejected(reason: "unit \(target) already has a case")]
+                }
+                guard units[unit].status != .offDuty else { return [.rejected(reason: "unit \(target) is off duty")] }
+            }
+            var actions: [DispatchAction] = []
+            let from = state.phase.name
+            if let previous, let unit = unitIndex[previous] { units[unit].assignment = nil }
+            removeFromWaiting(command.caseID)
+            if let target, let unit = unitIndex[target] {
+                actions += assign(
+                    command.caseID, unit: unit, candidates: [], candidateCount: 1, kind: .override, joint: false,
+                    reason: "operator override", operatorID: command.operatorID, operatorReason: command.reason,
+                    at: time, from: from)
+            } else {
+                actions += dispatch(
+                    command.caseID, kind: .reassign, excluding: previous, at: time, from: from,
+                    operatorID: command.operatorID, operatorReason: command.reason)
+            }
+            return actions
+        }
+    }
+
+    /// The clock: acknowledgement timeouts, hold expiry, escalation of long waits.
+    public mutating func tick(at time: DispatchInstant) -> [DispatchAction] {
+        var actions: [DispatchAction] = []
+        let now = time.monotonic
+        for caseID in cases.keys.sorted(by: { $0.uuidString < $1.uuidString }) {
+            guard let state = cases[caseID], case .assigned(let unitID, let deadline) = state.phase, deadline <= now
+            else {
+                continue
+            }
+            if let unit = unitIndex[unitID] {
+                units[unit].assignment = nil
+                units[unit].unresponsive = true
+            }
+            actions += dispatch(
+                caseID, kind: .reassign, excluding: unitID, at: time, from: "assigned",
+                reasonPrefix: "unit \(unitID) did not acknowledge within \(configuration.acknowledgementTimeout)")
+        }
+        for index in shelters.indices {
+            let expired = shelters[index].holds.filter { $0.value.until <= now }.map(\.key).sorted {
+                $0.uuidString < $1.uuidString
+            }
+            for caseID in expired { actions += releaseHold(of: caseID, reason: "hold expired") }
+        }
+        for caseID in waiting {
+            guard var state = cases[caseID], !state.escalated, case .queued(let since) = state.phase,
+                let limit = configuration.escalationAfter[state.triaged.triage.priority], now - since >= limit
+            else { continue }
+            state.escalated = true
+            cases[caseID] = state
+            actions.append(.escalated(caseID: caseID, waited: now - since))
+            actions.append(.mutualAidRequested(caseID: caseID, zones: configuration.neighbours))
+        }
+        actions += settle(at: time)
+        return actions
+    }
+
+    /// Serves the waiting cases with the units that became free and gives beds to active cases
+    /// that have none. Call it after each batch of inputs (and ``tick(at:)`` calls it): deciding
+    /// for a batch at once lets waiting cases be matched to free units jointly.
+    public mutating func settle(at time: DispatchInstant) -> [DispatchAction] {
+        assignWaiting(at: time) + giveBedsToActiveCases(at: time)
+    }
+
+    // MARK: - Deciding
+
+    /// Finds the best unit (and a bed) for one case, or queues it.
+    mutating func dispatch(
+        _ caseID: UUID, kind: DecisionRecord.Kind, excluding excluded: String?, at time: DispatchInstant, from: String,
+        operatorID: String? = nil, operatorReason: String? = nil, reasonPrefix: String? = nil
+    ) -> [DispatchAction] {
+        guard let state = cases[caseID] else { return [] }
+        var best: (index: Int, score: Double)?
+        var candidates: [Candidate] = []
+        var eligible = 0
+        for index in units.indices {
+            let unit = units[index]
+            guard unit.status.isFree, unit.assignment == nil, !unit.unresponsive, unit.id != excluded,
+                unit.skills.contains(state.skills)
+            else { continue }
+            eligible += 1
+            let travel = travelSeconds(unit.x, unit.y, state.x, state.y)
+            let score =
+                travel - Double(unit.skills.intersection(state.preferred).count)
+                * configuration.preferredSkillBonusSeconds
+            candidates.append(Candidate(id: unit.id, travelSeconds: travel, score: score))
+            if best == nil || score < best!.score || (score == best!.score && unit.id < units[best!.index].id) {
+                best = (index, score)
+            }
+        }
+        let prefix = reasonPrefix.map { "\($0); " } ?? ""
+        guard let best else {
+            enqueue(caseID, at: time)
+            let skills = state.triage.requiredSkills.sorted().map(\.rawValue).joined(separator: ", ")
+            let record = record(
+                caseID, kind: .queue, unit: nil, travel: nil, shelter: nil, candidates: [], candidateCount: 0,
+                shelterCandidates: [], joint: false,
+                reason: prefix + "no free unit" + (skills.isEmpty ? "" : " with \(skills)"), operatorID: operatorID,
+                operatorReason: operatorReason, at: time)
+            var actions: [DispatchAction] = [.decided(record)]
+            if from != "queued" {
+                actions.append(.phaseChanged(caseID: caseID, from: from, to: "queued", detail: record.reason))
+            }
+            return actions
+        }
+        candidates.sort { ($0.score, $0.id) < ($1.score, $1.id) }
+        return assign(
+            caseID, unit: best.index, candidates: Array(candidates.prefix(configuration.candidatesRecorded)),
+            candidateCount: eligible, kind: kind, joint: false,
+            reason: prefix + "nearest free unit with the required skills",
+            operatorID: operatorID, operatorReason: operatorReason, at: time, from: from)
+    }
+
+    /// Gives a unit (and a bed, if one is free) to a case and records why.
+    mutating func assign(
+        _ caseID: UUID, unit: Int, candidates: [Candidate], candidateCount: Int, kind: DecisionRecord.Kind, joint: Bool,
+        reason: String, operatorID: String? = nil, operatorReason: String? = nil, at time: DispatchInstant, from: String
+    ) -> [DispatchAction] {
+        guard var state = cases[caseID] else { return [] }
+        removeFromWaiting(caseID)
+        units[unit].assignment = caseID
+        let travel = travelSeconds(units[unit].x, units[unit].y, state.x, state.y)
+        state.phase = .assigned(
+            unitID: units[unit].id, acknowledgeBy: time.monotonic + configuration.acknowledgementTimeout)
+        cases[caseID] = state
+        var actions: [DispatchAction] = []
+        var shelterCandidates: [Candidate] = []
+        var shelterID = state.hold?.shelterID
+        if state.hold == nil {
+            let (chosen, considered) = bestShelter(for: state)
+            shelterCandidates = considered
+            if let chosen {
+                actions += holdBed(for: caseID, at: chosen, until: time.monotonic + configuration.bedHoldDuration)
+                shelterID = shelters[chosen].id
+            }
+        }
+        let bedNote =
+            shelterID == nil ? "; no free \(state.triaged.triage.bedType.rawValue) bed in \(zone)" : ""
+        let record = record(
+            caseID, kind: kind, unit: units[unit].id, travel: travel, shelter: shelterID, candidates: candidates,
+            candidateCount: candidateCount, shelterCandidates: shelterCandidates, joint: joint,
+            reason: reason + bedNote,
+            operatorID: operatorID, operatorReason: operatorReason, at: time)
+        return [
+            .decided(record),
+            .phaseChanged(caseID: caseID, from: from, to: "assigned", detail: "unit \(units[unit].id)"),
+        ] + actions
+    }
+
+    /// Serves waiting cases with the free units: the most urgent class first; within a class the
+    /// longest-waiting cases are served, and who gets which unit is decided jointly (minimum total
+    /// travel time) rather than first come, first served.
+    mutating func assignWaiting(at time: DispatchInstant) -> [DispatchAction] {
+        guard !waiting.isEmpty else { return [] }
+        var free = units.indices.filter {
+            units[$0].status.isFree && units[$0].assignment == nil && !units[$0].unresponsive
+        }
+        guard !free.isEmpty else { return [] }
+        var actions: [DispatchAction] = []
+        for priority in Priority.allCases where !free.isEmpty {
+            let servable = waiting.filter { caseID in
+                guard let state = cases[caseID], state.triaged.triage.priority == priority else { return false }
+                return free.contains { units[$0].skills.contains(state.skills) }
+            }
+            guard !servable.isEmpty else { continue }
+            let chosen = Array(servable.prefix(free.count))
+            var costs: [[Double]] = []
+            costs.reserveCapacity(chosen.count)
+            for caseID in chosen {
+                let state = cases[caseID]!
+                costs.append(
+                    free.map { index in
+                        let unit = units[index]
+                        guard unit.skills.contains(state.skills) else { return .infinity }
+                        return travelSeconds(unit.x, unit.y, state.x, state.y)
+                            - Double(unit.skills.intersection(state.preferred).count)
+                            * configuration.preferredSkillBonusSeconds
+                    })
+            }
+            let solution = Assignment.solve(costs: costs)
+            var used = Set<Int>()
+            for (row, column) in solution.enumerated() {
+                guard let column else { continue }
+                let caseID = chosen[row]
+                let unit = free[column]
+                used.insert(unit)
+                let considered = zip(free, costs[row]).filter { $0.1.isFinite }
+                    .map {
+                        Candidate(
+                            id: units[$0.0].id,
+                            travelSeconds: travelSeconds(
+                                units[$0.0].x, units[$0.0].y, cases[caseID]!.x, cases[caseID]!.y), score: $0.1)
+                    }
+                    .sorted { ($0.score, $0.id) < ($1.score, $1.id) }
+                actions += assign(
+                    caseID, unit: unit, candidates: Array(considered.prefix(configuration.candidatesRecorded)),
+                    candidateCount: considered.count, kind: .assign, joint: chosen.count > 1,
+                    reason: chosen.count > 1
+                        ? "assigned jointly with \(chosen.count - 1) other waiting \(priority.code) case(s): least total travel time"
+                        : "a unit became free",
+                    at: time, from: "queued")
+            }
+            free.removeAll { used.contains($0) }
+        }
+        return actions
+    }
+
+    /// Finds beds for active cases that have none, most urgent first.
+    mutating func giveBedsToActiveCases(at time: DispatchInstant) -> [DispatchAction] {
+        let needing = cases.filter { entry in
+            guard entry.value.hold == nil else { return false }
+            switch entry.value.phase {
+            case .assigned, .enRoute, .onScene: return true
+            default: return false
+            }
+        }.map(\.key).sorted { holdOrder($0) < holdOrder($1) }
+        var actions: [DispatchAction] = []
+        for caseID in needing {
+            guard let state = cases[caseID], let shelter = bestShelter(for: state).chosen else { continue }
+            actions += holdBed(for: caseID, at: shelter, until: time.monotonic + configuration.bedHoldDuration)
+        }
+        return actions
+    }
+
+    func bestShelter(for state: CaseState) -> (chosen: Int?, considered: [Candidate]) {
+        let bed = state.triaged.triage.bedType
+        var best: (index: Int, travel: Double)?
+        var considered: [Candidate] = []
+        for index in shelters.indices where shelters[index].free(bed) > 0 {
+            let travel = travelSeconds(state.x, state.y, shelters[index].x, shelters[index].y)
+            considered.append(Candidate(id: shelters[index].id, travelSeconds: travel, score: travel))
+            if best == nil || travel < best!.travel
+                || (travel == best!.travel && shelters[index].id < shelters[best!.index].id)
+            {
+                best = (index, travel)
+            }
+        }
+        considered.sort { ($0.score, $0.id) < ($1.score, $1.id) }
+        return (best?.index, Array(considered.prefix(configuration.candidatesRecorded)))
+    }
+
+    mutating func holdBed(for caseID: UUID, at shelter: Int, until: Duration) -> [DispatchAction] {
+        guard let bed = cases[caseID]?.triaged.triage.bedType else { return [] }
+        shelters[shelter].holds[caseID] = (bed, until)
+        shelters[shelter].held[bed.index] += 1
+        cases[caseID]?.hold = (shelters[shelter].id, bed)
+        return [.bedHeld(caseID: caseID, shelterID: shelters[shelter].id, bedType: bed, until: until)]
+    }
+
+    mutating func releaseHold(of caseID: UUID, reason: String) -> [DispatchAction] {
+        guard let hold = cases[caseID]?.hold ?? holdLookup(caseID), let index = shelterIndex[hold.shelterID],
+            shelters[index].holds.removeValue(forKey: caseID) != nil
+        else { return [] }
+        shelters[index].held[hold.bed.index] -= 1
+        cases[caseID]?.hold = nil
+        return [.bedReleased(caseID: caseID, shelterID: hold.shelterID, bedType: hold.bed, reason: reason)]
+    }
+
+    func holdLookup(_ caseID: UUID) -> (shelterID: String, bed: BedType)? {
+        for shelter in shelters { if let hold = shelter.holds[caseID] { return (shelter.id, hold.bed) } }
+        return nil
+    }
+
+    // MARK: - Case lifecycle
+
+    /// Moves an assigned case along with its unit's report.
+    mutating func advance(
+        _ caseID: UUID, unit: Int, with update: UnitUpdate, at time: DispatchInstant
+    ) -> [DispatchAction] {
+        guard let state = cases[caseID] else {
+            units[unit].assignment = nil
+            return []
+        }
+        let from = state.phase.name
+        let unitID = units[unit].id
+        func move(_ phase: CasePhase, _ detail: String) -> [DispatchAction] {
+            cases[caseID]?.phase = phase
+            return phase.name == from ? [] : [.phaseChanged(caseID: caseID, from: from, to: phase.name, detail: detail)]
+        }
+        switch update.status {
+        case .enRoute:
+            return move(.enRoute(unitID: unitID), "unit \(unitID) acknowledged")
+        case .onScene:
+            return move(.onScene(unitID: unitID), "unit \(unitID) on scene")
+        case .transporting:
+            return move(.transporting(unitID: unitID), "unit \(unitID) transporting")
+        case .available, .returning, .offDuty:
+            if let resolution = update.resolution {
+                return finish(
+                    caseID, as: .resolved(resolution), detail: "closed by unit \(unitID) as \(resolution.rawValue)")
+            }
+            units[unit].assignment = nil
+            switch state.phase {
+            case .assigned, .enRoute:
+                // The crew dropped the case before reaching the person: find another unit.
+                return dispatch(
+                    caseID, kind: .reassign, excluding: unitID, at: time, from: from,
+                    reasonPrefix: "unit \(unitID) became \(update.status.rawValue) before reaching the person")
+            default:
+                return move(.awaitingResolution, "unit \(unitID) left the scene without a resolution")
+            }
+        }
+    }
+
+    /// Ends a case: frees its unit, settles its bed, opens a follow-up for unmet demand.
+    mutating func finish(_ caseID: UUID, as phase: CasePhase, detail: String) -> [DispatchAction] {
+        guard let state = cases[caseID] else { return [] }
+        if let unitID = state.phase.unitID, let unit = unitIndex[unitID], units[unit].assignment == caseID {
+            units[unit].assignment = nil
+        }
+        removeFromWaiting(caseID)
+        var actions: [DispatchAction] = [
+            .phaseChanged(caseID: caseID, from: state.phase.name, to: phase.name, detail: detail)
+        ]
+        if case .resolved(let resolution) = phase {
+            // A person taken to a shelter keeps the hold until the shelter reports the admission
+            // (or the hold expires); otherwise the bed goes back at once.
+            if resolution != .sheltered { actions += releaseHold(of: caseID, reason: "case \(resolution.rawValue)") }
+            if resolution.isUnmetDemand { actions.append(.followUp(caseID: caseID, resolution: resolution)) }
+        } else {
+            actions += releaseHold(of: caseID, reason: "case cancelled")
+        }
+        cases.removeValue(forKey: caseID)
+        return actions
+    }
+
+    mutating func enqueue(_ caseID: UUID, at time: DispatchInstant) {
+        guard var state = cases[caseID] else { return }
+        if case .queued = state.phase {} else { state.phase = .queued(since: time.monotonic) }
+        cases[caseID] = state
+        removeFromWaiting(caseID)
+        let key = queueOrder(caseID)
+        let position = waiting.firstIndex { queueOrder($0) > key } ?? waiting.endIndex
+        waiting.insert(caseID, at: position)
+    }
+
+    mutating func removeFromWaiting(_ caseID: UUID) {
+        if let index = waiting.firstIndex(of: caseID) { waiting.remove(at: index) }
+    }
+
+    /// Waiting order: most urgent, then received first, then id (for determinism).
+    func queueOrder(_ caseID: UUID) -> QueueKey {
+        guard let state = cases[caseID] else { return QueueKey(priority: 9, received: 0, id: caseID.uuidString) }
+        return QueueKey(
+            priority: state.triaged.triage.priority.rawValue,
+            received: state.triaged.receivedAt.timeIntervalSince1970, id: caseID.uuidString)
+    }
+
+    /// Hold order: more urgent and older holds are kept first.
+    func holdOrder(_ caseID: UUID) -> QueueKey { queueOrder(caseID) }
+
+    struct QueueKey: Comparable {
+        var priority: Int
+        var received: Double
+        var id: String
+
+        static func < (lhs: QueueKey, rhs: QueueKey) -> Bool {
+            (lhs.priority, lhs.received, lhs.id) < (rhs.priority, rhs.received, rhs.id)
+        }
+    }
+
+    // MARK: - Records and geometry
+
+    mutating func record(
+        _ caseID: UUID, kind: DecisionRecord.Kind, unit: String?, travel: Double?, shelter: String?,
+        candidates: [Candidate], candidateCount: Int, shelterCandidates: [Candidate], joint: Bool, reason: String,
+        operatorID: String?, operatorReason: String?, at time: DispatchInstant
+    ) -> DecisionRecord {
+        let state = cases[caseID]!
+        cases[caseID]?.decisions += 1
+        return DecisionRecord(
+            decisionID: UUID(v5: "decision/\(caseID.lowercased)/\(state.decisions + 1)"), caseID: caseID, zone: zone,
+            kind: kind, priority: state.triaged.triage.priority, unitID: unit, unitTravelSeconds: travel,
+            shelterID: shelter, bedType: state.triaged.triage.bedType, unitCandidates: candidates,
+            unitCandidateCount: candidateCount, shelterCandidates: shelterCandidates,
+            rulesVersion: state.triaged.triage.rulesVersion, reason: reason, operatorID: operatorID,
+            operatorReason: operatorReason, at: time.wall, joint: joint)
+    }
+
+    /// Local flat-earth projection in kilometres (equirectangular around the zone's latitude):
+    /// within a zone's ~100 km its error is far below the error of "30 km/h in town".
+    mutating func project(_ point: GeoPoint) -> (Double, Double) {
+        if referenceLatitude == nil { referenceLatitude = point.latitude }
+        let kilometresPerDegree = 111.19492664
+        let x = point.longitude * kilometresPerDegree * cos(referenceLatitude! * .pi / 180)
+        return (x, point.latitude * kilometresPerDegree)
+    }
+
+    func travelSeconds(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double) -> Double {
+        let dx = x1 - x2
+        let dy = y1 - y2
+        return (dx * dx + dy * dy).squareRoot() / configuration.unitSpeedKilometresPerHour * 3600
+    }
+}
+
+extension ZoneDispatcher.CaseState {
+    var triage: TriageDecision { triaged.triage }
+}
+
+extension BedType {
+    /// Position in `BedType.allCases`, for per-type arrays.
+    var index: Int {
+        switch self {
+        case .men: 0
+        case .women: 1
+        case .womenWithChildren: 2
+        case .minors: 3
+        case .elderly: 4
+        }
+    }
+}
+
+/// Crew skills as a bit set: subset tests in one instruction on the hot path.
+struct SkillMask: Sendable, Equatable {
+    var bits: UInt16
+
+    init(_ skills: Set<CrewSkill>) {
+        var bits: UInt16 = 0
+        for skill in skills { bits |= 1 << UInt16(CrewSkill.allCases.firstIndex(of: skill)!) }
+        self.bits = bits
+    }
+
+    init(bits: UInt16) { self.bits = bits }
+
+    func contains(_ other: SkillMask) -> Bool { bits & other.bits == other.bits }
+    func intersection(_ other: SkillMask) -> SkillMask { SkillMask(bits: bits & other.bits) }
+    var count: Int { bits.nonzeroBitCount }
+}

@@ -1,0 +1,246 @@
+import Foundation
+import SamuModel
+import Testing
+
+@testable import SamuDispatchCore
+
+@Suite("Dispatch scenarios")
+struct ScenarioTests {
+    @Test("the nearest free unit with the required skills goes, and the nearest bed of the right type is held")
+    func nearestWithSkills() {
+        var world = World()
+        world.unit("near-no-skill", at: 0.5, 0)
+        world.unit("far-child-protection", at: 4, 0, skills: [.childProtection, .speaksDarija])
+        world.unit("nearer-child-protection", at: 2, 0, skills: [.childProtection])
+        world.shelter("men-only", at: 0.1, 0, beds: [.men: BedCount(capacity: 10, occupied: 0)])
+        world.shelter("minors-far", at: 6, 0, beds: [.minors: BedCount(capacity: 4, occupied: 3)])
+        world.shelter("minors-full", at: 1, 0, beds: [.minors: BedCount(capacity: 4, occupied: 4)])
+        let child = World.triaged(priority: .p1, skills: [.childProtection], bed: .minors, notify: [.childProtection])
+        let actions = world.submit(child)
+        let decision = try! #require(actions.decisions.first)
+        #expect(decision.unitID == "nearer-child-protection")
+        #expect(decision.shelterID == "minors-far")
+        #expect(decision.unitCandidates.map(\.id) == ["nearer-child-protection", "far-child-protection"])
+        #expect(decision.unitCandidateCount == 2)
+        #expect(decision.rulesVersion == "test-rules-1")
+        #expect(abs((decision.unitTravelSeconds ?? 0) - 240) < 1, "2 km at 30 km/h")
+        #expect(actions.contains(.notify(caseID: child.caseID, authority: .childProtection)))
+        #expect(actions.holds.map(\.1) == ["minors-far"])
+        #expect(world.dispatcher.beds(at: "minors-far", .minors)! == (4, 3, 1))
+        #expect(world.dispatcher.assignment(of: "nearer-child-protection") == child.caseID)
+    }
+
+    @Test("a preferred language can outweigh a short extra distance")
+    func preferredSkill() {
+        var world = World()
+        world.unit("arabic", at: 1, 0)
+        world.unit("tamazight", at: 1.5, 0, skills: [.speaksTamazight])
+        let actions = world.submit(World.triaged(preferred: [.speaksTamazight]))
+        #expect(actions.decisions.first?.unitID == "tamazight")
+    }
+
+    @Test("with no free unit the case waits, and gets the first unit that frees up")
+    func queueThenAssign() {
+        var world = World()
+        world.unit("u1", at: 1, 0, status: .onScene)
+        let waiting = World.triaged()
+        let queued = world.submit(waiting)
+        #expect(queued.decisions.first?.kind == .queue)
+        #expect(world.dispatcher.waitingCaseIDs == [waiting.caseID])
+        let freed = world.unit("u1", at: 1, 0, status: .available)
+        #expect(freed.decisions.first?.unitID == "u1")
+        #expect(freed.decisions.first?.reason.hasPrefix("a unit became free") == true)
+        #expect(world.dispatcher.waitingCaseIDs.isEmpty)
+    }
+
+    @Test("a P1 that arrives later is served before an older P3")
+    func urgentFirst() {
+        var world = World()
+        world.unit("u1", at: 0, 0, status: .onScene)
+        let older = World.triaged(priority: .p3, receivedAt: World.origin)
+        let urgent = World.triaged(priority: .p1, receivedAt: World.origin.addingTimeInterval(60))
+        world.submit(older)
+        world.submit(urgent)
+        #expect(world.dispatcher.waitingCaseIDs == [urgent.caseID, older.caseID])
+        let freed = world.unit("u1", status: .available)
+        #expect(freed.decisions.first?.caseID == urgent.caseID)
+    }
+
+    @Test("when supply is short, waiting cases are matched jointly, not first come first served")
+    func joint() {
+        var world = World()
+        world.unit("west", at: 0, 0, status: .onScene)
+        world.unit("east", at: 10, 0, status: .onScene)
+        let first = World.triaged(at: 4, 0, receivedAt: World.origin)
+        let second = World.triaged(at: -1, 0, receivedAt: World.origin.addingTimeInterval(30))
+        world.submit(first)
+        world.submit(second)
+        // Both units come back in one batch; greedy would give "west" to the first case (4 km)
+        // and "east" to the second (11 km): 15 km. Jointly: 6 km + 1 km.
+        world.unit("west", at: 0, 0, status: .available, settle: false)
+        world.unit("east", at: 10, 0, status: .available, settle: false)
+        let actions = world.record(world.dispatcher.settle(at: world.time))
+        let byCase = Dictionary(uniqueKeysWithValues: actions.decisions.map { ($0.caseID, $0) })
+        #expect(byCase[first.caseID]?.unitID == "east")
+        #expect(byCase[second.caseID]?.unitID == "west")
+        #expect(byCase[first.caseID]?.joint == true)
+    }
+
+    @Test("a unit that does not acknowledge in time loses the case to the next best unit")
+    func acknowledgementTimeout() {
+        var world = World()
+        world.unit("silent", at: 1, 0)
+        world.unit("backup", at: 3, 0)
+        let report = World.triaged()
+        #expect(world.submit(report).decisions.first?.unitID == "silent")
+        world.advance(.seconds(60))
+        #expect(world.dispatcher.assignment(of: "silent") == report.caseID, "not yet")
+        let actions = world.advance(.seconds(31))
+        #expect(actions.decisions.first?.kind == .reassign)
+        #expect(actions.decisions.first?.unitID == "backup")
+        #expect(actions.decisions.first?.reason.contains("did not acknowledge") == true)
+        #expect(world.dispatcher.assignment(of: "silent") == nil)
+        // The new crew acknowledges: no more timeouts.
+        world.unit("backup", at: 3, 0, status: .enRoute, caseID: report.caseID)
+        #expect(world.dispatcher.phase(of: report.caseID) == .enRoute(unitID: "backup"))
+        #expect(world.advance(.seconds(600)).decisions.isEmpty)
+    }
+
+    @Test("a held bed is released when the hold expires")
+    func holdExpiry() {
+        var world = World(
+            configuration: {
+                var c = DispatchConfiguration(); c.bedHoldDuration = .seconds(1800); return c
+            }())
+        world.unit("u1")
+        world.shelter("s1", beds: [.men: BedCount(capacity: 1, occupied: 0)])
+        let report = World.triaged()
+        world.submit(report)
+        #expect(world.dispatcher.beds(at: "s1", .men)!.held == 1)
+        world.advance(.seconds(1799))
+        #expect(world.dispatcher.beds(at: "s1", .men)!.held == 1)
+        let expired = world.advance(.seconds(2))
+        #expect(expired.releases.map(\.1) == ["hold expired"])
+        #expect(world.dispatcher.beds(at: "s1", .men)!.held == 0)
+    }
+
+    @Test("a P1 waiting too long is escalated once, with a mutual-aid request to the neighbour zones")
+    func escalation() {
+        var configuration = DispatchConfiguration()
+        configuration.neighbours = ["sale", "skhirat-temara"]
+        var world = World(configuration: configuration)
+        let report = World.triaged(priority: .p1)
+        world.submit(report)
+        #expect(world.advance(.seconds(540)).isEmpty)
+        let actions = world.advance(.seconds(60))
+        #expect(actions.contains(.escalated(caseID: report.caseID, waited: .seconds(600))))
+        #expect(actions.contains(.mutualAidRequested(caseID: report.caseID, zones: ["sale", "skhirat-temara"])))
+        #expect(!world.advance(.seconds(600)).contains { if case .escalated = $0 { true } else { false } })
+    }
+
+    @Test("the crew closes the case: refused help frees the unit and bed and opens a follow-up")
+    func resolutionByCrew() {
+        var world = World()
+        world.unit("u1")
+        world.shelter("s1", beds: [.men: BedCount(capacity: 2, occupied: 0)])
+        let report = World.triaged()
+        world.submit(report)
+        world.unit("u1", status: .enRoute, caseID: report.caseID)
+        world.unit("u1", status: .onScene, caseID: report.caseID)
+        let actions = world.unit("u1", status: .returning, caseID: report.caseID, resolution: .helpRefused)
+        #expect(actions.contains(.followUp(caseID: report.caseID, resolution: .helpRefused)))
+        #expect(actions.releases.count == 1)
+        #expect(world.dispatcher.phase(of: report.caseID) == nil, "terminal cases leave the zone's memory")
+        #expect(world.dispatcher.assignment(of: "u1") == nil)
+        #expect(world.dispatcher.beds(at: "s1", .men)! == (2, 0, 0))
+    }
+
+    @Test("a sheltered person's hold becomes an occupied bed when the shelter reports the admission")
+    func admission() {
+        var world = World()
+        world.unit("u1")
+        world.shelter("s1", beds: [.women: BedCount(capacity: 2, occupied: 0)])
+        let report = World.triaged(bed: .women)
+        world.submit(report)
+        world.unit("u1", status: .transporting, caseID: report.caseID)
+        world.unit("u1", status: .returning, caseID: report.caseID, resolution: .sheltered)
+        #expect(world.dispatcher.beds(at: "s1", .women)! == (2, 0, 1), "held until the shelter confirms")
+        let admitted = world.shelter("s1", beds: [.women: BedCount(capacity: 2, occupied: 1)], admitted: report.caseID)
+        #expect(admitted.contains(.bedOccupied(caseID: report.caseID, shelterID: "s1", bedType: .women)))
+        #expect(world.dispatcher.beds(at: "s1", .women)! == (2, 1, 0))
+    }
+
+    @Test("a shelter that fills up keeps its most urgent holds and the displaced case gets a bed elsewhere")
+    func shelterFills() {
+        var world = World()
+        world.unit("u1", at: 0, 0)
+        world.unit("u2", at: 0, 1)
+        world.shelter("near", at: 0.5, 0, beds: [.men: BedCount(capacity: 2, occupied: 0)])
+        world.shelter("far", at: 8, 0, beds: [.men: BedCount(capacity: 5, occupied: 0)])
+        let urgent = World.triaged(priority: .p1)
+        let routine = World.triaged(priority: .p3)
+        world.submit(urgent)
+        world.submit(routine)
+        #expect(world.dispatcher.beds(at: "near", .men)!.held == 2)
+        // Walk-ins fill one bed.
+        let actions = world.shelter("near", at: 0.5, 0, beds: [.men: BedCount(capacity: 2, occupied: 1)])
+        #expect(actions.releases.map(\.0) == [routine.caseID])
+        #expect(actions.holds.map(\.1) == ["far"])
+        #expect(world.dispatcher.hold(of: urgent.caseID)?.shelterID == "near")
+    }
+
+    @Test("stale and out-of-order reports are rejected with a reason")
+    func staleVersions() {
+        var world = World()
+        world.unit("u1")
+        let stale = world.dispatcher.apply(
+            UnitUpdate(unitID: "u1", version: 1, status: .offDuty, position: World.centre), at: world.time)
+        #expect(stale.rejections.first?.contains("not newer") == true)
+        #expect(world.dispatcher.unitStatus("u1") == .available)
+    }
+
+    @Test("an operator reassigns to a named unit; a unit with a case of its own is refused")
+    func operatorOverride() {
+        var world = World()
+        world.unit("u1", at: 1, 0)
+        world.unit("u2", at: 5, 0)
+        world.unit("u3", at: 6, 0)
+        let first = World.triaged()
+        let second = World.triaged()
+        world.submit(first)
+        world.submit(second)
+        #expect(world.dispatcher.assignment(of: "u1") == first.caseID)
+        #expect(world.dispatcher.assignment(of: "u2") == second.caseID)
+        let refused = world.command(first.caseID, .reassign(unitID: "u2"), reason: "u2 knows the family")
+        #expect(refused.rejections.first?.contains("already has a case") == true)
+        let actions = world.command(first.caseID, .reassign(unitID: "u3"), reason: "u3 has a female crew member")
+        let decision = try! #require(actions.decisions.first)
+        #expect(decision.kind == .override)
+        #expect(decision.unitID == "u3")
+        #expect(decision.operatorID == "op-1")
+        #expect(decision.operatorReason == "u3 has a female crew member")
+        #expect(world.dispatcher.assignment(of: "u1") == nil)
+    }
+
+    @Test("cancelling frees the unit and the bed")
+    func cancel() {
+        var world = World()
+        world.unit("u1")
+        world.shelter("s1", beds: [.men: BedCount(capacity: 1, occupied: 0)])
+        let report = World.triaged()
+        world.submit(report)
+        let actions = world.command(report.caseID, .cancel, reason: "duplicate call")
+        #expect(actions.contains { if case .phaseChanged(_, _, "cancelled", _) = $0 { true } else { false } })
+        #expect(world.dispatcher.assignment(of: "u1") == nil)
+        #expect(world.dispatcher.beds(at: "s1", .men)!.held == 0)
+        #expect(world.command(report.caseID, .cancel).rejections.count == 1)
+    }
+
+    @Test("a unit that reports a case it was not given is refused")
+    func selfDispatch() {
+        var world = World()
+        world.unit("u1")
+        let actions = world.unit("u1", status: .enRoute, caseID: UUID())
+        #expect(actions.rejections.count == 1)
+    }
+}
