@@ -215,6 +215,9 @@ public struct ZoneDispatcher: Sendable {
                 detail: "closed by \(command.operatorID) as \(resolution.rawValue): \(command.reason)")
         case .requestMutualAid:
             return [.mutualAidRequested(caseID: command.caseID, zones: configuration.neighbours)]
+        case .claim, .release:
+            // Console bookkeeping: the pipeline records it in the timeline; dispatch is unchanged.
+            return []
         case .reassign(let target):
             let previous = state.phase.unitID
             if let target {

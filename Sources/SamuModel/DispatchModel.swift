@@ -75,3 +75,91 @@ public struct TriagedCase: Sendable, Equatable {
         self.receivedAt = receivedAt
     }
 }
+
+/// A mobile unit's report of itself (`samu.units.v1`).
+public struct UnitUpdate: Sendable, Equatable {
+    public var unitID: String
+    /// Increases with every report of this unit; older versions are ignored.
+    public var version: Int64
+    public var status: UnitStatus
+    public var position: GeoPoint
+    /// The crew's skills, when they changed (start of shift); nil keeps the known ones.
+    public var skills: Set<CrewSkill>?
+    /// The case the crew is working on, when the status is about one.
+    public var caseID: UUID?
+    /// How the crew closed the case, when it reports one.
+    public var resolution: Resolution?
+    public var shelterID: String?
+
+    public init(
+        unitID: String, version: Int64, status: UnitStatus, position: GeoPoint, skills: Set<CrewSkill>? = nil,
+        caseID: UUID? = nil, resolution: Resolution? = nil, shelterID: String? = nil
+    ) {
+        self.unitID = unitID
+        self.version = version
+        self.status = status
+        self.position = position
+        self.skills = skills
+        self.caseID = caseID
+        self.resolution = resolution
+        self.shelterID = shelterID
+    }
+}
+
+/// Beds of one type at a shelter.
+public struct BedCount: Sendable, Equatable, Codable {
+    public var capacity: Int
+    public var occupied: Int
+
+    public init(capacity: Int, occupied: Int) {
+        self.capacity = capacity
+        self.occupied = occupied
+    }
+}
+
+/// A shelter's report of its beds (`samu.beds.v1`): the full counts by type, and which case was
+/// admitted or left, if any.
+public struct BedUpdate: Sendable, Equatable {
+    public var shelterID: String
+    public var version: Int64
+    public var position: GeoPoint
+    public var beds: [BedType: BedCount]
+    public var admittedCase: UUID?
+
+    public init(
+        shelterID: String, version: Int64, position: GeoPoint, beds: [BedType: BedCount], admittedCase: UUID? = nil
+    ) {
+        self.shelterID = shelterID
+        self.version = version
+        self.position = position
+        self.beds = beds
+        self.admittedCase = admittedCase
+    }
+}
+
+/// An operator's override (`samu.commands.v1`).
+public struct OperatorCommand: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        /// Take the case from its unit; give it to `unitID`, or to the best other unit.
+        case reassign(unitID: String?)
+        case cancel
+        case close(Resolution)
+        case requestMutualAid
+        /// An operator takes the case on the console (no effect on dispatch; recorded).
+        case claim
+        /// An operator lets the case go on the console (no effect on dispatch; recorded).
+        case release
+    }
+
+    public var caseID: UUID
+    public var action: Action
+    public var operatorID: String
+    public var reason: String
+
+    public init(caseID: UUID, action: Action, operatorID: String, reason: String) {
+        self.caseID = caseID
+        self.action = action
+        self.operatorID = operatorID
+        self.reason = reason
+    }
+}

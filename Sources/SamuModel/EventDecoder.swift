@@ -35,8 +35,9 @@ public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(reason.rawValue): \(detail)" }
 }
 
-/// Turns raw report bytes into a validated ``Report`` or a ``Rejection`` with a precise reason.
-public struct ReportDecoder: Sendable {
+/// Turns raw bytes from a topic into a JSON document that passed the topic's schema, or a
+/// ``Rejection`` with a precise reason.
+public struct TopicDecoder: Sendable {
     /// Larger values are refused before parsing (a report is a few hundred bytes; 64 KiB leaves room
     /// for long notes in Arabic, at 2 bytes a letter).
     public static let defaultMaximumBytes = 64 * 1024
@@ -44,14 +45,14 @@ public struct ReportDecoder: Sendable {
     public let definition: TopicDefinition
     public let maximumBytes: Int
 
-    public init(definition: TopicDefinition, maximumBytes: Int = ReportDecoder.defaultMaximumBytes) {
+    public init(definition: TopicDefinition, maximumBytes: Int = TopicDecoder.defaultMaximumBytes) {
         self.definition = definition
         self.maximumBytes = maximumBytes
     }
 
-    /// Decodes and validates one value. When `key` is given (the worker's case), it must be the
-    /// report's zone: a zone's events must all travel in the zone's partition.
-    public func decode(value: [UInt8]?, key: [UInt8]? = nil, checkKey: Bool = false) -> Result<Report, Rejection> {
+    /// Parses and validates one value. With `checkKey`, the record key must be the document's
+    /// `zone`: a zone's events must all travel in the zone's partition.
+    public func document(value: [UInt8]?, key: [UInt8]? = nil, checkKey: Bool = false) -> Result<JSONValue, Rejection> {
         guard let value, !value.isEmpty else {
             return .failure(Rejection(reason: .emptyValue, detail: "the record has no value (tombstone or empty)"))
         }
@@ -93,19 +94,38 @@ public struct ReportDecoder: Sendable {
         } catch {
             return .failure(Rejection(reason: .schemaViolation, detail: error.description, field: error.path))
         }
-        let report: Report
-        do { report = try Report(validated: document) } catch { return .failure(error) }
-        if checkKey {
+        if checkKey, let zone = document["zone"]?.stringValue {
             let keyText = key.map { String(decoding: $0, as: UTF8.self) }
-            if keyText != report.zone {
+            if keyText != zone {
                 return .failure(
                     Rejection(
                         reason: .keyZoneMismatch,
                         detail:
-                            "record key \(keyText.map { "\"\($0)\"" } ?? "(none)") is not the report's zone \"\(report.zone)\"",
+                            "record key \(keyText.map { "\"\($0)\"" } ?? "(none)") is not the event's zone \"\(zone)\"",
                         field: "/zone"))
             }
         }
-        return .success(report)
+        return .success(document)
+    }
+}
+
+/// Turns raw report bytes into a validated ``Report`` or a ``Rejection`` with a precise reason.
+public struct ReportDecoder: Sendable {
+    public static let defaultMaximumBytes = TopicDecoder.defaultMaximumBytes
+
+    public let topic: TopicDecoder
+
+    public init(definition: TopicDefinition, maximumBytes: Int = ReportDecoder.defaultMaximumBytes) {
+        self.topic = TopicDecoder(definition: definition, maximumBytes: maximumBytes)
+    }
+
+    public var definition: TopicDefinition { topic.definition }
+
+    /// Decodes and validates one value. When `checkKey` is set (the worker's case), the record key
+    /// must be the report's zone.
+    public func decode(value: [UInt8]?, key: [UInt8]? = nil, checkKey: Bool = false) -> Result<Report, Rejection> {
+        topic.document(value: value, key: key, checkKey: checkKey).flatMap { document in
+            Result { () throws(Rejection) in try Report(validated: document) }
+        }
     }
 }

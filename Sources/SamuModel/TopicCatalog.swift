@@ -3,8 +3,14 @@ import Foundation
 /// What a topic is for; code asks the catalog for a role, never spells a topic name itself.
 public enum TopicRole: String, Sendable, CaseIterable, Codable {
     case reports
+    case units
+    case beds
+    case commands
     case outcomes
     case deadLetters = "dead_letters"
+
+    /// The topics the dispatch workers consume.
+    public static let inbound: [TopicRole] = [.reports, .units, .beds, .commands]
 }
 
 /// One topic as defined in `topics/`: name, partitioning, retention, and the JSON Schema of each

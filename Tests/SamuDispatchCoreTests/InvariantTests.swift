@@ -50,7 +50,7 @@ struct InvariantTests {
             let caseID = submitted[take(submitted.count)]
             let actions: [OperatorCommand.Action] = [
                 .reassign(unitID: nil), .reassign(unitID: unitIDs[take(unitIDs.count)]), .cancel,
-                .close(Resolution.allCases[take(Resolution.allCases.count)]), .requestMutualAid,
+                .close(Resolution.allCases[take(Resolution.allCases.count)]), .requestMutualAid, .claim, .release,
             ]
             world.command(caseID, actions[take(actions.count)])
         default:  // time passes

@@ -1,0 +1,114 @@
+import Foundation
+
+/// An event the dispatch workers consume, decoded and validated.
+public enum InboundEvent: Sendable, Equatable {
+    case report(Report)
+    case unit(UnitUpdate)
+    case beds(BedUpdate)
+    case command(OperatorCommand)
+}
+
+/// A decoded event with what every inbound event has: its id (the inbox key) and its zone.
+public struct DecodedEvent: Sendable, Equatable {
+    public var eventID: UUID
+    public var zone: String
+    public var event: InboundEvent
+}
+
+/// Decodes the four inbound topics with their schemas from the catalog.
+public struct InboundDecoder: Sendable {
+    let decoders: [String: (TopicRole, TopicDecoder)]
+
+    public init(catalog: TopicCatalog) {
+        var decoders: [String: (TopicRole, TopicDecoder)] = [:]
+        for role in TopicRole.inbound {
+            decoders[catalog.name(role)] = (role, TopicDecoder(definition: catalog.definition(role)))
+        }
+        self.decoders = decoders
+    }
+
+    /// Decodes a record from one of the inbound topics; the key must be the event's zone.
+    public func decode(topic: String, key: [UInt8]?, value: [UInt8]?) -> Result<DecodedEvent, Rejection> {
+        guard let (role, decoder) = decoders[topic] else {
+            return .failure(Rejection(reason: .notAnObject, detail: "topic \(topic) is not an inbound topic"))
+        }
+        return decoder.document(value: value, key: key, checkKey: true).flatMap { document in
+            Result { () throws(Rejection) in try Self.map(role, document) }
+        }
+    }
+
+    static func map(_ role: TopicRole, _ document: JSONValue) throws(Rejection) -> DecodedEvent {
+        func missing(_ field: String) -> Rejection {
+            Rejection(reason: .schemaViolation, detail: "schema and decoder disagree about \(field)", field: field)
+        }
+        guard let id = document["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) else {
+            throw missing("/event_id")
+        }
+        guard let zone = document["zone"]?.stringValue else { throw missing("/zone") }
+        func point(_ value: JSONValue?) -> GeoPoint? {
+            guard let latitude = value?["lat"]?.doubleValue, let longitude = value?["lon"]?.doubleValue else {
+                return nil
+            }
+            return GeoPoint(latitude: latitude, longitude: longitude)
+        }
+        func uuid(_ name: String) -> UUID? { document[name]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        switch role {
+        case .reports:
+            return DecodedEvent(eventID: id, zone: zone, event: .report(try Report(validated: document)))
+        case .units:
+            guard let unitID = document["unit_id"]?.stringValue, let version = document["version"]?.integerValue,
+                let status = document["status"]?.stringValue.flatMap(UnitStatus.init(rawValue:)),
+                let position = point(document["position"])
+            else { throw missing("/unit_id") }
+            var skills: Set<CrewSkill>?
+            if case .array(let values)? = document["skills"] {
+                skills = Set(values.compactMap { $0.stringValue.flatMap(CrewSkill.init(rawValue:)) })
+            }
+            let update = UnitUpdate(
+                unitID: unitID, version: version, status: status, position: position, skills: skills,
+                caseID: uuid("case_id"),
+                resolution: document["resolution"]?.stringValue.flatMap(Resolution.init(rawValue:)),
+                shelterID: document["shelter_id"]?.stringValue)
+            return DecodedEvent(eventID: id, zone: zone, event: .unit(update))
+        case .beds:
+            guard let shelterID = document["shelter_id"]?.stringValue, let version = document["version"]?.integerValue,
+                let location = point(document["location"]), case .object(let counts)? = document["beds"]
+            else { throw missing("/shelter_id") }
+            var beds: [BedType: BedCount] = [:]
+            for entry in counts.entries {
+                guard let bed = BedType(rawValue: entry.key), let capacity = entry.value["capacity"]?.integerValue,
+                    let occupied = entry.value["occupied"]?.integerValue
+                else { throw missing("/beds/\(entry.key)") }
+                beds[bed] = BedCount(capacity: Int(capacity), occupied: Int(occupied))
+            }
+            let update = BedUpdate(
+                shelterID: shelterID, version: version, position: location, beds: beds,
+                admittedCase: uuid("admitted_case_id"))
+            return DecodedEvent(eventID: id, zone: zone, event: .beds(update))
+        case .commands:
+            guard let caseID = uuid("case_id"), let name = document["command"]?.stringValue,
+                let operatorID = document["operator_id"]?.stringValue, let reason = document["reason"]?.stringValue
+            else { throw missing("/command") }
+            let action: OperatorCommand.Action
+            switch name {
+            case "reassign": action = .reassign(unitID: document["unit_id"]?.stringValue)
+            case "cancel": action = .cancel
+            case "close":
+                guard let resolution = document["resolution"]?.stringValue.flatMap(Resolution.init(rawValue:)) else {
+                    throw Rejection(reason: .schemaViolation, detail: "close needs a resolution", field: "/resolution")
+                }
+                action = .close(resolution)
+            case "claim": action = .claim
+            case "release": action = .release
+            case "mutual_aid": action = .requestMutualAid
+            default: throw missing("/command")
+            }
+            return DecodedEvent(
+                eventID: id, zone: zone,
+                event: .command(OperatorCommand(caseID: caseID, action: action, operatorID: operatorID, reason: reason))
+            )
+        case .outcomes, .deadLetters:
+            throw Rejection(reason: .notAnObject, detail: "\(role.rawValue) is not an inbound topic")
+        }
+    }
+}
