@@ -83,7 +83,103 @@ public enum Migrations {
                 )
                 """,
                 "create index outbox_unpublished on outbox (created_at) where published_at is null",
-            ])
+            ]),
+        Migration(
+            version: 2, name: "triage, decisions, assignments, units, shelters, bed ledger, follow-ups",
+            statements: [
+                """
+                alter table cases
+                    add column priority text check (priority in ('P1', 'P2', 'P3', 'P4')),
+                    add column bed_type text,
+                    add column unit_id text,
+                    add column resolution text,
+                    add column triage jsonb,
+                    add column location_lat double precision,
+                    add column location_lon double precision
+                """,
+                """
+                create table decisions (
+                    decision_id uuid primary key,
+                    case_id uuid not null references cases (case_id),
+                    zone text not null,
+                    kind text not null check (kind in ('assign', 'reassign', 'queue', 'override')),
+                    priority text not null,
+                    unit_id text,
+                    shelter_id text,
+                    bed_type text not null,
+                    rules_version text not null,
+                    reason text not null,
+                    operator_id text,
+                    operator_reason text,
+                    record jsonb not null,
+                    decided_at timestamptz not null
+                )
+                """,
+                "create index decisions_by_case on decisions (case_id, decided_at)",
+                """
+                create table assignments (
+                    case_id uuid not null references cases (case_id),
+                    unit_id text not null,
+                    decision_id uuid not null references decisions (decision_id),
+                    active boolean not null,
+                    started_at timestamptz not null,
+                    ended_at timestamptz,
+                    primary key (case_id, decision_id)
+                )
+                """,
+                // A unit has at most one active assignment: the in-memory rule, enforced again here.
+                "create unique index assignments_one_active_per_unit on assignments (unit_id) where active",
+                "create unique index assignments_one_active_per_case on assignments (case_id) where active",
+                """
+                create table units (
+                    unit_id text primary key,
+                    zone text not null,
+                    status text not null,
+                    skills text[] not null default '{}',
+                    lat double precision not null,
+                    lon double precision not null,
+                    version bigint not null,
+                    case_id uuid,
+                    reported_at timestamptz not null
+                )
+                """,
+                """
+                create table shelter_beds (
+                    shelter_id text not null,
+                    zone text not null,
+                    bed_type text not null,
+                    capacity integer not null check (capacity >= 0),
+                    occupied integer not null check (occupied >= 0),
+                    held integer not null default 0 check (held >= 0),
+                    lat double precision not null,
+                    lon double precision not null,
+                    version bigint not null,
+                    reported_at timestamptz not null,
+                    primary key (shelter_id, bed_type)
+                )
+                """,
+                """
+                create table bed_ledger (
+                    entry_id bigint generated always as identity primary key,
+                    shelter_id text not null,
+                    bed_type text not null,
+                    case_id uuid not null,
+                    action text not null check (action in ('hold', 'release', 'expire', 'admit')),
+                    reason text not null,
+                    at timestamptz not null
+                )
+                """,
+                "create index bed_ledger_by_shelter on bed_ledger (shelter_id, bed_type, at)",
+                """
+                create table follow_ups (
+                    case_id uuid primary key references cases (case_id),
+                    zone text not null,
+                    resolution text not null,
+                    created_at timestamptz not null,
+                    done_at timestamptz
+                )
+                """,
+            ]),
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

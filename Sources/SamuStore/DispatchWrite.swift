@@ -1,0 +1,377 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SamuModel
+
+/// Everything one batch of events changed, written in one transaction: the inbox rows (so a
+/// redelivered event changes nothing), new reports and cases, decisions, assignments, case state,
+/// the timeline, the bed ledger, follow-ups, the latest unit and bed state, and the outbox.
+public struct DispatchWrite: Sendable {
+    public struct Processed: Sendable {
+        public var eventID: UUID
+        public var topic: String
+        public var partition: Int32
+        public var offset: Int64
+
+        public init(eventID: UUID, topic: String, partition: Int32, offset: Int64) {
+            self.eventID = eventID
+            self.topic = topic
+            self.partition = partition
+            self.offset = offset
+        }
+    }
+
+    public struct NewCase: Sendable {
+        public var report: AcceptedReport
+        public var caseID: UUID
+        public var triage: TriageDecision
+
+        public init(report: AcceptedReport, caseID: UUID, triage: TriageDecision) {
+            self.report = report
+            self.caseID = caseID
+            self.triage = triage
+        }
+    }
+
+    public struct Decision: Sendable {
+        public var decisionID: UUID
+        public var caseID: UUID
+        public var zone: String
+        public var kind: String
+        public var priority: Priority
+        public var unitID: String?
+        public var shelterID: String?
+        public var bedType: BedType
+        public var rulesVersion: String
+        public var reason: String
+        public var operatorID: String?
+        public var operatorReason: String?
+        public var record: JSONValue
+        public var at: Date
+
+        public init(
+            decisionID: UUID, caseID: UUID, zone: String, kind: String, priority: Priority, unitID: String?,
+            shelterID: String?, bedType: BedType, rulesVersion: String, reason: String, operatorID: String?,
+            operatorReason: String?, record: JSONValue, at: Date
+        ) {
+            self.decisionID = decisionID
+            self.caseID = caseID
+            self.zone = zone
+            self.kind = kind
+            self.priority = priority
+            self.unitID = unitID
+            self.shelterID = shelterID
+            self.bedType = bedType
+            self.rulesVersion = rulesVersion
+            self.reason = reason
+            self.operatorID = operatorID
+            self.operatorReason = operatorReason
+            self.record = record
+            self.at = at
+        }
+    }
+
+    /// The state of a case after the batch (the last change wins).
+    public struct CaseState: Sendable {
+        public var status: String
+        public var unitID: String?
+        public var resolution: Resolution?
+    }
+
+    public struct TimelineEntry: Sendable {
+        public var caseID: UUID
+        public var status: String
+        public var actor: String
+        public var detail: JSONValue
+        public var at: Date
+    }
+
+    public struct LedgerEntry: Sendable {
+        public var shelterID: String
+        public var bedType: BedType
+        public var caseID: UUID
+        public var action: String
+        public var reason: String
+        public var at: Date
+    }
+
+    public struct UnitRow: Sendable {
+        public var unitID: String
+        public var zone: String
+        public var update: UnitUpdate
+        public var skills: [String]
+        public var caseID: UUID?
+        public var at: Date
+    }
+
+    public struct BedRow: Sendable {
+        public var shelterID: String
+        public var zone: String
+        public var bedType: BedType
+        public var capacity: Int
+        public var occupied: Int
+        public var held: Int
+        public var position: GeoPoint
+        public var version: Int64
+        public var at: Date
+    }
+
+    public var processed: [Processed] = []
+    public var newCases: [NewCase] = []
+    public var decisions: [Decision] = []
+    /// Assignments started in this batch: (case, unit, decision, time).
+    public var assignmentsStarted: [(caseID: UUID, unitID: String, decisionID: UUID, at: Date)] = []
+    /// Cases whose active assignment (from an earlier batch or this one) ends.
+    public var assignmentsEnded: Set<UUID> = []
+    public var cases: [UUID: CaseState] = [:]
+    public var timeline: [TimelineEntry] = []
+    public var ledger: [LedgerEntry] = []
+    public var followUps: [(caseID: UUID, zone: String, resolution: Resolution, at: Date)] = []
+    public var units: [String: UnitRow] = [:]
+    public var beds: [String: BedRow] = [:]
+    public var outbox: [OutboxRecord] = []
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        processed.isEmpty && newCases.isEmpty && decisions.isEmpty && cases.isEmpty && timeline.isEmpty
+            && ledger.isEmpty && units.isEmpty && beds.isEmpty && outbox.isEmpty
+    }
+
+    public mutating func addTimeline(_ caseID: UUID, status: String, actor: String, detail: JSONValue, at: Date) {
+        timeline.append(TimelineEntry(caseID: caseID, status: status, actor: actor, detail: detail, at: at))
+    }
+
+    public mutating func addLedger(
+        _ shelterID: String, _ bedType: BedType, _ caseID: UUID, action: String, reason: String, at: Date
+    ) {
+        ledger.append(
+            LedgerEntry(shelterID: shelterID, bedType: bedType, caseID: caseID, action: action, reason: reason, at: at))
+    }
+
+    public mutating func setUnit(_ update: UnitUpdate, zone: String, caseID: UUID?, at: Date) {
+        let skills = (update.skills ?? units[update.unitID]?.update.skills ?? []).sorted().map(\.rawValue)
+        units[update.unitID] = UnitRow(
+            unitID: update.unitID, zone: zone, update: update, skills: skills, caseID: caseID, at: at)
+    }
+
+    public mutating func setBeds(
+        _ shelterID: String, zone: String, bedType: BedType, count: BedCount, held: Int, position: GeoPoint,
+        version: Int64, at: Date
+    ) {
+        beds["\(shelterID)/\(bedType.rawValue)"] = BedRow(
+            shelterID: shelterID, zone: zone, bedType: bedType, capacity: count.capacity, occupied: count.occupied,
+            held: held, position: position, version: version, at: at)
+    }
+}
+
+extension SamuStore {
+    /// The events among these that were processed before (the inbox).
+    public func alreadyProcessed(_ eventIDs: [UUID]) async throws -> Set<UUID> {
+        if eventIDs.isEmpty { return [] }
+        let rows = try await client.query(
+            "select event_id from processed_events where event_id = any(\(eventIDs))", logger: logger)
+        var found = Set<UUID>()
+        for try await id in rows.decode(UUID.self) { found.insert(id) }
+        return found
+    }
+
+    /// Writes a batch in one transaction; returns the outbox rows to publish.
+    public func write(_ batch: DispatchWrite) async throws -> [OutboxRecord] {
+        if batch.isEmpty { return [] }
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection -> [OutboxRecord] in
+            if !batch.processed.isEmpty {
+                let ids = batch.processed.map(\.eventID)
+                let topics = batch.processed.map(\.topic)
+                let partitions = batch.processed.map(\.partition)
+                let offsets = batch.processed.map(\.offset)
+                let now = Date()
+                try await connection.query(
+                    """
+                    insert into processed_events (event_id, topic, partition, "offset", processed_at)
+                    select *, \(now) from unnest(\(ids)::uuid[], \(topics)::text[], \(partitions)::int4[], \(offsets)::int8[])
+                    on conflict (event_id) do nothing
+                    """, logger: logger)
+            }
+            if !batch.newCases.isEmpty {
+                try await Self.insertCases(batch.newCases, connection: connection, logger: logger)
+            }
+            if !batch.decisions.isEmpty {
+                let d = batch.decisions
+                try await connection.query(
+                    """
+                    insert into decisions (decision_id, case_id, zone, kind, priority, unit_id, shelter_id, bed_type,
+                                           rules_version, reason, operator_id, operator_reason, record, decided_at)
+                    select i, c, z, k, p, nullif(u, ''), nullif(s, ''), b, r, re, nullif(o, ''), nullif(orr, ''),
+                        rec::jsonb, at from unnest(
+                        \(d.map(\.decisionID))::uuid[], \(d.map(\.caseID))::uuid[], \(d.map(\.zone))::text[],
+                        \(d.map(\.kind))::text[], \(d.map(\.priority.code))::text[], \(d.map { $0.unitID ?? "" })::text[],
+                        \(d.map { $0.shelterID ?? "" })::text[], \(d.map(\.bedType.rawValue))::text[],
+                        \(d.map(\.rulesVersion))::text[], \(d.map(\.reason))::text[], \(d.map { $0.operatorID ?? "" })::text[],
+                        \(d.map { $0.operatorReason ?? "" })::text[],
+                        \(d.map(\.record.serialized))::text[], \(d.map(\.at))::timestamptz[]
+                    ) as t(i, c, z, k, p, u, s, b, r, re, o, orr, rec, at)
+                    on conflict (decision_id) do nothing
+                    """, logger: logger)
+            }
+            if !batch.assignmentsEnded.isEmpty {
+                let now = Date()
+                try await connection.query(
+                    """
+                    update assignments set active = false, ended_at = \(now)
+                    where active and case_id = any(\(Array(batch.assignmentsEnded)))
+                    """, logger: logger)
+            }
+            if !batch.assignmentsStarted.isEmpty {
+                // Only the last assignment of a case in the batch stays active (if it did not end).
+                var lastIndex: [UUID: Int] = [:]
+                for (index, row) in batch.assignmentsStarted.enumerated() { lastIndex[row.caseID] = index }
+                let rows = batch.assignmentsStarted
+                let active = rows.indices.map { lastIndex[rows[$0].caseID] == $0 && batch.cases[rows[$0].caseID]?.unitID == rows[$0].unitID }
+                try await connection.query(
+                    """
+                    insert into assignments (case_id, unit_id, decision_id, active, started_at, ended_at)
+                    select c, u, d, a, at, case when a then null else at end from unnest(
+                        \(rows.map(\.caseID))::uuid[], \(rows.map(\.unitID))::text[], \(rows.map(\.decisionID))::uuid[],
+                        \(active)::bool[], \(rows.map(\.at))::timestamptz[]) as t(c, u, d, a, at)
+                    on conflict (case_id, decision_id) do nothing
+                    """, logger: logger)
+            }
+            if !batch.cases.isEmpty {
+                let ids = Array(batch.cases.keys)
+                let states = ids.map { batch.cases[$0]! }
+                let now = Date()
+                try await connection.query(
+                    """
+                    update cases c set status = t.status, unit_id = nullif(t.unit_id, ''),
+                        resolution = coalesce(nullif(t.resolution, ''), c.resolution), updated_at = \(now)
+                    from unnest(\(ids)::uuid[], \(states.map(\.status))::text[], \(states.map { $0.unitID ?? "" })::text[],
+                                \(states.map { $0.resolution?.rawValue ?? "" })::text[]) as t(case_id, status, unit_id, resolution)
+                    where c.case_id = t.case_id
+                    """, logger: logger)
+            }
+            if !batch.timeline.isEmpty {
+                let t = batch.timeline
+                try await connection.query(
+                    """
+                    insert into case_timeline (case_id, at, status, actor, detail)
+                    select c, at, s, a, d::jsonb from unnest(\(t.map(\.caseID))::uuid[], \(t.map(\.at))::timestamptz[],
+                        \(t.map(\.status))::text[], \(t.map(\.actor))::text[], \(t.map(\.detail.serialized))::text[])
+                        as x(c, at, s, a, d)
+                    """, logger: logger)
+            }
+            if !batch.ledger.isEmpty {
+                let l = batch.ledger
+                try await connection.query(
+                    """
+                    insert into bed_ledger (shelter_id, bed_type, case_id, action, reason, at)
+                    select * from unnest(\(l.map(\.shelterID))::text[], \(l.map(\.bedType.rawValue))::text[],
+                        \(l.map(\.caseID))::uuid[], \(l.map(\.action))::text[], \(l.map(\.reason))::text[],
+                        \(l.map(\.at))::timestamptz[])
+                    """, logger: logger)
+            }
+            if !batch.followUps.isEmpty {
+                let f = batch.followUps
+                try await connection.query(
+                    """
+                    insert into follow_ups (case_id, zone, resolution, created_at)
+                    select * from unnest(\(f.map(\.caseID))::uuid[], \(f.map(\.zone))::text[],
+                        \(f.map(\.resolution.rawValue))::text[], \(f.map(\.at))::timestamptz[])
+                    on conflict (case_id) do nothing
+                    """, logger: logger)
+            }
+            if !batch.units.isEmpty {
+                let u = Array(batch.units.values)
+                try await connection.query(
+                    """
+                    insert into units (unit_id, zone, status, skills, lat, lon, version, case_id, reported_at)
+                    select i, z, s, string_to_array(k, ','), la, lo, v, nullif(c, '')::uuid, at from unnest(
+                        \(u.map(\.unitID))::text[], \(u.map(\.zone))::text[], \(u.map(\.update.status.rawValue))::text[],
+                        \(u.map { $0.skills.joined(separator: ",") })::text[], \(u.map(\.update.position.latitude))::float8[],
+                        \(u.map(\.update.position.longitude))::float8[], \(u.map(\.update.version))::int8[],
+                        \(u.map { $0.caseID?.lowercased ?? "" })::text[], \(u.map(\.at))::timestamptz[])
+                        as t(i, z, s, k, la, lo, v, c, at)
+                    on conflict (unit_id) do update set zone = excluded.zone, status = excluded.status,
+                        skills = excluded.skills, lat = excluded.lat, lon = excluded.lon, version = excluded.version,
+                        case_id = excluded.case_id, reported_at = excluded.reported_at
+                    """, logger: logger)
+            }
+            if !batch.beds.isEmpty {
+                let b = Array(batch.beds.values)
+                try await connection.query(
+                    """
+                    insert into shelter_beds (shelter_id, zone, bed_type, capacity, occupied, held, lat, lon, version, reported_at)
+                    select * from unnest(\(b.map(\.shelterID))::text[], \(b.map(\.zone))::text[],
+                        \(b.map(\.bedType.rawValue))::text[], \(b.map(\.capacity))::int4[], \(b.map(\.occupied))::int4[],
+                        \(b.map(\.held))::int4[], \(b.map(\.position.latitude))::float8[],
+                        \(b.map(\.position.longitude))::float8[], \(b.map(\.version))::int8[], \(b.map(\.at))::timestamptz[])
+                    on conflict (shelter_id, bed_type) do update set zone = excluded.zone, capacity = excluded.capacity,
+                        occupied = excluded.occupied, held = excluded.held, lat = excluded.lat, lon = excluded.lon,
+                        version = excluded.version, reported_at = excluded.reported_at
+                    """, logger: logger)
+            }
+            if batch.outbox.isEmpty { return [] }
+            let o = batch.outbox
+            let rows = try await connection.query(
+                """
+                insert into outbox (outbox_id, topic, key, payload, created_at)
+                select i, t, nullif(k, ''), p, c from unnest(\(o.map(\.id))::uuid[], \(o.map(\.topic))::text[],
+                    \(o.map { $0.key ?? "" })::text[], \(o.map(\.payload))::text[], \(o.map(\.createdAt))::timestamptz[])
+                    as x(i, t, k, p, c)
+                on conflict (outbox_id) do nothing
+                returning outbox_id, topic, key, payload, created_at
+                """, logger: logger)
+            var created: [OutboxRecord] = []
+            for try await (id, topic, key, payload, createdAt) in rows.decode((UUID, String, String?, String, Date).self) {
+                created.append(OutboxRecord(id: id, topic: topic, key: key, payload: payload, createdAt: createdAt))
+            }
+            return created
+        }
+    }
+
+    static func insertCases(_ cases: [DispatchWrite.NewCase], connection: PostgresConnection, logger: Logger) async throws {
+        let now = Date()
+        let reports = cases.map(\.report)
+        try await connection.query(
+            """
+            insert into reports (report_id, zone, category, reported_at, received_at, payload, source_topic,
+                                 source_partition, source_offset)
+            select i, z, c, r, \(now), p::jsonb, t, pa, o from unnest(
+                \(reports.map(\.report.id))::uuid[], \(reports.map(\.report.zone))::text[],
+                \(reports.map(\.report.category.rawValue))::text[], \(reports.map(\.report.reportedAt))::timestamptz[],
+                \(reports.map(\.report.document.serialized))::text[], \(reports.map(\.sourceTopic))::text[],
+                \(reports.map(\.sourcePartition))::int4[], \(reports.map(\.sourceOffset))::int8[]
+            ) as x(i, z, c, r, p, t, pa, o)
+            on conflict (report_id) do nothing
+            """, logger: logger)
+        let triage = cases.map { triageJSON($0.triage).serialized }
+        try await connection.query(
+            """
+            insert into cases (case_id, report_id, zone, category, status, opened_at, updated_at, priority, bed_type,
+                               triage, location_lat, location_lon)
+            select c, r, z, k, 'triaged', \(now), \(now), p, b, t::jsonb, la, lo from unnest(
+                \(cases.map(\.caseID))::uuid[], \(reports.map(\.report.id))::uuid[], \(reports.map(\.report.zone))::text[],
+                \(reports.map(\.report.category.rawValue))::text[], \(cases.map(\.triage.priority.code))::text[],
+                \(cases.map(\.triage.bedType.rawValue))::text[], \(triage)::text[],
+                \(reports.map(\.report.location.latitude))::float8[], \(reports.map(\.report.location.longitude))::float8[]
+            ) as x(c, r, z, k, p, b, t, la, lo)
+            on conflict (case_id) do nothing
+            """, logger: logger)
+    }
+
+    /// Triage as stored with the case (and shown on the console).
+    public static func triageJSON(_ triage: TriageDecision) -> JSONValue {
+        [
+            "priority": .string(triage.priority.code),
+            "required_skills": .array(triage.requiredSkills.sorted().map { .string($0.rawValue) }),
+            "preferred_skills": .array(triage.preferredSkills.sorted().map { .string($0.rawValue) }),
+            "bed_type": .string(triage.bedType.rawValue),
+            "notify": .array(triage.notify.sorted().map { .string($0.rawValue) }),
+            "minor": .bool(triage.minor),
+            "rules_version": .string(triage.rulesVersion),
+            "reasons": .array(
+                triage.reasons.map { ["rule": .string($0.rule), "en": .string($0.english), "fr": .string($0.french)] }),
+        ]
+    }
+}
