@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "SamuPipeline",
             dependencies: [
-                "SamuModel", "SamuStore", "RdKafka",
+                "SamuModel", "SamuStore", "RdKafka", "SamuTriage", "SamuDispatchCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "samu",
             dependencies: [
-                "SamuPipeline", "SamuStore", "SamuModel", "RdKafka",
+                "SamuPipeline", "SamuStore", "SamuModel", "RdKafka", "SamuTriage", "SamuDispatchCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -125,7 +125,8 @@ let package = Package(
         .testTarget(
             name: "SamuPipelineTests",
             dependencies: [
-                "SamuPipeline", "SamuStore", "SamuModel", "RdKafka", "SamuTestSupport",
+                "SamuPipeline", "SamuStore", "SamuModel", "RdKafka", "SamuTestSupport", "SamuTriage",
+                "SamuDispatchCore",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],

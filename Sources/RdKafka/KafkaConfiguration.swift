@@ -149,6 +149,9 @@ public struct KafkaProducerConfiguration: Sendable {
     public func librdkafkaProperties() throws(KafkaError) -> [(String, String)] {
         var properties = try client.commonProperties()
         properties += [
+            // The Java client's partitioner: a zone's key lands in the same partition whichever
+            // client (librdkafka, Java, Kafka Streams) produced it.
+            ("partitioner", "murmur2_random"),
             ("enable.idempotence", enableIdempotence ? "true" : "false"),
             ("acks", "all"),
             ("linger.ms", String(lingerMilliseconds)),

@@ -67,10 +67,12 @@ public final class KafkaConsumer: Sendable {
     public var assignment: Set<KafkaTopicPartition> { state.withLock { $0.assignment } }
 
     /// The next event: a batch of up to `maxMessages` messages, or a rebalance. Waits while there is
-    /// nothing; returns `nil` once the consumer is closed or the task is cancelled.
+    /// nothing (at most `timeout`, then returns an empty batch, so that a caller can run timers);
+    /// returns `nil` once the consumer is closed or the task is cancelled.
     ///
     /// Throws only when librdkafka reports a fatal error (the consumer must then be recreated).
-    public func next(maxMessages: Int = 512) async throws(KafkaError) -> KafkaConsumerEvent? {
+    public func next(maxMessages: Int = 512, timeout: Duration? = nil) async throws(KafkaError) -> KafkaConsumerEvent? {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
         try await acknowledgePendingRebalance()
         if let parked = state.withLock({ state -> KafkaConsumerEvent? in
             defer { state.parked = nil }
@@ -98,7 +100,9 @@ public final class KafkaConsumer: Sendable {
                 }
             }
             if !batch.isEmpty { return .messages(batch) }
-            await client.waker.wait(atMost: .milliseconds(100))
+            if let deadline, ContinuousClock.now >= deadline { return .messages([]) }
+            await client.waker.wait(
+                atMost: deadline.map { min(.milliseconds(100), $0 - ContinuousClock.now) } ?? .milliseconds(100))
         }
     }
 

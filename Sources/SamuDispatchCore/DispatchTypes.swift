@@ -123,6 +123,8 @@ public enum DispatchAction: Sendable, Equatable {
     case bedOccupied(caseID: UUID, shelterID: String, bedType: BedType)
     case escalated(caseID: UUID, waited: Duration)
     case mutualAidRequested(caseID: UUID, zones: [String])
+    /// How a case ended (follows its `phaseChanged` to `resolved`).
+    case resolution(caseID: UUID, resolution: Resolution)
     /// Follow-up for a person left without help tonight (refused, not found, no bed).
     case followUp(caseID: UUID, resolution: Resolution)
     case notify(caseID: UUID, authority: Authority)

@@ -93,6 +93,24 @@ public struct ZoneDispatcher: Sendable {
     }
 
     public var unitIDs: [String] { units.map(\.id) }
+
+    /// A shelter's position, report version and beds by type (capacity, occupied, held).
+    public func shelter(_ shelterID: String) -> (position: GeoPoint, version: Int64, beds: [BedType: (BedCount, Int)])?
+    {
+        guard let index = shelterIndex[shelterID] else { return nil }
+        let shelter = shelters[index]
+        var beds: [BedType: (BedCount, Int)] = [:]
+        for bed in BedType.allCases {
+            beds[bed] = (
+                BedCount(capacity: shelter.capacity[bed.index], occupied: shelter.occupied[bed.index]),
+                shelter.held[bed.index]
+            )
+        }
+        return (shelter.position, shelter.version, beds)
+    }
+
+    /// The zone's case that triage marked for this report's case id (for records), if open.
+    public func triagedCase(_ caseID: UUID) -> TriagedCase? { cases[caseID]?.triaged }
     public var shelterIDs: [String] { shelters.map(\.id) }
 
     /// The shelter and bed type held for a case, if any.
@@ -541,6 +559,7 @@ public struct ZoneDispatcher: Sendable {
             .phaseChanged(caseID: caseID, from: state.phase.name, to: phase.name, detail: detail)
         ]
         if case .resolved(let resolution) = phase {
+            actions.append(.resolution(caseID: caseID, resolution: resolution))
             // A person taken to a shelter keeps the hold until the shelter reports the admission
             // (or the hold expires); otherwise the bed goes back at once.
             if resolution != .sheltered { actions += releaseHold(of: caseID, reason: "case \(resolution.rawValue)") }

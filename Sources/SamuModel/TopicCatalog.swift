@@ -89,6 +89,14 @@ public struct TopicCatalog: Sendable {
                     message: "expected exactly one topic with role '\(role.rawValue)', found \(count)")
             }
         }
+        let inboundPartitions = Set(
+            TopicRole.inbound.compactMap { role in definitions.first { $0.role == role }?.partitions })
+        if inboundPartitions.count > 1 {
+            throw LoadError(
+                file: directory.path,
+                message:
+                    "the inbound topics must have the same partition count (a zone's events must meet in one worker)")
+        }
         return TopicCatalog(definitions: definitions)
     }
 

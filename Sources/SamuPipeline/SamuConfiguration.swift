@@ -76,6 +76,8 @@ public struct SamuConfiguration: Sendable {
     public var workerID: String
     public var batchSize: Int
     public var logLevel: String
+    public var triageRulesPath: String?
+    public var deploymentPath: String?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(Invalid) {
         func value(_ name: String) -> String? {
@@ -149,11 +151,17 @@ public struct SamuConfiguration: Sendable {
         }
         batchSize = try integer("SAMU_WORKER_BATCH_SIZE", default: 500, range: 1...10_000)
         logLevel = value("SAMU_LOG_LEVEL") ?? "info"
+        triageRulesPath = value("SAMU_TRIAGE_RULES")
+        deploymentPath = value("SAMU_DEPLOYMENT")
     }
 
     /// The worker's consumer settings.
     public var consumer: KafkaConsumerConfiguration {
         var configuration = KafkaConsumerConfiguration(client: kafka, groupID: groupID)
+        // A zone's reports, units, beds and commands must reach the same worker: `range` gives
+        // partition i of every inbound topic (all with the same partition count) to one member;
+        // cooperative-sticky does not promise that.
+        configuration.partitionAssignmentStrategy = "range"
         configuration.sessionTimeoutMilliseconds = sessionTimeoutMilliseconds
         configuration.heartbeatIntervalMilliseconds = min(3_000, sessionTimeoutMilliseconds / 3)
         return configuration

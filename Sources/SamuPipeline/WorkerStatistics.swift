@@ -6,6 +6,9 @@ public final class WorkerStatistics: Sendable {
         public var eventsConsumed = 0
         public var reportsAccepted = 0
         public var casesOpened = 0
+        public var decisions = 0
+        /// Inputs the dispatcher refused (stale versions, unknown cases, illegal moves).
+        public var inputsRejected = 0
         public var duplicatesIgnored = 0
         public var deadLettered = 0
         public var outcomesPublished = 0

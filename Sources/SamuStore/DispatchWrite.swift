@@ -76,6 +76,12 @@ public struct DispatchWrite: Sendable {
         public var status: String
         public var unitID: String?
         public var resolution: Resolution?
+
+        public init(status: String, unitID: String?, resolution: Resolution?) {
+            self.status = status
+            self.unitID = unitID
+            self.resolution = resolution
+        }
     }
 
     public struct TimelineEntry: Sendable {
@@ -228,7 +234,9 @@ extension SamuStore {
                 var lastIndex: [UUID: Int] = [:]
                 for (index, row) in batch.assignmentsStarted.enumerated() { lastIndex[row.caseID] = index }
                 let rows = batch.assignmentsStarted
-                let active = rows.indices.map { lastIndex[rows[$0].caseID] == $0 && batch.cases[rows[$0].caseID]?.unitID == rows[$0].unitID }
+                let active = rows.indices.map {
+                    lastIndex[rows[$0].caseID] == $0 && batch.cases[rows[$0].caseID]?.unitID == rows[$0].unitID
+                }
                 try await connection.query(
                     """
                     insert into assignments (case_id, unit_id, decision_id, active, started_at, ended_at)
@@ -323,14 +331,18 @@ extension SamuStore {
                 returning outbox_id, topic, key, payload, created_at
                 """, logger: logger)
             var created: [OutboxRecord] = []
-            for try await (id, topic, key, payload, createdAt) in rows.decode((UUID, String, String?, String, Date).self) {
+            for try await (id, topic, key, payload, createdAt) in rows.decode(
+                (UUID, String, String?, String, Date).self)
+            {
                 created.append(OutboxRecord(id: id, topic: topic, key: key, payload: payload, createdAt: createdAt))
             }
             return created
         }
     }
 
-    static func insertCases(_ cases: [DispatchWrite.NewCase], connection: PostgresConnection, logger: Logger) async throws {
+    static func insertCases(
+        _ cases: [DispatchWrite.NewCase], connection: PostgresConnection, logger: Logger
+    ) async throws {
         let now = Date()
         let reports = cases.map(\.report)
         try await connection.query(

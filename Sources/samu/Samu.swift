@@ -5,6 +5,7 @@ import RdKafka
 import SamuModel
 import SamuPipeline
 import SamuStore
+import SamuTriage
 
 @main
 struct Samu: AsyncParsableCommand {
@@ -53,6 +54,32 @@ struct Context {
             throw ValidationError("topic catalog: \(error)")
         }
         return Context(configuration: configuration, logger: logger, catalog: catalog)
+    }
+
+    /// The triage engine from SAMU_TRIAGE_RULES or seeds/triage/rules.json.
+    func triageEngine() throws -> TriageEngine {
+        guard
+            let url = configuration.triageRulesPath.map({ URL(fileURLWithPath: $0) })
+                ?? RepositoryFiles.locate("seeds/triage/rules.json")
+        else { throw ValidationError("triage rules not found; set SAMU_TRIAGE_RULES") }
+        do {
+            return TriageEngine(rules: try TriageRules.load(url))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// The deployment from SAMU_DEPLOYMENT or seeds/demo/deployment.json, if there is one.
+    func deployment() throws -> Deployment? {
+        guard
+            let url = configuration.deploymentPath.map({ URL(fileURLWithPath: $0) })
+                ?? RepositoryFiles.locate("seeds/demo/deployment.json")
+        else { return nil }
+        do {
+            return try Deployment.load(url)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     /// Runs `body` with a store whose connection pool runs beside it.

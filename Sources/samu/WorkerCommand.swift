@@ -15,8 +15,10 @@ struct WorkerCommand: AsyncParsableCommand {
         try requireLibrdKafka()
         let context = try Context.load(label: "samu.worker")
         let store = try SamuStore(configuration: context.configuration.database, logger: context.logger)
-        let worker = ReportWorker(
-            configuration: context.configuration, catalog: context.catalog, store: store, logger: context.logger)
+        let worker = DispatchWorker(
+            configuration: context.configuration, catalog: context.catalog, store: store,
+            triage: try context.triageEngine(), neighbours: try context.deployment()?.neighbours ?? [:],
+            logger: context.logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [

@@ -60,13 +60,9 @@ struct GracefulRestartTests {
         let counts = try await harness.withStore { try await $0.counts() }
         #expect(counts.processedEvents == records.count)
         #expect(counts.cases == records.count)
-        #expect(counts.outbox == records.count)
         let perReport = try await harness.withStore { try await $0.caseCountsByReport(ids) }
         #expect(perReport.count == records.count && perReport.values.allSatisfy { $0 == 1 })
-        let outcomes = try await harness.readAll(.outcomes)
-        let outcomeIDs = outcomes.compactMap {
-            $0.value.flatMap { try? JSONParser.parse($0) }?["event_id"]?.stringValue
-        }
+        let outcomeIDs = try await harness.outcomes(ofType: "case.received").compactMap { $0["event_id"]?.stringValue }
         #expect(outcomeIDs.count == records.count, "outcome records (duplicates would make this larger)")
         #expect(Set(outcomeIDs).count == records.count)
         #expect(try await harness.readAll(.deadLetters).isEmpty)

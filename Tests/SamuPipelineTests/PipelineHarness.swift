@@ -5,6 +5,7 @@ import SamuModel
 import SamuPipeline
 import SamuStore
 import SamuTestSupport
+import SamuTriage
 import ServiceLifecycle
 
 /// A private corner of the embedded default for one test: its own topics (by prefix), consumer
@@ -54,9 +55,14 @@ struct PipelineHarness {
     }
 
     /// Runs a worker in this process while `body` runs, then shuts it down gracefully.
-    func withWorker<Result: Sendable>(_ body: (ReportWorker) async throws -> Result) async throws -> Result {
+    func withWorker<Result: Sendable>(
+        neighbours: [String: [String]] = [:], _ body: (DispatchWorker) async throws -> Result
+    ) async throws -> Result {
         let store = try SamuStore(configuration: configuration.database, logger: logger)
-        let worker = ReportWorker(configuration: configuration, catalog: catalog, store: store, logger: logger)
+        let rules = try TriageRules.load(Repository.seeds.appendingPathComponent("triage/rules.json"))
+        let worker = DispatchWorker(
+            configuration: configuration, catalog: catalog, store: store, triage: TriageEngine(rules: rules),
+            neighbours: neighbours, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: StoreService(store: store)), .init(service: worker)], logger: logger))
@@ -90,6 +96,12 @@ struct PipelineHarness {
 
     func readAll(_ role: TopicRole) async throws -> [KafkaMessage] {
         try await KafkaTopicReader.readAll(topic: catalog.name(role), client: configuration.kafka, logger: logger)
+    }
+
+    /// The outcome events of one type, parsed.
+    func outcomes(ofType type: String) async throws -> [JSONValue] {
+        try await readAll(.outcomes).compactMap { $0.value.flatMap { try? JSONParser.parse($0) } }
+            .filter { $0["type"]?.stringValue == type }
     }
 }
 

@@ -70,8 +70,9 @@ struct WorkerTests {
             try await harness.produce(records)
             let done = try await eventually {
                 let stats = worker.statistics.snapshot
-                return stats.casesOpened == valid.count && stats.deadLettered == malformed.count
-                    && stats.outcomesPublished == valid.count
+                let unpublished = try await harness.withStore { try await $0.counts().unpublished }
+                return stats.casesOpened == valid.count && stats.deadLettered == malformed.count && unpublished == 0
+                    && stats.outcomesPublished > 0
             }
             #expect(done, "worker statistics: \(worker.statistics.snapshot)")
         }
@@ -82,11 +83,10 @@ struct WorkerTests {
         #expect(counts.values.allSatisfy { $0 == 1 })
 
         let outcomes = try await harness.readAll(.outcomes)
-        let outcomeIDs = outcomes.compactMap {
-            $0.value.flatMap { try? JSONParser.parse($0) }?["event_id"]?.stringValue
-        }
+        let outcomeIDs = try await harness.outcomes(ofType: "case.received").compactMap { $0["event_id"]?.stringValue }
         #expect(outcomeIDs.count == valid.count)
         #expect(Set(outcomeIDs).count == valid.count)
+        #expect(try await harness.outcomes(ofType: "case.triaged").count == valid.count)
         let outcomeSchema = try #require(harness.catalog.definition(.outcomes).schemas[1])
         for outcome in outcomes {
             try outcomeSchema.validate(try JSONParser.parse(outcome.value ?? []))

@@ -1,0 +1,119 @@
+import Foundation
+
+/// Finds the repository's data files (topics/, seeds/) from the working directory or the binary.
+public enum RepositoryFiles {
+    /// The first existing `relativePath` in the working directory, next to the executable, or in
+    /// their parents.
+    public static func locate(_ relativePath: String) -> URL? {
+        var starts = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
+        if let executable = Bundle.main.executableURL { starts.append(executable.deletingLastPathComponent()) }
+        for start in starts {
+            var directory = start.standardizedFileURL
+            for _ in 0..<8 {
+                let candidate = directory.appendingPathComponent(relativePath)
+                if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+                directory.deleteLastPathComponent()
+            }
+        }
+        return nil
+    }
+}
+
+/// A deployment: zones with their neighbours, mobile units and shelters. The shipped one,
+/// `seeds/demo/deployment.json`, is invented demo data (the sources give none of it).
+public struct Deployment: Sendable {
+    public struct Zone: Sendable, Equatable {
+        public var zone: String
+        public var centroid: GeoPoint
+        public var neighbours: [String]
+    }
+
+    public struct Unit: Sendable, Equatable {
+        public var unitID: String
+        public var zone: String
+        public var base: GeoPoint
+        public var skills: Set<CrewSkill>
+    }
+
+    public struct Shelter: Sendable, Equatable {
+        public var shelterID: String
+        public var zone: String
+        public var nameFrench: String
+        public var nameArabic: String
+        public var location: GeoPoint
+        public var beds: [BedType: Int]
+    }
+
+    public struct LoadError: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public var description: String { "deployment: \(message)" }
+    }
+
+    public var label: String
+    public var zones: [Zone]
+    public var units: [Unit]
+    public var shelters: [Shelter]
+
+    public static func load(_ url: URL) throws(LoadError) -> Deployment {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw LoadError(message: "cannot read \(url.path)")
+        }
+        let json: JSONValue
+        do { json = try JSONParser.parse(Array(data)) } catch { throw LoadError(message: "not valid JSON: \(error)") }
+        func point(_ value: JSONValue?) -> GeoPoint? {
+            guard let latitude = value?["lat"]?.doubleValue, let longitude = value?["lon"]?.doubleValue else {
+                return nil
+            }
+            return GeoPoint(latitude: latitude, longitude: longitude)
+        }
+        guard case .array(let zoneValues)? = json["zones"], case .array(let unitValues)? = json["units"],
+            case .array(let shelterValues)? = json["shelters"]
+        else { throw LoadError(message: "expected 'zones', 'units' and 'shelters' arrays") }
+        var zones: [Zone] = []
+        for value in zoneValues {
+            guard let zone = value["zone"]?.stringValue, let centroid = point(value["centroid"]) else {
+                throw LoadError(message: "a zone needs 'zone' and 'centroid'")
+            }
+            var neighbours: [String] = []
+            if case .array(let items)? = value["neighbours"] { neighbours = items.compactMap(\.stringValue) }
+            zones.append(Zone(zone: zone, centroid: centroid, neighbours: neighbours))
+        }
+        var units: [Unit] = []
+        for value in unitValues {
+            guard let id = value["unit_id"]?.stringValue, let zone = value["zone"]?.stringValue,
+                let base = point(value["base"]), case .array(let skillValues)? = value["skills"]
+            else { throw LoadError(message: "a unit needs 'unit_id', 'zone', 'base' and 'skills'") }
+            var skills = Set<CrewSkill>()
+            for skill in skillValues {
+                guard let parsed = skill.stringValue.flatMap(CrewSkill.init(rawValue:)) else {
+                    throw LoadError(message: "unit \(id): unknown skill \(skill.serialized)")
+                }
+                skills.insert(parsed)
+            }
+            units.append(Unit(unitID: id, zone: zone, base: base, skills: skills))
+        }
+        var shelters: [Shelter] = []
+        for value in shelterValues {
+            guard let id = value["shelter_id"]?.stringValue, let zone = value["zone"]?.stringValue,
+                let location = point(value["location"]), case .object(let bedValues)? = value["beds"]
+            else { throw LoadError(message: "a shelter needs 'shelter_id', 'zone', 'location' and 'beds'") }
+            var beds: [BedType: Int] = [:]
+            for entry in bedValues.entries {
+                guard let bed = BedType(rawValue: entry.key), let count = entry.value.integerValue else {
+                    throw LoadError(message: "shelter \(id): bad bed entry \(entry.key)")
+                }
+                beds[bed] = Int(count)
+            }
+            shelters.append(
+                Shelter(
+                    shelterID: id, zone: zone, nameFrench: value["name_fr"]?.stringValue ?? id,
+                    nameArabic: value["name_ar"]?.stringValue ?? "", location: location, beds: beds))
+        }
+        return Deployment(label: json["label"]?.stringValue ?? "", zones: zones, units: units, shelters: shelters)
+    }
+
+    /// Neighbour zones by zone, for mutual aid.
+    public var neighbours: [String: [String]] {
+        Dictionary(zones.map { ($0.zone, $0.neighbours) }, uniquingKeysWith: { first, _ in first })
+    }
+}

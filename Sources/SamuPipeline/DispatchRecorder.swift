@@ -1,0 +1,203 @@
+import Foundation
+import SamuDispatchCore
+import SamuModel
+import SamuStore
+
+/// Turns the dispatcher's actions into the rows of one batch write and the outcome events to
+/// publish. Outcome ids derive from the source event and the action's position, so the same
+/// event processed again yields the same ids.
+struct DispatchRecorder {
+    let outcomesTopic: String
+    let actor: String
+    var write = DispatchWrite()
+    /// Shelters whose bed counts changed in this batch (their rows are refreshed at the end).
+    var touchedShelters: [String: String] = [:]
+
+    init(outcomesTopic: String, actor: String) {
+        self.outcomesTopic = outcomesTopic
+        self.actor = actor
+    }
+
+    /// A new case from a report: its rows, `case.received` and `case.triaged`.
+    mutating func caseOpened(_ report: AcceptedReport, caseID: UUID, triage: TriageDecision, at time: Date) {
+        write.newCases.append(DispatchWrite.NewCase(report: report, caseID: caseID, triage: triage))
+        let received = CaseOutcome.received(report: report.report, caseID: caseID, at: time)
+        outcome(received.json, id: received.eventID, zone: report.report.zone)
+        write.addTimeline(
+            caseID, status: "received", actor: actor,
+            detail: [
+                "report_id": .string(report.report.id.lowercased),
+                "source": .string("\(report.sourceTopic)/\(report.sourcePartition)/\(report.sourceOffset)"),
+            ], at: time)
+        write.addTimeline(
+            caseID, status: "triaged", actor: "triage:\(triage.rulesVersion)", detail: SamuStore.triageJSON(triage),
+            at: time)
+        var triaged = base(
+            "case.triaged", caseID: caseID, zone: report.report.zone, at: time,
+            id: DerivedID.outcomeID(caseID: caseID, transition: "triaged", channel: "outcomes"))
+        triaged.append("priority", .string(triage.priority.code))
+        triaged.append("bed_type", .string(triage.bedType.rawValue))
+        triaged.append("rules_version", .string(triage.rulesVersion))
+        triaged.append("reason", .string(triage.reasons.map(\.english).joined(separator: " ")))
+        outcome(.object(triaged), zone: report.report.zone)
+        write.cases[caseID] = DispatchWrite.CaseState(status: "triaged", unitID: nil, resolution: nil)
+    }
+
+    /// Records what the dispatcher decided in response to one input (`source` names it).
+    mutating func record(
+        _ actions: [DispatchAction], zone: String, source: String, at time: Date, currentUnit: (UUID) -> String?
+    ) {
+        for (index, action) in actions.enumerated() {
+            let id = UUID(v5: "outcome/\(source)/\(index)")
+            switch action {
+            case .decided(let record):
+                write.decisions.append(
+                    DispatchWrite.Decision(
+                        decisionID: record.decisionID, caseID: record.caseID, zone: record.zone,
+                        kind: record.kind.rawValue,
+                        priority: record.priority, unitID: record.unitID, shelterID: record.shelterID,
+                        bedType: record.bedType, rulesVersion: record.rulesVersion, reason: record.reason,
+                        operatorID: record.operatorID, operatorReason: record.operatorReason, record: Self.json(record),
+                        at: record.at))
+                if let unitID = record.unitID {
+                    write.assignmentsEnded.insert(record.caseID)
+                    write.assignmentsStarted.append((record.caseID, unitID, record.decisionID, record.at))
+                    write.cases[record.caseID] = DispatchWrite.CaseState(
+                        status: "assigned", unitID: unitID, resolution: nil)
+                }
+                var event = base(
+                    record.unitID == nil ? "case.queued" : "case.assigned", caseID: record.caseID, zone: zone, at: time,
+                    id: id)
+                event.append("decision_id", .string(record.decisionID.lowercased))
+                event.append("priority", .string(record.priority.code))
+                if let unit = record.unitID { event.append("unit_id", .string(unit)) }
+                if let shelter = record.shelterID { event.append("shelter_id", .string(shelter)) }
+                event.append("bed_type", .string(record.bedType.rawValue))
+                event.append("reason", .string(record.reason))
+                outcome(.object(event), zone: zone)
+            case .phaseChanged(let caseID, let from, let to, let detail):
+                write.addTimeline(
+                    caseID, status: to, actor: actor, detail: ["from": .string(from), "detail": .string(detail)],
+                    at: time)
+                let keepsUnit = ["assigned", "acknowledged", "on_scene", "transporting"].contains(to)
+                if !keepsUnit { write.assignmentsEnded.insert(caseID) }
+                write.cases[caseID] = DispatchWrite.CaseState(
+                    status: to, unitID: keepsUnit ? currentUnit(caseID) : nil,
+                    resolution: write.cases[caseID]?.resolution)
+                if to != "assigned" && to != "queued" {
+                    var event = base("case.\(to)", caseID: caseID, zone: zone, at: time, id: id)
+                    event.append("status", .string(to))
+                    event.append("reason", .string(detail))
+                    outcome(.object(event), zone: zone)
+                }
+            case .resolution(let caseID, let resolution):
+                write.cases[caseID]?.resolution = resolution
+                if write.cases[caseID] == nil {
+                    write.cases[caseID] = DispatchWrite.CaseState(
+                        status: "resolved", unitID: nil, resolution: resolution)
+                }
+            case .bedHeld(let caseID, let shelterID, let bed, _):
+                write.addLedger(shelterID, bed, caseID, action: "hold", reason: "held for the case", at: time)
+                touchedShelters[shelterID] = zone
+                var event = base("case.bed_held", caseID: caseID, zone: zone, at: time, id: id)
+                event.append("shelter_id", .string(shelterID))
+                event.append("bed_type", .string(bed.rawValue))
+                outcome(.object(event), zone: zone)
+            case .bedReleased(let caseID, let shelterID, let bed, let reason):
+                write.addLedger(
+                    shelterID, bed, caseID, action: reason == "hold expired" ? "expire" : "release", reason: reason,
+                    at: time)
+                touchedShelters[shelterID] = zone
+                var event = base("case.bed_released", caseID: caseID, zone: zone, at: time, id: id)
+                event.append("shelter_id", .string(shelterID))
+                event.append("bed_type", .string(bed.rawValue))
+                event.append("reason", .string(reason))
+                outcome(.object(event), zone: zone)
+            case .bedOccupied(let caseID, let shelterID, let bed):
+                write.addLedger(shelterID, bed, caseID, action: "admit", reason: "admitted by the shelter", at: time)
+                touchedShelters[shelterID] = zone
+                var event = base("case.admitted", caseID: caseID, zone: zone, at: time, id: id)
+                event.append("shelter_id", .string(shelterID))
+                event.append("bed_type", .string(bed.rawValue))
+                outcome(.object(event), zone: zone)
+            case .escalated(let caseID, let waited):
+                write.addTimeline(
+                    caseID, status: "escalated", actor: actor,
+                    detail: ["waited_seconds": .integer(waited.components.seconds)],
+                    at: time)
+                var event = base("case.escalated", caseID: caseID, zone: zone, at: time, id: id)
+                event.append("waited_seconds", .integer(waited.components.seconds))
+                outcome(.object(event), zone: zone)
+            case .mutualAidRequested(let caseID, let zones):
+                write.addTimeline(
+                    caseID, status: "mutual_aid_requested", actor: actor,
+                    detail: ["zones": .array(zones.map { .string($0) })], at: time)
+                var event = base("case.mutual_aid_requested", caseID: caseID, zone: zone, at: time, id: id)
+                event.append("zones", .array(zones.map { .string($0) }))
+                outcome(.object(event), zone: zone)
+            case .followUp(let caseID, let resolution):
+                write.followUps.append((caseID, zone, resolution, time))
+                write.addTimeline(
+                    caseID, status: "follow_up", actor: actor, detail: ["resolution": .string(resolution.rawValue)],
+                    at: time)
+            case .notify(let caseID, let authority):
+                write.addTimeline(
+                    caseID, status: "notified", actor: actor, detail: ["authority": .string(authority.rawValue)],
+                    at: time)
+                var event = base("case.notification", caseID: caseID, zone: zone, at: time, id: id)
+                event.append("authority", .string(authority.rawValue))
+                outcome(.object(event), zone: zone)
+            case .rejected:
+                break  // logged and counted by the worker
+            }
+        }
+    }
+
+    private func base(_ type: String, caseID: UUID, zone: String, at time: Date, id: UUID) -> JSONObject {
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(id.lowercased))
+        object.append("type", .string(type))
+        object.append("case_id", .string(caseID.lowercased))
+        object.append("zone", .string(zone))
+        object.append("occurred_at", .string(RFC3339.format(time)))
+        return object
+    }
+
+    private mutating func outcome(_ json: JSONValue, id: UUID? = nil, zone: String) {
+        let eventID = id ?? json["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) ?? UUID()
+        write.outbox.append(
+            OutboxRecord(id: eventID, topic: outcomesTopic, key: zone, payload: json.serialized, createdAt: Date()))
+    }
+
+    /// The decision record as stored and shown on the console.
+    static func json(_ record: DecisionRecord) -> JSONValue {
+        func candidates(_ list: [Candidate]) -> JSONValue {
+            .array(
+                list.map {
+                    [
+                        "id": .string($0.id), "travel_seconds": .number(($0.travelSeconds * 10).rounded() / 10),
+                        "score": .number(($0.score * 10).rounded() / 10),
+                    ]
+                })
+        }
+        var object = JSONObject()
+        object.append("decision_id", .string(record.decisionID.lowercased))
+        object.append("kind", .string(record.kind.rawValue))
+        object.append("priority", .string(record.priority.code))
+        object.append("unit_id", record.unitID.map { .string($0) } ?? .null)
+        object.append(
+            "unit_travel_seconds", record.unitTravelSeconds.map { .number(($0 * 10).rounded() / 10) } ?? .null)
+        object.append("shelter_id", record.shelterID.map { .string($0) } ?? .null)
+        object.append("bed_type", .string(record.bedType.rawValue))
+        object.append("unit_candidates", candidates(record.unitCandidates))
+        object.append("unit_candidate_count", .integer(Int64(record.unitCandidateCount)))
+        object.append("shelter_candidates", candidates(record.shelterCandidates))
+        object.append("joint", .bool(record.joint))
+        object.append("rules_version", .string(record.rulesVersion))
+        object.append("reason", .string(record.reason))
+        if let operatorID = record.operatorID { object.append("operator_id", .string(operatorID)) }
+        if let reason = record.operatorReason { object.append("operator_reason", .string(reason)) }
+        return .object(object)
+    }
+}

@@ -1,0 +1,342 @@
+import Foundation
+import Logging
+import Metrics
+import RdKafka
+import SamuDispatchCore
+import SamuModel
+import SamuStore
+import SamuTriage
+import ServiceLifecycle
+
+/// The worker: consumes reports, unit and bed reports and operator commands; validates each
+/// event; triages reports; lets each zone's dispatcher decide; writes everything a batch changed
+/// in one transaction with the events' ids (the inbox); dead-letters bad input; stores offsets only
+/// after both; publishes outcomes through the outbox.
+///
+/// - Important: Graceful shutdown (SIGTERM, SIGINT) ends the loop at a batch boundary: the batch in
+///   hand is committed and its offsets stored, queued outcomes are published, then the consumer
+///   leaves the group committing the stored offsets.
+public final class DispatchWorker: Service {
+    public let configuration: SamuConfiguration
+    public let catalog: TopicCatalog
+    public let store: SamuStore
+    public let triage: TriageEngine
+    public let neighbours: [String: [String]]
+    public let statistics = WorkerStatistics()
+    private let logger: Logger
+    private let decoder: InboundDecoder
+    private let consumed = Counter(label: "samu_events_consumed_total")
+    private let opened = Counter(label: "samu_cases_opened_total")
+    private let decisionsCounter = Counter(label: "samu_dispatch_decisions_total")
+    private let batchTimer = Metrics.Timer(label: "samu_worker_batch_seconds")
+    private let started = ContinuousClock.now
+    static let tickInterval = Duration.seconds(1)
+
+    public init(
+        configuration: SamuConfiguration, catalog: TopicCatalog, store: SamuStore, triage: TriageEngine,
+        neighbours: [String: [String]] = [:], logger: Logger
+    ) {
+        self.configuration = configuration
+        self.catalog = catalog
+        self.store = store
+        self.triage = triage
+        self.neighbours = neighbours
+        self.logger = logger
+        self.decoder = InboundDecoder(catalog: catalog)
+    }
+
+    private var actor: String { "worker:\(configuration.workerID)" }
+
+    public func run() async throws {
+        try LibrdKafka.requireSupportedVersion()
+        try await store.requireMigrated()
+        logger.info(
+            "worker starting",
+            metadata: [
+                "worker.id": "\(configuration.workerID)", "kafka.group": "\(configuration.groupID)",
+                "kafka.topics": "\(TopicRole.inbound.map { catalog.name($0) })",
+                "librdkafka.version": "\(LibrdKafka.versionString)", "triage.rules": "\(triage.rules.version)",
+            ])
+        try await KafkaProducer.withProducer(configuration: configuration.producer, logger: logger) { producer in
+            let relay = OutboxRelay(store: store, producer: producer, logger: logger, statistics: statistics)
+            let deadLetters = DeadLetterWriter(producer: producer, topic: catalog.name(.deadLetters), logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await relay.run() }
+                do {
+                    try await consume(relay: relay, deadLetters: deadLetters)
+                } catch {
+                    relay.finish()
+                    throw error
+                }
+                relay.finish()
+                try await group.waitForAll()
+            }
+        }
+        logger.info("worker stopped", metadata: ["worker.statistics": "\(statistics.snapshot)"])
+    }
+
+    /// The zones this worker decides for, and which partition each came from.
+    struct Zones {
+        var dispatchers: [String: ZoneDispatcher] = [:]
+        var partition: [String: Int32] = [:]
+        var lastTick = ContinuousClock.now
+    }
+
+    private func consume(relay: OutboxRelay, deadLetters: DeadLetterWriter) async throws {
+        let consumer = try KafkaConsumer(
+            configuration: configuration.consumer, topics: TopicRole.inbound.map { catalog.name($0) }, logger: logger)
+        var zones = Zones()
+        do {
+            try await withGracefulShutdownHandler {
+                while let event = try await consumer.next(
+                    maxMessages: configuration.batchSize, timeout: Self.tickInterval)
+                {
+                    switch event {
+                    case .messages(let batch):
+                        if !batch.isEmpty {
+                            try await handle(
+                                batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+                        }
+                    case .assigned(let partitions):
+                        logger.info("partitions assigned", metadata: ["kafka.partitions": "\(partitions)"])
+                    case .revoked(let partitions), .lost(let partitions):
+                        // Batches are handled one at a time, so everything handled is committed and
+                        // stored. The zones of those partitions now belong to another worker.
+                        let gone = Set(partitions.map(\.partition))
+                        for (zone, partition) in zones.partition where gone.contains(partition) {
+                            zones.dispatchers[zone] = nil
+                            zones.partition[zone] = nil
+                        }
+                        logger.info("partitions revoked", metadata: ["kafka.partitions": "\(partitions)"])
+                    }
+                    if ContinuousClock.now - zones.lastTick >= Self.tickInterval {
+                        try await tick(zones: &zones, relay: relay)
+                    }
+                }
+            } onGracefulShutdown: {
+                consumer.stopConsuming()
+            }
+        } catch is StoppedWhileRetrying {
+            logger.info("stopped while the database was unavailable; the unstored batch will be delivered again")
+        } catch {
+            try? await consumer.close()
+            throw error
+        }
+        try await consumer.close()
+    }
+
+    private func instant() -> DispatchInstant {
+        DispatchInstant(wall: Date(), monotonic: ContinuousClock.now - started)
+    }
+
+    private func dispatcher(_ zone: String, in zones: inout Zones) -> ZoneDispatcher {
+        if let existing = zones.dispatchers[zone] { return existing }
+        var settings = DispatchConfiguration()
+        settings.neighbours = neighbours[zone] ?? []
+        return ZoneDispatcher(zone: zone, configuration: settings)
+    }
+
+    private func handle(
+        _ batch: [KafkaMessage], zones: inout Zones, consumer: KafkaConsumer, relay: OutboxRelay,
+        deadLetters: DeadLetterWriter
+    ) async throws {
+        let begin = ContinuousClock.now
+        let now = instant()
+        var letters: [DeadLetter] = []
+        var decoded: [(KafkaMessage, DecodedEvent)] = []
+        for message in batch {
+            switch decoder.decode(topic: message.topic, key: message.key, value: message.value) {
+            case .success(let event): decoded.append((message, event))
+            case .failure(let rejection): letters.append(deadLetter(message, rejection, at: now.wall))
+            }
+        }
+        let seenBefore = try await retrying { try await store.alreadyProcessed(decoded.map(\.1.eventID)) }
+        var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
+        var seenInBatch = Set<UUID>()
+        var touched = Set<String>()
+        var rejected = 0
+        var reports = 0
+        for (message, event) in decoded {
+            guard !seenBefore.contains(event.eventID), seenInBatch.insert(event.eventID).inserted else { continue }
+            recorder.write.processed.append(
+                DispatchWrite.Processed(
+                    eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset))
+            var zone = dispatcher(event.zone, in: &zones)
+            zones.partition[event.zone] = message.partition
+            let actions: [DispatchAction]
+            switch event.event {
+            case .report(let report):
+                reports += 1
+                let caseID = DerivedID.caseID(forReport: report.id)
+                let decision = triage.triage(report)
+                recorder.caseOpened(
+                    AcceptedReport(
+                        report: report, sourceTopic: message.topic, sourcePartition: message.partition,
+                        sourceOffset: message.offset),
+                    caseID: caseID, triage: decision, at: now.wall)
+                actions = zone.submit(
+                    TriagedCase(
+                        caseID: caseID, reportID: report.id, zone: report.zone,
+                        location: GeoPoint(latitude: report.location.latitude, longitude: report.location.longitude),
+                        category: report.category, triage: decision, receivedAt: report.reportedAt),
+                    at: now)
+            case .unit(let update):
+                actions = zone.apply(update, at: now)
+                recorder.write.setUnit(
+                    update, zone: event.zone, caseID: zone.assignment(of: update.unitID), at: now.wall)
+            case .beds(let update):
+                actions = zone.apply(update, at: now)
+                recorder.touchedShelters[update.shelterID] = event.zone
+            case .command(let command):
+                let known = zone.phase(of: command.caseID) != nil
+                actions = zone.apply(command, at: now)
+                if known {
+                    recorder.write.addTimeline(
+                        command.caseID, status: "operator_command", actor: "operator:\(command.operatorID)",
+                        detail: ["command": .string("\(command.action)"), "reason": .string(command.reason)],
+                        at: now.wall)
+                }
+            }
+            for case .rejected(let reason) in actions {
+                rejected += 1
+                logger.info("input not applied", metadata: ["zone.id": "\(event.zone)", "reason": "\(reason)"])
+            }
+            recorder.record(
+                actions, zone: event.zone, source: event.eventID.lowercased, at: now.wall,
+                currentUnit: { zone.phase(of: $0)?.unitID })
+            zones.dispatchers[event.zone] = zone
+            touched.insert(event.zone)
+        }
+        for zoneID in touched.sorted() {
+            guard var zone = zones.dispatchers[zoneID] else { continue }
+            let actions = zone.settle(at: now)
+            recorder.record(
+                actions, zone: zoneID,
+                source: "settle/\(batch[0].topic)/\(batch[0].partition)/\(batch[0].offset)/\(zoneID)",
+                at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID })
+            zones.dispatchers[zoneID] = zone
+        }
+        refreshShelters(&recorder, zones: zones, at: now.wall)
+        let decisions = recorder.write.decisions.count
+        let newCases = recorder.write.newCases.count
+        let outbox: [OutboxRecord]
+        do {
+            outbox = try await retrying { try await store.write(recorder.write) }
+        } catch let failure as DeterministicStoreFailure {
+            // The database refused the batch for its data: the zones' memory no longer matches it.
+            // Park the batch's events with the reason and forget those zones (rebuilt from their
+            // next events); the rest of the stream goes on.
+            logger.error(
+                "batch refused by the database; its events are dead-lettered", metadata: ["error": "\(failure)"])
+            for zone in touched { zones.dispatchers[zone] = nil }
+            for (message, event) in decoded
+            where recorder.write.processed.contains(where: { $0.eventID == event.eventID }) {
+                letters.append(
+                    deadLetter(
+                        message, Rejection(reason: .unprocessable, detail: "database refused the batch: \(failure)"),
+                        at: now.wall))
+            }
+            outbox = []
+        }
+        if !letters.isEmpty { try await deadLetters.write(letters) }
+        try consumer.storeOffsets(after: batch)
+        await relay.enqueue(outbox)
+
+        consumed.increment(by: Int64(batch.count))
+        opened.increment(by: Int64(newCases))
+        decisionsCounter.increment(by: Int64(decisions))
+        let elapsed = (ContinuousClock.now - begin).components
+        batchTimer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        statistics.update { stats in
+            stats.batches += 1
+            stats.eventsConsumed += batch.count
+            stats.reportsAccepted += reports
+            stats.casesOpened += newCases
+            stats.decisions += decisions
+            stats.duplicatesIgnored += decoded.count - recorder.write.processed.count
+            stats.deadLettered += letters.count
+            stats.inputsRejected += rejected
+        }
+    }
+
+    /// Runs every zone's timers (acknowledgement timeouts, hold expiry, escalation).
+    private func tick(zones: inout Zones, relay: OutboxRelay) async throws {
+        zones.lastTick = ContinuousClock.now
+        let now = instant()
+        var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
+        for zoneID in zones.dispatchers.keys.sorted() {
+            guard var zone = zones.dispatchers[zoneID] else { continue }
+            let actions = zone.tick(at: now)
+            if !actions.isEmpty {
+                recorder.record(
+                    actions, zone: zoneID, source: "tick/\(configuration.workerID)/\(zoneID)/\(now.monotonic)",
+                    at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID })
+            }
+            zones.dispatchers[zoneID] = zone
+        }
+        guard !recorder.write.isEmpty else { return }
+        refreshShelters(&recorder, zones: zones, at: now.wall)
+        let decisions = recorder.write.decisions.count
+        let outbox = try await retrying { try await store.write(recorder.write) }
+        statistics.update { $0.decisions += decisions }
+        await relay.enqueue(outbox)
+    }
+
+    private func refreshShelters(_ recorder: inout DispatchRecorder, zones: Zones, at time: Date) {
+        for (shelterID, zoneID) in recorder.touchedShelters {
+            guard let snapshot = zones.dispatchers[zoneID]?.shelter(shelterID) else { continue }
+            for (bed, (count, held)) in snapshot.beds {
+                recorder.write.setBeds(
+                    shelterID, zone: zoneID, bedType: bed, count: count, held: held, position: snapshot.position,
+                    version: snapshot.version, at: time)
+            }
+        }
+    }
+
+    /// Runs a database operation, retrying while the database is unavailable; a failure caused by
+    /// the data is rethrown as ``DeterministicStoreFailure``.
+    private func retrying<Result: Sendable>(_ operation: () async throws -> Result) async throws -> Result {
+        var backoff = Duration.milliseconds(100)
+        var attempts = 0
+        while true {
+            do {
+                return try await operation()
+            } catch {
+                switch StoreFailurePolicy.decide(error) {
+                case .deadLetter:
+                    throw DeterministicStoreFailure(description: String(reflecting: error))
+                case .retry:
+                    attempts += 1
+                    statistics.update { $0.storeRetries += 1 }
+                    let metadata: Logger.Metadata = [
+                        "db.attempt": "\(attempts)", "error": "\(String(reflecting: error))",
+                    ]
+                    if attempts >= 5 {
+                        logger.warning("database unavailable; the batch waits (offsets not stored)", metadata: metadata)
+                    } else {
+                        logger.info("database write failed; retrying", metadata: metadata)
+                    }
+                    if Task.isShuttingDownGracefully || Task.isCancelled { throw StoppedWhileRetrying() }
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(5))
+                }
+            }
+        }
+    }
+
+    private func deadLetter(_ message: KafkaMessage, _ rejection: Rejection, at time: Date) -> DeadLetter {
+        DeadLetter(
+            rejection: rejection, sourceTopic: message.topic, sourcePartition: message.partition,
+            sourceOffset: message.offset, sourceTimestampMilliseconds: message.timestampMilliseconds, key: message.key,
+            value: message.value, headers: message.headers.map { DeadLetter.Header(name: $0.name, value: $0.value) },
+            rejectedAt: time, rejectedBy: actor)
+    }
+}
+
+/// The worker was asked to stop while it waited for the database; nothing was stored.
+struct StoppedWhileRetrying: Error {}
+
+/// The database refused a write for its data (a constraint, a value out of range): retrying cannot help.
+struct DeterministicStoreFailure: Error, CustomStringConvertible {
+    var description: String
+}
