@@ -20,6 +20,8 @@ samu="$root/.build/debug/samu"
 ops/database.sh psql -qc "drop schema if exists $SAMU_DATABASE_SCHEMA cascade" >/dev/null
 "$samu" topics create
 "$samu" migrate
+echo "demo: reference data into PostgreSQL, and the demo deployment's crews and shelters report in:"
+"$samu" seed --deployment
 
 log="$SAMU_LOCAL/run/demo-worker.log"
 "$samu" worker >"$log" 2>&1 &

@@ -387,3 +387,23 @@ extension SamuStore {
         ]
     }
 }
+
+extension SamuStore {
+    /// Counts for the dispatch summary: cases by status and priority, decisions by kind, active
+    /// assignments, held beds, follow-ups.
+    public func dispatchSummary() async throws -> [String: Int] {
+        var summary: [String: Int] = [:]
+        let rows = try await client.query(
+            """
+            select 'cases.' || status || '.' || coalesce(priority, '-'), count(*)::int8 from cases group by 1
+            union all select 'decisions.' || kind, count(*)::int8 from decisions group by 1
+            union all select 'assignments.active', count(*)::int8 from assignments where active
+            union all select 'beds.held', coalesce(sum(held), 0)::int8 from shelter_beds
+            union all select 'beds.free', coalesce(sum(greatest(capacity - occupied - held, 0)), 0)::int8 from shelter_beds
+            union all select 'units.known', count(*)::int8 from units
+            union all select 'follow_ups', count(*)::int8 from follow_ups
+            """, logger: logger)
+        for try await (key, count) in rows.decode((String, Int64).self) { summary[key] = Int(count) }
+        return summary
+    }
+}

@@ -180,6 +180,58 @@ public enum Migrations {
                 )
                 """,
             ]),
+        Migration(
+            version: 3, name: "reference data: regions, zones, labels, SAMU social projects",
+            statements: [
+                """
+                create table ref_regions (
+                    code text primary key,
+                    official_number integer,
+                    name_ar text not null,
+                    name_fr text not null,
+                    name_en text not null,
+                    source text not null,
+                    external boolean not null
+                )
+                """,
+                """
+                create table ref_zones (
+                    code text primary key,
+                    region text not null references ref_regions (code),
+                    kind text not null,
+                    name_ar text not null,
+                    name_fr text not null,
+                    name_en text not null,
+                    source text not null,
+                    external boolean not null
+                )
+                """,
+                """
+                create table ref_labels (
+                    kind text not null,
+                    code text not null,
+                    parent text,
+                    name_ar text not null,
+                    name_fr text not null,
+                    name_en text not null,
+                    source text not null,
+                    primary key (kind, code)
+                )
+                """,
+                """
+                create table ref_projects (
+                    id text primary key,
+                    region text,
+                    province text,
+                    place text,
+                    kind text,
+                    status text,
+                    description_en text,
+                    name_ar text,
+                    source text not null
+                )
+                """,
+            ]),
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

@@ -14,7 +14,8 @@ struct Samu: AsyncParsableCommand {
         abstract: "Dispatch for Morocco's mobile social emergency units (SAMU social).",
         discussion: "Configuration comes from SAMU_* environment variables; `samu config` lists them.",
         subcommands: [
-            WorkerCommand.self, IntakeCommand.self, TopicsCommand.self, MigrateCommand.self, SummaryCommand.self,
+            WorkerCommand.self, IntakeCommand.self, TopicsCommand.self, MigrateCommand.self, SeedCommand.self,
+            SummaryCommand.self,
             ConfigCommand.self,
         ]
     )

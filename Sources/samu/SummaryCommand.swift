@@ -79,6 +79,15 @@ struct SummaryCommand: AsyncParsableCommand {
                         print("    line \(line.line): \(letters.count) record(s), reason \(reason)")
                     }
                 }
+                let dispatch = try await context.withStore { try await $0.dispatchSummary() }
+                let statuses = dispatch.filter { $0.key.hasPrefix("cases.") }.sorted { $0.key < $1.key }
+                    .map { "\($0.key.dropFirst(6)) \($0.value)" }.joined(separator: ", ")
+                let decisions = dispatch.filter { $0.key.hasPrefix("decisions.") }.sorted { $0.key < $1.key }
+                    .map { "\($0.key.dropFirst(10)) \($0.value)" }.joined(separator: ", ")
+                print("  dispatch: cases by status.priority: \(statuses.isEmpty ? "none" : statuses)")
+                print(
+                    "            decisions: \(decisions.isEmpty ? "none" : decisions); active assignments \(dispatch["assignments.active"] ?? 0); units known \(dispatch["units.known"] ?? 0); beds held \(dispatch["beds.held"] ?? 0), free \(dispatch["beds.free"] ?? 0); follow-ups \(dispatch["follow_ups"] ?? 0)"
+                )
                 print(
                     "  totals: \(observed.counts.reports) reports, \(observed.counts.cases) cases, \(observed.counts.timelineEntries) timeline entries, \(observed.counts.outbox) outbox rows (\(observed.counts.unpublished) unpublished); \(observed.outcomes.count) outcome records, \(observed.deadLetters.count) dead letters on the topics"
                 )

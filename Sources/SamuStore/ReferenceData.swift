@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SamuModel
+
+/// Reference data from `seeds/` (regions, zones, labels in Arabic, French and English, the SAMU
+/// social projects), loaded by `samu seed`. Loading again updates rows in place (idempotent).
+public struct ReferenceData: Sendable {
+    public struct Row: Sendable {
+        public var code: String
+        public var parent: String?
+        public var nameArabic: String
+        public var nameFrench: String
+        public var nameEnglish: String
+        public var source: String
+        public var external: Bool
+        public var number: Int?
+        public var kind: String?
+    }
+
+    public struct LoadError: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public var description: String { "seeds: \(message)" }
+    }
+
+    public var regions: [Row]
+    public var zones: [Row]
+    /// Labels by kind: beneficiary_category, facility_type, bed_type, crew_skill.
+    public var labels: [String: [Row]]
+    public var projects: [JSONValue]
+
+    /// Reads the seed files from a `seeds/` folder.
+    public static func load(seeds: URL) throws(LoadError) -> ReferenceData {
+        func array(_ name: String) throws(LoadError) -> [JSONValue] {
+            let url = seeds.appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw LoadError(message: "cannot read \(url.path)")
+            }
+            guard case .array(let rows) = try? JSONParser.parse(Array(data)) else {
+                throw LoadError(message: "\(name) must be a JSON array")
+            }
+            return rows
+        }
+        func rows(_ name: String, parentKey: String? = nil) throws(LoadError) -> [Row] {
+            try array(name).map { value throws(LoadError) in
+                guard let code = (value["code"] ?? value["id"])?.stringValue, let ar = value["name_ar"]?.stringValue,
+                    let fr = value["name_fr"]?.stringValue, let en = value["name_en"]?.stringValue
+                else { throw LoadError(message: "\(name): a row lacks code or names: \(value.serialized.prefix(120))") }
+                return Row(
+                    code: code, parent: parentKey.flatMap { value[$0]?.stringValue }, nameArabic: ar, nameFrench: fr,
+                    nameEnglish: en, source: value["source"]?.stringValue ?? "",
+                    external: value["external"] == .bool(true),
+                    number: value["official_number"]?.integerValue.map(Int.init), kind: value["kind"]?.stringValue)
+            }
+        }
+        return ReferenceData(
+            regions: try rows("regions.json"),
+            zones: try rows("provinces.json", parentKey: "region"),
+            labels: [
+                "beneficiary_category": try rows("beneficiary-categories.json", parentKey: "parent"),
+                "facility_type": try rows("facility-types.json"),
+                "bed_type": try rows("bed-types.json"),
+                "crew_skill": try rows("crew-skills.json"),
+            ],
+            projects: try array("samu-projects.json"))
+    }
+}
+
+extension SamuStore {
+    /// Upserts the reference data; returns the row count per table.
+    @discardableResult
+    public func seed(_ data: ReferenceData) async throws -> [String: Int] {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection -> [String: Int] in
+            let r = data.regions
+            try await connection.query(
+                """
+                insert into ref_regions (code, official_number, name_ar, name_fr, name_en, source, external)
+                select c, nullif(n, 0), a, f, e, s, x from unnest(\(r.map(\.code))::text[], \(r.map { $0.number ?? 0 })::int4[],
+                    \(r.map(\.nameArabic))::text[], \(r.map(\.nameFrench))::text[], \(r.map(\.nameEnglish))::text[],
+                    \(r.map(\.source))::text[], \(r.map(\.external))::bool[]) as t(c, n, a, f, e, s, x)
+                on conflict (code) do update set official_number = excluded.official_number, name_ar = excluded.name_ar,
+                    name_fr = excluded.name_fr, name_en = excluded.name_en, source = excluded.source,
+                    external = excluded.external
+                """, logger: logger)
+            let z = data.zones
+            try await connection.query(
+                """
+                insert into ref_zones (code, region, kind, name_ar, name_fr, name_en, source, external)
+                select * from unnest(\(z.map(\.code))::text[], \(z.map { $0.parent ?? "" })::text[],
+                    \(z.map { $0.kind ?? "unspecified" })::text[], \(z.map(\.nameArabic))::text[],
+                    \(z.map(\.nameFrench))::text[], \(z.map(\.nameEnglish))::text[], \(z.map(\.source))::text[],
+                    \(z.map(\.external))::bool[])
+                on conflict (code) do update set region = excluded.region, kind = excluded.kind, name_ar = excluded.name_ar,
+                    name_fr = excluded.name_fr, name_en = excluded.name_en, source = excluded.source,
+                    external = excluded.external
+                """, logger: logger)
+            var labelCount = 0
+            for (kind, rows) in data.labels.sorted(by: { $0.key < $1.key }) {
+                labelCount += rows.count
+                try await connection.query(
+                    """
+                    insert into ref_labels (kind, code, parent, name_ar, name_fr, name_en, source)
+                    select \(kind), c, nullif(p, ''), a, f, e, s from unnest(\(rows.map(\.code))::text[],
+                        \(rows.map { $0.parent ?? "" })::text[], \(rows.map(\.nameArabic))::text[],
+                        \(rows.map(\.nameFrench))::text[], \(rows.map(\.nameEnglish))::text[], \(rows.map(\.source))::text[])
+                        as t(c, p, a, f, e, s)
+                    on conflict (kind, code) do update set parent = excluded.parent, name_ar = excluded.name_ar,
+                        name_fr = excluded.name_fr, name_en = excluded.name_en, source = excluded.source
+                    """, logger: logger)
+            }
+            let p = data.projects
+            func text(_ key: String) -> [String] { p.map { $0[key]?.stringValue ?? "" } }
+            try await connection.query(
+                """
+                insert into ref_projects (id, region, province, place, kind, status, description_en, name_ar, source)
+                select i, nullif(r, ''), nullif(pr, ''), nullif(pl, ''), nullif(k, ''), nullif(st, ''), nullif(d, ''),
+                    nullif(a, ''), s
+                from unnest(\(text("id"))::text[], \(text("region"))::text[], \(text("province"))::text[],
+                    \(text("place"))::text[], \(text("kind"))::text[], \(text("status"))::text[],
+                    \(text("description_en"))::text[], \(text("name_ar"))::text[], \(text("source"))::text[])
+                    as t(i, r, pr, pl, k, st, d, a, s)
+                on conflict (id) do update set region = excluded.region, province = excluded.province,
+                    place = excluded.place, kind = excluded.kind, status = excluded.status,
+                    description_en = excluded.description_en, name_ar = excluded.name_ar, source = excluded.source
+                """, logger: logger)
+            return [
+                "ref_regions": data.regions.count, "ref_zones": data.zones.count, "ref_labels": labelCount,
+                "ref_projects": data.projects.count,
+            ]
+        }
+    }
+}
