@@ -36,6 +36,8 @@ if [ $# -eq 0 ]; then
     'Worker start-up checks (integration)'
     'Consumer-group rebalances on the real broker (integration)'
     'samu intake (integration)'
+    'Dispatch through the real broker and PostgreSQL (integration)'
+    'Database failure classification (integration)'
   )
   for suite in "${required[@]}"; do
     if ! grep -qF "Suite \"$suite\" passed" "$log"; then

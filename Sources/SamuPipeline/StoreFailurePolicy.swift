@@ -16,7 +16,19 @@ public enum StoreFailurePolicy {
     static let transientClasses: Set<String> = ["08", "40", "53", "57", "58"]
 
     public static func decide(_ error: any Error) -> Decision {
-        decide(sqlState: (error as? PSQLError)?.serverInfo?[.sqlState])
+        decide(sqlState: sqlState(of: error))
+    }
+
+    /// The SQLSTATE of a PostgreSQL error, looking inside transaction errors (where the failing
+    /// statement's error is the closure's, or the commit's).
+    static func sqlState(of error: any Error) -> String? {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] }
+        if let error = error as? PostgresTransactionError {
+            for inner in [error.closureError, error.commitError, error.beginError] {
+                if let inner, let state = sqlState(of: inner) { return state }
+            }
+        }
+        return nil
     }
 
     /// The rule on its own: no SQLSTATE (a connection or client failure) means retry.

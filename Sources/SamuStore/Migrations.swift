@@ -88,6 +88,11 @@ public enum Migrations {
             version: 2, name: "triage, decisions, assignments, units, shelters, bed ledger, follow-ups",
             statements: [
                 """
+                alter table cases drop constraint cases_status_check, add constraint cases_status_check check (status in (
+                    'received', 'triaged', 'queued', 'assigned', 'acknowledged', 'on_scene', 'transporting',
+                    'awaiting_resolution', 'resolved', 'closed', 'cancelled', 'escalated', 'reassigned'))
+                """,
+                """
                 alter table cases
                     add column priority text check (priority in ('P1', 'P2', 'P3', 'P4')),
                     add column bed_type text,

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import PostgresNIO
 import SamuStore
 import SamuTestSupport
 import Testing
@@ -112,5 +114,26 @@ struct BoundedQueueTests {
         await queue.push([1, 2, 3])
         queue.finish()
         #expect(await consumer.value == [1, 2, 3])
+    }
+}
+
+@Suite("Database failure classification (integration)", .timeLimit(.minutes(1)))
+struct FailureClassificationTests {
+    @Test("a constraint violation inside a transaction is recognised by its SQLSTATE and dead-lettered, not retried")
+    func insideTransaction() async throws {
+        try await withTestStore { store in
+            let error = await #expect(throws: (any Error).self) {
+                let logger = Logger(label: "test")
+                try await store.client.withTransaction(logger: logger) { connection in
+                    try await connection.query(
+                        "insert into processed_events values (gen_random_uuid(), 't', 0, -1, now())", logger: logger)
+                    try await connection.query("insert into cases (case_id) values (gen_random_uuid())", logger: logger)
+                }
+            }
+            let failure = try #require(error)
+            #expect(failure is PostgresTransactionError)
+            #expect(StoreFailurePolicy.sqlState(of: failure) == "23502")
+            #expect(StoreFailurePolicy.decide(failure) == .deadLetter)
+        }
     }
 }

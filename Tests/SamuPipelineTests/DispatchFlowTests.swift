@@ -1,0 +1,246 @@
+import Foundation
+import PostgresNIO
+import RdKafka
+import SamuModel
+import SamuStore
+import SamuTestSupport
+import Testing
+
+/// Units, beds, reports and commands interleaved through the real broker and PostgreSQL.
+@Suite("Dispatch through the real broker and PostgreSQL (integration)", .timeLimit(.minutes(3)))
+struct DispatchFlowTests {
+    let harness: PipelineHarness
+    let zone = "rabat"
+    static let centre = GeoPoint(latitude: 34.0209, longitude: -6.8416)
+
+    init() throws {
+        harness = try PipelineHarness()
+    }
+
+    func point(_ east: Double, _ north: Double) -> JSONValue {
+        [
+            "lat": .number(Self.centre.latitude + north / 111.19),
+            "lon": .number(Self.centre.longitude + east / (111.19 * cos(Self.centre.latitude * .pi / 180))),
+        ]
+    }
+
+    func event(_ role: TopicRole, _ fields: [(String, JSONValue)]) -> KafkaRecord {
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(UUID().uuidString.lowercased()))
+        object.append("zone", .string(zone))
+        for (key, value) in fields { object.append(key, value) }
+        return KafkaRecord(
+            topic: harness.catalog.name(role), key: Array(zone.utf8),
+            value: Array(JSONValue.object(object).serialized.utf8))
+    }
+
+    func unit(
+        _ id: String, _ version: Int64, _ status: String, at east: Double, _ north: Double, skills: [String]? = nil,
+        caseID: UUID? = nil, resolution: String? = nil
+    ) -> KafkaRecord {
+        var fields: [(String, JSONValue)] = [
+            ("unit_id", .string(id)), ("version", .integer(version)), ("status", .string(status)),
+            ("position", point(east, north)), ("reported_at", "2026-01-15T01:00:00Z"),
+        ]
+        if let skills { fields.append(("skills", .array(skills.map { .string($0) }))) }
+        if let caseID { fields.append(("case_id", .string(caseID.lowercased))) }
+        if let resolution { fields.append(("resolution", .string(resolution))) }
+        return event(.units, fields)
+    }
+
+    func beds(
+        _ id: String, _ version: Int64, at east: Double, _ north: Double, _ counts: [String: (Int, Int)],
+        admitted: UUID? = nil
+    )
+        -> KafkaRecord
+    {
+        var beds = JSONObject()
+        for (bed, count) in counts.sorted(by: { $0.key < $1.key }) {
+            beds.append(bed, ["capacity": .integer(Int64(count.0)), "occupied": .integer(Int64(count.1))])
+        }
+        var fields: [(String, JSONValue)] = [
+            ("shelter_id", .string(id)), ("version", .integer(version)), ("location", point(east, north)),
+            ("beds", .object(beds)), ("reported_at", "2026-01-15T01:00:00Z"),
+        ]
+        if let admitted { fields.append(("admitted_case_id", .string(admitted.lowercased))) }
+        return event(.beds, fields)
+    }
+
+    func command(
+        _ caseID: UUID, _ name: String, unitID: String? = nil, resolution: String? = nil, reason: String
+    ) -> KafkaRecord {
+        var fields: [(String, JSONValue)] = [
+            ("case_id", .string(caseID.lowercased)), ("command", .string(name)), ("operator_id", "op-fatima"),
+            ("reason", .string(reason)), ("issued_at", "2026-01-15T02:00:00Z"),
+        ]
+        if let unitID { fields.append(("unit_id", .string(unitID))) }
+        if let resolution { fields.append(("resolution", .string(resolution))) }
+        return event(.commands, fields)
+    }
+
+    func report(
+        _ id: UUID, category: String, age: Int64, sex: String = "male", factors: [JSONValue] = [], at east: Double
+    )
+        -> KafkaRecord
+    {
+        var document = ReportFixture.document(
+            id: id, zone: zone, category: category, reportedAt: "2026-01-15T02:10:00+01:00", age: age)
+        if case .object(var object) = document {
+            object = JSONObject(
+                object.entries.map { entry in
+                    switch entry.key {
+                    case "factors": return (entry.key, .array(factors))
+                    case "location": return (entry.key, point(east, 0))
+                    case "person": return (entry.key, ["age": .integer(age), "sex": .string(sex), "count": 1])
+                    default: return entry
+                    }
+                })
+            document = .object(object)
+        }
+        return harness.reportRecord(document)
+    }
+
+    func scalar(_ sql: String) async throws -> Int {
+        try await harness.withStore { store in
+            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
+            for try await value in rows.decode(Int64.self) { return Int(value) }
+            return -1
+        }
+    }
+
+    func text(_ sql: String) async throws -> String? {
+        try await harness.withStore { store in
+            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
+            for try await value in rows.decode(String?.self) { return value }
+            return nil
+        }
+    }
+
+    func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let held = try await eventually(timeout: .seconds(40), condition)
+        #expect(held, "\(what) did not happen")
+        if !held { throw CancellationError() }
+    }
+
+    @Test(
+        "a night in one zone: units and beds report in, cases are assigned, crews and operators move them on, the queue drains"
+    )
+    func night() async throws {
+        try await harness.prepare()
+        let child = UUID()
+        let sick = UUID()
+        let third = UUID()
+        let waiting = UUID()
+        let childCase = DerivedID.caseID(forReport: child)
+        let sickCase = DerivedID.caseID(forReport: sick)
+        let thirdCase = DerivedID.caseID(forReport: third)
+        let waitingCase = DerivedID.caseID(forReport: waiting)
+        try await harness.withWorker { worker in
+            // Crews and shelters report in.
+            try await harness.produce([
+                unit("rabat-u1", 1, "available", at: 1, 0, skills: ["child_protection", "female_staff"]),
+                unit("rabat-u2", 1, "available", at: -1, 0, skills: ["nurse"]),
+                unit("rabat-u3", 1, "available", at: 3, 0, skills: []),
+                beds("rabat-s1", 1, at: 0.5, 0, ["men": (2, 1), "minors": (2, 0)]),
+                beds("rabat-s2", 1, at: 9, 0, ["men": (10, 0)]),
+            ])
+            try await waitFor("units and beds known") {
+                let units = try await scalar("select count(*) from units")
+                let beds = try await scalar("select count(*) from shelter_beds where capacity > 0")
+                return units == 3 && beds == 3
+            }
+            // Four reports, three units.
+            try await harness.produce([
+                report(child, category: "child_street_situation", age: 9, factors: ["alone_at_night"], at: 0),
+                report(sick, category: "homeless_adult", age: 50, factors: ["illness"], at: -2),
+                report(third, category: "homeless_adult", age: 40, at: 4),
+                report(waiting, category: "homeless_adult", age: 45, at: 5),
+            ])
+            try await waitFor("four cases decided") { try await scalar("select count(*) from decisions") >= 4 }
+            #expect(try await text("select unit_id from cases where case_id = '\(childCase)'") == "rabat-u1")
+            #expect(try await text("select unit_id from cases where case_id = '\(sickCase)'") == "rabat-u2")
+            #expect(try await text("select status from cases where case_id = '\(waitingCase)'") == "queued")
+            #expect(try await text("select priority from cases where case_id = '\(childCase)'") == "P1")
+            // The child's bed is a minors' bed at the nearest shelter, held in the ledger.
+            #expect(
+                try await text(
+                    "select shelter_id || '/' || bed_type from bed_ledger where case_id = '\(childCase)' and action = 'hold'"
+                )
+                    == "rabat-s1/minors")
+            #expect(
+                try await scalar("select held from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'minors'")
+                    == 1)
+            // The child-protection authority was notified, and the decision explains itself.
+            #expect(
+                try await scalar(
+                    "select count(*) from case_timeline where case_id = '\(childCase)' and status = 'notified'") == 1)
+            #expect(
+                try await text("select record->>'rules_version' from decisions where case_id = '\(childCase)' limit 1")?
+                    .hasPrefix("triage-") == true)
+
+            // Crews and operators move the night on.
+            try await harness.produce([
+                unit("rabat-u1", 2, "en_route", at: 1, 0, caseID: childCase),
+                unit("rabat-u2", 2, "en_route", at: -1, 0, caseID: sickCase),
+                command(thirdCase, "reassign", unitID: "rabat-u1", reason: "u1 is already busy: must be refused"),
+            ])
+            try await waitFor("acknowledgements") {
+                try await scalar("select count(*) from cases where status = 'acknowledged'") == 2
+            }
+            try await harness.produce([
+                unit("rabat-u2", 3, "returning", at: -1.5, 0, caseID: sickCase, resolution: "help_refused"),
+                unit("rabat-u1", 3, "transporting", at: 0.5, 0, caseID: childCase),
+            ])
+            // u2 is free again: the waiting case gets it, and the refusal opens a follow-up.
+            try await waitFor("the queue drains") {
+                try await text("select unit_id from cases where case_id = '\(waitingCase)'") == "rabat-u2"
+            }
+            #expect(try await text("select resolution from cases where case_id = '\(sickCase)'") == "help_refused")
+            #expect(try await scalar("select count(*) from follow_ups where case_id = '\(sickCase)'") == 1)
+            try await harness.produce([
+                unit("rabat-u1", 4, "returning", at: 0.5, 0, caseID: childCase, resolution: "sheltered"),
+                beds("rabat-s1", 2, at: 0.5, 0, ["men": (2, 1), "minors": (2, 1)], admitted: childCase),
+                command(thirdCase, "close", resolution: "referred_family", reason: "his brother came to fetch him"),
+            ])
+            try await waitFor("the child admitted and the third case closed") {
+                let admitted = try await scalar(
+                    "select count(*) from bed_ledger where case_id = '\(childCase)' and action = 'admit'")
+                let status = try await text("select status from cases where case_id = '\(thirdCase)'")
+                return admitted == 1 && status == "resolved"
+            }
+            #expect(
+                try await scalar("select held from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'minors'")
+                    == 0)
+            #expect(
+                try await scalar(
+                    "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'minors'") == 1)
+            #expect(
+                try await scalar(
+                    "select count(*) from case_timeline where case_id = '\(thirdCase)' and actor = 'operator:op-fatima'"
+                ) == 2)
+            #expect(worker.statistics.snapshot.inputsRejected >= 1, "the reassign to a busy unit was refused")
+        }
+        // Never two active assignments for a unit, whatever happened (the index enforces it too).
+        #expect(
+            try await scalar(
+                "select count(*) from (select unit_id from assignments where active group by unit_id having count(*) > 1) x"
+            ) == 0)
+        #expect(try await scalar("select count(*) from assignments where active and unit_id = 'rabat-u2'") == 1)
+        let outcomes = try await harness.readAll(.outcomes).compactMap {
+            $0.value.flatMap { try? JSONParser.parse($0) }
+        }
+        let schema = try #require(harness.catalog.definition(.outcomes).schemas[1])
+        for outcome in outcomes { try schema.validate(outcome) }
+        let types = Set(outcomes.compactMap { $0["type"]?.stringValue })
+        for expected in [
+            "case.received", "case.triaged", "case.assigned", "case.queued", "case.acknowledged", "case.resolved",
+            "case.bed_held", "case.admitted", "case.notification",
+        ] {
+            #expect(types.contains(expected), "no \(expected) outcome")
+        }
+        #expect(
+            Set(outcomes.compactMap { $0["event_id"]?.stringValue }).count == outcomes.count, "duplicate outcome ids")
+        try await harness.cleanUp()
+    }
+}
