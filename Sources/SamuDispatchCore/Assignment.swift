@@ -4,15 +4,20 @@
 enum Assignment {
     /// Returns, for each row, the column it gets (or nil).
     static func solve(costs: [[Double]]) -> [Int?] {
-        let n = costs.count
+        guard let m = costs.first?.count else { return [] }
+        return solve(flat: costs.flatMap { $0 }, rows: costs.count, columns: m)
+    }
+
+    /// The same on a row-major `rows × columns` matrix.
+    static func solve(flat input: [Double], rows n: Int, columns m: Int) -> [Int?] {
         guard n > 0 else { return [] }
-        let m = costs[0].count
         guard m >= n else { preconditionFailure("Assignment.solve needs at least as many columns as rows") }
         // Forbidden pairs get a cost larger than any feasible total, so they are used only when a
         // row has no feasible column left; such rows are reported unassigned.
-        let finite = costs.lazy.flatMap { $0 }.filter { $0.isFinite }
-        let largest = finite.max() ?? 0
+        var largest = 0.0
+        for value in input where value.isFinite && value > largest { largest = value }
         let forbidden = (largest + 1) * Double(n + 1) + 1
+        let costs = input.map { $0.isFinite ? $0 : forbidden }
         var u = [Double](repeating: 0, count: n + 1)
         var v = [Double](repeating: 0, count: m + 1)
         var p = [Int](repeating: 0, count: m + 1)  // p[j]: row (1-based) assigned to column j
@@ -31,10 +36,10 @@ enum Assignment {
                 let i0 = p[j0]
                 var delta = Double.infinity
                 var j1 = 0
-                let row = costs[i0 - 1]
+                let rowStart = (i0 - 1) * m - 1
+                let ui0 = u[i0]
                 for j in 1...m where !used[j] {
-                    let raw = row[j - 1]
-                    let cost = (raw.isFinite ? raw : forbidden) - u[i0] - v[j]
+                    let cost = costs[rowStart + j] - ui0 - v[j]
                     if cost < minv[j] {
                         minv[j] = cost
                         way[j] = j0
@@ -63,7 +68,7 @@ enum Assignment {
         var result = [Int?](repeating: nil, count: n)
         for j in 1...m where p[j] != 0 {
             let row = p[j] - 1
-            if costs[row][j - 1].isFinite { result[row] = j - 1 }
+            if input[row * m + j - 1].isFinite { result[row] = j - 1 }
         }
         return result
     }

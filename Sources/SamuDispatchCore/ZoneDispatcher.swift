@@ -316,8 +316,9 @@ public struct ZoneDispatcher: Sendable {
         operatorID: String? = nil, operatorReason: String? = nil, reasonPrefix: String? = nil
     ) -> [DispatchAction] {
         guard let state = cases[caseID] else { return [] }
-        var best: (index: Int, score: Double)?
-        var candidates: [Candidate] = []
+        // One pass over the zone's units keeps the few best (by score, then id) for the record.
+        var top: [(score: Double, travel: Double, index: Int)] = []
+        top.reserveCapacity(configuration.candidatesRecorded + 1)
         var eligible = 0
         for index in units.indices {
             let unit = units[index]
@@ -329,11 +330,16 @@ public struct ZoneDispatcher: Sendable {
             let score =
                 travel - Double(unit.skills.intersection(state.preferred).count)
                 * configuration.preferredSkillBonusSeconds
-            candidates.append(Candidate(id: unit.id, travelSeconds: travel, score: score))
-            if best == nil || score < best!.score || (score == best!.score && unit.id < units[best!.index].id) {
-                best = (index, score)
+            if top.count == configuration.candidatesRecorded, let last = top.last,
+                (score, unit.id) >= (last.score, units[last.index].id)
+            {
+                continue
             }
+            let position = top.firstIndex { (score, unit.id) < ($0.score, units[$0.index].id) } ?? top.count
+            top.insert((score, travel, index), at: position)
+            if top.count > configuration.candidatesRecorded { top.removeLast() }
         }
+        let best = top.first.map { (index: $0.index, score: $0.score) }
         let prefix = reasonPrefix.map { "\($0); " } ?? ""
         guard let best else {
             enqueue(caseID, at: time)
@@ -349,10 +355,9 @@ public struct ZoneDispatcher: Sendable {
             }
             return actions
         }
-        candidates.sort { ($0.score, $0.id) < ($1.score, $1.id) }
+        let candidates = top.map { Candidate(id: units[$0.index].id, travelSeconds: $0.travel, score: $0.score) }
         return assign(
-            caseID, unit: best.index, candidates: Array(candidates.prefix(configuration.candidatesRecorded)),
-            candidateCount: eligible, kind: kind, joint: false,
+            caseID, unit: best.index, candidates: candidates, candidateCount: eligible, kind: kind, joint: false,
             reason: prefix + "nearest free unit with the required skills",
             operatorID: operatorID, operatorReason: operatorReason, at: time, from: from)
     }
@@ -410,37 +415,36 @@ public struct ZoneDispatcher: Sendable {
             }
             guard !servable.isEmpty else { continue }
             let chosen = Array(servable.prefix(free.count))
-            var costs: [[Double]] = []
-            costs.reserveCapacity(chosen.count)
-            for caseID in chosen {
+            var costs = [Double](repeating: .infinity, count: chosen.count * free.count)
+            for (row, caseID) in chosen.enumerated() {
                 let state = cases[caseID]!
-                costs.append(
-                    free.map { index in
-                        let unit = units[index]
-                        guard unit.skills.contains(state.skills) else { return .infinity }
-                        return travelSeconds(unit.x, unit.y, state.x, state.y)
-                            - Double(unit.skills.intersection(state.preferred).count)
-                            * configuration.preferredSkillBonusSeconds
-                    })
+                for (column, index) in free.enumerated() where units[index].skills.contains(state.skills) {
+                    costs[row * free.count + column] =
+                        travelSeconds(units[index].x, units[index].y, state.x, state.y)
+                        - Double(units[index].skills.intersection(state.preferred).count)
+                        * configuration.preferredSkillBonusSeconds
+                }
             }
-            let solution = Assignment.solve(costs: costs)
+            let solution = Assignment.solve(flat: costs, rows: chosen.count, columns: free.count)
             var used = Set<Int>()
             for (row, column) in solution.enumerated() {
                 guard let column else { continue }
                 let caseID = chosen[row]
                 let unit = free[column]
                 used.insert(unit)
-                let considered = zip(free, costs[row]).filter { $0.1.isFinite }
-                    .map {
-                        Candidate(
-                            id: units[$0.0].id,
-                            travelSeconds: travelSeconds(
-                                units[$0.0].x, units[$0.0].y, cases[caseID]!.x, cases[caseID]!.y), score: $0.1)
-                    }
-                    .sorted { ($0.score, $0.id) < ($1.score, $1.id) }
+                let rowCosts = costs[(row * free.count)..<((row + 1) * free.count)]
+                let best = Self.smallest(rowCosts, count: configuration.candidatesRecorded)
+                let considered = best.map { column in
+                    let index = free[column]
+                    return Candidate(
+                        id: units[index].id,
+                        travelSeconds: travelSeconds(
+                            units[index].x, units[index].y, cases[caseID]!.x, cases[caseID]!.y),
+                        score: rowCosts[rowCosts.startIndex + column])
+                }
                 actions += assign(
-                    caseID, unit: unit, candidates: Array(considered.prefix(configuration.candidatesRecorded)),
-                    candidateCount: considered.count, kind: .assign, joint: chosen.count > 1,
+                    caseID, unit: unit, candidates: considered,
+                    candidateCount: rowCosts.lazy.filter(\.isFinite).count, kind: .assign, joint: chosen.count > 1,
                     reason: chosen.count > 1
                         ? "assigned jointly with \(chosen.count - 1) other waiting \(priority.code) case(s): least total travel time"
                         : "a unit became free",
@@ -449,6 +453,19 @@ public struct ZoneDispatcher: Sendable {
             free.removeAll { used.contains($0) }
         }
         return actions
+    }
+
+    /// The positions of the `count` smallest finite values, smallest first (ties by position).
+    static func smallest(_ values: ArraySlice<Double>, count: Int) -> [Int] {
+        var best: [(Double, Int)] = []
+        best.reserveCapacity(count + 1)
+        for (offset, value) in values.enumerated() where value.isFinite {
+            if best.count == count, value >= best[count - 1].0 { continue }
+            let position = best.firstIndex { value < $0.0 } ?? best.count
+            best.insert((value, offset), at: position)
+            if best.count > count { best.removeLast() }
+        }
+        return best.map(\.1)
     }
 
     /// Finds beds for active cases that have none, most urgent first.
@@ -470,19 +487,24 @@ public struct ZoneDispatcher: Sendable {
 
     func bestShelter(for state: CaseState) -> (chosen: Int?, considered: [Candidate]) {
         let bed = state.triaged.triage.bedType
-        var best: (index: Int, travel: Double)?
-        var considered: [Candidate] = []
+        var top: [(travel: Double, index: Int)] = []
+        top.reserveCapacity(configuration.candidatesRecorded + 1)
         for index in shelters.indices where shelters[index].free(bed) > 0 {
             let travel = travelSeconds(state.x, state.y, shelters[index].x, shelters[index].y)
-            considered.append(Candidate(id: shelters[index].id, travelSeconds: travel, score: travel))
-            if best == nil || travel < best!.travel
-                || (travel == best!.travel && shelters[index].id < shelters[best!.index].id)
+            let id = shelters[index].id
+            if top.count == configuration.candidatesRecorded, let last = top.last,
+                (travel, id) >= (last.travel, shelters[last.index].id)
             {
-                best = (index, travel)
+                continue
             }
+            let position = top.firstIndex { (travel, id) < ($0.travel, shelters[$0.index].id) } ?? top.count
+            top.insert((travel, index), at: position)
+            if top.count > configuration.candidatesRecorded { top.removeLast() }
         }
-        considered.sort { ($0.score, $0.id) < ($1.score, $1.id) }
-        return (best?.index, Array(considered.prefix(configuration.candidatesRecorded)))
+        return (
+            top.first?.index,
+            top.map { Candidate(id: shelters[$0.index].id, travelSeconds: $0.travel, score: $0.travel) }
+        )
     }
 
     mutating func holdBed(for caseID: UUID, at shelter: Int, until: Duration) -> [DispatchAction] {
@@ -616,12 +638,20 @@ public struct ZoneDispatcher: Sendable {
         let state = cases[caseID]!
         cases[caseID]?.decisions += 1
         return DecisionRecord(
-            decisionID: UUID(v5: "decision/\(caseID.lowercased)/\(state.decisions + 1)"), caseID: caseID, zone: zone,
+            decisionID: Self.decisionID(caseID, state.decisions + 1), caseID: caseID, zone: zone,
             kind: kind, priority: state.triaged.triage.priority, unitID: unit, unitTravelSeconds: travel,
             shelterID: shelter, bedType: state.triaged.triage.bedType, unitCandidates: candidates,
             unitCandidateCount: candidateCount, shelterCandidates: shelterCandidates,
             rulesVersion: state.triaged.triage.rulesVersion, reason: reason, operatorID: operatorID,
             operatorReason: operatorReason, at: time.wall, joint: joint)
+    }
+
+    /// The id of a case's n-th decision: UUIDv5 over the case id's bytes and n (stable, so a
+    /// replayed event yields the same decision id).
+    static func decisionID(_ caseID: UUID, _ number: Int) -> UUID {
+        var name = withUnsafeBytes(of: caseID.uuid) { Array($0) }
+        withUnsafeBytes(of: UInt32(number).bigEndian) { name.append(contentsOf: $0) }
+        return UUID(v5bytes: name)
     }
 
     /// Local flat-earth projection in kilometres (equirectangular around the zone's latitude):

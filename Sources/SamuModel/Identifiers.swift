@@ -8,8 +8,13 @@ extension UUID {
     /// A name-based (version 5, SHA-1) UUID, RFC 9562 §5.5: the same namespace and name always
     /// give the same id, which is what makes redelivered events and republished outcomes dedupable.
     public init(v5 name: String, namespace: UUID = .samuNamespace) {
+        self.init(v5bytes: Array(name.utf8), namespace: namespace)
+    }
+
+    /// A version 5 UUID over a binary name.
+    public init(v5bytes name: [UInt8], namespace: UUID = .samuNamespace) {
         var input = withUnsafeBytes(of: namespace.uuid) { Array($0) }
-        input.append(contentsOf: name.utf8)
+        input.append(contentsOf: name)
         var bytes = Array(Insecure.SHA1.hash(data: input).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x50
         bytes[8] = (bytes[8] & 0x3F) | 0x80
