@@ -64,56 +64,87 @@ struct SamuStoreTests {
         }
     }
 
-    @Test("a report becomes a case with a timeline entry and an outbox row, once")
-    func recordOnce() async throws {
+    /// What the worker writes for new reports: inbox rows, reports and cases, timeline, outcome.
+    func batch(_ reports: [AcceptedReport]) -> DispatchWrite {
+        var write = DispatchWrite()
+        let time = Date()
+        for item in reports {
+            let caseID = DerivedID.caseID(forReport: item.report.id)
+            write.processed.append(
+                .init(
+                    eventID: item.report.id, topic: item.sourceTopic, partition: item.sourcePartition,
+                    offset: item.sourceOffset))
+            write.newCases.append(
+                .init(
+                    report: item, caseID: caseID,
+                    triage: TriageDecision(
+                        priority: .p2, requiredSkills: [], bedType: .men, notify: [], reasons: [], rulesVersion: "test",
+                        minor: false)))
+            write.addTimeline(caseID, status: "received", actor: "test", detail: [:], at: time)
+            let outcome = CaseOutcome.received(report: item.report, caseID: caseID, at: time)
+            write.outbox.append(
+                OutboxRecord(
+                    id: outcome.eventID, topic: "samu.outcomes.v1", key: item.report.zone,
+                    payload: outcome.json.serialized, createdAt: time))
+        }
+        return write
+    }
+
+    @Test("a batch writes reports, cases, timeline and outbox together; the inbox then knows the events")
+    func writeOnce() async throws {
         try await withTestStore { store in
             let reports = try (0..<3).map { try accepted(offset: Int64($0)) }
-            let outbox = try await store.recordReports(reports, outcomesTopic: "samu.outcomes.v1", actor: "test")
+            let ids = reports.map(\.report.id)
+            #expect(try await store.alreadyProcessed(ids).isEmpty)
+            let outbox = try await store.write(batch(reports))
             #expect(outbox.count == 3)
-            #expect(Set(outbox.map(\.id)).count == 3)
             #expect(outbox.allSatisfy { $0.key == "rabat" && $0.topic == "samu.outcomes.v1" })
-            let payload = try JSONParser.parse(outbox[0].payload)
-            #expect(payload["type"] == "case.received")
-
-            // Redelivery of the same events (another offset, even) changes nothing.
-            let again = try await store.recordReports(
-                reports.map {
-                    var copy = $0; copy.sourceOffset += 100; return copy
-                }, outcomesTopic: "samu.outcomes.v1",
-                actor: "test")
-            #expect(again.isEmpty)
+            #expect(try JSONParser.parse(outbox[0].payload)["type"] == "case.received")
+            #expect(try await store.alreadyProcessed(ids + [UUID()]) == Set(ids))
             let counts = try await store.counts()
             #expect(
                 counts == .init(processedEvents: 3, reports: 3, cases: 3, timelineEntries: 3, outbox: 3, unpublished: 3)
             )
+            // Written again (a retried commit whose first attempt did land): no second case or outcome.
+            #expect(try await store.write(batch(reports)).isEmpty)
+            #expect(try await store.counts().cases == 3)
+            #expect(try await store.caseCountsByReport(ids).values.allSatisfy { $0 == 1 })
         }
     }
 
-    @Test("the same report twice in one batch opens one case; new and old mixed keep only the new")
-    func duplicatesInBatch() async throws {
+    @Test("PostgreSQL refuses a second active assignment for a unit, and for a case")
+    func oneActiveAssignment() async throws {
         try await withTestStore { store in
-            let first = try accepted()
-            _ = try await store.recordReports([first], outcomesTopic: "o", actor: "test")
-            let second = try accepted()
-            let outbox = try await store.recordReports([first, second, second], outcomesTopic: "o", actor: "test")
-            #expect(
-                outbox.map(\.id) == [
-                    DerivedID.outcomeID(
-                        caseID: DerivedID.caseID(forReport: second.report.id), transition: "received",
-                        channel: "outcomes")
-                ])
-            #expect(
-                try await store.caseCountsByReport([first.report.id, second.report.id]) == [
-                    first.report.id: 1, second.report.id: 1,
-                ])
+            let reports = try [accepted(), accepted()]
+            _ = try await store.write(batch(reports))
+            let cases = reports.map { DerivedID.caseID(forReport: $0.report.id) }
+            func decision(_ caseID: UUID) -> DispatchWrite.Decision {
+                .init(
+                    decisionID: UUID(), caseID: caseID, zone: "rabat", kind: "assign", priority: .p2,
+                    unitID: "rabat-u1",
+                    shelterID: nil, bedType: .men, rulesVersion: "test", reason: "test", operatorID: nil,
+                    operatorReason: nil, record: [:], at: Date())
+            }
+            var first = DispatchWrite()
+            let firstDecision = decision(cases[0])
+            first.decisions = [firstDecision]
+            first.assignmentsStarted = [(cases[0], "rabat-u1", firstDecision.decisionID, Date())]
+            first.cases[cases[0]] = .init(status: "assigned", unitID: "rabat-u1", resolution: nil)
+            _ = try await store.write(first)
+            var second = DispatchWrite()
+            let secondDecision = decision(cases[1])
+            second.decisions = [secondDecision]
+            second.assignmentsStarted = [(cases[1], "rabat-u1", secondDecision.decisionID, Date())]
+            second.cases[cases[1]] = .init(status: "assigned", unitID: "rabat-u1", resolution: nil)
+            let error = await #expect(throws: (any Error).self) { try await store.write(second) }
+            #expect("\(String(reflecting: error))".contains("assignments_one_active_per_unit"))
         }
     }
 
     @Test("published rows leave the unpublished list; the timeline refuses updates")
     func outboxAndTimeline() async throws {
         try await withTestStore { store in
-            let outbox = try await store.recordReports(
-                [try accepted(), try accepted()], outcomesTopic: "o", actor: "test")
+            let outbox = try await store.write(batch([try accepted(), try accepted()]))
             #expect(try await store.unpublishedOutbox(olderThan: .zero).count == 2)
             try await store.markPublished([outbox[0].id])
             #expect(try await store.unpublishedOutbox(olderThan: .zero).map(\.id) == [outbox[1].id])
