@@ -39,6 +39,16 @@ echo
 echo "== 3. What the worker made of it:"
 "$samu" summary --file "$sample" --wait 90
 echo
+echo "== 4. A busy hour in Casablanca-Anfa: 10 more reports for its units (more reports than crews):"
+"$samu" intake seeds/sample-burst.ndjson
+"$samu" summary --file seeds/sample-burst.ndjson --wait 60 | grep -E "cases in|dispatch:|decisions:|summary:"
+echo
+echo "== 5. The crews work the night (acknowledge, reach the person, close the case; shelters admit); the queue drains:"
+"$samu" crews --rounds 5
+echo
+echo "== 6. At dawn:"
+"$samu" summary --wait 30 | grep -E "dispatch:|decisions:|summary:"
+echo
 kill -TERM "$worker"
 wait "$worker" || true
 trap - EXIT

@@ -341,6 +341,20 @@ public struct ZoneDispatcher: Sendable {
         }
         let best = top.first.map { (index: $0.index, score: $0.score) }
         let prefix = reasonPrefix.map { "\($0); " } ?? ""
+        if best == nil, !canEverServe(state.skills), let partial = bestPartialUnit(for: state, excluding: excluded) {
+            // No crew of the zone has every required skill: waiting would wait for ever. Send the
+            // free unit that covers most of them, and ask the neighbours for the rest.
+            let missing = CrewSkill.allCases.filter {
+                SkillMask([$0]).bits & state.skills.bits != 0 && !units[partial].skills.contains(SkillMask([$0]))
+            }.map(\.rawValue).joined(separator: ", ")
+            var actions = assign(
+                caseID, unit: partial, candidates: [], candidateCount: 0, kind: kind, joint: false,
+                reason: prefix
+                    + "no unit in \(zone) has every required skill: sent the free unit covering most (missing \(missing))",
+                operatorID: operatorID, operatorReason: operatorReason, at: time, from: from)
+            actions.append(.mutualAidRequested(caseID: caseID, zones: configuration.neighbours))
+            return actions
+        }
         guard let best else {
             enqueue(caseID, at: time)
             let skills = state.triage.requiredSkills.sorted().map(\.rawValue).joined(separator: ", ")
@@ -411,18 +425,23 @@ public struct ZoneDispatcher: Sendable {
         for priority in Priority.allCases where !free.isEmpty {
             let servable = waiting.filter { caseID in
                 guard let state = cases[caseID], state.triaged.triage.priority == priority else { return false }
-                return free.contains { units[$0].skills.contains(state.skills) }
+                return !canEverServe(state.skills) || free.contains { units[$0].skills.contains(state.skills) }
             }
             guard !servable.isEmpty else { continue }
             let chosen = Array(servable.prefix(free.count))
             var costs = [Double](repeating: .infinity, count: chosen.count * free.count)
             for (row, caseID) in chosen.enumerated() {
                 let state = cases[caseID]!
-                for (column, index) in free.enumerated() where units[index].skills.contains(state.skills) {
+                // A case no crew of the zone can fully serve accepts partial crews, an hour of
+                // travel dearer per missing skill.
+                let partial = !canEverServe(state.skills)
+                for (column, index) in free.enumerated() {
+                    let covered = units[index].skills.intersection(state.skills).count
+                    guard covered == state.skills.count || partial else { continue }
                     costs[row * free.count + column] =
                         travelSeconds(units[index].x, units[index].y, state.x, state.y)
                         - Double(units[index].skills.intersection(state.preferred).count)
-                        * configuration.preferredSkillBonusSeconds
+                        * configuration.preferredSkillBonusSeconds + Double(state.skills.count - covered) * 3600
                 }
             }
             let solution = Assignment.solve(flat: costs, rows: chosen.count, columns: free.count)
@@ -453,6 +472,26 @@ public struct ZoneDispatcher: Sendable {
             free.removeAll { used.contains($0) }
         }
         return actions
+    }
+
+    /// Whether some crew of the zone on duty (free or busy) has all these skills.
+    func canEverServe(_ skills: SkillMask) -> Bool {
+        units.contains { $0.status != .offDuty && $0.skills.contains(skills) }
+    }
+
+    /// The free unit covering most of the required skills, then the nearest.
+    func bestPartialUnit(for state: CaseState, excluding excluded: String?) -> Int? {
+        var best: (index: Int, covered: Int, travel: Double)?
+        for index in units.indices {
+            let unit = units[index]
+            guard unit.status.isFree, unit.assignment == nil, !unit.unresponsive, unit.id != excluded else { continue }
+            let covered = unit.skills.intersection(state.skills).count
+            let travel = travelSeconds(unit.x, unit.y, state.x, state.y)
+            if best == nil || covered > best!.covered || (covered == best!.covered && travel < best!.travel) {
+                best = (index, covered, travel)
+            }
+        }
+        return best?.index
     }
 
     /// The positions of the `count` smallest finite values, smallest first (ties by position).

@@ -244,3 +244,33 @@ struct ScenarioTests {
         #expect(actions.rejections.count == 1)
     }
 }
+
+@Suite("Dispatch when no crew has every skill")
+struct PartialSkillTests {
+    @Test("a case no crew of the zone can fully serve gets the unit covering most skills, and mutual aid is asked")
+    func partial() {
+        var configuration = DispatchConfiguration()
+        configuration.neighbours = ["sale"]
+        var world = World(configuration: configuration)
+        world.unit("female", at: 1, 0, skills: [.femaleStaff])
+        world.unit("nurse-far", at: 5, 0, skills: [.nurse, .socialWorker])
+        world.unit("nothing", at: 0.5, 0)
+        let report = World.triaged(priority: .p1, skills: [.femaleStaff, .nurse])
+        let actions = world.submit(report)
+        let decision = actions.decisions.first
+        #expect(decision?.unitID == "female", "covers one of two skills and is nearer than the other one-skill unit")
+        #expect(decision?.reason.contains("missing nurse") == true)
+        #expect(actions.contains(.mutualAidRequested(caseID: report.caseID, zones: ["sale"])))
+    }
+
+    @Test("a case that some busy crew could serve waits for it rather than taking a partial crew")
+    func waitsForTheRightCrew() {
+        var world = World()
+        world.unit("both", at: 1, 0, skills: [.femaleStaff, .nurse], status: .onScene)
+        world.unit("female", at: 1, 0, skills: [.femaleStaff])
+        let report = World.triaged(skills: [.femaleStaff, .nurse])
+        #expect(world.submit(report).decisions.first?.kind == .queue)
+        let freed = world.unit("both", at: 1, 0, status: .available)
+        #expect(freed.decisions.first?.unitID == "both")
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import PostgresNIO
+import SamuModel
+
+extension SamuStore {
+    /// A case a crew is working on, as `samu crews` plays it.
+    public struct CrewAssignment: Sendable {
+        public var caseID: UUID
+        public var unitID: String
+        public var zone: String
+        public var status: String
+        public var minor: Bool
+        public var location: GeoPoint
+        public var unitVersion: Int64
+        /// The shelter and bed type held for the case, with that shelter's latest counts.
+        public var hold: (shelterID: String, bedType: BedType)?
+    }
+
+    /// Cases with an active assignment, with what a crew needs to report on them.
+    public func activeAssignments() async throws -> [CrewAssignment] {
+        let rows = try await client.query(
+            """
+            select c.case_id, a.unit_id, c.zone, c.status, coalesce((c.triage->>'minor')::boolean, false),
+                   coalesce(c.location_lat, 0), coalesce(c.location_lon, 0), coalesce(u.version, 0),
+                   h.shelter_id, h.bed_type
+            from assignments a
+            join cases c on c.case_id = a.case_id
+            left join units u on u.unit_id = a.unit_id
+            left join lateral (
+                select l.shelter_id, l.bed_type, l.action from bed_ledger l
+                where l.case_id = c.case_id order by l.entry_id desc limit 1
+            ) h on h.action = 'hold'
+            where a.active
+            order by c.opened_at, c.case_id
+            """, logger: logger)
+        var result: [CrewAssignment] = []
+        for try await (caseID, unitID, zone, status, minor, lat, lon, version, shelter, bed) in rows.decode(
+            (UUID, String, String, String, Bool, Double, Double, Int64, String?, String?).self)
+        {
+            result.append(
+                CrewAssignment(
+                    caseID: caseID, unitID: unitID, zone: zone, status: status, minor: minor,
+                    location: GeoPoint(latitude: lat, longitude: lon), unitVersion: version,
+                    hold: shelter.flatMap { shelter in bed.flatMap(BedType.init(rawValue:)).map { (shelter, $0) } }))
+        }
+        return result
+    }
+
+    /// A shelter's latest reported beds (capacity, occupied) by type, its position and version.
+    public func shelterBeds(_ shelterID: String) async throws -> (GeoPoint, Int64, [BedType: BedCount])? {
+        let rows = try await client.query(
+            "select bed_type, capacity, occupied, lat, lon, version from shelter_beds where shelter_id = \(shelterID)",
+            logger: logger)
+        var beds: [BedType: BedCount] = [:]
+        var position: GeoPoint?
+        var version: Int64 = 0
+        for try await (bed, capacity, occupied, lat, lon, rowVersion) in rows.decode(
+            (String, Int, Int, Double, Double, Int64).self)
+        {
+            if let type = BedType(rawValue: bed) { beds[type] = BedCount(capacity: capacity, occupied: occupied) }
+            position = GeoPoint(latitude: lat, longitude: lon)
+            version = max(version, rowVersion)
+        }
+        return position.map { ($0, version, beds) }
+    }
+
+    /// How many cases wait for a unit.
+    public func waitingCases() async throws -> Int {
+        let rows = try await client.query("select count(*)::int8 from cases where status = 'queued'", logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+}

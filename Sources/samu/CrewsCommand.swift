@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import RdKafka
+import SamuModel
+import SamuStore
+
+/// Plays the crews for a demonstration: every unit with a case acknowledges it, reaches the
+/// person and closes the case, as its tablet would report; shelters report the admissions.
+struct CrewsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crews",
+        abstract:
+            "Play the crews (demo): units with a case acknowledge, reach the person and close it; the queue drains.",
+        discussion:
+            "Resolutions follow a fixed mix: sheltered, hospital, family, refused, not found; minors are sheltered or referred to child protection."
+    )
+
+    @Option(help: "Rounds at most (each closes every active case).") var rounds = 5
+    @Option(help: "Seconds to wait for the worker after each round.") var wait = 30
+
+    func run() async throws {
+        try requireLibrdKafka()
+        let context = try Context.load(label: "samu.crews")
+        let unitsTopic = context.catalog.name(.units)
+        let bedsTopic = context.catalog.name(.beds)
+        try await KafkaProducer.withProducer(configuration: context.configuration.producer, logger: context.logger) {
+            producer in
+            for round in 1...rounds {
+                let (work, waitingBefore) = try await context.withStore { store in
+                    (try await store.activeAssignments(), try await store.waitingCases())
+                }
+                if work.isEmpty {
+                    print("crews: round \(round): no case in hand, \(waitingBefore) waiting")
+                    return
+                }
+                var records: [KafkaRecord] = []
+                var tally: [Resolution: Int] = [:]
+                var shelterUpdates: [String: (GeoPoint, Int64, [BedType: BedCount], [UUID])] = [:]
+                for (index, item) in work.enumerated() {
+                    let resolution = Self.resolution(for: item, index: index, round: round)
+                    tally[resolution, default: 0] += 1
+                    var version = item.unitVersion
+                    for (status, extra) in [("en_route", nil), ("on_scene", nil), ("returning", resolution)]
+                        as [(String, Resolution?)]
+                    {
+                        version += 1
+                        records.append(
+                            Self.unitEvent(
+                                topic: unitsTopic, item: item, version: version, status: status, resolution: extra))
+                    }
+                    if resolution == .sheltered, let hold = item.hold {
+                        if shelterUpdates[hold.shelterID] == nil,
+                            let beds = try await context.withStore({ try await $0.shelterBeds(hold.shelterID) })
+                        {
+                            shelterUpdates[hold.shelterID] = (beds.0, beds.1, beds.2, [])
+                        }
+                        if var update = shelterUpdates[hold.shelterID] {
+                            update.1 += 1
+                            update.2[hold.bedType, default: BedCount(capacity: 0, occupied: 0)].occupied += 1
+                            update.3.append(item.caseID)
+                            shelterUpdates[hold.shelterID] = update
+                            records.append(
+                                Self.bedEvent(
+                                    topic: bedsTopic, shelterID: hold.shelterID, zone: item.zone, update: update))
+                        }
+                    }
+                }
+                for result in await producer.send(records) { _ = try result.get() }
+                let closed = work.map(\.caseID)
+                let deadline = ContinuousClock.now + .seconds(wait)
+                var waitingAfter = waitingBefore
+                while ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(500))
+                    let (still, waiting) = try await context.withStore { store in
+                        (
+                            try await store.activeAssignments().filter { closed.contains($0.caseID) }.count,
+                            try await store.waitingCases()
+                        )
+                    }
+                    waitingAfter = waiting
+                    if still == 0 { break }
+                }
+                let mix = tally.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
+                print(
+                    "crews: round \(round): \(work.count) cases closed (\(mix.joined(separator: ", "))); waiting for a unit: \(waitingBefore) → \(waitingAfter)"
+                )
+            }
+        }
+    }
+
+    static func resolution(for item: SamuStore.CrewAssignment, index: Int, round: Int) -> Resolution {
+        let roll = (item.caseID.uuid.0 &+ item.caseID.uuid.5) % 20
+        if item.minor { return roll < 14 ? .sheltered : .referredChildProtection }
+        switch roll {
+        case 0..<12: return .sheltered
+        case 12..<15: return .hospital
+        case 15..<17: return .referredFamily
+        case 17..<19: return .helpRefused
+        default: return .personNotFound
+        }
+    }
+
+    static func unitEvent(
+        topic: String, item: SamuStore.CrewAssignment, version: Int64, status: String, resolution: Resolution?
+    ) -> KafkaRecord {
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(UUID().uuidString.lowercased()))
+        object.append("zone", .string(item.zone))
+        object.append("unit_id", .string(item.unitID))
+        object.append("version", .integer(version))
+        object.append("status", .string(status))
+        object.append("position", ["lat": .number(item.location.latitude), "lon": .number(item.location.longitude)])
+        object.append("reported_at", .string(RFC3339.format(Date())))
+        object.append("case_id", .string(item.caseID.lowercased))
+        if let resolution { object.append("resolution", .string(resolution.rawValue)) }
+        return KafkaRecord(
+            topic: topic, key: Array(item.zone.utf8), value: Array(JSONValue.object(object).serialized.utf8))
+    }
+
+    static func bedEvent(
+        topic: String, shelterID: String, zone: String, update: (GeoPoint, Int64, [BedType: BedCount], [UUID])
+    ) -> KafkaRecord {
+        var beds = JSONObject()
+        for (bed, count) in update.2.sorted(by: { $0.key < $1.key }) {
+            beds.append(
+                bed.rawValue,
+                ["capacity": .integer(Int64(count.capacity)), "occupied": .integer(Int64(count.occupied))])
+        }
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(UUID().uuidString.lowercased()))
+        object.append("zone", .string(zone))
+        object.append("shelter_id", .string(shelterID))
+        object.append("version", .integer(update.1))
+        object.append("location", ["lat": .number(update.0.latitude), "lon": .number(update.0.longitude)])
+        object.append("beds", .object(beds))
+        if let admitted = update.3.last { object.append("admitted_case_id", .string(admitted.lowercased)) }
+        object.append("reported_at", .string(RFC3339.format(Date())))
+        return KafkaRecord(topic: topic, key: Array(zone.utf8), value: Array(JSONValue.object(object).serialized.utf8))
+    }
+}
