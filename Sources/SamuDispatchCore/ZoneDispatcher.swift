@@ -372,7 +372,8 @@ public struct ZoneDispatcher: Sendable {
         let candidates = top.map { Candidate(id: units[$0.index].id, travelSeconds: $0.travel, score: $0.score) }
         return assign(
             caseID, unit: best.index, candidates: candidates, candidateCount: eligible, kind: kind, joint: false,
-            reason: prefix + "nearest free unit with the required skills",
+            reason: prefix.isEmpty
+                ? "nearest free unit with the required skills" : prefix + "nearest free unit with the required skills",
             operatorID: operatorID, operatorReason: operatorReason, at: time, from: from)
     }
 
@@ -404,12 +405,14 @@ public struct ZoneDispatcher: Sendable {
         let record = record(
             caseID, kind: kind, unit: units[unit].id, travel: travel, shelter: shelterID, candidates: candidates,
             candidateCount: candidateCount, shelterCandidates: shelterCandidates, joint: joint,
-            reason: reason + bedNote,
+            reason: bedNote.isEmpty ? reason : reason + bedNote,
             operatorID: operatorID, operatorReason: operatorReason, at: time)
-        return [
-            .decided(record),
-            .phaseChanged(caseID: caseID, from: from, to: "assigned", detail: "unit \(units[unit].id)"),
-        ] + actions
+        var result: [DispatchAction] = []
+        result.reserveCapacity(2 + actions.count)
+        result.append(.decided(record))
+        result.append(.phaseChanged(caseID: caseID, from: from, to: "assigned", detail: "unit \(units[unit].id)"))
+        result.append(contentsOf: actions)
+        return result
     }
 
     /// Serves waiting cases with the free units: the most urgent class first; within a class the
@@ -688,9 +691,7 @@ public struct ZoneDispatcher: Sendable {
     /// The id of a case's n-th decision: UUIDv5 over the case id's bytes and n (stable, so a
     /// replayed event yields the same decision id).
     static func decisionID(_ caseID: UUID, _ number: Int) -> UUID {
-        var name = withUnsafeBytes(of: caseID.uuid) { Array($0) }
-        withUnsafeBytes(of: UInt32(number).bigEndian) { name.append(contentsOf: $0) }
-        return UUID(v5bytes: name)
+        UUID(v5: caseID, UInt32(truncatingIfNeeded: number))
     }
 
     /// Local flat-earth projection in kilometres (equirectangular around the zone's latitude):

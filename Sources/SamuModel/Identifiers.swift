@@ -25,6 +25,24 @@ extension UUID {
             ))
     }
 
+    /// A version 5 UUID over another UUID's 16 bytes and a number (big-endian): the same
+    /// derivation as `init(v5bytes:)` on those 20 bytes, without building arrays (hot path).
+    public init(v5 base: UUID, _ number: UInt32, namespace: UUID = .samuNamespace) {
+        var hasher = Insecure.SHA1()
+        withUnsafeBytes(of: namespace.uuid) { hasher.update(bufferPointer: $0) }
+        withUnsafeBytes(of: base.uuid) { hasher.update(bufferPointer: $0) }
+        withUnsafeBytes(of: number.bigEndian) { hasher.update(bufferPointer: $0) }
+        var uuid = UUID.samuNamespace.uuid
+        hasher.finalize().withUnsafeBytes { digest in
+            withUnsafeMutableBytes(of: &uuid) { bytes in
+                for index in 0..<16 { bytes[index] = digest[index] }
+                bytes[6] = (bytes[6] & 0x0F) | 0x50
+                bytes[8] = (bytes[8] & 0x3F) | 0x80
+            }
+        }
+        self.init(uuid: uuid)
+    }
+
     /// Lower-case text form, as samu writes ids on the wire.
     public var lowercased: String { uuidString.lowercased() }
 }

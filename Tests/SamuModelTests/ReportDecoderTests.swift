@@ -167,3 +167,16 @@ struct ReportDecoderTests {
         try #require(catalog.definition(.deadLetters).schemas[1]).validate(letter.json)
     }
 }
+
+@Suite("Derived ids")
+struct DerivedIDTests {
+    @Test("the allocation-free UUIDv5 over a UUID and a number equals the byte-array derivation")
+    func sameAsBytes() {
+        for number: UInt32 in [0, 1, 7, 65_536] {
+            let base = UUID()
+            var name = withUnsafeBytes(of: base.uuid) { Array($0) }
+            withUnsafeBytes(of: number.bigEndian) { name.append(contentsOf: $0) }
+            #expect(UUID(v5: base, number) == UUID(v5bytes: name))
+        }
+    }
+}
