@@ -128,11 +128,10 @@ public struct ZoneDispatcher: Sendable {
             triaged: triaged, x: x, y: y, skills: SkillMask(triaged.triage.requiredSkills),
             preferred: SkillMask(triaged.triage.preferredSkills), phase: .queued(since: time.monotonic), decisions: 0,
             hold: nil, escalated: false)
-        var actions = triaged.triage.notify.sorted().map {
-            DispatchAction.notify(caseID: triaged.caseID, authority: $0)
-        }
-        actions += dispatch(triaged.caseID, kind: .assign, excluding: nil, at: time, from: "triaged")
-        return actions
+        let decided = dispatch(triaged.caseID, kind: .assign, excluding: nil, at: time, from: "triaged")
+        if triaged.triage.notify.isEmpty { return decided }
+        return triaged.triage.notify.sorted().map { DispatchAction.notify(caseID: triaged.caseID, authority: $0) }
+            + decided
     }
 
     /// A unit's report. Call ``settle(at:)`` after a batch of inputs.
@@ -389,14 +388,14 @@ public struct ZoneDispatcher: Sendable {
         state.phase = .assigned(
             unitID: units[unit].id, acknowledgeBy: time.monotonic + configuration.acknowledgementTimeout)
         cases[caseID] = state
-        var actions: [DispatchAction] = []
+        var held: DispatchAction?
         var shelterCandidates: [Candidate] = []
         var shelterID = state.hold?.shelterID
         if state.hold == nil {
             let (chosen, considered) = bestShelter(for: state)
             shelterCandidates = considered
             if let chosen {
-                actions += holdBed(for: caseID, at: chosen, until: time.monotonic + configuration.bedHoldDuration)
+                held = holdBed(for: caseID, at: chosen, until: time.monotonic + configuration.bedHoldDuration)
                 shelterID = shelters[chosen].id
             }
         }
@@ -408,10 +407,10 @@ public struct ZoneDispatcher: Sendable {
             reason: bedNote.isEmpty ? reason : reason + bedNote,
             operatorID: operatorID, operatorReason: operatorReason, at: time)
         var result: [DispatchAction] = []
-        result.reserveCapacity(2 + actions.count)
+        result.reserveCapacity(3)
         result.append(.decided(record))
         result.append(.phaseChanged(caseID: caseID, from: from, to: "assigned", detail: "unit \(units[unit].id)"))
-        result.append(contentsOf: actions)
+        if let held { result.append(held) }
         return result
     }
 
@@ -521,8 +520,10 @@ public struct ZoneDispatcher: Sendable {
         }.map(\.key).sorted { holdOrder($0) < holdOrder($1) }
         var actions: [DispatchAction] = []
         for caseID in needing {
-            guard let state = cases[caseID], let shelter = bestShelter(for: state).chosen else { continue }
-            actions += holdBed(for: caseID, at: shelter, until: time.monotonic + configuration.bedHoldDuration)
+            guard let state = cases[caseID], let shelter = bestShelter(for: state).chosen,
+                let held = holdBed(for: caseID, at: shelter, until: time.monotonic + configuration.bedHoldDuration)
+            else { continue }
+            actions.append(held)
         }
         return actions
     }
@@ -549,12 +550,12 @@ public struct ZoneDispatcher: Sendable {
         )
     }
 
-    mutating func holdBed(for caseID: UUID, at shelter: Int, until: Duration) -> [DispatchAction] {
-        guard let bed = cases[caseID]?.triaged.triage.bedType else { return [] }
+    mutating func holdBed(for caseID: UUID, at shelter: Int, until: Duration) -> DispatchAction? {
+        guard let bed = cases[caseID]?.triaged.triage.bedType else { return nil }
         shelters[shelter].holds[caseID] = (bed, until)
         shelters[shelter].held[bed.index] += 1
         cases[caseID]?.hold = (shelters[shelter].id, bed)
-        return [.bedHeld(caseID: caseID, shelterID: shelters[shelter].id, bedType: bed, until: until)]
+        return .bedHeld(caseID: caseID, shelterID: shelters[shelter].id, bedType: bed, until: until)
     }
 
     mutating func releaseHold(of caseID: UUID, reason: String) -> [DispatchAction] {
