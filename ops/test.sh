@@ -38,6 +38,7 @@ if [ $# -eq 0 ]; then
     'samu intake (integration)'
     'Dispatch through the real broker and PostgreSQL (integration)'
     'Database failure classification (integration)'
+    'Reference data (integration)'
   )
   for suite in "${required[@]}"; do
     if ! grep -qF "Suite \"$suite\" passed" "$log"; then

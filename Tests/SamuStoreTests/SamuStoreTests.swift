@@ -158,3 +158,51 @@ struct SamuStoreTests {
         }
     }
 }
+
+@Suite("Reference data (integration)", .timeLimit(.minutes(1)))
+struct ReferenceDataTests {
+    @Test("seeds/ loads into PostgreSQL, and loading again changes nothing")
+    func seedTwice() async throws {
+        let data = try ReferenceData.load(seeds: Repository.seeds)
+        #expect(data.regions.count == 12)
+        #expect(data.zones.count == 82)
+        #expect(Set(data.zones.map(\.code)).count == data.zones.count)
+        let regions = Set(data.regions.map(\.code))
+        #expect(data.zones.allSatisfy { regions.contains($0.parent ?? "") })
+        #expect(Set(data.labels["bed_type"]?.map(\.code) ?? []) == Set(BedType.allCases.map(\.rawValue)))
+        #expect(Set(data.labels["crew_skill"]?.map(\.code) ?? []) == Set(CrewSkill.allCases.map(\.rawValue)))
+        let categories = Set(data.labels["beneficiary_category"]?.map(\.code) ?? [])
+        #expect(Set(BeneficiaryCategory.allCases.map(\.rawValue)).isSubset(of: categories))
+        try await withTestStore { store in
+            let first = try await store.seed(data)
+            let second = try await store.seed(data)
+            #expect(first == second)
+            let rows = try await store.client.query(
+                "select (select count(*) from ref_zones), (select count(*) from ref_regions), (select count(*) from ref_projects)"
+            )
+            for try await (zones, regions, projects) in rows.decode((Int, Int, Int).self) {
+                #expect(zones == 82)
+                #expect(regions == 12)
+                #expect(projects == data.projects.count)
+            }
+        }
+    }
+
+    @Test("the demo deployment is labelled, and every unit and shelter sits in a known zone with known skills and beds")
+    func deployment() throws {
+        let plan = try Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json"))
+        let data = try ReferenceData.load(seeds: Repository.seeds)
+        let zones = Set(data.zones.map(\.code))
+        #expect(plan.label.contains("DEMO DATA"))
+        #expect(plan.zones.allSatisfy { zones.contains($0.zone) && $0.neighbours.allSatisfy(zones.contains) })
+        #expect(plan.units.allSatisfy { zones.contains($0.zone) })
+        #expect(plan.shelters.allSatisfy { zones.contains($0.zone) })
+        for zone in plan.zones {
+            let units = plan.units.filter { $0.zone == zone.zone }
+            #expect(
+                units.contains { $0.skills.contains(.childProtection) }, "\(zone.zone) has no child-protection crew")
+            #expect(units.contains { $0.skills.contains(.femaleStaff) }, "\(zone.zone) has no female staff")
+            #expect(units.contains { $0.skills.contains(.nurse) }, "\(zone.zone) has no nurse")
+        }
+    }
+}
