@@ -316,8 +316,9 @@ public struct ZoneDispatcher: Sendable {
     ) -> [DispatchAction] {
         guard let state = cases[caseID] else { return [] }
         // One pass over the zone's units keeps the few best (by score, then id) for the record.
-        var top: [(score: Double, travel: Double, index: Int)] = []
+        var top: [Candidate] = []
         top.reserveCapacity(configuration.candidatesRecorded + 1)
+        var bestIndex: Int?
         var eligible = 0
         for index in units.indices {
             let unit = units[index]
@@ -330,15 +331,16 @@ public struct ZoneDispatcher: Sendable {
                 travel - Double(unit.skills.intersection(state.preferred).count)
                 * configuration.preferredSkillBonusSeconds
             if top.count == configuration.candidatesRecorded, let last = top.last,
-                (score, unit.id) >= (last.score, units[last.index].id)
+                (score, unit.id) >= (last.score, last.id)
             {
                 continue
             }
-            let position = top.firstIndex { (score, unit.id) < ($0.score, units[$0.index].id) } ?? top.count
-            top.insert((score, travel, index), at: position)
+            let position = top.firstIndex { (score, unit.id) < ($0.score, $0.id) } ?? top.count
+            top.insert(Candidate(id: unit.id, travelSeconds: travel, score: score), at: position)
+            if position == 0 { bestIndex = index }
             if top.count > configuration.candidatesRecorded { top.removeLast() }
         }
-        let best = top.first.map { (index: $0.index, score: $0.score) }
+        let best = bestIndex.map { (index: $0, score: top[0].score) }
         let prefix = reasonPrefix.map { "\($0); " } ?? ""
         if best == nil, !canEverServe(state.skills), let partial = bestPartialUnit(for: state, excluding: excluded) {
             // No crew of the zone has every required skill: waiting would wait for ever. Send the
@@ -368,9 +370,8 @@ public struct ZoneDispatcher: Sendable {
             }
             return actions
         }
-        let candidates = top.map { Candidate(id: units[$0.index].id, travelSeconds: $0.travel, score: $0.score) }
         return assign(
-            caseID, unit: best.index, candidates: candidates, candidateCount: eligible, kind: kind, joint: false,
+            caseID, unit: best.index, candidates: top, candidateCount: eligible, kind: kind, joint: false,
             reason: prefix.isEmpty
                 ? "nearest free unit with the required skills" : prefix + "nearest free unit with the required skills",
             operatorID: operatorID, operatorReason: operatorReason, at: time, from: from)
@@ -409,7 +410,7 @@ public struct ZoneDispatcher: Sendable {
         var result: [DispatchAction] = []
         result.reserveCapacity(3)
         result.append(.decided(record))
-        result.append(.phaseChanged(caseID: caseID, from: from, to: "assigned", detail: "unit \(units[unit].id)"))
+        result.append(.phaseChanged(caseID: caseID, from: from, to: "assigned", detail: "unit " + units[unit].id))
         if let held { result.append(held) }
         return result
     }
@@ -530,24 +531,23 @@ public struct ZoneDispatcher: Sendable {
 
     func bestShelter(for state: CaseState) -> (chosen: Int?, considered: [Candidate]) {
         let bed = state.triaged.triage.bedType
-        var top: [(travel: Double, index: Int)] = []
+        var top: [Candidate] = []
         top.reserveCapacity(configuration.candidatesRecorded + 1)
+        var chosen: Int?
         for index in shelters.indices where shelters[index].free(bed) > 0 {
             let travel = travelSeconds(state.x, state.y, shelters[index].x, shelters[index].y)
             let id = shelters[index].id
             if top.count == configuration.candidatesRecorded, let last = top.last,
-                (travel, id) >= (last.travel, shelters[last.index].id)
+                (travel, id) >= (last.travelSeconds, last.id)
             {
                 continue
             }
-            let position = top.firstIndex { (travel, id) < ($0.travel, shelters[$0.index].id) } ?? top.count
-            top.insert((travel, index), at: position)
+            let position = top.firstIndex { (travel, id) < ($0.travelSeconds, $0.id) } ?? top.count
+            top.insert(Candidate(id: id, travelSeconds: travel, score: travel), at: position)
+            if position == 0 { chosen = index }
             if top.count > configuration.candidatesRecorded { top.removeLast() }
         }
-        return (
-            top.first?.index,
-            top.map { Candidate(id: shelters[$0.index].id, travelSeconds: $0.travel, score: $0.travel) }
-        )
+        return (chosen, top)
     }
 
     mutating func holdBed(for caseID: UUID, at shelter: Int, until: Duration) -> DispatchAction? {
@@ -689,10 +689,10 @@ public struct ZoneDispatcher: Sendable {
             operatorReason: operatorReason, at: time.wall, joint: joint)
     }
 
-    /// The id of a case's n-th decision: UUIDv5 over the case id's bytes and n (stable, so a
-    /// replayed event yields the same decision id).
+    /// The id of a case's n-th decision, derived from the case id and n (stable, so a replayed
+    /// event yields the same decision id).
     static func decisionID(_ caseID: UUID, _ number: Int) -> UUID {
-        UUID(v5: caseID, UInt32(truncatingIfNeeded: number))
+        UUID(derivedFrom: caseID, UInt32(truncatingIfNeeded: number))
     }
 
     /// Local flat-earth projection in kilometres (equirectangular around the zone's latitude):

@@ -179,4 +179,14 @@ struct DerivedIDTests {
             #expect(UUID(v5: base, number) == UUID(v5bytes: name))
         }
     }
+
+    @Test("derived decision ids are stable, distinct, and marked version 8")
+    func derived() {
+        let base = UUID()
+        let ids = (0..<1000).map { UUID(derivedFrom: base, UInt32($0)) }
+        #expect(Set(ids).count == 1000)
+        #expect(UUID(derivedFrom: base, 3) == ids[3])
+        #expect(ids.allSatisfy { $0.uuidString.dropFirst(14).first == "8" })
+        #expect(UUID(derivedFrom: UUID(), 3) != ids[3])
+    }
 }
