@@ -97,29 +97,17 @@ struct DispatchRecorder {
                         status: "resolved", unitID: nil, resolution: resolution)
                 }
             case .bedHeld(let caseID, let shelterID, let bed, _):
-                write.addLedger(shelterID, bed, caseID, action: "hold", reason: "held for the case", at: time)
-                touchedShelters[shelterID] = zone
-                var event = base("case.bed_held", caseID: caseID, zone: zone, at: time, id: id)
-                event.append("shelter_id", .string(shelterID))
-                event.append("bed_type", .string(bed.rawValue))
-                outcome(.object(event), zone: zone)
+                bedChange(
+                    "case.bed_held", ledger: "hold", reason: "held for the case", caseID: caseID, shelterID: shelterID,
+                    bed: bed, zone: zone, at: time, id: id)
             case .bedReleased(let caseID, let shelterID, let bed, let reason):
-                write.addLedger(
-                    shelterID, bed, caseID, action: reason == "hold expired" ? "expire" : "release", reason: reason,
-                    at: time)
-                touchedShelters[shelterID] = zone
-                var event = base("case.bed_released", caseID: caseID, zone: zone, at: time, id: id)
-                event.append("shelter_id", .string(shelterID))
-                event.append("bed_type", .string(bed.rawValue))
-                event.append("reason", .string(reason))
-                outcome(.object(event), zone: zone)
+                bedChange(
+                    "case.bed_released", ledger: reason == "hold expired" ? "expire" : "release", reason: reason,
+                    caseID: caseID, shelterID: shelterID, bed: bed, zone: zone, at: time, id: id)
             case .bedOccupied(let caseID, let shelterID, let bed):
-                write.addLedger(shelterID, bed, caseID, action: "admit", reason: "admitted by the shelter", at: time)
-                touchedShelters[shelterID] = zone
-                var event = base("case.admitted", caseID: caseID, zone: zone, at: time, id: id)
-                event.append("shelter_id", .string(shelterID))
-                event.append("bed_type", .string(bed.rawValue))
-                outcome(.object(event), zone: zone)
+                bedChange(
+                    "case.admitted", ledger: "admit", reason: "admitted by the shelter", caseID: caseID,
+                    shelterID: shelterID, bed: bed, zone: zone, at: time, id: id)
             case .escalated(let caseID, let waited):
                 write.addTimeline(
                     caseID, status: "escalated", actor: actor,
@@ -151,6 +139,20 @@ struct DispatchRecorder {
                 break  // logged and counted by the worker
             }
         }
+    }
+
+    /// A bed hold, release, expiry or admission: a ledger row, the shelter's counts refreshed, an outcome.
+    private mutating func bedChange(
+        _ type: String, ledger action: String, reason: String, caseID: UUID, shelterID: String, bed: BedType,
+        zone: String, at time: Date, id: UUID
+    ) {
+        write.addLedger(shelterID, bed, caseID, action: action, reason: reason, at: time)
+        touchedShelters[shelterID] = zone
+        var event = base(type, caseID: caseID, zone: zone, at: time, id: id)
+        event.append("shelter_id", .string(shelterID))
+        event.append("bed_type", .string(bed.rawValue))
+        event.append("reason", .string(reason))
+        outcome(.object(event), zone: zone)
     }
 
     private func base(_ type: String, caseID: UUID, zone: String, at time: Date, id: UUID) -> JSONObject {
