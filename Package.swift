@@ -118,7 +118,8 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(
-            name: "RdKafkaTests", dependencies: ["RdKafka", "SamuTestSupport"], swiftSettings: strict),
+            name: "RdKafkaTests", dependencies: ["RdKafka", "SamuTestSupport", "SamuModel", "SamuStore"],
+            swiftSettings: strict),
         .testTarget(
             name: "SamuStoreTests", dependencies: ["SamuStore", "SamuModel", "SamuTestSupport"],
             swiftSettings: strict),

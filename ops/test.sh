@@ -39,6 +39,7 @@ if [ $# -eq 0 ]; then
     'Dispatch through the real broker and PostgreSQL (integration)'
     'Database failure classification (integration)'
     'Reference data (integration)'
+    'Kafka partitioner (integration)'
   )
   for suite in "${required[@]}"; do
     if ! grep -qF "Suite \"$suite\" passed" "$log"; then

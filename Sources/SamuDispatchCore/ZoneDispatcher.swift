@@ -744,3 +744,71 @@ struct SkillMask: Sendable, Equatable {
     func intersection(_ other: SkillMask) -> SkillMask { SkillMask(bits: bits & other.bits) }
     var count: Int { bits.nonzeroBitCount }
 }
+
+/// A case as PostgreSQL holds it, for a worker that takes a zone over.
+public struct RestoredCase: Sendable {
+    public var triaged: TriagedCase
+    /// The stored status: `triaged`, `queued`, `assigned`, `acknowledged`, `on_scene`,
+    /// `transporting` or `awaiting_resolution`.
+    public var status: String
+    public var unitID: String?
+    public var hold: (shelterID: String, bed: BedType)?
+    /// Decisions already taken for the case (new decision ids continue after them).
+    public var decisions: Int
+
+    public init(
+        triaged: TriagedCase, status: String, unitID: String?, hold: (shelterID: String, bed: BedType)?, decisions: Int
+    ) {
+        self.triaged = triaged
+        self.status = status
+        self.unitID = unitID
+        self.hold = hold
+        self.decisions = decisions
+    }
+}
+
+extension ZoneDispatcher {
+    /// Rebuilds the zone from stored state: the latest report of each unit and shelter, the open
+    /// cases with their unit and held bed, the queue. Timers restart from `time` (an assignment
+    /// not yet acknowledged gets a full acknowledgement delay; a hold, a full hold).
+    public mutating func restore(
+        units restoredUnits: [UnitUpdate], shelters restoredShelters: [BedUpdate], cases restoredCases: [RestoredCase],
+        at time: DispatchInstant
+    ) {
+        for update in restoredUnits { _ = apply(update, at: time) }
+        for update in restoredShelters { _ = apply(update, at: time) }
+        for restored in restoredCases.sorted(by: { queueKeyOf($0) < queueKeyOf($1) }) {
+            let caseID = restored.triaged.caseID
+            let (x, y) = project(restored.triaged.location)
+            var phase: CasePhase
+            let unit = restored.unitID.flatMap { unitIndex[$0] }.flatMap { units[$0].assignment == nil ? $0 : nil }
+            switch (restored.status, unit) {
+            case ("assigned", let unit?):
+                phase = .assigned(
+                    unitID: units[unit].id, acknowledgeBy: time.monotonic + configuration.acknowledgementTimeout)
+            case ("acknowledged", let unit?): phase = .enRoute(unitID: units[unit].id)
+            case ("on_scene", let unit?): phase = .onScene(unitID: units[unit].id)
+            case ("transporting", let unit?): phase = .transporting(unitID: units[unit].id)
+            case ("awaiting_resolution", _): phase = .awaitingResolution
+            default: phase = .queued(since: time.monotonic)
+            }
+            if let unitID = phase.unitID, let index = unitIndex[unitID] { units[index].assignment = caseID }
+            cases[caseID] = CaseState(
+                triaged: restored.triaged, x: x, y: y, skills: SkillMask(restored.triaged.triage.requiredSkills),
+                preferred: SkillMask(restored.triaged.triage.preferredSkills), phase: phase,
+                decisions: restored.decisions, hold: nil, escalated: false)
+            if case .queued = phase { waiting.append(caseID) }
+            if let hold = restored.hold, let shelter = shelterIndex[hold.shelterID],
+                shelters[shelter].free(hold.bed) > 0
+            {
+                _ = holdBed(for: caseID, at: shelter, until: time.monotonic + configuration.bedHoldDuration)
+            }
+        }
+    }
+
+    private func queueKeyOf(_ restored: RestoredCase) -> QueueKey {
+        QueueKey(
+            priority: restored.triaged.triage.priority.rawValue,
+            received: restored.triaged.receivedAt.timeIntervalSince1970, id: restored.triaged.caseID.uuidString)
+    }
+}

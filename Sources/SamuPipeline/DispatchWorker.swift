@@ -75,11 +75,42 @@ public final class DispatchWorker: Service {
         logger.info("worker stopped", metadata: ["worker.statistics": "\(statistics.snapshot)"])
     }
 
-    /// The zones this worker decides for, and which partition each came from.
+    /// The zones this worker decides for.
     struct Zones {
         var dispatchers: [String: ZoneDispatcher] = [:]
-        var partition: [String: Int32] = [:]
         var lastTick = ContinuousClock.now
+    }
+
+    /// The partition a zone's events travel in (the same in every inbound topic).
+    private func partition(of zone: String) -> Int32 {
+        KafkaPartitioner.partition(forZone: zone, partitions: catalog.definition(.reports).partitions)
+    }
+
+    /// Takes over the zones of newly assigned partitions: their units, shelters, open cases and
+    /// queue are rebuilt from PostgreSQL.
+    private func rebuild(_ partitions: Set<Int32>, zones: inout Zones) async throws {
+        let known = try await retrying { try await store.knownZones() }
+        let taking = known.filter { partitions.contains(partition(of: $0)) && zones.dispatchers[$0] == nil }
+        if taking.isEmpty { return }
+        let states = try await retrying { try await store.zoneStates(taking) }
+        let now = instant()
+        var restoredCases = 0
+        for zoneID in taking {
+            var zone = dispatcher(zoneID, in: &zones)
+            let state = states[zoneID] ?? SamuStore.ZoneState()
+            zone.restore(
+                units: state.units, shelters: state.shelters,
+                cases: state.cases.map {
+                    RestoredCase(
+                        triaged: $0.triaged, status: $0.status, unitID: $0.unitID, hold: $0.hold,
+                        decisions: $0.decisions)
+                }, at: now)
+            restoredCases += state.cases.count
+            zones.dispatchers[zoneID] = zone
+        }
+        logger.info(
+            "zones rebuilt from the database",
+            metadata: ["zone.count": "\(taking.count)", "case.count": "\(restoredCases)"])
     }
 
     private func consume(relay: OutboxRelay, deadLetters: DeadLetterWriter) async throws {
@@ -98,14 +129,16 @@ public final class DispatchWorker: Service {
                                 batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
                         }
                     case .assigned(let partitions):
+                        // The assignment takes effect at the next `next()`: the zones are rebuilt
+                        // from PostgreSQL before any of their events is consumed.
                         logger.info("partitions assigned", metadata: ["kafka.partitions": "\(partitions)"])
+                        try await rebuild(Set(partitions.map(\.partition)), zones: &zones)
                     case .revoked(let partitions), .lost(let partitions):
                         // Batches are handled one at a time, so everything handled is committed and
                         // stored. The zones of those partitions now belong to another worker.
                         let gone = Set(partitions.map(\.partition))
-                        for (zone, partition) in zones.partition where gone.contains(partition) {
+                        for zone in zones.dispatchers.keys where gone.contains(partition(of: zone)) {
                             zones.dispatchers[zone] = nil
-                            zones.partition[zone] = nil
                         }
                         logger.info("partitions revoked", metadata: ["kafka.partitions": "\(partitions)"])
                     }
@@ -162,7 +195,6 @@ public final class DispatchWorker: Service {
                 DispatchWrite.Processed(
                     eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset))
             var zone = dispatcher(event.zone, in: &zones)
-            zones.partition[event.zone] = message.partition
             let actions: [DispatchAction]
             switch event.event {
             case .report(let report):

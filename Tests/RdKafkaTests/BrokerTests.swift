@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import SamuModel
+import SamuStore
 import SamuTestSupport
 import Testing
 
@@ -69,5 +71,26 @@ struct BrokerTests {
             return
         }
         #expect(error.code != nil)
+    }
+}
+
+@Suite("Kafka partitioner (integration)", .timeLimit(.minutes(1)))
+struct PartitionerTests {
+    @Test("samu's murmur2 partition for a zone is where librdkafka's producer puts the zone's records")
+    func matchesLibrdkafka() async throws {
+        let logger = TestEnvironment.logger("partitioner-test")
+        let topic = TestEnvironment.uniqueName("partitioner")
+        _ = try await KafkaAdmin.createTopics(
+            [KafkaTopicSpecification(name: topic, partitions: 12)], client: TestEnvironment.kafkaClient(),
+            logger: logger)
+        let zones = try ReferenceData.load(seeds: Repository.seeds).zones.map(\.code)
+        let reports = try await KafkaProducer.withProducer(
+            configuration: TestEnvironment.producerConfiguration(), logger: logger
+        ) { producer in
+            await producer.send(zones.map { KafkaRecord(topic: topic, key: Array($0.utf8), value: [1]) })
+        }
+        for (zone, report) in zip(zones, reports) {
+            #expect(try report.get().partition == KafkaPartitioner.partition(forZone: zone, partitions: 12), "\(zone)")
+        }
     }
 }

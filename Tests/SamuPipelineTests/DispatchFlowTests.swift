@@ -243,4 +243,60 @@ struct DispatchFlowTests {
             Set(outcomes.compactMap { $0["event_id"]?.stringValue }).count == outcomes.count, "duplicate outcome ids")
         try await harness.cleanUp()
     }
+
+    @Test("a worker that takes the zone over rebuilds it from PostgreSQL: units, beds, assigned cases and the queue")
+    func takeover() async throws {
+        try await harness.prepare()
+        let reports = [UUID(), UUID(), UUID()]
+        let cases = reports.map { DerivedID.caseID(forReport: $0) }
+        try await harness.withWorker { _ in
+            try await harness.produce([
+                unit("rabat-u1", 1, "available", at: 1, 0, skills: []),
+                unit("rabat-u2", 1, "available", at: -1, 0, skills: []),
+                beds("rabat-s1", 1, at: 0.5, 0, ["men": (5, 0)]),
+            ])
+            try await waitFor("units and beds known") {
+                let units = try await scalar("select count(*) from units")
+                let beds = try await scalar("select count(*) from shelter_beds where capacity > 0")
+                return units == 2 && beds == 1
+            }
+            try await harness.produce([
+                report(reports[0], category: "homeless_adult", age: 40, at: 1),
+                report(reports[1], category: "homeless_adult", age: 41, at: -1),
+                report(reports[2], category: "homeless_adult", age: 42, at: 0),
+            ])
+            try await waitFor("two cases assigned, one queued") {
+                let assigned = try await scalar("select count(*) from cases where status = 'assigned'")
+                let queued = try await scalar("select count(*) from cases where status = 'queued'")
+                return assigned == 2 && queued == 1
+            }
+        }
+        let queued = try #require(
+            try await text("select case_id::text from cases where status = 'queued'").flatMap(UUID.init(uuidString:)))
+        let firstUnit = try #require(try await text("select unit_id from cases where case_id = '\(cases[0])'"))
+        let secondCase = cases.first { $0 != queued && $0 != cases[0] }!
+        let secondUnit = try #require(try await text("select unit_id from cases where case_id = '\(secondCase)'"))
+        // A new worker (a restart, or another member taking the partitions over).
+        try await harness.withWorker { worker in
+            try await harness.produce([
+                unit(firstUnit, 2, "en_route", at: 1, 0, caseID: cases[0]),
+                unit(secondUnit, 2, "returning", at: 0, 0, caseID: secondCase, resolution: "help_refused"),
+            ])
+            try await waitFor("the restored case acknowledged and the restored queue served") {
+                let acknowledged = try await text("select status from cases where case_id = '\(cases[0])'")
+                let served = try await text("select unit_id from cases where case_id = '\(queued)'")
+                return acknowledged == "acknowledged" && served == secondUnit
+            }
+            #expect(worker.statistics.snapshot.inputsRejected == 0, "no report was refused as unknown")
+        }
+        // Holds survived the takeover: the first case's bed is still held, and a new one for the served case.
+        #expect(
+            try await scalar("select held from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'") == 2)
+        #expect(
+            try await scalar(
+                "select count(*) from (select unit_id from assignments where active group by unit_id having count(*) > 1) x"
+            )
+                == 0)
+        try await harness.cleanUp()
+    }
 }

@@ -1,0 +1,136 @@
+import Foundation
+import PostgresNIO
+import SamuModel
+
+extension SamuStore {
+    /// An open case as stored, for rebuilding a zone.
+    public struct StoredCase: Sendable {
+        public var triaged: TriagedCase
+        public var status: String
+        public var unitID: String?
+        public var hold: (shelterID: String, bed: BedType)?
+        public var decisions: Int
+    }
+
+    /// What a worker needs to take a zone over.
+    public struct ZoneState: Sendable {
+        public var units: [UnitUpdate] = []
+        public var shelters: [BedUpdate] = []
+        public var cases: [StoredCase] = []
+
+        public init() {}
+    }
+
+    /// Zones that have units, shelters or open cases.
+    public func knownZones() async throws -> [String] {
+        let rows = try await client.query(
+            """
+            select zone from units union select zone from shelter_beds
+            union select zone from cases where status not in ('resolved', 'cancelled', 'closed')
+            """, logger: logger)
+        var zones: [String] = []
+        for try await zone in rows.decode(String.self) { zones.append(zone) }
+        return zones.sorted()
+    }
+
+    /// The stored state of these zones: the latest report of each unit and shelter, the open cases.
+    public func zoneStates(_ zones: [String]) async throws -> [String: ZoneState] {
+        var states: [String: ZoneState] = [:]
+        if zones.isEmpty { return states }
+        let unitRows = try await client.query(
+            """
+            select zone, unit_id, version, status, lat, lon, array_to_string(skills, ',') from units
+            where zone = any(\(zones))
+            """, logger: logger)
+        for try await (zone, unitID, version, status, lat, lon, skills) in unitRows.decode(
+            (String, String, Int64, String, Double, Double, String).self)
+        {
+            guard let status = UnitStatus(rawValue: status) else { continue }
+            states[zone, default: ZoneState()].units.append(
+                UnitUpdate(
+                    unitID: unitID, version: version, status: status, position: GeoPoint(latitude: lat, longitude: lon),
+                    skills: Set(skills.split(separator: ",").compactMap { CrewSkill(rawValue: String($0)) })))
+        }
+        let bedRows = try await client.query(
+            """
+            select zone, shelter_id, max(version), min(lat), min(lon),
+                   array_agg(bed_type order by bed_type), array_agg(capacity order by bed_type),
+                   array_agg(occupied order by bed_type)
+            from shelter_beds where zone = any(\(zones)) group by zone, shelter_id
+            """, logger: logger)
+        for try await (zone, shelterID, version, lat, lon, types, capacities, occupied) in bedRows.decode(
+            (String, String, Int64, Double, Double, [String], [Int32], [Int32]).self)
+        {
+            var beds: [BedType: BedCount] = [:]
+            for (index, type) in types.enumerated() {
+                guard let bed = BedType(rawValue: type) else { continue }
+                beds[bed] = BedCount(capacity: Int(capacities[index]), occupied: Int(occupied[index]))
+            }
+            states[zone, default: ZoneState()].shelters.append(
+                BedUpdate(
+                    shelterID: shelterID, version: version, position: GeoPoint(latitude: lat, longitude: lon),
+                    beds: beds))
+        }
+        let caseRows = try await client.query(
+            """
+            select c.case_id, c.report_id, c.zone, c.category, c.status, coalesce(c.unit_id, ''), c.triage::text,
+                   coalesce(c.location_lat, 0), coalesce(c.location_lon, 0), r.reported_at,
+                   (select count(*) from decisions d where d.case_id = c.case_id),
+                   coalesce(h.shelter_id, ''), coalesce(h.bed_type, '')
+            from cases c
+            join reports r on r.report_id = c.report_id
+            left join lateral (
+                select l.shelter_id, l.bed_type, l.action from bed_ledger l
+                where l.case_id = c.case_id order by l.entry_id desc limit 1
+            ) h on h.action = 'hold'
+            where c.zone = any(\(zones)) and c.status not in ('resolved', 'cancelled', 'closed')
+            """, logger: logger)
+        for try await (
+            caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, shelter, bed
+        )
+            in caseRows.decode(
+                (UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String).self)
+        {
+            guard let category = BeneficiaryCategory(rawValue: category),
+                let triage = Self.triage(from: (try? JSONParser.parse(triageText)) ?? .null)
+            else {
+                logger.warning("open case not restorable", metadata: ["case.id": "\(caseID)"])
+                continue
+            }
+            let triaged = TriagedCase(
+                caseID: caseID, reportID: reportID, zone: zone, location: GeoPoint(latitude: lat, longitude: lon),
+                category: category, triage: triage, receivedAt: reportedAt)
+            states[zone, default: ZoneState()].cases.append(
+                StoredCase(
+                    triaged: triaged, status: status, unitID: unitID.isEmpty ? nil : unitID,
+                    hold: BedType(rawValue: bed).flatMap { shelter.isEmpty ? nil : (shelter, $0) },
+                    decisions: Int(decisions)))
+        }
+        return states
+    }
+
+    /// The triage decision stored with a case (the inverse of ``triageJSON(_:)``).
+    public static func triage(from json: JSONValue) -> TriageDecision? {
+        func set<T>(_ key: String, _ make: (String) -> T?) -> Set<T> {
+            guard case .array(let items)? = json[key] else { return [] }
+            return Set(items.compactMap { $0.stringValue.flatMap(make) })
+        }
+        guard let priority = json["priority"]?.stringValue.flatMap(Priority.init(code:)),
+            let bed = json["bed_type"]?.stringValue.flatMap(BedType.init(rawValue:)),
+            let version = json["rules_version"]?.stringValue
+        else { return nil }
+        var reasons: [TriageReason] = []
+        if case .array(let items)? = json["reasons"] {
+            reasons = items.compactMap { item in
+                guard let rule = item["rule"]?.stringValue else { return nil }
+                return TriageReason(
+                    rule: rule, english: item["en"]?.stringValue ?? "", french: item["fr"]?.stringValue ?? "")
+            }
+        }
+        return TriageDecision(
+            priority: priority, requiredSkills: set("required_skills", CrewSkill.init(rawValue:)),
+            preferredSkills: set("preferred_skills", CrewSkill.init(rawValue:)), bedType: bed,
+            notify: set("notify", Authority.init(rawValue:)), reasons: reasons, rulesVersion: version,
+            minor: json["minor"] == .bool(true))
+    }
+}
