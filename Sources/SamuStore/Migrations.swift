@@ -160,7 +160,10 @@ public enum Migrations {
                     lon double precision not null,
                     version bigint not null,
                     reported_at timestamptz not null,
-                    primary key (shelter_id, bed_type)
+                    primary key (shelter_id, bed_type),
+                    -- samu's holds plus the occupants never exceed the beds (a shelter may report more
+                    -- occupants than beds, walk-ins; then samu holds none there).
+                    constraint holds_fit_in_beds check (held = 0 or held + occupied <= capacity)
                 )
                 """,
                 """

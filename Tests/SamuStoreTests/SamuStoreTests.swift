@@ -141,6 +141,24 @@ struct SamuStoreTests {
         }
     }
 
+    @Test("PostgreSQL refuses more holds plus occupants than beds")
+    func holdsFitInBeds() async throws {
+        try await withTestStore { store in
+            func row(held: Int, occupied: Int) -> DispatchWrite {
+                var write = DispatchWrite()
+                write.setBeds(
+                    "rabat-s1", zone: "rabat", bedType: .men, count: BedCount(capacity: 4, occupied: occupied),
+                    held: held,
+                    position: GeoPoint(latitude: 34.02, longitude: -6.84), version: 1, at: Date())
+                return write
+            }
+            _ = try await store.write(row(held: 1, occupied: 3))
+            _ = try await store.write(row(held: 0, occupied: 6))  // walk-ins: over capacity, nothing held
+            let error = await #expect(throws: (any Error).self) { try await store.write(row(held: 2, occupied: 3)) }
+            #expect("\(String(reflecting: error))".contains("holds_fit_in_beds"))
+        }
+    }
+
     @Test("published rows leave the unpublished list; the timeline refuses updates")
     func outboxAndTimeline() async throws {
         try await withTestStore { store in
