@@ -40,6 +40,7 @@ if [ $# -eq 0 ]; then
     'Database failure classification (integration)'
     'Reference data (integration)'
     'Kafka partitioner (integration)'
+    'Dead-letter replay (integration)'
   )
   for suite in "${required[@]}"; do
     if ! grep -qF "Suite \"$suite\" passed" "$log"; then

@@ -71,3 +71,25 @@ extension SamuStore {
         return 0
     }
 }
+
+extension SamuStore {
+    /// Dead letters already replayed, among these.
+    public func replayedDeadLetters(_ ids: [UUID]) async throws -> Set<UUID> {
+        if ids.isEmpty { return [] }
+        let rows = try await client.query(
+            "select dlq_event_id from dlq_replays where dlq_event_id = any(\(ids))", logger: logger)
+        var found = Set<UUID>()
+        for try await id in rows.decode(UUID.self) { found.insert(id) }
+        return found
+    }
+
+    /// Records that these dead letters were replayed (idempotent).
+    public func markReplayed(_ ids: [UUID], topics: [String]) async throws {
+        if ids.isEmpty { return }
+        try await client.query(
+            """
+            insert into dlq_replays (dlq_event_id, target_topic, replayed_at)
+            select *, now() from unnest(\(ids)::uuid[], \(topics)::text[]) on conflict do nothing
+            """, logger: logger)
+    }
+}

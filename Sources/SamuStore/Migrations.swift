@@ -240,6 +240,17 @@ public enum Migrations {
                 )
                 """,
             ]),
+        Migration(
+            version: 4, name: "dead-letter replays",
+            statements: [
+                """
+                create table dlq_replays (
+                    dlq_event_id uuid primary key,
+                    target_topic text not null,
+                    replayed_at timestamptz not null
+                )
+                """
+            ]),
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

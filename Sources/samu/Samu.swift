@@ -15,7 +15,7 @@ struct Samu: AsyncParsableCommand {
         discussion: "Configuration comes from SAMU_* environment variables; `samu config` lists them.",
         subcommands: [
             WorkerCommand.self, IntakeCommand.self, TopicsCommand.self, MigrateCommand.self, SeedCommand.self,
-            SummaryCommand.self, CrewsCommand.self, BenchCommand.self,
+            SummaryCommand.self, CrewsCommand.self, DeadLetterCommand.self, BenchCommand.self,
             ConfigCommand.self,
         ]
     )

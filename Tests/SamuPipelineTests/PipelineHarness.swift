@@ -56,8 +56,10 @@ struct PipelineHarness {
 
     /// Runs a worker in this process while `body` runs, then shuts it down gracefully.
     func withWorker<Result: Sendable>(
-        neighbours: [String: [String]] = [:], _ body: (DispatchWorker) async throws -> Result
+        neighbours: [String: [String]] = [:], catalog: TopicCatalog? = nil,
+        _ body: (DispatchWorker) async throws -> Result
     ) async throws -> Result {
+        let catalog = catalog ?? self.catalog
         let store = try SamuStore(configuration: configuration.database, logger: logger)
         let rules = try TriageRules.load(Repository.seeds.appendingPathComponent("triage/rules.json"))
         let worker = DispatchWorker(
