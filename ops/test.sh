@@ -41,6 +41,7 @@ if [ $# -eq 0 ]; then
     'Reference data (integration)'
     'Kafka partitioner (integration)'
     'Dead-letter replay (integration)'
+    'Fault tests (integration)'
   )
   for suite in "${required[@]}"; do
     if ! grep -qF "Suite \"$suite\" passed" "$log"; then

@@ -85,6 +85,9 @@ public struct ZoneDispatcher: Sendable {
 
     public func unitStatus(_ unitID: String) -> UnitStatus? { unitIndex[unitID].map { units[$0].status } }
 
+    /// The version of the unit's report the zone holds (the highest applied).
+    public func unitVersion(_ unitID: String) -> Int64? { unitIndex[unitID].map { units[$0].version } }
+
     /// Beds of a type at a shelter: capacity, occupied, held.
     public func beds(at shelterID: String, _ bed: BedType) -> (capacity: Int, occupied: Int, held: Int)? {
         guard let index = shelterIndex[shelterID] else { return nil }

@@ -214,8 +214,11 @@ public final class DispatchWorker: Service {
                     at: now)
             case .unit(let update):
                 actions = zone.apply(update, at: now)
-                recorder.write.setUnit(
-                    update, zone: event.zone, caseID: zone.assignment(of: update.unitID), at: now.wall)
+                // A stale report changes nothing, in memory or in the table.
+                if zone.unitVersion(update.unitID) == update.version {
+                    recorder.write.setUnit(
+                        update, zone: event.zone, caseID: zone.assignment(of: update.unitID), at: now.wall)
+                }
             case .beds(let update):
                 actions = zone.apply(update, at: now)
                 recorder.touchedShelters[update.shelterID] = event.zone

@@ -1,0 +1,271 @@
+import Foundation
+import PostgresNIO
+import RdKafka
+import SamuModel
+import SamuStore
+import SamuTestSupport
+import Testing
+
+/// What a fault scenario left behind, checked from PostgreSQL and the topics (RELIABILITY.md §3).
+struct Ledger: CustomStringConvertible {
+    var eventsIn = 0
+    var cases = 0
+    var lost = 0
+    var duplicateCases = 0
+    var conflictingOutcomeIDs = 0
+    var doubleBookedUnits = 0
+    var overHeldBeds = 0
+    var deadLetters = 0
+    var recovery: Duration?
+
+    var description: String {
+        let recoveryText =
+            recovery.map {
+                String(format: "%.1f s", Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
+            } ?? "-"
+        return
+            "events in \(eventsIn), cases \(cases), lost \(lost), duplicate cases \(duplicateCases), conflicting outcome ids \(conflictingOutcomeIDs), double-booked units \(doubleBookedUnits), over-held beds \(overHeldBeds), DLQ \(deadLetters), recovery \(recoveryText)"
+    }
+
+    var clean: Bool {
+        lost == 0 && duplicateCases == 0 && conflictingOutcomeIDs == 0 && doubleBookedUnits == 0 && overHeldBeds == 0
+    }
+
+    static func check(_ harness: PipelineHarness, reports: [UUID], eventsIn: Int) async throws -> Ledger {
+        var ledger = Ledger()
+        ledger.eventsIn = eventsIn
+        let perReport = try await harness.withStore { try await $0.caseCountsByReport(reports) }
+        ledger.cases = perReport.values.reduce(0, +)
+        ledger.lost = reports.filter { perReport[$0] == nil }.count
+        ledger.duplicateCases = perReport.values.map { max(0, $0 - 1) }.reduce(0, +)
+        // Independent of the unique index: overlapping assignment intervals of one unit.
+        ledger.doubleBookedUnits = try await harness.withStore { store in
+            let rows = try await store.client.query(
+                """
+                select count(*)::int8 from assignments a join assignments b
+                  on a.unit_id = b.unit_id and (a.case_id, a.decision_id) < (b.case_id, b.decision_id)
+                 and tstzrange(a.started_at, coalesce(a.ended_at, 'infinity'))
+                     && tstzrange(b.started_at, coalesce(b.ended_at, 'infinity'))
+                """)
+            for try await count in rows.decode(Int64.self) { return Int(count) }
+            return -1
+        }
+        ledger.overHeldBeds = try await harness.withStore { store in
+            let rows = try await store.client.query(
+                "select count(*)::int8 from shelter_beds where held > 0 and held + occupied > capacity")
+            for try await count in rows.decode(Int64.self) { return Int(count) }
+            return -1
+        }
+        var payloads: [String: Set<[UInt8]>] = [:]
+        for message in try await harness.readAll(.outcomes) {
+            guard let value = message.value, let id = (try? JSONParser.parse(value))?["event_id"]?.stringValue else {
+                continue
+            }
+            payloads[id, default: []].insert(value)
+        }
+        ledger.conflictingOutcomeIDs = payloads.values.filter { $0.count > 1 }.count
+        ledger.deadLetters = try await harness.readAll(.deadLetters).count
+        return ledger
+    }
+}
+
+@Suite("Fault tests (integration)", .serialized, .timeLimit(.minutes(4)))
+struct FaultTests {
+    let zones = ["rabat", "sale", "casablanca-anfa", "marrakech", "fes", "tanger-assilah", "oujda-angad", "meknes"]
+
+    func produceSteadily(
+        _ harness: PipelineHarness, _ records: [KafkaRecord], perChunk: Int = 50
+    ) -> Task<Void, any Error> {
+        Task {
+            try await KafkaProducer.withProducer(configuration: harness.configuration.producer, logger: harness.logger)
+            {
+                producer in
+                var batches: [KafkaDeliveryBatch] = []
+                for start in stride(from: 0, to: records.count, by: perChunk) {
+                    batches.append(await producer.submit(Array(records[start..<min(start + perChunk, records.count)])))
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                for batch in batches { for result in await batch.results() { _ = try result.get() } }
+            }
+        }
+    }
+
+    func cases(_ harness: PipelineHarness) async throws -> Int {
+        try await harness.withStore { try await $0.counts().cases }
+    }
+
+    @Test("F1: kill -9 of the worker in the middle of 3,000 reports, then a restart")
+    func killNine() async throws {
+        let harness = try PipelineHarness(batchSize: 100)
+        try await harness.prepare()
+        let documents = (0..<3000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
+        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let worker = try SamuBinary.start(["worker"], environment: harness.environment, name: "f1-\(harness.id)")
+        let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
+        #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 900 })
+        worker.signal(SIGKILL)
+        _ = try await worker.wait(timeout: .seconds(10))
+        let atKill = try await cases(harness)
+        try await producing.value
+        let restarted = ContinuousClock.now
+        let second = try SamuBinary.start(["worker"], environment: harness.environment, name: "f1b-\(harness.id)")
+        let recovered = try await eventually(timeout: .seconds(90)) {
+            let counts = try await harness.withStore { try await $0.counts() }
+            return counts.cases == ids.count && counts.unpublished == 0
+        }
+        var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
+        ledger.recovery = ContinuousClock.now - restarted
+        second.signal(SIGTERM)
+        _ = try await second.wait(timeout: .seconds(30))
+        print("fault F1 kill -9 at \(atKill) cases: \(ledger)")
+        #expect(recovered, "second worker: \(second.log.suffix(2000))")
+        #expect(atKill < ids.count, "the kill came after the stream was done: nothing was interrupted")
+        #expect(ledger.clean, "\(ledger)")
+        #expect(ledger.cases == ids.count)
+        try await harness.cleanUp()
+    }
+
+    @Test("two workers in one group, one killed with kill -9 while both are busy: the other takes its zones over")
+    func twoWorkersOneKilled() async throws {
+        let harness = try PipelineHarness(batchSize: 100)
+        try await harness.prepare()
+        let documents = (0..<3000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
+        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        var first = harness.environment
+        first["SAMU_WORKER_ID"] = "w1-\(harness.id)"
+        var second = harness.environment
+        second["SAMU_WORKER_ID"] = "w2-\(harness.id)"
+        let victim = try SamuBinary.start(["worker"], environment: first, name: "f2a-\(harness.id)")
+        let survivor = try SamuBinary.start(
+            ["worker"], environment: second.merging(["SAMU_LOG_LEVEL": "info"]) { $1 }, name: "f2b-\(harness.id)")
+        let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
+        #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 900 })
+        victim.signal(SIGKILL)
+        _ = try await victim.wait(timeout: .seconds(10))
+        let killedAt = ContinuousClock.now
+        try await producing.value
+        let recovered = try await eventually(timeout: .seconds(120)) {
+            let counts = try await harness.withStore { try await $0.counts() }
+            return counts.cases == ids.count && counts.unpublished == 0
+        }
+        var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
+        ledger.recovery = ContinuousClock.now - killedAt
+        survivor.signal(SIGTERM)
+        let outcome = try await survivor.wait(timeout: .seconds(30))
+        print("fault two workers, one killed: \(ledger)")
+        #expect(recovered, "survivor: \(survivor.log.suffix(2000))")
+        #expect(outcome.output.contains("zones rebuilt from the database"), "the survivor took zones over")
+        #expect(ledger.clean, "\(ledger)")
+        try await harness.cleanUp()
+    }
+
+    @Test("F11: 1,000 fuzzed malformed events mixed into 1,000 valid reports")
+    func fuzzed() async throws {
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        var random = SystemRandomNumberGenerator()
+        let valid = (0..<1000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
+        let ids = valid.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let topic = harness.catalog.name(.reports)
+        let template = ReportFixture.document().serialized
+        func bad(_ index: Int) -> KafkaRecord {
+            let zone = zones[index % zones.count]
+            let text = ReportFixture.document(zone: zone).serialized
+            let value: [UInt8]?
+            switch index % 10 {
+            case 0: value = Array(text.utf8.prefix(Int.random(in: 1..<text.utf8.count, using: &random)))  // truncated
+            case 1:
+                value = (0..<Int.random(in: 1...200, using: &random)).map { _ in
+                    UInt8.random(in: 0...255, using: &random)
+                }
+            case 2: value = Array(text.replacingOccurrences(of: "\"age\":54", with: "\"age\":\"fifty\"").utf8)
+            case 3: value = Array(text.replacingOccurrences(of: "34.0209", with: "NaN").utf8)
+            case 4: value = Array(text.replacingOccurrences(of: "homeless_adult", with: "astronaut").utf8)
+            case 5:
+                value = Array(
+                    text.replacingOccurrences(of: "\"channel\":", with: "\"cin\":\"AB123456\",\"channel\":").utf8)
+            case 6: value = Array(text.replacingOccurrences(of: "\"event_id\"", with: "\"id\"").utf8)
+            case 7:
+                value = Array(
+                    text.replacingOccurrences(of: "رجل مسن", with: String(repeating: "x", count: 70_000)).utf8)
+            case 8: value = Array(text.replacingOccurrences(of: "34.0209", with: "91.5").utf8)
+            default: value = index % 20 == 9 ? nil : [0xC3, 0x28] + Array(template.utf8)
+            }
+            return KafkaRecord(topic: topic, key: Array(zone.utf8), value: value)
+        }
+        var records: [KafkaRecord] = []
+        for index in 0..<1000 {
+            records.append(harness.reportRecord(valid[index]))
+            records.append(bad(index))
+        }
+        try await harness.withWorker { worker in
+            try await harness.produce(records)
+            let done = try await eventually(timeout: .seconds(90)) {
+                let stats = worker.statistics.snapshot
+                let unpublished = try await harness.withStore { try await $0.counts().unpublished }
+                return stats.casesOpened == 1000 && stats.deadLettered == 1000 && unpublished == 0
+            }
+            #expect(done, "\(worker.statistics.snapshot)")
+        }
+        let ledger = try await Ledger.check(harness, reports: ids, eventsIn: records.count)
+        print("fault F11 fuzzed input: \(ledger)")
+        #expect(ledger.clean, "\(ledger)")
+        #expect(ledger.cases == 1000)
+        #expect(ledger.deadLetters == 1000)
+        try await harness.cleanUp()
+    }
+
+    @Test("F9/F10: duplicated reports and shuffled, replayed unit reports")
+    func duplicatesAndStaleUnits() async throws {
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        let documents = (0..<300).map { _ in ReportFixture.document(id: UUID(), zone: "rabat") }
+        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        var records: [KafkaRecord] = []
+        var injectedDuplicates = 0
+        for (index, document) in documents.enumerated() {
+            let copies = 1 + index % 3
+            injectedDuplicates += copies - 1
+            records += Array(repeating: harness.reportRecord(document), count: copies)
+        }
+        // One unit reports versions 1...40 in a shuffled order, each version twice.
+        let topic = harness.catalog.name(.units)
+        var unitEvents: [KafkaRecord] = []
+        for version in Array(1...40).shuffled() {
+            let event: JSONValue = [
+                "schema_version": 1, "event_id": .string(UUID().uuidString.lowercased()), "zone": "rabat",
+                "unit_id": "rabat-u9", "version": .integer(Int64(version)),
+                "status": .string(version == 40 ? "off_duty" : "available"), "position": ["lat": 34.02, "lon": -6.84],
+                "reported_at": "2026-01-15T01:00:00Z",
+            ]
+            let record = KafkaRecord(topic: topic, key: Array("rabat".utf8), value: Array(event.serialized.utf8))
+            unitEvents += [record, KafkaRecord(topic: topic, key: record.key, value: record.value)]
+        }
+        try await harness.withWorker { worker in
+            try await harness.produce(unitEvents)
+            try await harness.produce(records)
+            let done = try await eventually(timeout: .seconds(60)) {
+                worker.statistics.snapshot.casesOpened == ids.count
+                    && worker.statistics.snapshot.eventsConsumed == records.count + unitEvents.count
+            }
+            #expect(done, "\(worker.statistics.snapshot)")
+            let stats = worker.statistics.snapshot
+            print(
+                "fault F9/F10: \(records.count) report events (\(injectedDuplicates) duplicates), \(unitEvents.count) unit events (40 versions, shuffled, each twice): duplicates ignored \(stats.duplicatesIgnored), stale inputs refused \(stats.inputsRejected)"
+            )
+            #expect(
+                stats.duplicatesIgnored == injectedDuplicates + 40,
+                "duplicated reports and the second copy of each unit event")
+        }
+        let ledger = try await Ledger.check(harness, reports: ids, eventsIn: records.count)
+        #expect(ledger.clean, "\(ledger)")
+        let final = try await harness.withStore { store in
+            let rows = try await store.client.query("select version, status from units where unit_id = 'rabat-u9'")
+            for try await (version, status) in rows.decode((Int64, String).self) { return (version, status) }
+            return (Int64(-1), "")
+        }
+        #expect(final.0 == 40)
+        #expect(final.1 == "off_duty", "the highest version wins, whatever the order")
+        try await harness.cleanUp()
+    }
+}
