@@ -78,7 +78,16 @@ public final class DispatchWorker: Service {
     /// The zones this worker decides for.
     struct Zones {
         var dispatchers: [String: ZoneDispatcher] = [:]
+        /// The lease epoch held for each zone (the fencing token every write checks).
+        var epochs: [String: Int64] = [:]
+        /// Zones another worker took over: their events are left to it.
+        var fenced: Set<String> = []
         var lastTick = ContinuousClock.now
+
+        mutating func drop(_ zone: String) {
+            dispatchers[zone] = nil
+            epochs[zone] = nil
+        }
     }
 
     /// The partition a zone's events travel in (the same in every inbound topic).
@@ -90,8 +99,16 @@ public final class DispatchWorker: Service {
     /// queue are rebuilt from PostgreSQL.
     private func rebuild(_ partitions: Set<Int32>, zones: inout Zones) async throws {
         let known = try await retrying { try await store.knownZones() }
-        let taking = known.filter { partitions.contains(partition(of: $0)) && zones.dispatchers[$0] == nil }
+        for zone in zones.fenced where partitions.contains(partition(of: zone)) { zones.fenced.remove(zone) }
+        try await takeOver(
+            known.filter { partitions.contains(partition(of: $0)) && zones.dispatchers[$0] == nil }, zones: &zones)
+    }
+
+    /// Takes these zones: their leases (a new epoch each, so a previous owner's writes are refused
+    /// from now on), then their state from PostgreSQL.
+    private func takeOver(_ taking: [String], zones: inout Zones) async throws {
         if taking.isEmpty { return }
+        let epochs = try await retrying { try await store.takeLeases(taking, owner: configuration.workerID) }
         let states = try await retrying { try await store.zoneStates(taking) }
         let now = instant()
         var restoredCases = 0
@@ -107,10 +124,26 @@ public final class DispatchWorker: Service {
                 }, at: now)
             restoredCases += state.cases.count
             zones.dispatchers[zoneID] = zone
+            zones.epochs[zoneID] = epochs[zoneID]
+            zones.fenced.remove(zoneID)
         }
-        logger.info(
-            "zones rebuilt from the database",
-            metadata: ["zone.count": "\(taking.count)", "case.count": "\(restoredCases)"])
+        if restoredCases > 0 || !states.isEmpty {
+            logger.info(
+                "zones rebuilt from the database",
+                metadata: ["zone.count": "\(taking.count)", "case.count": "\(restoredCases)"])
+        }
+    }
+
+    /// Another worker took these zones (its lease epoch is newer): forget them and leave their
+    /// events to it; the zones this batch touched are rebuilt, since memory ran ahead of the
+    /// refused write.
+    private func fenced(_ fenced: ZoneFenced, touched: Set<String>, zones: inout Zones) {
+        logger.warning(
+            "zones taken over by another worker: write refused (fenced), zones dropped",
+            metadata: ["zone.ids": "\(fenced.zones)"])
+        statistics.update { $0.fencedWrites += 1 }
+        for zone in touched { zones.drop(zone) }
+        zones.fenced.formUnion(fenced.zones)
     }
 
     private func consume(relay: OutboxRelay, deadLetters: DeadLetterWriter) async throws {
@@ -138,7 +171,7 @@ public final class DispatchWorker: Service {
                         // stored. The zones of those partitions now belong to another worker.
                         let gone = Set(partitions.map(\.partition))
                         for zone in zones.dispatchers.keys where gone.contains(partition(of: zone)) {
-                            zones.dispatchers[zone] = nil
+                            zones.drop(zone)
                         }
                         logger.info("partitions revoked", metadata: ["kafka.partitions": "\(partitions)"])
                     }
@@ -183,6 +216,9 @@ public final class DispatchWorker: Service {
             case .failure(let rejection): letters.append(deadLetter(message, rejection, at: now.wall))
             }
         }
+        // Zones this worker has not decided for yet: take their leases and state first.
+        let newZones = Set(decoded.map(\.1.zone)).subtracting(zones.fenced).filter { zones.dispatchers[$0] == nil }
+        try await takeOver(newZones.sorted(), zones: &zones)
         let seenBefore = try await retrying { try await store.alreadyProcessed(decoded.map(\.1.eventID)) }
         var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
         var seenInBatch = Set<UUID>()
@@ -190,7 +226,9 @@ public final class DispatchWorker: Service {
         var rejected = 0
         var reports = 0
         for (message, event) in decoded {
-            guard !seenBefore.contains(event.eventID), seenInBatch.insert(event.eventID).inserted else { continue }
+            guard !zones.fenced.contains(event.zone), !seenBefore.contains(event.eventID),
+                seenInBatch.insert(event.eventID).inserted
+            else { continue }
             recorder.write.processed.append(
                 DispatchWrite.Processed(
                     eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset))
@@ -252,11 +290,16 @@ public final class DispatchWorker: Service {
             zones.dispatchers[zoneID] = zone
         }
         refreshShelters(&recorder, zones: zones, at: now.wall)
+        for zone in touched { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
         let decisions = recorder.write.decisions.count
         let newCases = recorder.write.newCases.count
         let outbox: [OutboxRecord]
         do {
             outbox = try await retrying { try await store.write(recorder.write) }
+        } catch let failure as ZoneFenced {
+            // Nothing was written. Handle the batch again without the fenced zones.
+            fenced(failure, touched: touched, zones: &zones)
+            return try await handle(batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
         } catch let failure as DeterministicStoreFailure {
             // The database refused the batch for its data: the zones' memory no longer matches it.
             // Park the batch's events with the reason and forget those zones (rebuilt from their
@@ -274,7 +317,9 @@ public final class DispatchWorker: Service {
             outbox = []
         }
         if !letters.isEmpty { try await deadLetters.write(letters) }
-        try consumer.storeOffsets(after: batch)
+        // A fenced zone's partition belongs to another worker now: store nothing for it.
+        let lostPartitions = Set(zones.fenced.map { partition(of: $0) })
+        try consumer.storeOffsets(after: batch.filter { !lostPartitions.contains($0.partition) })
         await relay.enqueue(outbox)
 
         consumed.increment(by: Int64(batch.count))
@@ -311,8 +356,16 @@ public final class DispatchWorker: Service {
         }
         guard !recorder.write.isEmpty else { return }
         refreshShelters(&recorder, zones: zones, at: now.wall)
+        let ticked = Set(zones.dispatchers.keys)
+        for zone in ticked { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
         let decisions = recorder.write.decisions.count
-        let outbox = try await retrying { try await store.write(recorder.write) }
+        let outbox: [OutboxRecord]
+        do {
+            outbox = try await retrying { try await store.write(recorder.write) }
+        } catch let failure as ZoneFenced {
+            fenced(failure, touched: ticked, zones: &zones)
+            return
+        }
         statistics.update { $0.decisions += decisions }
         await relay.enqueue(outbox)
     }
@@ -336,6 +389,8 @@ public final class DispatchWorker: Service {
         while true {
             do {
                 return try await operation()
+            } catch let error as ZoneFenced {
+                throw error
             } catch {
                 switch StoreFailurePolicy.decide(error) {
                 case .deadLetter:

@@ -13,6 +13,8 @@ public final class WorkerStatistics: Sendable {
         public var deadLettered = 0
         public var outcomesPublished = 0
         public var storeRetries = 0
+        /// Writes refused because another worker had taken the zone over.
+        public var fencedWrites = 0
         public var batches = 0
     }
 

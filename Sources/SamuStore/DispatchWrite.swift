@@ -136,6 +136,9 @@ public struct DispatchWrite: Sendable {
     public var units: [String: UnitRow] = [:]
     public var beds: [String: BedRow] = [:]
     public var outbox: [OutboxRecord] = []
+    /// The lease epoch the writer holds for each zone the batch touches: the write is refused if
+    /// another worker has taken one of these zones since (a fencing token).
+    public var leases: [String: Int64] = [:]
 
     public init() {}
 
@@ -171,7 +174,29 @@ public struct DispatchWrite: Sendable {
     }
 }
 
+/// The write was refused: another worker holds a newer lease on these zones.
+public struct ZoneFenced: Error, Sendable, CustomStringConvertible {
+    public var zones: [String]
+    public var description: String { "zones taken over by another worker: \(zones.joined(separator: ", "))" }
+}
+
 extension SamuStore {
+    /// Takes the lease of these zones for `owner`: each zone's epoch goes up by one, so that a
+    /// previous owner's writes are refused from now on. Returns the new epochs.
+    public func takeLeases(_ zones: [String], owner: String) async throws -> [String: Int64] {
+        if zones.isEmpty { return [:] }
+        let rows = try await client.query(
+            """
+            insert into zone_leases (zone, epoch, owner, taken_at)
+            select z, 1, \(owner), now() from unnest(\(zones)::text[]) as t(z)
+            on conflict (zone) do update set epoch = zone_leases.epoch + 1, owner = excluded.owner, taken_at = now()
+            returning zone, epoch
+            """, logger: logger)
+        var epochs: [String: Int64] = [:]
+        for try await (zone, epoch) in rows.decode((String, Int64).self) { epochs[zone] = epoch }
+        return epochs
+    }
+
     /// The events among these that were processed before (the inbox).
     public func alreadyProcessed(_ eventIDs: [UUID]) async throws -> Set<UUID> {
         if eventIDs.isEmpty { return [] }
@@ -185,8 +210,28 @@ extension SamuStore {
     /// Writes a batch in one transaction; returns the outbox rows to publish.
     public func write(_ batch: DispatchWrite) async throws -> [OutboxRecord] {
         if batch.isEmpty { return [] }
+        do {
+            return try await writeTransaction(batch)
+        } catch let error as PostgresTransactionError {
+            // A refused lease is the writer's news, not a database failure: surface it as such.
+            if let fenced = error.closureError as? ZoneFenced { throw fenced }
+            throw error
+        }
+    }
+
+    private func writeTransaction(_ batch: DispatchWrite) async throws -> [OutboxRecord] {
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { connection -> [OutboxRecord] in
+            if !batch.leases.isEmpty {
+                // Share-lock the leases: a takeover (which updates them) waits for this commit.
+                let zones = Array(batch.leases.keys)
+                let rows = try await connection.query(
+                    "select zone, epoch from zone_leases where zone = any(\(zones)) for share", logger: logger)
+                var current: [String: Int64] = [:]
+                for try await (zone, epoch) in rows.decode((String, Int64).self) { current[zone] = epoch }
+                let fenced = zones.filter { current[$0] != batch.leases[$0] }
+                if !fenced.isEmpty { throw ZoneFenced(zones: fenced.sorted()) }
+            }
             if !batch.processed.isEmpty {
                 let ids = batch.processed.map(\.eventID)
                 let topics = batch.processed.map(\.topic)

@@ -251,6 +251,18 @@ public enum Migrations {
                 )
                 """
             ]),
+        Migration(
+            version: 5, name: "zone leases (fencing tokens)",
+            statements: [
+                """
+                create table zone_leases (
+                    zone text primary key,
+                    epoch bigint not null,
+                    owner text not null,
+                    taken_at timestamptz not null
+                )
+                """
+            ]),
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

@@ -159,6 +159,44 @@ struct FaultTests {
         try await harness.cleanUp()
     }
 
+    @Test("F2: a zombie worker paused past its session, then resumed, while another took its zones over")
+    func zombie() async throws {
+        let harness = try PipelineHarness(batchSize: 100)
+        try await harness.prepare()
+        let documents = (0..<3000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
+        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        var first = harness.environment
+        first["SAMU_WORKER_ID"] = "zombie-\(harness.id)"
+        first["SAMU_LOG_LEVEL"] = "info"
+        var second = harness.environment
+        second["SAMU_WORKER_ID"] = "survivor-\(harness.id)"
+        let zombie = try SamuBinary.start(["worker"], environment: first, name: "f2z-\(harness.id)")
+        #expect(try await eventually(timeout: .seconds(30)) { zombie.log.contains("partitions assigned") })
+        let survivor = try SamuBinary.start(["worker"], environment: second, name: "f2s-\(harness.id)")
+        let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
+        #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 600 })
+        zombie.signal(SIGSTOP)
+        try await Task.sleep(for: .seconds(18))  // three session timeouts: the group gives its partitions away
+        zombie.signal(SIGCONT)
+        try await producing.value
+        let resumed = ContinuousClock.now
+        let recovered = try await eventually(timeout: .seconds(120)) {
+            let counts = try await harness.withStore { try await $0.counts() }
+            return counts.cases == ids.count && counts.unpublished == 0
+        }
+        var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
+        ledger.recovery = ContinuousClock.now - resumed
+        zombie.signal(SIGTERM)
+        survivor.signal(SIGTERM)
+        let zombieLog = try await zombie.wait(timeout: .seconds(30)).output
+        _ = try await survivor.wait(timeout: .seconds(30))
+        let fenced = zombieLog.components(separatedBy: "write refused (fenced)").count - 1
+        print("fault F2 zombie (paused 18 s): \(ledger); fenced writes of the zombie: \(fenced)")
+        #expect(recovered)
+        #expect(ledger.clean, "\(ledger)")
+        try await harness.cleanUp()
+    }
+
     @Test("F11: 1,000 fuzzed malformed events mixed into 1,000 valid reports")
     func fuzzed() async throws {
         let harness = try PipelineHarness()

@@ -141,6 +141,26 @@ struct SamuStoreTests {
         }
     }
 
+    @Test("a write with a stale zone lease is refused whole: the fencing token")
+    func fencing() async throws {
+        try await withTestStore { store in
+            let mine = try await store.takeLeases(["rabat", "sale"], owner: "worker-a")
+            #expect(mine == ["rabat": 1, "sale": 1])
+            var write = batch([try accepted(zone: "rabat")])
+            write.leases = ["rabat": 1]
+            #expect(try await store.write(write).count == 1)
+            // Worker B takes Rabat over while A is paused.
+            #expect(try await store.takeLeases(["rabat"], owner: "worker-b") == ["rabat": 2])
+            var late = batch([try accepted(zone: "rabat")])
+            late.leases = ["rabat": 1, "sale": 1]
+            let error = await #expect(throws: ZoneFenced.self) { try await store.write(late) }
+            #expect(error?.zones == ["rabat"])
+            #expect(try await store.counts().cases == 1, "nothing of the refused batch was written")
+            late.leases = ["rabat": 2]
+            #expect(try await store.write(late).count == 1)
+        }
+    }
+
     @Test("PostgreSQL refuses more holds plus occupants than beds")
     func holdsFitInBeds() async throws {
         try await withTestStore { store in
