@@ -289,17 +289,16 @@ public final class DispatchWorker: Service {
                 at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID })
             zones.dispatchers[zoneID] = zone
         }
-        refreshShelters(&recorder, zones: zones, at: now.wall)
-        for zone in touched { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
         let decisions = recorder.write.decisions.count
         let newCases = recorder.write.newCases.count
         let outbox: [OutboxRecord]
         do {
-            outbox = try await retrying { try await store.write(recorder.write) }
-        } catch let failure as ZoneFenced {
-            // Nothing was written. Handle the batch again without the fenced zones.
-            fenced(failure, touched: touched, zones: &zones)
-            return try await handle(batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+            guard let written = try await persist(&recorder, touched: touched, zones: &zones, at: now.wall) else {
+                // Nothing was written. Handle the batch again without the fenced zones.
+                return try await handle(
+                    batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+            }
+            outbox = written
         } catch let failure as DeterministicStoreFailure {
             // The database refused the batch for its data: the zones' memory no longer matches it.
             // Park the batch's events with the reason and forget those zones (rebuilt from their
@@ -355,19 +354,30 @@ public final class DispatchWorker: Service {
             zones.dispatchers[zoneID] = zone
         }
         guard !recorder.write.isEmpty else { return }
-        refreshShelters(&recorder, zones: zones, at: now.wall)
-        let ticked = Set(zones.dispatchers.keys)
-        for zone in ticked { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
         let decisions = recorder.write.decisions.count
-        let outbox: [OutboxRecord]
-        do {
-            outbox = try await retrying { try await store.write(recorder.write) }
-        } catch let failure as ZoneFenced {
-            fenced(failure, touched: ticked, zones: &zones)
-            return
-        }
+        guard
+            let outbox = try await persist(
+                &recorder, touched: Set(zones.dispatchers.keys), zones: &zones, at: now.wall)
+        else { return }
         statistics.update { $0.decisions += decisions }
         await relay.enqueue(outbox)
+    }
+
+    /// Writes what the recorder holds, checking the leases of the zones it touched. Returns the
+    /// outbox rows to publish, or nil when another worker had taken one of those zones (nothing was
+    /// written; the zones are dropped and the fenced ones left to their new owner).
+    private func persist(
+        _ recorder: inout DispatchRecorder, touched: Set<String>, zones: inout Zones, at time: Date
+    ) async throws -> [OutboxRecord]? {
+        refreshShelters(&recorder, zones: zones, at: time)
+        for zone in touched { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
+        do {
+            let write = recorder.write
+            return try await retrying { try await store.write(write) }
+        } catch let failure as ZoneFenced {
+            fenced(failure, touched: touched, zones: &zones)
+            return nil
+        }
     }
 
     private func refreshShelters(_ recorder: inout DispatchRecorder, zones: Zones, at time: Date) {
