@@ -102,7 +102,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SamuModelTests", dependencies: ["SamuModel", "SamuTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SamuModelTests",
+            dependencies: [
+                "SamuModel", "SamuTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+            ], swiftSettings: strict),
         .testTarget(
             name: "SamuDispatchCoreTests",
             dependencies: [

@@ -107,7 +107,7 @@ public struct InboundDecoder: Sendable {
                 eventID: id, zone: zone,
                 event: .command(OperatorCommand(caseID: caseID, action: action, operatorID: operatorID, reason: reason))
             )
-        case .outcomes, .deadLetters:
+        case .outcomes, .deadLetters, .partnerOutcomes:
             throw Rejection(reason: .notAnObject, detail: "\(role.rawValue) is not an inbound topic")
         }
     }

@@ -8,6 +8,7 @@ public enum TopicRole: String, Sendable, CaseIterable, Codable {
     case commands
     case outcomes
     case deadLetters = "dead_letters"
+    case partnerOutcomes = "partner_outcomes"
 
     /// The topics the dispatch workers consume.
     public static let inbound: [TopicRole] = [.reports, .units, .beds, .commands]

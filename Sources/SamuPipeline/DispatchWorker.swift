@@ -22,6 +22,7 @@ public final class DispatchWorker: Service {
     public let store: SamuStore
     public let triage: TriageEngine
     public let neighbours: [String: [String]]
+    public let partnerFeed: PartnerFeed.Configuration?
     public let statistics = WorkerStatistics()
     private let logger: Logger
     private let decoder: InboundDecoder
@@ -34,8 +35,9 @@ public final class DispatchWorker: Service {
 
     public init(
         configuration: SamuConfiguration, catalog: TopicCatalog, store: SamuStore, triage: TriageEngine,
-        neighbours: [String: [String]] = [:], logger: Logger
+        neighbours: [String: [String]] = [:], partnerFeed: PartnerFeed.Configuration? = nil, logger: Logger
     ) {
+        self.partnerFeed = partnerFeed
         self.configuration = configuration
         self.catalog = catalog
         self.store = store
@@ -62,12 +64,23 @@ public final class DispatchWorker: Service {
             let deadLetters = DeadLetterWriter(producer: producer, topic: catalog.name(.deadLetters), logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await relay.run() }
+                // The partner feed runs beside the consumer and stops before the relay finishes.
+                let feed = partnerFeed.map { configuration in
+                    let feed = PartnerFeed(
+                        store: store, configuration: configuration, topic: catalog.name(.partnerOutcomes),
+                        logger: logger)
+                    return Task { await feed.run(relay: relay) }
+                }
                 do {
                     try await consume(relay: relay, deadLetters: deadLetters)
                 } catch {
+                    feed?.cancel()
+                    await feed?.value
                     relay.finish()
                     throw error
                 }
+                feed?.cancel()
+                await feed?.value
                 relay.finish()
                 try await group.waitForAll()
             }

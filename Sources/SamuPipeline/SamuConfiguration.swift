@@ -1,5 +1,6 @@
 import Foundation
 import RdKafka
+import SamuModel
 import SamuStore
 
 /// samu's settings, read from environment variables whose defaults point at the embedded default
@@ -63,6 +64,21 @@ public struct SamuConfiguration: Sendable {
             name: "SAMU_WORKER_BATCH_SIZE", defaultValue: "500",
             meaning: "most events handled in one database transaction"),
         .init(
+            name: "SAMU_PARTNERS", defaultValue: "",
+            meaning: "partners file (seeds/demo/partners.json in the embedded default); unset: no partner feed"),
+        .init(
+            name: "SAMU_PARTNER_KEYS", defaultValue: "",
+            meaning: "pseudonym key file, outside the database (required with SAMU_PARTNERS; `samu partners keys`)"),
+        .init(
+            name: "SAMU_COMMUNES", defaultValue: "seeds/demo/communes.json",
+            meaning: "communes used to coarsen positions for partners"),
+        .init(
+            name: "SAMU_PARTNER_INTERVAL_MS", defaultValue: "10000",
+            meaning: "how often the partner feed looks for finished cases"),
+        .init(
+            name: "SAMU_PARTNER_DAY_GRACE_HOURS", defaultValue: "6",
+            meaning: "hours after a UTC day's end before its protected-group counts are published"),
+        .init(
             name: "SAMU_LOG_LEVEL", defaultValue: "info",
             meaning: "trace, debug, info, notice, warning, error, critical"),
     ]
@@ -78,6 +94,11 @@ public struct SamuConfiguration: Sendable {
     public var logLevel: String
     public var triageRulesPath: String?
     public var deploymentPath: String?
+    public var partnersPath: String?
+    public var partnerKeysPath: String?
+    public var communesPath: String?
+    public var partnerIntervalMilliseconds: Int
+    public var partnerDayGraceHours: Int
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(Invalid) {
         func value(_ name: String) -> String? {
@@ -153,6 +174,41 @@ public struct SamuConfiguration: Sendable {
         logLevel = value("SAMU_LOG_LEVEL") ?? "info"
         triageRulesPath = value("SAMU_TRIAGE_RULES")
         deploymentPath = value("SAMU_DEPLOYMENT")
+        partnersPath = value("SAMU_PARTNERS")
+        partnerKeysPath = value("SAMU_PARTNER_KEYS")
+        communesPath = value("SAMU_COMMUNES")
+        partnerIntervalMilliseconds = try integer("SAMU_PARTNER_INTERVAL_MS", default: 10_000, range: 100...3_600_000)
+        partnerDayGraceHours = try integer("SAMU_PARTNER_DAY_GRACE_HOURS", default: 6, range: 0...240)
+    }
+
+    /// The partner feed's settings, or `nil` when no partners file is configured. Fails when a
+    /// file cannot be read or a partner has no pseudonym key.
+    public func partnerFeed() throws(Invalid) -> PartnerFeed.Configuration? {
+        guard let partnersPath else { return nil }
+        do {
+            let partners = try PartnerDirectory.load(URL(fileURLWithPath: partnersPath))
+            guard let partnerKeysPath else {
+                throw Invalid(
+                    variable: "SAMU_PARTNER_KEYS",
+                    message: "SAMU_PARTNERS is set but no pseudonym key file is; create one with `samu partners keys`")
+            }
+            let keyring = try PseudonymKeyring.load(URL(fileURLWithPath: partnerKeysPath))
+            guard
+                let communesURL = communesPath.map({ URL(fileURLWithPath: $0) })
+                    ?? RepositoryFiles.locate("seeds/demo/communes.json")
+            else { throw Invalid(variable: "SAMU_COMMUNES", message: "no communes file found") }
+            let feed = PartnerFeed.Configuration(
+                partners: partners, communes: try CommuneDirectory.load(communesURL), keyring: keyring,
+                interval: .milliseconds(partnerIntervalMilliseconds), dayGrace: .seconds(partnerDayGraceHours * 3600))
+            try feed.validate()
+            return feed
+        } catch let error as ReferenceFileError {
+            throw Invalid(variable: "SAMU_PARTNERS", message: error.description)
+        } catch let error as Invalid {
+            throw error
+        } catch {
+            throw Invalid(variable: "SAMU_PARTNERS", message: "\(error)")
+        }
     }
 
     /// The worker's consumer settings.

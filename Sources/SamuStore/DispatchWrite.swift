@@ -364,25 +364,29 @@ extension SamuStore {
                         version = excluded.version, reported_at = excluded.reported_at
                     """, logger: logger)
             }
-            if batch.outbox.isEmpty { return [] }
-            let o = batch.outbox
-            let rows = try await connection.query(
-                """
-                insert into outbox (outbox_id, topic, key, payload, created_at)
-                select i, t, nullif(k, ''), p, c from unnest(\(o.map(\.id))::uuid[], \(o.map(\.topic))::text[],
-                    \(o.map { $0.key ?? "" })::text[], \(o.map(\.payload))::text[], \(o.map(\.createdAt))::timestamptz[])
-                    as x(i, t, k, p, c)
-                on conflict (outbox_id) do nothing
-                returning outbox_id, topic, key, payload, created_at
-                """, logger: logger)
-            var created: [OutboxRecord] = []
-            for try await (id, topic, key, payload, createdAt) in rows.decode(
-                (UUID, String, String?, String, Date).self)
-            {
-                created.append(OutboxRecord(id: id, topic: topic, key: key, payload: payload, createdAt: createdAt))
-            }
-            return created
+            return try await SamuStore.insertOutbox(batch.outbox, connection: connection, logger: logger)
         }
+    }
+
+    /// Inserts outbox rows (a row already there is left alone); returns the rows inserted.
+    static func insertOutbox(
+        _ o: [OutboxRecord], connection: PostgresConnection, logger: Logger
+    ) async throws -> [OutboxRecord] {
+        if o.isEmpty { return [] }
+        let rows = try await connection.query(
+            """
+            insert into outbox (outbox_id, topic, key, payload, created_at)
+            select i, t, nullif(k, ''), p, c from unnest(\(o.map(\.id))::uuid[], \(o.map(\.topic))::text[],
+                \(o.map { $0.key ?? "" })::text[], \(o.map(\.payload))::text[], \(o.map(\.createdAt))::timestamptz[])
+                as x(i, t, k, p, c)
+            on conflict (outbox_id) do nothing
+            returning outbox_id, topic, key, payload, created_at
+            """, logger: logger)
+        var created: [OutboxRecord] = []
+        for try await (id, topic, key, payload, createdAt) in rows.decode((UUID, String, String?, String, Date).self) {
+            created.append(OutboxRecord(id: id, topic: topic, key: key, payload: payload, createdAt: createdAt))
+        }
+        return created
     }
 
     static func insertCases(

@@ -263,6 +263,82 @@ public enum Migrations {
                 )
                 """
             ]),
+        Migration(
+            version: 6, name: "partner feed: pseudonymised records and aggregates, views for partners",
+            statements: [
+                // Finished cases already projected for partners (no partner data here: only the mark).
+                """
+                create table partner_projection (
+                    case_id uuid primary key references cases (case_id),
+                    projected_at timestamptz not null
+                )
+                """,
+                // Days already counted for the aggregates of protected groups, per zone.
+                """
+                create table partner_days (
+                    zone text not null,
+                    day date not null,
+                    counted_at timestamptz not null,
+                    primary key (zone, day)
+                )
+                """,
+                // What partners received, without the case id: the pseudonym is the only link.
+                """
+                create table partner_records (
+                    event_id uuid primary key,
+                    partner text not null,
+                    province_code text not null,
+                    commune_code text,
+                    pseudonym text not null,
+                    pseudonym_epoch text not null,
+                    category text not null,
+                    age_band text,
+                    outcome text not null,
+                    shelter_type text,
+                    time_bucket timestamptz not null check (time_bucket = date_trunc('hour', time_bucket)),
+                    response_time_band text not null,
+                    created_at timestamptz not null
+                )
+                """,
+                "create index partner_records_by_partner on partner_records (partner, time_bucket)",
+                """
+                create table partner_aggregates (
+                    event_id uuid primary key,
+                    partner text not null,
+                    province_code text not null,
+                    commune_code text,
+                    day date not null,
+                    protected_group text not null,
+                    min_cell integer not null check (min_cell >= 3),
+                    total integer not null,
+                    outcomes jsonb not null,
+                    created_at timestamptz not null,
+                    check (total >= min_cell)
+                )
+                """,
+                // A partner's database role sees only its own rows. FORCE filters the owner too, so
+                // the owner (migrations) and the worker role (`samu roles`) get explicit policies.
+                "create function partner_role(partner text) returns name language sql immutable as $$ select ('samu_partner_' || replace(partner, '-', '_'))::name $$",
+                "alter table partner_records enable row level security",
+                "alter table partner_records force row level security",
+                "create policy partner_reads_own on partner_records for select using (partner_role(partner) = current_user)",
+                "create policy owner_all on partner_records for all to current_user using (true) with check (true)",
+                "alter table partner_aggregates enable row level security",
+                "alter table partner_aggregates force row level security",
+                "create policy partner_reads_own on partner_aggregates for select using (partner_role(partner) = current_user)",
+                "create policy owner_all on partner_aggregates for all to current_user using (true) with check (true)",
+                """
+                create view partner_outcomes with (security_invoker = true) as
+                    select event_id, partner, province_code, commune_code, pseudonym, pseudonym_epoch, category,
+                           age_band, outcome, shelter_type, time_bucket, response_time_band
+                    from partner_records
+                """,
+                """
+                create view partner_daily_aggregates with (security_invoker = true) as
+                    select event_id, partner, province_code, commune_code, day, protected_group, min_cell, total, outcomes
+                    from partner_aggregates
+                """,
+            ]),
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

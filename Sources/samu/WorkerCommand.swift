@@ -18,7 +18,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker = DispatchWorker(
             configuration: context.configuration, catalog: context.catalog, store: store,
             triage: try context.triageEngine(), neighbours: try context.deployment()?.neighbours ?? [:],
-            logger: context.logger)
+            partnerFeed: try context.configuration.partnerFeed(), logger: context.logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [

@@ -1,0 +1,350 @@
+import Foundation
+
+/// What a municipal partner may learn about how a case ended (RELIABILITY.md §5.1).
+public enum PartnerOutcome: String, Sendable, CaseIterable, Comparable {
+    case sheltered
+    case hospital
+    case referredSocial = "referred_social"
+    case refused
+    case notFound = "not_found"
+    case noBed = "no_bed"
+    case closedOther = "closed_other"
+    /// Aggregates only: cases of the day still open when the day was counted.
+    case open
+
+    public init(resolution: Resolution?) {
+        switch resolution {
+        case .sheltered?: self = .sheltered
+        case .hospital?: self = .hospital
+        case .referredChildProtection?, .referredPolice?, .referredFamily?: self = .referredSocial
+        case .helpRefused?: self = .refused
+        case .personNotFound?: self = .notFound
+        case .noBedTonight?: self = .noBed
+        case nil: self = .closedOther
+        }
+    }
+
+    public static func < (lhs: PartnerOutcome, rhs: PartnerOutcome) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// The coarse categories of individual partner records. Disability and mental distress are
+/// health details: they become `other`.
+public enum PartnerCategory: String, Sendable, CaseIterable {
+    case homelessAdult = "homeless_adult"
+    case elderly
+    case family
+    case other
+}
+
+/// People who reach partners only as counts, never as individual records.
+public enum ProtectedGroup: String, Sendable, CaseIterable {
+    case minors
+    case violenceVictims = "violence_victims"
+}
+
+public enum AgeBand: String, Sendable, CaseIterable {
+    case from18To34 = "18-34"
+    case from35To64 = "35-64"
+    case from65 = "65+"
+
+    /// `nil` for minors (who never get a band) and unknown ages.
+    public init?(age: Int?) {
+        guard let age, age >= 18 else { return nil }
+        self = age < 35 ? .from18To34 : age < 65 ? .from35To64 : .from65
+    }
+}
+
+/// Time from the report to a unit on scene.
+public enum ResponseTimeBand: String, Sendable, CaseIterable {
+    case under15Minutes = "under_15_min"
+    case from15To30Minutes = "15_30_min"
+    case from30To60Minutes = "30_60_min"
+    case from1To2Hours = "1_2_h"
+    case over2Hours = "over_2_h"
+    case notReached = "not_reached"
+
+    public init(seconds: Double?) {
+        guard let seconds else {
+            self = .notReached
+            return
+        }
+        switch seconds {
+        case ..<900: self = .under15Minutes
+        case ..<1800: self = .from15To30Minutes
+        case ..<3600: self = .from30To60Minutes
+        case ..<7200: self = .from1To2Hours
+        default: self = .over2Hours
+        }
+    }
+}
+
+/// A finished case as the partner projection reads it back from PostgreSQL.
+public struct FinishedCase: Sendable, Equatable {
+    public var caseID: UUID
+    public var zone: String
+    public var category: BeneficiaryCategory
+    public var age: Int?
+    public var personCount: Int
+    public var factors: Set<ReportFactor>
+    /// Triage's own finding that the person is a minor.
+    public var minor: Bool
+    public var status: String
+    public var resolution: Resolution?
+    public var bedType: BedType?
+    public var reportedAt: Date
+    public var onSceneAt: Date?
+    public var location: GeoPoint?
+    public var communeName: String?
+
+    public init(
+        caseID: UUID, zone: String, category: BeneficiaryCategory, age: Int?, personCount: Int,
+        factors: Set<ReportFactor>, minor: Bool, status: String, resolution: Resolution?, bedType: BedType?,
+        reportedAt: Date, onSceneAt: Date?, location: GeoPoint?, communeName: String?
+    ) {
+        self.caseID = caseID
+        self.zone = zone
+        self.category = category
+        self.age = age
+        self.personCount = personCount
+        self.factors = factors
+        self.minor = minor
+        self.status = status
+        self.resolution = resolution
+        self.bedType = bedType
+        self.reportedAt = reportedAt
+        self.onSceneAt = onSceneAt
+        self.location = location
+        self.communeName = communeName
+    }
+
+    /// Minors and victims of violence never appear in individual records.
+    public var protectedGroup: ProtectedGroup? {
+        if minor || category == .childStreetSituation || (age.map { $0 < 18 } ?? false) || bedType == .minors {
+            return .minors
+        }
+        if category == .womanViolenceVictim || factors.contains(.violenceInProgress) { return .violenceVictims }
+        return nil
+    }
+
+    public var partnerCategory: PartnerCategory {
+        if factors.contains(.withChildren) || personCount > 1 { return .family }
+        switch category {
+        case .homelessAdult: return .homelessAdult
+        case .isolatedElderly: return .elderly
+        default: return .other
+        }
+    }
+
+    /// Finished (resolved, closed or cancelled) and not open.
+    public var outcome: PartnerOutcome {
+        ["resolved", "closed", "cancelled"].contains(status) ? PartnerOutcome(resolution: resolution) : .open
+    }
+}
+
+/// The hour a time falls in, floored, as an ISO 8601 interval (`2026-01-15T02:00:00Z/PT1H`).
+public enum HourBucket {
+    public static func start(of time: Date) -> Date {
+        Date(timeIntervalSince1970: (time.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
+    }
+
+    public static func label(of time: Date) -> String {
+        RFC3339.format(start(of: time)).replacingOccurrences(of: ".000", with: "") + "/PT1H"
+    }
+
+    /// The UTC day, `2026-01-15`.
+    public static func day(of time: Date) -> String {
+        String(RFC3339.format(time).prefix(10))
+    }
+}
+
+/// One pseudonymised record for `samu.partner-outcomes.v1`: built field by field from an
+/// allow-list, never by copying an internal outcome.
+public struct PartnerRecord: Sendable, Equatable {
+    public var eventID: UUID
+    public var partner: String
+    public var pseudonym: String
+    public var pseudonymEpoch: String
+    public var provinceCode: String
+    public var communeCode: String?
+    public var category: PartnerCategory
+    public var ageBand: AgeBand?
+    public var outcome: PartnerOutcome
+    public var shelterType: BedType?
+    public var timeBucket: Date
+    public var responseTimeBand: ResponseTimeBand
+
+    /// The partner record of a finished case, or `nil` when the case may only be counted
+    /// (minors, victims of violence), is not finished, or the partner has no key for its period.
+    public static func make(
+        _ finished: FinishedCase, partner: Partner, commune: Commune?, keyring: PseudonymKeyring
+    ) -> PartnerRecord? {
+        guard finished.protectedGroup == nil, finished.outcome != .open,
+            let (pseudonym, epoch) = keyring.pseudonym(
+                partner: partner.id, subject: finished.caseID, at: HourBucket.start(of: finished.reportedAt))
+        else { return nil }
+        let outcome = finished.outcome
+        return PartnerRecord(
+            eventID: UUID(v5: "partner-outcome/\(partner.id)/\(finished.caseID.lowercased)"), partner: partner.id,
+            pseudonym: pseudonym, pseudonymEpoch: epoch, provinceCode: finished.zone, communeCode: commune?.code,
+            category: finished.partnerCategory, ageBand: AgeBand(age: finished.age), outcome: outcome,
+            // A bed class only; minors' beds never reach here (protected group above).
+            shelterType: outcome == .sheltered ? finished.bedType : nil,
+            timeBucket: HourBucket.start(of: finished.reportedAt),
+            responseTimeBand: ResponseTimeBand(
+                seconds: finished.onSceneAt.map { $0.timeIntervalSince(finished.reportedAt) }))
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(eventID.lowercased))
+        object.append("record", "case_outcome")
+        object.append("partner", .string(partner))
+        object.append("pseudonym", .string(pseudonym))
+        object.append("pseudonym_epoch", .string(pseudonymEpoch))
+        object.append("province_code", .string(provinceCode))
+        if let communeCode { object.append("commune_code", .string(communeCode)) }
+        object.append("category", .string(category.rawValue))
+        if let ageBand { object.append("age_band", .string(ageBand.rawValue)) }
+        object.append("outcome", .string(outcome.rawValue))
+        if let shelterType { object.append("shelter_type", .string(shelterType.rawValue)) }
+        object.append("time_bucket", .string(HourBucket.label(of: timeBucket)))
+        object.append("response_time_band", .string(responseTimeBand.rawValue))
+        return .object(object)
+    }
+}
+
+/// Small-cell suppression for the counts partners receive (RELIABILITY.md §5.4).
+public enum SmallCellSuppression {
+    /// Publishes the cells of one table row and its total so that no published count is below
+    /// `threshold` and nothing below it can be derived: the total is published only when it
+    /// reaches the threshold; a suppressed cell is never alone and the suppressed cells never sum
+    /// to less than the threshold (complementary suppression of the next smallest cells).
+    /// Zero cells are not published. Returns `nil` when nothing may be published.
+    public static func apply<Key: Hashable & Comparable>(_ cells: [Key: Int], threshold: Int) -> (
+        published: [Key: Int], total: Int
+    )? {
+        let total = cells.values.reduce(0, +)
+        guard total >= threshold else { return nil }
+        var published = cells.filter { $0.value >= threshold }
+        var suppressed = cells.filter { $0.value > 0 && $0.value < threshold }
+        func suppressedSum() -> Int { suppressed.values.reduce(0, +) }
+        while suppressedSum() > 0 && (suppressedSum() < threshold || suppressed.count < 2) {
+            guard let smallest = published.min(by: { ($0.value, $0.key) < ($1.value, $1.key) }) else { break }
+            published.removeValue(forKey: smallest.key)
+            suppressed[smallest.key] = smallest.value
+        }
+        return (published, total)
+    }
+}
+
+/// A day's counts for a protected group in one commune, for one partner.
+public struct PartnerAggregate: Sendable, Equatable {
+    public var eventID: UUID
+    public var partner: String
+    public var provinceCode: String
+    public var communeCode: String?
+    public var day: String
+    public var group: ProtectedGroup
+    public var minimumCell: Int
+    public var total: Int
+    public var outcomes: [PartnerOutcome: Int]
+
+    /// The published aggregate for these cases, or `nil` when suppression leaves nothing.
+    public static func make(
+        partner: Partner, zone: String, commune: String?, day: String, group: ProtectedGroup,
+        cases: [FinishedCase]
+    ) -> PartnerAggregate? {
+        var counts: [PartnerOutcome: Int] = [:]
+        for finished in cases { counts[finished.outcome, default: 0] += 1 }
+        guard let (published, total) = SmallCellSuppression.apply(counts, threshold: partner.minimumCell) else {
+            return nil
+        }
+        return PartnerAggregate(
+            eventID: UUID(v5: "partner-aggregate/\(partner.id)/\(zone)/\(commune ?? "-")/\(day)/\(group.rawValue)"),
+            partner: partner.id, provinceCode: zone, communeCode: commune, day: day, group: group,
+            minimumCell: partner.minimumCell, total: total, outcomes: published)
+    }
+
+    public var json: JSONValue {
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(eventID.lowercased))
+        object.append("record", "daily_aggregate")
+        object.append("partner", .string(partner))
+        object.append("province_code", .string(provinceCode))
+        if let communeCode { object.append("commune_code", .string(communeCode)) }
+        object.append("day", .string(day))
+        object.append("group", .string(group.rawValue))
+        object.append("min_cell", .integer(Int64(minimumCell)))
+        object.append("total", .integer(Int64(total)))
+        var cells = JSONObject()
+        for (outcome, count) in outcomes.sorted(by: { $0.key < $1.key }) {
+            cells.append(outcome.rawValue, .integer(Int64(count)))
+        }
+        object.append("outcomes", .object(cells))
+        return .object(object)
+    }
+}
+
+/// Looks for anything a partner event must never carry (RELIABILITY.md §5.2). Used by the
+/// tests on every partner event and by `samu partners scan` on the live topic.
+public enum PartnerPrivacyScanner {
+    /// Key fragments that name personal or internal data.
+    static let forbiddenKeyFragments = [
+        "name", "phone", "cin", "birth", "address", "landmark", "note", "description", "lat", "lon", "location",
+        "position", "unit", "crew", "call", "case_id", "report", "diagnos", "injur", "pregnan", "disab", "mental",
+        "illness", "violence", "nationality", "ethnic", "religio", "shelter_id", "facility", "email", "zone",
+        "occurred", "reported_at", "priority", "factor", "sex",
+    ]
+    // Regex values are not Sendable; these are never mutated after initialisation.
+    nonisolated(unsafe) static let phone = /(\+212|0)[5-7][0-9]{8}/
+    nonisolated(unsafe) static let cin = /\b[A-Z]{1,2}[0-9]{5,7}\b/
+    nonisolated(unsafe) static let email = /[^@\s]+@[^@\s]+\.[a-z]{2,}/
+    nonisolated(unsafe) static let fineNumber = /[0-9]+\.[0-9]{3,}/
+    nonisolated(unsafe) static let timestamp = /[0-9]{4}-[0-9]{2}-[0-9]{2}T([0-9]{2}):([0-9]{2}):([0-9]{2})/
+    nonisolated(unsafe) static let uuid = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/
+
+    /// Every violation in one event, as `path: what`.
+    public static func scan(_ event: JSONValue) -> [String] {
+        var found: [String] = []
+        visit(event, path: "", found: &found)
+        if event["record"]?.stringValue == "case_outcome" {
+            for value in ["minors", "violence_victims", "minor", "child_street_situation", "woman_violence_victim"]
+            where event.serialized.contains("\"\(value)\"") {
+                found.append("/: an individual record mentions '\(value)'")
+            }
+        }
+        return found
+    }
+
+    private static func visit(_ value: JSONValue, path: String, found: inout [String]) {
+        switch value {
+        case .object(let object):
+            for entry in object.entries {
+                let key = entry.key.lowercased()
+                if let fragment = forbiddenKeyFragments.first(where: { key.contains($0) }) {
+                    found.append("\(path)/\(entry.key): forbidden field ('\(fragment)')")
+                }
+                visit(entry.value, path: "\(path)/\(entry.key)", found: &found)
+            }
+        case .array(let items):
+            for (index, item) in items.enumerated() { visit(item, path: "\(path)/\(index)", found: &found) }
+        case .number(let number):
+            if String(number).contains(fineNumber) { found.append("\(path): number with more than 2 decimals") }
+        case .string(let text):
+            if text.contains(phone) { found.append("\(path): phone number") }
+            if text.contains(cin) { found.append("\(path): national identity card number") }
+            if text.contains(email) { found.append("\(path): e-mail address") }
+            if text.contains(fineNumber) { found.append("\(path): number with more than 2 decimals") }
+            if path != "/event_id" && text.contains(uuid) { found.append("\(path): an identifier (UUID)") }
+            if let match = text.firstMatch(of: timestamp), match.output.2 != "00" || match.output.3 != "00" {
+                found.append("\(path): a time finer than the hour")
+            }
+        default:
+            break
+        }
+    }
+}

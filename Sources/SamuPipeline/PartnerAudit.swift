@@ -1,0 +1,68 @@
+import Foundation
+import Logging
+import RdKafka
+import SamuModel
+
+/// Checks partner events against the privacy rules: the closed schema, the forbidden-field and
+/// value scanner, and one record per event id. `samu partners scan` runs it on the live topic;
+/// the tests run it on every partner event they produce.
+public struct PartnerAudit: Sendable {
+    public struct Report: Sendable, CustomStringConvertible {
+        public var events = 0
+        public var individualRecords = 0
+        public var aggregates = 0
+        /// Same event id with different bytes (byte-identical redeliveries are fine).
+        public var conflictingDuplicates = 0
+        public var violations: [String] = []
+
+        public var description: String {
+            "\(events) events (\(individualRecords) case records, \(aggregates) aggregates), "
+                + "\(conflictingDuplicates) conflicting duplicates, \(violations.count) violations"
+        }
+    }
+
+    let schema: JSONSchema
+
+    public init(catalog: TopicCatalog) {
+        let definition = catalog.definition(.partnerOutcomes)
+        self.schema = definition.schemas[definition.latestSchemaVersion]!
+    }
+
+    public func audit(_ values: [[UInt8]]) -> Report {
+        var report = Report()
+        var seen: [String: [UInt8]] = [:]
+        for (index, bytes) in values.enumerated() {
+            report.events += 1
+            let event: JSONValue
+            do { event = try JSONParser.parse(bytes) } catch {
+                report.violations.append("event \(index): not JSON: \(error)")
+                continue
+            }
+            do { try schema.validate(event) } catch {
+                report.violations.append("event \(index): schema: \(error)")
+            }
+            for finding in PartnerPrivacyScanner.scan(event) {
+                report.violations.append("event \(index): \(finding)")
+            }
+            switch event["record"]?.stringValue {
+            case "case_outcome": report.individualRecords += 1
+            case "daily_aggregate": report.aggregates += 1
+            default: break
+            }
+            if let id = event["event_id"]?.stringValue {
+                if let earlier = seen[id], earlier != bytes { report.conflictingDuplicates += 1 }
+                seen[id] = bytes
+            }
+        }
+        return report
+    }
+
+    /// Reads the whole partner topic and audits it.
+    public static func scanTopic(configuration: SamuConfiguration, catalog: TopicCatalog, logger: Logger)
+        async throws -> Report
+    {
+        let messages = try await KafkaTopicReader.readAll(
+            topic: catalog.name(.partnerOutcomes), client: configuration.kafka, logger: logger)
+        return PartnerAudit(catalog: catalog).audit(messages.compactMap(\.value))
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Logging
+import Metrics
+import SamuModel
+import SamuStore
+
+/// Turns finished cases into pseudonymised records for municipal partners and, once a day has
+/// ended, counts the protected groups (minors, victims of violence) with small cells suppressed.
+///
+/// It reads PostgreSQL, not the live stream: a record leaves only after its case is finished and
+/// the hour of its report is over (RELIABILITY.md §5.5). Records, aggregates, the "projected"
+/// marks and the outbox rows are written in one transaction with deterministic ids, so a crash or
+/// two workers running the feed at once publish each record once (a republish is byte-identical).
+public struct PartnerFeed: Sendable {
+    public struct Configuration: Sendable {
+        public var partners: PartnerDirectory
+        public var communes: CommuneDirectory
+        public var keyring: PseudonymKeyring
+        public var interval: Duration
+        /// How long after a day's end its aggregates are counted (late resolutions).
+        public var dayGrace: Duration
+
+        public init(
+            partners: PartnerDirectory, communes: CommuneDirectory, keyring: PseudonymKeyring,
+            interval: Duration = .seconds(10), dayGrace: Duration = .seconds(6 * 3600)
+        ) {
+            self.partners = partners
+            self.communes = communes
+            self.keyring = keyring
+            self.interval = interval
+            self.dayGrace = dayGrace
+        }
+
+        /// Fails when a partner has no pseudonym key (its records could never be published).
+        public func validate() throws(ReferenceFileError) {
+            let missing = keyring.missingPartners(partners.partners.map(\.id))
+            if !missing.isEmpty {
+                throw ReferenceFileError(
+                    file: "SAMU_PARTNER_KEYS",
+                    message:
+                        "no pseudonym key for partner(s) \(missing.joined(separator: ", ")); add one with `samu partners keys --add`"
+                )
+            }
+        }
+    }
+
+    public struct Pass: Sendable, Equatable {
+        public var records = 0
+        public var aggregates = 0
+        public var casesProjected = 0
+        public var daysCounted = 0
+    }
+
+    let store: SamuStore
+    let configuration: Configuration
+    let topic: String
+    let logger: Logger
+    private let recordsCounter = Counter(label: "samu_partner_records_total")
+    private let aggregatesCounter = Counter(label: "samu_partner_aggregates_total")
+
+    public init(store: SamuStore, configuration: Configuration, topic: String, logger: Logger) {
+        self.store = store
+        self.configuration = configuration
+        self.topic = topic
+        self.logger = logger
+    }
+
+    /// Runs passes every `interval` until cancelled, handing new outbox rows to the relay.
+    func run(relay: OutboxRelay) async {
+        while !Task.isCancelled {
+            do {
+                let (_, outbox) = try await pass()
+                await relay.enqueue(outbox)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("partner feed pass failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: configuration.interval)
+        }
+    }
+
+    /// One pass over what is ready; returns what it wrote and the outbox rows it created.
+    public func pass(now: Date = Date()) async throws -> (Pass, [OutboxRecord]) {
+        var summary = Pass()
+        var created: [OutboxRecord] = []
+        let zones = configuration.partners.zones.sorted()
+        while true {
+            let finished = try await store.finishedCasesForPartners(zones: zones, now: now, limit: 500)
+            if finished.isEmpty { break }
+            var feed = PartnerFeedWrite()
+            for item in finished {
+                feed.projectedCases.append(item.caseID)
+                let commune = configuration.communes.commune(zone: item.zone, at: item.location, named: item.communeName)
+                for partner in configuration.partners.partners(covering: item.zone) {
+                    guard
+                        let record = PartnerRecord.make(
+                            item, partner: partner, commune: commune, keyring: configuration.keyring)
+                    else { continue }
+                    feed.records.append(record)
+                    feed.outbox.append(
+                        OutboxRecord(
+                            id: record.eventID, topic: topic, key: partner.id, payload: record.json.serialized,
+                            createdAt: now))
+                }
+            }
+            created += try await store.write(feed)
+            summary.records += feed.records.count
+            summary.casesProjected += finished.count
+            if finished.count < 500 { break }
+        }
+        for (zone, day) in try await store.uncountedDays(zones: zones, now: now, grace: configuration.dayGrace) {
+            var feed = PartnerFeedWrite()
+            feed.countedDays.append((zone, day))
+            let cases = try await store.casesReported(zone: zone, day: day)
+            var cells: [String: [ProtectedGroup: [FinishedCase]]] = [:]
+            for item in cases {
+                guard let group = item.protectedGroup else { continue }
+                let commune = configuration.communes.commune(zone: zone, at: item.location, named: item.communeName)
+                cells[commune?.code ?? "", default: [:]][group, default: []].append(item)
+            }
+            for partner in configuration.partners.partners(covering: zone) {
+                for (commune, groups) in cells.sorted(by: { $0.key < $1.key }) {
+                    for (group, members) in groups.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                        guard
+                            let aggregate = PartnerAggregate.make(
+                                partner: partner, zone: zone, commune: commune.isEmpty ? nil : commune, day: day,
+                                group: group, cases: members)
+                        else { continue }
+                        feed.aggregates.append(aggregate)
+                        feed.outbox.append(
+                            OutboxRecord(
+                                id: aggregate.eventID, topic: topic, key: partner.id,
+                                payload: aggregate.json.serialized, createdAt: now))
+                    }
+                }
+            }
+            created += try await store.write(feed)
+            summary.aggregates += feed.aggregates.count
+            summary.daysCounted += 1
+        }
+        recordsCounter.increment(by: Int64(summary.records))
+        aggregatesCounter.increment(by: Int64(summary.aggregates))
+        if summary != Pass() {
+            logger.info(
+                "partner feed pass",
+                metadata: [
+                    "partner.records": "\(summary.records)", "partner.aggregates": "\(summary.aggregates)",
+                    "partner.cases": "\(summary.casesProjected)", "partner.days": "\(summary.daysCounted)",
+                ])
+        }
+        return (summary, created)
+    }
+}

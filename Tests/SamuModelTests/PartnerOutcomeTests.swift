@@ -1,0 +1,181 @@
+import Foundation
+import PropertyBased
+import SamuTestSupport
+import Testing
+
+@testable import SamuModel
+
+@Suite("Partner outcomes: projection, pseudonyms, suppression, scanner (F16)")
+struct PartnerOutcomeTests {
+    static let casablanca = Partner(id: "casablanca", nameFrench: "Commune de Casablanca", zones: ["casablanca-anfa"])
+    static let rabat = Partner(id: "rabat", nameFrench: "Commune de Rabat", zones: ["casablanca-anfa"])
+    static let keyring = PseudonymKeyring.generate(partners: ["casablanca", "rabat"])
+    static let reportedAt = RFC3339.parse("2026-01-15T02:10:37.250Z")!
+
+    static func finished(
+        _ category: BeneficiaryCategory = .homelessAdult, age: Int? = 44, factors: Set<ReportFactor> = [],
+        minor: Bool = false, resolution: Resolution? = .sheltered, bed: BedType? = .men, status: String = "resolved",
+        caseID: UUID = UUID()
+    ) -> FinishedCase {
+        FinishedCase(
+            caseID: caseID, zone: "casablanca-anfa", category: category, age: age, personCount: 1, factors: factors,
+            minor: minor, status: status, resolution: resolution, bedType: bed, reportedAt: reportedAt,
+            onSceneAt: reportedAt.addingTimeInterval(1_260), location: GeoPoint(latitude: 33.5951, longitude: -7.6328),
+            communeName: nil)
+    }
+
+    @Test("an adult's finished case becomes a coarse record; its JSON passes the closed schema and the scanner")
+    func adultRecord() throws {
+        let commune = Commune(
+            code: "sidi-belyout", zone: "casablanca-anfa", nameArabic: "سيدي بليوط", nameFrench: "Sidi Belyout",
+            centroid: GeoPoint(latitude: 33.598, longitude: -7.615))
+        let record = try #require(
+            PartnerRecord.make(Self.finished(), partner: Self.casablanca, commune: commune, keyring: Self.keyring))
+        #expect(record.category == .homelessAdult)
+        #expect(record.ageBand == .from35To64)
+        #expect(record.outcome == .sheltered)
+        #expect(record.shelterType == .men)
+        #expect(record.responseTimeBand == .from15To30Minutes)
+        #expect(HourBucket.label(of: record.timeBucket) == "2026-01-15T02:00:00Z/PT1H")
+        let json = record.json
+        #expect(PartnerPrivacyScanner.scan(json) == [])
+        let catalog = try TopicCatalog.load(directory: Repository.root.appendingPathComponent("topics"))
+        let definition = catalog.definition(.partnerOutcomes)
+        try definition.schemas[1]!.validate(json)
+        for example in definition.examples { #expect(PartnerPrivacyScanner.scan(example) == []) }
+    }
+
+    @Test("minors and victims of violence never get an individual record")
+    func protectedGroups() {
+        let cases = [
+            Self.finished(.childStreetSituation, age: 9, bed: .minors),
+            Self.finished(.homelessAdult, age: 16),
+            Self.finished(.homelessAdult, age: nil, minor: true),
+            Self.finished(.womanViolenceVictim, age: 30, bed: .women),
+            Self.finished(.homelessAdult, age: 40, factors: [.violenceInProgress]),
+        ]
+        for item in cases {
+            #expect(item.protectedGroup != nil)
+            #expect(PartnerRecord.make(item, partner: Self.casablanca, commune: nil, keyring: Self.keyring) == nil)
+        }
+        #expect(Self.finished(.isolatedElderly, age: 81).protectedGroup == nil)
+        // Health categories are coarsened to `other`; open cases wait.
+        let distress = Self.finished(.mentalDistress, age: 50)
+        #expect(
+            PartnerRecord.make(distress, partner: Self.casablanca, commune: nil, keyring: Self.keyring)?.category
+                == .other)
+        #expect(
+            PartnerRecord.make(
+                Self.finished(status: "on_scene"), partner: Self.casablanca, commune: nil, keyring: Self.keyring) == nil)
+    }
+
+    @Test("pseudonyms: stable, different per partner, per quarter and after a key rotation")
+    func pseudonyms() throws {
+        let subject = UUID()
+        let january = RFC3339.parse("2026-01-15T02:00:00Z")!
+        let (first, epoch) = try #require(Self.keyring.pseudonym(partner: "casablanca", subject: subject, at: january))
+        #expect(first.count == 26 && first.allSatisfy { "abcdefghijklmnopqrstuvwxyz234567".contains($0) })
+        #expect(epoch == "2026Q1.k1")
+        #expect(Self.keyring.pseudonym(partner: "casablanca", subject: subject, at: january)?.pseudonym == first)
+        #expect(Self.keyring.pseudonym(partner: "rabat", subject: subject, at: january)?.pseudonym != first)
+        let april = RFC3339.parse("2026-04-02T10:00:00Z")!
+        #expect(Self.keyring.pseudonym(partner: "casablanca", subject: subject, at: april)?.pseudonym != first)
+        let rotated = Self.keyring.rotated(partner: "casablanca", at: RFC3339.parse("2026-02-01T00:00:00Z")!)
+        #expect(rotated.pseudonym(partner: "casablanca", subject: subject, at: january)?.pseudonym == first)
+        let february = RFC3339.parse("2026-02-10T00:00:00Z")!
+        let after = try #require(rotated.pseudonym(partner: "casablanca", subject: subject, at: february))
+        #expect(after.epoch == "2026Q1.k2")
+        #expect(after.pseudonym != Self.keyring.pseudonym(partner: "casablanca", subject: subject, at: february)?.pseudonym)
+        #expect(Self.keyring.pseudonym(partner: "nobody", subject: subject, at: january) == nil)
+        // The key file round-trips.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID()).json")
+        try Data(rotated.json.serialized.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        #expect(try PseudonymKeyring.load(file).keys == rotated.keys)
+    }
+
+    @Test("base32 matches RFC 4648's test vectors")
+    func base32() {
+        #expect(Base32.encode(Array("f".utf8)) == "my")
+        #expect(Base32.encode(Array("fooba".utf8)) == "mzxw6ytb")
+        #expect(Base32.encode(Array("foobar".utf8)) == "mzxw6ytboi")
+    }
+
+    static let cells = Gen.int(in: 0...30).array(of: 1...8)
+    static let thresholds = Gen.int(in: 3...11)
+
+    @Test("suppression: nothing below the threshold is published or derivable (property-based)")
+    func suppression() async {
+        await propertyCheck(count: 1000, input: Self.cells, Self.thresholds) { counts, threshold in
+            let cells = Dictionary(uniqueKeysWithValues: counts.enumerated().map { ($0.offset, $0.element) })
+            let total = counts.reduce(0, +)
+            guard let (published, publishedTotal) = SmallCellSuppression.apply(cells, threshold: threshold) else {
+                #expect(total < threshold)
+                return
+            }
+            #expect(publishedTotal == total && total >= threshold)
+            #expect(published.values.allSatisfy { $0 >= threshold })
+            for (key, value) in published { #expect(cells[key] == value) }
+            let hidden = cells.filter { $0.value > 0 && published[$0.key] == nil }
+            let hiddenSum = hidden.values.reduce(0, +)
+            #expect(hiddenSum == 0 || (hiddenSum >= threshold && hidden.count >= 2))
+        }
+    }
+
+    @Test("suppression hides a complementary cell so that a total cannot reveal a small one")
+    func complementary() throws {
+        let (published, total) = try #require(SmallCellSuppression.apply(["a": 1, "b": 12, "c": 30], threshold: 3))
+        #expect(total == 43)
+        #expect(published == ["c": 30])
+        #expect(SmallCellSuppression.apply(["a": 1, "b": 1], threshold: 3) == nil)
+    }
+
+    @Test("the scanner finds personal data, positions, fine times and identifiers")
+    func scanner() {
+        let leaks: [(JSONValue, String)] = [
+            (["record": "case_outcome", "phone_number": "x"], "phone"),
+            (["record": "case_outcome", "category": "homeless_adult", "extra": "appelez 0612345678"], "phone number"),
+            (["record": "case_outcome", "lat": .number(33.5951)], "lat"),
+            (["record": "case_outcome", "bucket": "2026-01-15T02:10:00Z"], "finer than the hour"),
+            (["record": "case_outcome", "ref": "0d9f6a9e-3c1b-4f5e-9a0b-2b7f3c1d8e01"], "identifier"),
+            (["record": "case_outcome", "who": "BK123456"], "identity card"),
+            (["record": "case_outcome", "group": "minors"], "minors"),
+            (["record": "case_outcome", "contact": "a.b@example.ma"], "e-mail"),
+            (["record": "case_outcome", "score": .number(12.345)], "decimals"),
+            (["record": "case_outcome", "case_id": "x"], "case_id"),
+        ]
+        for (event, expected) in leaks {
+            let findings = PartnerPrivacyScanner.scan(event)
+            #expect(findings.contains { $0.contains(expected) }, "\(event.serialized): \(findings)")
+        }
+    }
+
+    @Test("communes: the one a report names, else the nearest; partners' thresholds need a recorded decision")
+    func communesAndPartners() throws {
+        let communes = try CommuneDirectory.load(Repository.seeds.appendingPathComponent("demo/communes.json"))
+        #expect(communes.commune(zone: "casablanca-anfa", at: nil, named: "SIDI BELYOUT")?.code == "sidi-belyout")
+        #expect(communes.commune(zone: "casablanca-anfa", at: nil, named: "المعاريف")?.code == "maarif")
+        #expect(
+            communes.commune(zone: "casablanca-anfa", at: GeoPoint(latitude: 33.59, longitude: -7.656), named: "nowhere")?
+                .code == "anfa")
+        #expect(communes.commune(zone: "tata", at: GeoPoint(latitude: 29.7, longitude: -8), named: nil) == nil)
+        let partners = try PartnerDirectory.load(Repository.seeds.appendingPathComponent("demo/partners.json"))
+        #expect(partners.partners(covering: "casablanca-anfa").map(\.id) == ["casablanca"])
+        for zone in partners.zones {
+            #expect(communes.commune(zone: zone, at: nil, named: nil) == nil)
+            #expect(communes.communes.contains { $0.zone == zone }, "partner zone \(zone) has no commune on file")
+        }
+        func load(_ json: String) -> String? {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("partners-\(UUID()).json")
+            try? Data(json.utf8).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            do {
+                _ = try PartnerDirectory.load(file)
+                return nil
+            } catch { return error.message }
+        }
+        #expect(load(#"{"partners":[{"id":"a","zones":["rabat"],"min_cell":5}]}"#)?.contains("min_cell_decision") == true)
+        #expect(load(#"{"partners":[{"id":"a","zones":["rabat"],"min_cell":2,"min_cell_decision":"x"}]}"#) != nil)
+        #expect(load(#"{"partners":[{"id":"a","zones":["rabat"],"min_cell":5,"min_cell_decision":"x"}]}"#) == nil)
+    }
+}
