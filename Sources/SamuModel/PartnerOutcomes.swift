@@ -94,6 +94,8 @@ public struct FinishedCase: Sendable, Equatable {
     public var resolution: Resolution?
     public var bedType: BedType?
     public var reportedAt: Date
+    /// When samu opened the case (reports may arrive long after they were taken).
+    public var openedAt: Date
     public var onSceneAt: Date?
     public var location: GeoPoint?
     public var communeName: String?
@@ -101,8 +103,9 @@ public struct FinishedCase: Sendable, Equatable {
     public init(
         caseID: UUID, zone: String, category: BeneficiaryCategory, age: Int?, personCount: Int,
         factors: Set<ReportFactor>, minor: Bool, status: String, resolution: Resolution?, bedType: BedType?,
-        reportedAt: Date, onSceneAt: Date?, location: GeoPoint?, communeName: String?
+        reportedAt: Date, openedAt: Date? = nil, onSceneAt: Date?, location: GeoPoint?, communeName: String?
     ) {
+        self.openedAt = openedAt ?? reportedAt
         self.caseID = caseID
         self.zone = zone
         self.category = category

@@ -51,6 +51,9 @@ public struct PartnerFeed: Sendable {
         public var daysCounted = 0
     }
 
+    /// A day's counts wait for its open cases at most this long after each was opened.
+    static let longestWaitForOpenCases: TimeInterval = 2 * 86_400
+
     let store: SamuStore
     let configuration: Configuration
     let topic: String
@@ -110,9 +113,16 @@ public struct PartnerFeed: Sendable {
             if finished.count < 500 { break }
         }
         for (zone, day) in try await store.uncountedDays(zones: zones, now: now, grace: configuration.dayGrace) {
+            let cases = try await store.casesReported(zone: zone, day: day)
+            // Wait while a case of the day is still open, up to two days after it was opened;
+            // cases open longer than that count as open.
+            if cases.contains(where: {
+                $0.outcome == .open && now.timeIntervalSince($0.openedAt) < Self.longestWaitForOpenCases
+            }) {
+                continue
+            }
             var feed = PartnerFeedWrite()
             feed.countedDays.append((zone, day))
-            let cases = try await store.casesReported(zone: zone, day: day)
             var cells: [String: [ProtectedGroup: [FinishedCase]]] = [:]
             for item in cases {
                 guard let group = item.protectedGroup else { continue }

@@ -65,7 +65,7 @@ extension SamuStore {
         var query = PostgresQuery(
             unsafeSQL: """
                 select c.case_id, c.zone, c.category, r.payload::text, coalesce((c.triage->>'minor')::boolean, false),
-                       c.status, c.resolution, c.bed_type, r.reported_at,
+                       c.status, c.resolution, c.bed_type, r.reported_at, c.opened_at,
                        (select min(t.at) from case_timeline t where t.case_id = c.case_id and t.status = 'on_scene'),
                        c.location_lat, c.location_lon
                 from cases c join reports r on r.report_id = c.report_id
@@ -75,10 +75,10 @@ extension SamuStore {
         query.binds = condition.binds
         let rows = try await client.query(query, logger: logger)
         var cases: [FinishedCase] = []
-        for try await (id, zone, category, payload, minor, status, resolution, bed, reportedAt, onScene, lat, lon)
+        for try await (id, zone, category, payload, minor, status, resolution, bed, reportedAt, openedAt, onScene, lat, lon)
             in rows.decode(
                 (
-                    UUID, String, String, String, Bool, String, String?, String?, Date, Date?, Double?, Double?
+                    UUID, String, String, String, Bool, String, String?, String?, Date, Date, Date?, Double?, Double?
                 ).self)
         {
             let document = try? JSONParser.parse(Array(payload.utf8))
@@ -99,7 +99,7 @@ extension SamuStore {
                     personCount: document?["person"]?["count"]?.integerValue.map(Int.init) ?? 1,
                     factors: factors, minor: minor, status: status,
                     resolution: resolution.flatMap(Resolution.init(rawValue:)),
-                    bedType: bed.flatMap(BedType.init(rawValue:)), reportedAt: reportedAt, onSceneAt: onScene,
+                    bedType: bed.flatMap(BedType.init(rawValue:)), reportedAt: reportedAt, openedAt: openedAt, onSceneAt: onScene,
                     location: location, communeName: document?["location"]?["commune"]?.stringValue))
         }
         return cases

@@ -57,14 +57,14 @@ struct PipelineHarness {
     /// Runs a worker in this process while `body` runs, then shuts it down gracefully.
     func withWorker<Result: Sendable>(
         neighbours: [String: [String]] = [:], catalog: TopicCatalog? = nil,
-        _ body: (DispatchWorker) async throws -> Result
+        partnerFeed: PartnerFeed.Configuration? = nil, _ body: (DispatchWorker) async throws -> Result
     ) async throws -> Result {
         let catalog = catalog ?? self.catalog
         let store = try SamuStore(configuration: configuration.database, logger: logger)
         let rules = try TriageRules.load(Repository.seeds.appendingPathComponent("triage/rules.json"))
         let worker = DispatchWorker(
             configuration: configuration, catalog: catalog, store: store, triage: TriageEngine(rules: rules),
-            neighbours: neighbours, logger: logger)
+            neighbours: neighbours, partnerFeed: partnerFeed, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: StoreService(store: store)), .init(service: worker)], logger: logger))

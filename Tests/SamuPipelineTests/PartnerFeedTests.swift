@@ -1,0 +1,167 @@
+import Foundation
+import PostgresNIO
+import RdKafka
+import SamuModel
+import SamuPipeline
+import SamuStore
+import SamuTestSupport
+import Testing
+
+/// Partner outcomes end to end: reports through the real worker, cases closed by operators, the
+/// partner feed publishing pseudonymised records and suppressed aggregates, every event audited.
+@Suite("Partner outcomes through the real broker and PostgreSQL (integration, F16)", .timeLimit(.minutes(3)))
+struct PartnerFeedTests {
+    let harness: PipelineHarness
+    let zone = "casablanca-anfa"
+
+    init() throws {
+        harness = try PipelineHarness()
+    }
+
+    struct Person {
+        var id = UUID()
+        var category: String
+        var age: Int64?
+        var factors: [String] = []
+        var resolution: String
+        var protected: Bool { category == "child_street_situation" || category == "woman_violence_victim" || (age ?? 99) < 18 }
+    }
+
+    func report(_ person: Person, minute: Int) -> KafkaRecord {
+        let document = ReportFixture.document(
+            id: person.id, zone: zone, category: person.category,
+            reportedAt: String(format: "2026-01-15T01:%02d:17.250Z", minute), age: person.age,
+            extra: [("reporter", ["name": "Karim Bennani", "phone": "+212612345678"])])
+        guard case .object(var object) = document else { preconditionFailure() }
+        object = JSONObject(
+            object.entries.map { entry in
+                switch entry.key {
+                case "location":
+                    return (
+                        entry.key,
+                        [
+                            "lat": .number(33.5951 + Double(minute) * 0.0001), "lon": -7.6328,
+                            "commune": "Sidi Belyout", "description": "قرب محطة القطار الدار البيضاء الميناء",
+                        ]
+                    )
+                case "factors": return (entry.key, .array(person.factors.map { .string($0) }))
+                case "notes": return (entry.key, "يتصل من 0661234567، بطاقة BK123456")
+                default: return entry
+                }
+            })
+        return harness.reportRecord(.object(object))
+    }
+
+    func close(_ person: Person) -> KafkaRecord {
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(UUID().uuidString.lowercased()))
+        object.append("zone", .string(zone))
+        object.append("case_id", .string(DerivedID.caseID(forReport: person.id).lowercased))
+        object.append("command", "close")
+        object.append("operator_id", "op-samira")
+        object.append("resolution", .string(person.resolution))
+        object.append("reason", "closed by the crew's phone call")
+        object.append("issued_at", "2026-01-15T03:00:00Z")
+        return KafkaRecord(
+            topic: harness.catalog.name(.commands), key: Array(zone.utf8),
+            value: Array(JSONValue.object(object).serialized.utf8))
+    }
+
+    @Test("adults get pseudonymised records, minors and victims of violence only suppressed counts; nothing leaks")
+    func partnerNight() async throws {
+        try await harness.prepare()
+        var people: [Person] = []
+        for index in 0..<10 {
+            people.append(
+                Person(
+                    category: "homeless_adult", age: Int64(20 + index * 5),
+                    resolution: index % 3 == 0 ? "help_refused" : "sheltered"))
+        }
+        for index in 0..<3 { people.append(Person(category: "isolated_elderly", age: Int64(70 + index), resolution: "taken_to_hospital")) }
+        people.append(Person(category: "homeless_adult", age: 34, factors: ["with_children"], resolution: "sheltered"))
+        for index in 0..<5 {
+            people.append(Person(category: "child_street_situation", age: Int64(8 + index), resolution: "referred_child_protection"))
+        }
+        // A 16-year-old reported as a homeless adult is still a minor for partners.
+        people.append(Person(category: "homeless_adult", age: 16, resolution: "referred_child_protection"))
+        for _ in 0..<2 { people.append(Person(category: "woman_violence_victim", age: 31, resolution: "sheltered")) }
+        let partners = PartnerDirectory([
+            Partner(
+                id: "casa-\(harness.id)", nameFrench: "Commune de Casablanca", zones: [zone], minimumCell: 3,
+                minimumCellDecision: "test"),
+            Partner(id: "prov-\(harness.id)", nameFrench: "Conseil préfectoral", zones: [zone]),
+        ])
+        let keyring = PseudonymKeyring.generate(partners: partners.partners.map(\.id))
+        let feed = PartnerFeed.Configuration(
+            partners: partners,
+            communes: try CommuneDirectory.load(Repository.seeds.appendingPathComponent("demo/communes.json")),
+            keyring: keyring, interval: .milliseconds(200), dayGrace: .zero)
+        try await harness.withWorker(partnerFeed: feed) { _ in
+            try await harness.produce(people.enumerated().map { report($1, minute: $0) })
+            let opened = try await eventually(timeout: .seconds(40)) {
+                try await harness.withStore { try await $0.counts().cases } == people.count
+            }
+            #expect(opened)
+            try await harness.produce(people.map(close))
+            let adults = people.filter { !$0.protected }.count
+            let published = try await eventually(timeout: .seconds(40)) {
+                let events = try await harness.readAll(.partnerOutcomes)
+                return events.count >= adults * 2 + 1
+            }
+            #expect(published, "partner events did not arrive")
+        }
+        let messages = try await harness.readAll(.partnerOutcomes)
+        let audit = PartnerAudit(catalog: harness.catalog).audit(messages.compactMap(\.value))
+        #expect(audit.violations == [], "\(audit.violations.prefix(5))")
+        #expect(audit.conflictingDuplicates == 0)
+        let events = messages.compactMap { $0.value.flatMap { try? JSONParser.parse($0) } }
+        let records = events.filter { $0["record"]?.stringValue == "case_outcome" }
+        let adults = people.filter { !$0.protected }
+        // One record per adult per partner, keyed by partner.
+        #expect(Set(records.compactMap { $0["event_id"]?.stringValue }).count == adults.count * 2)
+        for message in messages {
+            let event = try #require(message.value.flatMap { try? JSONParser.parse($0) })
+            #expect(message.key.map { String(decoding: $0, as: UTF8.self) } == event["partner"]?.stringValue)
+        }
+        // Join back: every pseudonym belongs to an adult case, through the key holder only.
+        var byPseudonym: [String: Person] = [:]
+        for person in people {
+            for partner in partners.partners {
+                let bucket = RFC3339.parse("2026-01-15T01:00:00Z")!
+                let pseudonym = try #require(
+                    keyring.pseudonym(partner: partner.id, subject: DerivedID.caseID(forReport: person.id), at: bucket))
+                byPseudonym[pseudonym.pseudonym] = person
+            }
+        }
+        for record in records {
+            let person = try #require(byPseudonym[record["pseudonym"]?.stringValue ?? ""], "unknown pseudonym")
+            #expect(!person.protected, "a protected person has an individual record")
+            #expect(record["commune_code"]?.stringValue == "sidi-belyout")
+            #expect(record["time_bucket"]?.stringValue == "2026-01-15T01:00:00Z/PT1H")
+        }
+        let casaRecords = records.filter { $0["partner"]?.stringValue == "casa-\(harness.id)" }
+        let provRecords = records.filter { $0["partner"]?.stringValue == "prov-\(harness.id)" }
+        let casaPseudonyms = Set(casaRecords.compactMap { $0["pseudonym"]?.stringValue })
+        let provPseudonyms = Set(provRecords.compactMap { $0["pseudonym"]?.stringValue })
+        #expect(casaPseudonyms.count == adults.count && provPseudonyms.count == adults.count)
+        #expect(casaPseudonyms.isDisjoint(with: provPseudonyms), "pseudonyms linkable across partners")
+        #expect(records.filter { $0["category"]?.stringValue == "family" }.count == 2)
+        // Minors: 6 (one published cell of 6 referrals); victims of violence: 2, below 3: nothing.
+        let aggregates = events.filter { $0["record"]?.stringValue == "daily_aggregate" }
+        #expect(aggregates.count == 1, "\(aggregates.map(\.serialized))")
+        let minors = try #require(aggregates.first)
+        #expect(minors["partner"]?.stringValue == "casa-\(harness.id)")
+        #expect(minors["group"]?.stringValue == "minors")
+        #expect(minors["total"]?.integerValue == 6)
+        #expect(minors["outcomes"]?["referred_social"]?.integerValue == 6, "\(minors.serialized)")
+        // The database keeps what partners got, without case ids.
+        let stored = try await harness.withStore { store in
+            let rows = try await store.client.query("select count(*) from partner_records", logger: harness.logger)
+            for try await count in rows.decode(Int64.self) { return Int(count) }
+            return -1
+        }
+        #expect(stored == adults.count * 2)
+        try await harness.cleanUp()
+    }
+}
