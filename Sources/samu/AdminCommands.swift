@@ -87,3 +87,43 @@ struct ConfigCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct RolesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roles",
+        abstract: "Create or update the least-privilege database roles: the worker's and one per partner (idempotent).",
+        discussion: """
+            Run as the schema owner after `samu migrate`. Partners come from SAMU_PARTNERS. A role gets LOGIN \
+            only when --passwords names it: a JSON object {"role": "password"} in a file readable by the operator \
+            only; other roles are NOLOGIN (grant them to a login role, or use certificate authentication).
+            """)
+
+    @Option(help: "Name of the worker's role.") var workerRole = "samu_worker"
+    @Option(help: "JSON file of role passwords.") var passwords: String?
+
+    func run() async throws {
+        let context = try Context.load(label: "samu.roles")
+        let partners =
+            try context.configuration.partnersPath.map {
+                try PartnerDirectory.load(URL(fileURLWithPath: $0)).partners.map(\.id)
+            } ?? []
+        var secrets: [String: String] = [:]
+        if let passwords {
+            guard let data = FileManager.default.contents(atPath: passwords),
+                case .object(let object) = try JSONParser.parse(Array(data))
+            else { throw ValidationError("--passwords: cannot read a JSON object from \(passwords)") }
+            for entry in object.entries {
+                guard let secret = entry.value.stringValue else {
+                    throw ValidationError("--passwords: \(entry.key) must be a string")
+                }
+                secrets[entry.key] = secret
+            }
+        }
+        let roles = DatabaseRoles(workerRole: workerRole, partners: partners, passwords: secrets)
+        try await context.withStore { store in try await store.apply(roles) }
+        let names = [workerRole] + partners.map(DatabaseRoles.partnerRole)
+        print(
+            "roles: \(names.count) roles on schema \(context.configuration.database.schema): "
+                + names.map { "\($0)\(secrets[$0] == nil ? " (nologin)" : "")" }.joined(separator: ", "))
+    }
+}

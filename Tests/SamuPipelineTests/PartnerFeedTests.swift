@@ -164,4 +164,97 @@ struct PartnerFeedTests {
         #expect(stored == adults.count * 2)
         try await harness.cleanUp()
     }
+
+    /// The SQLSTATE and message PostgreSQL answered with, or `nil` if the statement ran.
+    func refusal(_ store: SamuStore, _ sql: String) async -> String? {
+        do {
+            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql), logger: harness.logger)
+            for try await _ in rows {}
+            return nil
+        } catch let error as PSQLError {
+            return "\(error.serverInfo?[.sqlState] ?? "?") \(error.serverInfo?[.message] ?? "\(error)")"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test("least privilege: the worker runs as its own role; a partner's role reads only its own pseudonymised rows")
+    func leastPrivilege() async throws {
+        try await harness.prepare()
+        let partners = PartnerDirectory([
+            Partner(id: "casa-\(harness.id)", nameFrench: "Casablanca", zones: [zone]),
+            Partner(id: "prov-\(harness.id)", nameFrench: "Préfecture", zones: [zone]),
+        ])
+        let workerRole = "samu_w_\(harness.id)"
+        let casaRole = DatabaseRoles.partnerRole("casa-\(harness.id)")
+        let password = UUID().uuidString
+        let roles = DatabaseRoles(
+            workerRole: workerRole, partners: partners.partners.map(\.id),
+            passwords: [workerRole: password, casaRole: password])
+        try await harness.withStore { store in
+            try await store.apply(roles)
+            try await store.apply(roles)  // idempotent
+        }
+        let asWorker = try harness.connecting(as: workerRole, password: password)
+        let asPartner = try harness.connecting(as: casaRole, password: password)
+        do {
+            let people = (0..<4).map { Person(category: "homeless_adult", age: Int64(30 + $0), resolution: "sheltered") }
+            let feed = PartnerFeed.Configuration(
+                partners: partners,
+                communes: try CommuneDirectory.load(Repository.seeds.appendingPathComponent("demo/communes.json")),
+                keyring: PseudonymKeyring.generate(partners: partners.partners.map(\.id)),
+                interval: .milliseconds(200), dayGrace: .zero)
+            // The whole pipeline, partner feed included, with nothing but the worker's grants.
+            try await asWorker.withWorker(partnerFeed: feed) { worker in
+                try await harness.produce(people.enumerated().map { report($1, minute: $0) })
+                let opened = try await eventually(timeout: .seconds(40)) {
+                    try await harness.withStore { try await $0.counts().cases } == people.count
+                }
+                #expect(opened)
+                try await harness.produce(people.map(close))
+                let published = try await eventually(timeout: .seconds(40)) {
+                    try await harness.readAll(.partnerOutcomes).count >= people.count * 2
+                }
+                #expect(published)
+                #expect(worker.statistics.snapshot.casesOpened == people.count)
+            }
+            try await asWorker.withStore { store in
+                for sql in [
+                    "delete from cases", "delete from case_timeline", "update case_timeline set actor = 'x'",
+                    "truncate outbox", "update partner_records set outcome = 'x'", "delete from partner_records",
+                    "create table worker_was_here (id int)", "drop table decisions", "alter table cases add column x int",
+                    "insert into ref_zones (code, region, kind, name_ar, name_fr, name_en, source, external) values ('x', 'x', 'x', 'x', 'x', 'x', 'x', false)",
+                ] {
+                    let answer = await refusal(store, sql)
+                    #expect(answer?.hasPrefix("42501") == true, "\(sql): \(answer ?? "allowed")")
+                }
+            }
+            try await asPartner.withStore { store in
+                let rows = try await store.client.query(
+                    "select partner, count(*) from partner_outcomes group by 1", logger: harness.logger)
+                var visible: [String: Int64] = [:]
+                for try await (partner, count) in rows.decode((String, Int64).self) { visible[partner] = count }
+                #expect(visible == ["casa-\(harness.id)": 4], "a partner sees other partners' rows: \(visible)")
+                for sql in [
+                    "select * from cases", "select * from reports", "select * from outbox", "select * from case_timeline",
+                    "select * from processed_events", "insert into partner_records select * from partner_records",
+                    "update partner_records set outcome = 'x'",
+                ] {
+                    let answer = await refusal(store, sql)
+                    #expect(answer?.hasPrefix("42501") == true, "\(sql): \(answer ?? "allowed")")
+                }
+            }
+            // The other partner's role cannot log in at all (no password was given).
+            let canLogIn = try await harness.withStore { store in
+                let rows = try await store.client.query(
+                    "select rolcanlogin from pg_roles where rolname = \(DatabaseRoles.partnerRole("prov-\(harness.id)"))",
+                    logger: harness.logger)
+                for try await value in rows.decode(Bool.self) { return value }
+                return true
+            }
+            #expect(!canLogIn)
+        }
+        try await harness.withStore { try await $0.dropRoles([workerRole] + partners.partners.map { DatabaseRoles.partnerRole($0.id) }) }
+        try await harness.cleanUp()
+    }
 }

@@ -7,13 +7,14 @@ import SamuStore
 import SamuTestSupport
 import SamuTriage
 import ServiceLifecycle
+import Testing
 
 /// A private corner of the embedded default for one test: its own topics (by prefix), consumer
 /// group and database schema, on the real broker and PostgreSQL.
 struct PipelineHarness {
     let id: String
-    let environment: [String: String]
-    let configuration: SamuConfiguration
+    var environment: [String: String]
+    var configuration: SamuConfiguration
     let catalog: TopicCatalog
     let logger: Logger
 
@@ -34,6 +35,17 @@ struct PipelineHarness {
         configuration = try SamuConfiguration(environment: environment)
         catalog = try Repository.catalog(prefix: "t-\(id).")
         logger = TestEnvironment.logger("pipeline-test")
+    }
+
+    /// The same topics and schema, reached as another database role.
+    func connecting(as role: String, password: String) throws -> PipelineHarness {
+        var copy = self
+        var components = try #require(URLComponents(string: TestEnvironment.databaseURL))
+        components.user = role
+        components.password = password
+        copy.environment["SAMU_DATABASE_URL"] = components.string
+        copy.configuration = try SamuConfiguration(environment: copy.environment)
+        return copy
     }
 
     /// Creates the topics and migrates the schema.

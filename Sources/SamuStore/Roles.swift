@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SamuModel
+
+/// Least-privilege database roles (RELIABILITY.md §4, "Roles"):
+///
+/// - the **worker** role reads the reference tables and writes only what a worker writes: no DDL,
+///   no DELETE or TRUNCATE anywhere, INSERT only on the append-only tables (timeline, bed ledger,
+///   partner records), and session limits on statements, locks and idle transactions;
+/// - one role per **partner**, `samu_partner_<id>`, that can read only the pseudonymised partner
+///   views, and only its own rows (row-level security, forced).
+///
+/// Migrations keep running as the owner. Applying the roles again changes nothing.
+public struct DatabaseRoles: Sendable {
+    public var workerRole: String
+    public var partners: [String]
+    /// Passwords by role name; a role without one cannot log in (NOLOGIN).
+    public var passwords: [String: String]
+
+    public init(workerRole: String = "samu_worker", partners: [String], passwords: [String: String] = [:]) {
+        self.workerRole = workerRole
+        self.partners = partners
+        self.passwords = passwords
+    }
+
+    public static func partnerRole(_ partner: String) -> String {
+        "samu_partner_" + partner.replacingOccurrences(of: "-", with: "_")
+    }
+
+    /// Tables the worker reads and writes (insert, update; never delete).
+    static let workerWritable = [
+        "processed_events", "reports", "cases", "decisions", "assignments", "units", "shelter_beds", "follow_ups",
+        "outbox", "zone_leases", "partner_projection", "partner_days",
+    ]
+    /// Append-only tables: the worker inserts and reads, never updates.
+    static let workerAppendOnly = ["case_timeline", "bed_ledger", "partner_records", "partner_aggregates"]
+    static let workerReadOnly = ["schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_projects"]
+    static let partnerReadable = [
+        "partner_outcomes", "partner_daily_aggregates", "partner_records", "partner_aggregates",
+    ]
+
+    /// The SQL that creates or updates the roles and their grants in `schema`.
+    public func statements(schema: String) throws -> [String] {
+        func identifier(_ name: String) throws -> String {
+            guard name.wholeMatch(of: /[a-z_][a-z0-9_]{0,62}/) != nil else {
+                throw StoreError(message: "'\(name)' is not a plain lower-case role or schema name")
+            }
+            return name
+        }
+        func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+        func role(_ name: String) throws -> [String] {
+            let name = try identifier(name)
+            let login = passwords[name].map { "login password \(literal($0))" } ?? "nologin password null"
+            return [
+                """
+                do $$ begin create role \(name); exception when duplicate_object or unique_violation then null; end $$
+                """,
+                "alter role \(name) with nosuperuser nocreatedb nocreaterole noinherit nobypassrls \(login)",
+            ]
+        }
+        let schema = try identifier(schema)
+        let worker = try identifier(workerRole)
+        var sql = try role(worker)
+        sql += [
+            "alter role \(worker) set statement_timeout = '5s'",
+            "alter role \(worker) set lock_timeout = '1s'",
+            "alter role \(worker) set idle_in_transaction_session_timeout = '10s'",
+            "alter role \(worker) set log_parameter_max_length = 0",
+            "grant usage on schema \(schema) to \(worker)",
+            "revoke create on schema \(schema) from \(worker)",
+            "grant select on \(Self.workerReadOnly.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(worker)",
+            "grant select, insert, update on \(Self.workerWritable.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(worker)",
+            "grant select, insert on \(Self.workerAppendOnly.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(worker)",
+        ]
+        for table in ["partner_records", "partner_aggregates"] {
+            sql += [
+                "drop policy if exists worker_all on \(schema).\(table)",
+                "create policy worker_all on \(schema).\(table) for all to \(worker) using (true) with check (true)",
+            ]
+        }
+        for partner in partners {
+            let name = try identifier(Self.partnerRole(partner))
+            sql += try role(name)
+            sql += [
+                "alter role \(name) set statement_timeout = '30s'",
+                "grant usage on schema \(schema) to \(name)",
+                "grant select on \(Self.partnerReadable.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(name)",
+            ]
+        }
+        return sql
+    }
+}
+
+extension SamuStore {
+    /// Creates or updates the roles and their grants on this store's schema (run as the owner).
+    public func apply(_ roles: DatabaseRoles) async throws {
+        let statements = try roles.statements(schema: configuration.schema)
+        try await client.withTransaction(logger: logger) { connection in
+            // Roles are cluster-wide: serialise concurrent applications.
+            try await connection.query("select pg_advisory_xact_lock(hashtext('samu roles'))", logger: logger)
+            for statement in statements {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+    }
+
+    /// Drops roles (tests): what they own and their grants in this database, then the roles.
+    public func dropRoles(_ names: [String]) async throws {
+        for name in names where name.wholeMatch(of: /[a-z_][a-z0-9_]{0,62}/) != nil {
+            try await client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        do $$ begin
+                            execute 'drop owned by \(name)';
+                            execute 'drop role \(name)';
+                        exception when undefined_object then null; end $$
+                        """), logger: logger)
+        }
+    }
+}
