@@ -2,11 +2,13 @@
 # Starts or stops samu's private PostgreSQL cluster: data under .local/pg, loopback only.
 #   ops/database.sh start    initdb on first use (checksums, scram passwords), start, create the database
 #   ops/database.sh stop     stop this cluster (pg_ctl on its own data folder), nothing else
+#   ops/database.sh crash    stop it the hard way (pg_ctl -m immediate: no checkpoint; crash recovery on start)
+# SAMU_PG_DIR (default .local/pg) and SAMU_PG_PORT let the fault tests run clusters of their own.
 #   ops/database.sh status
 #   ops/database.sh psql     open psql on the samu database
 set -euo pipefail
 . "$(cd "$(dirname "$0")" && pwd)/env.sh"
-base="$SAMU_LOCAL/pg"; data="$base/data"; sock="$base/run"; log="$base/postgres.log"
+base="${SAMU_PG_DIR:-$SAMU_LOCAL/pg}"; data="$base/data"; sock="$base/run"; log="$base/postgres.log"
 [ -x "$PG_BIN/initdb" ] || { echo "database: PostgreSQL server binaries not found; run ops/setup.sh" >&2; exit 1; }
 
 # PostgreSQL refuses to run as root: when we are root, the cluster belongs to the 'postgres' user.
@@ -19,7 +21,7 @@ init() {
   [ -f "$data/PG_VERSION" ] && return
   mkdir -p "$base" "$sock"
   local pw="$base/.pwfile"; printf '%s\n' "$SAMU_PG_PASSWORD" >"$pw"
-  if [ ${#as[@]} -gt 0 ]; then chown -R postgres "$base"; chmod 755 "$SAMU_LOCAL"; fi
+  if [ ${#as[@]} -gt 0 ]; then chown -R postgres "$base"; chmod 755 "$SAMU_LOCAL" "$(dirname "$base")"; fi
   "${as[@]}" "$PG_BIN/initdb" -D "$data" -U samu --pwfile="$pw" --auth-local=scram-sha-256 \
     --auth-host=scram-sha-256 --data-checksums -E UTF8 --locale=C.UTF-8 >"$base/initdb.log"
   rm -f "$pw"
@@ -55,7 +57,8 @@ start() {
 case "${1:-start}" in
   start) start ;;
   stop) if [ -f "$data/PG_VERSION" ] && pgctl status >/dev/null 2>&1; then pgctl stop -m fast -w >/dev/null; echo "database: stopped"; else echo "database: not running"; fi ;;
+  crash) if [ -f "$data/PG_VERSION" ] && pgctl status >/dev/null 2>&1; then pgctl stop -m immediate -w >/dev/null; echo "database: crashed (immediate stop)"; else echo "database: not running"; fi ;;
   status) pgctl status ;;
   psql) shift; exec "$PG_BIN/psql" -h 127.0.0.1 -p "$SAMU_PG_PORT" -U samu -d samu "$@" ;;
-  *) echo "usage: ops/database.sh start|stop|status|psql" >&2; exit 2 ;;
+  *) echo "usage: ops/database.sh start|stop|crash|status|psql" >&2; exit 2 ;;
 esac

@@ -42,6 +42,7 @@ if [ $# -eq 0 ]; then
     'Kafka partitioner (integration)'
     'Dead-letter replay (integration)'
     'Fault tests (integration)'
+    'Partner outcomes through the real broker and PostgreSQL (integration, F16)'
   )
   for suite in "${required[@]}"; do
     if ! grep -qF "Suite \"$suite\" passed" "$log"; then

@@ -59,6 +59,18 @@ public enum SamuBinary {
                 + ((try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
         }
 
+        public var pid: Int32 { process.processIdentifier }
+        public var isRunning: Bool { process.isRunning }
+
+        /// The resident set size now, in bytes (from /proc), or `nil` once it has exited.
+        public var residentBytes: Int? {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+                let kilobytes = Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "")
+            else { return nil }
+            return kilobytes * 1024
+        }
+
         /// Sends a signal (SIGTERM to stop gracefully).
         public func signal(_ signal: Int32) {
             kill(process.processIdentifier, signal)

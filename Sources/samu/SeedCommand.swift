@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RdKafka
 import SamuModel
+import SamuPipeline
 import SamuStore
 
 struct SeedCommand: AsyncParsableCommand {
@@ -34,34 +35,7 @@ struct SeedCommand: AsyncParsableCommand {
         try requireLibrdKafka()
         guard let plan = try context.deployment() else { throw ValidationError("no deployment file found") }
         guard (0...1).contains(occupied) else { throw ValidationError("--occupied must be between 0 and 1") }
-        let now = Date()
-        let version = Int64(now.timeIntervalSince1970 * 1000)
-        var records: [KafkaRecord] = []
-        for unit in plan.units {
-            let event: JSONValue = [
-                "schema_version": 1, "event_id": .string(UUID().uuidString.lowercased()), "zone": .string(unit.zone),
-                "unit_id": .string(unit.unitID), "version": .integer(version), "status": "available",
-                "position": ["lat": .number(unit.base.latitude), "lon": .number(unit.base.longitude)],
-                "reported_at": .string(RFC3339.format(now)),
-                "skills": .array(unit.skills.sorted().map { .string($0.rawValue) }),
-            ]
-            records.append(record(context.catalog.name(.units), zone: unit.zone, event))
-        }
-        for shelter in plan.shelters {
-            var beds = JSONObject()
-            for (bed, capacity) in shelter.beds.sorted(by: { $0.key < $1.key }) {
-                beds.append(
-                    bed.rawValue,
-                    ["capacity": .integer(Int64(capacity)), "occupied": .integer(Int64(Double(capacity) * occupied))])
-            }
-            let event: JSONValue = [
-                "schema_version": 1, "event_id": .string(UUID().uuidString.lowercased()), "zone": .string(shelter.zone),
-                "shelter_id": .string(shelter.shelterID), "version": .integer(version),
-                "location": ["lat": .number(shelter.location.latitude), "lon": .number(shelter.location.longitude)],
-                "beds": .object(beds), "reported_at": .string(RFC3339.format(now)),
-            ]
-            records.append(record(context.catalog.name(.beds), zone: shelter.zone, event))
-        }
+        let records = DeploymentEvents.records(plan, catalog: context.catalog, occupied: occupied)
         let results = try await KafkaProducer.withProducer(
             configuration: context.configuration.producer, logger: context.logger
         ) { producer in await producer.send(records) }
@@ -70,9 +44,5 @@ struct SeedCommand: AsyncParsableCommand {
             "seed: published \(plan.units.count) units and \(plan.shelters.count) shelters of \(plan.zones.count) zones (\(plan.label.prefix(10))…)"
                 + (failed > 0 ? ", \(failed) NOT delivered" : ""))
         if failed > 0 { throw ExitCode.failure }
-    }
-
-    private func record(_ topic: String, zone: String, _ event: JSONValue) -> KafkaRecord {
-        KafkaRecord(topic: topic, key: Array(zone.utf8), value: Array(event.serialized.utf8))
     }
 }

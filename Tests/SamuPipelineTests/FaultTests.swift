@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import RdKafka
 import SamuModel
+import SamuPipeline
 import SamuStore
 import SamuTestSupport
 import Testing
@@ -16,15 +17,29 @@ struct Ledger: CustomStringConvertible {
     var doubleBookedUnits = 0
     var overHeldBeds = 0
     var deadLetters = 0
+    var assignments = 0
+    /// Outcome records published more than once with the same bytes (allowed: consumers dedupe).
+    var redeliveredOutcomes = 0
     var recovery: Duration?
 
+    var recoveryText: String {
+        recovery.map {
+            String(format: "%.1f s", Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
+        } ?? "-"
+    }
+
     var description: String {
-        let recoveryText =
-            recovery.map {
-                String(format: "%.1f s", Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18)
-            } ?? "-"
-        return
-            "events in \(eventsIn), cases \(cases), lost \(lost), duplicate cases \(duplicateCases), conflicting outcome ids \(conflictingOutcomeIDs), double-booked units \(doubleBookedUnits), over-held beds \(overHeldBeds), DLQ \(deadLetters), recovery \(recoveryText)"
+        "events in \(eventsIn), cases \(cases), lost \(lost), duplicate cases \(duplicateCases), conflicting outcome ids \(conflictingOutcomeIDs), redelivered outcomes \(redeliveredOutcomes), assignments \(assignments), double-booked units \(doubleBookedUnits), over-held beds \(overHeldBeds), DLQ \(deadLetters), recovery \(recoveryText)"
+    }
+
+    /// Adds this scenario's row to the fault table (`ops/test.sh` prints it at the end).
+    func record(_ scenario: String, note: String = "") {
+        FaultTable.append(
+            [
+                scenario, "\(eventsIn)", "\(cases)", "\(lost)", "\(duplicateCases)", "\(conflictingOutcomeIDs)",
+                "\(redeliveredOutcomes)", "\(assignments)", "\(doubleBookedUnits)", "\(overHeldBeds)", "\(deadLetters)",
+                recoveryText, clean ? "yes" : "NO", note,
+            ])
     }
 
     var clean: Bool {
@@ -57,15 +72,49 @@ struct Ledger: CustomStringConvertible {
             return -1
         }
         var payloads: [String: Set<[UInt8]>] = [:]
-        for message in try await harness.readAll(.outcomes) {
+        let outcomes = try await harness.readAll(.outcomes)
+        for message in outcomes {
             guard let value = message.value, let id = (try? JSONParser.parse(value))?["event_id"]?.stringValue else {
                 continue
             }
             payloads[id, default: []].insert(value)
         }
         ledger.conflictingOutcomeIDs = payloads.values.filter { $0.count > 1 }.count
+        ledger.redeliveredOutcomes = outcomes.count - payloads.count
+        ledger.assignments = try await harness.withStore { store in
+            let rows = try await store.client.query("select count(*)::int8 from assignments")
+            for try await count in rows.decode(Int64.self) { return Int(count) }
+            return -1
+        }
         ledger.deadLetters = try await harness.readAll(.deadLetters).count
         return ledger
+    }
+}
+
+/// The fault suite's table: one row per scenario, printed by `ops/test.sh` after the run.
+enum FaultTable {
+    static let header = [
+        "scenario", "events in", "cases", "lost", "dup cases", "conflicting ids", "redelivered", "assignments",
+        "double-booked units", "over-held beds", "DLQ", "recovery", "clean", "figures",
+    ]
+
+    static var file: URL {
+        ProcessInfo.processInfo.environment["SAMU_FAULT_TABLE"].map { URL(fileURLWithPath: $0) }
+            ?? PrivateServers.local.appendingPathComponent("run/fault-table.tsv")
+    }
+
+    static func append(_ columns: [String]) {
+        let line = columns.map { $0.replacingOccurrences(of: "\t", with: " ") }.joined(separator: "\t") + "\n"
+        try? FileManager.default.createDirectory(
+            at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: file.path) {
+            _ = FileManager.default.createFile(
+                atPath: file.path, contents: Data((header.joined(separator: "\t") + "\n").utf8))
+        }
+        guard let handle = try? FileHandle(forWritingTo: file) else { return }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: Data(line.utf8))
     }
 }
 
@@ -90,19 +139,26 @@ struct FaultTests {
         }
     }
 
+    /// The demo deployment's 55 crews and 32 shelters report in, so that reports get units and beds.
+    func announceDeployment(_ harness: PipelineHarness) async throws {
+        let plan = try Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json"))
+        try await harness.produce(DeploymentEvents.records(plan, catalog: harness.catalog))
+    }
+
     func cases(_ harness: PipelineHarness) async throws -> Int {
         try await harness.withStore { try await $0.counts().cases }
     }
 
-    @Test("F1: kill -9 of the worker in the middle of 3,000 reports, then a restart")
+    @Test("F1: kill -9 of the worker in the middle of 10,000 reports, then a restart")
     func killNine() async throws {
         let harness = try PipelineHarness(batchSize: 100)
         try await harness.prepare()
-        let documents = (0..<3000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
+        try await announceDeployment(harness)
+        let documents = (0..<10_000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
         let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
         let worker = try SamuBinary.start(["worker"], environment: harness.environment, name: "f1-\(harness.id)")
         let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
-        #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 900 })
+        #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 3000 })
         worker.signal(SIGKILL)
         _ = try await worker.wait(timeout: .seconds(10))
         let atKill = try await cases(harness)
@@ -118,6 +174,7 @@ struct FaultTests {
         second.signal(SIGTERM)
         _ = try await second.wait(timeout: .seconds(30))
         print("fault F1 kill -9 at \(atKill) cases: \(ledger)")
+        ledger.record("F1 kill -9 mid-stream, restart", note: "killed at \(atKill) cases")
         #expect(recovered, "second worker: \(second.log.suffix(2000))")
         #expect(atKill < ids.count, "the kill came after the stream was done: nothing was interrupted")
         #expect(ledger.clean, "\(ledger)")
@@ -129,6 +186,7 @@ struct FaultTests {
     func twoWorkersOneKilled() async throws {
         let harness = try PipelineHarness(batchSize: 100)
         try await harness.prepare()
+        try await announceDeployment(harness)
         let documents = (0..<3000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
         let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
         var first = harness.environment
@@ -153,6 +211,7 @@ struct FaultTests {
         survivor.signal(SIGTERM)
         let outcome = try await survivor.wait(timeout: .seconds(30))
         print("fault two workers, one killed: \(ledger)")
+        ledger.record("two workers, one kill -9", note: "survivor rebuilt the victim's zones")
         #expect(recovered, "survivor: \(survivor.log.suffix(2000))")
         #expect(outcome.output.contains("zones rebuilt from the database"), "the survivor took zones over")
         #expect(ledger.clean, "\(ledger)")
@@ -163,6 +222,7 @@ struct FaultTests {
     func zombie() async throws {
         let harness = try PipelineHarness(batchSize: 100)
         try await harness.prepare()
+        try await announceDeployment(harness)
         let documents = (0..<3000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
         let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
         var first = harness.environment
@@ -192,6 +252,7 @@ struct FaultTests {
         _ = try await survivor.wait(timeout: .seconds(30))
         let fenced = zombieLog.components(separatedBy: "write refused (fenced)").count - 1
         print("fault F2 zombie (paused 18 s): \(ledger); fenced writes of the zombie: \(fenced)")
+        ledger.record("F2 zombie worker (SIGSTOP 18 s)", note: "zombie writes fenced: \(fenced)")
         #expect(recovered)
         #expect(ledger.clean, "\(ledger)")
         try await harness.cleanUp()
@@ -247,6 +308,7 @@ struct FaultTests {
         }
         let ledger = try await Ledger.check(harness, reports: ids, eventsIn: records.count)
         print("fault F11 fuzzed input: \(ledger)")
+        ledger.record("F11 1,000 fuzzed events + 1,000 valid", note: "every bad event in the DLQ")
         #expect(ledger.clean, "\(ledger)")
         #expect(ledger.cases == 1000)
         #expect(ledger.deadLetters == 1000)
@@ -297,6 +359,9 @@ struct FaultTests {
         }
         let ledger = try await Ledger.check(harness, reports: ids, eventsIn: records.count)
         #expect(ledger.clean, "\(ledger)")
+        ledger.record(
+            "F9/F10 duplicated reports, shuffled unit versions",
+            note: "\(injectedDuplicates) duplicate reports + 40 duplicate unit events ignored")
         let final = try await harness.withStore { store in
             let rows = try await store.client.query("select version, status from units where unit_id = 'rabat-u9'")
             for try await (version, status) in rows.decode((Int64, String).self) { return (version, status) }

@@ -18,11 +18,11 @@ struct PipelineHarness {
     let catalog: TopicCatalog
     let logger: Logger
 
-    init(batchSize: Int = 500) throws {
+    init(batchSize: Int = 500, bootstrapServers: String? = nil, databaseURL: String? = nil) throws {
         id = UUID().uuidString.prefix(8).lowercased()
         environment = [
-            "SAMU_KAFKA_BOOTSTRAP_SERVERS": TestEnvironment.bootstrapServers,
-            "SAMU_DATABASE_URL": TestEnvironment.databaseURL,
+            "SAMU_KAFKA_BOOTSTRAP_SERVERS": bootstrapServers ?? TestEnvironment.bootstrapServers,
+            "SAMU_DATABASE_URL": databaseURL ?? TestEnvironment.databaseURL,
             "SAMU_TOPIC_PREFIX": "t-\(id).",
             "SAMU_DATABASE_SCHEMA": "t_\(id)",
             "SAMU_KAFKA_GROUP_ID": "samu-test-\(id)",

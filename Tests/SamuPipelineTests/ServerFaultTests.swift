@@ -1,0 +1,168 @@
+import Foundation
+import PostgresNIO
+import RdKafka
+import SamuModel
+import SamuPipeline
+import SamuStore
+import SamuTestSupport
+import Testing
+
+/// Polls `condition` until it holds, treating a failure (a server that is down) as "not yet".
+func eventuallyReachable(timeout: Duration, _ condition: () async throws -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: .milliseconds(250))
+    }
+    return (try? await condition()) == true
+}
+
+func seconds(_ duration: Duration) -> String {
+    String(format: "%.1f s", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+}
+
+/// Faults of the servers themselves. Each scenario that stops, pauses or wipes a server runs its
+/// own (PrivateServers), so that the tests beside it on the shared ones are not disturbed.
+extension FaultTests {
+    func reports(_ count: Int) -> [JSONValue] {
+        (0..<count).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
+    }
+
+    func allDone(_ harness: PipelineHarness, _ expected: Int) async throws -> Bool {
+        let counts = try await harness.withStore { try await $0.counts() }
+        return counts.cases == expected && counts.unpublished == 0
+    }
+
+    @Test("F4: PostgreSQL crashes (immediate stop) in the middle of 5,000 reports and restarts 10 s later")
+    func databaseCrash() async throws {
+        let database = try await PrivateServers.Database()
+        let harness = try PipelineHarness(batchSize: 100, databaseURL: database.url)
+        try await harness.prepare()
+        try await announceDeployment(harness)
+        let documents = reports(5000)
+        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let worker = try SamuBinary.start(
+            ["worker"], environment: harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 },
+            name: "f4-\(harness.id)")
+        let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
+        #expect(await eventuallyReachable(timeout: .seconds(60)) { try await cases(harness) >= 1500 })
+        try await database.crash()
+        let atCrash = ContinuousClock.now
+        try await Task.sleep(for: .seconds(10))
+        try await database.start()
+        let restarted = ContinuousClock.now
+        try await producing.value
+        let recovered = await eventuallyReachable(timeout: .seconds(120)) { try await allDone(harness, ids.count) }
+        var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
+        ledger.recovery = ContinuousClock.now - restarted
+        let survived = worker.isRunning
+        worker.signal(SIGTERM)
+        let log = try await worker.wait(timeout: .seconds(30)).output
+        let retries =
+            log.components(separatedBy: "database unavailable").count - 1
+            + log.components(separatedBy: "database write failed; retrying").count - 1
+        print("fault F4 PostgreSQL crash for \(seconds(restarted - atCrash)): \(ledger); retried store calls \(retries)")
+        ledger.record(
+            "F4 PostgreSQL crash + restart after 10 s",
+            note: "worker stayed up: \(survived ? "yes" : "NO"); store retries logged: \(retries)")
+        #expect(recovered, "\(log.suffix(2000))")
+        #expect(survived, "the worker must ride out the outage without a restart")
+        #expect(ledger.clean, "\(ledger)")
+        #expect(ledger.cases == ids.count)
+        try await database.destroy()
+    }
+
+    @Test("F6: the broker paused (SIGSTOP) for 30 s in the middle of 5,000 reports, then resumed")
+    func brokerPause() async throws {
+        let broker = try PrivateServers.Broker()
+        let harness = try PipelineHarness(batchSize: 100, bootstrapServers: broker.bootstrapServers)
+        try await harness.prepare()
+        try await announceDeployment(harness)
+        let documents = reports(5000)
+        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let worker = try SamuBinary.start(["worker"], environment: harness.environment, name: "f6-\(harness.id)")
+        let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
+        #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 1500 })
+        broker.pause()
+        try await Task.sleep(for: .seconds(30))
+        broker.resume()
+        let resumed = ContinuousClock.now
+        try await producing.value
+        let recovered = try await eventually(timeout: .seconds(150)) { try await allDone(harness, ids.count) }
+        var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
+        ledger.recovery = ContinuousClock.now - resumed
+        let survived = worker.isRunning
+        worker.signal(SIGTERM)
+        let log = try await worker.wait(timeout: .seconds(30)).output
+        print("fault F6 broker paused 30 s: \(ledger)")
+        ledger.record("F6 broker SIGSTOP 30 s, resumed", note: "worker stayed up: \(survived ? "yes" : "NO")")
+        #expect(recovered, "\(log.suffix(2000))")
+        #expect(survived)
+        #expect(ledger.clean, "\(ledger)")
+        broker.kill()
+        try await harness.cleanUp()
+    }
+
+    @Test("F5: a slow database (a lock held 20 s on cases) while 20,000 large reports arrive: memory stays bounded")
+    func slowDatabase() async throws {
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        try await announceDeployment(harness)
+        // Notes of 2,000 Arabic letters: ~4.5 kB a report, a backlog far above the consumer's 16 MB queue.
+        let notes = String(repeating: "ب", count: 1990)
+        let documents = (0..<20_000).map { index -> JSONValue in
+            var document = ReportFixture.document(id: UUID(), zone: zones[index % zones.count])
+            if case .object(let object) = document {
+                document = .object(
+                    JSONObject(object.entries.map { $0.key == "notes" ? ($0.key, .string(notes)) : $0 }))
+            }
+            return document
+        }
+        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let records = documents.map { harness.reportRecord($0) }
+        let backlogBytes = records.reduce(0) { $0 + ($1.value?.count ?? 0) }
+        let worker = try SamuBinary.start(["worker"], environment: harness.environment, name: "f5-\(harness.id)")
+        #expect(try await eventually(timeout: .seconds(60)) { try await harness.withStore { try await $0.counts().processedEvents } >= 87 })
+        try await Task.sleep(for: .seconds(1))
+        let baseline = worker.residentBytes ?? 0
+        let locked = ContinuousClock.now
+        // One session holds a SHARE lock on cases: every insert or update of a case waits for it.
+        let lock = Task {
+            try await harness.withStore { store in
+                try await store.client.withTransaction(logger: harness.logger) { connection in
+                    try await connection.query("lock table cases in share mode", logger: harness.logger)
+                    try await Task.sleep(for: .seconds(20))
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let producing = Task { try await harness.produce(records) }
+        var peak = baseline
+        while ContinuousClock.now - locked < .seconds(20) {
+            peak = max(peak, worker.residentBytes ?? 0)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await lock.value
+        let released = ContinuousClock.now
+        try await producing.value
+        let drained = try await eventually(timeout: .seconds(150)) { try await allDone(harness, ids.count) }
+        var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
+        ledger.recovery = ContinuousClock.now - released
+        worker.signal(SIGTERM)
+        let log = try await worker.wait(timeout: .seconds(30)).output
+        let growth = max(0, peak - baseline)
+        let megabytes = { (bytes: Int) in String(format: "%.0f MB", Double(bytes) / 1_048_576) }
+        print(
+            "fault F5 slow database (lock 20 s): \(ledger); backlog \(megabytes(backlogBytes)); worker RSS \(megabytes(baseline)) before, peak \(megabytes(peak)) during the stall (+\(megabytes(growth)))"
+        )
+        ledger.record(
+            "F5 database stalled 20 s (lock), 20,000 reports",
+            note: "backlog \(megabytes(backlogBytes)); RSS +\(megabytes(growth)) (peak \(megabytes(peak)))")
+        #expect(drained, "\(log.suffix(2000))")
+        #expect(ledger.clean, "\(ledger)")
+        #expect(backlogBytes > 64 << 20, "the backlog must exceed what an unbounded consumer would hold")
+        // The consumer's queue (queued.max.messages.kbytes = 16 MB) and one batch bound what waits in memory.
+        #expect(growth < 48 << 20, "RSS grew by \(megabytes(growth)) during the stall")
+        try await harness.cleanUp()
+    }
+}
