@@ -111,6 +111,17 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// Gives up on every record not yet delivered: each gets a failed delivery report at once
+    /// (`_PURGE_QUEUE` or `_PURGE_INFLIGHT`). For a bounded shutdown when the brokers are away;
+    /// whoever keeps records elsewhere (the outbox) sends them again later.
+    public func purgeOutstanding() {
+        let client = self.client
+        let code = unsafe rd_kafka_purge(client.handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning("purge failed", metadata: ["kafka.error": "\(KafkaError.rdKafka(code, context: "purge"))"])
+        }
+    }
+
     /// Records waiting for their delivery report.
     public var outstandingCount: Int { state.withLock { $0.pending.count } }
 

@@ -32,6 +32,8 @@ public final class DispatchWorker: Service {
     private let batchTimer = Metrics.Timer(label: "samu_worker_batch_seconds")
     private let started = ContinuousClock.now
     static let tickInterval = Duration.seconds(1)
+    /// How long a stopping worker waits for queued outcomes to be delivered.
+    static let publishGrace = Duration.seconds(10)
 
     public init(
         configuration: SamuConfiguration, catalog: TopicCatalog, store: SamuStore, triage: TriageEngine,
@@ -82,7 +84,15 @@ public final class DispatchWorker: Service {
                 feed?.cancel()
                 await feed?.value
                 relay.finish()
+                // Publishing what is queued may wait for the brokers; bound the stop: after the
+                // grace period undelivered rows are purged and stay in the outbox for the next start.
+                let watchdog = Task {
+                    try await Task.sleep(for: Self.publishGrace)
+                    logger.warning("outcomes still unpublished at shutdown; left in the outbox for the next start")
+                    producer.purgeOutstanding()
+                }
                 try await group.waitForAll()
+                watchdog.cancel()
             }
         }
         logger.info("worker stopped", metadata: ["worker.statistics": "\(statistics.snapshot)"])

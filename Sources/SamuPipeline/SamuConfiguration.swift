@@ -157,6 +157,11 @@ public struct SamuConfiguration: Sendable {
                 kafka.additionalProperties[parts[0]] = parts[1]
             }
         }
+        // Notice recreated or repartitioned topics within seconds (librdkafka's default is 5 min):
+        // consumers and producers both, after a broker lost its log and topics were created again.
+        if kafka.additionalProperties["topic.metadata.refresh.interval.ms"] == nil {
+            kafka.additionalProperties["topic.metadata.refresh.interval.ms"] = "10000"
+        }
         self.kafka = kafka
         groupID = value("SAMU_KAFKA_GROUP_ID") ?? "samu-dispatch"
         sessionTimeoutMilliseconds = try integer(
@@ -225,6 +230,12 @@ public struct SamuConfiguration: Sendable {
 
     /// The producers' settings (outbox relay, dead letters, intake).
     public var producer: KafkaProducerConfiguration {
-        KafkaProducerConfiguration(client: kafka)
+        var client = kafka
+        // Topics come from the catalog (`samu topics create`), never from a producer's first send:
+        // an auto-created topic would get the broker's default partition count, not the catalog's.
+        if client.additionalProperties["allow.auto.create.topics"] == nil {
+            client.additionalProperties["allow.auto.create.topics"] = "false"
+        }
+        return KafkaProducerConfiguration(client: client)
     }
 }

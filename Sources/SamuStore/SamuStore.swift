@@ -171,6 +171,22 @@ public final class SamuStore: Sendable {
         }
     }
 
+    /// Marks rows created since `since` (optionally of one topic) as unpublished, so that the
+    /// relay's sweep publishes them again with the same ids and bytes: the recovery after a broker
+    /// lost its log. Returns how many rows will go out again.
+    public func markUnpublished(since: Date, topic: String? = nil) async throws -> Int {
+        let rows = try await client.query(
+            """
+            with marked as (
+                update outbox set published_at = null
+                where created_at >= \(since) and published_at is not null and (\(topic ?? "") = '' or topic = \(topic ?? ""))
+                returning 1)
+            select count(*)::int8 from marked
+            """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
     /// Records a failed publish attempt (the row stays unpublished and is retried).
     public func markPublishFailed(_ ids: [UUID], error: String) async throws {
         if ids.isEmpty { return }

@@ -127,3 +127,26 @@ struct RolesCommand: AsyncParsableCommand {
                 + names.map { "\($0)\(secrets[$0] == nil ? " (nologin)" : "")" }.joined(separator: ", "))
     }
 }
+
+struct OutboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outbox", abstract: "The outbox of published events.", subcommands: [Republish.self])
+
+    struct Republish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish outbox rows again, same ids and bytes (after a broker lost its log).",
+            discussion:
+                "Marks the rows unpublished; a running worker's sweep publishes them within seconds. Consumers dedupe by event_id."
+        )
+
+        @Option(help: "Rows created at or after this time (RFC 3339).") var since: String
+        @Option(help: "Only rows of this topic (full name).") var topic: String?
+
+        func run() async throws {
+            guard let start = RFC3339.parse(since) else { throw ValidationError("--since: not an RFC 3339 time") }
+            let context = try Context.load(label: "samu.outbox")
+            let count = try await context.withStore { store in try await store.markUnpublished(since: start, topic: topic) }
+            print("outbox: \(count) rows marked for republication since \(since)")
+        }
+    }
+}

@@ -166,3 +166,75 @@ extension FaultTests {
         try await harness.cleanUp()
     }
 }
+
+extension FaultTests {
+    @Test("F7: the broker restarted empty (its memory store lost) after 1,000 reports: recover with topics and a republish")
+    func brokerWiped() async throws {
+        let broker = try PrivateServers.Broker()
+        let harness = try PipelineHarness(batchSize: 100, bootstrapServers: broker.bootstrapServers)
+        try await harness.prepare()
+        try await announceDeployment(harness)
+        let start = Date()
+        let first = reports(1000)
+        let worker = try SamuBinary.start(
+            ["worker"], environment: harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 },
+            name: "f7-\(harness.id)")
+        try await harness.produce(first.map { harness.reportRecord($0) })
+        #expect(try await eventually(timeout: .seconds(60)) { try await allDone(harness, first.count) })
+        let before = Set(
+            try await harness.readAll(.outcomes).compactMap {
+                $0.value.flatMap { try? JSONParser.parse($0) }?["event_id"]?.stringValue
+            })
+        broker.kill()
+        try broker.start()
+        let wiped = ContinuousClock.now
+        try await Task.sleep(for: .seconds(8))
+        let survived = worker.isRunning
+        let clearError = worker.log.contains("Subscribed topic not available")
+        // The operator's recovery: the topics again; the workers restarted (their idempotent
+        // producers' ids died with the broker's state: librdkafka keeps bumping the epoch of an id
+        // the new broker never issued); then the outbox republished from PostgreSQL.
+        let topics = try await SamuBinary.run(["topics", "create"], environment: harness.environment)
+        // The running worker finds the new topics at its next metadata refresh (10 s) and rejoins.
+        let rejoined = try await eventually(timeout: .seconds(60)) {
+            worker.log.components(separatedBy: "kafka.rebalance=assign([t-").count - 1 >= 2
+        }
+        worker.signal(SIGTERM)
+        let stopped = try await worker.wait(timeout: .seconds(40))
+        let restarted = try SamuBinary.start(
+            ["worker"], environment: harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 },
+            name: "f7b-\(harness.id)")
+        let republish = try await SamuBinary.run(
+            ["outbox", "republish", "--since", RFC3339.format(start)], environment: harness.environment)
+        let second = reports(500)
+        try await harness.produce(second.map { harness.reportRecord($0) })
+        let ids = (first + second).compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let recovered = try await eventually(timeout: .seconds(120)) { try await allDone(harness, ids.count) }
+        var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
+        ledger.recovery = ContinuousClock.now - wiped
+        let after = Set(
+            try await harness.readAll(.outcomes).compactMap {
+                $0.value.flatMap { try? JSONParser.parse($0) }?["event_id"]?.stringValue
+            })
+        restarted.signal(SIGTERM)
+        let log = stopped.output + (try await restarted.wait(timeout: .seconds(30)).output)
+        let missing = before.subtracting(after).count
+        print(
+            "fault F7 broker wiped: \(ledger); outcomes before the wipe \(before.count), missing after republish \(missing); \(republish.standardOutput)"
+        )
+        ledger.record(
+            "F7 broker restarted empty (memory wipe)",
+            note:
+                "worker stayed up: \(survived ? "yes" : "NO"), stopped in \(String(format: "%.0f s", stopped.seconds)); \(before.count) outcomes republished from PostgreSQL, \(missing) missing")
+        #expect(topics.status == 0 && republish.status == 0, "\(topics.output) \(republish.output)")
+        #expect(survived, "\(log.suffix(3000))")
+        #expect(clearError, "the worker must say that its topics are gone")
+        #expect(rejoined, "the worker did not find the recreated topics")
+        #expect(stopped.status == 0)
+        #expect(recovered, "\(log.suffix(3000))")
+        #expect(missing == 0)
+        #expect(ledger.clean, "\(ledger)")
+        broker.kill()
+        try await harness.cleanUp()
+    }
+}
