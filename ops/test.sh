@@ -19,11 +19,24 @@ swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
 swift build --build-tests -q   # fails the script if the build failed
 
 log="$SAMU_LOCAL/run/test-output.log"
+# The fault suite adds one row per scenario here; printed as a table after the run.
+export SAMU_FAULT_TABLE="$SAMU_LOCAL/run/fault-table.tsv"
+rm -f "$SAMU_FAULT_TABLE"
 echo "test: running (output also in $log)"
 set +e
 swift test --skip-build "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+print_fault_table() {
+  [ -f "$SAMU_FAULT_TABLE" ] || return 0
+  echo
+  echo "fault suite (RELIABILITY.md §3; $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)):"
+  awk -F'\t' 'NR == FNR { for (i = 1; i <= NF; i++) if (length($i) > w[i]) w[i] = length($i); next }
+    { line = "  "; for (i = 1; i <= NF; i++) line = line sprintf("%-" w[i] + 2 "s", $i); print line }' \
+    "$SAMU_FAULT_TABLE" "$SAMU_FAULT_TABLE"
+  echo
+}
+print_fault_table
 if [ "$status" -ne 0 ]; then echo "test: FAILED (swift test exit $status)"; exit "$status"; fi
 
 # The integration suites must have run and passed: a run that filtered or skipped them fails.

@@ -226,7 +226,9 @@ public enum SmallCellSuppression {
     /// reaches the threshold; a suppressed cell is never alone and the suppressed cells never sum
     /// to less than the threshold (complementary suppression of the next smallest cells).
     /// Zero cells are not published. Returns `nil` when nothing may be published.
-    public static func apply<Key: Hashable & Comparable>(_ cells: [Key: Int], threshold: Int) -> (
+    public static func apply<Key: Hashable & Comparable>(
+        _ cells: [Key: Int], threshold: Int
+    ) -> (
         published: [Key: Int], total: Int
     )? {
         let total = cells.values.reduce(0, +)

@@ -90,7 +90,9 @@ public struct CommuneDirectory: Sendable {
             }
         }
         guard let point else { return nil }
-        return candidates.min { $0.centroid.haversineKilometres(to: point) < $1.centroid.haversineKilometres(to: point) }
+        return candidates.min {
+            $0.centroid.haversineKilometres(to: point) < $1.centroid.haversineKilometres(to: point)
+        }
     }
 
     static func normalised(_ text: String) -> String {
@@ -167,7 +169,8 @@ public struct PartnerDirectory: Sendable {
             }
             partners.append(
                 Partner(
-                    id: id, nameFrench: row["name_fr"]?.stringValue ?? id, nameArabic: row["name_ar"]?.stringValue ?? "",
+                    id: id, nameFrench: row["name_fr"]?.stringValue ?? id,
+                    nameArabic: row["name_ar"]?.stringValue ?? "",
                     zones: Set(zones.compactMap(\.stringValue)), minimumCell: minimum, minimumCellDecision: decision))
         }
         if Set(partners.map(\.id)).count != partners.count {

@@ -58,7 +58,9 @@ public struct PartnerAudit: Sendable {
     }
 
     /// Reads the whole partner topic and audits it.
-    public static func scanTopic(configuration: SamuConfiguration, catalog: TopicCatalog, logger: Logger)
+    public static func scanTopic(
+        configuration: SamuConfiguration, catalog: TopicCatalog, logger: Logger
+    )
         async throws -> Report
     {
         let messages = try await KafkaTopicReader.readAll(

@@ -77,7 +77,8 @@ public struct PartnerFeed: Sendable {
             } catch is CancellationError {
                 return
             } catch {
-                logger.warning("partner feed pass failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning(
+                    "partner feed pass failed; retrying", metadata: ["error": "\(String(reflecting: error))"])
             }
             try? await Task.sleep(for: configuration.interval)
         }
@@ -94,7 +95,8 @@ public struct PartnerFeed: Sendable {
             var feed = PartnerFeedWrite()
             for item in finished {
                 feed.projectedCases.append(item.caseID)
-                let commune = configuration.communes.commune(zone: item.zone, at: item.location, named: item.communeName)
+                let commune = configuration.communes.commune(
+                    zone: item.zone, at: item.location, named: item.communeName)
                 for partner in configuration.partners.partners(covering: item.zone) {
                     guard
                         let record = PartnerRecord.make(

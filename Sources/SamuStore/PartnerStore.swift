@@ -43,7 +43,8 @@ extension SamuStore {
     }
 
     /// Zone days with reports, not yet counted, that ended at least `grace` before `now`.
-    public func uncountedDays(zones: [String], now: Date, grace: Duration) async throws -> [(zone: String, day: String)] {
+    public func uncountedDays(zones: [String], now: Date, grace: Duration) async throws -> [(zone: String, day: String)]
+    {
         if zones.isEmpty { return [] }
         let cutoff = now.addingTimeInterval(-Double(grace.components.seconds))
         let rows = try await client.query(
@@ -75,7 +76,9 @@ extension SamuStore {
         query.binds = condition.binds
         let rows = try await client.query(query, logger: logger)
         var cases: [FinishedCase] = []
-        for try await (id, zone, category, payload, minor, status, resolution, bed, reportedAt, openedAt, onScene, lat, lon)
+        for try await (
+            id, zone, category, payload, minor, status, resolution, bed, reportedAt, openedAt, onScene, lat, lon
+        )
             in rows.decode(
                 (
                     UUID, String, String, String, Bool, String, String?, String?, Date, Date, Date?, Double?, Double?
@@ -99,7 +102,8 @@ extension SamuStore {
                     personCount: document?["person"]?["count"]?.integerValue.map(Int.init) ?? 1,
                     factors: factors, minor: minor, status: status,
                     resolution: resolution.flatMap(Resolution.init(rawValue:)),
-                    bedType: bed.flatMap(BedType.init(rawValue:)), reportedAt: reportedAt, openedAt: openedAt, onSceneAt: onScene,
+                    bedType: bed.flatMap(BedType.init(rawValue:)), reportedAt: reportedAt, openedAt: openedAt,
+                    onSceneAt: onScene,
                     location: location, communeName: document?["location"]?["commune"]?.stringValue))
         }
         return cases

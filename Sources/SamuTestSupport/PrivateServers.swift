@@ -36,7 +36,9 @@ public enum PrivateServers {
     /// posix_spawn and a polled `waitpid`, not Foundation's Process: the scripts start daemons
     /// (pg_ctl) and Process was seen to leave such a child unreaped, so that it never finished.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws
+    static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+    ) async throws
         -> String
     {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("ops-\(UUID().uuidString).log")
@@ -57,7 +59,8 @@ public enum PrivateServers {
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard spawned == 0 else {
-            throw CommandFailed(command: executable, output: "posix_spawn failed: \(String(cString: strerror(spawned)))")
+            throw CommandFailed(
+                command: executable, output: "posix_spawn failed: \(String(cString: strerror(spawned)))")
         }
         var status: Int32 = 0
         while waitpid(pid, &status, WNOHANG) == 0 { try await Task.sleep(for: .milliseconds(20)) }

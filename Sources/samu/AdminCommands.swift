@@ -145,7 +145,9 @@ struct OutboxCommand: AsyncParsableCommand {
         func run() async throws {
             guard let start = RFC3339.parse(since) else { throw ValidationError("--since: not an RFC 3339 time") }
             let context = try Context.load(label: "samu.outbox")
-            let count = try await context.withStore { store in try await store.markUnpublished(since: start, topic: topic) }
+            let count = try await context.withStore { store in
+                try await store.markUnpublished(since: start, topic: topic)
+            }
             print("outbox: \(count) rows marked for republication since \(since)")
         }
     }

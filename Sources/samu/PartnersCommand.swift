@@ -36,11 +36,14 @@ struct PartnersCommand: AsyncParsableCommand {
                 keyring = PseudonymKeyring(keys: keyring.keys + PseudonymKeyring.generate(partners: missing).keys)
             }
             if let rotate {
-                guard partners.contains(rotate) else { throw ValidationError("no partner '\(rotate)' in \(partnersPath)") }
-                let start = try since.map { text in
-                    guard let date = RFC3339.parse(text) else { throw ValidationError("--since: not RFC 3339") }
-                    return date
-                } ?? Date()
+                guard partners.contains(rotate) else {
+                    throw ValidationError("no partner '\(rotate)' in \(partnersPath)")
+                }
+                let start =
+                    try since.map { text in
+                        guard let date = RFC3339.parse(text) else { throw ValidationError("--since: not RFC 3339") }
+                        return date
+                    } ?? Date()
                 keyring = keyring.rotated(partner: rotate, at: HourBucket.start(of: start))
             }
             if missing.isEmpty && rotate == nil {

@@ -66,7 +66,8 @@ struct PartnerOutcomeTests {
                 == .other)
         #expect(
             PartnerRecord.make(
-                Self.finished(status: "on_scene"), partner: Self.casablanca, commune: nil, keyring: Self.keyring) == nil)
+                Self.finished(status: "on_scene"), partner: Self.casablanca, commune: nil, keyring: Self.keyring) == nil
+        )
     }
 
     @Test("pseudonyms: stable, different per partner, per quarter and after a key rotation")
@@ -85,7 +86,8 @@ struct PartnerOutcomeTests {
         let february = RFC3339.parse("2026-02-10T00:00:00Z")!
         let after = try #require(rotated.pseudonym(partner: "casablanca", subject: subject, at: february))
         #expect(after.epoch == "2026Q1.k2")
-        #expect(after.pseudonym != Self.keyring.pseudonym(partner: "casablanca", subject: subject, at: february)?.pseudonym)
+        #expect(
+            after.pseudonym != Self.keyring.pseudonym(partner: "casablanca", subject: subject, at: february)?.pseudonym)
         #expect(Self.keyring.pseudonym(partner: "nobody", subject: subject, at: january) == nil)
         // The key file round-trips.
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID()).json")
@@ -156,7 +158,8 @@ struct PartnerOutcomeTests {
         #expect(communes.commune(zone: "casablanca-anfa", at: nil, named: "SIDI BELYOUT")?.code == "sidi-belyout")
         #expect(communes.commune(zone: "casablanca-anfa", at: nil, named: "المعاريف")?.code == "maarif")
         #expect(
-            communes.commune(zone: "casablanca-anfa", at: GeoPoint(latitude: 33.59, longitude: -7.656), named: "nowhere")?
+            communes.commune(
+                zone: "casablanca-anfa", at: GeoPoint(latitude: 33.59, longitude: -7.656), named: "nowhere")?
                 .code == "anfa")
         #expect(communes.commune(zone: "tata", at: GeoPoint(latitude: 29.7, longitude: -8), named: nil) == nil)
         let partners = try PartnerDirectory.load(Repository.seeds.appendingPathComponent("demo/partners.json"))
@@ -174,7 +177,8 @@ struct PartnerOutcomeTests {
                 return nil
             } catch { return error.message }
         }
-        #expect(load(#"{"partners":[{"id":"a","zones":["rabat"],"min_cell":5}]}"#)?.contains("min_cell_decision") == true)
+        #expect(
+            load(#"{"partners":[{"id":"a","zones":["rabat"],"min_cell":5}]}"#)?.contains("min_cell_decision") == true)
         #expect(load(#"{"partners":[{"id":"a","zones":["rabat"],"min_cell":2,"min_cell_decision":"x"}]}"#) != nil)
         #expect(load(#"{"partners":[{"id":"a","zones":["rabat"],"min_cell":5,"min_cell_decision":"x"}]}"#) == nil)
     }

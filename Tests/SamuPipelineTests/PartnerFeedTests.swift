@@ -24,7 +24,9 @@ struct PartnerFeedTests {
         var age: Int64?
         var factors: [String] = []
         var resolution: String
-        var protected: Bool { category == "child_street_situation" || category == "woman_violence_victim" || (age ?? 99) < 18 }
+        var protected: Bool {
+            category == "child_street_situation" || category == "woman_violence_victim" || (age ?? 99) < 18
+        }
     }
 
     func report(_ person: Person, minute: Int) -> KafkaRecord {
@@ -78,10 +80,14 @@ struct PartnerFeedTests {
                     category: "homeless_adult", age: Int64(20 + index * 5),
                     resolution: index % 3 == 0 ? "help_refused" : "sheltered"))
         }
-        for index in 0..<3 { people.append(Person(category: "isolated_elderly", age: Int64(70 + index), resolution: "taken_to_hospital")) }
+        for index in 0..<3 {
+            people.append(Person(category: "isolated_elderly", age: Int64(70 + index), resolution: "taken_to_hospital"))
+        }
         people.append(Person(category: "homeless_adult", age: 34, factors: ["with_children"], resolution: "sheltered"))
         for index in 0..<5 {
-            people.append(Person(category: "child_street_situation", age: Int64(8 + index), resolution: "referred_child_protection"))
+            people.append(
+                Person(
+                    category: "child_street_situation", age: Int64(8 + index), resolution: "referred_child_protection"))
         }
         // A 16-year-old reported as a homeless adult is still a minor for partners.
         people.append(Person(category: "homeless_adult", age: 16, resolution: "referred_child_protection"))
@@ -198,7 +204,9 @@ struct PartnerFeedTests {
         let asWorker = try harness.connecting(as: workerRole, password: password)
         let asPartner = try harness.connecting(as: casaRole, password: password)
         do {
-            let people = (0..<4).map { Person(category: "homeless_adult", age: Int64(30 + $0), resolution: "sheltered") }
+            let people = (0..<4).map {
+                Person(category: "homeless_adult", age: Int64(30 + $0), resolution: "sheltered")
+            }
             let feed = PartnerFeed.Configuration(
                 partners: partners,
                 communes: try CommuneDirectory.load(Repository.seeds.appendingPathComponent("demo/communes.json")),
@@ -222,7 +230,8 @@ struct PartnerFeedTests {
                 for sql in [
                     "delete from cases", "delete from case_timeline", "update case_timeline set actor = 'x'",
                     "truncate outbox", "update partner_records set outcome = 'x'", "delete from partner_records",
-                    "create table worker_was_here (id int)", "drop table decisions", "alter table cases add column x int",
+                    "create table worker_was_here (id int)", "drop table decisions",
+                    "alter table cases add column x int",
                     "insert into ref_zones (code, region, kind, name_ar, name_fr, name_en, source, external) values ('x', 'x', 'x', 'x', 'x', 'x', 'x', false)",
                 ] {
                     let answer = await refusal(store, sql)
@@ -236,7 +245,8 @@ struct PartnerFeedTests {
                 for try await (partner, count) in rows.decode((String, Int64).self) { visible[partner] = count }
                 #expect(visible == ["casa-\(harness.id)": 4], "a partner sees other partners' rows: \(visible)")
                 for sql in [
-                    "select * from cases", "select * from reports", "select * from outbox", "select * from case_timeline",
+                    "select * from cases", "select * from reports", "select * from outbox",
+                    "select * from case_timeline",
                     "select * from processed_events", "insert into partner_records select * from partner_records",
                     "update partner_records set outcome = 'x'",
                 ] {
@@ -254,7 +264,9 @@ struct PartnerFeedTests {
             }
             #expect(!canLogIn)
         }
-        try await harness.withStore { try await $0.dropRoles([workerRole] + partners.partners.map { DatabaseRoles.partnerRole($0.id) }) }
+        try await harness.withStore {
+            try await $0.dropRoles([workerRole] + partners.partners.map { DatabaseRoles.partnerRole($0.id) })
+        }
         try await harness.cleanUp()
     }
 }

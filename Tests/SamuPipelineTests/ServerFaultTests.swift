@@ -61,7 +61,8 @@ extension FaultTests {
         let retries =
             log.components(separatedBy: "database unavailable").count - 1
             + log.components(separatedBy: "database write failed; retrying").count - 1
-        print("fault F4 PostgreSQL crash for \(seconds(restarted - atCrash)): \(ledger); retried store calls \(retries)")
+        print(
+            "fault F4 PostgreSQL crash for \(seconds(restarted - atCrash)): \(ledger); retried store calls \(retries)")
         ledger.record(
             "F4 PostgreSQL crash + restart after 10 s",
             note: "worker stayed up: \(survived ? "yes" : "NO"); store retries logged: \(retries)")
@@ -122,7 +123,10 @@ extension FaultTests {
         let records = documents.map { harness.reportRecord($0) }
         let backlogBytes = records.reduce(0) { $0 + ($1.value?.count ?? 0) }
         let worker = try SamuBinary.start(["worker"], environment: harness.environment, name: "f5-\(harness.id)")
-        #expect(try await eventually(timeout: .seconds(60)) { try await harness.withStore { try await $0.counts().processedEvents } >= 87 })
+        #expect(
+            try await eventually(timeout: .seconds(60)) {
+                try await harness.withStore { try await $0.counts().processedEvents } >= 87
+            })
         try await Task.sleep(for: .seconds(1))
         let baseline = worker.residentBytes ?? 0
         let locked = ContinuousClock.now
@@ -168,7 +172,9 @@ extension FaultTests {
 }
 
 extension FaultTests {
-    @Test("F7: the broker restarted empty (its memory store lost) after 1,000 reports: recover with topics and a republish")
+    @Test(
+        "F7: the broker restarted empty (its memory store lost) after 1,000 reports: recover with topics and a republish"
+    )
     func brokerWiped() async throws {
         let broker = try PrivateServers.Broker()
         let harness = try PipelineHarness(batchSize: 100, bootstrapServers: broker.bootstrapServers)
@@ -225,7 +231,8 @@ extension FaultTests {
         ledger.record(
             "F7 broker restarted empty (memory wipe)",
             note:
-                "worker stayed up: \(survived ? "yes" : "NO"), stopped in \(String(format: "%.0f s", stopped.seconds)); \(before.count) outcomes republished from PostgreSQL, \(missing) missing")
+                "worker stayed up: \(survived ? "yes" : "NO"), stopped in \(String(format: "%.0f s", stopped.seconds)); \(before.count) outcomes republished from PostgreSQL, \(missing) missing"
+        )
         #expect(topics.status == 0 && republish.status == 0, "\(topics.output) \(republish.output)")
         #expect(survived, "\(log.suffix(3000))")
         #expect(clearError, "the worker must say that its topics are gone")
