@@ -8,6 +8,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . ops/env.sh
 export SAMU_DATABASE_SCHEMA="${SAMU_DATABASE_SCHEMA:-demo}"
+# Municipal partners (invented demo data) and their pseudonym keys, kept outside the database.
+export SAMU_PARTNERS="${SAMU_PARTNERS:-seeds/demo/partners.json}"
+export SAMU_PARTNER_KEYS="${SAMU_PARTNER_KEYS:-$SAMU_LOCAL/secrets/partner-keys.json}"
+export SAMU_PARTNER_INTERVAL_MS="${SAMU_PARTNER_INTERVAL_MS:-1000}"
 sample="${1:-seeds/sample-reports.ndjson}"
 
 ops/setup.sh
@@ -23,8 +27,17 @@ ops/database.sh psql -qc "drop schema if exists $SAMU_DATABASE_SCHEMA cascade" >
 echo "demo: reference data into PostgreSQL, and the demo deployment's crews and shelters report in:"
 "$samu" seed --deployment
 
+"$samu" partners keys
+# Least privilege: the worker runs as samu_worker (no DDL, no deletes), not as the owner.
+secrets="$SAMU_LOCAL/secrets"; mkdir -p "$secrets"; chmod 700 "$secrets"
+if [ ! -f "$secrets/db-roles.json" ]; then
+  (umask 077; python3 -c 'import json, secrets; print(json.dumps({"samu_worker": secrets.token_urlsafe(24)}))' >"$secrets/db-roles.json")
+fi
+"$samu" roles --passwords "$secrets/db-roles.json"
+worker_password="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["samu_worker"])' "$secrets/db-roles.json")"
+
 log="$SAMU_LOCAL/run/demo-worker.log"
-"$samu" worker >"$log" 2>&1 &
+SAMU_DATABASE_URL="postgres://samu_worker:$worker_password@127.0.0.1:$SAMU_PG_PORT/samu" "$samu" worker >"$log" 2>&1 &
 worker=$!
 trap 'kill -TERM $worker 2>/dev/null || true' EXIT
 echo "demo: worker started (pid $worker, log $log)"
@@ -48,6 +61,10 @@ echo "== 5. The crews work the night (acknowledge, reach the person, close the c
 echo
 echo "== 6. At dawn:"
 "$samu" summary --wait 30 | grep -E "dispatch:|decisions:|summary:"
+echo
+echo "== 7. What municipal partners received (pseudonymised; minors and victims of violence only as counts):"
+sleep 3   # the partner feed runs every second; records leave once a case is finished and its hour is over
+"$samu" partners scan --show 2
 echo
 kill -TERM "$worker"
 wait "$worker" || true

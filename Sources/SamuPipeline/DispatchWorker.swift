@@ -7,6 +7,7 @@ import SamuModel
 import SamuStore
 import SamuTriage
 import ServiceLifecycle
+import Synchronization
 
 /// The worker: consumes reports, unit and bed reports and operator commands; validates each
 /// event; triages reports; lets each zone's dispatcher decide; writes everything a batch changed
@@ -34,6 +35,8 @@ public final class DispatchWorker: Service {
     static let tickInterval = Duration.seconds(1)
     /// How long a stopping worker waits for queued outcomes to be delivered.
     static let publishGrace = Duration.seconds(10)
+    /// The longest a single database call may take before it is abandoned and retried.
+    static let attemptDeadline = Duration.seconds(30)
 
     public init(
         configuration: SamuConfiguration, catalog: TopicCatalog, store: SamuStore, triage: TriageEngine,
@@ -121,6 +124,7 @@ public final class DispatchWorker: Service {
     /// Takes over the zones of newly assigned partitions: their units, shelters, open cases and
     /// queue are rebuilt from PostgreSQL.
     private func rebuild(_ partitions: Set<Int32>, zones: inout Zones) async throws {
+        let store = self.store
         let known = try await retrying { try await store.knownZones() }
         for zone in zones.fenced where partitions.contains(partition(of: zone)) { zones.fenced.remove(zone) }
         try await takeOver(
@@ -131,7 +135,9 @@ public final class DispatchWorker: Service {
     /// from now on), then their state from PostgreSQL.
     private func takeOver(_ taking: [String], zones: inout Zones) async throws {
         if taking.isEmpty { return }
-        let epochs = try await retrying { try await store.takeLeases(taking, owner: configuration.workerID) }
+        let owner = configuration.workerID
+        let store = self.store
+        let epochs = try await retrying { try await store.takeLeases(taking, owner: owner) }
         let states = try await retrying { try await store.zoneStates(taking) }
         let now = instant()
         var restoredCases = 0
@@ -242,7 +248,9 @@ public final class DispatchWorker: Service {
         // Zones this worker has not decided for yet: take their leases and state first.
         let newZones = Set(decoded.map(\.1.zone)).subtracting(zones.fenced).filter { zones.dispatchers[$0] == nil }
         try await takeOver(newZones.sorted(), zones: &zones)
-        let seenBefore = try await retrying { try await store.alreadyProcessed(decoded.map(\.1.eventID)) }
+        let eventIDs = decoded.map(\.1.eventID)
+        let store = self.store
+        let seenBefore = try await retrying { try await store.alreadyProcessed(eventIDs) }
         var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
         var seenInBatch = Set<UUID>()
         var touched = Set<String>()
@@ -396,6 +404,7 @@ public final class DispatchWorker: Service {
         for zone in touched { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
         do {
             let write = recorder.write
+            let store = self.store
             return try await retrying { try await store.write(write) }
         } catch let failure as ZoneFenced {
             fenced(failure, touched: touched, zones: &zones)
@@ -416,12 +425,18 @@ public final class DispatchWorker: Service {
 
     /// Runs a database operation, retrying while the database is unavailable; a failure caused by
     /// the data is rethrown as ``DeterministicStoreFailure``.
-    private func retrying<Result: Sendable>(_ operation: () async throws -> Result) async throws -> Result {
+    ///
+    /// Each attempt has a deadline (``attemptDeadline``): a call that never answers (seen once in the
+    /// F4 fault test, after PostgreSQL crashed while a connection was being set up) is abandoned and
+    /// retried instead of stalling the worker for ever. The inbox makes the retry safe.
+    private func retrying<Result: Sendable>(
+        _ operation: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
         var backoff = Duration.milliseconds(100)
         var attempts = 0
         while true {
             do {
-                return try await operation()
+                return try await withDeadline(Self.attemptDeadline, operation)
             } catch let error as ZoneFenced {
                 throw error
             } catch {
@@ -462,4 +477,50 @@ struct StoppedWhileRetrying: Error {}
 /// The database refused a write for its data (a constraint, a value out of range): retrying cannot help.
 struct DeterministicStoreFailure: Error, CustomStringConvertible {
     var description: String
+}
+
+/// A database call that did not answer within its deadline.
+struct StoreCallTimedOut: Error, CustomStringConvertible {
+    var deadline: Duration
+    var description: String { "the database did not answer within \(deadline)" }
+}
+
+/// Runs `operation`, or throws ``StoreCallTimedOut`` after `deadline` without waiting for it (it is
+/// cancelled and left to finish on its own: a call stuck on a dead connection may never return).
+func withDeadline<Result: Sendable>(
+    _ deadline: Duration, _ operation: @escaping @Sendable () async throws -> Result
+) async throws -> Result {
+    let race = DeadlineRace<Result>()
+    return try await withCheckedThrowingContinuation { continuation in
+        race.start(continuation)
+        let work = Task {
+            do { race.finish(.success(try await operation())) } catch { race.finish(.failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: deadline)
+            if race.finish(.failure(StoreCallTimedOut(deadline: deadline))) { work.cancel() }
+        }
+    }
+}
+
+/// Resumes a continuation once, with whichever of the operation and the timer finishes first.
+final class DeadlineRace<Result: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Result, any Error>?>(nil)
+
+    func start(_ continuation: CheckedContinuation<Result, any Error>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    @discardableResult
+    func finish(_ result: Swift.Result<Result, any Error>) -> Bool {
+        guard
+            let continuation = continuation.withLock({ state in
+                defer { state = nil }; return state
+            })
+        else {
+            return false
+        }
+        continuation.resume(with: result)
+        return true
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RdKafka
 import SamuModel
 import SamuPipeline
 
@@ -72,9 +73,19 @@ struct PartnersCommand: AsyncParsableCommand {
                 "Read the whole partner topic and check every event: closed schema, forbidden fields and values, conflicting duplicates. Exits 1 on any finding."
         )
 
+        @Option(help: "Also print this many events, as partners receive them.") var show = 0
+
         func run() async throws {
             try requireLibrdKafka()
             let context = try Context.load(label: "samu.partners")
+            if show > 0 {
+                let messages = try await KafkaTopicReader.readAll(
+                    topic: context.catalog.name(.partnerOutcomes), client: context.configuration.kafka,
+                    logger: context.logger)
+                for message in messages.prefix(show) {
+                    print("  " + (message.value.map { String(decoding: $0, as: UTF8.self) } ?? "(tombstone)"))
+                }
+            }
             let report = try await PartnerAudit.scanTopic(
                 configuration: context.configuration, catalog: context.catalog, logger: context.logger)
             print("partners scan: \(context.catalog.name(.partnerOutcomes)): \(report)")

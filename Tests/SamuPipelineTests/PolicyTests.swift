@@ -9,6 +9,22 @@ import Testing
 
 @Suite("Failure policy and configuration")
 struct PolicyTests {
+    @Test("a database call that never answers is abandoned at its deadline, and retried as a transient failure")
+    func deadline() async throws {
+        #expect(try await withDeadline(.seconds(5)) { 42 } == 42)
+        await #expect(throws: StoreCallTimedOut.self) {
+            // Ignores cancellation, like a query stuck on a dead connection.
+            try await withDeadline(.milliseconds(200)) {
+                for _ in 0..<30 { try? await Task.sleep(for: .milliseconds(100)) }
+                return 0
+            }
+        }
+        #expect(StoreFailurePolicy.decide(StoreCallTimedOut(deadline: .seconds(1))) == .retry)
+        await #expect(throws: CancellationError.self) {
+            try await withDeadline(.seconds(5)) { throw CancellationError() }
+        }
+    }
+
     @Test(
         "database failures that say 'later' are retried; failures caused by the data are dead-lettered",
         arguments: [
