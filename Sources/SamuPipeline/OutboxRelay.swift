@@ -20,6 +20,9 @@ public final class OutboxRelay: Sendable {
     private let published = Counter(label: "samu_outbox_published_total")
     private let failed = Counter(label: "samu_outbox_publish_failures_total")
     let statistics: WorkerStatistics
+    /// A database call of the relay that does not answer in this time is abandoned (the rows stay
+    /// unpublished and the sweep takes them again): a stuck call must not stop publication.
+    static let callDeadline = Duration.seconds(30)
     let sweepInterval: Duration
     let sweepAge: Duration
 
@@ -58,7 +61,11 @@ public final class OutboxRelay: Sendable {
     private func sweepUntilCancelled() async {
         while !Task.isCancelled {
             do {
-                let rows = try await store.unpublishedOutbox(olderThan: sweepAge, limit: 1000)
+                let store = self.store
+                let age = sweepAge
+                let rows = try await withDeadline(Self.callDeadline) {
+                    try await store.unpublishedOutbox(olderThan: age, limit: 1000)
+                }
                 let fresh = inFlight.withLock { inFlight in
                     let fresh = rows.filter { !inFlight.contains($0.id) }
                     inFlight.formUnion(fresh.map(\.id))
@@ -116,7 +123,9 @@ public final class OutboxRelay: Sendable {
             }
         }
         do {
-            try await store.markPublished(delivered)
+            let store = self.store
+            let ids = delivered
+            try await withDeadline(Self.callDeadline) { try await store.markPublished(ids) }
         } catch {
             // The rows stay unpublished and the sweep publishes them again (same id, same bytes).
             logger.info("could not mark outbox rows published", metadata: ["error": "\(String(reflecting: error))"])
@@ -126,7 +135,12 @@ public final class OutboxRelay: Sendable {
             logger.warning(
                 "outbox rows not delivered; the sweep retries them",
                 metadata: ["outbox.count": "\(undelivered.count)", "kafka.error": "\(lastError)"])
-            try? await store.markPublishFailed(undelivered, error: lastError.description)
+            let store = self.store
+            let failure = lastError.description
+            let ids = undelivered
+            _ = try? await withDeadline(Self.callDeadline) {
+                try await store.markPublishFailed(ids, error: failure)
+            }
         }
         published.increment(by: Int64(delivered.count))
         statistics.update { $0.outcomesPublished += delivered.count }

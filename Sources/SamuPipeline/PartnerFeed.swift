@@ -72,7 +72,8 @@ public struct PartnerFeed: Sendable {
     func run(relay: OutboxRelay) async {
         while !Task.isCancelled {
             do {
-                let (_, outbox) = try await pass()
+                let feed = self
+                let (_, outbox) = try await withDeadline(.seconds(120)) { try await feed.pass() }
                 await relay.enqueue(outbox)
             } catch is CancellationError {
                 return

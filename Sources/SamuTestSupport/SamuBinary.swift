@@ -94,6 +94,19 @@ public enum SamuBinary {
         }
     }
 
+    /// Each thread of a process: name, state and kernel wait channel (to diagnose a stall).
+    public static func threadStates(of pid: Int32) -> String {
+        let tasks = "/proc/\(pid)/task"
+        guard let ids = try? FileManager.default.contentsOfDirectory(atPath: tasks) else { return "(gone)" }
+        return ids.sorted().map { id in
+            let name = (try? String(contentsOfFile: "\(tasks)/\(id)/comm", encoding: .utf8)) ?? "?"
+            let channel = (try? String(contentsOfFile: "\(tasks)/\(id)/wchan", encoding: .utf8)) ?? "?"
+            let stat = (try? String(contentsOfFile: "\(tasks)/\(id)/stat", encoding: .utf8)) ?? ""
+            let state = stat.split(separator: ")").last?.split(separator: " ").first ?? "?"
+            return "\(name.trimmingCharacters(in: .whitespacesAndNewlines))[\(state)] \(channel)"
+        }.joined(separator: "; ")
+    }
+
     public struct TimedOut: Error, CustomStringConvertible {
         public var log: String
         public var description: String { "samu did not exit in time; its output:\n\(log.suffix(3000))" }

@@ -53,11 +53,13 @@ extension FaultTests {
         let restarted = ContinuousClock.now
         try await producing.value
         let recovered = await eventuallyReachable(timeout: .seconds(120)) { try await allDone(harness, ids.count) }
+        // If the worker stalled, say where its threads wait (kernel wait channel and state).
+        let threads = recovered ? "" : SamuBinary.threadStates(of: worker.pid)
         var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
         ledger.recovery = ContinuousClock.now - restarted
         let survived = worker.isRunning
         worker.signal(SIGTERM)
-        let log = try await worker.wait(timeout: .seconds(30)).output
+        let log = (try? await worker.wait(timeout: .seconds(30)).output) ?? worker.log
         let retries =
             log.components(separatedBy: "database unavailable").count - 1
             + log.components(separatedBy: "database write failed; retrying").count - 1
@@ -66,7 +68,7 @@ extension FaultTests {
         ledger.record(
             "F4 PostgreSQL crash + restart after 10 s",
             note: "worker stayed up: \(survived ? "yes" : "NO"); store retries logged: \(retries)")
-        #expect(recovered, "\(log.suffix(2000))")
+        #expect(recovered, "threads: \(threads)\n\(log.suffix(2000))")
         #expect(survived, "the worker must ride out the outage without a restart")
         #expect(ledger.clean, "\(ledger)")
         #expect(ledger.cases == ids.count)
