@@ -60,7 +60,10 @@ struct PartnersCommand: AsyncParsableCommand {
                     atPath: temporary.path, contents: Data(keyring.json.serialized.utf8),
                     attributes: [.posixPermissions: 0o600])
             else { throw ValidationError("cannot write \(temporary.path)") }
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
+            // rename(2): atomic, whether or not the file existed.
+            guard rename(temporary.path, url.path) == 0 else {
+                throw ValidationError("cannot move \(temporary.path) to \(url.path)")
+            }
             print(
                 "partners keys: wrote \(keysPath) (\(missing.count) new partner keys\(rotate.map { ", rotated \($0)" } ?? ""))"
             )
