@@ -315,7 +315,7 @@ struct FaultTests {
         try await harness.cleanUp()
     }
 
-    @Test("F9/F10: duplicated reports and shuffled, replayed unit reports")
+    @Test("F9/F10: duplicated reports and shuffled, replayed unit and bed reports")
     func duplicatesAndStaleUnits() async throws {
         let harness = try PipelineHarness()
         try await harness.prepare()
@@ -341,6 +341,20 @@ struct FaultTests {
             let record = KafkaRecord(topic: topic, key: Array("rabat".utf8), value: Array(event.serialized.utf8))
             unitEvents += [record, KafkaRecord(topic: topic, key: record.key, value: record.value)]
         }
+        // One shelter reports versions 1...40 the same way; version v has v men's beds occupied of 50.
+        let bedsTopic = harness.catalog.name(.beds)
+        for version in Array(1...40).shuffled() {
+            let event: JSONValue = [
+                "schema_version": 1, "event_id": .string(UUID().uuidString.lowercased()), "zone": "rabat",
+                "shelter_id": "rabat-s9", "version": .integer(Int64(version)),
+                "location": ["lat": 34.01, "lon": -6.83],
+                "beds": ["men": ["capacity": 50, "occupied": .integer(Int64(version))]],
+                "reported_at": "2026-01-15T01:00:00Z",
+            ]
+            let record = KafkaRecord(topic: bedsTopic, key: Array("rabat".utf8), value: Array(event.serialized.utf8))
+            unitEvents += [record, KafkaRecord(topic: bedsTopic, key: record.key, value: record.value)]
+        }
+        unitEvents.shuffle()
         try await harness.withWorker { worker in
             try await harness.produce(unitEvents)
             try await harness.produce(records)
@@ -351,17 +365,19 @@ struct FaultTests {
             #expect(done, "\(worker.statistics.snapshot)")
             let stats = worker.statistics.snapshot
             print(
-                "fault F9/F10: \(records.count) report events (\(injectedDuplicates) duplicates), \(unitEvents.count) unit events (40 versions, shuffled, each twice): duplicates ignored \(stats.duplicatesIgnored), stale inputs refused \(stats.inputsRejected)"
+                "fault F9/F10: \(records.count) report events (\(injectedDuplicates) duplicates), \(unitEvents.count) unit and bed events (40 versions each, shuffled, each twice): duplicates ignored \(stats.duplicatesIgnored), stale inputs refused \(stats.inputsRejected)"
             )
             #expect(
-                stats.duplicatesIgnored == injectedDuplicates + 40,
-                "duplicated reports and the second copy of each unit event")
+                stats.duplicatesIgnored == injectedDuplicates + 80,
+                "duplicated reports and the second copy of each unit and bed event")
         }
         let ledger = try await Ledger.check(harness, reports: ids, eventsIn: records.count)
         #expect(ledger.clean, "\(ledger)")
         ledger.record(
-            "F9/F10 duplicated reports, shuffled unit versions",
-            note: "\(injectedDuplicates) duplicate reports + 40 duplicate unit events ignored")
+            "F9/F10 duplicated reports, shuffled unit and bed versions",
+            note:
+                "\(injectedDuplicates) duplicate reports + 80 duplicate unit and bed events ignored; latest versions kept"
+        )
         let final = try await harness.withStore { store in
             let rows = try await store.client.query("select version, status from units where unit_id = 'rabat-u9'")
             for try await (version, status) in rows.decode((Int64, String).self) { return (version, status) }
@@ -369,6 +385,15 @@ struct FaultTests {
         }
         #expect(final.0 == 40)
         #expect(final.1 == "off_duty", "the highest version wins, whatever the order")
+        let shelter = try await harness.withStore { store in
+            let rows = try await store.client.query(
+                "select version, occupied from shelter_beds where shelter_id = 'rabat-s9' and bed_type = 'men'")
+            for try await (version, occupied) in rows.decode((Int64, Int32).self) {
+                return (version, Int(occupied))
+            }
+            return (Int64(-1), -1)
+        }
+        #expect(shelter.0 == 40 && shelter.1 == 40, "the shelter's latest counts win, whatever the order: \(shelter)")
         try await harness.cleanUp()
     }
 }
