@@ -16,7 +16,7 @@ struct Samu: AsyncParsableCommand {
         subcommands: [
             WorkerCommand.self, IntakeCommand.self, TopicsCommand.self, MigrateCommand.self, SeedCommand.self,
             SummaryCommand.self, CrewsCommand.self, DeadLetterCommand.self, BenchCommand.self,
-            PartnersCommand.self, RolesCommand.self, OutboxCommand.self, ConfigCommand.self,
+            PartnersCommand.self, RolesCommand.self, OutboxCommand.self, SimulateCommand.self, ConfigCommand.self,
         ]
     )
 }
