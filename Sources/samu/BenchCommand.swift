@@ -5,7 +5,8 @@ import SamuModel
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks (build with -c release).", subcommands: [DispatchBench.self])
+        commandName: "bench", abstract: "Benchmarks (build with -c release).",
+        subcommands: [DispatchBench.self, HopsBench.self])
 }
 
 /// The dispatch core against a linear haversine scan of the same data, in one run.
