@@ -101,12 +101,11 @@ struct HopsBench: AsyncParsableCommand {
         guard latencies.count == total else {
             throw ValidationError("only \(latencies.count) of \(total) records came through both hops")
         }
-        let sorted = timed.sorted()
-        func at(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        func at(_ q: Double) -> Double { DispatchBench.percentile(timed, q) }
         print(
             String(
                 format:
                     "bench hops: %d records at %.0f/s through two hops (linger.ms=5, fetch.wait.max.ms=10): p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms",
-                timed.count, rate, at(0.5), at(0.99), at(0.999), sorted.last ?? 0))
+                timed.count, rate, at(0.5), at(0.99), at(0.999), timed.max() ?? 0))
     }
 }

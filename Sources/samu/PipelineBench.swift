@@ -139,13 +139,9 @@ struct PipelineBench: AsyncParsableCommand {
             throw ValidationError("only \(receivedTimes.count) of \(count) timed reports came back")
         }
         func line(_ name: String, _ values: [Double]) -> String {
-            let sorted = values.sorted()
-            func at(_ q: Double) -> Double {
-                sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
-            }
-            return String(
-                format: "  %@ (%d): p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms", name, sorted.count, at(0.5), at(0.99),
-                at(0.999))
+            func at(_ q: Double) -> Double { values.isEmpty ? .nan : DispatchBench.percentile(values, q) }
+            return "  \(name) (\(values.count)): "
+                + String(format: "p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms", at(0.5), at(0.99), at(0.999))
         }
         print(
             String(

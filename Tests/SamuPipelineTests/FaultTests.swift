@@ -145,17 +145,30 @@ struct FaultTests {
         try await harness.produce(DeploymentEvents.records(plan, catalog: harness.catalog))
     }
 
+    /// Fresh topics and schema, the deployment reported in, and `count` reports (with their ids)
+    /// spread over the scenario zones.
+    func prepared(
+        reports count: Int, batchSize: Int = 100, bootstrapServers: String? = nil, databaseURL: String? = nil
+    ) async throws -> (harness: PipelineHarness, documents: [JSONValue], ids: [UUID]) {
+        let harness = try PipelineHarness(
+            batchSize: batchSize, bootstrapServers: bootstrapServers, databaseURL: databaseURL)
+        try await harness.prepare()
+        try await announceDeployment(harness)
+        let documents = reports(count)
+        return (harness, documents, Self.ids(documents))
+    }
+
+    static func ids(_ documents: [JSONValue]) -> [UUID] {
+        documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+    }
+
     func cases(_ harness: PipelineHarness) async throws -> Int {
         try await harness.withStore { try await $0.counts().cases }
     }
 
     @Test("F1: kill -9 of the worker in the middle of 10,000 reports, then a restart")
     func killNine() async throws {
-        let harness = try PipelineHarness(batchSize: 100)
-        try await harness.prepare()
-        try await announceDeployment(harness)
-        let documents = (0..<10_000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
-        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let (harness, documents, ids) = try await prepared(reports: 10_000)
         let worker = try SamuBinary.start(["worker"], environment: harness.environment, name: "f1-\(harness.id)")
         let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
         #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 3000 })
@@ -165,10 +178,7 @@ struct FaultTests {
         try await producing.value
         let restarted = ContinuousClock.now
         let second = try SamuBinary.start(["worker"], environment: harness.environment, name: "f1b-\(harness.id)")
-        let recovered = try await eventually(timeout: .seconds(90)) {
-            let counts = try await harness.withStore { try await $0.counts() }
-            return counts.cases == ids.count && counts.unpublished == 0
-        }
+        let recovered = try await eventually(timeout: .seconds(90)) { try await allDone(harness, ids.count) }
         var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
         ledger.recovery = ContinuousClock.now - restarted
         second.signal(SIGTERM)
@@ -184,11 +194,7 @@ struct FaultTests {
 
     @Test("two workers in one group, one killed with kill -9 while both are busy: the other takes its zones over")
     func twoWorkersOneKilled() async throws {
-        let harness = try PipelineHarness(batchSize: 100)
-        try await harness.prepare()
-        try await announceDeployment(harness)
-        let documents = (0..<3000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
-        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let (harness, documents, ids) = try await prepared(reports: 3000)
         var first = harness.environment
         first["SAMU_WORKER_ID"] = "w1-\(harness.id)"
         var second = harness.environment
@@ -202,10 +208,7 @@ struct FaultTests {
         _ = try await victim.wait(timeout: .seconds(10))
         let killedAt = ContinuousClock.now
         try await producing.value
-        let recovered = try await eventually(timeout: .seconds(120)) {
-            let counts = try await harness.withStore { try await $0.counts() }
-            return counts.cases == ids.count && counts.unpublished == 0
-        }
+        let recovered = try await eventually(timeout: .seconds(120)) { try await allDone(harness, ids.count) }
         var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
         ledger.recovery = ContinuousClock.now - killedAt
         survivor.signal(SIGTERM)
@@ -220,11 +223,7 @@ struct FaultTests {
 
     @Test("F2: a zombie worker paused past its session, then resumed, while another took its zones over")
     func zombie() async throws {
-        let harness = try PipelineHarness(batchSize: 100)
-        try await harness.prepare()
-        try await announceDeployment(harness)
-        let documents = (0..<3000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
-        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let (harness, documents, ids) = try await prepared(reports: 3000)
         var first = harness.environment
         first["SAMU_WORKER_ID"] = "zombie-\(harness.id)"
         first["SAMU_LOG_LEVEL"] = "info"
@@ -240,10 +239,7 @@ struct FaultTests {
         zombie.signal(SIGCONT)
         try await producing.value
         let resumed = ContinuousClock.now
-        let recovered = try await eventually(timeout: .seconds(120)) {
-            let counts = try await harness.withStore { try await $0.counts() }
-            return counts.cases == ids.count && counts.unpublished == 0
-        }
+        let recovered = try await eventually(timeout: .seconds(120)) { try await allDone(harness, ids.count) }
         var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
         ledger.recovery = ContinuousClock.now - resumed
         zombie.signal(SIGTERM)
@@ -264,7 +260,7 @@ struct FaultTests {
         try await harness.prepare()
         var random = SystemRandomNumberGenerator()
         let valid = (0..<1000).map { ReportFixture.document(id: UUID(), zone: zones[$0 % zones.count]) }
-        let ids = valid.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let ids = Self.ids(valid)
         let topic = harness.catalog.name(.reports)
         let template = ReportFixture.document().serialized
         func bad(_ index: Int) -> KafkaRecord {
@@ -320,7 +316,7 @@ struct FaultTests {
         let harness = try PipelineHarness()
         try await harness.prepare()
         let documents = (0..<300).map { _ in ReportFixture.document(id: UUID(), zone: "rabat") }
-        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let ids = Self.ids(documents)
         var records: [KafkaRecord] = []
         var injectedDuplicates = 0
         for (index, document) in documents.enumerated() {

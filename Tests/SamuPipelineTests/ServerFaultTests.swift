@@ -36,11 +36,7 @@ extension FaultTests {
     @Test("F4: PostgreSQL crashes (immediate stop) in the middle of 5,000 reports and restarts 10 s later")
     func databaseCrash() async throws {
         let database = try await PrivateServers.Database()
-        let harness = try PipelineHarness(batchSize: 100, databaseURL: database.url)
-        try await harness.prepare()
-        try await announceDeployment(harness)
-        let documents = reports(5000)
-        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let (harness, documents, ids) = try await prepared(reports: 5000, databaseURL: database.url)
         let worker = try SamuBinary.start(
             ["worker"], environment: harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 },
             name: "f4-\(harness.id)")
@@ -78,11 +74,8 @@ extension FaultTests {
     @Test("F6: the broker paused (SIGSTOP) for 30 s in the middle of 5,000 reports, then resumed")
     func brokerPause() async throws {
         let broker = try PrivateServers.Broker()
-        let harness = try PipelineHarness(batchSize: 100, bootstrapServers: broker.bootstrapServers)
-        try await harness.prepare()
-        try await announceDeployment(harness)
-        let documents = reports(5000)
-        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let (harness, documents, ids) = try await prepared(
+            reports: 5000, bootstrapServers: broker.bootstrapServers)
         let worker = try SamuBinary.start(["worker"], environment: harness.environment, name: "f6-\(harness.id)")
         let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
         #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 1500 })
@@ -121,7 +114,7 @@ extension FaultTests {
             }
             return document
         }
-        let ids = documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let ids = Self.ids(documents)
         let records = documents.map { harness.reportRecord($0) }
         let backlogBytes = records.reduce(0) { $0 + ($1.value?.count ?? 0) }
         let worker = try SamuBinary.start(["worker"], environment: harness.environment, name: "f5-\(harness.id)")
@@ -179,11 +172,8 @@ extension FaultTests {
     )
     func brokerWiped() async throws {
         let broker = try PrivateServers.Broker()
-        let harness = try PipelineHarness(batchSize: 100, bootstrapServers: broker.bootstrapServers)
-        try await harness.prepare()
-        try await announceDeployment(harness)
         let start = Date()
-        let first = reports(1000)
+        let (harness, first, _) = try await prepared(reports: 1000, bootstrapServers: broker.bootstrapServers)
         let worker = try SamuBinary.start(
             ["worker"], environment: harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 },
             name: "f7-\(harness.id)")
@@ -216,7 +206,7 @@ extension FaultTests {
             ["outbox", "republish", "--since", RFC3339.format(start)], environment: harness.environment)
         let second = reports(500)
         try await harness.produce(second.map { harness.reportRecord($0) })
-        let ids = (first + second).compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        let ids = Self.ids(first + second)
         let recovered = try await eventually(timeout: .seconds(120)) { try await allDone(harness, ids.count) }
         var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
         ledger.recovery = ContinuousClock.now - wiped
