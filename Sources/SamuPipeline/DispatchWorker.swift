@@ -7,7 +7,6 @@ import SamuModel
 import SamuStore
 import SamuTriage
 import ServiceLifecycle
-import Synchronization
 
 /// The worker: consumes reports, unit and bed reports and operator commands; validates each
 /// event; triages reports; lets each zone's dispatcher decide; writes everything a batch changed
@@ -426,9 +425,9 @@ public final class DispatchWorker: Service {
     /// Runs a database operation, retrying while the database is unavailable; a failure caused by
     /// the data is rethrown as ``DeterministicStoreFailure``.
     ///
-    /// Each attempt has a deadline (``attemptDeadline``): a call that never answers (seen once in the
-    /// F4 fault test, after PostgreSQL crashed while a connection was being set up) is abandoned and
-    /// retried instead of stalling the worker for ever. The inbox makes the retry safe.
+    /// Each attempt has a deadline (``attemptDeadline``): a call that never answers (the F4 fault
+    /// test saw a PostgresNIO call hang after PostgreSQL crashed) is abandoned and retried instead of
+    /// stalling the worker for ever. The inbox makes the retry safe.
     private func retrying<Result: Sendable>(
         _ operation: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
@@ -477,50 +476,4 @@ struct StoppedWhileRetrying: Error {}
 /// The database refused a write for its data (a constraint, a value out of range): retrying cannot help.
 struct DeterministicStoreFailure: Error, CustomStringConvertible {
     var description: String
-}
-
-/// A database call that did not answer within its deadline.
-struct StoreCallTimedOut: Error, CustomStringConvertible {
-    var deadline: Duration
-    var description: String { "the database did not answer within \(deadline)" }
-}
-
-/// Runs `operation`, or throws ``StoreCallTimedOut`` after `deadline` without waiting for it (it is
-/// cancelled and left to finish on its own: a call stuck on a dead connection may never return).
-func withDeadline<Result: Sendable>(
-    _ deadline: Duration, _ operation: @escaping @Sendable () async throws -> Result
-) async throws -> Result {
-    let race = DeadlineRace<Result>()
-    return try await withCheckedThrowingContinuation { continuation in
-        race.start(continuation)
-        let work = Task {
-            do { race.finish(.success(try await operation())) } catch { race.finish(.failure(error)) }
-        }
-        Task {
-            try? await Task.sleep(for: deadline)
-            if race.finish(.failure(StoreCallTimedOut(deadline: deadline))) { work.cancel() }
-        }
-    }
-}
-
-/// Resumes a continuation once, with whichever of the operation and the timer finishes first.
-final class DeadlineRace<Result: Sendable>: Sendable {
-    private let continuation = Mutex<CheckedContinuation<Result, any Error>?>(nil)
-
-    func start(_ continuation: CheckedContinuation<Result, any Error>) {
-        self.continuation.withLock { $0 = continuation }
-    }
-
-    @discardableResult
-    func finish(_ result: Swift.Result<Result, any Error>) -> Bool {
-        guard
-            let continuation = continuation.withLock({ state in
-                defer { state = nil }; return state
-            })
-        else {
-            return false
-        }
-        continuation.resume(with: result)
-        return true
-    }
 }
