@@ -36,6 +36,8 @@ public final class DispatchWorker: Service {
     static let publishGrace = Duration.seconds(10)
     /// The longest a single database call may take before it is abandoned and retried.
     static let attemptDeadline = Duration.seconds(30)
+    /// How long batches are checked against the inbox after a takeover or a refused write.
+    static let checkedWindow = Duration.seconds(30)
 
     public init(
         configuration: SamuConfiguration, catalog: TopicCatalog, store: SamuStore, triage: TriageEngine,
@@ -108,6 +110,11 @@ public final class DispatchWorker: Service {
         /// Zones another worker took over: their events are left to it.
         var fenced: Set<String> = []
         var lastTick = ContinuousClock.now
+        /// Until then each batch asks the inbox which of its events were processed before
+        /// (redeliveries are expected after a takeover). Afterwards batches are written
+        /// optimistically: the write itself refuses a processed event (``AlreadyProcessed``), and
+        /// the batch is handled again in checked mode.
+        var checkedUntil = ContinuousClock.now
 
         mutating func drop(_ zone: String) {
             dispatchers[zone] = nil
@@ -155,6 +162,7 @@ public final class DispatchWorker: Service {
             zones.epochs[zoneID] = epochs[zoneID]
             zones.fenced.remove(zoneID)
         }
+        zones.checkedUntil = ContinuousClock.now + Self.checkedWindow
         if restoredCases > 0 || !states.isEmpty {
             logger.info(
                 "zones rebuilt from the database",
@@ -249,7 +257,9 @@ public final class DispatchWorker: Service {
         try await takeOver(newZones.sorted(), zones: &zones)
         let eventIDs = decoded.map(\.1.eventID)
         let store = self.store
-        let seenBefore = try await retrying { try await store.alreadyProcessed(eventIDs) }
+        let seenBefore =
+            ContinuousClock.now < zones.checkedUntil
+            ? try await retrying { try await store.alreadyProcessed(eventIDs) } : []
         var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
         var seenInBatch = Set<UUID>()
         var touched = Set<String>()
@@ -323,8 +333,11 @@ public final class DispatchWorker: Service {
         let newCases = recorder.write.newCases.count
         let outbox: [OutboxRecord]
         do {
-            guard let written = try await persist(&recorder, touched: touched, zones: &zones, at: now.wall) else {
-                // Nothing was written. Handle the batch again without the fenced zones.
+            guard
+                let written = try await persist(&recorder, touched: touched, zones: &zones, relay: relay, at: now.wall)
+            else {
+                // Nothing was written. Handle the batch again (without the fenced zones, or checked
+                // against the inbox).
                 return try await handle(
                     batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
             }
@@ -387,27 +400,45 @@ public final class DispatchWorker: Service {
         let decisions = recorder.write.decisions.count
         guard
             let outbox = try await persist(
-                &recorder, touched: Set(zones.dispatchers.keys), zones: &zones, at: now.wall)
+                &recorder, touched: Set(zones.dispatchers.keys), zones: &zones, relay: relay, at: now.wall)
         else { return }
         statistics.update { $0.decisions += decisions }
         await relay.enqueue(outbox)
     }
 
-    /// Writes what the recorder holds, checking the leases of the zones it touched. Returns the
-    /// outbox rows to publish, or nil when another worker had taken one of those zones (nothing was
-    /// written; the zones are dropped and the fenced ones left to their new owner).
+    /// Writes what the recorder holds, checking the leases of the zones it touched, with the
+    /// relay's pending "published" marks. Returns the outbox rows to publish, or nil when nothing was
+    /// written: another worker had taken one of those zones (the zones are dropped and the fenced
+    /// ones left to their new owner), or one of the events was processed before (the touched zones
+    /// are dropped, to be rebuilt, and batches are checked against the inbox for a while).
     private func persist(
-        _ recorder: inout DispatchRecorder, touched: Set<String>, zones: inout Zones, at time: Date
+        _ recorder: inout DispatchRecorder, touched: Set<String>, zones: inout Zones, relay: OutboxRelay, at time: Date
     ) async throws -> [OutboxRecord]? {
         refreshShelters(&recorder, zones: zones, at: time)
         for zone in touched { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
+        let marks = relay.takeDelivered()
+        recorder.write.published = marks
         do {
             let write = recorder.write
             let store = self.store
-            return try await retrying { try await store.write(write) }
+            let outbox = try await retrying { try await store.write(write) }
+            relay.marked(marks)
+            return outbox
         } catch let failure as ZoneFenced {
+            relay.giveBack(marks)
             fenced(failure, touched: touched, zones: &zones)
             return nil
+        } catch is AlreadyProcessed {
+            relay.giveBack(marks)
+            logger.info(
+                "an event was processed before (a redelivery); the batch is handled again, checked against the inbox",
+                metadata: ["zone.ids": "\(touched.sorted())"])
+            for zone in touched { zones.drop(zone) }
+            zones.checkedUntil = ContinuousClock.now + Self.checkedWindow
+            return nil
+        } catch {
+            relay.giveBack(marks)
+            throw error
         }
     }
 
@@ -437,6 +468,8 @@ public final class DispatchWorker: Service {
             do {
                 return try await withDeadline(Self.attemptDeadline, operation)
             } catch let error as ZoneFenced {
+                throw error
+            } catch let error as AlreadyProcessed {
                 throw error
             } catch {
                 switch StoreFailurePolicy.decide(error) {

@@ -10,6 +10,9 @@ import Synchronization
 ///
 /// Every row keeps its id and bytes, so a row published twice (a crash between the delivery and
 /// the "published" mark) is a byte-identical duplicate that consumers dedupe by `event_id`.
+///
+/// The "published" marks ride on the worker's next batch write (``takeDelivered()``), so they cost
+/// no round trip of their own; when no batch comes within ``markInterval``, the relay writes them.
 public final class OutboxRelay: Sendable {
     private let store: SamuStore
     private let producer: KafkaProducer
@@ -17,6 +20,8 @@ public final class OutboxRelay: Sendable {
     private let queue = BoundedQueue<OutboxRecord>(capacity: 20_000)
     /// Rows queued or being published, so that the sweep does not queue them a second time.
     private let inFlight = Mutex(Set<UUID>())
+    /// Rows delivered to the brokers whose "published" mark is not written yet.
+    private let delivered = Mutex([UUID]())
     private let published = Counter(label: "samu_outbox_published_total")
     private let failed = Counter(label: "samu_outbox_publish_failures_total")
     let statistics: WorkerStatistics
@@ -25,6 +30,8 @@ public final class OutboxRelay: Sendable {
     static let callDeadline = Duration.seconds(30)
     let sweepInterval: Duration
     let sweepAge: Duration
+    /// The longest a delivered row waits for a batch write to carry its "published" mark.
+    static let markInterval = Duration.milliseconds(500)
 
     init(
         store: SamuStore, producer: KafkaProducer, logger: Logger, statistics: WorkerStatistics,
@@ -53,8 +60,51 @@ public final class OutboxRelay: Sendable {
     func run() async {
         await withTaskGroup(of: Void.self) { sweeper in
             sweeper.addTask { await self.sweepUntilCancelled() }
+            sweeper.addTask { await self.markUntilCancelled() }
             await publishUntilFinished()
             sweeper.cancelAll()
+        }
+        await markDelivered()
+    }
+
+    /// The delivered rows whose marks the caller's write will carry (give them back if it fails).
+    func takeDelivered() -> [UUID] {
+        delivered.withLock { rows in
+            defer { rows.removeAll(keepingCapacity: true) }
+            return rows
+        }
+    }
+
+    /// A write that carried these marks failed: they go with the next one.
+    func giveBack(_ ids: [UUID]) {
+        if ids.isEmpty { return }
+        delivered.withLock { $0.append(contentsOf: ids) }
+    }
+
+    /// A write that carried these marks committed: the rows are done.
+    func marked(_ ids: [UUID]) {
+        if ids.isEmpty { return }
+        inFlight.withLock { $0.subtract(ids) }
+    }
+
+    private func markUntilCancelled() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: Self.markInterval)
+            await markDelivered()
+        }
+    }
+
+    /// Writes the marks no batch carried.
+    private func markDelivered() async {
+        let ids = takeDelivered()
+        if ids.isEmpty { return }
+        do {
+            let store = self.store
+            try await withDeadline(Self.callDeadline) { try await store.markPublished(ids) }
+            marked(ids)
+        } catch {
+            giveBack(ids)
+            logger.info("could not mark outbox rows published", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 
@@ -122,14 +172,7 @@ public final class OutboxRelay: Sendable {
                 lastError = error
             }
         }
-        do {
-            let store = self.store
-            let ids = delivered
-            try await withDeadline(Self.callDeadline) { try await store.markPublished(ids) }
-        } catch {
-            // The rows stay unpublished and the sweep publishes them again (same id, same bytes).
-            logger.info("could not mark outbox rows published", metadata: ["error": "\(String(reflecting: error))"])
-        }
+        self.delivered.withLock { $0.append(contentsOf: delivered) }
         if let lastError {
             failed.increment(by: Int64(undelivered.count))
             logger.warning(
@@ -144,6 +187,8 @@ public final class OutboxRelay: Sendable {
         }
         published.increment(by: Int64(delivered.count))
         statistics.update { $0.outcomesPublished += delivered.count }
-        inFlight.withLock { $0.subtract(records.map(\.id)) }
+        // Undelivered rows leave the in-flight set now (the sweep takes them again); delivered
+        // ones when their mark is written.
+        inFlight.withLock { $0.subtract(undelivered) }
     }
 }

@@ -139,6 +139,8 @@ public struct DispatchWrite: Sendable {
     /// The lease epoch the writer holds for each zone the batch touches: the write is refused if
     /// another worker has taken one of these zones since (a fencing token).
     public var leases: [String: Int64] = [:]
+    /// Outbox rows the relay has delivered since the last write: marked published in this commit.
+    public var published: [UUID] = []
 
     public init() {}
 
@@ -174,6 +176,12 @@ public struct DispatchWrite: Sendable {
     }
 }
 
+/// The write was refused: one of the batch's events was processed before (a redelivery, or a
+/// producer's retry). Nothing was written.
+public struct AlreadyProcessed: Error, Sendable, CustomStringConvertible {
+    public var description: String { "an event of the batch was processed before" }
+}
+
 /// The write was refused: another worker holds a newer lease on these zones.
 public struct ZoneFenced: Error, Sendable, CustomStringConvertible {
     public var zones: [String]
@@ -207,165 +215,89 @@ extension SamuStore {
         return found
     }
 
-    /// Writes a batch in one transaction; returns the outbox rows to publish.
+    /// Writes a batch in one transaction and one round trip (`samu_write_batch`, migration 7);
+    /// returns the outbox rows to publish (those not already in the outbox).
+    ///
+    /// - Throws: ``ZoneFenced`` when another worker took one of the batch's zones, and
+    ///   ``AlreadyProcessed`` when one of its events was processed before; nothing is written then.
     public func write(_ batch: DispatchWrite) async throws -> [OutboxRecord] {
-        if batch.isEmpty { return [] }
+        if batch.isEmpty && batch.published.isEmpty { return [] }
         do {
-            return try await writeTransaction(batch)
-        } catch let error as PostgresTransactionError {
-            // A refused lease is the writer's news, not a database failure: surface it as such.
-            if let fenced = error.closureError as? ZoneFenced { throw fenced }
-            throw error
+            let rows = try await client.query(Self.batchQuery(batch), logger: logger)
+            var created = Set<UUID>()
+            for try await id in rows.decode(UUID.self) { created.insert(id) }
+            return created.count == batch.outbox.count ? batch.outbox : batch.outbox.filter { created.contains($0.id) }
+        } catch let error as PSQLError {
+            switch error.serverInfo?[.sqlState] {
+            case "SM001":
+                let zones = (error.serverInfo?[.detail] ?? "").split(separator: ",").map(String.init)
+                throw ZoneFenced(zones: zones)
+            case "SM002": throw AlreadyProcessed()
+            default: throw error
+            }
         }
     }
 
-    private func writeTransaction(_ batch: DispatchWrite) async throws -> [OutboxRecord] {
-        let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection -> [OutboxRecord] in
-            if !batch.leases.isEmpty {
-                // Share-lock the leases: a takeover (which updates them) waits for this commit.
-                let zones = Array(batch.leases.keys)
-                let rows = try await connection.query(
-                    "select zone, epoch from zone_leases where zone = any(\(zones)) for share", logger: logger)
-                var current: [String: Int64] = [:]
-                for try await (zone, epoch) in rows.decode((String, Int64).self) { current[zone] = epoch }
-                let fenced = zones.filter { current[$0] != batch.leases[$0] }
-                if !fenced.isEmpty { throw ZoneFenced(zones: fenced.sorted()) }
-            }
-            if !batch.processed.isEmpty {
-                let ids = batch.processed.map(\.eventID)
-                let topics = batch.processed.map(\.topic)
-                let partitions = batch.processed.map(\.partition)
-                let offsets = batch.processed.map(\.offset)
-                let now = Date()
-                try await connection.query(
-                    """
-                    insert into processed_events (event_id, topic, partition, "offset", processed_at)
-                    select *, \(now) from unnest(\(ids)::uuid[], \(topics)::text[], \(partitions)::int4[], \(offsets)::int8[])
-                    on conflict (event_id) do nothing
-                    """, logger: logger)
-            }
-            if !batch.newCases.isEmpty {
-                try await Self.insertCases(batch.newCases, connection: connection, logger: logger)
-            }
-            if !batch.decisions.isEmpty {
-                let d = batch.decisions
-                try await connection.query(
-                    """
-                    insert into decisions (decision_id, case_id, zone, kind, priority, unit_id, shelter_id, bed_type,
-                                           rules_version, reason, operator_id, operator_reason, record, decided_at)
-                    select i, c, z, k, p, nullif(u, ''), nullif(s, ''), b, r, re, nullif(o, ''), nullif(orr, ''),
-                        rec::jsonb, at from unnest(
-                        \(d.map(\.decisionID))::uuid[], \(d.map(\.caseID))::uuid[], \(d.map(\.zone))::text[],
-                        \(d.map(\.kind))::text[], \(d.map(\.priority.code))::text[], \(d.map { $0.unitID ?? "" })::text[],
-                        \(d.map { $0.shelterID ?? "" })::text[], \(d.map(\.bedType.rawValue))::text[],
-                        \(d.map(\.rulesVersion))::text[], \(d.map(\.reason))::text[], \(d.map { $0.operatorID ?? "" })::text[],
-                        \(d.map { $0.operatorReason ?? "" })::text[],
-                        \(d.map(\.record.serialized))::text[], \(d.map(\.at))::timestamptz[]
-                    ) as t(i, c, z, k, p, u, s, b, r, re, o, orr, rec, at)
-                    on conflict (decision_id) do nothing
-                    """, logger: logger)
-            }
-            if !batch.assignmentsEnded.isEmpty {
-                let now = Date()
-                try await connection.query(
-                    """
-                    update assignments set active = false, ended_at = \(now)
-                    where active and case_id = any(\(Array(batch.assignmentsEnded)))
-                    """, logger: logger)
-            }
-            if !batch.assignmentsStarted.isEmpty {
-                // Only the last assignment of a case in the batch stays active (if it did not end).
-                var lastIndex: [UUID: Int] = [:]
-                for (index, row) in batch.assignmentsStarted.enumerated() { lastIndex[row.caseID] = index }
-                let rows = batch.assignmentsStarted
-                let active = rows.indices.map {
-                    lastIndex[rows[$0].caseID] == $0 && batch.cases[rows[$0].caseID]?.unitID == rows[$0].unitID
-                }
-                try await connection.query(
-                    """
-                    insert into assignments (case_id, unit_id, decision_id, active, started_at, ended_at)
-                    select c, u, d, a, at, case when a then null else at end from unnest(
-                        \(rows.map(\.caseID))::uuid[], \(rows.map(\.unitID))::text[], \(rows.map(\.decisionID))::uuid[],
-                        \(active)::bool[], \(rows.map(\.at))::timestamptz[]) as t(c, u, d, a, at)
-                    on conflict (case_id, decision_id) do nothing
-                    """, logger: logger)
-            }
-            if !batch.cases.isEmpty {
-                let ids = Array(batch.cases.keys)
-                let states = ids.map { batch.cases[$0]! }
-                let now = Date()
-                try await connection.query(
-                    """
-                    update cases c set status = t.status, unit_id = nullif(t.unit_id, ''),
-                        resolution = coalesce(nullif(t.resolution, ''), c.resolution), updated_at = \(now)
-                    from unnest(\(ids)::uuid[], \(states.map(\.status))::text[], \(states.map { $0.unitID ?? "" })::text[],
-                                \(states.map { $0.resolution?.rawValue ?? "" })::text[]) as t(case_id, status, unit_id, resolution)
-                    where c.case_id = t.case_id
-                    """, logger: logger)
-            }
-            if !batch.timeline.isEmpty {
-                let t = batch.timeline
-                try await connection.query(
-                    """
-                    insert into case_timeline (case_id, at, status, actor, detail)
-                    select c, at, s, a, d::jsonb from unnest(\(t.map(\.caseID))::uuid[], \(t.map(\.at))::timestamptz[],
-                        \(t.map(\.status))::text[], \(t.map(\.actor))::text[], \(t.map(\.detail.serialized))::text[])
-                        as x(c, at, s, a, d)
-                    """, logger: logger)
-            }
-            if !batch.ledger.isEmpty {
-                let l = batch.ledger
-                try await connection.query(
-                    """
-                    insert into bed_ledger (shelter_id, bed_type, case_id, action, reason, at)
-                    select * from unnest(\(l.map(\.shelterID))::text[], \(l.map(\.bedType.rawValue))::text[],
-                        \(l.map(\.caseID))::uuid[], \(l.map(\.action))::text[], \(l.map(\.reason))::text[],
-                        \(l.map(\.at))::timestamptz[])
-                    """, logger: logger)
-            }
-            if !batch.followUps.isEmpty {
-                let f = batch.followUps
-                try await connection.query(
-                    """
-                    insert into follow_ups (case_id, zone, resolution, created_at)
-                    select * from unnest(\(f.map(\.caseID))::uuid[], \(f.map(\.zone))::text[],
-                        \(f.map(\.resolution.rawValue))::text[], \(f.map(\.at))::timestamptz[])
-                    on conflict (case_id) do nothing
-                    """, logger: logger)
-            }
-            if !batch.units.isEmpty {
-                let u = Array(batch.units.values)
-                try await connection.query(
-                    """
-                    insert into units (unit_id, zone, status, skills, lat, lon, version, case_id, reported_at)
-                    select i, z, s, string_to_array(k, ','), la, lo, v, nullif(c, '')::uuid, at from unnest(
-                        \(u.map(\.unitID))::text[], \(u.map(\.zone))::text[], \(u.map(\.update.status.rawValue))::text[],
-                        \(u.map { $0.skills.joined(separator: ",") })::text[], \(u.map(\.update.position.latitude))::float8[],
-                        \(u.map(\.update.position.longitude))::float8[], \(u.map(\.update.version))::int8[],
-                        \(u.map { $0.caseID?.lowercased ?? "" })::text[], \(u.map(\.at))::timestamptz[])
-                        as t(i, z, s, k, la, lo, v, c, at)
-                    on conflict (unit_id) do update set zone = excluded.zone, status = excluded.status,
-                        skills = excluded.skills, lat = excluded.lat, lon = excluded.lon, version = excluded.version,
-                        case_id = excluded.case_id, reported_at = excluded.reported_at
-                    """, logger: logger)
-            }
-            if !batch.beds.isEmpty {
-                let b = Array(batch.beds.values)
-                try await connection.query(
-                    """
-                    insert into shelter_beds (shelter_id, zone, bed_type, capacity, occupied, held, lat, lon, version, reported_at)
-                    select * from unnest(\(b.map(\.shelterID))::text[], \(b.map(\.zone))::text[],
-                        \(b.map(\.bedType.rawValue))::text[], \(b.map(\.capacity))::int4[], \(b.map(\.occupied))::int4[],
-                        \(b.map(\.held))::int4[], \(b.map(\.position.latitude))::float8[],
-                        \(b.map(\.position.longitude))::float8[], \(b.map(\.version))::int8[], \(b.map(\.at))::timestamptz[])
-                    on conflict (shelter_id, bed_type) do update set zone = excluded.zone, capacity = excluded.capacity,
-                        occupied = excluded.occupied, held = excluded.held, lat = excluded.lat, lon = excluded.lon,
-                        version = excluded.version, reported_at = excluded.reported_at
-                    """, logger: logger)
-            }
-            return try await SamuStore.insertOutbox(batch.outbox, connection: connection, logger: logger)
-        }
+    static func batchQuery(_ batch: DispatchWrite) -> PostgresQuery {
+        let p = batch.processed
+        let c = batch.newCases
+        let r = c.map(\.report)
+        let d = batch.decisions
+        let ended = Array(batch.assignmentsEnded)
+        // Only the last assignment of a case in the batch stays active (if it did not end).
+        var lastIndex: [UUID: Int] = [:]
+        for (index, row) in batch.assignmentsStarted.enumerated() { lastIndex[row.caseID] = index }
+        let a = batch.assignmentsStarted
+        let active = a.indices.map { lastIndex[a[$0].caseID] == $0 && batch.cases[a[$0].caseID]?.unitID == a[$0].unitID }
+        let sIDs = Array(batch.cases.keys)
+        let s = sIDs.map { batch.cases[$0]! }
+        let t = batch.timeline
+        let g = batch.ledger
+        let f = batch.followUps
+        let u = Array(batch.units.values)
+        let b = Array(batch.beds.values)
+        let o = batch.outbox
+        let zones = Array(batch.leases.keys)
+        let epochs = zones.map { batch.leases[$0]! }
+        let now = Date()
+        return """
+            select * from samu_write_batch(
+                \(zones)::text[], \(epochs)::int8[],
+                \(p.map(\.eventID))::uuid[], \(p.map(\.topic))::text[], \(p.map(\.partition))::int4[], \(p.map(\.offset))::int8[],
+                \(r.map(\.report.id))::uuid[], \(r.map(\.report.zone))::text[], \(r.map(\.report.category.rawValue))::text[],
+                \(r.map(\.report.reportedAt))::timestamptz[], \(r.map(\.report.document.serialized))::text[],
+                \(r.map(\.sourceTopic))::text[], \(r.map(\.sourcePartition))::int4[], \(r.map(\.sourceOffset))::int8[],
+                \(c.map(\.caseID))::uuid[], \(c.map(\.triage.priority.code))::text[], \(c.map(\.triage.bedType.rawValue))::text[],
+                \(c.map { triageJSON($0.triage).serialized })::text[],
+                \(r.map(\.report.location.latitude))::float8[], \(r.map(\.report.location.longitude))::float8[],
+                \(d.map(\.decisionID))::uuid[], \(d.map(\.caseID))::uuid[], \(d.map(\.zone))::text[], \(d.map(\.kind))::text[],
+                \(d.map(\.priority.code))::text[], \(d.map { $0.unitID ?? "" })::text[], \(d.map { $0.shelterID ?? "" })::text[],
+                \(d.map(\.bedType.rawValue))::text[], \(d.map(\.rulesVersion))::text[], \(d.map(\.reason))::text[],
+                \(d.map { $0.operatorID ?? "" })::text[], \(d.map { $0.operatorReason ?? "" })::text[],
+                \(d.map(\.record.serialized))::text[], \(d.map(\.at))::timestamptz[],
+                \(ended)::uuid[],
+                \(a.map(\.caseID))::uuid[], \(a.map(\.unitID))::text[], \(a.map(\.decisionID))::uuid[], \(active)::bool[],
+                \(a.map(\.at))::timestamptz[],
+                \(sIDs)::uuid[], \(s.map(\.status))::text[], \(s.map { $0.unitID ?? "" })::text[],
+                \(s.map { $0.resolution?.rawValue ?? "" })::text[],
+                \(t.map(\.caseID))::uuid[], \(t.map(\.at))::timestamptz[], \(t.map(\.status))::text[], \(t.map(\.actor))::text[],
+                \(t.map(\.detail.serialized))::text[],
+                \(g.map(\.shelterID))::text[], \(g.map(\.bedType.rawValue))::text[], \(g.map(\.caseID))::uuid[],
+                \(g.map(\.action))::text[], \(g.map(\.reason))::text[], \(g.map(\.at))::timestamptz[],
+                \(f.map(\.caseID))::uuid[], \(f.map(\.zone))::text[], \(f.map(\.resolution.rawValue))::text[],
+                \(f.map(\.at))::timestamptz[],
+                \(u.map(\.unitID))::text[], \(u.map(\.zone))::text[], \(u.map(\.update.status.rawValue))::text[],
+                \(u.map { $0.skills.joined(separator: ",") })::text[], \(u.map(\.update.position.latitude))::float8[],
+                \(u.map(\.update.position.longitude))::float8[], \(u.map(\.update.version))::int8[],
+                \(u.map { $0.caseID?.lowercased ?? "" })::text[], \(u.map(\.at))::timestamptz[],
+                \(b.map(\.shelterID))::text[], \(b.map(\.zone))::text[], \(b.map(\.bedType.rawValue))::text[],
+                \(b.map(\.capacity))::int4[], \(b.map(\.occupied))::int4[], \(b.map(\.held))::int4[],
+                \(b.map(\.position.latitude))::float8[], \(b.map(\.position.longitude))::float8[], \(b.map(\.version))::int8[],
+                \(b.map(\.at))::timestamptz[],
+                \(o.map(\.id))::uuid[], \(o.map(\.topic))::text[], \(o.map { $0.key ?? "" })::text[], \(o.map(\.payload))::text[],
+                \(o.map(\.createdAt))::timestamptz[],
+                \(batch.published)::uuid[], \(now)::timestamptz)
+            """
     }
 
     /// Inserts outbox rows (a row already there is left alone); returns the rows inserted.
@@ -387,38 +319,6 @@ extension SamuStore {
             created.append(OutboxRecord(id: id, topic: topic, key: key, payload: payload, createdAt: createdAt))
         }
         return created
-    }
-
-    static func insertCases(
-        _ cases: [DispatchWrite.NewCase], connection: PostgresConnection, logger: Logger
-    ) async throws {
-        let now = Date()
-        let reports = cases.map(\.report)
-        try await connection.query(
-            """
-            insert into reports (report_id, zone, category, reported_at, received_at, payload, source_topic,
-                                 source_partition, source_offset)
-            select i, z, c, r, \(now), p::jsonb, t, pa, o from unnest(
-                \(reports.map(\.report.id))::uuid[], \(reports.map(\.report.zone))::text[],
-                \(reports.map(\.report.category.rawValue))::text[], \(reports.map(\.report.reportedAt))::timestamptz[],
-                \(reports.map(\.report.document.serialized))::text[], \(reports.map(\.sourceTopic))::text[],
-                \(reports.map(\.sourcePartition))::int4[], \(reports.map(\.sourceOffset))::int8[]
-            ) as x(i, z, c, r, p, t, pa, o)
-            on conflict (report_id) do nothing
-            """, logger: logger)
-        let triage = cases.map { triageJSON($0.triage).serialized }
-        try await connection.query(
-            """
-            insert into cases (case_id, report_id, zone, category, status, opened_at, updated_at, priority, bed_type,
-                               triage, location_lat, location_lon)
-            select c, r, z, k, 'triaged', \(now), \(now), p, b, t::jsonb, la, lo from unnest(
-                \(cases.map(\.caseID))::uuid[], \(reports.map(\.report.id))::uuid[], \(reports.map(\.report.zone))::text[],
-                \(reports.map(\.report.category.rawValue))::text[], \(cases.map(\.triage.priority.code))::text[],
-                \(cases.map(\.triage.bedType.rawValue))::text[], \(triage)::text[],
-                \(reports.map(\.report.location.latitude))::float8[], \(reports.map(\.report.location.longitude))::float8[]
-            ) as x(c, r, z, k, p, b, t, la, lo)
-            on conflict (case_id) do nothing
-            """, logger: logger)
     }
 
     /// Triage as stored with the case (and shown on the console).

@@ -159,16 +159,13 @@ public final class SamuStore: Sendable {
         return records
     }
 
-    /// Marks rows as published. Losing this write only causes a republish with the same id and
-    /// bytes, so it does not wait for the WAL flush (`synchronous_commit = off` for this transaction).
+    /// Marks rows as published (the relay's own write, when no batch write carried the marks). Losing
+    /// it only causes a republish with the same id and bytes.
     public func markPublished(_ ids: [UUID], at time: Date = Date()) async throws {
         if ids.isEmpty { return }
-        try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("set local synchronous_commit = off", logger: logger)
-            try await connection.query(
-                "update outbox set published_at = \(time), attempts = attempts + 1 where outbox_id = any(\(ids))",
-                logger: logger)
-        }
+        try await client.query(
+            "update outbox set published_at = \(time), attempts = attempts + 1 where outbox_id = any(\(ids))",
+            logger: logger)
     }
 
     /// Marks rows created since `since` (optionally of one topic) as unpublished, so that the

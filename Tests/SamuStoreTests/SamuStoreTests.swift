@@ -105,8 +105,10 @@ struct SamuStoreTests {
             #expect(
                 counts == .init(processedEvents: 3, reports: 3, cases: 3, timelineEntries: 3, outbox: 3, unpublished: 3)
             )
-            // Written again (a retried commit whose first attempt did land): no second case or outcome.
-            #expect(try await store.write(batch(reports)).isEmpty)
+            // Written again (a retried commit whose first attempt did land): refused as a whole, so
+            // no second case or outcome; the worker then handles the batch checked against the inbox.
+            await #expect(throws: AlreadyProcessed.self) { try await store.write(batch(reports)) }
+            #expect(try await store.counts().outbox == 3)
             #expect(try await store.counts().cases == 3)
             #expect(try await store.caseCountsByReport(ids).values.allSatisfy { $0 == 1 })
         }
@@ -158,6 +160,24 @@ struct SamuStoreTests {
             #expect(try await store.counts().cases == 1, "nothing of the refused batch was written")
             late.leases = ["rabat": 2]
             #expect(try await store.write(late).count == 1)
+        }
+    }
+
+    @Test("the relay's published marks ride on the next batch write, and are lost with it when it is refused")
+    func publishedMarksRideOnTheWrite() async throws {
+        try await withTestStore { store in
+            let first = try await store.write(batch([try accepted(offset: 0), try accepted(offset: 1)]))
+            #expect(try await store.counts().unpublished == 2)
+            var refused = batch([try accepted(offset: 2)])
+            refused.processed += batch([try accepted(offset: 3)]).processed
+            refused.processed.append(refused.processed[0])  // the same event twice: refused as a whole
+            refused.published = first.map(\.id)
+            await #expect(throws: AlreadyProcessed.self) { try await store.write(refused) }
+            #expect(try await store.counts().unpublished == 2, "a refused write marks nothing")
+            var next = batch([try accepted(offset: 4)])
+            next.published = first.map(\.id)
+            #expect(try await store.write(next).count == 1)
+            #expect(try await store.counts().unpublished == 1, "the first two are marked, the new one is not")
         }
     }
 
