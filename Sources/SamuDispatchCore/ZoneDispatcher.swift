@@ -271,11 +271,13 @@ public struct ZoneDispatcher: Sendable {
     public mutating func tick(at time: DispatchInstant) -> [DispatchAction] {
         var actions: [DispatchAction] = []
         let now = time.monotonic
-        for caseID in cases.keys.sorted(by: { $0.uuidString < $1.uuidString }) {
-            guard let state = cases[caseID], case .assigned(let unitID, let deadline) = state.phase, deadline <= now
-            else {
-                continue
-            }
+        // Only the overdue assignments are sorted (by id, for determinism): the open cases can be
+        // thousands, and this runs every second.
+        let overdue = cases.compactMap { entry -> (UUID, String)? in
+            guard case .assigned(let unitID, let deadline) = entry.value.phase, deadline <= now else { return nil }
+            return (entry.key, unitID)
+        }
+        for (caseID, unitID) in overdue.sorted(by: { $0.0.orderKey < $1.0.orderKey }) {
             if let unit = unitIndex[unitID] {
                 units[unit].assignment = nil
                 units[unit].unresponsive = true
@@ -286,7 +288,7 @@ public struct ZoneDispatcher: Sendable {
         }
         for index in shelters.indices {
             let expired = shelters[index].holds.filter { $0.value.until <= now }.map(\.key).sorted {
-                $0.uuidString < $1.uuidString
+                $0.orderKey < $1.orderKey
             }
             for caseID in expired { actions += releaseHold(of: caseID, reason: "hold expired") }
         }
@@ -644,21 +646,48 @@ public struct ZoneDispatcher: Sendable {
         if case .queued = state.phase {} else { state.phase = .queued(since: time.monotonic) }
         cases[caseID] = state
         removeFromWaiting(caseID)
-        let key = queueOrder(caseID)
-        let position = waiting.firstIndex { queueOrder($0) > key } ?? waiting.endIndex
-        waiting.insert(caseID, at: position)
+        waiting.insert(caseID, at: waitingPosition(after: queueOrder(caseID)))
     }
 
     mutating func removeFromWaiting(_ caseID: UUID) {
-        if let index = waiting.firstIndex(of: caseID) { waiting.remove(at: index) }
+        // The queue is sorted by `queueOrder` and a waiting case's key does not change: a binary
+        // search finds it. A case already forgotten has no key: scan for it.
+        guard cases[caseID] != nil else {
+            if let index = waiting.firstIndex(of: caseID) { waiting.remove(at: index) }
+            return
+        }
+        let index = waitingPosition(before: queueOrder(caseID))
+        if index < waiting.endIndex, waiting[index] == caseID { waiting.remove(at: index) }
+    }
+
+    /// The first position in the waiting queue whose key is greater than `key` (binary search).
+    func waitingPosition(after key: QueueKey) -> Int {
+        var low = 0
+        var high = waiting.count
+        while low < high {
+            let middle = (low + high) / 2
+            if queueOrder(waiting[middle]) > key { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
+
+    /// The first position in the waiting queue whose key is not less than `key` (binary search).
+    func waitingPosition(before key: QueueKey) -> Int {
+        var low = 0
+        var high = waiting.count
+        while low < high {
+            let middle = (low + high) / 2
+            if queueOrder(waiting[middle]) < key { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// Waiting order: most urgent, then received first, then id (for determinism).
     func queueOrder(_ caseID: UUID) -> QueueKey {
-        guard let state = cases[caseID] else { return QueueKey(priority: 9, received: 0, id: caseID.uuidString) }
+        guard let state = cases[caseID] else { return QueueKey(priority: 9, received: 0, id: caseID.orderKey) }
         return QueueKey(
             priority: state.triaged.triage.priority.rawValue,
-            received: state.triaged.receivedAt.timeIntervalSince1970, id: caseID.uuidString)
+            received: state.triaged.receivedAt.timeIntervalSince1970, id: caseID.orderKey)
     }
 
     /// Hold order: more urgent and older holds are kept first.
@@ -667,10 +696,14 @@ public struct ZoneDispatcher: Sendable {
     struct QueueKey: Comparable {
         var priority: Int
         var received: Double
-        var id: String
+        var id: UUID.OrderKey
 
         static func < (lhs: QueueKey, rhs: QueueKey) -> Bool {
-            (lhs.priority, lhs.received, lhs.id) < (rhs.priority, rhs.received, rhs.id)
+            (lhs.priority, lhs.received, lhs.id.high, lhs.id.low) < (rhs.priority, rhs.received, rhs.id.high, rhs.id.low)
+        }
+
+        static func == (lhs: QueueKey, rhs: QueueKey) -> Bool {
+            lhs.priority == rhs.priority && lhs.received == rhs.received && lhs.id == rhs.id
         }
     }
 
@@ -812,6 +845,27 @@ extension ZoneDispatcher {
     private func queueKeyOf(_ restored: RestoredCase) -> QueueKey {
         QueueKey(
             priority: restored.triaged.triage.priority.rawValue,
-            received: restored.triaged.receivedAt.timeIntervalSince1970, id: restored.triaged.caseID.uuidString)
+            received: restored.triaged.receivedAt.timeIntervalSince1970, id: restored.triaged.caseID.orderKey)
+    }
+}
+
+extension UUID {
+    /// The id's 128 bits as two big-endian integers: the same order as the canonical text form,
+    /// without formatting it (`uuidString` goes through `sprintf`).
+    struct OrderKey: Comparable, Hashable {
+        var high: UInt64
+        var low: UInt64
+
+        static func < (lhs: OrderKey, rhs: OrderKey) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
+    }
+
+    var orderKey: OrderKey {
+        withUnsafeBytes(of: uuid) { bytes in
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
+            for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+            return OrderKey(high: high, low: low)
+        }
     }
 }

@@ -120,6 +120,13 @@ public final class DispatchWorker: Service {
             dispatchers[zone] = nil
             epochs[zone] = nil
         }
+
+        /// Takes a zone's dispatcher out of the dictionary while it is changed, then puts it back:
+        /// a dispatcher copied out of the dictionary and changed would copy all of its tables
+        /// (copy on write), once per event.
+        mutating func taking(_ zone: String) -> ZoneDispatcher? {
+            dispatchers.removeValue(forKey: zone)
+        }
     }
 
     /// The partition a zone's events travel in (the same in every inbound topic).
@@ -148,7 +155,7 @@ public final class DispatchWorker: Service {
         let now = instant()
         var restoredCases = 0
         for zoneID in taking {
-            var zone = dispatcher(zoneID, in: &zones)
+            var zone = zones.taking(zoneID) ?? dispatcher(zoneID, in: &zones)
             let state = states[zoneID] ?? SamuStore.ZoneState()
             zone.restore(
                 units: state.units, shelters: state.shelters,
@@ -272,7 +279,7 @@ public final class DispatchWorker: Service {
             recorder.write.processed.append(
                 DispatchWrite.Processed(
                     eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset))
-            var zone = dispatcher(event.zone, in: &zones)
+            var zone = zones.taking(event.zone) ?? dispatcher(event.zone, in: &zones)
             let actions: [DispatchAction]
             switch event.event {
             case .report(let report):
@@ -321,7 +328,7 @@ public final class DispatchWorker: Service {
             touched.insert(event.zone)
         }
         for zoneID in touched.sorted() {
-            guard var zone = zones.dispatchers[zoneID] else { continue }
+            guard var zone = zones.taking(zoneID) else { continue }
             let actions = zone.settle(at: now)
             recorder.record(
                 actions, zone: zoneID,
@@ -387,7 +394,7 @@ public final class DispatchWorker: Service {
         let now = instant()
         var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
         for zoneID in zones.dispatchers.keys.sorted() {
-            guard var zone = zones.dispatchers[zoneID] else { continue }
+            guard var zone = zones.taking(zoneID) else { continue }
             let actions = zone.tick(at: now)
             if !actions.isEmpty {
                 recorder.record(

@@ -89,6 +89,9 @@ struct InvariantTests {
         let queued = Set(dispatcher.cases.filter { if case .queued = $0.value.phase { true } else { false } }.keys)
         #expect(Set(dispatcher.waiting) == queued)
         #expect(dispatcher.waiting.count == queued.count)
+        // 4. The queue is in waiting order (its searches rely on it).
+        let keys = dispatcher.waiting.map { dispatcher.queueOrder($0) }
+        #expect(zip(keys, keys.dropFirst()).allSatisfy { $0 <= $1 }, "the waiting queue is out of order")
         var terminal: [UUID: Int] = [:]
         for action in world.log {
             if case .phaseChanged(let caseID, _, let to, _) = action, to == "resolved" || to == "cancelled" {

@@ -149,6 +149,10 @@ struct ReportDecoderTests {
     func uuidV5() throws {
         let dns = try #require(UUID(uuidString: "6ba7b810-9dad-11d1-80b4-00c04fd430c8"))
         #expect(UUID(v5: "www.example.com", namespace: dns).lowercased == "2ed6657d-e927-568b-95e1-2665a8aea6a2")
+        for _ in 0..<1000 {
+            let id = UUID()
+            #expect(id.lowercased == id.uuidString.lowercased())
+        }
         let report = UUID()
         #expect(DerivedID.caseID(forReport: report) == DerivedID.caseID(forReport: report))
         #expect(DerivedID.caseID(forReport: report) != DerivedID.caseID(forReport: UUID()))
