@@ -117,3 +117,41 @@ public struct Deployment: Sendable {
         Dictionary(zones.map { ($0.zone, $0.neighbours) }, uniquingKeysWith: { first, _ in first })
     }
 }
+
+extension Deployment {
+    /// This deployment repeated until it has `count` zones (benchmarks: 75 zones from the 14 demo
+    /// ones). Copy *k* of zone `z` is `z-bk`, a few kilometres east, with its own units and shelters;
+    /// neighbours stay within the copy.
+    public func scaled(toZones count: Int) -> Deployment {
+        guard !zones.isEmpty else { return self }
+        var scaled = Deployment(label: "\(label) ×\(count) zones", zones: [], units: [], shelters: [])
+        var copy = 1
+        while scaled.zones.count < count {
+            let suffix = copy == 1 ? "" : "-b\(copy)"
+            let shift = Double(copy - 1) * 0.05
+            func moved(_ point: GeoPoint) -> GeoPoint {
+                GeoPoint(latitude: point.latitude, longitude: point.longitude + shift)
+            }
+            let taken = Set(zones.prefix(count - scaled.zones.count).map(\.zone))
+            for zone in zones where taken.contains(zone.zone) {
+                scaled.zones.append(
+                    Zone(
+                        zone: zone.zone + suffix, centroid: moved(zone.centroid),
+                        neighbours: zone.neighbours.filter(taken.contains).map { $0 + suffix }))
+            }
+            for unit in units where taken.contains(unit.zone) {
+                scaled.units.append(
+                    Unit(unitID: unit.unitID + suffix, zone: unit.zone + suffix, base: moved(unit.base), skills: unit.skills))
+            }
+            for shelter in shelters where taken.contains(shelter.zone) {
+                var copied = shelter
+                copied.shelterID += suffix
+                copied.zone += suffix
+                copied.location = moved(shelter.location)
+                scaled.shelters.append(copied)
+            }
+            copy += 1
+        }
+        return scaled
+    }
+}

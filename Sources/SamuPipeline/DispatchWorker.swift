@@ -36,8 +36,6 @@ public final class DispatchWorker: Service {
     static let publishGrace = Duration.seconds(10)
     /// The longest a single database call may take before it is abandoned and retried.
     static let attemptDeadline = Duration.seconds(30)
-    /// How long batches are checked against the inbox after a takeover or a refused write.
-    static let checkedWindow = Duration.seconds(30)
 
     public init(
         configuration: SamuConfiguration, catalog: TopicCatalog, store: SamuStore, triage: TriageEngine,
@@ -110,11 +108,11 @@ public final class DispatchWorker: Service {
         /// Zones another worker took over: their events are left to it.
         var fenced: Set<String> = []
         var lastTick = ContinuousClock.now
-        /// Until then each batch asks the inbox which of its events were processed before
-        /// (redeliveries are expected after a takeover). Afterwards batches are written
-        /// optimistically: the write itself refuses a processed event (``AlreadyProcessed``), and
-        /// the batch is handled again in checked mode.
-        var checkedUntil = ContinuousClock.now
+        /// Batches are written optimistically: the write itself refuses an event processed before
+        /// (``AlreadyProcessed``, a redelivery after a takeover or a producer's retry); the batch is
+        /// then handled again with its events checked against the inbox first, and so are the
+        /// following batches until one has no such event.
+        var checked = false
 
         mutating func drop(_ zone: String) {
             dispatchers[zone] = nil
@@ -169,7 +167,6 @@ public final class DispatchWorker: Service {
             zones.epochs[zoneID] = epochs[zoneID]
             zones.fenced.remove(zoneID)
         }
-        zones.checkedUntil = ContinuousClock.now + Self.checkedWindow
         if restoredCases > 0 || !states.isEmpty {
             logger.info(
                 "zones rebuilt from the database",
@@ -251,6 +248,8 @@ public final class DispatchWorker: Service {
     ) async throws {
         let begin = ContinuousClock.now
         let now = instant()
+        let trace = configuration.stageTrace
+        let consumedAt = trace ? StageClock.now() : 0
         var letters: [DeadLetter] = []
         var decoded: [(KafkaMessage, DecodedEvent)] = []
         for message in batch {
@@ -264,9 +263,8 @@ public final class DispatchWorker: Service {
         try await takeOver(newZones.sorted(), zones: &zones)
         let eventIDs = decoded.map(\.1.eventID)
         let store = self.store
-        let seenBefore =
-            ContinuousClock.now < zones.checkedUntil
-            ? try await retrying { try await store.alreadyProcessed(eventIDs) } : []
+        let seenBefore = zones.checked ? try await retrying { try await store.alreadyProcessed(eventIDs) } : []
+        if seenBefore.isEmpty { zones.checked = false }
         var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
         var seenInBatch = Set<UUID>()
         var touched = Set<String>()
@@ -280,12 +278,15 @@ public final class DispatchWorker: Service {
                 DispatchWrite.Processed(
                     eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset))
             var zone = zones.taking(event.zone) ?? dispatcher(event.zone, in: &zones)
+            let firstOutcome = recorder.write.outbox.count
+            var triagedAt: Int64 = 0
             let actions: [DispatchAction]
             switch event.event {
             case .report(let report):
                 reports += 1
                 let caseID = DerivedID.caseID(forReport: report.id)
                 let decision = triage.triage(report)
+                if trace { triagedAt = StageClock.now() }
                 recorder.caseOpened(
                     AcceptedReport(
                         report: report, sourceTopic: message.topic, sourcePartition: message.partition,
@@ -324,16 +325,31 @@ public final class DispatchWorker: Service {
             recorder.record(
                 actions, zone: event.zone, source: event.eventID.lowercased, at: now.wall,
                 currentUnit: { zone.phase(of: $0)?.unitID })
+            if trace {
+                let dispatchedAt = StageClock.now()
+                for index in firstOutcome..<recorder.write.outbox.count {
+                    recorder.write.outbox[index].stages = [
+                        consumedAt, triagedAt == 0 ? dispatchedAt : triagedAt, dispatchedAt,
+                    ]
+                }
+            }
             zones.dispatchers[event.zone] = zone
             touched.insert(event.zone)
         }
         for zoneID in touched.sorted() {
             guard var zone = zones.taking(zoneID) else { continue }
+            let firstOutcome = recorder.write.outbox.count
             let actions = zone.settle(at: now)
             recorder.record(
                 actions, zone: zoneID,
                 source: "settle/\(batch[0].topic)/\(batch[0].partition)/\(batch[0].offset)/\(zoneID)",
                 at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID })
+            if trace {
+                let settledAt = StageClock.now()
+                for index in firstOutcome..<recorder.write.outbox.count {
+                    recorder.write.outbox[index].stages = [consumedAt, settledAt, settledAt]
+                }
+            }
             zones.dispatchers[zoneID] = zone
         }
         let decisions = recorder.write.decisions.count
@@ -348,7 +364,16 @@ public final class DispatchWorker: Service {
                 return try await handle(
                     batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
             }
-            outbox = written
+            if trace {
+                let committedAt = StageClock.now()
+                outbox = written.map { record in
+                    var record = record
+                    record.stages.append(committedAt)
+                    return record
+                }
+            } else {
+                outbox = written
+            }
         } catch let failure as DeterministicStoreFailure {
             // The database refused the batch for its data: the zones' memory no longer matches it.
             // Park the batch's events with the reason and forget those zones (rebuilt from their
@@ -417,7 +442,7 @@ public final class DispatchWorker: Service {
     /// relay's pending "published" marks. Returns the outbox rows to publish, or nil when nothing was
     /// written: another worker had taken one of those zones (the zones are dropped and the fenced
     /// ones left to their new owner), or one of the events was processed before (the touched zones
-    /// are dropped, to be rebuilt, and batches are checked against the inbox for a while).
+    /// are dropped, to be rebuilt, and batches are checked against the inbox until one has no such event).
     private func persist(
         _ recorder: inout DispatchRecorder, touched: Set<String>, zones: inout Zones, relay: OutboxRelay, at time: Date
     ) async throws -> [OutboxRecord]? {
@@ -428,8 +453,16 @@ public final class DispatchWorker: Service {
         do {
             let write = recorder.write
             let store = self.store
+            let started = ContinuousClock.now
             let outbox = try await retrying { try await store.write(write) }
             relay.marked(marks)
+            let took = (ContinuousClock.now - started).components
+            logger.debug(
+                "batch written",
+                metadata: [
+                    "batch.events": "\(write.processed.count)", "outbox.count": "\(write.outbox.count)",
+                    "db.microseconds": "\(took.seconds * 1_000_000 + took.attoseconds / 1_000_000_000_000)",
+                ])
             return outbox
         } catch let failure as ZoneFenced {
             relay.giveBack(marks)
@@ -441,7 +474,7 @@ public final class DispatchWorker: Service {
                 "an event was processed before (a redelivery); the batch is handled again, checked against the inbox",
                 metadata: ["zone.ids": "\(touched.sorted())"])
             for zone in touched { zones.drop(zone) }
-            zones.checkedUntil = ContinuousClock.now + Self.checkedWindow
+            zones.checked = true
             return nil
         } catch {
             relay.giveBack(marks)

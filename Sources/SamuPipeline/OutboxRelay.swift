@@ -139,13 +139,21 @@ public final class OutboxRelay: Sendable {
         await withTaskGroup(of: Void.self) { publishing in
             var running = 0
             while let records = await queue.pop(limit: 1000) {
+                let submitted = StageClock.now()
                 let kafkaRecords = records.map { record in
-                    KafkaRecord(
+                    var headers = [
+                        KafkaHeader(name: "samu-event-id", string: record.id.lowercased),
+                        KafkaHeader(name: "content-type", string: "application/json"),
+                    ]
+                    if !record.stages.isEmpty {
+                        headers.append(
+                            KafkaHeader(
+                                name: "samu-stages",
+                                string: (record.stages + [submitted]).map(String.init).joined(separator: ",")))
+                    }
+                    return KafkaRecord(
                         topic: record.topic, key: record.key.map { Array($0.utf8) }, value: Array(record.payload.utf8),
-                        headers: [
-                            KafkaHeader(name: "samu-event-id", string: record.id.lowercased),
-                            KafkaHeader(name: "content-type", string: "application/json"),
-                        ])
+                        headers: headers)
                 }
                 // Submitted in order here; delivery reports are awaited concurrently below.
                 let deliveries = await producer.submit(kafkaRecords)
@@ -191,4 +199,12 @@ public final class OutboxRelay: Sendable {
         // ones when their mark is written.
         inFlight.withLock { $0.subtract(undelivered) }
     }
+}
+
+/// Wall-clock microseconds for stage traces (comparable across processes on one machine).
+public enum StageClock {
+    public static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+
+    /// The stages a traced outcome's `samu-stages` header names, in order.
+    public static let stageNames = ["consumed", "triaged", "dispatched", "committed", "published"]
 }

@@ -79,6 +79,11 @@ public struct SamuConfiguration: Sendable {
             name: "SAMU_PARTNER_DAY_GRACE_HOURS", defaultValue: "6",
             meaning: "hours after a UTC day's end before its protected-group counts are published"),
         .init(
+            name: "SAMU_STAGE_TRACE", defaultValue: "0",
+            meaning:
+                "1: each outcome carries a `samu-stages` header with when its event was consumed, triaged, dispatched, committed and published (`samu bench`)"
+        ),
+        .init(
             name: "SAMU_LOG_LEVEL", defaultValue: "info",
             meaning: "trace, debug, info, notice, warning, error, critical"),
     ]
@@ -91,6 +96,8 @@ public struct SamuConfiguration: Sendable {
     public var database: DatabaseConfiguration
     public var workerID: String
     public var batchSize: Int
+    /// Outcomes carry the stage timestamps of their event (`SAMU_STAGE_TRACE=1`).
+    public var stageTrace: Bool
     public var logLevel: String
     public var triageRulesPath: String?
     public var deploymentPath: String?
@@ -176,6 +183,7 @@ public struct SamuConfiguration: Sendable {
             throw Invalid(variable: "SAMU_DATABASE_URL", message: error.message)
         }
         batchSize = try integer("SAMU_WORKER_BATCH_SIZE", default: 500, range: 1...10_000)
+        stageTrace = try integer("SAMU_STAGE_TRACE", default: 0, range: 0...1) == 1
         logLevel = value("SAMU_LOG_LEVEL") ?? "info"
         triageRulesPath = value("SAMU_TRIAGE_RULES")
         deploymentPath = value("SAMU_DEPLOYMENT")

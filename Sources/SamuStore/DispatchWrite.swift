@@ -249,7 +249,10 @@ extension SamuStore {
         for (index, row) in batch.assignmentsStarted.enumerated() { lastIndex[row.caseID] = index }
         let a = batch.assignmentsStarted
         let active = a.indices.map { lastIndex[a[$0].caseID] == $0 && batch.cases[a[$0].caseID]?.unitID == a[$0].unitID }
-        let sIDs = Array(batch.cases.keys)
+        // A new case is inserted in its final state; only earlier cases are updated.
+        let newIDs = Set(c.map(\.caseID))
+        let final = c.map { batch.cases[$0.caseID] ?? DispatchWrite.CaseState(status: "triaged", unitID: nil, resolution: nil) }
+        let sIDs = batch.cases.keys.filter { !newIDs.contains($0) }
         let s = sIDs.map { batch.cases[$0]! }
         let t = batch.timeline
         let g = batch.ledger
@@ -270,6 +273,8 @@ extension SamuStore {
                 \(c.map(\.caseID))::uuid[], \(c.map(\.triage.priority.code))::text[], \(c.map(\.triage.bedType.rawValue))::text[],
                 \(c.map { triageJSON($0.triage).serialized })::text[],
                 \(r.map(\.report.location.latitude))::float8[], \(r.map(\.report.location.longitude))::float8[],
+                \(final.map(\.status))::text[], \(final.map { $0.unitID ?? "" })::text[],
+                \(final.map { $0.resolution?.rawValue ?? "" })::text[],
                 \(d.map(\.decisionID))::uuid[], \(d.map(\.caseID))::uuid[], \(d.map(\.zone))::text[], \(d.map(\.kind))::text[],
                 \(d.map(\.priority.code))::text[], \(d.map { $0.unitID ?? "" })::text[], \(d.map { $0.shelterID ?? "" })::text[],
                 \(d.map(\.bedType.rawValue))::text[], \(d.map(\.rulesVersion))::text[], \(d.map(\.reason))::text[],

@@ -25,6 +25,9 @@ public struct OutboxRecord: Sendable, Equatable {
     public var key: String?
     public var payload: String
     public var createdAt: Date
+    /// When the event behind this row was consumed, triaged, dispatched and committed (Unix
+    /// microseconds), in memory only, when the worker traces stages (`SAMU_STAGE_TRACE`).
+    public var stages: [Int64] = []
 
     public init(id: UUID, topic: String, key: String?, payload: String, createdAt: Date) {
         self.id = id

@@ -26,7 +26,7 @@ extension SamuStore {
         let rows = try await client.query(
             """
             select zone from units union select zone from shelter_beds
-            union select zone from cases where status not in ('resolved', 'cancelled', 'closed')
+            union select zone from cases where open
             """, logger: logger)
         var zones: [String] = []
         for try await zone in rows.decode(String.self) { zones.append(zone) }
@@ -83,7 +83,7 @@ extension SamuStore {
                 select l.shelter_id, l.bed_type, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
             ) h on h.action = 'hold'
-            where c.zone = any(\(zones)) and c.status not in ('resolved', 'cancelled', 'closed')
+            where c.zone = any(\(zones)) and c.open
             """, logger: logger)
         for try await (
             caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, shelter, bed

@@ -7,8 +7,8 @@ import SamuPipeline
 import SamuStore
 import Synchronization
 
-/// samu end to end at a fixed rate (issue 5, first part): a real `samu worker` process on fresh
-/// topics and a fresh schema, reports sent open loop with their send time, outcomes read back.
+/// samu end to end at a fixed rate: a real `samu worker` process on fresh topics and a fresh
+/// schema, reports sent open loop with their send time, outcomes read back.
 struct PipelineBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
@@ -19,11 +19,81 @@ struct PipelineBench: AsyncParsableCommand {
     @Option(help: "Reports per second (open loop).") var rate = 200.0
     @Option(help: "Reports to time.") var count = 4000
     @Option(help: "Reports sent first and not timed.") var warmup = 200
+    @Option(help: "Zones (the demo deployment repeated; 14 is the demo itself).") var zones = 14
 
     func run() async throws {
         try requireLibrdKafka()
-        let base = try Context.load(label: "samu.bench")
-        let logger = base.logger
+        let context = try Context.load(label: "samu.bench")
+        guard let plan = try context.deployment() else { throw ValidationError("no deployment file found") }
+        let result = try await PipelineRun(
+            context: context, plan: plan.scaled(toZones: zones), rate: rate, count: count, warmup: warmup
+        ).measure()
+        print(
+            String(
+                format: "bench pipeline: %d reports at %.0f/s (achieved %.0f/s) through a samu worker, %d zones",
+                count, rate, result.achievedRate, zones))
+        func line(_ name: String, _ values: [Double]) -> String {
+            "  \(name) (\(values.count)): "
+                + String(
+                    format: "p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms", percentile(values, 0.5),
+                    percentile(values, 0.99), percentile(values, 0.999))
+        }
+        print(line("sent → case.received read back", result.received))
+        print(line("sent → decision (assigned or queued) read back", result.decided))
+        print(line("P1 only, sent → decision", result.urgent))
+        for (name, values) in zip(PipelineResult.segmentNames, result.segments) { print(line("  stage " + name, values)) }
+        print(
+            String(
+                format:
+                    "  worker CPU %.0f µs per report, peak RSS %.0f MB, %d open cases at the end; worker start → first outcome %.2f s",
+                result.cpuMicrosecondsPerReport, result.peakResidentMegabytes, result.openCases,
+                result.firstOutcomeSeconds))
+    }
+}
+
+/// What one pipeline run measured (latencies in milliseconds).
+struct PipelineResult: Sendable {
+    var rate: Double
+    var achievedRate: Double
+    /// Sent → `case.received` read back, for each timed report.
+    var received: [Double]
+    /// Sent → the first decision (`case.assigned` or `case.queued`) read back.
+    var decided: [Double]
+    /// The same for P1 reports alone.
+    var urgent: [Double]
+    /// Per stage of the decision's path (``segmentNames``), from the `samu-stages` header.
+    var segments: [[Double]]
+    var cpuMicrosecondsPerReport: Double
+    var peakResidentMegabytes: Double
+    var firstOutcomeSeconds: Double
+    var openCases: Int
+    /// p99 of the decisions in the last fifth of the run against the first fifth: a backlog that
+    /// grows shows as a ratio well above 1.
+    var trend: Double
+
+    static let segmentNames = [
+        "sent → consumed", "consumed → triaged", "triaged → dispatched", "dispatched → committed",
+        "committed → published", "published → read back",
+    ]
+
+    /// Sustained: everything came back, p99 under 100 ms, the rate was offered and no backlog grew.
+    var sustained: Bool {
+        percentile(decided, 0.99) < 100 && achievedRate >= rate * 0.97 && trend < 2
+    }
+}
+
+/// One run of samu end to end: fresh topics and schema, the deployment reporting in, a real worker
+/// process (`samu worker`, with stage tracing), reports sent open loop, outcomes read back.
+struct PipelineRun {
+    let context: Context
+    let plan: Deployment
+    let rate: Double
+    let count: Int
+    let warmup: Int
+    var temperature = 6.0
+
+    func measure() async throws -> PipelineResult {
+        let logger = context.logger
         let run = UUID().uuidString.prefix(8).lowercased()
         let prefix = "bench-\(run)."
         let schema = "bench_\(run)"
@@ -32,9 +102,11 @@ struct PipelineBench: AsyncParsableCommand {
         environment["SAMU_DATABASE_SCHEMA"] = schema
         environment["SAMU_KAFKA_GROUP_ID"] = "bench-\(run)"
         environment["SAMU_WORKER_ID"] = "bench-\(run)"
-        environment["SAMU_LOG_LEVEL"] = "warning"
+        // The worker logs warnings only, unless SAMU_BENCH_WORKER_LOG_LEVEL says otherwise (to diagnose).
+        environment["SAMU_LOG_LEVEL"] = environment["SAMU_BENCH_WORKER_LOG_LEVEL"] ?? "warning"
+        environment["SAMU_STAGE_TRACE"] = "1"
         let configuration = try SamuConfiguration(environment: environment)
-        let catalog = base.catalog.withPrefix(prefix)
+        let catalog = context.catalog.withPrefix(prefix)
         _ = try await KafkaAdmin.createTopics(
             catalog.definitions.map {
                 KafkaTopicSpecification(name: prefix + $0.name, partitions: $0.partitions, configs: $0.configs)
@@ -42,122 +114,90 @@ struct PipelineBench: AsyncParsableCommand {
         try await SamuStore.withStore(configuration: configuration.database, logger: logger) {
             _ = try await $0.migrate()
         }
-        guard let plan = try base.deployment() else { throw ValidationError("no deployment file found") }
         let total = warmup + count
         let collected = Collected()
-        let sent = collected.sent
-        let received = collected.received
-        let decided = collected.decided
-        let urgent = collected.urgent
-        let priorities = collected.priorities
-        // The reader of outcomes (its own group, from the start of the topic).
         var readerConfiguration = configuration.consumer
         readerConfiguration.groupID = "bench-\(run)-reader"
         let reader = try KafkaConsumer(
             configuration: readerConfiguration, topics: [catalog.name(.outcomes)], logger: logger)
-        let workerPath = Bundle.main.executablePath ?? CommandLine.arguments[0]
         let worker = Process()
-        worker.executableURL = URL(fileURLWithPath: workerPath)
+        worker.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
         worker.arguments = ["worker"]
         worker.environment = environment
-        var firstOutcome: Double?
-        var cpuSeconds = 0.0
+        var firstOutcome = Double.nan
+        var cpuSeconds = Double.nan
         var peakResident = 0
+        var sendSeconds = 0.0
+        let plan = self.plan
+        let rate = self.rate
         try await KafkaProducer.withProducer(configuration: configuration.producer, logger: logger) { producer in
             _ = await producer.submit(DeploymentEvents.records(plan, catalog: catalog))
-            var generator = NightGenerator(deployment: plan, temperature: 6, seed: 5)
-            func send() async -> UUID {
+            var generator = NightGenerator(deployment: plan, temperature: temperature, seed: 5)
+            func send(_ index: Int) async {
                 let report = generator.report(at: Date())
                 let id = UUID(uuidString: report["event_id"]?.stringValue ?? "") ?? UUID()
-                sent.withLock { $0[DerivedID.caseID(forReport: id)] = Date() }
+                collected.sent(DerivedID.caseID(forReport: id).lowercased, index: index)
                 _ = await producer.submit([
                     KafkaRecord(
                         topic: catalog.name(.reports), key: Array((report["zone"]?.stringValue ?? "").utf8),
                         value: Array(report.serialized.utf8))
                 ])
-                return DerivedID.caseID(forReport: id)
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    let giveUp = ContinuousClock.now + .seconds(Double(total) / rate + 120)
-                    while received.withLock({ $0.count }) < total + 1, ContinuousClock.now < giveUp,
+                    let giveUp = ContinuousClock.now + .seconds(Double(total) / rate + 60)
+                    while !collected.done(total + 1), ContinuousClock.now < giveUp,
                         let event = try await reader.next(timeout: .milliseconds(100))
                     {
                         guard case .messages(let messages) = event else { continue }
-                        let now = Date()
-                        for message in messages {
-                            guard let value = message.value, let outcome = try? JSONParser.parse(value),
-                                let caseID = outcome["case_id"]?.stringValue.flatMap(UUID.init(uuidString:)),
-                                let start = sent.withLock({ $0[caseID] })
-                            else { continue }
-                            let milliseconds = now.timeIntervalSince(start) * 1000
-                            switch outcome["type"]?.stringValue {
-                            case "case.received": received.withLock { $0.append(milliseconds) }
-                            case "case.triaged":
-                                if let priority = outcome["priority"]?.stringValue {
-                                    priorities.withLock { $0[caseID] = priority }
-                                }
-                            case "case.assigned", "case.queued":
-                                decided.withLock { $0.append(milliseconds) }
-                                if priorities.withLock({ $0[caseID] }) == "P1" {
-                                    urgent.withLock { $0.append(milliseconds) }
-                                }
-                            default: break
-                            }
-                        }
+                        collected.read(messages, at: StageClock.now())
                     }
                     reader.stopConsuming()
                 }
                 // Time to first outcome: the worker starts, one report goes out at once.
                 let spawned = ContinuousClock.now
                 try worker.run()
-                _ = await send()
-                while received.withLock({ $0.isEmpty }) && ContinuousClock.now - spawned < .seconds(60) {
+                await send(-1)
+                while !collected.done(1) && ContinuousClock.now - spawned < .seconds(60) {
                     try await Task.sleep(for: .milliseconds(5))
                 }
-                firstOutcome = Self.seconds(ContinuousClock.now - spawned)
+                firstOutcome = seconds(ContinuousClock.now - spawned)
                 let cpuBefore = Self.cpuSeconds(worker.processIdentifier)
                 let started = ContinuousClock.now
                 for index in 0..<total {
-                    _ = await send()
+                    await send(index)
                     let due = started + .nanoseconds(Int64(Double(index + 1) / rate * 1e9))
                     if due > ContinuousClock.now { try await Task.sleep(until: due) }
                 }
+                sendSeconds = seconds(ContinuousClock.now - started)
                 try await group.waitForAll()
                 cpuSeconds = Self.cpuSeconds(worker.processIdentifier) - cpuBefore
                 peakResident = Self.peakResidentBytes(worker.processIdentifier)
             }
         }
         worker.terminate()
+        worker.waitUntilExit()
         try await reader.close()
-        try await SamuStore.withStore(configuration: configuration.database, logger: logger) {
-            try await $0.dropSchema()
+        let openCases = try await SamuStore.withStore(configuration: configuration.database, logger: logger) {
+            store -> Int in
+            let summary = try await store.dispatchSummary()
+            let open = summary.filter { key, _ in
+                key.hasPrefix("cases.") && !["resolved", "closed", "cancelled"].contains(where: { key.contains($0) })
+            }
+            try await store.dropSchema()
+            return open.values.reduce(0, +)
         }
-        let receivedTimes = Array(received.withLock { $0 }.dropFirst(1 + warmup))
-        let decidedTimes = Array(decided.withLock { $0 }.dropFirst(1 + warmup))
-        guard receivedTimes.count == count else {
-            throw ValidationError("only \(receivedTimes.count) of \(count) timed reports came back")
+        var result = collected.result(from: warmup, count: count)
+        guard result.decided.count == count else {
+            throw ValidationError("only \(result.decided.count) of \(count) timed reports were decided and read back")
         }
-        func line(_ name: String, _ values: [Double]) -> String {
-            func at(_ q: Double) -> Double { values.isEmpty ? .nan : DispatchBench.percentile(values, q) }
-            return "  \(name) (\(values.count)): "
-                + String(format: "p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms", at(0.5), at(0.99), at(0.999))
-        }
-        print(
-            String(
-                format: "bench pipeline: %d reports at %.0f/s through a samu worker (fresh topics and schema)", count,
-                rate))
-        print(line("sent → case.received read back", receivedTimes))
-        print(line("sent → decision (assigned or queued) read back", decidedTimes))
-        print(line("P1 only, sent → decision", urgent.withLock { $0 }))
-        print(
-            String(
-                format: "  worker CPU %.0f µs per report, peak RSS %.0f MB; worker start → first outcome %.2f s",
-                cpuSeconds / Double(total) * 1e6, Double(peakResident) / 1_048_576, firstOutcome ?? .nan))
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        result.rate = rate
+        result.achievedRate = Double(total) / sendSeconds
+        result.cpuMicrosecondsPerReport = cpuSeconds / Double(total) * 1e6
+        result.peakResidentMegabytes = Double(peakResident) / 1_048_576
+        result.firstOutcomeSeconds = firstOutcome
+        result.openCases = openCases
+        return result
     }
 
     /// User plus system CPU time of a process, from /proc.
@@ -179,23 +219,119 @@ struct PipelineBench: AsyncParsableCommand {
     }
 }
 
-/// What the bench's reader collects (shared by the sender and the reader tasks).
+/// What the bench's reader collects, shared by the sender and the reader tasks. Outcomes are
+/// recognised by a byte search of their fields (the bench must not spend the machine on parsing
+/// at 16,000 reports a second).
 final class Collected: Sendable {
-    /// Case id → when its report was sent.
-    let sent = Shared([UUID: Date]())
-    let received = Shared([Double]())
-    let decided = Shared([Double]())
-    let urgent = Shared([Double]())
-    let priorities = Shared([UUID: String]())
+    private struct Case {
+        var index: Int
+        var sent: Int64
+        var received: Int64?
+        var decided: Int64?
+        var priority: String?
+        var stages: [Int64] = []
+    }
+
+    private struct State {
+        var cases: [String: Case] = [:]
+        var decidedCount = 0
+    }
+
+    private let state = Mutex(State())
+
+    func sent(_ caseID: String, index: Int) {
+        let now = StageClock.now()
+        state.withLock { $0.cases[caseID] = Case(index: index, sent: now) }
+    }
+
+    /// Whether `count` cases have been decided and read back.
+    func done(_ count: Int) -> Bool { state.withLock { $0.decidedCount >= count } }
+
+    func read(_ messages: [KafkaMessage], at now: Int64) {
+        var parsed: [(String, String, String?, [Int64])] = []
+        for message in messages {
+            guard let value = message.value, let type = Self.field("type", in: value),
+                let caseID = Self.field("case_id", in: value)
+            else { continue }
+            let priority = type == "case.triaged" ? Self.field("priority", in: value) : nil
+            var stages: [Int64] = []
+            if type == "case.assigned" || type == "case.queued",
+                let header = message.headers.first(where: { $0.name == "samu-stages" })?.value
+            {
+                stages = String(decoding: header, as: UTF8.self).split(separator: ",").compactMap { Int64($0) }
+            }
+            parsed.append((type, caseID, priority, stages))
+        }
+        state.withLock { state in
+            for (type, caseID, priority, stages) in parsed {
+                guard var entry = state.cases[caseID] else { continue }
+                switch type {
+                case "case.received": entry.received = entry.received ?? now
+                case "case.triaged": entry.priority = priority
+                case "case.assigned", "case.queued":
+                    if entry.decided == nil {
+                        entry.decided = now
+                        entry.stages = stages
+                        state.decidedCount += 1
+                    }
+                default: break
+                }
+                state.cases[caseID] = entry
+            }
+        }
+    }
+
+    /// The timed reports' figures: those with index in `from ..< from + count`.
+    func result(from first: Int, count: Int) -> PipelineResult {
+        let cases = state.withLock { $0.cases.values.filter { $0.index >= first && $0.index < first + count } }
+            .sorted { $0.index < $1.index }
+        func milliseconds(_ from: Int64, _ to: Int64) -> Double { Double(to - from) / 1000 }
+        var result = PipelineResult(
+            rate: 0, achievedRate: 0, received: [], decided: [], urgent: [],
+            segments: Array(repeating: [], count: PipelineResult.segmentNames.count), cpuMicrosecondsPerReport: 0,
+            peakResidentMegabytes: 0, firstOutcomeSeconds: 0, openCases: 0, trend: 0)
+        for entry in cases {
+            if let received = entry.received { result.received.append(milliseconds(entry.sent, received)) }
+            guard let decided = entry.decided else { continue }
+            result.decided.append(milliseconds(entry.sent, decided))
+            if entry.priority == "P1" { result.urgent.append(milliseconds(entry.sent, decided)) }
+            if entry.stages.count == 5 {
+                let points = [entry.sent] + entry.stages + [decided]
+                for index in 0..<PipelineResult.segmentNames.count {
+                    result.segments[index].append(milliseconds(points[index], points[index + 1]))
+                }
+            }
+        }
+        let fifth = max(1, result.decided.count / 5)
+        result.trend =
+            percentile(Array(result.decided.suffix(fifth)), 0.99)
+            / max(percentile(Array(result.decided.prefix(fifth)), 0.99), 1)
+        return result
+    }
+
+    /// The string value of `"name":"…"` in compact JSON written by samu (no escapes in these fields).
+    static func field(_ name: String, in bytes: [UInt8]) -> String? {
+        let pattern = Array("\"\(name)\":\"".utf8)
+        guard bytes.count > pattern.count else { return nil }
+        var index = 0
+        let last = bytes.count - pattern.count
+        while index <= last {
+            if bytes[index] == pattern[0], bytes[index..<index + pattern.count].elementsEqual(pattern) {
+                let start = index + pattern.count
+                guard let end = bytes[start...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+                return String(decoding: bytes[start..<end], as: UTF8.self)
+            }
+            index += 1
+        }
+        return nil
+    }
 }
 
-/// A value behind a lock, shareable between tasks.
-final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
 
-    init(_ value: Value) { mutex = Mutex(value) }
-
-    func withLock<Result: Sendable>(_ body: (inout Value) -> Result) -> Result {
-        mutex.withLock { body(&$0) }
-    }
+/// The q-quantile of `values` in their unit (NaN when empty).
+func percentile(_ values: [Double], _ q: Double) -> Double {
+    values.isEmpty ? .nan : DispatchBench.percentile(values, q)
 }
