@@ -6,7 +6,7 @@ import SamuModel
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks (build with -c release).",
-        subcommands: [DispatchBench.self, HopsBench.self, PipelineBench.self])
+        subcommands: [BenchSuite.self, DispatchBench.self, HopsBench.self, PipelineBench.self])
 }
 
 /// The dispatch core against a linear haversine scan of the same data, in one run.

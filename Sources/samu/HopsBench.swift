@@ -20,7 +20,27 @@ struct HopsBench: AsyncParsableCommand {
     func run() async throws {
         try requireLibrdKafka()
         let context = try Context.load(label: "samu.bench")
+        let timed = try await HopsRun(context: context, rate: rate, count: count, warmup: warmup, size: size).measure()
+        func at(_ q: Double) -> Double { percentile(timed, q) }
+        print(
+            String(
+                format:
+                    "bench hops: %d records at %.0f/s through two hops (linger.ms=5, fetch.wait.max.ms=10): p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms",
+                timed.count, rate, at(0.5), at(0.99), at(0.999), timed.max() ?? 0))
+    }
+}
+
+/// One run of the two-hop baseline; returns the timed records' latencies in milliseconds.
+struct HopsRun {
+    let context: Context
+    let rate: Double
+    let count: Int
+    let warmup: Int
+    var size = 600
+
+    func measure() async throws -> [Double] {
         let logger = context.logger
+        let rate = self.rate
         let run = UUID().uuidString.prefix(8).lowercased()
         let first = "bench-hops-\(run).a"
         let second = "bench-hops-\(run).b"
@@ -97,15 +117,9 @@ struct HopsBench: AsyncParsableCommand {
         }
         try await forwarder.close()
         try await sink.close()
-        let timed = Array(latencies.dropFirst(warmup))
         guard latencies.count == total else {
             throw ValidationError("only \(latencies.count) of \(total) records came through both hops")
         }
-        func at(_ q: Double) -> Double { DispatchBench.percentile(timed, q) }
-        print(
-            String(
-                format:
-                    "bench hops: %d records at %.0f/s through two hops (linger.ms=5, fetch.wait.max.ms=10): p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms",
-                timed.count, rate, at(0.5), at(0.99), at(0.999), timed.max() ?? 0))
+        return Array(latencies.dropFirst(warmup))
     }
 }

@@ -1,0 +1,433 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SamuModel
+import SamuPipeline
+import SamuStore
+import SamuTriage
+
+/// Issue 5's benchmark in one run: the baselines (two raw broker hops, PostgreSQL `COPY`) and samu
+/// interleaved, on the embedded default. `ops/bench.sh` builds in release mode, starts a fresh
+/// broker for it, and draws the plots from the results it writes.
+struct BenchSuite: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "suite",
+        abstract:
+            "Baselines and samu in one run: latency at 200 and 1,000/s by stage, the sustained-rate sweep, COPY, memory with 75 zones."
+    )
+
+    @Option(help: "Where to write results.json and the latency samples (created).") var results = ".local/bench"
+    @Option(help: "The sweep's offered rates (reports per second).") var rates = "500,1000,2000,4000,8000,12000,16000"
+    @Option(help: "Seconds each sweep step sends for.") var stepSeconds = 6.0
+    @Flag(help: "Small counts (a smoke run of the whole command; figures are not meaningful).") var quick = false
+
+    func run() async throws {
+        try requireLibrdKafka()
+        let context = try Context.load(label: "samu.bench")
+        guard let demo = try context.deployment() else { throw ValidationError("no deployment file found") }
+        let directory = URL(fileURLWithPath: results)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let machine = Machine.current
+        print("samu bench suite — \(machine.description)")
+        var report = SuiteResults(machine: machine.description, started: RFC3339.format(Date()))
+        let scale = quick ? 0.1 : 1.0
+        func count(_ value: Double) -> Int { max(200, Int(value * scale)) }
+
+        // 1. Latency at 200 and 1,000 reports a second: baseline, then samu, at each rate.
+        for rate in [200.0, 1000.0] {
+            let hops = try await HopsRun(
+                context: context, rate: rate, count: count(rate * 8), warmup: count(rate)
+            ).measure()
+            print(Self.line("baseline: two raw hops", rate, hops))
+            let samu = try await PipelineRun(
+                context: context, plan: demo, rate: rate, count: count(rate * 8), warmup: count(rate)
+            ).measure()
+            print(Self.line("samu: sent → decision read back", rate, samu.decided))
+            print(Self.line("samu: P1 only", rate, samu.urgent))
+            for (name, values) in zip(PipelineResult.segmentNames, samu.segments) {
+                print(Self.line("  stage \(name)", rate, values))
+            }
+            print(
+                String(
+                    format: "  worker CPU %.0f µs per report, peak RSS %.0f MB, start → first outcome %.2f s",
+                    samu.cpuMicrosecondsPerReport, samu.peakResidentMegabytes, samu.firstOutcomeSeconds))
+            report.latency.append(.init(rate: rate, baseline: hops, samu: samu))
+            try Self.samples(hops, to: directory.appendingPathComponent("hops-\(Int(rate)).txt"))
+            try Self.samples(samu.decided, to: directory.appendingPathComponent("samu-\(Int(rate)).txt"))
+        }
+
+        // 2. PostgreSQL COPY of samu's rows for the same reports: what the database alone ingests.
+        let copy = try await CopyBaseline(context: context, plan: demo, reports: count(20_000)).measure()
+        print(
+            String(
+                format: "baseline: COPY of %d rows (%d reports' rows): %.0f rows/s, %.0f reports/s", copy.rows,
+                copy.reports, copy.rowsPerSecond, copy.reportsPerSecond))
+        report.copy = copy
+
+        // 3. The sweep: the highest rate samu sustains (p99 < 100 ms, no growing backlog).
+        let steps = rates.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        for rate in steps {
+            let sent = max(count(rate * stepSeconds), 1000)
+            let hops = try await HopsRun(context: context, rate: rate, count: sent, warmup: count(rate)).measure()
+            let samu = try await PipelineRun(
+                context: context, plan: demo, rate: rate, count: sent, warmup: count(rate)
+            ).measure()
+            let step = SuiteResults.Step(rate: rate, baseline: hops, samu: samu)
+            report.sweep.append(step)
+            print(
+                String(
+                    format:
+                        "sweep %6.0f/s: baseline p50 %.1f / p99 %.1f ms; samu achieved %.0f/s, p50 %.1f / p99 %.1f ms, trend %.1f, CPU %.0f µs/report → %@",
+                    rate, step.baselineP50, step.baselineP99, samu.achievedRate, step.samuP50, step.samuP99,
+                    samu.trend, samu.cpuMicrosecondsPerReport, samu.sustained ? "sustained" : "not sustained"))
+            if !samu.sustained { break }
+        }
+        report.sustainedRate = report.sweep.filter(\.sustained).map(\.rate).max() ?? 0
+
+        // 4. Memory and start-up with 75 zones and 10,000 open cases.
+        let big = demo.scaled(toZones: 75)
+        let memory = try await PipelineRun(
+            context: context, plan: big, rate: 2000, count: count(10_000), warmup: 0
+        ).measure()
+        report.memory = .init(
+            zones: big.zones.count, units: big.units.count, openCases: memory.openCases,
+            peakResidentMegabytes: memory.peakResidentMegabytes, firstOutcomeSeconds: memory.firstOutcomeSeconds)
+        print(
+            String(
+                format: "memory: %d zones, %d units, %d open cases: peak RSS %.0f MB; start → first outcome %.2f s",
+                big.zones.count, big.units.count, memory.openCases, memory.peakResidentMegabytes,
+                memory.firstOutcomeSeconds))
+
+        report.finished = RFC3339.format(Date())
+        print("")
+        print(report.table)
+        try report.json.serialized.write(
+            to: directory.appendingPathComponent("results.json"), atomically: true, encoding: .utf8)
+        try report.table.write(to: directory.appendingPathComponent("table.md"), atomically: true, encoding: .utf8)
+        print("results: \(directory.path)/results.json, table.md")
+    }
+
+    static func line(_ name: String, _ rate: Double, _ values: [Double]) -> String {
+        String(
+            format: "%@ at %.0f/s (%d): p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms", name, rate, values.count,
+            percentile(values, 0.5), percentile(values, 0.99), percentile(values, 0.999))
+    }
+
+    static func samples(_ values: [Double], to url: URL) throws {
+        try values.map { String(format: "%.3f", $0) }.joined(separator: "\n").write(
+            to: url, atomically: true, encoding: .utf8)
+    }
+}
+
+/// The machine a benchmark ran on, named in every result.
+struct Machine {
+    var host: String
+    var cores: Int
+    var model: String
+    var memoryGigabytes: Double
+
+    static var current: Machine {
+        let info = ProcessInfo.processInfo
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model =
+            cpu.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last.map(String.init) ?? "" }?
+            .trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        return Machine(
+            host: info.hostName, cores: info.activeProcessorCount, model: model,
+            memoryGigabytes: Double(info.physicalMemory) / 1_073_741_824)
+    }
+
+    var description: String {
+        String(format: "%@, %d cores (%@), %.0f GB, %@", host, cores, model, memoryGigabytes, "Linux")
+    }
+}
+
+/// Everything the suite measured, as printed and as written to results.json.
+struct SuiteResults {
+    struct Latency {
+        var rate: Double
+        var baseline: [Double]
+        var samu: PipelineResult
+    }
+
+    struct Step {
+        var rate: Double
+        var baselineP50: Double
+        var baselineP99: Double
+        var samuP50: Double
+        var samuP99: Double
+        var achievedRate: Double
+        var sustained: Bool
+        var cpuMicrosecondsPerReport: Double
+
+        init(rate: Double, baseline: [Double], samu: PipelineResult) {
+            self.rate = rate
+            baselineP50 = percentile(baseline, 0.5)
+            baselineP99 = percentile(baseline, 0.99)
+            samuP50 = percentile(samu.decided, 0.5)
+            samuP99 = percentile(samu.decided, 0.99)
+            achievedRate = samu.achievedRate
+            sustained = samu.sustained
+            cpuMicrosecondsPerReport = samu.cpuMicrosecondsPerReport
+        }
+    }
+
+    struct Memory {
+        var zones: Int
+        var units: Int
+        var openCases: Int
+        var peakResidentMegabytes: Double
+        var firstOutcomeSeconds: Double
+    }
+
+    var machine: String
+    var started: String
+    var finished = ""
+    var latency: [Latency] = []
+    var copy: CopyBaseline.Result?
+    var sweep: [Step] = []
+    var sustainedRate = 0.0
+    var memory: Memory?
+
+    /// The table for the README (Markdown).
+    var table: String {
+        var lines = ["Machine: \(machine). Run \(started) → \(finished).", ""]
+        lines.append("| measure | baseline | samu | ratio samu / baseline |")
+        lines.append("|---|---|---|---|")
+        func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
+        func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2f×", a / b) }
+        for entry in latency {
+            let rate = Int(entry.rate)
+            for (name, q) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {
+                let base = percentile(entry.baseline, q)
+                let samu = percentile(entry.samu.decided, q)
+                lines.append(
+                    "| e2e \(name) at \(rate)/s (two raw hops / report → decision read back) | \(ms(base)) | \(ms(samu)) | \(ratio(samu, base)) |"
+                )
+            }
+            let p1 = percentile(entry.samu.urgent, 0.99)
+            lines.append(
+                "| P1 only, p99 at \(rate)/s (all reports / P1) | \(ms(percentile(entry.samu.decided, 0.99))) | \(ms(p1)) | \(ratio(p1, percentile(entry.samu.decided, 0.99))) |"
+            )
+        }
+        if let copy {
+            lines.append(
+                String(
+                    format: "| rows/s into PostgreSQL (COPY / samu at its sustained rate) | %.0f rows/s (%.0f reports/s) | %.0f reports/s | %.2f× |",
+                    copy.rowsPerSecond, copy.reportsPerSecond, sustainedRate, sustainedRate / copy.reportsPerSecond))
+        }
+        lines.append(
+            String(format: "| highest sustained rate (p99 < 100 ms, no growing backlog) | | %.0f reports/s | |", sustainedRate))
+        for entry in latency {
+            lines.append(
+                String(
+                    format: "| worker CPU per report at %.0f/s | | %.0f µs | |", entry.rate,
+                    entry.samu.cpuMicrosecondsPerReport))
+        }
+        if let memory {
+            lines.append(
+                String(
+                    format: "| worker peak RSS, %d zones, %d open cases | | %.0f MB | |", memory.zones, memory.openCases,
+                    memory.peakResidentMegabytes))
+        }
+        if let first = latency.first {
+            lines.append(
+                String(format: "| worker start → first outcome | | %.2f s | |", first.samu.firstOutcomeSeconds))
+        }
+        lines.append("")
+        lines.append("Stages of the decision's path (p50 / p99, ms):")
+        lines.append("")
+        lines.append("| stage | " + latency.map { "\(Int($0.rate))/s" }.joined(separator: " | ") + " |")
+        lines.append("|---|" + latency.map { _ in "---|" }.joined())
+        for (index, name) in PipelineResult.segmentNames.enumerated() {
+            let cells = latency.map {
+                String(
+                    format: "%.1f / %.1f", percentile($0.samu.segments[index], 0.5),
+                    percentile($0.samu.segments[index], 0.99))
+            }
+            lines.append("| \(name) | " + cells.joined(separator: " | ") + " |")
+        }
+        lines.append("")
+        lines.append("Sweep (offered rate → p50 / p99, ms):")
+        lines.append("")
+        lines.append("| offered | baseline p50 / p99 | samu achieved | samu p50 / p99 | CPU per report | sustained |")
+        lines.append("|---|---|---|---|---|---|")
+        for step in sweep {
+            lines.append(
+                String(
+                    format: "| %.0f/s | %.1f / %.1f | %.0f/s | %.1f / %.1f | %.0f µs | %@ |", step.rate, step.baselineP50,
+                    step.baselineP99, step.achievedRate, step.samuP50, step.samuP99, step.cpuMicrosecondsPerReport,
+                    step.sustained ? "yes" : "no"))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    var json: JSONValue {
+        func number(_ value: Double) -> JSONValue { value.isFinite ? .number((value * 1000).rounded() / 1000) : .null }
+        func quantiles(_ values: [Double]) -> JSONValue {
+            ["p50": number(percentile(values, 0.5)), "p99": number(percentile(values, 0.99)),
+             "p999": number(percentile(values, 0.999)), "count": .integer(Int64(values.count))]
+        }
+        var object = JSONObject()
+        object.append("machine", .string(machine))
+        object.append("started", .string(started))
+        object.append("finished", .string(finished))
+        object.append(
+            "latency",
+            .array(
+                latency.map { entry in
+                    var stages = JSONObject()
+                    for (name, values) in zip(PipelineResult.segmentNames, entry.samu.segments) {
+                        stages.append(name, quantiles(values))
+                    }
+                    return [
+                        "rate": number(entry.rate), "baseline": quantiles(entry.baseline),
+                        "samu": quantiles(entry.samu.decided), "samu_p1": quantiles(entry.samu.urgent),
+                        "stages": .object(stages), "cpu_us_per_report": number(entry.samu.cpuMicrosecondsPerReport),
+                        "peak_rss_mb": number(entry.samu.peakResidentMegabytes),
+                        "first_outcome_s": number(entry.samu.firstOutcomeSeconds),
+                    ]
+                }))
+        if let copy {
+            object.append(
+                "copy",
+                [
+                    "rows": .integer(Int64(copy.rows)), "reports": .integer(Int64(copy.reports)),
+                    "rows_per_s": number(copy.rowsPerSecond), "reports_per_s": number(copy.reportsPerSecond),
+                ])
+        }
+        object.append(
+            "sweep",
+            .array(
+                sweep.map {
+                    [
+                        "rate": number($0.rate), "baseline_p50": number($0.baselineP50),
+                        "baseline_p99": number($0.baselineP99), "samu_p50": number($0.samuP50),
+                        "samu_p99": number($0.samuP99), "achieved": number($0.achievedRate),
+                        "sustained": .bool($0.sustained), "cpu_us_per_report": number($0.cpuMicrosecondsPerReport),
+                    ]
+                }))
+        object.append("sustained_rate", number(sustainedRate))
+        if let memory {
+            object.append(
+                "memory",
+                [
+                    "zones": .integer(Int64(memory.zones)), "units": .integer(Int64(memory.units)),
+                    "open_cases": .integer(Int64(memory.openCases)),
+                    "peak_rss_mb": number(memory.peakResidentMegabytes),
+                    "first_outcome_s": number(memory.firstOutcomeSeconds),
+                ])
+        }
+        return .object(object)
+    }
+}
+
+/// PostgreSQL `COPY` of the rows samu writes for each report — the report, its case, the inbox row,
+/// two timeline entries, the decision and three outbox rows — into a fresh schema, in one durable
+/// transaction: what the database ingests with no per-batch round trips and no dispatch.
+struct CopyBaseline {
+    struct Result {
+        var rows: Int
+        var reports: Int
+        var seconds: Double
+        var rowsPerSecond: Double { Double(rows) / seconds }
+        var reportsPerSecond: Double { Double(reports) / seconds }
+    }
+
+    let context: Context
+    let plan: Deployment
+    let reports: Int
+
+    func measure() async throws -> Result {
+        let triage = try context.triageEngine()
+        let decoder = ReportDecoder(definition: context.catalog.definition(.reports))
+        var generator = NightGenerator(deployment: plan, temperature: 6, seed: 9)
+        let now = Date()
+        let stamp = RFC3339.format(now)
+        var tables: [String: SamuStore.CopyTable] = [:]
+        func add(_ table: String, _ columns: [String], _ row: [String?]) {
+            tables[table, default: .init(table: table, columns: columns, rows: [])].rows.append(row)
+        }
+        for index in 0..<reports {
+            let document = generator.report(at: now)
+            guard case .success(let report) = decoder.decode(value: document.serializedBytes) else { continue }
+            let caseID = DerivedID.caseID(forReport: report.id)
+            let decision = triage.triage(report)
+            let triageJSON = SamuStore.triageJSON(decision).serialized
+            add(
+                "processed_events", ["event_id", "topic", "partition", "offset", "processed_at"],
+                [report.id.lowercased, "samu.reports.v1", "0", String(index), stamp])
+            add(
+                "reports",
+                [
+                    "report_id", "zone", "category", "reported_at", "received_at", "payload", "source_topic",
+                    "source_partition", "source_offset",
+                ],
+                [
+                    report.id.lowercased, report.zone, report.category.rawValue, RFC3339.format(report.reportedAt), stamp,
+                    document.serialized, "samu.reports.v1", "0", String(index),
+                ])
+            add(
+                "cases",
+                [
+                    "case_id", "report_id", "zone", "category", "status", "opened_at", "updated_at", "priority",
+                    "bed_type", "triage", "location_lat", "location_lon",
+                ],
+                [
+                    caseID.lowercased, report.id.lowercased, report.zone, report.category.rawValue, "queued", stamp,
+                    stamp, decision.priority.code, decision.bedType.rawValue, triageJSON,
+                    String(report.location.latitude), String(report.location.longitude),
+                ])
+            let timeline = ["case_id", "at", "status", "actor", "detail"]
+            add(
+                "case_timeline", timeline,
+                [
+                    caseID.lowercased, stamp, "received", "worker:copy",
+                    (["report_id": .string(report.id.lowercased), "source": .string("samu.reports.v1/0/\(index)")]
+                        as JSONValue).serialized,
+                ])
+            add("case_timeline", timeline, [caseID.lowercased, stamp, "triaged", "triage:copy", triageJSON])
+            let decisionID = UUID(v5: "copy-decision/\(caseID.lowercased)")
+            let record: JSONValue = [
+                "decision_id": .string(decisionID.lowercased), "kind": "queue",
+                "priority": .string(decision.priority.code), "unit_id": nil,
+                "unit_candidates": .array(
+                    (1...3).map { ["id": .string("\(report.zone)-u\($0)"), "travel_seconds": 412.5, "score": 9.1] }),
+                "shelter_candidates": [], "rules_version": .string(decision.rulesVersion),
+                "reason": "no free unit with the required skills; queued",
+            ]
+            add(
+                "decisions",
+                [
+                    "decision_id", "case_id", "zone", "kind", "priority", "bed_type", "rules_version", "reason",
+                    "record", "decided_at",
+                ],
+                [
+                    decisionID.lowercased, caseID.lowercased, report.zone, "queue", decision.priority.code,
+                    decision.bedType.rawValue, decision.rulesVersion, "queued", record.serialized, stamp,
+                ])
+            for transition in ["received", "triaged", "queued"] {
+                let id = DerivedID.outcomeID(caseID: caseID, transition: transition, channel: "outcomes")
+                let payload = CaseOutcome.received(report: report, caseID: caseID, at: now).json.serialized
+                add(
+                    "outbox", ["outbox_id", "topic", "key", "payload", "created_at"],
+                    [id.lowercased, "samu.outcomes.v1", report.zone, payload, stamp])
+            }
+        }
+        let order = ["processed_events", "reports", "cases", "case_timeline", "decisions", "outbox"]
+        let batches = order.compactMap { tables[$0] }
+        let run = UUID().uuidString.prefix(8).lowercased()
+        var configuration = context.configuration.database
+        configuration.schema = "bench_copy_\(run)"
+        let logger = context.logger
+        return try await SamuStore.withStore(configuration: configuration, logger: logger) { store in
+            _ = try await store.migrate()
+            let started = ContinuousClock.now
+            let rows = try await store.copy(batches)
+            let elapsed = seconds(ContinuousClock.now - started)
+            try await store.dropSchema()
+            return Result(rows: rows, reports: reports, seconds: elapsed)
+        }
+    }
+}

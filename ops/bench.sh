@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Issue 5's benchmark in one command: builds samu in release mode, starts a fresh broker of its own
+# (Tansu's memory store only grows, so every run gets an empty one), runs `samu bench suite` —
+# baselines and samu interleaved — and draws the plots from its results.
+#   ops/bench.sh [--quick] [suite options]     results in docs/performance/ (SAMU_BENCH_RESULTS)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+. ops/env.sh
+ops/setup.sh >/dev/null
+ops/database.sh start >/dev/null
+
+# The plotting package, from PyPI, under .local/ (not the user's Python).
+plots="$SAMU_LOCAL/plots"
+if [ ! -f "$plots/.done" ]; then
+  echo "bench: installing matplotlib (PyPI) into $plots"
+  python3 -m pip install --quiet --target "$plots" matplotlib
+  touch "$plots/.done"
+fi
+
+echo "bench: building samu in release mode"
+swift build -c release --product samu -q
+
+port="${SAMU_BENCH_KAFKA_PORT:-19392}"
+log="$SAMU_LOCAL/run/tansu-bench.log"; mkdir -p "$SAMU_LOCAL/run"
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  echo "bench: port $port is taken; set SAMU_BENCH_KAFKA_PORT" >&2; exit 1
+fi
+"$SAMU_LOCAL/bin/tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+  --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine "memory://tansu/" >"$log" 2>&1 &
+broker=$!
+trap 'kill $broker 2>/dev/null || true; wait $broker 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+echo "bench: fresh broker (pid $broker) on 127.0.0.1:$port"
+export SAMU_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$port"
+
+results="${SAMU_BENCH_RESULTS:-$root/docs/performance}"
+"$root/.build/release/samu" bench suite --results "$results" "$@" 2> >(grep -v " info samu.bench" >&2)
+PYTHONPATH="$plots" python3 ops/benchmarks/plot.py "$results"
