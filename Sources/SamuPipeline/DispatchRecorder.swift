@@ -30,7 +30,7 @@ struct DispatchRecorder {
                 "source": .string("\(report.sourceTopic)/\(report.sourcePartition)/\(report.sourceOffset)"),
             ], at: time)
         write.addTimeline(
-            caseID, status: "triaged", actor: "triage:\(triage.rulesVersion)", detail: SamuStore.triageJSON(triage),
+            caseID, status: "triaged", actor: "triage:\(triage.rulesVersion)", detail: Self.triagedDetail(triage),
             at: time)
         var triaged = base(
             "case.triaged", caseID: caseID, zone: report.report.zone, at: time,
@@ -41,6 +41,15 @@ struct DispatchRecorder {
         triaged.append("reason", .string(triage.reasons.map(\.english).joined(separator: " ")))
         outcome(.object(triaged), zone: report.report.zone)
         write.cases[caseID] = DispatchWrite.CaseState(status: "triaged", unitID: nil, resolution: nil)
+    }
+
+    /// The timeline's "triaged" entry: the outcome and the rules that fired. The full triage (with
+    /// the reasons in English and French) is stored once, with the case.
+    static func triagedDetail(_ triage: TriageDecision) -> JSONValue {
+        [
+            "priority": .string(triage.priority.code), "bed_type": .string(triage.bedType.rawValue),
+            "rules": .array(triage.reasons.map { .string($0.rule) }),
+        ]
     }
 
     /// Records what the dispatcher decided in response to one input (`source` names it).

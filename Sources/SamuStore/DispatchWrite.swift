@@ -223,9 +223,9 @@ extension SamuStore {
     public func write(_ batch: DispatchWrite) async throws -> [OutboxRecord] {
         if batch.isEmpty && batch.published.isEmpty { return [] }
         do {
-            let rows = try await client.query(Self.batchQuery(batch), logger: logger)
+            let rows = try await client.execute(WriteBatchStatement(binds: Self.batchQuery(batch).binds), logger: logger)
             var created = Set<UUID>()
-            for try await id in rows.decode(UUID.self) { created.insert(id) }
+            for try await id in rows { created.insert(id) }
             return created.count == batch.outbox.count ? batch.outbox : batch.outbox.filter { created.contains($0.id) }
         } catch let error as PSQLError {
             switch error.serverInfo?[.sqlState] {
@@ -236,6 +236,18 @@ extension SamuStore {
             default: throw error
             }
         }
+    }
+
+    /// The batch write as a prepared statement: its text is the same for every batch (only the
+    /// bound arrays differ), so each connection parses and plans it once.
+    struct WriteBatchStatement: PostgresPreparedStatement {
+        typealias Row = UUID
+        static let name = "samu_write_batch_v7"
+        static let sql = SamuStore.batchQuery(DispatchWrite()).sql
+        let binds: PostgresBindings
+
+        func makeBindings() throws -> PostgresBindings { binds }
+        func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
     }
 
     static func batchQuery(_ batch: DispatchWrite) -> PostgresQuery {

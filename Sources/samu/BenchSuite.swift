@@ -387,7 +387,11 @@ struct CopyBaseline {
                     (["report_id": .string(report.id.lowercased), "source": .string("samu.reports.v1/0/\(index)")]
                         as JSONValue).serialized,
                 ])
-            add("case_timeline", timeline, [caseID.lowercased, stamp, "triaged", "triage:copy", triageJSON])
+            let rules: JSONValue = [
+                "priority": .string(decision.priority.code), "bed_type": .string(decision.bedType.rawValue),
+                "rules": .array(decision.reasons.map { .string($0.rule) }),
+            ]
+            add("case_timeline", timeline, [caseID.lowercased, stamp, "triaged", "triage:copy", rules.serialized])
             let decisionID = UUID(v5: "copy-decision/\(caseID.lowercased)")
             let record: JSONValue = [
                 "decision_id": .string(decisionID.lowercased), "kind": "queue",
