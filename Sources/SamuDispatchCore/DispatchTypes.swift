@@ -59,6 +59,14 @@ public enum CasePhase: Sendable, Equatable {
         }
     }
 
+    /// A case with a unit on its way or on scene gets a bed held for it.
+    var needsBed: Bool {
+        switch self {
+        case .assigned, .enRoute, .onScene: true
+        default: false
+        }
+    }
+
     public var isTerminal: Bool {
         switch self {
         case .resolved, .cancelled: true

@@ -62,6 +62,10 @@ public struct ZoneDispatcher: Sendable {
     var cases: [UUID: CaseState] = [:]
     /// Waiting cases, most urgent first, then oldest first.
     var waiting: [UUID] = []
+    /// Cases that may be active without a bed: every case whose phase or hold changed in a way
+    /// that could leave it so. ``giveBedsToActiveCases(at:)`` looks only at these (and drops the
+    /// ones that no longer need a bed), not at every open case of the zone after each batch.
+    var mayNeedBed: Set<UUID> = []
     /// Reference latitude of the local flat-earth projection.
     var referenceLatitude: Double?
 
@@ -206,6 +210,7 @@ public struct ZoneDispatcher: Sendable {
         if let admitted = update.admittedCase, let hold = shelters[index].holds.removeValue(forKey: admitted) {
             shelters[index].held[hold.bed.index] -= 1
             cases[admitted]?.hold = nil
+            mayNeedBed.insert(admitted)
             actions.append(.bedOccupied(caseID: admitted, shelterID: update.shelterID, bedType: hold.bed))
         }
         // More holds than free beds (walk-ins, a count corrected down): release the least urgent,
@@ -394,6 +399,7 @@ public struct ZoneDispatcher: Sendable {
         state.phase = .assigned(
             unitID: units[unit].id, acknowledgeBy: time.monotonic + configuration.acknowledgementTimeout)
         cases[caseID] = state
+        mayNeedBed.insert(caseID)
         var held: DispatchAction?
         var shelterCandidates: [Candidate] = []
         var shelterID = state.hold?.shelterID
@@ -517,13 +523,18 @@ public struct ZoneDispatcher: Sendable {
 
     /// Finds beds for active cases that have none, most urgent first.
     mutating func giveBedsToActiveCases(at time: DispatchInstant) -> [DispatchAction] {
-        let needing = cases.filter { entry in
-            guard entry.value.hold == nil else { return false }
-            switch entry.value.phase {
-            case .assigned, .enRoute, .onScene: return true
-            default: return false
+        if mayNeedBed.isEmpty { return [] }
+        // Bed types some shelter of the zone has free: a case needing another waits in the set.
+        let available = BedType.allCases.filter { bed in shelters.contains { $0.free(bed) > 0 } }
+        var needing: [UUID] = []
+        for caseID in mayNeedBed {
+            guard let state = cases[caseID], state.hold == nil, state.phase.needsBed else {
+                mayNeedBed.remove(caseID)
+                continue
             }
-        }.map(\.key).sorted { holdOrder($0) < holdOrder($1) }
+            if available.contains(state.triaged.triage.bedType) { needing.append(caseID) }
+        }
+        needing.sort { holdOrder($0) < holdOrder($1) }
         var actions: [DispatchAction] = []
         for caseID in needing {
             guard let state = cases[caseID], let shelter = bestShelter(for: state).chosen,
@@ -569,6 +580,7 @@ public struct ZoneDispatcher: Sendable {
         else { return [] }
         shelters[index].held[hold.bed.index] -= 1
         cases[caseID]?.hold = nil
+        mayNeedBed.insert(caseID)
         return [.bedReleased(caseID: caseID, shelterID: hold.shelterID, bedType: hold.bed, reason: reason)]
     }
 
@@ -591,6 +603,7 @@ public struct ZoneDispatcher: Sendable {
         let unitID = units[unit].id
         func move(_ phase: CasePhase, _ detail: String) -> [DispatchAction] {
             cases[caseID]?.phase = phase
+            mayNeedBed.insert(caseID)
             return phase.name == from ? [] : [.phaseChanged(caseID: caseID, from: from, to: phase.name, detail: detail)]
         }
         switch update.status {
@@ -834,6 +847,7 @@ extension ZoneDispatcher {
                 preferred: SkillMask(restored.triaged.triage.preferredSkills), phase: phase,
                 decisions: restored.decisions, hold: nil, escalated: false)
             if case .queued = phase { waiting.append(caseID) }
+            mayNeedBed.insert(caseID)
             if let hold = restored.hold, let shelter = shelterIndex[hold.shelterID],
                 shelters[shelter].free(hold.bed) > 0
             {

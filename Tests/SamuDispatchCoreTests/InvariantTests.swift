@@ -89,7 +89,11 @@ struct InvariantTests {
         let queued = Set(dispatcher.cases.filter { if case .queued = $0.value.phase { true } else { false } }.keys)
         #expect(Set(dispatcher.waiting) == queued)
         #expect(dispatcher.waiting.count == queued.count)
-        // 4. The queue is in waiting order (its searches rely on it).
+        // 4. Every active case without a bed is among those the bed search looks at.
+        for (caseID, state) in dispatcher.cases where state.hold == nil && state.phase.needsBed {
+            #expect(dispatcher.mayNeedBed.contains(caseID), "active case \(caseID) without a bed is not looked at")
+        }
+        // 5. The queue is in waiting order (its searches rely on it).
         let keys = dispatcher.waiting.map { dispatcher.queueOrder($0) }
         #expect(zip(keys, keys.dropFirst()).allSatisfy { $0 <= $1 }, "the waiting queue is out of order")
         var terminal: [UUID: Int] = [:]
