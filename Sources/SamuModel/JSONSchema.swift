@@ -334,12 +334,14 @@ public struct JSONSchema: Sendable {
     }
 
     static func escape(_ key: String) -> String {
-        key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        // Almost every key needs no escape: skip Foundation's search for them (it runs per field).
+        guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return key }
+        return key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 
     static func check(format: String, _ text: String) -> Bool {
         switch format {
-        case "uuid": UUID(uuidString: text) != nil && text.count == 36
+        case "uuid": UUID(canonical: text) != nil
         case "date-time": RFC3339.parse(text) != nil
         default: true
         }

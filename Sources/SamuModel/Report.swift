@@ -64,7 +64,7 @@ public struct Report: Sendable, Equatable {
         func missing(_ field: String) -> Rejection {
             Rejection(reason: .schemaViolation, detail: "schema and decoder disagree about \(field)", field: field)
         }
-        guard let idText = document["event_id"]?.stringValue, let id = UUID(uuidString: idText) else {
+        guard let idText = document["event_id"]?.stringValue, let id = UUID(canonical: idText) else {
             throw missing("/event_id")
         }
         guard let reportedText = document["reported_at"]?.stringValue, let reportedAt = RFC3339.parse(reportedText)

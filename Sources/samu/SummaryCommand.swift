@@ -128,7 +128,7 @@ struct SummaryCommand: AsyncParsableCommand {
         let outcomes = outcomeMessages.compactMap { message -> Observed.Outcome? in
             guard let value = message.value, let json = try? JSONParser.parse(value),
                 let eventID = json["event_id"]?.stringValue,
-                let report = json["report_id"]?.stringValue.flatMap(UUID.init)
+                let report = json["report_id"]?.stringValue.flatMap(UUID.init(uuidString:))
             else { return nil }
             return .init(eventID: eventID, reportID: report)
         }

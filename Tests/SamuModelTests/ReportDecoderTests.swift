@@ -149,9 +149,17 @@ struct ReportDecoderTests {
     func uuidV5() throws {
         let dns = try #require(UUID(uuidString: "6ba7b810-9dad-11d1-80b4-00c04fd430c8"))
         #expect(UUID(v5: "www.example.com", namespace: dns).lowercased == "2ed6657d-e927-568b-95e1-2665a8aea6a2")
+        for bad in [
+            "", "6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c4", "6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c411",
+            "6f1c3b9e5d1a-4c8e-9a57-5a3f0e2b7c41-", "6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c4g", "{6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c41}",
+        ] {
+            #expect(UUID(canonical: bad) == nil, "\(bad)")
+        }
         for _ in 0..<1000 {
             let id = UUID()
             #expect(id.lowercased == id.uuidString.lowercased())
+            #expect(UUID(canonical: id.uuidString) == id)
+            #expect(UUID(canonical: id.lowercased) == id)
         }
         let report = UUID()
         #expect(DerivedID.caseID(forReport: report) == DerivedID.caseID(forReport: report))
