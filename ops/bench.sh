@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Issue 5's benchmark in one command: builds samu in release mode, starts a fresh broker of its own
-# (Tansu's memory store only grows, so every run gets an empty one), runs `samu bench suite` —
-# baselines and samu interleaved — and draws the plots from its results.
+# Issue 5's benchmark in one command: builds samu in release mode, runs `samu bench suite` —
+# baselines and samu interleaved, each measurement on a fresh broker of its own — and draws the
+# plots from its results.
 #   ops/bench.sh [--quick] [suite options]     results in docs/performance/ (SAMU_BENCH_RESULTS)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,19 +21,14 @@ fi
 echo "bench: building samu in release mode"
 swift build -c release --product samu -q
 
+# The suite starts an empty broker of its own on this port before every measurement: Tansu's memory
+# store only grows, and a broker that has held the previous steps' records is slower.
 port="${SAMU_BENCH_KAFKA_PORT:-19392}"
-log="$SAMU_LOCAL/run/tansu-bench.log"; mkdir -p "$SAMU_LOCAL/run"
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   echo "bench: port $port is taken; set SAMU_BENCH_KAFKA_PORT" >&2; exit 1
 fi
-"$SAMU_LOCAL/bin/tansu" broker --listener-url "tcp://127.0.0.1:$port" \
-  --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine "memory://tansu/" >"$log" 2>&1 &
-broker=$!
-trap 'kill $broker 2>/dev/null || true; wait $broker 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-echo "bench: fresh broker (pid $broker) on 127.0.0.1:$port"
 export SAMU_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$port"
 
 results="${SAMU_BENCH_RESULTS:-$root/docs/performance}"
-"$root/.build/release/samu" bench suite --results "$results" "$@" 2> >(grep -v " info samu.bench" >&2)
+"$root/.build/release/samu" bench suite --tansu "$SAMU_LOCAL/bin/tansu" --results "$results" "$@" 2> >(grep -v " info samu.bench" >&2)
 PYTHONPATH="$plots" python3 ops/benchmarks/plot.py "$results"
