@@ -190,17 +190,40 @@ public final class DispatchWorker: Service {
         let consumer = try KafkaConsumer(
             configuration: configuration.consumer, topics: TopicRole.inbound.map { catalog.name($0) }, logger: logger)
         var zones = Zones()
+        // One batch's write runs while the next batch is decided (two batches in hand at most):
+        // the database and the worker's own work overlap instead of taking turns.
+        var inFlight: InFlight?
+        func drain() async throws {
+            guard let flight = inFlight else { return }
+            inFlight = nil
+            _ = try await complete(
+                flight, next: nil, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+        }
         do {
             try await withGracefulShutdownHandler {
                 while let event = try await consumer.next(
-                    maxMessages: configuration.batchSize, timeout: Self.tickInterval)
+                    maxMessages: configuration.batchSize, timeout: inFlight == nil ? Self.tickInterval : .zero)
                 {
-                    switch event {
-                    case .messages(let batch):
-                        if !batch.isEmpty {
-                            try await handle(
-                                batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+                    if case .messages(let batch) = event {
+                        if batch.isEmpty {
+                            // Nothing new: the write in flight is the only work left.
+                            try await drain()
+                        } else {
+                            var next: PendingBatch? = try await prepare(batch, zones: &zones)
+                            if let flight = inFlight {
+                                inFlight = nil
+                                next = try await complete(
+                                    flight, next: next, zones: &zones, consumer: consumer, relay: relay,
+                                    deadLetters: deadLetters)
+                            }
+                            if let next { inFlight = start(next, relay: relay) }
                         }
+                    } else {
+                        // A rebalance acts on everything decided so far: it must be written first.
+                        try await drain()
+                    }
+                    switch event {
+                    case .messages: break
                     case .assigned(let partitions):
                         // The assignment takes effect at the next `next()`: the zones are rebuilt
                         // from PostgreSQL before any of their events is consumed.
@@ -216,19 +239,31 @@ public final class DispatchWorker: Service {
                         logger.info("partitions revoked", metadata: ["kafka.partitions": "\(partitions)"])
                     }
                     if ContinuousClock.now - zones.lastTick >= Self.tickInterval {
+                        try await drain()
                         try await tick(zones: &zones, relay: relay)
                     }
                 }
+                try await drain()
             } onGracefulShutdown: {
                 consumer.stopConsuming()
             }
         } catch is StoppedWhileRetrying {
+            await abandon(inFlight)
             logger.info("stopped while the database was unavailable; the unstored batch will be delivered again")
         } catch {
+            await abandon(inFlight)
             try? await consumer.close()
             throw error
         }
         try await consumer.close()
+    }
+
+    /// A write left in flight by an error: cancelled (its retries stop) and awaited; its batch's
+    /// offsets were not stored, so its events come again.
+    private func abandon(_ flight: InFlight?) async {
+        guard let flight else { return }
+        flight.task.cancel()
+        _ = await flight.task.value
     }
 
     private func instant() -> DispatchInstant {
@@ -242,10 +277,39 @@ public final class DispatchWorker: Service {
         return ZoneDispatcher(zone: zone, configuration: settings)
     }
 
-    private func handle(
-        _ batch: [KafkaMessage], zones: inout Zones, consumer: KafkaConsumer, relay: OutboxRelay,
-        deadLetters: DeadLetterWriter
-    ) async throws {
+    /// A batch decided in memory whose write has not committed yet.
+    struct PendingBatch: Sendable {
+        var batch: [KafkaMessage]
+        var decoded: [(KafkaMessage, DecodedEvent)]
+        var recorder: DispatchRecorder
+        var touched: Set<String>
+        var letters: [DeadLetter]
+        var reports: Int
+        var rejected: Int
+        var begin: ContinuousClock.Instant
+        var wall: Date
+    }
+
+    /// A batch's write, running while the next batch is decided.
+    struct InFlight {
+        var pending: PendingBatch
+        var marks: [UUID]
+        var task: Task<Swift.Result<[OutboxRecord], any Error>, Never>
+    }
+
+    /// What became of a batch's write.
+    enum Resolution {
+        /// Committed: publish these outcome rows.
+        case written([OutboxRecord])
+        /// Refused for its data: its events were added to the batch's dead letters.
+        case deadLettered
+        /// Nothing was written (fenced, or an event processed before): handle the batch again.
+        case refused
+    }
+
+    /// Decides a batch in memory: decodes, validates, triages, lets each zone's dispatcher decide,
+    /// and records the rows and outcomes its write will carry.
+    private func prepare(_ batch: [KafkaMessage], zones: inout Zones) async throws -> PendingBatch {
         let begin = ContinuousClock.now
         let now = instant()
         let trace = configuration.stageTrace
@@ -352,64 +416,172 @@ public final class DispatchWorker: Service {
             }
             zones.dispatchers[zoneID] = zone
         }
-        let decisions = recorder.write.decisions.count
-        let newCases = recorder.write.newCases.count
-        let outbox: [OutboxRecord]
-        do {
-            guard
-                let written = try await persist(&recorder, touched: touched, zones: &zones, relay: relay, at: now.wall)
-            else {
-                // Nothing was written. Handle the batch again (without the fenced zones, or checked
-                // against the inbox).
-                return try await handle(
-                    batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+        refreshShelters(&recorder, zones: zones, at: now.wall)
+        for zone in touched { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
+        return PendingBatch(
+            batch: batch, decoded: decoded, recorder: recorder, touched: touched, letters: letters, reports: reports,
+            rejected: rejected, begin: begin, wall: now.wall)
+    }
+
+    /// Starts a batch's write (with the relay's pending "published" marks) in a task of its own.
+    private func start(_ pending: PendingBatch, relay: OutboxRelay) -> InFlight {
+        let marks = relay.takeDelivered()
+        let write = {
+            var write = pending.recorder.write
+            write.published = marks
+            return write
+        }()
+        let store = self.store
+        let logger = self.logger
+        let task = Task { () -> Swift.Result<[OutboxRecord], any Error> in
+            let started = ContinuousClock.now
+            let result: Swift.Result<[OutboxRecord], any Error>
+            do {
+                result = .success(try await self.retrying { try await store.write(write) })
+            } catch {
+                result = .failure(error)
             }
-            if trace {
-                let committedAt = StageClock.now()
-                outbox = written.map { record in
-                    var record = record
-                    record.stages.append(committedAt)
-                    return record
-                }
-            } else {
-                outbox = written
-            }
-        } catch let failure as DeterministicStoreFailure {
-            // The database refused the batch for its data: the zones' memory no longer matches it.
-            // Park the batch's events with the reason and forget those zones (rebuilt from their
-            // next events); the rest of the stream goes on.
-            logger.error(
-                "batch refused by the database; its events are dead-lettered", metadata: ["error": "\(failure)"])
-            for zone in touched { zones.dispatchers[zone] = nil }
-            for (message, event) in decoded
-            where recorder.write.processed.contains(where: { $0.eventID == event.eventID }) {
-                letters.append(
-                    deadLetter(
-                        message, Rejection(reason: .unprocessable, detail: "database refused the batch: \(failure)"),
-                        at: now.wall))
-            }
-            outbox = []
+            let took = (ContinuousClock.now - started).components
+            logger.debug(
+                "batch written",
+                metadata: [
+                    "batch.events": "\(write.processed.count)", "outbox.count": "\(write.outbox.count)",
+                    "db.microseconds": "\(took.seconds * 1_000_000 + took.attoseconds / 1_000_000_000_000)",
+                ])
+            return result
         }
-        if !letters.isEmpty { try await deadLetters.write(letters) }
+        return InFlight(pending: pending, marks: marks, task: task)
+    }
+
+    /// Waits for a batch's write and settles the zones' memory with its result.
+    private func resolve(
+        _ flight: InFlight, zones: inout Zones, relay: OutboxRelay
+    ) async throws -> (PendingBatch, Resolution) {
+        var pending = flight.pending
+        switch await flight.task.value {
+        case .success(let written):
+            relay.marked(flight.marks)
+            guard configuration.stageTrace else { return (pending, .written(written)) }
+            let committedAt = StageClock.now()
+            return (
+                pending,
+                .written(
+                    written.map { record in
+                        var record = record
+                        record.stages.append(committedAt)
+                        return record
+                    })
+            )
+        case .failure(let error):
+            relay.giveBack(flight.marks)
+            switch error {
+            case let failure as ZoneFenced:
+                fenced(failure, touched: pending.touched, zones: &zones)
+                return (pending, .refused)
+            case is AlreadyProcessed:
+                logger.info(
+                    "an event was processed before (a redelivery); the batch is handled again, checked against the inbox",
+                    metadata: ["zone.ids": "\(pending.touched.sorted())"])
+                for zone in pending.touched { zones.drop(zone) }
+                zones.checked = true
+                return (pending, .refused)
+            case let failure as DeterministicStoreFailure:
+                // The database refused the batch for its data: the zones' memory no longer matches
+                // it. Park the batch's events with the reason and forget those zones (rebuilt from
+                // their next events); the rest of the stream goes on.
+                logger.error(
+                    "batch refused by the database; its events are dead-lettered", metadata: ["error": "\(failure)"])
+                for zone in pending.touched { zones.dispatchers[zone] = nil }
+                let processed = Set(pending.recorder.write.processed.map(\.eventID))
+                for (message, event) in pending.decoded where processed.contains(event.eventID) {
+                    pending.letters.append(
+                        deadLetter(
+                            message,
+                            Rejection(reason: .unprocessable, detail: "database refused the batch: \(failure)"),
+                            at: pending.wall))
+                }
+                return (pending, .deadLettered)
+            default:
+                throw error
+            }
+        }
+    }
+
+    /// After a batch is written (or dead-lettered): its dead letters, its offsets, its outcomes.
+    private func finish(
+        _ pending: PendingBatch, outbox: [OutboxRecord], zones: Zones, consumer: KafkaConsumer, relay: OutboxRelay,
+        deadLetters: DeadLetterWriter
+    ) async throws {
+        let batch = pending.batch
+        if !pending.letters.isEmpty { try await deadLetters.write(pending.letters) }
         // A fenced zone's partition belongs to another worker now: store nothing for it.
         let lostPartitions = Set(zones.fenced.map { partition(of: $0) })
         try consumer.storeOffsets(after: batch.filter { !lostPartitions.contains($0.partition) })
         await relay.enqueue(outbox)
 
+        let write = pending.recorder.write
         consumed.increment(by: Int64(batch.count))
-        opened.increment(by: Int64(newCases))
-        decisionsCounter.increment(by: Int64(decisions))
-        let elapsed = (ContinuousClock.now - begin).components
+        opened.increment(by: Int64(write.newCases.count))
+        decisionsCounter.increment(by: Int64(write.decisions.count))
+        let elapsed = (ContinuousClock.now - pending.begin).components
         batchTimer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         statistics.update { stats in
             stats.batches += 1
             stats.eventsConsumed += batch.count
-            stats.reportsAccepted += reports
-            stats.casesOpened += newCases
-            stats.decisions += decisions
-            stats.duplicatesIgnored += decoded.count - recorder.write.processed.count
-            stats.deadLettered += letters.count
-            stats.inputsRejected += rejected
+            stats.reportsAccepted += pending.reports
+            stats.casesOpened += write.newCases.count
+            stats.decisions += write.decisions.count
+            stats.duplicatesIgnored += pending.decoded.count - write.processed.count
+            stats.deadLettered += pending.letters.count
+            stats.inputsRejected += pending.rejected
+        }
+    }
+
+    /// Waits for the write in flight and finishes its batch. `next` was decided on memory that
+    /// assumed that write: when it was refused, `next` is decided again (its zones rebuilt) and
+    /// returned in its place.
+    private func complete(
+        _ flight: InFlight, next: PendingBatch?, zones: inout Zones, consumer: KafkaConsumer, relay: OutboxRelay,
+        deadLetters: DeadLetterWriter
+    ) async throws -> PendingBatch? {
+        let (pending, resolution) = try await resolve(flight, zones: &zones, relay: relay)
+        switch resolution {
+        case .written(let outbox):
+            try await finish(
+                pending, outbox: outbox, zones: zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+            return next
+        case .deadLettered, .refused:
+            if let next { for zone in next.touched { zones.drop(zone) } }
+            if case .deadLettered = resolution {
+                try await finish(
+                    pending, outbox: [], zones: zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+            } else {
+                try await handle(
+                    pending.batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+            }
+            guard let next else { return nil }
+            return try await prepare(next.batch, zones: &zones)
+        }
+    }
+
+    /// Handles a batch on its own: decides it, writes it, finishes it (again while refused).
+    private func handle(
+        _ batch: [KafkaMessage], zones: inout Zones, consumer: KafkaConsumer, relay: OutboxRelay,
+        deadLetters: DeadLetterWriter
+    ) async throws {
+        var pending = try await prepare(batch, zones: &zones)
+        while true {
+            let (settled, resolution) = try await resolve(start(pending, relay: relay), zones: &zones, relay: relay)
+            switch resolution {
+            case .written(let outbox):
+                return try await finish(
+                    settled, outbox: outbox, zones: zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+            case .deadLettered:
+                return try await finish(
+                    settled, outbox: [], zones: zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+            case .refused:
+                pending = try await prepare(batch, zones: &zones)
+            }
         }
     }
 
@@ -448,37 +620,13 @@ public final class DispatchWorker: Service {
     ) async throws -> [OutboxRecord]? {
         refreshShelters(&recorder, zones: zones, at: time)
         for zone in touched { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
-        let marks = relay.takeDelivered()
-        recorder.write.published = marks
-        do {
-            let write = recorder.write
-            let store = self.store
-            let started = ContinuousClock.now
-            let outbox = try await retrying { try await store.write(write) }
-            relay.marked(marks)
-            let took = (ContinuousClock.now - started).components
-            logger.debug(
-                "batch written",
-                metadata: [
-                    "batch.events": "\(write.processed.count)", "outbox.count": "\(write.outbox.count)",
-                    "db.microseconds": "\(took.seconds * 1_000_000 + took.attoseconds / 1_000_000_000_000)",
-                ])
-            return outbox
-        } catch let failure as ZoneFenced {
-            relay.giveBack(marks)
-            fenced(failure, touched: touched, zones: &zones)
-            return nil
-        } catch is AlreadyProcessed {
-            relay.giveBack(marks)
-            logger.info(
-                "an event was processed before (a redelivery); the batch is handled again, checked against the inbox",
-                metadata: ["zone.ids": "\(touched.sorted())"])
-            for zone in touched { zones.drop(zone) }
-            zones.checked = true
-            return nil
-        } catch {
-            relay.giveBack(marks)
-            throw error
+        let pending = PendingBatch(
+            batch: [], decoded: [], recorder: recorder, touched: touched, letters: [], reports: 0, rejected: 0,
+            begin: .now, wall: time)
+        switch try await resolve(start(pending, relay: relay), zones: &zones, relay: relay).1 {
+        case .written(let outbox): return outbox
+        case .refused: return nil
+        case .deadLettered: return []
         }
     }
 
