@@ -160,8 +160,10 @@ extension FaultTests {
         #expect(drained, "\(log.suffix(2000))")
         #expect(ledger.clean, "\(ledger)")
         #expect(backlogBytes > 64 << 20, "the backlog must exceed what an unbounded consumer would hold")
-        // The consumer's queue (queued.max.messages.kbytes = 16 MB) and one batch bound what waits in memory.
-        #expect(growth < 48 << 20, "RSS grew by \(megabytes(growth)) during the stall")
+        // The consumer's queue (queued.max.messages.kbytes = 16 MB) and two batches (one being written,
+        // the next decided) bound what waits in memory: 25–32 MB of growth with one batch in hand,
+        // 51 MB with two (2026-11-23).
+        #expect(growth < 64 << 20, "RSS grew by \(megabytes(growth)) during the stall")
         try await harness.cleanUp()
     }
 }
