@@ -32,7 +32,7 @@ struct BenchSuite: AsyncParsableCommand {
         let directory = URL(fileURLWithPath: results)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let machine = Machine.current
-        print("samu bench suite — \(machine.description)")
+        say("samu bench suite — \(machine.description)")
         var report = SuiteResults(machine: machine.description, started: RFC3339.format(Date()))
         let scale = quick ? 0.1 : 1.0
         func count(_ value: Double) -> Int { max(200, Int(value * scale)) }
@@ -44,31 +44,37 @@ struct BenchSuite: AsyncParsableCommand {
         // 1. Latency at 200 and 1,000 reports a second: baseline, then samu, at each rate.
         for rate in [200.0, 1000.0] {
             try await fresh()
-            let hops = try await HopsRun(
-                context: context, rate: rate, count: count(rate * 8), warmup: count(rate)
-            ).measure()
-            print(Self.line("baseline: two raw hops", rate, hops))
+            let hopsRun = HopsRun(context: context, rate: rate, count: count(rate * 8), warmup: count(rate))
+            let hops = try await hopsRun.measure()
+            say(Self.line("baseline: two raw hops", rate, hops))
             try await fresh()
             let samu = try await PipelineRun(
                 context: context, plan: demo, rate: rate, count: count(rate * 8), warmup: count(rate)
             ).measure()
-            print(Self.line("samu: sent → decision read back", rate, samu.decided))
-            print(Self.line("samu: P1 only", rate, samu.urgent))
+            say(Self.line("samu: sent → decision read back", rate, samu.decided))
+            say(Self.line("samu: P1 only", rate, samu.urgent))
             for (name, values) in zip(PipelineResult.segmentNames, samu.segments) {
-                print(Self.line("  stage \(name)", rate, values))
+                say(Self.line("  stage \(name)", rate, values))
             }
-            print(
+            say(
                 String(
                     format: "  worker CPU %.0f µs per report, peak RSS %.0f MB, start → first outcome %.2f s",
                     samu.cpuMicrosecondsPerReport, samu.peakResidentMegabytes, samu.firstOutcomeSeconds))
-            report.latency.append(.init(rate: rate, baseline: hops, samu: samu))
+            say(
+                String(
+                    format:
+                        "  CPU per report: worker %.0f µs, broker %.0f µs, PostgreSQL %.0f µs, load generator and reader %.0f µs; baseline broker %.0f µs per record",
+                    samu.cpuMicrosecondsPerReport, samu.brokerMicrosecondsPerReport, samu.databaseMicrosecondsPerReport,
+                    samu.benchMicrosecondsPerReport, hopsRun.brokerCPU.microsecondsPerRecord))
+            report.latency.append(
+                .init(rate: rate, baseline: hops, baselineBrokerMicroseconds: hopsRun.brokerCPU.microsecondsPerRecord, samu: samu))
             try Self.samples(hops, to: directory.appendingPathComponent("hops-\(Int(rate)).txt"))
             try Self.samples(samu.decided, to: directory.appendingPathComponent("samu-\(Int(rate)).txt"))
         }
 
         // 2. PostgreSQL COPY of samu's rows for the same reports: what the database alone ingests.
         let copy = try await CopyBaseline(context: context, plan: demo, reports: count(20_000)).measure()
-        print(
+        say(
             String(
                 format: "baseline: COPY of %d rows (%d reports' rows): %.0f rows/s, %.0f reports/s", copy.rows,
                 copy.reports, copy.rowsPerSecond, copy.reportsPerSecond))
@@ -88,12 +94,13 @@ struct BenchSuite: AsyncParsableCommand {
             ).measure()
             let step = SuiteResults.Step(rate: rate, baseline: hops, samu: samu)
             report.sweep.append(step)
-            print(
+            say(
                 String(
                     format:
-                        "sweep %6.0f/s: baseline p50 %.1f / p99 %.1f ms; samu achieved %.0f/s, p50 %.1f / p99 %.1f ms, trend %.1f, CPU %.0f µs/report → %@",
+                        "sweep %6.0f/s: baseline p50 %.1f / p99 %.1f ms; samu achieved %.0f/s, p50 %.1f / p99 %.1f ms, trend %.1f, CPU per report: worker %.0f, broker %.0f, PostgreSQL %.0f µs → %@",
                     rate, step.baselineP50, step.baselineP99, samu.achievedRate, step.samuP50, step.samuP99,
-                    samu.trend, samu.cpuMicrosecondsPerReport, samu.sustained ? "sustained" : "not sustained"))
+                    samu.trend, samu.cpuMicrosecondsPerReport, samu.brokerMicrosecondsPerReport,
+                    samu.databaseMicrosecondsPerReport, samu.sustained ? "sustained" : "not sustained"))
             failures = samu.sustained ? 0 : failures + 1
             if failures == 2 { break }
         }
@@ -108,19 +115,25 @@ struct BenchSuite: AsyncParsableCommand {
         report.memory = .init(
             zones: big.zones.count, units: big.units.count, openCases: memory.openCases,
             peakResidentMegabytes: memory.peakResidentMegabytes, firstOutcomeSeconds: memory.firstOutcomeSeconds)
-        print(
+        say(
             String(
                 format: "memory: %d zones, %d units, %d open cases: peak RSS %.0f MB; start → first outcome %.2f s",
                 big.zones.count, big.units.count, memory.openCases, memory.peakResidentMegabytes,
                 memory.firstOutcomeSeconds))
 
         report.finished = RFC3339.format(Date())
-        print("")
-        print(report.table)
+        say("")
+        say(report.table)
         try report.json.serialized.write(
             to: directory.appendingPathComponent("results.json"), atomically: true, encoding: .utf8)
         try report.table.write(to: directory.appendingPathComponent("table.md"), atomically: true, encoding: .utf8)
-        print("results: \(directory.path)/results.json, table.md")
+        say("results: \(directory.path)/results.json, table.md")
+    }
+
+    /// Prints a line at once, also into a pipe or a file (a run takes minutes).
+    func say(_ line: String) {
+        print(line)
+        fflush(nil)
     }
 
     static func line(_ name: String, _ rate: Double, _ values: [Double]) -> String {
@@ -164,6 +177,7 @@ struct SuiteResults {
     struct Latency {
         var rate: Double
         var baseline: [Double]
+        var baselineBrokerMicroseconds: Double
         var samu: PipelineResult
     }
 
@@ -176,6 +190,9 @@ struct SuiteResults {
         var achievedRate: Double
         var sustained: Bool
         var cpuMicrosecondsPerReport: Double
+        var brokerMicrosecondsPerReport: Double
+        var databaseMicrosecondsPerReport: Double
+        var benchMicrosecondsPerReport: Double
 
         init(rate: Double, baseline: [Double], samu: PipelineResult) {
             self.rate = rate
@@ -186,6 +203,9 @@ struct SuiteResults {
             achievedRate = samu.achievedRate
             sustained = samu.sustained
             cpuMicrosecondsPerReport = samu.cpuMicrosecondsPerReport
+            brokerMicrosecondsPerReport = samu.brokerMicrosecondsPerReport
+            databaseMicrosecondsPerReport = samu.databaseMicrosecondsPerReport
+            benchMicrosecondsPerReport = samu.benchMicrosecondsPerReport
         }
     }
 
@@ -238,8 +258,11 @@ struct SuiteResults {
         for entry in latency {
             lines.append(
                 String(
-                    format: "| worker CPU per report at %.0f/s | | %.0f µs | |", entry.rate,
-                    entry.samu.cpuMicrosecondsPerReport))
+                    format:
+                        "| CPU per report at %.0f/s: worker / broker / PostgreSQL / load generator and reader | broker %.0f µs per record | %.0f / %.0f / %.0f / %.0f µs | |",
+                    entry.rate, entry.baselineBrokerMicroseconds, entry.samu.cpuMicrosecondsPerReport,
+                    entry.samu.brokerMicrosecondsPerReport, entry.samu.databaseMicrosecondsPerReport,
+                    entry.samu.benchMicrosecondsPerReport))
         }
         if let memory {
             lines.append(
@@ -267,14 +290,17 @@ struct SuiteResults {
         lines.append("")
         lines.append("Sweep (offered rate → p50 / p99, ms):")
         lines.append("")
-        lines.append("| offered | baseline p50 / p99 | samu achieved | samu p50 / p99 | CPU per report | sustained |")
+        lines.append(
+            "| offered | baseline p50 / p99 | samu achieved | samu p50 / p99 | CPU per report: worker / broker / PostgreSQL / generator | sustained |"
+        )
         lines.append("|---|---|---|---|---|---|")
         for step in sweep {
             lines.append(
                 String(
-                    format: "| %.0f/s | %.1f / %.1f | %.0f/s | %.1f / %.1f | %.0f µs | %@ |", step.rate, step.baselineP50,
-                    step.baselineP99, step.achievedRate, step.samuP50, step.samuP99, step.cpuMicrosecondsPerReport,
-                    step.sustained ? "yes" : "no"))
+                    format: "| %.0f/s | %.1f / %.1f | %.0f/s | %.1f / %.1f | %.0f / %.0f / %.0f / %.0f µs | %@ |", step.rate,
+                    step.baselineP50, step.baselineP99, step.achievedRate, step.samuP50, step.samuP99,
+                    step.cpuMicrosecondsPerReport, step.brokerMicrosecondsPerReport, step.databaseMicrosecondsPerReport,
+                    step.benchMicrosecondsPerReport, step.sustained ? "yes" : "no"))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -301,6 +327,10 @@ struct SuiteResults {
                         "rate": number(entry.rate), "baseline": quantiles(entry.baseline),
                         "samu": quantiles(entry.samu.decided), "samu_p1": quantiles(entry.samu.urgent),
                         "stages": .object(stages), "cpu_us_per_report": number(entry.samu.cpuMicrosecondsPerReport),
+                        "broker_cpu_us_per_report": number(entry.samu.brokerMicrosecondsPerReport),
+                        "postgres_cpu_us_per_report": number(entry.samu.databaseMicrosecondsPerReport),
+                        "bench_cpu_us_per_report": number(entry.samu.benchMicrosecondsPerReport),
+                        "baseline_broker_cpu_us_per_record": number(entry.baselineBrokerMicroseconds),
                         "peak_rss_mb": number(entry.samu.peakResidentMegabytes),
                         "first_outcome_s": number(entry.samu.firstOutcomeSeconds),
                     ]
@@ -322,6 +352,9 @@ struct SuiteResults {
                         "baseline_p99": number($0.baselineP99), "samu_p50": number($0.samuP50),
                         "samu_p99": number($0.samuP99), "achieved": number($0.achievedRate),
                         "sustained": .bool($0.sustained), "cpu_us_per_report": number($0.cpuMicrosecondsPerReport),
+                        "broker_cpu_us_per_report": number($0.brokerMicrosecondsPerReport),
+                        "postgres_cpu_us_per_report": number($0.databaseMicrosecondsPerReport),
+                        "bench_cpu_us_per_report": number($0.benchMicrosecondsPerReport),
                     ]
                 }))
         object.append("sustained_rate", number(sustainedRate))

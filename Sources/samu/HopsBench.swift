@@ -37,6 +37,9 @@ struct HopsRun {
     let count: Int
     let warmup: Int
     var size = 600
+    /// The broker's CPU time per record over the timed run (every `tansu` process), after ``measure()``.
+    final class BrokerCPU: @unchecked Sendable { var microsecondsPerRecord = Double.nan }
+    let brokerCPU = BrokerCPU()
 
     func measure() async throws -> [Double] {
         let logger = context.logger
@@ -100,6 +103,7 @@ struct HopsRun {
                 try await Task.sleep(for: .seconds(Double(context.configuration.sessionTimeoutMilliseconds) / 1000 + 2))
                 let padding = [UInt8](repeating: UInt8(ascii: "x"), count: max(0, size - 20))
                 let started = ContinuousClock.now
+                let before = CPUBudget.sample()
                 for index in 0..<total {
                     let stamp = String(format: "%-20.6f", Date().timeIntervalSince1970)
                     _ = await producer.submit([
@@ -112,6 +116,7 @@ struct HopsRun {
                 }
                 var collected: [Double] = []
                 for try await result in group { collected += result }
+                brokerCPU.microsecondsPerRecord = CPUBudget.sample().minus(before).broker / Double(total) * 1e6
                 return collected
             }
         }

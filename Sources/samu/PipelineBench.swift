@@ -48,6 +48,11 @@ struct PipelineBench: AsyncParsableCommand {
                     "  worker CPU %.0f µs per report, peak RSS %.0f MB, %d open cases at the end; worker start → first outcome %.2f s",
                 result.cpuMicrosecondsPerReport, result.peakResidentMegabytes, result.openCases,
                 result.firstOutcomeSeconds))
+        print(
+            String(
+                format: "  CPU per report elsewhere: broker %.0f µs, PostgreSQL %.0f µs, this bench process %.0f µs",
+                result.brokerMicrosecondsPerReport, result.databaseMicrosecondsPerReport,
+                result.benchMicrosecondsPerReport))
     }
 }
 
@@ -64,6 +69,11 @@ struct PipelineResult: Sendable {
     /// Per stage of the decision's path (``segmentNames``), from the `samu-stages` header.
     var segments: [[Double]]
     var cpuMicrosecondsPerReport: Double
+    /// CPU of the other processes on the machine per report: the broker (Tansu processes), PostgreSQL
+    /// (every `postgres` process) and this bench process (load generator and outcome reader).
+    var brokerMicrosecondsPerReport = Double.nan
+    var databaseMicrosecondsPerReport = Double.nan
+    var benchMicrosecondsPerReport = Double.nan
     var peakResidentMegabytes: Double
     var firstOutcomeSeconds: Double
     var openCases: Int
@@ -128,6 +138,7 @@ struct PipelineRun {
         var cpuSeconds = Double.nan
         var peakResident = 0
         var sendSeconds = 0.0
+        var others = CPUBudget()
         let plan = self.plan
         let rate = self.rate
         try await KafkaProducer.withProducer(configuration: configuration.producer, logger: logger) { producer in
@@ -163,6 +174,7 @@ struct PipelineRun {
                 }
                 firstOutcome = seconds(ContinuousClock.now - spawned)
                 let cpuBefore = Self.cpuSeconds(worker.processIdentifier)
+                let othersBefore = CPUBudget.sample()
                 let started = ContinuousClock.now
                 for index in 0..<total {
                     await send(index)
@@ -172,6 +184,7 @@ struct PipelineRun {
                 sendSeconds = seconds(ContinuousClock.now - started)
                 try await group.waitForAll()
                 cpuSeconds = Self.cpuSeconds(worker.processIdentifier) - cpuBefore
+                others = CPUBudget.sample().minus(othersBefore)
                 peakResident = Self.peakResidentBytes(worker.processIdentifier)
             }
         }
@@ -194,6 +207,9 @@ struct PipelineRun {
         result.rate = rate
         result.achievedRate = Double(total) / sendSeconds
         result.cpuMicrosecondsPerReport = cpuSeconds / Double(total) * 1e6
+        result.brokerMicrosecondsPerReport = others.broker / Double(total) * 1e6
+        result.databaseMicrosecondsPerReport = others.database / Double(total) * 1e6
+        result.benchMicrosecondsPerReport = others.bench / Double(total) * 1e6
         result.peakResidentMegabytes = Double(peakResident) / 1_048_576
         result.firstOutcomeSeconds = firstOutcome
         result.openCases = openCases
@@ -334,4 +350,33 @@ func seconds(_ duration: Duration) -> Double {
 /// The q-quantile of `values` in their unit (NaN when empty).
 func percentile(_ values: [Double], _ q: Double) -> Double {
     values.isEmpty ? .nan : DispatchBench.percentile(values, q)
+}
+
+/// CPU time (user + system) of the machine's other actors, from /proc: every process named `tansu`
+/// (the broker), every `postgres` process, and this process.
+struct CPUBudget {
+    var broker = 0.0
+    var database = 0.0
+    var bench = 0.0
+
+    static func sample() -> CPUBudget {
+        var budget = CPUBudget()
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for entry in entries where entry.allSatisfy(\.isNumber) {
+            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+            else { continue }
+            let name = stat[stat.index(after: open)..<close]
+            guard name == "tansu" || name == "postgres", let pid = Int32(entry) else { continue }
+            let seconds = PipelineRun.cpuSeconds(pid)
+            guard seconds.isFinite else { continue }
+            if name == "tansu" { budget.broker += seconds } else { budget.database += seconds }
+        }
+        budget.bench = PipelineRun.cpuSeconds(getpid())
+        return budget
+    }
+
+    func minus(_ other: CPUBudget) -> CPUBudget {
+        CPUBudget(broker: broker - other.broker, database: database - other.database, bench: bench - other.bench)
+    }
 }

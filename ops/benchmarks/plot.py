@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 
 def samples(path):
@@ -32,6 +33,9 @@ def main(directory):
     axes.axhline(100, color="tab:red", linewidth=0.8, linestyle=":", label="p99 limit of a sustained rate (100 ms)")
     axes.set_xscale("log")
     axes.set_yscale("log")
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.set_xticks(rates)
     axes.set_xlabel("offered rate (reports per second)")
     axes.set_ylabel("end-to-end latency (ms)")
     axes.set_title(f"Latency against offered rate (sustained: {results['sustained_rate']:.0f}/s)")
