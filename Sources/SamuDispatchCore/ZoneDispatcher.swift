@@ -712,7 +712,9 @@ public struct ZoneDispatcher: Sendable {
         var id: UUID.OrderKey
 
         static func < (lhs: QueueKey, rhs: QueueKey) -> Bool {
-            (lhs.priority, lhs.received, lhs.id.high, lhs.id.low) < (rhs.priority, rhs.received, rhs.id.high, rhs.id.low)
+            (lhs.priority, lhs.received, lhs.id.high, lhs.id.low) < (
+                rhs.priority, rhs.received, rhs.id.high, rhs.id.low
+            )
         }
 
         static func == (lhs: QueueKey, rhs: QueueKey) -> Bool {

@@ -141,7 +141,9 @@ extension Deployment {
             }
             for unit in units where taken.contains(unit.zone) {
                 scaled.units.append(
-                    Unit(unitID: unit.unitID + suffix, zone: unit.zone + suffix, base: moved(unit.base), skills: unit.skills))
+                    Unit(
+                        unitID: unit.unitID + suffix, zone: unit.zone + suffix, base: moved(unit.base),
+                        skills: unit.skills))
             }
             for shelter in shelters where taken.contains(shelter.zone) {
                 var copied = shelter

@@ -223,7 +223,8 @@ extension SamuStore {
     public func write(_ batch: DispatchWrite) async throws -> [OutboxRecord] {
         if batch.isEmpty && batch.published.isEmpty { return [] }
         do {
-            let rows = try await client.execute(WriteBatchStatement(binds: Self.batchQuery(batch).binds), logger: logger)
+            let rows = try await client.execute(
+                WriteBatchStatement(binds: Self.batchQuery(batch).binds), logger: logger)
             var created = Set<UUID>()
             for try await id in rows { created.insert(id) }
             return created.count == batch.outbox.count ? batch.outbox : batch.outbox.filter { created.contains($0.id) }
@@ -260,10 +261,14 @@ extension SamuStore {
         var lastIndex: [UUID: Int] = [:]
         for (index, row) in batch.assignmentsStarted.enumerated() { lastIndex[row.caseID] = index }
         let a = batch.assignmentsStarted
-        let active = a.indices.map { lastIndex[a[$0].caseID] == $0 && batch.cases[a[$0].caseID]?.unitID == a[$0].unitID }
+        let active = a.indices.map {
+            lastIndex[a[$0].caseID] == $0 && batch.cases[a[$0].caseID]?.unitID == a[$0].unitID
+        }
         // A new case is inserted in its final state; only earlier cases are updated.
         let newIDs = Set(c.map(\.caseID))
-        let final = c.map { batch.cases[$0.caseID] ?? DispatchWrite.CaseState(status: "triaged", unitID: nil, resolution: nil) }
+        let final = c.map {
+            batch.cases[$0.caseID] ?? DispatchWrite.CaseState(status: "triaged", unitID: nil, resolution: nil)
+        }
         let sIDs = batch.cases.keys.filter { !newIDs.contains($0) }
         let s = sIDs.map { batch.cases[$0]! }
         let t = batch.timeline

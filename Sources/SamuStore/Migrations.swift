@@ -505,7 +505,7 @@ public enum Migrations {
                     end if;
                 end
                 $$
-                """
+                """,
             ]),
     ]
 

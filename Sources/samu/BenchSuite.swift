@@ -36,7 +36,9 @@ struct BenchSuite: AsyncParsableCommand {
         var report = SuiteResults(machine: machine.description, started: RFC3339.format(Date()))
         let scale = quick ? 0.1 : 1.0
         func count(_ value: Double) -> Int { max(200, Int(value * scale)) }
-        let broker = try tansu.map { try FreshBroker(binary: $0, bootstrap: context.configuration.kafka.bootstrapServers) }
+        let broker = try tansu.map {
+            try FreshBroker(binary: $0, bootstrap: context.configuration.kafka.bootstrapServers)
+        }
         defer { broker?.stop() }
         /// Each measurement gets an empty broker when the suite runs its own.
         func fresh() async throws { try await broker?.restart() }
@@ -67,7 +69,9 @@ struct BenchSuite: AsyncParsableCommand {
                     samu.cpuMicrosecondsPerReport, samu.brokerMicrosecondsPerReport, samu.databaseMicrosecondsPerReport,
                     samu.benchMicrosecondsPerReport, hopsRun.brokerCPU.microsecondsPerRecord))
             report.latency.append(
-                .init(rate: rate, baseline: hops, baselineBrokerMicroseconds: hopsRun.brokerCPU.microsecondsPerRecord, samu: samu))
+                .init(
+                    rate: rate, baseline: hops, baselineBrokerMicroseconds: hopsRun.brokerCPU.microsecondsPerRecord,
+                    samu: samu))
             try Self.samples(hops, to: directory.appendingPathComponent("hops-\(Int(rate)).txt"))
             try Self.samples(samu.decided, to: directory.appendingPathComponent("samu-\(Int(rate)).txt"))
         }
@@ -250,11 +254,14 @@ struct SuiteResults {
         if let copy {
             lines.append(
                 String(
-                    format: "| rows/s into PostgreSQL (COPY / samu at its sustained rate) | %.0f rows/s (%.0f reports/s) | %.0f reports/s | %.2f× |",
+                    format:
+                        "| rows/s into PostgreSQL (COPY / samu at its sustained rate) | %.0f rows/s (%.0f reports/s) | %.0f reports/s | %.2f× |",
                     copy.rowsPerSecond, copy.reportsPerSecond, sustainedRate, sustainedRate / copy.reportsPerSecond))
         }
         lines.append(
-            String(format: "| highest sustained rate (p99 < 100 ms, no growing backlog) | | %.0f reports/s | |", sustainedRate))
+            String(
+                format: "| highest sustained rate (p99 < 100 ms, no growing backlog) | | %.0f reports/s | |",
+                sustainedRate))
         for entry in latency {
             lines.append(
                 String(
@@ -267,7 +274,8 @@ struct SuiteResults {
         if let memory {
             lines.append(
                 String(
-                    format: "| worker peak RSS, %d zones, %d open cases | | %.0f MB | |", memory.zones, memory.openCases,
+                    format: "| worker peak RSS, %d zones, %d open cases | | %.0f MB | |", memory.zones,
+                    memory.openCases,
                     memory.peakResidentMegabytes))
         }
         if let first = latency.first {
@@ -297,7 +305,8 @@ struct SuiteResults {
         for step in sweep {
             lines.append(
                 String(
-                    format: "| %.0f/s | %.1f / %.1f | %.0f/s | %.1f / %.1f | %.0f / %.0f / %.0f / %.0f µs | %@ |", step.rate,
+                    format: "| %.0f/s | %.1f / %.1f | %.0f/s | %.1f / %.1f | %.0f / %.0f / %.0f / %.0f µs | %@ |",
+                    step.rate,
                     step.baselineP50, step.baselineP99, step.achievedRate, step.samuP50, step.samuP99,
                     step.cpuMicrosecondsPerReport, step.brokerMicrosecondsPerReport, step.databaseMicrosecondsPerReport,
                     step.benchMicrosecondsPerReport, step.sustained ? "yes" : "no"))
@@ -308,8 +317,10 @@ struct SuiteResults {
     var json: JSONValue {
         func number(_ value: Double) -> JSONValue { value.isFinite ? .number((value * 1000).rounded() / 1000) : .null }
         func quantiles(_ values: [Double]) -> JSONValue {
-            ["p50": number(percentile(values, 0.5)), "p99": number(percentile(values, 0.99)),
-             "p999": number(percentile(values, 0.999)), "count": .integer(Int64(values.count))]
+            [
+                "p50": number(percentile(values, 0.5)), "p99": number(percentile(values, 0.99)),
+                "p999": number(percentile(values, 0.999)), "count": .integer(Int64(values.count)),
+            ]
         }
         var object = JSONObject()
         object.append("machine", .string(machine))
@@ -414,7 +425,8 @@ struct CopyBaseline {
                     "source_partition", "source_offset",
                 ],
                 [
-                    report.id.lowercased, report.zone, report.category.rawValue, RFC3339.format(report.reportedAt), stamp,
+                    report.id.lowercased, report.zone, report.category.rawValue, RFC3339.format(report.reportedAt),
+                    stamp,
                     document.serialized, "samu.reports.v1", "0", String(index),
                 ])
             add(
@@ -495,10 +507,12 @@ final class FreshBroker: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw ValidationError("--tansu \(binary): not an executable")
         }
-        guard let first = bootstrap.split(separator: ",").first, let port = first.split(separator: ":").last.flatMap({ Int($0) }),
+        guard let first = bootstrap.split(separator: ",").first,
+            let port = first.split(separator: ":").last.flatMap({ Int($0) }),
             first.hasPrefix("127.0.0.1:") || first.hasPrefix("localhost:")
         else {
-            throw ValidationError("--tansu needs a loopback bootstrap address (SAMU_KAFKA_BOOTSTRAP_SERVERS), not \(bootstrap)")
+            throw ValidationError(
+                "--tansu needs a loopback bootstrap address (SAMU_KAFKA_BOOTSTRAP_SERVERS), not \(bootstrap)")
         }
         self.binary = binary
         self.port = port

@@ -41,7 +41,9 @@ struct PipelineBench: AsyncParsableCommand {
         print(line("sent → case.received read back", result.received))
         print(line("sent → decision (assigned or queued) read back", result.decided))
         print(line("P1 only, sent → decision", result.urgent))
-        for (name, values) in zip(PipelineResult.segmentNames, result.segments) { print(line("  stage " + name, values)) }
+        for (name, values) in zip(PipelineResult.segmentNames, result.segments) {
+            print(line("  stage " + name, values))
+        }
         print(
             String(
                 format:

@@ -55,7 +55,9 @@ struct JSONParserTests {
         let text = #"{"s":"قال \"لا\" \\ \t","n":-0.125,"i":42,"a":[null,{"k":false}]}"#
         let value = try JSONParser.parse(text)
         #expect(try JSONParser.parse(value.serialized) == value)
-        let escaped: JSONValue = ["k\"": .string("a\"b\\c\n\r\t\u{01}\u{1f} é قال"), "n": 1.5, "i": -3, "b": true, "z": nil]
+        let escaped: JSONValue = [
+            "k\"": .string("a\"b\\c\n\r\t\u{01}\u{1f} é قال"), "n": 1.5, "i": -3, "b": true, "z": nil,
+        ]
         #expect(escaped.serialized == #"{"k\"":"a\"b\\c\n\r\t\u0001\u001f é قال","n":1.5,"i":-3,"b":true,"z":null}"#)
     }
 }

@@ -151,7 +151,8 @@ struct ReportDecoderTests {
         #expect(UUID(v5: "www.example.com", namespace: dns).lowercased == "2ed6657d-e927-568b-95e1-2665a8aea6a2")
         for bad in [
             "", "6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c4", "6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c411",
-            "6f1c3b9e5d1a-4c8e-9a57-5a3f0e2b7c41-", "6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c4g", "{6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c41}",
+            "6f1c3b9e5d1a-4c8e-9a57-5a3f0e2b7c41-", "6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c4g",
+            "{6f1c3b9e-5d1a-4c8e-9a57-5a3f0e2b7c41}",
         ] {
             #expect(UUID(canonical: bad) == nil, "\(bad)")
         }

@@ -35,6 +35,7 @@ def main(directory):
     axes.set_yscale("log")
     for axis in (axes.xaxis, axes.yaxis):
         axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes.set_xticks(rates)
     axes.set_xlabel("offered rate (reports per second)")
     axes.set_ylabel("end-to-end latency (ms)")
