@@ -1,4 +1,5 @@
 import Foundation
+import RdKafka
 
 /// Servers of one fault scenario's own, so that pausing, crashing or wiping them cannot disturb the
 /// tests running beside it on the shared broker and cluster started by `ops/`.
@@ -17,19 +18,7 @@ public enum PrivateServers {
         }
     }
 
-    public static func listening(_ port: Int) -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-    }
+    public static func listening(_ port: Int) -> Bool { Loopback.accepts(port: port) }
 
     /// Runs a command to completion; throws with its output when it fails.
     ///

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RdKafka
 import SamuModel
 import SamuPipeline
 import SamuStore
@@ -531,7 +532,7 @@ final class FreshBroker: @unchecked Sendable {
         try process.run()
         self.process = process
         for _ in 0..<100 {
-            if Self.accepts(port: port) { return }
+            if Loopback.accepts(port: port) { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw ValidationError("the fresh broker did not accept connections on port \(port) within 10 s")
@@ -544,20 +545,5 @@ final class FreshBroker: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         self.process = nil
-    }
-
-    static func accepts(port: Int) -> Bool {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
     }
 }
