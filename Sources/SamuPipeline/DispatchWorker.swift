@@ -230,8 +230,8 @@ public final class DispatchWorker: Service {
                         logger.info("partitions assigned", metadata: ["kafka.partitions": "\(partitions)"])
                         try await rebuild(Set(partitions.map(\.partition)), zones: &zones)
                     case .revoked(let partitions), .lost(let partitions):
-                        // Batches are handled one at a time, so everything handled is committed and
-                        // stored. The zones of those partitions now belong to another worker.
+                        // The write in flight was finished above, so everything handled is committed
+                        // and stored. The zones of those partitions now belong to another worker.
                         let gone = Set(partitions.map(\.partition))
                         for zone in zones.dispatchers.keys where gone.contains(partition(of: zone)) {
                             zones.drop(zone)
