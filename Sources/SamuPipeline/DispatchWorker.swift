@@ -119,6 +119,16 @@ public final class DispatchWorker: Service {
             epochs[zone] = nil
         }
 
+        /// Forgets a zone's memory but keeps its lease: the zone is reloaded from PostgreSQL under
+        /// the same epoch (never taking it from a worker that took it since: that worker's newer
+        /// epoch refuses this one's next write).
+        mutating func forget(_ zone: String) {
+            dispatchers[zone] = nil
+        }
+
+        /// Zones whose lease this worker holds but whose memory it forgot.
+        var forgotten: [String] { epochs.keys.filter { dispatchers[$0] == nil }.sorted() }
+
         /// Takes a zone's dispatcher out of the dictionary while it is changed, then puts it back:
         /// a dispatcher copied out of the dictionary and changed would copy all of its tables
         /// (copy on write), once per event.
@@ -138,17 +148,24 @@ public final class DispatchWorker: Service {
         let store = self.store
         let known = try await retrying { try await store.knownZones() }
         for zone in zones.fenced where partitions.contains(partition(of: zone)) { zones.fenced.remove(zone) }
-        try await takeOver(
-            known.filter { partitions.contains(partition(of: $0)) && zones.dispatchers[$0] == nil }, zones: &zones)
+        let taking = known.filter { partitions.contains(partition(of: $0)) && zones.dispatchers[$0] == nil }
+        // An assignment takes a new lease even for a zone whose lease this worker kept.
+        for zone in taking { zones.epochs[zone] = nil }
+        try await takeOver(taking, zones: &zones)
     }
 
     /// Takes these zones: their leases (a new epoch each, so a previous owner's writes are refused
-    /// from now on), then their state from PostgreSQL.
+    /// from now on) unless this worker kept its lease (a zone forgotten after a refused write is
+    /// only reloaded), then their state from PostgreSQL.
     private func takeOver(_ taking: [String], zones: inout Zones) async throws {
         if taking.isEmpty { return }
         let owner = configuration.workerID
         let store = self.store
-        let epochs = try await retrying { try await store.takeLeases(taking, owner: owner) }
+        let leasing = taking.filter { zones.epochs[$0] == nil }
+        var epochs = zones.epochs.filter { taking.contains($0.key) }
+        if !leasing.isEmpty {
+            epochs.merge(try await retrying { try await store.takeLeases(leasing, owner: owner) }) { $1 }
+        }
         let states = try await retrying { try await store.zoneStates(taking) }
         let now = instant()
         var restoredCases = 0
@@ -182,7 +199,10 @@ public final class DispatchWorker: Service {
             "zones taken over by another worker: write refused (fenced), zones dropped",
             metadata: ["zone.ids": "\(fenced.zones)"])
         statistics.update { $0.fencedWrites += 1 }
-        for zone in touched { zones.drop(zone) }
+        let lost = Set(fenced.zones)
+        for zone in touched {
+            if lost.contains(zone) { zones.drop(zone) } else { zones.forget(zone) }
+        }
         zones.fenced.formUnion(fenced.zones)
     }
 
@@ -248,10 +268,10 @@ public final class DispatchWorker: Service {
                 consumer.stopConsuming()
             }
         } catch is StoppedWhileRetrying {
-            await abandon(inFlight)
+            await abandon(inFlight, relay: relay)
             logger.info("stopped while the database was unavailable; the unstored batch will be delivered again")
         } catch {
-            await abandon(inFlight)
+            await abandon(inFlight, relay: relay)
             try? await consumer.close()
             throw error
         }
@@ -260,10 +280,12 @@ public final class DispatchWorker: Service {
 
     /// A write left in flight by an error: cancelled (its retries stop) and awaited; its batch's
     /// offsets were not stored, so its events come again.
-    private func abandon(_ flight: InFlight?) async {
+    private func abandon(_ flight: InFlight?, relay: OutboxRelay) async {
         guard let flight else { return }
         flight.task.cancel()
         _ = await flight.task.value
+        // Marking a row twice is harmless; a mark lost would republish the row at the next start.
+        relay.giveBack(flight.marks)
     }
 
     private func instant() -> DispatchInstant {
@@ -458,7 +480,14 @@ public final class DispatchWorker: Service {
         _ flight: InFlight, zones: inout Zones, relay: OutboxRelay
     ) async throws -> (PendingBatch, Resolution) {
         var pending = flight.pending
-        switch await flight.task.value {
+        // The write runs in a task of its own: a cancellation of this one must reach it (its
+        // retries end with StoppedWhileRetrying instead of waiting for a database that is gone).
+        let result = await withTaskCancellationHandler {
+            await flight.task.value
+        } onCancel: {
+            flight.task.cancel()
+        }
+        switch result {
         case .success(let written):
             relay.marked(flight.marks)
             guard configuration.stageTrace else { return (pending, .written(written)) }
@@ -482,7 +511,7 @@ public final class DispatchWorker: Service {
                 logger.info(
                     "an event was processed before (a redelivery); the batch is handled again, checked against the inbox",
                     metadata: ["zone.ids": "\(pending.touched.sorted())"])
-                for zone in pending.touched { zones.drop(zone) }
+                for zone in pending.touched { zones.forget(zone) }
                 zones.checked = true
                 return (pending, .refused)
             case let failure as DeterministicStoreFailure:
@@ -491,7 +520,7 @@ public final class DispatchWorker: Service {
                 // their next events); the rest of the stream goes on.
                 logger.error(
                     "batch refused by the database; its events are dead-lettered", metadata: ["error": "\(failure)"])
-                for zone in pending.touched { zones.dispatchers[zone] = nil }
+                for zone in pending.touched { zones.forget(zone) }
                 let processed = Set(pending.recorder.write.processed.map(\.eventID))
                 for (message, event) in pending.decoded where processed.contains(event.eventID) {
                     pending.letters.append(
@@ -551,7 +580,7 @@ public final class DispatchWorker: Service {
                 pending, outbox: outbox, zones: zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
             return next
         case .deadLettered, .refused:
-            if let next { for zone in next.touched { zones.drop(zone) } }
+            if let next { for zone in next.touched { zones.forget(zone) } }
             if case .deadLettered = resolution {
                 try await finish(
                     pending, outbox: [], zones: zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
@@ -588,6 +617,9 @@ public final class DispatchWorker: Service {
     /// Runs every zone's timers (acknowledgement timeouts, hold expiry, escalation).
     private func tick(zones: inout Zones, relay: OutboxRelay) async throws {
         zones.lastTick = ContinuousClock.now
+        // Zones forgotten after a refused write come back here even when no event of theirs
+        // arrives: their open cases have timers.
+        try await takeOver(zones.forgotten, zones: &zones)
         let now = instant()
         var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
         for zoneID in zones.dispatchers.keys.sorted() {
