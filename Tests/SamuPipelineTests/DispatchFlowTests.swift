@@ -319,4 +319,37 @@ struct DispatchFlowTests {
         }
         try await harness.cleanUp()
     }
+
+    @Test(
+        "a write refused for a lost zone keeps the leases of the batch's other zones: they are reloaded, not taken again"
+    )
+    func fencedBatchKeepsOtherLeases() async throws {
+        try await harness.prepare()
+        func elsewhere(_ id: UUID) -> KafkaRecord {
+            harness.reportRecord(ReportFixture.document(id: id, zone: "sale", reportedAt: "2026-01-15T02:10:00+01:00"))
+        }
+        try await harness.withWorker { worker in
+            try await harness.produce([
+                report(UUID(), category: "homeless_adult", age: 40, at: 0), elsewhere(UUID()),
+            ])
+            try await waitFor("the first two cases") { try await scalar("select count(*) from cases") == 2 }
+            #expect(try await scalar("select epoch from zone_leases where zone = 'sale'") == 1)
+            // Another worker takes Rabat over; the next reports of Rabat and Salé go out together, so
+            // that the refused batch most often holds both.
+            _ = try await harness.withStore { try await $0.takeLeases([zone], owner: "someone-else") }
+            try await harness.produce([
+                report(UUID(), category: "homeless_adult", age: 41, at: 0), elsewhere(UUID()),
+            ])
+            try await waitFor("the write refused") { worker.statistics.snapshot.fencedWrites == 1 }
+            try await waitFor("Salé's second case") {
+                try await scalar("select count(*) from cases where zone = 'sale'") == 2
+            }
+            #expect(try await scalar("select count(*) from cases where zone = 'rabat'") == 1)
+            // Salé was reloaded under the lease this worker held: a new epoch would have taken it
+            // from whoever holds it now.
+            #expect(try await scalar("select epoch from zone_leases where zone = 'sale'") == 1)
+            #expect(try await text("select owner from zone_leases where zone = 'rabat'") == "someone-else")
+        }
+        try await harness.cleanUp()
+    }
 }
