@@ -12,15 +12,16 @@ struct HopsBench: AsyncParsableCommand {
         commandName: "hops",
         abstract: "Baseline: two raw broker hops (produce → consume → produce → consume) at a fixed rate, e2e latency.")
 
-    @Option(help: "Records per second (open loop).") var rate = 1000.0
-    @Option(help: "Records to time (after the warm-up).") var count = 5000
-    @Option(help: "Records sent first and not timed.") var warmup = 500
+    @OptionGroup var load: OpenLoop
     @Option(help: "Bytes per record (a report is ~600).") var size = 600
 
     func run() async throws {
         try requireLibrdKafka()
         let context = try Context.load(label: "samu.bench")
-        let timed = try await HopsRun(context: context, rate: rate, count: count, warmup: warmup, size: size).measure()
+        let rate = load.rate
+        let timed = try await HopsRun(
+            context: context, rate: rate, count: load.count, warmup: load.warmup, size: size
+        ).measure()
         func at(_ q: Double) -> Double { percentile(timed, q) }
         print(
             String(
@@ -127,4 +128,11 @@ struct HopsRun {
         }
         return Array(latencies.dropFirst(warmup))
     }
+}
+
+/// The load of the open-loop benches: a fixed rate whatever the replies, a warm-up not timed.
+struct OpenLoop: ParsableArguments {
+    @Option(help: "Reports (or records) per second, open loop.") var rate = 1000.0
+    @Option(help: "How many to time, after the warm-up.") var count = 5000
+    @Option(help: "How many are sent first and not timed.") var warmup = 500
 }

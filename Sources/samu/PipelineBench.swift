@@ -16,17 +16,16 @@ struct PipelineBench: AsyncParsableCommand {
             "samu end to end: report sent → case.received and the dispatch decision read back, at a fixed rate, with a real worker."
     )
 
-    @Option(help: "Reports per second (open loop).") var rate = 200.0
-    @Option(help: "Reports to time.") var count = 4000
-    @Option(help: "Reports sent first and not timed.") var warmup = 200
+    @OptionGroup var load: OpenLoop
     @Option(help: "Zones (the demo deployment repeated; 14 is the demo itself).") var zones = 14
 
     func run() async throws {
         try requireLibrdKafka()
         let context = try Context.load(label: "samu.bench")
         guard let plan = try context.deployment() else { throw ValidationError("no deployment file found") }
+        let (rate, count) = (load.rate, load.count)
         let result = try await PipelineRun(
-            context: context, plan: plan.scaled(toZones: zones), rate: rate, count: count, warmup: warmup
+            context: context, plan: plan.scaled(toZones: zones), rate: rate, count: count, warmup: load.warmup
         ).measure()
         print(
             String(
