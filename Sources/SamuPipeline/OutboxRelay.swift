@@ -204,7 +204,4 @@ public final class OutboxRelay: Sendable {
 /// Wall-clock microseconds for stage traces (comparable across processes on one machine).
 public enum StageClock {
     public static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
-
-    /// The stages a traced outcome's `samu-stages` header names, in order.
-    public static let stageNames = ["consumed", "triaged", "dispatched", "committed", "published"]
 }
