@@ -23,6 +23,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         // Already in the graph through postgres-nio; samu uses it for PostgreSQL TLS settings.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The console, HTTP intake and the metrics and health endpoints. No default traits: samu
+        // needs neither swift-configuration nor the URL-encoded-form coders (build time).
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        // Only its bcrypt target (C, no further dependencies): operators' password hashes.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // The Prometheus text format for swift-metrics.
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         // Tests only: property-based checks of triage and dispatch invariants.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
@@ -82,10 +89,27 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // HTTP doors: the operator console (board, live updates, actions), the hotline intake
+        // endpoint, /metrics and the health checks; accounts, sessions and API tokens.
+        .target(
+            name: "SamuWeb",
+            dependencies: [
+                "SamuModel", "SamuStore", "RdKafka", "SamuPipeline",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Assets")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "samu",
             dependencies: [
-                "SamuPipeline", "SamuStore", "SamuModel", "RdKafka", "SamuTriage", "SamuDispatchCore",
+                "SamuWeb", "SamuPipeline", "SamuStore", "SamuModel", "RdKafka", "SamuTriage", "SamuDispatchCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -131,7 +155,7 @@ let package = Package(
             name: "SamuPipelineTests",
             dependencies: [
                 "SamuPipeline", "SamuStore", "SamuModel", "RdKafka", "SamuTestSupport", "SamuTriage",
-                "SamuDispatchCore",
+                "SamuDispatchCore", "SamuWeb",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],

@@ -38,7 +38,7 @@ public final class KafkaConsumer: Sendable {
         var stopping = false
     }
 
-    private let client: RdKafkaClient
+    let client: RdKafkaClient
     private let state = Mutex(State())
     private let logger: Logger
     public let groupID: String

@@ -16,7 +16,7 @@ public final class KafkaProducer: Sendable {
         var failure: KafkaError?
     }
 
-    private let client: RdKafkaClient
+    let client: RdKafkaClient
     private let state = Mutex(State())
     private let logger: Logger
 

@@ -53,6 +53,8 @@ public struct ZoneDispatcher: Sendable {
         var decisions: Int
         var hold: (shelterID: String, bed: BedType)?
         var escalated: Bool
+        /// The operator working the case on the console, if one claimed it.
+        var claimedBy: String? = nil
     }
 
     var units: [UnitState] = []
@@ -122,6 +124,8 @@ public struct ZoneDispatcher: Sendable {
 
     /// The shelter and bed type held for a case, if any.
     public func hold(of caseID: UUID) -> (shelterID: String, bed: BedType)? { cases[caseID]?.hold }
+    /// The operator who claimed the case on the console.
+    public func claimant(of caseID: UUID) -> String? { cases[caseID]?.claimedBy }
 
     // MARK: - Inputs
 
@@ -230,6 +234,11 @@ public struct ZoneDispatcher: Sendable {
         guard let state = cases[command.caseID] else {
             return [.rejected(reason: "case \(command.caseID.lowercased) is not open in zone \(zone)")]
         }
+        // A claimed case is the claimant's: another operator's actions are refused, except a
+        // release (the console offers it to supervisors; the timeline records who released).
+        if let holder = state.claimedBy, holder != command.operatorID, command.action != .release {
+            return [.rejected(reason: "case is claimed by \(holder)")]
+        }
         switch command.action {
         case .cancel:
             return finish(
@@ -240,8 +249,13 @@ public struct ZoneDispatcher: Sendable {
                 detail: "closed by \(command.operatorID) as \(resolution.rawValue): \(command.reason)")
         case .requestMutualAid:
             return [.mutualAidRequested(caseID: command.caseID, zones: configuration.neighbours)]
-        case .claim, .release:
-            // Console bookkeeping: the pipeline records it in the timeline; dispatch is unchanged.
+        case .claim:
+            // Console bookkeeping: recorded in the timeline; dispatch is unchanged.
+            cases[command.caseID]?.claimedBy = command.operatorID
+            return []
+        case .release:
+            guard state.claimedBy != nil else { return [.rejected(reason: "case is not claimed")] }
+            cases[command.caseID]?.claimedBy = nil
             return []
         case .reassign(let target):
             let previous = state.phase.unitID
@@ -806,15 +820,19 @@ public struct RestoredCase: Sendable {
     public var hold: (shelterID: String, bed: BedType)?
     /// Decisions already taken for the case (new decision ids continue after them).
     public var decisions: Int
+    /// The operator holding the case on the console.
+    public var claimedBy: String?
 
     public init(
-        triaged: TriagedCase, status: String, unitID: String?, hold: (shelterID: String, bed: BedType)?, decisions: Int
+        triaged: TriagedCase, status: String, unitID: String?, hold: (shelterID: String, bed: BedType)?, decisions: Int,
+        claimedBy: String? = nil
     ) {
         self.triaged = triaged
         self.status = status
         self.unitID = unitID
         self.hold = hold
         self.decisions = decisions
+        self.claimedBy = claimedBy
     }
 }
 
@@ -847,7 +865,7 @@ extension ZoneDispatcher {
             cases[caseID] = CaseState(
                 triaged: restored.triaged, x: x, y: y, skills: SkillMask(restored.triaged.triage.requiredSkills),
                 preferred: SkillMask(restored.triaged.triage.preferredSkills), phase: phase,
-                decisions: restored.decisions, hold: nil, escalated: false)
+                decisions: restored.decisions, hold: nil, escalated: false, claimedBy: restored.claimedBy)
             if case .queued = phase { waiting.append(caseID) }
             mayNeedBed.insert(caseID)
             if let hold = restored.hold, let shelter = shelterIndex[hold.shelterID],

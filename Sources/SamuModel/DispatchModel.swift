@@ -153,6 +153,17 @@ public struct OperatorCommand: Sendable, Equatable {
 
     public var caseID: UUID
     public var action: Action
+    /// The command's name on `samu.commands.v1`.
+    public var name: String {
+        switch action {
+        case .reassign: "reassign"
+        case .cancel: "cancel"
+        case .close: "close"
+        case .requestMutualAid: "mutual_aid"
+        case .claim: "claim"
+        case .release: "release"
+        }
+    }
     public var operatorID: String
     public var reason: String
 

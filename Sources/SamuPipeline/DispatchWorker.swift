@@ -7,6 +7,7 @@ import SamuModel
 import SamuStore
 import SamuTriage
 import ServiceLifecycle
+import Synchronization
 
 /// The worker: consumes reports, unit and bed reports and operator commands; validates each
 /// event; triages reports; lets each zone's dispatcher decide; writes everything a batch changed
@@ -30,6 +31,10 @@ public final class DispatchWorker: Service {
     private let opened = Counter(label: "samu_cases_opened_total")
     private let decisionsCounter = Counter(label: "samu_dispatch_decisions_total")
     private let batchTimer = Metrics.Timer(label: "samu_worker_batch_seconds")
+    private let gauges = WorkerGauges()
+    private let producerBox = Mutex<KafkaProducer?>(nil)
+    /// The worker's producer while it runs (readiness checks ask the broker through it).
+    public var producer: KafkaProducer? { producerBox.withLock { $0 } }
     private let started = ContinuousClock.now
     static let tickInterval = Duration.seconds(1)
     /// How long a stopping worker waits for queued outcomes to be delivered.
@@ -64,6 +69,8 @@ public final class DispatchWorker: Service {
                 "librdkafka.version": "\(LibrdKafka.versionString)", "triage.rules": "\(triage.rules.version)",
             ])
         try await KafkaProducer.withProducer(configuration: configuration.producer, logger: logger) { producer in
+            producerBox.withLock { $0 = producer }
+            defer { producerBox.withLock { $0 = nil } }
             let relay = OutboxRelay(store: store, producer: producer, logger: logger, statistics: statistics)
             let deadLetters = DeadLetterWriter(producer: producer, topic: catalog.name(.deadLetters), logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -177,7 +184,7 @@ public final class DispatchWorker: Service {
                 cases: state.cases.map {
                     RestoredCase(
                         triaged: $0.triaged, status: $0.status, unitID: $0.unitID, hold: $0.hold,
-                        decisions: $0.decisions)
+                        decisions: $0.decisions, claimedBy: $0.claimedBy)
                 }, at: now)
             restoredCases += state.cases.count
             zones.dispatchers[zoneID] = zone
@@ -261,6 +268,7 @@ public final class DispatchWorker: Service {
                     if ContinuousClock.now - zones.lastTick >= Self.tickInterval {
                         try await drain()
                         try await tick(zones: &zones, relay: relay)
+                        gauges.update(zones: zones.dispatchers, lag: consumer.lag())
                     }
                 }
                 try await drain()
@@ -398,9 +406,25 @@ public final class DispatchWorker: Service {
                 let known = zone.phase(of: command.caseID) != nil
                 actions = zone.apply(command, at: now)
                 if known {
+                    // What the console shows: who asked what, and whether it was applied.
+                    var detail: [String: JSONValue] = [
+                        "command": .string(command.name), "reason": .string(command.reason),
+                        "operator": .string(command.operatorID), "event_id": .string(event.eventID.lowercased),
+                    ]
+                    switch command.action {
+                    case .reassign(let unitID?): detail["unit_id"] = .string(unitID)
+                    case .close(let resolution): detail["resolution"] = .string(resolution.rawValue)
+                    default: break
+                    }
+                    let rejections = actions.compactMap { action -> String? in
+                        if case .rejected(let reason) = action { return reason }
+                        return nil
+                    }
+                    detail["outcome"] = .string(rejections.isEmpty ? "applied" : "rejected")
+                    if let first = rejections.first { detail["rejection"] = .string(first) }
                     recorder.write.addTimeline(
                         command.caseID, status: "operator_command", actor: "operator:\(command.operatorID)",
-                        detail: ["command": .string("\(command.action)"), "reason": .string(command.reason)],
+                        detail: .object(JSONObject(detail.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
                         at: now.wall)
                 }
             }
@@ -553,7 +577,9 @@ public final class DispatchWorker: Service {
         opened.increment(by: Int64(write.newCases.count))
         decisionsCounter.increment(by: Int64(write.decisions.count))
         let elapsed = (ContinuousClock.now - pending.begin).components
-        batchTimer.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        let nanoseconds = elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
+        batchTimer.recordNanoseconds(nanoseconds)
+        gauges.recordDecisions(write.decisions, latencyNanoseconds: nanoseconds)
         statistics.update { stats in
             stats.batches += 1
             stats.eventsConsumed += batch.count

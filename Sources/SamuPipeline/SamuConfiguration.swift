@@ -86,6 +86,20 @@ public struct SamuConfiguration: Sendable {
         .init(
             name: "SAMU_LOG_LEVEL", defaultValue: "info",
             meaning: "trace, debug, info, notice, warning, error, critical"),
+        .init(
+            name: "SAMU_LOG_FORMAT", defaultValue: "text",
+            meaning: "text, or json: one JSON object per line (time, level, label, message, metadata)"),
+        .init(
+            name: "SAMU_CONSOLE_ADDRESS", defaultValue: "127.0.0.1:8080",
+            meaning: "where `samu console` listens (console, HTTP intake, /metrics, /health/*)"),
+        .init(
+            name: "SAMU_CONSOLE_SECURE_COOKIES", defaultValue: "1",
+            meaning:
+                "1: session cookies carry Secure (browsers keep them over HTTPS and on localhost); 0 only behind a plain-HTTP test proxy"
+        ),
+        .init(
+            name: "SAMU_WORKER_HTTP_ADDRESS", defaultValue: "",
+            meaning: "where a worker serves /metrics and /health/* (host:port); unset: no HTTP listener"),
     ]
 
     public var kafka: KafkaClientConfiguration
@@ -99,6 +113,11 @@ public struct SamuConfiguration: Sendable {
     /// Outcomes carry the stage timestamps of their event (`SAMU_STAGE_TRACE=1`).
     public var stageTrace: Bool
     public var logLevel: String
+    /// Logs as JSON lines (`SAMU_LOG_FORMAT=json`).
+    public var jsonLogs: Bool
+    public var consoleAddress: String
+    public var consoleSecureCookies: Bool
+    public var workerHTTPAddress: String?
     public var triageRulesPath: String?
     public var deploymentPath: String?
     public var partnersPath: String?
@@ -185,6 +204,20 @@ public struct SamuConfiguration: Sendable {
         batchSize = try integer("SAMU_WORKER_BATCH_SIZE", default: 500, range: 1...10_000)
         stageTrace = try integer("SAMU_STAGE_TRACE", default: 0, range: 0...1) == 1
         logLevel = value("SAMU_LOG_LEVEL") ?? "info"
+        switch value("SAMU_LOG_FORMAT")?.lowercased() ?? "text" {
+        case "text": jsonLogs = false
+        case "json": jsonLogs = true
+        case let other: throw Invalid(variable: "SAMU_LOG_FORMAT", message: "'\(other)' is not text or json")
+        }
+        consoleAddress = value("SAMU_CONSOLE_ADDRESS") ?? "127.0.0.1:8080"
+        consoleSecureCookies = try integer("SAMU_CONSOLE_SECURE_COOKIES", default: 1, range: 0...1) == 1
+        workerHTTPAddress = value("SAMU_WORKER_HTTP_ADDRESS")
+        for (name, address) in [("SAMU_CONSOLE_ADDRESS", consoleAddress), ("SAMU_WORKER_HTTP_ADDRESS", workerHTTPAddress)] {
+            guard let address else { continue }
+            guard Self.hostAndPort(address) != nil else {
+                throw Invalid(variable: name, message: "'\(address)' is not host:port")
+            }
+        }
         triageRulesPath = value("SAMU_TRIAGE_RULES")
         deploymentPath = value("SAMU_DEPLOYMENT")
         partnersPath = value("SAMU_PARTNERS")
@@ -192,6 +225,14 @@ public struct SamuConfiguration: Sendable {
         communesPath = value("SAMU_COMMUNES")
         partnerIntervalMilliseconds = try integer("SAMU_PARTNER_INTERVAL_MS", default: 10_000, range: 100...3_600_000)
         partnerDayGraceHours = try integer("SAMU_PARTNER_DAY_GRACE_HOURS", default: 6, range: 0...240)
+    }
+
+    /// `host:port` split, or `nil` when it is not one.
+    public static func hostAndPort(_ address: String) -> (host: String, port: Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            (0...65535).contains(port), colon > address.startIndex
+        else { return nil }
+        return (String(address[..<colon]), port)
     }
 
     /// The partner feed's settings, or `nil` when no partners file is configured. Fails when a

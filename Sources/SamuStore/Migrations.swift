@@ -507,6 +507,88 @@ public enum Migrations {
                 $$
                 """,
             ]),
+        Migration(
+            version: 8, name: "console accounts and sessions, intake clients and idempotency keys, board notifications",
+            statements: [
+                // Dispatch operators and supervisors. `zones` scopes what an account may see and act
+                // on (province and prefecture codes); passwords are bcrypt hashes, never the password.
+                """
+                create table operators (
+                    operator_id text primary key check (operator_id ~ '^[a-z0-9][a-z0-9._-]{0,63}$'),
+                    display_name text not null,
+                    role text not null check (role in ('operator', 'supervisor')),
+                    zones text[] not null,
+                    password_hash text not null,
+                    disabled boolean not null default false,
+                    created_at timestamptz not null default now()
+                )
+                """,
+                // Console sessions: only the SHA-256 of the cookie's token is stored.
+                """
+                create table console_sessions (
+                    token_hash bytea primary key,
+                    operator_id text not null references operators (operator_id) on delete cascade,
+                    csrf_token text not null,
+                    created_at timestamptz not null,
+                    expires_at timestamptz not null
+                )
+                """,
+                "create index console_sessions_by_expiry on console_sessions (expires_at)",
+                // Hotline systems posting reports over HTTP: one token each (its SHA-256 only), a
+                // rate and, optionally, the zones it may report for.
+                """
+                create table intake_clients (
+                    client_id text primary key check (client_id ~ '^[a-z0-9][a-z0-9._-]{0,63}$'),
+                    token_hash bytea not null unique,
+                    rate_per_minute integer not null check (rate_per_minute > 0),
+                    burst integer not null check (burst > 0),
+                    disabled boolean not null default false,
+                    created_at timestamptz not null default now()
+                )
+                """,
+                // Idempotency keys: a retried POST finds its first answer here. `published_at` is
+                // null while the first request is still being delivered to the broker.
+                """
+                create table intake_requests (
+                    client_id text not null references intake_clients (client_id),
+                    idempotency_key text not null,
+                    request_hash bytea not null,
+                    report_id uuid not null,
+                    zone text not null,
+                    created_at timestamptz not null,
+                    published_at timestamptz,
+                    primary key (client_id, idempotency_key)
+                )
+                """,
+                // The live board: one notification per committed statement that changed what the
+                // board shows, on a channel named after the schema (listeners of other schemas
+                // in the same database hear nothing). Notifications are sent at commit, and
+                // identical ones in one transaction are folded into one.
+                """
+                create function samu_board_changed() returns trigger language plpgsql as $$
+                begin
+                    perform pg_notify('samu_board_' || tg_table_schema, '');
+                    return null;
+                end
+                $$
+                """,
+                """
+                create trigger board_cases after insert or update on cases
+                    for each statement execute function samu_board_changed()
+                """,
+                """
+                create trigger board_timeline after insert on case_timeline
+                    for each statement execute function samu_board_changed()
+                """,
+                """
+                create trigger board_units after insert or update on units
+                    for each statement execute function samu_board_changed()
+                """,
+                """
+                create trigger board_beds after insert or update on shelter_beds
+                    for each statement execute function samu_board_changed()
+                """,
+            ]),
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

@@ -10,6 +10,8 @@ extension SamuStore {
         public var unitID: String?
         public var hold: (shelterID: String, bed: BedType)?
         public var decisions: Int
+        /// The operator holding the case on the console (its last applied claim or release).
+        public var claimedBy: String?
     }
 
     /// What a worker needs to take a zone over.
@@ -76,20 +78,29 @@ extension SamuStore {
             select c.case_id, c.report_id, c.zone, c.category, c.status, coalesce(c.unit_id, ''), c.triage::text,
                    coalesce(c.location_lat, 0), coalesce(c.location_lon, 0), r.reported_at,
                    (select count(*) from decisions d where d.case_id = c.case_id),
-                   coalesce(h.shelter_id, ''), coalesce(h.bed_type, '')
+                   coalesce(h.shelter_id, ''), coalesce(h.bed_type, ''),
+                   case when k.command = 'claim' then k.operator else '' end
             from cases c
             join reports r on r.report_id = c.report_id
             left join lateral (
                 select l.shelter_id, l.bed_type, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
             ) h on h.action = 'hold'
+            left join lateral (
+                select t.detail->>'command' as command, t.detail->>'operator' as operator from case_timeline t
+                where t.case_id = c.case_id and t.status = 'operator_command' and t.detail->>'outcome' = 'applied'
+                  and t.detail->>'command' in ('claim', 'release')
+                order by t.entry_id desc limit 1
+            ) k on true
             where c.zone = any(\(zones)) and c.open
             """, logger: logger)
         for try await (
-            caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, shelter, bed
+            caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, shelter, bed,
+            claimant
         )
             in caseRows.decode(
-                (UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String).self)
+                (UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String, String)
+                    .self)
         {
             guard let category = BeneficiaryCategory(rawValue: category),
                 let triage = Self.triage(from: (try? JSONParser.parse(triageText)) ?? .null)
@@ -104,7 +115,7 @@ extension SamuStore {
                 StoredCase(
                     triaged: triaged, status: status, unitID: unitID.isEmpty ? nil : unitID,
                     hold: BedType(rawValue: bed).flatMap { shelter.isEmpty ? nil : (shelter, $0) },
-                    decisions: Int(decisions)))
+                    decisions: Int(decisions), claimedBy: claimant.isEmpty ? nil : claimant))
         }
         return states
     }

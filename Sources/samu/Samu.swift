@@ -17,6 +17,7 @@ struct Samu: AsyncParsableCommand {
             WorkerCommand.self, IntakeCommand.self, TopicsCommand.self, MigrateCommand.self, SeedCommand.self,
             SummaryCommand.self, CrewsCommand.self, DeadLetterCommand.self, BenchCommand.self,
             PartnersCommand.self, RolesCommand.self, OutboxCommand.self, SimulateCommand.self, ConfigCommand.self,
+            ConsoleCommand.self, AccountsCommand.self,
         ]
     )
 }
@@ -35,7 +36,13 @@ struct Context {
             throw ValidationError("configuration: \(error)")
         }
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        let json = configuration.jsonLogs
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import SamuPipeline
 import SamuStore
+import SamuWeb
 import ServiceLifecycle
 
 struct WorkerCommand: AsyncParsableCommand {
@@ -14,17 +15,28 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         try requireLibrdKafka()
         let context = try Context.load(label: "samu.worker")
+        // Before any metric is made: swift-metrics binds each metric to the factory of its time.
+        _ = SamuMetrics.registry()
         let store = try SamuStore(configuration: context.configuration.database, logger: context.logger)
         let worker = DispatchWorker(
             configuration: context.configuration, catalog: context.catalog, store: store,
             triage: try context.triageEngine(), neighbours: try context.deployment()?.neighbours ?? [:],
             partnerFeed: try context.configuration.partnerFeed(), logger: context.logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: StoreService(store: store)),
+            .init(service: worker),
+        ]
+        if let address = context.configuration.workerHTTPAddress,
+            let (host, port) = SamuConfiguration.hostAndPort(address)
+        {
+            let checks: [ReadinessCheck] = [
+                .database(store, logger: context.logger), .migrations(store), .broker { worker.producer },
+            ]
+            services.append(.init(service: OpsServer(host: host, port: port, checks: checks, logger: context.logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: StoreService(store: store)),
-                    .init(service: worker),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: context.logger))
         try await group.run()

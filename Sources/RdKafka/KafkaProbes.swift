@@ -1,0 +1,71 @@
+import CRdKafka
+import Dispatch
+
+extension RdKafkaClient {
+    /// Asks a broker for cluster metadata (no topics); throws when none answers within `timeout`.
+    /// librdkafka's call blocks, so it runs on a Dispatch thread, not on the cooperative pool.
+    func requestMetadata(timeout: Duration) async throws(KafkaError) {
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let code: rd_kafka_resp_err_t = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var metadata: UnsafePointer<rd_kafka_metadata>?
+                let code = unsafe rd_kafka_metadata(self.handle, 0, nil, &metadata, milliseconds)
+                if let metadata = unsafe metadata { unsafe rd_kafka_metadata_destroy(metadata) }
+                continuation.resume(returning: code)
+            }
+        }
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rdKafka(code, context: "metadata request") }
+    }
+}
+
+extension KafkaProducer {
+    /// Whether a broker answers a metadata request within `timeout` (readiness checks).
+    public func checkBroker(timeout: Duration = .seconds(2)) async throws(KafkaError) {
+        try await client.requestMetadata(timeout: timeout)
+    }
+}
+
+/// How far a consumer is behind one partition's end.
+public struct KafkaPartitionLag: Sendable, Equatable {
+    public var partition: KafkaTopicPartition
+    /// The next offset the consumer will read (`nil` before its first fetch).
+    public var position: Int64?
+    /// The partition's end as of the last fetch (`nil` before it).
+    public var highWatermark: Int64?
+    /// Messages behind (0 when unknown).
+    public var lag: Int64 {
+        guard let position, let highWatermark else { return 0 }
+        return max(0, highWatermark - position)
+    }
+}
+
+extension KafkaConsumer {
+    /// Lag of every assigned partition, from librdkafka's cached watermarks and positions (no
+    /// broker round trip).
+    public func lag() -> [KafkaPartitionLag] {
+        let partitions = assignment.sorted()
+        guard !partitions.isEmpty else { return [] }
+        let list = unsafe rd_kafka_topic_partition_list_new(Int32(partitions.count))!
+        defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
+        for partition in partitions {
+            unsafe rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition)
+        }
+        unsafe rd_kafka_position(client.handle, list)
+        var result: [KafkaPartitionLag] = []
+        for index in 0..<Int(unsafe list.pointee.cnt) {
+            let element = unsafe list.pointee.elems[index]
+            let topic = unsafe String(cString: element.topic)
+            var low: Int64 = -1
+            var high: Int64 = -1
+            let partition = unsafe element.partition
+            let offset = unsafe element.offset
+            let code = unsafe rd_kafka_get_watermark_offsets(client.handle, topic, partition, &low, &high)
+            result.append(
+                KafkaPartitionLag(
+                    partition: KafkaTopicPartition(topic: topic, partition: partition),
+                    position: offset >= 0 ? offset : nil,
+                    highWatermark: code == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil))
+        }
+        return result
+    }
+}

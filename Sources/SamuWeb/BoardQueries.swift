@@ -1,0 +1,346 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SamuModel
+import SamuStore
+
+/// What the console's board shows for a set of zones, read from what the worker committed.
+public struct Board: Encodable, Sendable, Equatable {
+    public struct Case: Encodable, Sendable, Equatable {
+        var case_id: String
+        var zone: String
+        var category: String
+        var priority: String?
+        var status: String
+        var opened_at: Date
+        var unit_id: String?
+        var bed_type: String?
+        var shelter_id: String?
+        var lat: Double?
+        var lon: Double?
+        var claimed_by: String?
+    }
+
+    public struct Unit: Encodable, Sendable, Equatable {
+        var unit_id: String
+        var zone: String
+        var status: String
+        var lat: Double
+        var lon: Double
+        var case_id: String?
+        var skills: [String]
+        var reported_at: Date
+    }
+
+    public struct Beds: Encodable, Sendable, Equatable {
+        var bed_type: String
+        var capacity: Int
+        var occupied: Int
+        var held: Int
+        var free: Int
+    }
+
+    public struct Shelter: Encodable, Sendable, Equatable {
+        var shelter_id: String
+        var zone: String
+        var lat: Double
+        var lon: Double
+        var reported_at: Date
+        var beds: [Beds]
+    }
+
+    /// Tonight's unmet demand in one zone: cases waiting for a unit, active cases that need a bed
+    /// and hold none, and cases closed tonight with no bed.
+    public struct Unmet: Encodable, Sendable, Equatable {
+        var zone: String
+        var waiting_for_unit: Int
+        var waiting_for_bed: Int
+        var no_bed_tonight: Int
+    }
+
+    var generated_at: Date
+    var zones: [String]
+    var cases: [Case]
+    var units: [Unit]
+    var shelters: [Shelter]
+    var unmet: [Unmet]
+    /// The last command each operator sent that the worker has applied or refused (for the page
+    /// to tell an operator what became of an action).
+    var commands: [CommandResult]
+
+    public struct CommandResult: Encodable, Sendable, Equatable {
+        var event_id: String
+        var case_id: String
+        var command: String
+        var operator_id: String
+        var outcome: String
+        var rejection: String?
+        var at: Date
+    }
+
+    /// Everything except the time it was read: the page is sent a board only when this changed.
+    func sameContent(as other: Board) -> Bool {
+        var copy = other
+        copy.generated_at = generated_at
+        return copy == self
+    }
+}
+
+/// A case's detail: its timeline and its decision records (why this unit and this bed, the
+/// candidates, the rules version).
+public struct CaseDetail: Encodable, Sendable {
+    struct Entry: Encodable, Sendable {
+        var at: Date
+        var status: String
+        var actor: String
+        var detail: String
+    }
+
+    struct Decision: Encodable, Sendable {
+        var decided_at: Date
+        var kind: String
+        var priority: String
+        var unit_id: String?
+        var shelter_id: String?
+        var bed_type: String
+        var rules_version: String
+        var reason: String
+        var operator_id: String?
+        var operator_reason: String?
+        var record: String
+    }
+
+    var case_id: String
+    var zone: String
+    var category: String
+    var status: String
+    var priority: String?
+    var triage: String?
+    var timeline: [Entry]
+    var decisions: [Decision]
+}
+
+/// The console's reads. Every query takes the zones the account may see: scope is enforced in
+/// SQL, not by filtering afterwards.
+public struct BoardQueries: Sendable {
+    let store: SamuStore
+    let logger: Logger
+
+    public init(store: SamuStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    var client: PostgresClient { store.client }
+
+    public func board(zones: [String], now: Date = Date()) async throws -> Board {
+        async let cases = cases(zones: zones)
+        async let units = units(zones: zones)
+        async let shelters = shelters(zones: zones)
+        async let unmet = unmet(zones: zones, since: now.addingTimeInterval(-12 * 3600))
+        async let commands = commands(zones: zones, since: now.addingTimeInterval(-3600))
+        return Board(
+            generated_at: now, zones: zones, cases: try await cases, units: try await units,
+            shelters: try await shelters, unmet: try await unmet, commands: try await commands)
+    }
+
+    func cases(zones: [String]) async throws -> [Board.Case] {
+        let rows = try await client.query(
+            """
+            select c.case_id, c.zone, c.category, c.priority, c.status, c.opened_at, c.unit_id, c.bed_type,
+                   h.shelter_id, c.location_lat, c.location_lon,
+                   case when k.command = 'claim' then k.operator end
+            from cases c
+            left join lateral (
+                select l.shelter_id, l.action from bed_ledger l
+                where l.case_id = c.case_id order by l.entry_id desc limit 1
+            ) h on h.action in ('hold', 'admit')
+            left join lateral (
+                select t.detail->>'command' as command, t.detail->>'operator' as operator from case_timeline t
+                where t.case_id = c.case_id and t.status = 'operator_command' and t.detail->>'outcome' = 'applied'
+                  and t.detail->>'command' in ('claim', 'release')
+                order by t.entry_id desc limit 1
+            ) k on true
+            where c.zone = any(\(zones)) and c.open
+            order by c.priority nulls last, c.opened_at
+            limit 500
+            """, logger: logger)
+        var cases: [Board.Case] = []
+        for try await row in rows.decode(
+            (
+                UUID, String, String, String?, String, Date, String?, String?, String?, Double?, Double?, String?
+            ).self)
+        {
+            cases.append(
+                Board.Case(
+                    case_id: row.0.lowercased, zone: row.1, category: row.2, priority: row.3, status: row.4,
+                    opened_at: row.5, unit_id: row.6, bed_type: row.7, shelter_id: row.8, lat: row.9, lon: row.10,
+                    claimed_by: row.11))
+        }
+        return cases
+    }
+
+    func units(zones: [String]) async throws -> [Board.Unit] {
+        let rows = try await client.query(
+            """
+            select unit_id, zone, status, lat, lon, case_id, skills, reported_at from units
+            where zone = any(\(zones)) order by zone, unit_id
+            """, logger: logger)
+        var units: [Board.Unit] = []
+        for try await (id, zone, status, lat, lon, caseID, skills, reported) in rows.decode(
+            (String, String, String, Double, Double, UUID?, [String], Date).self)
+        {
+            units.append(
+                Board.Unit(
+                    unit_id: id, zone: zone, status: status, lat: lat, lon: lon, case_id: caseID?.lowercased,
+                    skills: skills, reported_at: reported))
+        }
+        return units
+    }
+
+    func shelters(zones: [String]) async throws -> [Board.Shelter] {
+        let rows = try await client.query(
+            """
+            select shelter_id, zone, min(lat), min(lon), max(reported_at),
+                   array_agg(bed_type order by bed_type), array_agg(capacity order by bed_type),
+                   array_agg(occupied order by bed_type), array_agg(held order by bed_type)
+            from shelter_beds where zone = any(\(zones)) group by shelter_id, zone order by zone, shelter_id
+            """, logger: logger)
+        var shelters: [Board.Shelter] = []
+        for try await (id, zone, lat, lon, reported, types, capacities, occupied, held) in rows.decode(
+            (String, String, Double, Double, Date, [String], [Int32], [Int32], [Int32]).self)
+        {
+            let beds = types.indices.map { index in
+                Board.Beds(
+                    bed_type: types[index], capacity: Int(capacities[index]), occupied: Int(occupied[index]),
+                    held: Int(held[index]),
+                    free: max(0, Int(capacities[index]) - Int(occupied[index]) - Int(held[index])))
+            }
+            shelters.append(
+                Board.Shelter(shelter_id: id, zone: zone, lat: lat, lon: lon, reported_at: reported, beds: beds))
+        }
+        return shelters
+    }
+
+    func unmet(zones: [String], since: Date) async throws -> [Board.Unmet] {
+        let rows = try await client.query(
+            """
+            select z.zone,
+                (select count(*) from cases c where c.zone = z.zone and c.open and c.status = 'queued'),
+                (select count(*) from cases c
+                 left join lateral (
+                     select l.action from bed_ledger l where l.case_id = c.case_id order by l.entry_id desc limit 1
+                 ) h on true
+                 where c.zone = z.zone and c.open and c.bed_type is not null
+                   and c.status in ('assigned', 'acknowledged', 'on_scene', 'transporting')
+                   and coalesce(h.action, '') not in ('hold', 'admit')),
+                (select count(*) from cases c
+                 where c.zone = z.zone and c.resolution = 'no_bed_tonight' and c.updated_at >= \(since))
+            from unnest(\(zones)::text[]) as z(zone)
+            order by z.zone
+            """, logger: logger)
+        var unmet: [Board.Unmet] = []
+        for try await (zone, unit, bed, none) in rows.decode((String, Int, Int, Int).self) {
+            unmet.append(Board.Unmet(zone: zone, waiting_for_unit: unit, waiting_for_bed: bed, no_bed_tonight: none))
+        }
+        return unmet
+    }
+
+    func commands(zones: [String], since: Date) async throws -> [Board.CommandResult] {
+        let rows = try await client.query(
+            """
+            select t.detail->>'event_id', t.case_id, t.detail->>'command', t.detail->>'operator',
+                   t.detail->>'outcome', t.detail->>'rejection', t.at
+            from case_timeline t join cases c using (case_id)
+            where t.status = 'operator_command' and t.at >= \(since) and c.zone = any(\(zones))
+              and t.detail ? 'event_id'
+            order by t.entry_id desc limit 50
+            """, logger: logger)
+        var results: [Board.CommandResult] = []
+        for try await (eventID, caseID, command, operatorID, outcome, rejection, at) in rows.decode(
+            (String, UUID, String, String, String, String?, Date).self)
+        {
+            results.append(
+                Board.CommandResult(
+                    event_id: eventID, case_id: caseID.lowercased, command: command, operator_id: operatorID,
+                    outcome: outcome, rejection: rejection, at: at))
+        }
+        return results
+    }
+
+    /// The zone of a case, or `nil` when it is unknown.
+    public func zone(of caseID: UUID) async throws -> String? {
+        let rows = try await client.query("select zone from cases where case_id = \(caseID)", logger: logger)
+        for try await zone in rows.decode(String.self) { return zone }
+        return nil
+    }
+
+    public func detail(caseID: UUID, zones: [String]) async throws -> CaseDetail? {
+        let rows = try await client.query(
+            """
+            select case_id, zone, category, status, priority, triage::text from cases
+            where case_id = \(caseID) and zone = any(\(zones))
+            """, logger: logger)
+        var found: CaseDetail?
+        for try await (id, zone, category, status, priority, triage) in rows.decode(
+            (UUID, String, String, String, String?, String?).self)
+        {
+            found = CaseDetail(
+                case_id: id.lowercased, zone: zone, category: category, status: status, priority: priority,
+                triage: triage, timeline: [], decisions: [])
+        }
+        guard var detail = found else { return nil }
+        let entries = try await client.query(
+            """
+            select at, status, actor, detail::text from case_timeline where case_id = \(caseID) order by entry_id
+            """, logger: logger)
+        for try await (at, status, actor, text) in entries.decode((Date, String, String, String).self) {
+            detail.timeline.append(CaseDetail.Entry(at: at, status: status, actor: actor, detail: text))
+        }
+        let decisions = try await client.query(
+            """
+            select decided_at, kind, priority, unit_id, shelter_id, bed_type, rules_version, reason, operator_id,
+                   operator_reason, record::text
+            from decisions where case_id = \(caseID) order by decided_at, decision_id
+            """, logger: logger)
+        for try await row in decisions.decode(
+            (Date, String, String, String?, String?, String, String, String, String?, String?, String).self)
+        {
+            detail.decisions.append(
+                CaseDetail.Decision(
+                    decided_at: row.0, kind: row.1, priority: row.2, unit_id: row.3, shelter_id: row.4, bed_type: row.5,
+                    rules_version: row.6, reason: row.7, operator_id: row.8, operator_reason: row.9, record: row.10))
+        }
+        return detail
+    }
+
+    /// Names in Arabic, French and English: regions, zones, and the labels seeded from `seeds/`.
+    public func labels() async throws -> [String: [String: [String: String]]] {
+        var labels: [String: [String: [String: String]]] = [:]
+        let zones = try await client.query(
+            "select 'zone', code, name_ar, name_fr, name_en from ref_zones union all select 'region', code, name_ar, name_fr, name_en from ref_regions union all select kind, code, name_ar, name_fr, name_en from ref_labels",
+            logger: logger)
+        for try await (kind, code, ar, fr, en) in zones.decode((String, String, String, String, String).self) {
+            labels[kind, default: [:]][code] = ["ar": ar, "fr": fr, "en": en]
+        }
+        return labels
+    }
+
+    /// Zones of a region (for a region's board).
+    public func zones(inRegion region: String) async throws -> [String] {
+        let rows = try await client.query(
+            "select code from ref_zones where region = \(region) order by code", logger: logger)
+        var zones: [String] = []
+        for try await code in rows.decode(String.self) { zones.append(code) }
+        return zones
+    }
+
+    /// Zones and their regions, for the zone picker.
+    public func zoneRegions(_ zones: [String]) async throws -> [String: String] {
+        let rows = try await client.query(
+            "select code, region from ref_zones where code = any(\(zones))", logger: logger)
+        var result: [String: String] = [:]
+        for try await (code, region) in rows.decode((String, String).self) { result[code] = region }
+        return result
+    }
+}

@@ -1,0 +1,440 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import RdKafka
+import SamuModel
+import SamuStore
+import ServiceLifecycle
+import Synchronization
+
+/// The console's settings.
+public struct ConsoleSettings: Sendable {
+    public var host: String
+    public var port: Int
+    /// Session cookies carry `Secure` (browsers keep them over HTTPS and on localhost only).
+    public var secureCookies: Bool
+    public var bcryptCost: UInt8
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, secureCookies: Bool = true, bcryptCost: UInt8 = 12) {
+        self.host = host
+        self.port = port
+        self.secureCookies = secureCookies
+        self.bcryptCost = bcryptCost
+    }
+}
+
+/// `samu console`: the operator console (pages, board API, live events, actions), the HTTP intake
+/// for hotline systems, `/metrics` and the health checks, in one HTTP server.
+///
+/// It reads what the workers committed and never writes dispatch state: every operator action is
+/// a command event on `samu.commands.v1`, applied by the zone's worker (its single writer), and
+/// the board shows the result once committed.
+public final class ConsoleServer: Service {
+    public let settings: ConsoleSettings
+    let store: SamuStore
+    let catalog: TopicCatalog
+    let producerConfiguration: KafkaProducerConfiguration
+    let logger: Logger
+    let registry: PrometheusCollectorRegistry
+    public let hub: BoardHub
+    let queries: BoardQueries
+    let accounts: Accounts
+    private let boundPort = Mutex<Int?>(nil)
+    private let producerBox = Mutex<KafkaProducer?>(nil)
+    let assets: [String: (bytes: [UInt8], type: String)]
+    let vocabulary: [String: [String: String]]
+
+    public init(
+        settings: ConsoleSettings, store: SamuStore, catalog: TopicCatalog,
+        producer: KafkaProducerConfiguration, logger: Logger
+    ) throws {
+        self.settings = settings
+        self.store = store
+        self.catalog = catalog
+        self.producerConfiguration = producer
+        self.logger = logger
+        self.registry = SamuMetrics.registry()
+        self.hub = BoardHub(schema: store.configuration.schema)
+        self.queries = BoardQueries(store: store, logger: logger)
+        var accounts = Accounts(store: store, logger: logger)
+        accounts.bcryptCost = settings.bcryptCost
+        self.accounts = accounts
+        self.assets = try Self.loadAssets()
+        self.vocabulary = Self.loadVocabulary()
+    }
+
+    /// The port the server listens on, once it does (the settings may ask for port 0).
+    public var port: Int? { boundPort.withLock { $0 } }
+
+    public func run() async throws {
+        try await KafkaProducer.withProducer(configuration: producerConfiguration, logger: logger) { producer in
+            producerBox.withLock { $0 = producer }
+            defer { producerBox.withLock { $0 = nil } }
+            let intake = IntakeEndpoint(accounts: accounts, producer: producer, catalog: catalog, logger: logger)
+            let router = makeRouter(producer: producer, intake: intake)
+            let app = Application(
+                router: router,
+                configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "samu"),
+                onServerRunning: { [self, logger] channel in
+                    let port = channel.localAddress?.port ?? 0
+                    self.boundPort.withLock { $0 = port }
+                    logger.info("console listening", metadata: ["http.port": "\(port)"])
+                },
+                logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { [hub, store, logger] in await hub.run(store: store, logger: logger) }
+                try await withGracefulShutdownHandler {
+                    try await app.run()
+                } onGracefulShutdown: { [hub] in
+                    hub.close()
+                }
+                hub.close()
+                group.cancelAll()
+            }
+        }
+    }
+
+    // MARK: - Routes
+
+    static let sessionCookie = "samu_session"
+    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
+
+    func makeRouter(producer: KafkaProducer, intake: IntakeEndpoint) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: SecurityHeaders())
+        OpsEndpoints.add(
+            to: router, registry: registry,
+            checks: [
+                .database(store, logger: logger), .migrations(store),
+                .broker { [self] in self.producerBox.withLock { $0 } },
+            ])
+        router.post("/v1/reports") { request, _ in try await intake.handle(request) }
+
+        router.get("/") { _, _ in self.asset("index.html") }
+        router.get("/assets/{name}") { _, context in
+            self.asset(context.parameters.get("name") ?? "")
+        }
+        router.post("/api/login") { request, _ in try await self.logIn(request) }
+        router.post("/api/logout") { request, _ in
+            let session = try await self.session(request, changesState: true)
+            try await self.accounts.logOut(token: session.token)
+            var response = JSONBody.response(["status": "logged_out"])
+            response.setCookie(self.cookie(value: "", maxAge: 0))
+            return response
+        }
+        router.get("/api/me") { request, _ in
+            let session = try await self.session(request)
+            let regions = try await self.queries.zoneRegions(session.account.zones)
+            return JSONBody.response(Me(account: session.account, csrf_token: session.csrfToken, regions: regions))
+        }
+        router.get("/api/labels") { request, _ in
+            _ = try await self.session(request)
+            var labels = try await self.queries.labels()
+            labels["vocabulary"] = self.vocabulary
+            return JSONBody.response(labels)
+        }
+        router.get("/api/board") { request, _ in
+            let session = try await self.session(request)
+            let zones = try await self.scope(request, session)
+            return JSONBody.response(try await self.queries.board(zones: zones))
+        }
+        router.get("/api/events") { request, _ in
+            let session = try await self.session(request)
+            let zones = try await self.scope(request, session)
+            return self.events(session: session, zones: zones)
+        }
+        router.get("/api/cases/{id}") { request, context in
+            let session = try await self.session(request)
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+                let detail = try await self.queries.detail(caseID: id, zones: session.account.zones)
+            else { throw Problem(.notFound, "no such case in your zones") }
+            return JSONBody.response(detail)
+        }
+        router.post("/api/cases/{id}/commands") { request, context in
+            let session = try await self.session(request, changesState: true)
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
+                throw Problem(.notFound, "no such case in your zones")
+            }
+            return try await self.command(request, caseID: id, session: session, producer: producer)
+        }
+        return router
+    }
+
+    struct Me: Encodable {
+        var account: OperatorAccount
+        var csrf_token: String
+        var regions: [String: String]
+    }
+
+    func asset(_ name: String) -> Response {
+        guard let asset = assets[name] else {
+            return Response(status: .notFound, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "not found")))
+        }
+        return Response(
+            status: .ok, headers: [.contentType: asset.type, .cacheControl: "no-cache"],
+            body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
+    }
+
+    func cookie(value: String, maxAge: Int) -> Cookie {
+        Cookie(
+            name: Self.sessionCookie, value: value, maxAge: maxAge, path: "/", secure: settings.secureCookies,
+            httpOnly: true, sameSite: .strict)
+    }
+
+    struct Login: Decodable {
+        var operator_id: String
+        var password: String
+    }
+
+    func logIn(_ request: Request) async throws -> Response {
+        try checkOrigin(request)
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+            throw Problem(.unsupportedMediaType, "log in with a JSON body")
+        }
+        let buffer = try await request.body.collect(upTo: 4096)
+        guard let login = try? JSONDecoder().decode(Login.self, from: Data(buffer: buffer)) else {
+            throw Problem(.invalidBody, "send {\"operator_id\": …, \"password\": …}")
+        }
+        guard let session = try await accounts.logIn(operatorID: login.operator_id, password: login.password) else {
+            ConsoleMetrics.loginFailures.increment()
+            logger.notice("console login refused", metadata: ["operator.id": "\(login.operator_id)"])
+            throw Problem(.unauthorized, "unknown account or wrong password")
+        }
+        logger.info("console login", metadata: ["operator.id": "\(session.account.id)"])
+        var response = JSONBody.response(Me(account: session.account, csrf_token: session.csrfToken, regions: [:]))
+        response.setCookie(cookie(value: session.token, maxAge: Int(accounts.sessionLifetime.components.seconds)))
+        return response
+    }
+
+    /// The session of the request's cookie. State-changing requests must also carry the session's
+    /// CSRF token in `X-CSRF-Token` and, when the browser sends one, a same-origin `Origin`.
+    func session(_ request: Request, changesState: Bool = false) async throws -> ConsoleSession {
+        guard let token = request.cookies[Self.sessionCookie]?.value, !token.isEmpty,
+            let session = try await accounts.session(token: token)
+        else { throw Problem(.unauthorized, "log in first") }
+        if changesState {
+            try checkOrigin(request)
+            guard let sent = request.headers[Self.csrfHeader], sent == session.csrfToken else {
+                throw Problem(.csrf, "send the session's CSRF token in X-CSRF-Token")
+            }
+        }
+        return session
+    }
+
+    func checkOrigin(_ request: Request) throws {
+        guard let origin = request.headers[.origin] else { return }
+        let host = request.head.authority ?? ""
+        guard origin == "http://\(host)" || origin == "https://\(host)" else {
+            throw Problem(.forbidden, "cross-origin request refused")
+        }
+    }
+
+    /// The zones a request asks for (`?zones=a,b` or `?region=r`), within the account's scope.
+    func scope(_ request: Request, _ session: ConsoleSession) async throws -> [String] {
+        let allowed = session.account.zones
+        var asked = allowed
+        if let zones = request.uri.queryParameters["zones"], !zones.isEmpty {
+            asked = zones.split(separator: ",").map(String.init)
+        } else if let region = request.uri.queryParameters["region"], !region.isEmpty {
+            asked = try await queries.zones(inRegion: String(region)).filter { allowed.contains($0) }
+            if asked.isEmpty { throw Problem(.forbidden, "none of your zones is in region \(region)") }
+        }
+        let outside = asked.filter { !allowed.contains($0) }
+        guard outside.isEmpty else {
+            throw Problem(.forbidden, "your account is not scoped to \(outside.joined(separator: ", "))")
+        }
+        return asked
+    }
+
+    /// Server-sent events: the board now, then again each time a committed batch changed it.
+    func events(session: ConsoleSession, zones: [String]) -> Response {
+        let body = ResponseBody { [queries, hub, accounts, logger] writer in
+            var last: Board?
+            var seen = hub.version
+            var lastWrite = ContinuousClock.now
+            var lastSessionCheck = ContinuousClock.now
+            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+            while !hub.isClosed && !Task.isCancelled {
+                let board = try await queries.board(zones: zones)
+                if last.map({ !board.sameContent(as: $0) }) ?? true {
+                    var text = "event: board\ndata: "
+                    text += String(decoding: JSONBody.encode(board), as: UTF8.self)
+                    text += "\n\n"
+                    try await writer.write(ByteBuffer(string: text))
+                    last = board
+                    lastWrite = .now
+                } else if ContinuousClock.now - lastWrite > .seconds(15) {
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    lastWrite = .now
+                }
+                if ContinuousClock.now - lastSessionCheck > .seconds(60) {
+                    guard try await accounts.session(token: session.token) != nil else { break }
+                    lastSessionCheck = .now
+                }
+                // Changes closer together than 100 ms are sent as one board.
+                seen = await hub.wait(after: seen, timeout: .seconds(5))
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            logger.debug("event stream ended", metadata: ["operator.id": "\(session.account.id)"])
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            body: body)
+    }
+
+    struct CommandRequest: Decodable {
+        var command: String
+        var unit_id: String?
+        var resolution: String?
+        var reason: String?
+    }
+
+    struct CommandEvent: Encodable {
+        var schema_version = 1
+        var event_id: String
+        var zone: String
+        var case_id: String
+        var command: String
+        var unit_id: String?
+        var resolution: String?
+        var operator_id: String
+        var reason: String
+        var issued_at: String
+    }
+
+    struct CommandSent: Encodable {
+        var event_id: String
+        var case_id: String
+        var command: String
+        var status: String
+    }
+
+    /// An operator's action: checked against the account's scope, written as a command event
+    /// (validated against the topic's schema), keyed by the case's zone.
+    func command(_ request: Request, caseID: UUID, session: ConsoleSession, producer: KafkaProducer) async throws
+        -> Response
+    {
+        let buffer = try await request.body.collect(upTo: 8192)
+        guard let asked = try? JSONDecoder().decode(CommandRequest.self, from: Data(buffer: buffer)) else {
+            throw Problem(.invalidBody, "send {\"command\": …, \"reason\": …}")
+        }
+        // Unknown and out-of-scope cases get the same answer: nothing about other zones leaks.
+        guard let zone = try await queries.zone(of: caseID), session.account.mayAct(in: zone) else {
+            throw Problem(.notFound, "no such case in your zones")
+        }
+        let reason = (asked.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let event = CommandEvent(
+            event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
+            unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 }, resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
+            operator_id: session.account.id, reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
+            issued_at: ISO8601DateFormatter().string(from: Date()))
+        let bytes = JSONBody.encode(event)
+        let decoder = TopicDecoder(definition: catalog.definition(.commands))
+        if case .failure(let rejection) = decoder.document(value: bytes) {
+            throw Problem(.validation, rejection.detail, field: rejection.field, reason: rejection.reason.rawValue)
+        }
+        if asked.command == "close", asked.resolution == nil {
+            throw Problem(.validation, "close needs a resolution", field: "/resolution")
+        }
+        do {
+            _ = try await producer.send(
+                KafkaRecord(
+                    topic: catalog.name(.commands), key: Array(zone.utf8), value: bytes,
+                    headers: [KafkaHeader(name: "samu-source", string: "console:\(session.account.id)")]))
+        } catch {
+            throw Problem(.brokerUnavailable, "the command was not sent; try again", retryAfter: 2)
+        }
+        Metrics.Counter(label: "samu_console_commands_total", dimensions: [("command", asked.command)]).increment()
+        logger.info(
+            "console command",
+            metadata: [
+                "operator.id": "\(session.account.id)", "case.id": "\(caseID.lowercased)", "command": "\(asked.command)",
+                "zone.id": "\(zone)",
+            ])
+        return JSONBody.response(
+            CommandSent(event_id: event.event_id, case_id: event.case_id, command: event.command, status: "sent"),
+            status: .accepted)
+    }
+
+    // MARK: - Files
+
+    static func loadAssets() throws -> [String: (bytes: [UInt8], type: String)] {
+        guard let directory = Bundle.module.url(forResource: "Assets", withExtension: nil) else {
+            throw ConsoleError("the console's assets are missing from the build")
+        }
+        var assets: [String: (bytes: [UInt8], type: String)] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+            let data = try Data(contentsOf: directory.appendingPathComponent(name))
+            let type =
+                switch (name as NSString).pathExtension {
+                case "html": "text/html; charset=utf-8"
+                case "js": "text/javascript; charset=utf-8"
+                case "css": "text/css; charset=utf-8"
+                case "svg": "image/svg+xml"
+                case "png": "image/png"
+                default: "application/octet-stream"
+                }
+            assets[name] = (Array(data), type)
+        }
+        return assets
+    }
+
+    /// seeds/vocabulary.json (case states, unit statuses, resolutions… in Arabic and French).
+    static func loadVocabulary() -> [String: [String: String]] {
+        guard let url = RepositoryFiles.locate("seeds/vocabulary.json"), let data = try? Data(contentsOf: url),
+            let entries = try? JSONDecoder().decode([[String: JSONLoose]].self, from: data)
+        else { return [:] }
+        var vocabulary: [String: [String: String]] = [:]
+        for entry in entries {
+            guard case .string(let key)? = entry["key"] else { continue }
+            var names: [String: String] = [:]
+            for language in ["ar", "fr", "en"] {
+                if case .string(let name)? = entry[language] { names[language] = name }
+            }
+            vocabulary[key] = names
+        }
+        return vocabulary
+    }
+}
+
+/// Any JSON value, keeping only strings (enough to read the vocabulary file).
+enum JSONLoose: Decodable {
+    case string(String)
+    case other
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        self = (try? container.decode(String.self)).map(JSONLoose.string) ?? .other
+    }
+}
+
+enum ConsoleMetrics {
+    static let loginFailures = Metrics.Counter(label: "samu_console_login_failures_total")
+}
+
+/// Headers every console response carries: no framing, no sniffing, scripts and styles from
+/// samu only, no referrer.
+struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let problem as Problem {
+            response = try problem.response(from: request, context: context)
+        }
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        response.headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        return response
+    }
+}

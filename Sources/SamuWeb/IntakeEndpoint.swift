@@ -1,0 +1,202 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import PostgresNIO
+import RdKafka
+import SamuModel
+import SamuStore
+
+/// `POST /v1/reports` for hotline systems: the topic's JSON schema, a bearer token per client, an
+/// `Idempotency-Key` per report (a retried POST publishes one report and gets the first answer),
+/// problem details naming the field at fault, `202` with the report id once the broker has the
+/// report, and a bounded request rate per client.
+public struct IntakeEndpoint: Sendable {
+    let accounts: Accounts
+    let producer: KafkaProducer
+    let decoder: ReportDecoder
+    let topic: String
+    let limiter: RateLimiter
+    let logger: Logger
+    /// A first request left unfinished this long (its process died) may be taken over by a retry.
+    var abandonedAfter: Duration = .seconds(30)
+
+    public init(accounts: Accounts, producer: KafkaProducer, catalog: TopicCatalog, logger: Logger) {
+        self.accounts = accounts
+        self.producer = producer
+        self.decoder = ReportDecoder(definition: catalog.definition(.reports))
+        self.topic = catalog.name(.reports)
+        self.limiter = RateLimiter()
+        self.logger = logger
+    }
+
+    struct Accepted: Encodable {
+        var report_id: String
+        var zone: String
+        var status: String
+        var topic: String
+    }
+
+    func handle(_ request: Request) async throws -> Response {
+        let client = try await authenticate(request)
+        if let wait = limiter.take(client: client.id, ratePerMinute: client.ratePerMinute, burst: client.burst) {
+            Self.requests(client: client.id, outcome: "rate_limited").increment()
+            throw Problem(
+                .rateLimited, "client \(client.id) may post \(client.ratePerMinute) reports a minute (burst \(client.burst))",
+                retryAfter: wait)
+        }
+        guard let contentType = request.headers[.contentType]?.lowercased(),
+            contentType.hasPrefix("application/json")
+        else { throw Problem(.unsupportedMediaType, "send the report as application/json") }
+        guard let key = request.headers[Self.idempotencyKey], (1...255).contains(key.utf8.count) else {
+            throw Problem(
+                .missingIdempotencyKey,
+                "send an Idempotency-Key header (1 to 255 characters, unique per report) so that a retry cannot create a second report"
+            )
+        }
+        let body: [UInt8]
+        do {
+            var buffer = try await request.body.collect(upTo: ReportDecoder.defaultMaximumBytes)
+            body = buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch {
+            throw Problem(.payloadTooLarge, "a report is at most \(ReportDecoder.defaultMaximumBytes) bytes")
+        }
+        let report: Report
+        switch decoder.decode(value: body) {
+        case .success(let decoded): report = decoded
+        case .failure(let rejection):
+            Self.requests(client: client.id, outcome: "invalid").increment()
+            switch rejection.reason {
+            case .emptyValue, .invalidUTF8, .notJSON, .duplicateKey, .tooDeep, .notAnObject, .oversized:
+                throw Problem(.invalidBody, rejection.detail, field: rejection.field, reason: rejection.reason.rawValue)
+            default:
+                throw Problem(
+                    .validation, rejection.detail, field: rejection.field ?? "", reason: rejection.reason.rawValue)
+            }
+        }
+        let hash = Array(SHA256.hash(data: body))
+        let outcome = try await claim(client: client.id, key: key, hash: hash, report: report)
+        switch outcome {
+        case .replay(let reportID, let zone):
+            Self.requests(client: client.id, outcome: "replayed").increment()
+            return accepted(reportID: reportID, zone: zone, replayed: true)
+        case .conflict(let problem):
+            Self.requests(client: client.id, outcome: "conflict").increment()
+            throw problem
+        case .publish:
+            break
+        }
+        let record = KafkaRecord(
+            topic: topic, key: Array(report.zone.utf8), value: body,
+            headers: [
+                KafkaHeader(name: "samu-source", string: "http:\(client.id)"),
+                KafkaHeader(name: "samu-idempotency-key", string: key),
+            ])
+        do {
+            _ = try await producer.send(record)
+        } catch {
+            // Nothing was published: the key is given back so that the client's retry goes through.
+            _ = try? await accounts.store.client.query(
+                """
+                delete from intake_requests
+                where client_id = \(client.id) and idempotency_key = \(key) and published_at is null
+                """, logger: logger)
+            Self.requests(client: client.id, outcome: "broker_unavailable").increment()
+            logger.warning(
+                "intake: report not delivered",
+                metadata: ["intake.client": "\(client.id)", "error": "\(error)"])
+            throw Problem(.brokerUnavailable, "the report was not published; retry with the same Idempotency-Key", retryAfter: 2)
+        }
+        try await accounts.store.client.query(
+            """
+            update intake_requests set published_at = now()
+            where client_id = \(client.id) and idempotency_key = \(key)
+            """, logger: logger)
+        Self.requests(client: client.id, outcome: "accepted").increment()
+        return accepted(reportID: report.id.lowercased, zone: report.zone, replayed: false)
+    }
+
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let replayed = HTTPField.Name("Idempotent-Replayed")!
+
+    static func requests(client: String, outcome: String) -> Metrics.Counter {
+        Metrics.Counter(label: "samu_intake_requests_total", dimensions: [("client", client), ("outcome", outcome)])
+    }
+
+    private func accepted(reportID: String, zone: String, replayed: Bool) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if replayed { headers[Self.replayed] = "true" }
+        let body = JSONBody.encode(Accepted(report_id: reportID, zone: zone, status: "accepted", topic: topic))
+        return Response(status: .accepted, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    private func authenticate(_ request: Request) async throws -> IntakeClient {
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            Self.requests(client: "-", outcome: "unauthorized").increment()
+            throw Problem(.unauthorized, "send `Authorization: Bearer <token>` with this client's API token")
+        }
+        let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        let client: IntakeClient?
+        do {
+            client = try await accounts.intakeClient(token: token)
+        } catch {
+            throw Problem(.databaseUnavailable, "the token could not be checked", retryAfter: 2)
+        }
+        guard let client else {
+            Self.requests(client: "-", outcome: "unauthorized").increment()
+            throw Problem(.unauthorized, "unknown or disabled API token")
+        }
+        return client
+    }
+
+    enum Claim {
+        case publish
+        case replay(reportID: String, zone: String)
+        case conflict(Problem)
+    }
+
+    /// Records the key (or finds it): one row per (client, key) decides which request publishes.
+    private func claim(client: String, key: String, hash: [UInt8], report: Report) async throws -> Claim {
+        let store = accounts.store
+        let inserted = try await store.client.query(
+            """
+            insert into intake_requests (client_id, idempotency_key, request_hash, report_id, zone, created_at)
+            values (\(client), \(key), \(hash), \(report.id), \(report.zone), now())
+            on conflict do nothing returning 1
+            """, logger: logger)
+        for try await _ in inserted { return .publish }
+        let rows = try await store.client.query(
+            """
+            select request_hash, report_id, zone, published_at is not null,
+                   created_at < now() - make_interval(secs => \(Double(abandonedAfter.components.seconds)))
+            from intake_requests where client_id = \(client) and idempotency_key = \(key)
+            """, logger: logger)
+        for try await (storedHash, reportID, zone, published, abandoned) in rows.decode(
+            ([UInt8], UUID, String, Bool, Bool).self)
+        {
+            guard storedHash == hash else {
+                return .conflict(
+                    Problem(
+                        .idempotencyKeyReused,
+                        "Idempotency-Key \(key) was first used for report \(reportID.lowercased) with another body"))
+            }
+            if published { return .replay(reportID: reportID.lowercased, zone: zone) }
+            if abandoned {
+                // The first request's process died before publishing: this retry takes it over.
+                let taken = try await store.client.query(
+                    """
+                    update intake_requests set created_at = now()
+                    where client_id = \(client) and idempotency_key = \(key) and published_at is null
+                      and created_at < now() - make_interval(secs => \(Double(abandonedAfter.components.seconds)))
+                    returning 1
+                    """, logger: logger)
+                for try await _ in taken { return .publish }
+            }
+            return .conflict(Problem(.requestInProgress, "the first request with this key is still being delivered; retry shortly", retryAfter: 1))
+        }
+        // Deleted in between (the first request failed): try again as a first request.
+        return try await claim(client: client, key: key, hash: hash, report: report)
+    }
+}

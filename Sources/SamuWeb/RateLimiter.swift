@@ -1,0 +1,36 @@
+import Synchronization
+
+/// Token buckets, one per client: `burst` requests at once, refilled at `ratePerMinute`. In
+/// memory, per console process: with several console instances behind a load balancer each
+/// enforces the rate on its share of the traffic.
+public final class RateLimiter: Sendable {
+    struct Bucket {
+        var tokens: Double
+        var updated: ContinuousClock.Instant
+    }
+
+    private let buckets = Mutex<[String: Bucket]>([:])
+    private let clock = ContinuousClock()
+
+    public init() {}
+
+    /// Takes one token from `client`'s bucket. Returns `nil` when the request may go ahead, or the
+    /// whole seconds to wait before a token is back.
+    public func take(client: String, ratePerMinute: Int, burst: Int) -> Int? {
+        let now = clock.now
+        let perSecond = Double(ratePerMinute) / 60
+        return buckets.withLock { buckets in
+            var bucket = buckets[client] ?? Bucket(tokens: Double(burst), updated: now)
+            let elapsed = now - bucket.updated
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            bucket.tokens = min(Double(burst), bucket.tokens + seconds * perSecond)
+            bucket.updated = now
+            defer { buckets[client] = bucket }
+            if bucket.tokens >= 1 {
+                bucket.tokens -= 1
+                return nil
+            }
+            return max(1, Int(((1 - bucket.tokens) / perSecond).rounded(.up)))
+        }
+    }
+}
