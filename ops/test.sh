@@ -56,6 +56,8 @@ if [ $# -eq 0 ]; then
     'Dead-letter replay (integration)'
     'Fault tests (integration)'
     'Partner outcomes through the real broker and PostgreSQL (integration, F16)'
+    'HTTP intake (integration)'
+    'Operator console in Chromium (integration)'
   )
   for suite in "${required[@]}"; do
     if ! grep -qF "Suite \"$suite\" passed" "$log"; then

@@ -5,7 +5,8 @@ extension RdKafkaClient {
     /// Asks a broker for cluster metadata (no topics); throws when none answers within `timeout`.
     /// librdkafka's call blocks, so it runs on a Dispatch thread, not on the cooperative pool.
     func requestMetadata(timeout: Duration) async throws(KafkaError) {
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let code: rd_kafka_resp_err_t = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var metadata: UnsafePointer<rd_kafka_metadata>?

@@ -30,7 +30,8 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// One log line (with its newline).
-    public static func line(event: LogEvent, label: String, metadata: Logger.Metadata, at date: Date = Date()) -> String {
+    public static func line(event: LogEvent, label: String, metadata: Logger.Metadata, at date: Date = Date()) -> String
+    {
         var object: [String: String] = [
             "time": date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)),
             "level": event.level.rawValue, "label": label, "message": "\(event.message)",

@@ -212,7 +212,9 @@ public struct SamuConfiguration: Sendable {
         consoleAddress = value("SAMU_CONSOLE_ADDRESS") ?? "127.0.0.1:8080"
         consoleSecureCookies = try integer("SAMU_CONSOLE_SECURE_COOKIES", default: 1, range: 0...1) == 1
         workerHTTPAddress = value("SAMU_WORKER_HTTP_ADDRESS")
-        for (name, address) in [("SAMU_CONSOLE_ADDRESS", consoleAddress), ("SAMU_WORKER_HTTP_ADDRESS", workerHTTPAddress)] {
+        for (name, address) in [
+            ("SAMU_CONSOLE_ADDRESS", consoleAddress), ("SAMU_WORKER_HTTP_ADDRESS", workerHTTPAddress),
+        ] {
             guard let address else { continue }
             guard Self.hostAndPort(address) != nil else {
                 throw Invalid(variable: name, message: "'\(address)' is not host:port")

@@ -99,8 +99,11 @@ extension SamuStore {
             claimant
         )
             in caseRows.decode(
-                (UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String, String)
-                    .self)
+                (
+                    UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String,
+                    String
+                )
+                .self)
         {
             guard let category = BeneficiaryCategory(rawValue: category),
                 let triage = Self.triage(from: (try? JSONParser.parse(triageText)) ?? .null)

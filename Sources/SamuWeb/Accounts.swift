@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HummingbirdBcrypt
 import Logging
+import NIOCore
 import PostgresNIO
 import SamuStore
 
@@ -23,6 +24,13 @@ public struct OperatorAccount: Sendable, Equatable, Codable {
         self.displayName = displayName
         self.role = role
         self.zones = zones
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case displayName = "display_name"
+        case role
+        case zones
     }
 
     public func mayAct(in zone: String) -> Bool { zones.contains(zone) }
@@ -63,11 +71,13 @@ public struct Accounts: Sendable {
     public static func newToken(prefix: String) -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return prefix + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+        return prefix
+            + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
-    static func digest(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+    /// The stored form of a token (bytea: PostgresNIO sends `[UInt8]` as an array, a buffer as bytes).
+    static func digest(_ token: String) -> ByteBuffer { ByteBuffer(bytes: SHA256.hash(data: Data(token.utf8))) }
 
     // MARK: - Operators
 
@@ -106,7 +116,9 @@ public struct Accounts: Sendable {
             """, logger: logger)
         var found: (OperatorAccount, String)?
         for try await (id, name, role, zones, hash) in rows.decode((String, String, String, [String], String).self) {
-            found = (OperatorAccount(id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones), hash)
+            found = (
+                OperatorAccount(id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones), hash
+            )
         }
         // A fixed hash of the same cost for unknown accounts: the check takes as long.
         let hash = found?.1 ?? Self.decoyHash
@@ -141,7 +153,8 @@ public struct Accounts: Sendable {
         {
             return ConsoleSession(
                 token: token, csrfToken: csrf,
-                account: OperatorAccount(id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones),
+                account: OperatorAccount(
+                    id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones),
                 expiresAt: expires)
         }
         return nil

@@ -172,7 +172,9 @@ public final class ConsoleServer: Service {
 
     func asset(_ name: String) -> Response {
         guard let asset = assets[name] else {
-            return Response(status: .notFound, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "not found")))
+            return Response(
+                status: .notFound, headers: [.contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: "not found")))
         }
         return Response(
             status: .ok, headers: [.contentType: asset.type, .cacheControl: "no-cache"],
@@ -284,7 +286,10 @@ public final class ConsoleServer: Service {
         }
         return Response(
             status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no"],
+            headers: [
+                .contentType: "text/event-stream", .cacheControl: "no-store",
+                HTTPField.Name("X-Accel-Buffering")!: "no",
+            ],
             body: body)
     }
 
@@ -317,7 +322,9 @@ public final class ConsoleServer: Service {
 
     /// An operator's action: checked against the account's scope, written as a command event
     /// (validated against the topic's schema), keyed by the case's zone.
-    func command(_ request: Request, caseID: UUID, session: ConsoleSession, producer: KafkaProducer) async throws
+    func command(
+        _ request: Request, caseID: UUID, session: ConsoleSession, producer: KafkaProducer
+    ) async throws
         -> Response
     {
         let buffer = try await request.body.collect(upTo: 8192)
@@ -331,7 +338,8 @@ public final class ConsoleServer: Service {
         let reason = (asked.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let event = CommandEvent(
             event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
-            unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 }, resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
+            unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
+            resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
             operator_id: session.account.id, reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
             issued_at: ISO8601DateFormatter().string(from: Date()))
         let bytes = JSONBody.encode(event)
@@ -354,7 +362,8 @@ public final class ConsoleServer: Service {
         logger.info(
             "console command",
             metadata: [
-                "operator.id": "\(session.account.id)", "case.id": "\(caseID.lowercased)", "command": "\(asked.command)",
+                "operator.id": "\(session.account.id)", "case.id": "\(caseID.lowercased)",
+                "command": "\(asked.command)",
                 "zone.id": "\(zone)",
             ])
         return JSONBody.response(
@@ -421,7 +430,9 @@ enum ConsoleMetrics {
 /// Headers every console response carries: no framing, no sniffing, scripts and styles from
 /// samu only, no referrer.
 struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws
         -> Response
     {
         var response: Response

@@ -44,7 +44,8 @@ public struct IntakeEndpoint: Sendable {
         if let wait = limiter.take(client: client.id, ratePerMinute: client.ratePerMinute, burst: client.burst) {
             Self.requests(client: client.id, outcome: "rate_limited").increment()
             throw Problem(
-                .rateLimited, "client \(client.id) may post \(client.ratePerMinute) reports a minute (burst \(client.burst))",
+                .rateLimited,
+                "client \(client.id) may post \(client.ratePerMinute) reports a minute (burst \(client.burst))",
                 retryAfter: wait)
         }
         guard let contentType = request.headers[.contentType]?.lowercased(),
@@ -76,7 +77,7 @@ public struct IntakeEndpoint: Sendable {
                     .validation, rejection.detail, field: rejection.field ?? "", reason: rejection.reason.rawValue)
             }
         }
-        let hash = Array(SHA256.hash(data: body))
+        let hash = ByteBuffer(bytes: SHA256.hash(data: body))
         let outcome = try await claim(client: client.id, key: key, hash: hash, report: report)
         switch outcome {
         case .replay(let reportID, let zone):
@@ -107,7 +108,8 @@ public struct IntakeEndpoint: Sendable {
             logger.warning(
                 "intake: report not delivered",
                 metadata: ["intake.client": "\(client.id)", "error": "\(error)"])
-            throw Problem(.brokerUnavailable, "the report was not published; retry with the same Idempotency-Key", retryAfter: 2)
+            throw Problem(
+                .brokerUnavailable, "the report was not published; retry with the same Idempotency-Key", retryAfter: 2)
         }
         try await accounts.store.client.query(
             """
@@ -158,7 +160,7 @@ public struct IntakeEndpoint: Sendable {
     }
 
     /// Records the key (or finds it): one row per (client, key) decides which request publishes.
-    private func claim(client: String, key: String, hash: [UInt8], report: Report) async throws -> Claim {
+    private func claim(client: String, key: String, hash: ByteBuffer, report: Report) async throws -> Claim {
         let store = accounts.store
         let inserted = try await store.client.query(
             """
@@ -174,7 +176,7 @@ public struct IntakeEndpoint: Sendable {
             from intake_requests where client_id = \(client) and idempotency_key = \(key)
             """, logger: logger)
         for try await (storedHash, reportID, zone, published, abandoned) in rows.decode(
-            ([UInt8], UUID, String, Bool, Bool).self)
+            (ByteBuffer, UUID, String, Bool, Bool).self)
         {
             guard storedHash == hash else {
                 return .conflict(
@@ -194,7 +196,10 @@ public struct IntakeEndpoint: Sendable {
                     """, logger: logger)
                 for try await _ in taken { return .publish }
             }
-            return .conflict(Problem(.requestInProgress, "the first request with this key is still being delivered; retry shortly", retryAfter: 1))
+            return .conflict(
+                Problem(
+                    .requestInProgress, "the first request with this key is still being delivered; retry shortly",
+                    retryAfter: 1))
         }
         // Deleted in between (the first request failed): try again as a first request.
         return try await claim(client: client, key: key, hash: hash, report: report)

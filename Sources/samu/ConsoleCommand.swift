@@ -27,7 +27,8 @@ struct ConsoleCommand: AsyncParsableCommand {
             throw ValidationError("SAMU_CONSOLE_ADDRESS is not host:port")
         }
         let console = try ConsoleServer(
-            settings: ConsoleSettings(host: host, port: port, secureCookies: context.configuration.consoleSecureCookies),
+            settings: ConsoleSettings(
+                host: host, port: port, secureCookies: context.configuration.consoleSecureCookies),
             store: store, catalog: context.catalog, producer: context.configuration.producer, logger: context.logger)
         let group = ServiceGroup(
             configuration: .init(
@@ -75,7 +76,9 @@ struct OperatorAccountCommand: AsyncParsableCommand {
             ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
             : try String(contentsOfFile: passwordFile, encoding: .utf8)
         let password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-        let zoneList = zones.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let zoneList = zones.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty
+        }
         guard !zoneList.isEmpty else { throw ValidationError("--zones needs at least one zone") }
         try await context.withStore { store in
             try await store.requireMigrated()
@@ -113,7 +116,9 @@ struct ClientAccountCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try Context.load(label: "samu.accounts")
-        guard ratePerMinute > 0, burst > 0 else { throw ValidationError("--rate-per-minute and --burst must be positive") }
+        guard ratePerMinute > 0, burst > 0 else {
+            throw ValidationError("--rate-per-minute and --burst must be positive")
+        }
         let token = try await context.withStore { store in
             try await store.requireMigrated()
             return try await Accounts(store: store, logger: context.logger)
@@ -140,7 +145,9 @@ struct ListAccountsCommand: AsyncParsableCommand {
             try await Accounts(store: store, logger: context.logger).operatorAccounts()
         }
         for account in accounts {
-            print("\(account.id)\t\(account.role.rawValue)\t\(account.zones.joined(separator: ","))\t\(account.displayName)")
+            print(
+                "\(account.id)\t\(account.role.rawValue)\t\(account.zones.joined(separator: ","))\t\(account.displayName)"
+            )
         }
     }
 }

@@ -1,0 +1,484 @@
+// samu operator console: the board of a zone or a region, live through server-sent events.
+// Plain JavaScript served by samu; no build step, no third-party code.
+"use strict";
+
+const UI = {
+  fr: {
+    title: "SAMU social — tableau de dispatch", scope: "Zone", all_zones: "Toutes mes zones",
+    region: "Région", login: "Connexion", operator_id: "Identifiant", password: "Mot de passe",
+    sign_in: "Se connecter", login_failed: "Identifiant ou mot de passe incorrect.", logout: "Déconnexion",
+    open_cases: "Cas ouverts", map: "Carte schématique", legend_case: "cas", legend_unit: "unité",
+    legend_shelter: "centre", unmet: "Demande non satisfaite cette nuit", units: "Unités",
+    shelters: "Centres d'hébergement", claim: "Prendre en charge", release: "Libérer", reason: "Motif",
+    reassign: "Réaffecter", close: "Clôturer", cancel: "Annuler le cas", mutual_aid: "Demander l'entraide",
+    decisions: "Décisions", timeline: "Historique", best_unit: "Meilleure unité disponible (automatique)",
+    waiting_for_unit: "en attente d'une unité", waiting_for_bed: "sans lit", no_bed_tonight: "sans lit cette nuit (clôturés)",
+    zone: "Zone", unit: "Unité", status: "Statut", last_position: "Dernière position", case: "Cas",
+    shelter: "Centre", beds: "Lits (libres / réservés / occupés)", last_update: "Mise à jour",
+    claimed_by: "Pris en charge par", not_claimed: "Personne ne l'a pris en charge.", you: "vous",
+    sent: "Envoyé ; en attente du worker…", applied: "Appliqué.", rejected: "Refusé : ",
+    ago: "il y a", live: "en direct", offline: "hors ligne", unit_none: "—", candidates: "candidats",
+    rules: "règles", travel: "trajet", priority: "Priorité", category: "Catégorie", bed: "Lit",
+    opened: "Ouvert", no_cases: "Aucun cas ouvert.", operator: "opérateur", supervisor: "superviseur",
+    error: "Erreur : ",
+  },
+  ar: {
+    title: "الإسعاف الاجتماعي المتنقل — لوحة التوجيه", scope: "المنطقة", all_zones: "كل مناطقي",
+    region: "الجهة", login: "تسجيل الدخول", operator_id: "المعرف", password: "كلمة المرور",
+    sign_in: "دخول", login_failed: "المعرف أو كلمة المرور غير صحيحة.", logout: "خروج",
+    open_cases: "الحالات المفتوحة", map: "خريطة تخطيطية", legend_case: "حالة", legend_unit: "وحدة",
+    legend_shelter: "مركز", unmet: "الطلب غير الملبى هذه الليلة", units: "الوحدات",
+    shelters: "مراكز الإيواء", claim: "تولي الحالة", release: "التخلي عن الحالة", reason: "السبب",
+    reassign: "إعادة التعيين", close: "إغلاق الحالة", cancel: "إلغاء الحالة", mutual_aid: "طلب الدعم من منطقة مجاورة",
+    decisions: "القرارات", timeline: "السجل", best_unit: "أفضل وحدة متاحة (تلقائيا)",
+    waiting_for_unit: "في انتظار وحدة", waiting_for_bed: "بدون سرير", no_bed_tonight: "بدون سرير هذه الليلة (مغلقة)",
+    zone: "المنطقة", unit: "الوحدة", status: "الحالة", last_position: "آخر موقع", case: "الحالة",
+    shelter: "المركز", beds: "الأسرة (شاغرة / محجوزة / مشغولة)", last_update: "آخر تحديث",
+    claimed_by: "يتولاها", not_claimed: "لم يتولها أحد بعد.", you: "أنت",
+    sent: "أُرسل؛ في انتظار التطبيق…", applied: "طُبّق.", rejected: "رُفض: ",
+    ago: "منذ", live: "مباشر", offline: "غير متصل", unit_none: "—", candidates: "المرشحون",
+    rules: "القواعد", travel: "المسافة الزمنية", priority: "الأولوية", category: "الفئة", bed: "السرير",
+    opened: "فُتحت", no_cases: "لا توجد حالات مفتوحة.", operator: "مشغل", supervisor: "مشرف",
+    error: "خطأ: ",
+  },
+};
+
+const RESOLUTIONS = ["sheltered", "taken_to_hospital", "referred_child_protection", "referred_police",
+  "referred_family", "help_refused", "person_not_found", "no_bed_tonight"];
+
+const state = {
+  lang: localStorage.getItem("samu.lang") || "fr",
+  me: null, csrf: null, labels: {}, board: null, selected: null, detail: null,
+  source: null, pending: new Map(), scope: localStorage.getItem("samu.scope") || "",
+};
+
+const $ = (id) => document.getElementById(id);
+const t = (key) => (UI[state.lang] && UI[state.lang][key]) || UI.fr[key] || key;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else if (key === "text") node.textContent = value;
+    else node[key] = value;
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+// Names from seeds/ (ref_zones, ref_regions, ref_labels, vocabulary.json), in the page's language.
+function label(kind, code) {
+  if (code === null || code === undefined) return "—";
+  const lang = state.lang;
+  const byKind = state.labels[kind];
+  if (byKind && byKind[code]) return byKind[code][lang] || byKind[code].fr || code;
+  const vocabulary = state.labels.vocabulary || {};
+  const prefix = { case_state: "case_state_", unit_status: "unit_status_", resolution: "resolution_" }[kind];
+  if (prefix && vocabulary[prefix + code]) return vocabulary[prefix + code][lang] || code;
+  return code;
+}
+
+function duration(seconds) {
+  seconds = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+  return h > 0 ? `${h} h ${String(m).padStart(2, "0")}` : `${m}:${String(s).padStart(2, "0")}`;
+}
+
+function since(iso) { return (Date.now() - Date.parse(iso)) / 1000; }
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ "Accept": "application/json" }, options.headers || {});
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  if (options.method && options.method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
+  const response = await fetch(path, {
+    method: options.method || "GET", headers, credentials: "same-origin",
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  const text = await response.text();
+  const body = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const error = new Error((body && (body.detail || body.title)) || response.statusText);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+// ---- language -------------------------------------------------------------------------------
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  document.documentElement.dir = state.lang === "ar" ? "rtl" : "ltr";
+  document.title = t("title");
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  $("lang").textContent = state.lang === "ar" ? "Français" : "العربية";
+  setConnection($("connection").dataset.state === "live");
+  if (state.me) {
+    $("who").textContent = `${state.me.account.display_name} (${t(state.me.account.role)})`;
+    fillScope();
+    fillResolutions();
+  }
+  render();
+}
+
+// ---- login ----------------------------------------------------------------------------------
+
+async function start() {
+  $("lang").addEventListener("click", () => {
+    state.lang = state.lang === "ar" ? "fr" : "ar";
+    localStorage.setItem("samu.lang", state.lang);
+    applyLanguage();
+  });
+  $("login-form").addEventListener("submit", logIn);
+  $("logout").addEventListener("click", logOut);
+  $("scope").addEventListener("change", () => {
+    state.scope = $("scope").value;
+    localStorage.setItem("samu.scope", state.scope);
+    connect();
+  });
+  $("detail-close").addEventListener("click", () => select(null));
+  $("act-claim").addEventListener("click", () => send("claim"));
+  $("act-release").addEventListener("click", () => send("release"));
+  $("act-reassign").addEventListener("click", () => send("reassign", { unit_id: $("act-unit").value || undefined }));
+  $("act-close").addEventListener("click", () => send("close", { resolution: $("act-resolution").value }));
+  $("act-cancel").addEventListener("click", () => send("cancel"));
+  $("act-mutual-aid").addEventListener("click", () => send("mutual_aid"));
+  setInterval(tickClocks, 1000);
+  applyLanguage();
+  try {
+    state.me = await api("/api/me");
+    await enter();
+  } catch (error) {
+    showLogin();
+  }
+}
+
+function showLogin() {
+  $("login-view").hidden = false;
+  $("board-view").hidden = true;
+  $("logout").hidden = true;
+  $("who").textContent = "";
+}
+
+async function logIn(event) {
+  event.preventDefault();
+  $("login-error").hidden = true;
+  try {
+    await api("/api/login", { method: "POST", body: { operator_id: $("login-id").value, password: $("login-password").value } });
+    $("login-password").value = "";
+    state.me = await api("/api/me");
+    await enter();
+  } catch (error) {
+    $("login-error").hidden = false;
+  }
+}
+
+async function logOut() {
+  try { await api("/api/logout", { method: "POST", body: {} }); } catch (error) { /* gone already */ }
+  if (state.source) state.source.close();
+  state.me = null; state.csrf = null; state.board = null;
+  showLogin();
+}
+
+async function enter() {
+  state.csrf = state.me.csrf_token;
+  state.labels = await api("/api/labels");
+  $("login-view").hidden = true;
+  $("board-view").hidden = false;
+  $("logout").hidden = false;
+  applyLanguage();
+  connect();
+}
+
+function fillScope() {
+  const select = $("scope");
+  const zones = state.me.account.zones;
+  const regions = [...new Set(zones.map((zone) => state.me.regions[zone]).filter(Boolean))].sort();
+  select.replaceChildren(el("option", { value: "", text: t("all_zones") }));
+  for (const region of regions) {
+    select.append(el("option", { value: "region:" + region, text: `${t("region")} : ${label("region", region)}` }));
+  }
+  for (const zone of zones) select.append(el("option", { value: "zone:" + zone, text: label("zone", zone) }));
+  if (![...select.options].some((option) => option.value === state.scope)) state.scope = "";
+  select.value = state.scope;
+}
+
+function fillResolutions() {
+  $("act-resolution").replaceChildren(...RESOLUTIONS.map((code) => el("option", { value: code, text: label("resolution", code) })));
+}
+
+// ---- live board -----------------------------------------------------------------------------
+
+function scopeQuery() {
+  if (state.scope.startsWith("zone:")) return "?zones=" + encodeURIComponent(state.scope.slice(5));
+  if (state.scope.startsWith("region:")) return "?region=" + encodeURIComponent(state.scope.slice(7));
+  return "";
+}
+
+function connect() {
+  if (state.source) state.source.close();
+  const source = new EventSource("/api/events" + scopeQuery());
+  state.source = source;
+  source.addEventListener("open", () => setConnection(true));
+  source.addEventListener("error", async () => {
+    setConnection(false);
+    // A closed session ends the stream: back to the login form.
+    try { await api("/api/me"); } catch (error) { if (error.status === 401) { source.close(); showLogin(); } }
+  });
+  source.addEventListener("board", (event) => {
+    state.board = JSON.parse(event.data);
+    document.body.dataset.boardAt = state.board.generated_at;
+    render();
+    if (state.selected) loadDetail(state.selected);
+  });
+}
+
+function setConnection(live) {
+  const node = $("connection");
+  node.dataset.state = live ? "live" : "off";
+  node.textContent = live ? t("live") : t("offline");
+}
+
+function render() {
+  if (!state.board || !state.me) return;
+  renderCases();
+  renderMap();
+  renderUnmet();
+  renderUnits();
+  renderShelters();
+  renderDetail();
+}
+
+function renderCases() {
+  const list = $("cases");
+  const cases = state.board.cases;
+  $("case-count").textContent = `(${cases.length})`;
+  if (cases.length === 0) { list.replaceChildren(el("li", { class: "meta", text: t("no_cases") })); return; }
+  list.replaceChildren(...cases.map((item) => {
+    const claimed = item.claimed_by
+      ? el("span", { class: "badge claimed" + (item.claimed_by === state.me.account.id ? " mine" : ""),
+        "data-claimed-by": item.claimed_by, text: `${t("claimed_by")} ${item.claimed_by}` })
+      : null;
+    const row = el("li", {
+      class: `case ${item.priority || ""}${state.selected === item.case_id ? " selected" : ""}`,
+      "data-case-id": item.case_id, "data-unit-id": item.unit_id || "", "data-status": item.status,
+    },
+    el("div", { class: "line" },
+      el("span", { class: "prio", text: item.priority || "–" }),
+      el("span", { text: label("beneficiary_category", item.category) }),
+      el("span", { class: "wait", "data-opened-at": item.opened_at, text: duration(since(item.opened_at)) })),
+    el("div", { class: "line meta" },
+      el("span", { class: "case-status", text: label("case_state", item.status) }),
+      el("span", { class: "case-unit", text: item.unit_id || t("unit_none") }),
+      el("span", { text: label("zone", item.zone) })),
+    claimed);
+    row.addEventListener("click", () => select(item.case_id));
+    return row;
+  }));
+}
+
+function tickClocks() {
+  for (const node of document.querySelectorAll("[data-opened-at]")) node.textContent = duration(since(node.dataset.openedAt));
+  for (const node of document.querySelectorAll("[data-reported-at]")) {
+    const age = since(node.dataset.reportedAt);
+    node.textContent = `${t("ago")} ${duration(age)}`;
+    node.classList.toggle("stale", age > 900);
+  }
+}
+
+// A schematic map from the seeded coordinates: no tiles, an equirectangular projection of the
+// points on the board (units, shelters, cases) with a margin.
+function renderMap() {
+  const map = $("map");
+  const { cases, units, shelters } = state.board;
+  const points = [...cases.filter((c) => c.lat !== null && c.lat !== undefined), ...units, ...shelters];
+  const keep = map.querySelector("title");
+  map.replaceChildren(keep);
+  keep.textContent = t("map");
+  if (points.length === 0) return;
+  let minLat = Math.min(...points.map((p) => p.lat)), maxLat = Math.max(...points.map((p) => p.lat));
+  let minLon = Math.min(...points.map((p) => p.lon)), maxLon = Math.max(...points.map((p) => p.lon));
+  const pad = 0.01;
+  minLat -= pad; maxLat += pad; minLon -= pad; maxLon += pad;
+  const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
+  const width = 600, height = 380, margin = 24;
+  const scale = Math.min((width - 2 * margin) / ((maxLon - minLon) * k), (height - 2 * margin) / (maxLat - minLat));
+  const x = (lon) => margin + (lon - minLon) * k * scale;
+  const y = (lat) => height - margin - (lat - minLat) * scale;
+  for (const shelter of shelters) {
+    const cx = x(shelter.lon), cy = y(shelter.lat);
+    const node = svg("polygon", { points: `${cx},${cy - 8} ${cx - 7},${cy + 5} ${cx + 7},${cy + 5}`, fill: "#7a4fb3", "data-shelter-id": shelter.shelter_id });
+    node.append(svg("title"));
+    node.firstChild.textContent = shelter.shelter_id;
+    map.append(node);
+  }
+  const colors = { available: "#1b7f3b", en_route: "#e07b00", on_scene: "#c0262d", transporting: "#7a4fb3", returning: "#2f6fb3", off_duty: "#98a2b3" };
+  for (const unit of units) {
+    const node = svg("rect", { x: x(unit.lon) - 5, y: y(unit.lat) - 5, width: 10, height: 10, fill: colors[unit.status] || "#667085", "data-unit-id": unit.unit_id });
+    node.append(svg("title"));
+    node.firstChild.textContent = `${unit.unit_id} — ${label("unit_status", unit.status)}`;
+    map.append(node);
+    const text = svg("text", { x: x(unit.lon) + 7, y: y(unit.lat) + 3 });
+    text.textContent = unit.unit_id.split("-").pop();
+    map.append(text);
+  }
+  const prio = { P1: "#c0262d", P2: "#e07b00", P3: "#2f6fb3", P4: "#6b7280" };
+  for (const item of cases) {
+    if (item.lat === null || item.lat === undefined) continue;
+    const node = svg("circle", { class: "case-dot", cx: x(item.lon), cy: y(item.lat), r: 6, fill: prio[item.priority] || "#6b7280", "data-case-id": item.case_id });
+    node.append(svg("title"));
+    node.firstChild.textContent = `${item.priority} ${label("beneficiary_category", item.category)}`;
+    node.addEventListener("click", () => select(item.case_id));
+    map.append(node);
+    if (item.case_id === state.selected) map.append(svg("circle", { class: "selected-ring", cx: x(item.lon), cy: y(item.lat), r: 10 }));
+  }
+}
+
+function table(node, headers, rows) {
+  node.replaceChildren(el("tr", {}, ...headers.map((h) => el("th", { text: h }))), ...rows);
+}
+
+function renderUnmet() {
+  table($("unmet"), [t("zone"), t("waiting_for_unit"), t("waiting_for_bed"), t("no_bed_tonight")],
+    state.board.unmet.map((row) => el("tr", { "data-zone": row.zone },
+      el("td", { text: label("zone", row.zone) }), el("td", { text: row.waiting_for_unit }),
+      el("td", { text: row.waiting_for_bed }), el("td", { text: row.no_bed_tonight }))));
+}
+
+function renderUnits() {
+  // A unit's case as dispatch sees it (the unit's own report may not have caught up yet).
+  const assigned = new Map(state.board.cases.filter((c) => c.unit_id).map((c) => [c.unit_id, c.case_id]));
+  table($("units"), [t("unit"), t("status"), t("case"), t("last_position")],
+    state.board.units.map((unit) => el("tr", { "data-unit-id": unit.unit_id },
+      el("td", { text: unit.unit_id }), el("td", { text: label("unit_status", unit.status) }),
+      el("td", { text: (assigned.get(unit.unit_id) || unit.case_id || "—").slice(0, 8) }),
+      el("td", { "data-reported-at": unit.reported_at, text: `${t("ago")} ${duration(since(unit.reported_at))}` }))));
+}
+
+function renderShelters() {
+  const rows = [];
+  for (const shelter of state.board.shelters) {
+    const beds = shelter.beds.filter((bed) => bed.capacity > 0)
+      .map((bed) => `${label("bed_type", bed.bed_type)} ${bed.free} / ${bed.held} / ${bed.occupied}`).join(" · ");
+    rows.push(el("tr", { "data-shelter-id": shelter.shelter_id },
+      el("td", { text: shelter.shelter_id }), el("td", { text: beds }),
+      el("td", { "data-reported-at": shelter.reported_at, text: `${t("ago")} ${duration(since(shelter.reported_at))}` })));
+  }
+  table($("shelters"), [t("shelter"), t("beds"), t("last_update")], rows);
+}
+
+// ---- a case ---------------------------------------------------------------------------------
+
+function select(caseID) {
+  state.selected = caseID;
+  state.detail = null;
+  $("act-status").textContent = "";
+  $("act-status").className = "status";
+  if (caseID) loadDetail(caseID);
+  render();
+}
+
+async function loadDetail(caseID) {
+  try {
+    const detail = await api(`/api/cases/${caseID}`);
+    if (state.selected === caseID) { state.detail = detail; renderDetail(); }
+  } catch (error) {
+    if (state.selected === caseID) { state.detail = null; renderDetail(); }
+  }
+}
+
+function renderDetail() {
+  const panel = $("detail");
+  const item = state.board && state.board.cases.find((c) => c.case_id === state.selected);
+  const detail = state.detail;
+  if (!state.selected || (!item && !detail)) { panel.hidden = true; return; }
+  panel.hidden = false;
+  panel.dataset.caseId = state.selected;
+  const category = item ? item.category : detail.category;
+  const status = item ? item.status : detail.status;
+  $("detail-title").textContent = `${(item && item.priority) || (detail && detail.priority) || ""} · ${label("beneficiary_category", category)} · ${state.selected.slice(0, 8)}`;
+  $("detail-summary").textContent = `${label("case_state", status)} — ${t("unit")}: ${(item && item.unit_id) || "—"} — ${t("bed")}: ${item && item.bed_type ? label("bed_type", item.bed_type) : "—"}${item && item.shelter_id ? " @ " + item.shelter_id : ""}`;
+  const claimedBy = item ? item.claimed_by : null;
+  const mine = claimedBy === state.me.account.id;
+  const claim = $("detail-claim");
+  claim.dataset.claimedBy = claimedBy || "";
+  claim.textContent = claimedBy ? `${t("claimed_by")} ${mine ? t("you") : claimedBy}` : t("not_claimed");
+  const open = Boolean(item);
+  const blocked = Boolean(claimedBy) && !mine;
+  $("act-claim").disabled = !open || Boolean(claimedBy);
+  $("act-release").disabled = !open || !claimedBy || (!mine && state.me.account.role !== "supervisor");
+  for (const id of ["act-reassign", "act-close", "act-cancel", "act-mutual-aid"]) $(id).disabled = !open || blocked;
+  // Units of the case's zone for a reassignment: free ones first.
+  const zone = item ? item.zone : detail.zone;
+  const units = state.board.units.filter((unit) => unit.zone === zone && unit.unit_id !== (item && item.unit_id));
+  units.sort((a, b) => (a.status === "available" ? 0 : 1) - (b.status === "available" ? 0 : 1) || a.unit_id.localeCompare(b.unit_id));
+  const chosen = $("act-unit").value;
+  $("act-unit").replaceChildren(el("option", { value: "", text: t("best_unit") }),
+    ...units.map((unit) => el("option", { value: unit.unit_id, text: `${unit.unit_id} — ${label("unit_status", unit.status)}` })));
+  if ([...$("act-unit").options].some((o) => o.value === chosen)) $("act-unit").value = chosen;
+  // What became of this operator's last command on the case.
+  for (const [eventID, sent] of state.pending) {
+    if (sent.caseID !== state.selected) continue;
+    const result = state.board.commands.find((c) => c.event_id === eventID);
+    if (result) {
+      const node = $("act-status");
+      node.className = "status " + result.outcome;
+      node.dataset.outcome = result.outcome;
+      node.textContent = result.outcome === "applied" ? t("applied") : t("rejected") + (result.rejection || "");
+      state.pending.delete(eventID);
+    }
+  }
+  if (!detail) return;
+  $("detail-decisions").replaceChildren(...detail.decisions.map((decision) => {
+    let record = {};
+    try { record = JSON.parse(decision.record); } catch (error) { /* shown without candidates */ }
+    const candidates = (record.unit_candidates || []).map((c) => `${c.id} (${Math.round(c.travel_seconds)} s)`).join(", ");
+    const shelters = (record.shelter_candidates || []).map((c) => `${c.id} (${Math.round(c.travel_seconds)} s)`).join(", ");
+    return el("li", { "data-kind": decision.kind },
+      el("div", { text: `${decision.kind} → ${decision.unit_id || "—"} / ${decision.shelter_id || "—"} (${label("bed_type", decision.bed_type)})` }),
+      el("div", { class: "meta", text: `${decision.reason}${decision.operator_id ? " — " + decision.operator_id + ": " + (decision.operator_reason || "") : ""}` }),
+      candidates ? el("div", { class: "meta", text: `${t("candidates")}: ${candidates}` }) : null,
+      shelters ? el("div", { class: "meta", text: `${t("shelters")}: ${shelters}` }) : null,
+      el("div", { class: "meta", text: `${t("rules")}: ${decision.rules_version}` }));
+  }));
+  $("detail-timeline").replaceChildren(...detail.timeline.map((entry) => {
+    let text = entry.detail;
+    try {
+      const parsed = JSON.parse(entry.detail);
+      text = Object.entries(parsed).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(", ") : value}`).join(" · ");
+    } catch (error) { /* raw */ }
+    return el("li", { "data-status": entry.status },
+      el("span", { class: "when", text: new Date(entry.at).toLocaleTimeString(state.lang === "ar" ? "ar-MA" : "fr-MA") + " " }),
+      el("strong", { text: label("case_state", entry.status) + " " }),
+      el("span", { class: "meta", text: `${entry.actor} — ${text}` }));
+  }));
+}
+
+async function send(command, extra = {}) {
+  const caseID = state.selected;
+  if (!caseID) return;
+  const node = $("act-status");
+  node.className = "status";
+  node.dataset.outcome = "sent";
+  node.textContent = t("sent");
+  try {
+    const body = Object.assign({ command, reason: $("act-reason").value }, extra);
+    const sent = await api(`/api/cases/${caseID}/commands`, { method: "POST", body });
+    state.pending.set(sent.event_id, { caseID, command });
+    node.dataset.eventId = sent.event_id;
+  } catch (error) {
+    node.className = "status rejected";
+    node.dataset.outcome = "error";
+    node.textContent = t("error") + error.message;
+  }
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,213 @@
+import Foundation
+import SamuModel
+import SamuTestSupport
+import Testing
+
+/// Where screenshots go: `SAMU_TEST_ARTIFACTS`, else `.local/artifacts/console` in the repository.
+enum Artifacts {
+    static var directory: URL {
+        if let path = ProcessInfo.processInfo.environment["SAMU_TEST_ARTIFACTS"] {
+            return URL(fileURLWithPath: path)
+        }
+        return Repository.root.appendingPathComponent(".local/artifacts/console")
+    }
+}
+
+/// The console end to end in a real headless Chromium, against a real worker, broker and
+/// PostgreSQL: two operators in browsers of their own, a report posted over HTTP.
+@Suite("Operator console in Chromium (integration)", .timeLimit(.minutes(4)))
+struct ConsoleBrowserTests {
+    let harness: ConsoleHarness
+
+    init() throws {
+        harness = try ConsoleHarness()
+    }
+
+    func logIn(_ page: Chromium.Page, base: URL, as operatorID: String) async throws {
+        try await page.navigate(base.absoluteString)
+        try await page.waitFor("!document.getElementById('login-view').hidden")
+        try await page.evaluate(
+            """
+            document.getElementById('login-id').value = '\(operatorID)';
+            document.getElementById('login-password').value = '\(ConsoleHarness.password)';
+            document.getElementById('login-submit').click(); true
+            """)
+        try await page.waitFor("!document.getElementById('board-view').hidden && document.body.dataset.boardAt")
+    }
+
+    @Test(
+        "a report posted over HTTP reaches both operators' boards; one claims and reassigns it; the other sees the claim and is refused; Arabic renders right to left"
+    )
+    func operatorsWorkACase() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("amina", zones: ["rabat", "sale"])
+        try await harness.addOperator("youssef", zones: ["rabat"])
+        let token = try await harness.addClient("hotline")
+        try await harness.publishDeployment()
+        let browser = try Chromium()
+        defer { browser.close() }
+        try await harness.pipeline.withWorker { _ in
+            try await harness.withConsole { client in
+                let amina = try await browser.newPage()
+                let youssef = try await browser.newPage()
+                try await logIn(amina, base: client.base, as: "amina")
+                try await logIn(youssef, base: client.base, as: "youssef")
+                // The deployment's Rabat crews are on both boards before the report.
+                try await amina.waitFor(
+                    "document.querySelectorAll('#units tr[data-unit-id^=\"rabat-\"]').length >= 3",
+                    timeout: .seconds(30))
+
+                // The hotline posts a report; it appears on the board (time measured, reported).
+                let reportID = UUID()
+                let body = ReportFixture.bytes(
+                    ReportFixture.document(id: reportID, zone: "rabat", category: "homeless_adult", age: 61))
+                let posted = ContinuousClock.now
+                let reply = try await client.send(
+                    "POST", "/v1/reports",
+                    headers: [
+                        "Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                        "Idempotency-Key": reportID.lowercased,
+                    ], body: Data(body))
+                #expect(reply.status == 202)
+                try await amina.waitFor(
+                    "document.querySelectorAll('#cases li[data-case-id]').length === 1", timeout: .seconds(20))
+                let onBoard = ContinuousClock.now - posted
+                print("console: report on the board \(onBoard) after the 202 (posted over HTTP, through the worker)")
+                try await youssef.waitFor("document.querySelectorAll('#cases li[data-case-id]').length === 1")
+                let caseID = try #require(
+                    try await amina.evaluate("document.querySelector('#cases li[data-case-id]').dataset.caseId")
+                        .stringValue)
+                try await amina.waitFor("document.querySelector('#cases li[data-case-id]').dataset.unitId !== ''")
+                let firstUnit = try #require(
+                    try await amina.evaluate("document.querySelector('#cases li[data-case-id]').dataset.unitId")
+                        .stringValue)
+
+                // Amina claims the case.
+                try await amina.evaluate("document.querySelector('#cases li[data-case-id]').click(); true")
+                try await amina.waitFor(
+                    "!document.getElementById('detail').hidden && document.getElementById('detail-decisions').children.length > 0"
+                )
+                try await amina.evaluate("document.getElementById('act-claim').click(); true")
+                try await amina.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
+                try await amina.waitFor("document.getElementById('detail-claim').dataset.claimedBy === 'amina'")
+                // Youssef sees the claim on his board, and his actions on the case are disabled.
+                try await youssef.waitFor(
+                    "document.querySelector('#cases li[data-case-id=\"\(caseID)\"] [data-claimed-by=\"amina\"]') !== null"
+                )
+                try await youssef.evaluate("document.querySelector('#cases li[data-case-id]').click(); true")
+                try await youssef.waitFor("!document.getElementById('detail').hidden")
+                #expect(try await youssef.evaluate("document.getElementById('act-reassign').disabled") == .bool(true))
+                #expect(try await youssef.evaluate("document.getElementById('act-claim').disabled") == .bool(true))
+                // Sent anyway (a stale page, another tool): the zone's worker refuses it.
+                let youssefAPI = try await client.loggedIn("youssef", password: ConsoleHarness.password)
+                let sneaky = try await youssefAPI.json(
+                    "POST", "/api/cases/\(caseID)/commands", ["command": "cancel", "reason": "not mine"])
+                #expect(sneaky.status == 202)
+                let sneakyID = try #require(sneaky.json["event_id"]?.stringValue)
+                try await youssef.waitFor(
+                    "state.board.commands.some(c => c.event_id === '\(sneakyID)' && c.outcome === 'rejected' && c.rejection === 'case is claimed by amina')"
+                )
+
+                // Amina reassigns the case to another free Rabat unit, with a reason.
+                let target = try #require(
+                    try await amina.evaluate(
+                        "state.board.units.filter(u => u.zone === 'rabat' && u.status === 'available' && u.unit_id !== '\(firstUnit)').map(u => u.unit_id).sort()[0]"
+                    ).stringValue)
+                try await amina.evaluate(
+                    """
+                    document.getElementById('act-reason').value = 'crew with a nurse closer to the person';
+                    document.getElementById('act-unit').value = '\(target)';
+                    document.getElementById('act-reassign').click(); true
+                    """)
+                try await amina.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
+                try await amina.waitFor(
+                    "document.querySelector('#cases li[data-case-id=\"\(caseID)\"]').dataset.unitId === '\(target)'")
+                try await youssef.waitFor(
+                    "document.querySelector('#cases li[data-case-id=\"\(caseID)\"]').dataset.unitId === '\(target)'")
+                // The decision record shows the override with the operator and the reason.
+                try await amina.waitFor(
+                    "[...document.querySelectorAll('#detail-decisions li')].some(li => li.dataset.kind === 'override' && li.textContent.includes('amina') && li.textContent.includes('nurse'))"
+                )
+                try await amina.screenshot(to: Artifacts.directory.appendingPathComponent("board-fr.png"))
+                try await youssef.screenshot(
+                    to: Artifacts.directory.appendingPathComponent("board-second-operator.png"))
+
+                // Arabic: the page turns right to left, labels from seeds/ in Arabic.
+                try await amina.evaluate("document.getElementById('lang').click(); true")
+                try await amina.waitFor("document.documentElement.dir === 'rtl'")
+                #expect(try await amina.evaluate("getComputedStyle(document.body).direction") == .string("rtl"))
+                // The first grid column (the cases) is laid out on the right half of the window.
+                #expect(
+                    try await amina.evaluate(
+                        "document.querySelector('.column.cases').getBoundingClientRect().left > window.innerWidth / 2")
+                        == .bool(true))
+                let zoneName = try await amina.evaluate(
+                    "document.querySelector('#cases li[data-case-id] .line.meta span:last-child').textContent")
+                #expect(zoneName.stringValue?.unicodeScalars.contains { (0x0600...0x06FF).contains($0.value) } == true)
+                try await amina.screenshot(to: Artifacts.directory.appendingPathComponent("board-ar.png"))
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
+    @Test("an operator of one province can neither see nor act on another province's cases")
+    func scopedAccess() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("salma", zones: ["casablanca-anfa"])
+        try await harness.addOperator("karim", zones: ["rabat"])
+        let token = try await harness.addClient("hotline")
+        try await harness.publishDeployment()
+        try await harness.pipeline.withWorker { _ in
+            try await harness.withConsole { client in
+                let reportID = UUID()
+                let reply = try await client.send(
+                    "POST", "/v1/reports",
+                    headers: [
+                        "Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                        "Idempotency-Key": "scope-1",
+                    ],
+                    body: Data(ReportFixture.bytes(ReportFixture.document(id: reportID, zone: "rabat"))))
+                #expect(reply.status == 202)
+                let karim = try await client.loggedIn("karim", password: ConsoleHarness.password)
+                let salma = try await client.loggedIn("salma", password: ConsoleHarness.password)
+                var caseID: String?
+                let seen = try await eventually(timeout: .seconds(30)) {
+                    caseID = try await karim.send("GET", "/api/board").json["cases"]?.arrayValue?.first?["case_id"]?
+                        .stringValue
+                    return caseID != nil
+                }
+                #expect(seen)
+                let id = try #require(caseID)
+                // Salma's board has no Rabat case; asking for Rabat is refused.
+                #expect(try await salma.send("GET", "/api/board").json["cases"]?.arrayValue?.isEmpty == true)
+                #expect(try await salma.send("GET", "/api/board?zones=rabat").status == 403)
+                #expect(try await salma.send("GET", "/api/events?zones=rabat").status == 403)
+                // The case itself: not found for her, and no command is sent.
+                #expect(try await salma.send("GET", "/api/cases/\(id)").status == 404)
+                let act = try await salma.json(
+                    "POST", "/api/cases/\(id)/commands", ["command": "cancel", "reason": "x"])
+                #expect(act.status == 404)
+                #expect(try await karim.send("GET", "/api/cases/\(id)").status == 200)
+                // Without the CSRF token, or without a session, nothing is accepted.
+                var noCSRF = karim
+                noCSRF.csrf = nil
+                let forged = try await noCSRF.json(
+                    "POST", "/api/cases/\(id)/commands", ["command": "cancel", "reason": "x"])
+                #expect(forged.status == 403)
+                #expect(forged.json["type"]?.stringValue == "https://samu.example.ma/problems/csrf")
+                #expect(try await client.send("GET", "/api/board").status == 401)
+                // A wrong password is refused.
+                let wrong = try await client.json(
+                    "POST", "/api/login", ["operator_id": "karim", "password": "not the password"])
+                #expect(wrong.status == 401)
+                #expect(wrong.header("Set-Cookie") == nil)
+                // After logout the old cookie opens nothing.
+                #expect(try await karim.json("POST", "/api/logout", [:]).status == 200)
+                #expect(try await karim.send("GET", "/api/board").status == 401)
+                // Only Karim's scope was ever on the wire: the command topic holds no command at all.
+                #expect(try await harness.pipeline.readAll(.commands).isEmpty)
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import RdKafka
+import SamuModel
+import SamuTestSupport
+import Testing
+
+/// `POST /v1/reports` against the real broker and PostgreSQL.
+@Suite("HTTP intake (integration)", .timeLimit(.minutes(3)))
+struct IntakeHTTPTests {
+    let harness: ConsoleHarness
+
+    init() throws {
+        harness = try ConsoleHarness()
+    }
+
+    func post(
+        _ client: WebClient, token: String?, key: String?, body: Data, contentType: String = "application/json"
+    ) async throws -> WebClient.Reply {
+        var headers = ["Content-Type": contentType]
+        if let token { headers["Authorization"] = "Bearer \(token)" }
+        if let key { headers["Idempotency-Key"] = key }
+        return try await client.send("POST", "/v1/reports", headers: headers, body: body)
+    }
+
+    func report(_ id: UUID = UUID(), age: Int64 = 54) -> Data {
+        Data(ReportFixture.bytes(ReportFixture.document(id: id, zone: "rabat", age: age)))
+    }
+
+    func expectProblem(_ reply: WebClient.Reply, status: Int, type: String, field: String? = nil) {
+        #expect(reply.status == status, "\(String(decoding: reply.body, as: UTF8.self))")
+        #expect(reply.header("Content-Type") == "application/problem+json")
+        #expect(reply.json["type"]?.stringValue == "https://samu.example.ma/problems/\(type)")
+        #expect(reply.json["status"]?.integerValue == Int64(status))
+        #expect(reply.json["title"]?.stringValue?.isEmpty == false)
+        #expect(reply.json["detail"]?.stringValue?.isEmpty == false)
+        if let field { #expect(reply.json["field"]?.stringValue == field) }
+    }
+
+    @Test("tokens, payloads, idempotent retries and the rate limit, with the records on the topic")
+    func intake() async throws {
+        try await harness.prepare()
+        let token = try await harness.addClient("hotline-a")
+        let limited = try await harness.addClient("hotline-b", ratePerMinute: 1, burst: 2)
+        try await harness.withConsole { client in
+            // Authentication: none, an unknown token.
+            let none = try await post(client, token: nil, key: "k0", body: report())
+            expectProblem(none, status: 401, type: "unauthorized")
+            #expect(none.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
+            expectProblem(
+                try await post(client, token: "samu_not-a-token", key: "k0", body: report()), status: 401,
+                type: "unauthorized")
+
+            // Bad requests: media type, missing key, not JSON, schema violation naming the field.
+            expectProblem(
+                try await post(client, token: token, key: "k1", body: report(), contentType: "text/plain"),
+                status: 415, type: "unsupported-media-type")
+            expectProblem(
+                try await post(client, token: token, key: nil, body: report()), status: 400,
+                type: "missing-idempotency-key")
+            let notJSON = try await post(client, token: token, key: "k2", body: Data("{\"zone\": ".utf8))
+            expectProblem(notJSON, status: 400, type: "invalid-body")
+            #expect(notJSON.json["reason"]?.stringValue == "not_json")
+            let tooOld = try await post(client, token: token, key: "k3", body: report(age: 340))
+            expectProblem(tooOld, status: 422, type: "validation", field: "/person/age")
+            #expect(tooOld.json["reason"]?.stringValue == "schema_violation")
+
+            // Accepted, then retried with the same key: one report, the same answer.
+            let id = UUID()
+            let body = report(id)
+            let first = try await post(client, token: token, key: "night-42", body: body)
+            #expect(first.status == 202, "\(String(decoding: first.body, as: UTF8.self))")
+            #expect(first.json["report_id"]?.stringValue == id.lowercased)
+            #expect(first.header("Idempotent-Replayed") == nil)
+            let retry = try await post(client, token: token, key: "night-42", body: body)
+            #expect(retry.status == 202)
+            #expect(retry.json["report_id"]?.stringValue == id.lowercased)
+            #expect(retry.header("Idempotent-Replayed") == "true")
+            // The same key for another report is refused, not silently replayed.
+            expectProblem(
+                try await post(client, token: token, key: "night-42", body: report()), status: 422,
+                type: "idempotency-key-reused")
+            // Another client's keys are its own.
+            let other = try await post(client, token: limited, key: "night-42", body: report())
+            #expect(other.status == 202)
+
+            // The rate limit: burst 2 (one used above), then 429 with Retry-After.
+            #expect(try await post(client, token: limited, key: "r2", body: report()).status == 202)
+            let refused = try await post(client, token: limited, key: "r3", body: report())
+            expectProblem(refused, status: 429, type: "rate-limited")
+            #expect(Int(refused.header("Retry-After") ?? "") ?? 0 >= 1)
+            // The first client is not slowed by the second one's limit.
+            #expect(try await post(client, token: token, key: "after-limit", body: report()).status == 202)
+
+            // On the topic: exactly one record of the retried report, keyed by its zone, with its source.
+            let records = try await harness.pipeline.readAll(.reports)
+            let mine = records.filter { message in
+                (message.value.flatMap { try? JSONParser.parse($0) })?["event_id"]?.stringValue == id.lowercased
+            }
+            #expect(mine.count == 1)
+            #expect(mine.first?.key == Array("rabat".utf8))
+            #expect(
+                mine.first?.headers.contains { $0.name == "samu-source" && $0.value == Array("http:hotline-a".utf8) }
+                    == true)
+            // Accepted: night-42, other, r2, after-limit. Nothing refused reached the topic.
+            #expect(records.count == 4)
+
+            // Health and metrics on the same server.
+            let ready = try await client.send("GET", "/health/ready")
+            #expect(ready.status == 200)
+            #expect(ready.json["checks"]?["database"]?.stringValue == "ok")
+            #expect(ready.json["checks"]?["broker"]?.stringValue == "ok")
+            #expect(ready.json["checks"]?["migrations"]?.stringValue == "ok")
+            #expect(try await client.send("GET", "/health/live").status == 200)
+            let metrics = String(decoding: try await client.send("GET", "/metrics").body, as: UTF8.self)
+            #expect(metrics.contains("samu_intake_requests_total{client=\"hotline-b\",outcome=\"rate_limited\"} 1"))
+            #expect(metrics.contains("samu_intake_requests_total{client=\"hotline-a\",outcome=\"replayed\"} 1"))
+        }
+        try await harness.pipeline.cleanUp()
+    }
+}
