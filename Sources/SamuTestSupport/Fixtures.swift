@@ -18,11 +18,12 @@ public enum Repository {
 public enum ReportFixture {
     public static func document(
         id: UUID = UUID(), zone: String = "rabat", category: String = "homeless_adult",
-        reportedAt: String = "2026-01-15T02:10:00Z", age: Int64? = 54, extra: [(String, JSONValue)] = []
+        reportedAt: String = "2026-01-15T02:10:00Z", age: Int64? = 54, sex: String = "male",
+        location: GeoPoint = GeoPoint(latitude: 34.0209, longitude: -6.8416), extra: [(String, JSONValue)] = []
     ) -> JSONValue {
         var person = JSONObject()
         if let age { person.append("age", .integer(age)) }
-        person.append("sex", "male")
+        person.append("sex", .string(sex))
         person.append("count", 1)
         var object = JSONObject()
         object.append("schema_version", 1)
@@ -30,7 +31,8 @@ public enum ReportFixture {
         object.append("reported_at", .string(reportedAt))
         object.append("zone", .string(zone))
         object.append("category", .string(category))
-        object.append("location", ["lat": 34.0209, "lon": -6.8416, "commune": "Hassan"])
+        object.append(
+            "location", ["lat": .number(location.latitude), "lon": .number(location.longitude), "commune": "Hassan"])
         object.append("person", .object(person))
         object.append("factors", ["alone_at_night"])
         object.append("temperature_c", 6.5)

@@ -13,6 +13,8 @@ public struct Board: Encodable, Sendable, Equatable {
         var priority: String?
         var status: String
         var opened_at: Date
+        /// When the hotline took the call: the person has waited since then.
+        var reported_at: Date
         var unit_id: String?
         var bed_type: String?
         var shelter_id: String?
@@ -147,10 +149,10 @@ public struct BoardQueries: Sendable {
     func cases(zones: [String]) async throws -> [Board.Case] {
         let rows = try await client.query(
             """
-            select c.case_id, c.zone, c.category, c.priority, c.status, c.opened_at, c.unit_id, c.bed_type,
-                   h.shelter_id, c.location_lat, c.location_lon,
+            select c.case_id, c.zone, c.category, c.priority, c.status, c.opened_at, r.reported_at, c.unit_id,
+                   c.bed_type, h.shelter_id, c.location_lat, c.location_lon,
                    case when k.command = 'claim' then k.operator end
-            from cases c
+            from cases c join reports r using (report_id)
             left join lateral (
                 select l.shelter_id, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
@@ -168,14 +170,14 @@ public struct BoardQueries: Sendable {
         var cases: [Board.Case] = []
         for try await row in rows.decode(
             (
-                UUID, String, String, String?, String, Date, String?, String?, String?, Double?, Double?, String?
+                UUID, String, String, String?, String, Date, Date, String?, String?, String?, Double?, Double?, String?
             ).self)
         {
             cases.append(
                 Board.Case(
                     case_id: row.0.lowercased, zone: row.1, category: row.2, priority: row.3, status: row.4,
-                    opened_at: row.5, unit_id: row.6, bed_type: row.7, shelter_id: row.8, lat: row.9, lon: row.10,
-                    claimed_by: row.11))
+                    opened_at: row.5, reported_at: row.6, unit_id: row.7, bed_type: row.8, shelter_id: row.9,
+                    lat: row.10, lon: row.11, claimed_by: row.12))
         }
         return cases
     }
@@ -323,6 +325,14 @@ public struct BoardQueries: Sendable {
         for try await (kind, code, ar, fr, en) in zones.decode((String, String, String, String, String).self) {
             labels[kind, default: [:]][code] = ["ar": ar, "fr": fr, "en": en]
         }
+        return labels
+    }
+
+    /// ``labels()`` with seeds/vocabulary.json's entries under `vocabulary` (case states, unit
+    /// statuses, resolutions…).
+    public func labelsWithVocabulary() async throws -> [String: [String: [String: String]]] {
+        var labels = try await labels()
+        labels["vocabulary"] = ConsoleServer.loadVocabulary()
         return labels
     }
 

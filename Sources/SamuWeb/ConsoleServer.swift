@@ -46,7 +46,6 @@ public final class ConsoleServer: Service {
     private let boundPort = Mutex<Int?>(nil)
     private let producerBox = Mutex<KafkaProducer?>(nil)
     let assets: [String: (bytes: [UInt8], type: String)]
-    let vocabulary: [String: [String: String]]
 
     public init(
         settings: ConsoleSettings, store: SamuStore, catalog: TopicCatalog,
@@ -64,7 +63,6 @@ public final class ConsoleServer: Service {
         accounts.bcryptCost = settings.bcryptCost
         self.accounts = accounts
         self.assets = try Self.loadAssets()
-        self.vocabulary = Self.loadVocabulary()
     }
 
     /// The port the server listens on, once it does (the settings may ask for port 0).
@@ -133,9 +131,7 @@ public final class ConsoleServer: Service {
         }
         router.get("/api/labels") { request, _ in
             _ = try await self.session(request)
-            var labels = try await self.queries.labels()
-            labels["vocabulary"] = self.vocabulary
-            return JSONBody.response(labels)
+            return JSONBody.response(try await self.queries.labelsWithVocabulary())
         }
         router.get("/api/board") { request, _ in
             let session = try await self.session(request)

@@ -60,7 +60,9 @@ struct ConsoleBrowserTests {
                 // The hotline posts a report; it appears on the board (time measured, reported).
                 let reportID = UUID()
                 let body = ReportFixture.bytes(
-                    ReportFixture.document(id: reportID, zone: "rabat", category: "homeless_adult", age: 61))
+                    ReportFixture.document(
+                        id: reportID, zone: "rabat", category: "homeless_adult",
+                        reportedAt: RFC3339.format(Date().addingTimeInterval(-120)), age: 61))
                 let posted = ContinuousClock.now
                 let reply = try await client.send(
                     "POST", "/v1/reports",
@@ -128,6 +130,31 @@ struct ConsoleBrowserTests {
                 try await amina.waitFor(
                     "[...document.querySelectorAll('#detail-decisions li')].some(li => li.dataset.kind === 'override' && li.textContent.includes('amina') && li.textContent.includes('nurse'))"
                 )
+                // A busier night for the screenshots: five more reports in Rabat and Salé.
+                let more: [(String, String, Int64, String, GeoPoint)] = [
+                    ("rabat", "child_street_situation", 12, "male", GeoPoint(latitude: 34.0132, longitude: -6.8326)),
+                    ("sale", "isolated_elderly", 79, "female", GeoPoint(latitude: 34.0531, longitude: -6.7985)),
+                    ("rabat", "woman_violence_victim", 31, "female", GeoPoint(latitude: 33.9911, longitude: -6.8498)),
+                    ("sale", "homeless_adult", 52, "male", GeoPoint(latitude: 34.0381, longitude: -6.8122)),
+                    ("rabat", "mental_distress", 40, "male", GeoPoint(latitude: 34.0065, longitude: -6.8602)),
+                ]
+                for (index, (zone, category, age, sex, location)) in more.enumerated() {
+                    let id = UUID()
+                    let reply = try await client.send(
+                        "POST", "/v1/reports",
+                        headers: [
+                            "Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                            "Idempotency-Key": id.lowercased,
+                        ],
+                        body: Data(
+                            ReportFixture.bytes(
+                                ReportFixture.document(
+                                    id: id, zone: zone, category: category,
+                                    reportedAt: RFC3339.format(Date().addingTimeInterval(Double(-300 * (index + 1)))),
+                                    age: age, sex: sex, location: location))))
+                    #expect(reply.status == 202, "\(String(decoding: reply.body, as: UTF8.self))")
+                }
+                try await amina.waitFor("document.querySelectorAll('#cases li[data-case-id]').length === 6")
                 try await amina.screenshot(to: Artifacts.directory.appendingPathComponent("board-fr.png"))
                 try await youssef.screenshot(
                     to: Artifacts.directory.appendingPathComponent("board-second-operator.png"))

@@ -274,7 +274,7 @@ function renderCases() {
     el("div", { class: "line" },
       el("span", { class: "prio", text: item.priority || "–" }),
       el("span", { text: label("beneficiary_category", item.category) }),
-      el("span", { class: "wait", "data-opened-at": item.opened_at, text: duration(since(item.opened_at)) })),
+      el("span", { class: "wait", "data-waiting-since": item.reported_at, title: item.reported_at, text: duration(since(item.reported_at)) })),
     el("div", { class: "line meta" },
       el("span", { class: "case-status", text: label("case_state", item.status) }),
       el("span", { class: "case-unit", text: item.unit_id || t("unit_none") }),
@@ -286,7 +286,7 @@ function renderCases() {
 }
 
 function tickClocks() {
-  for (const node of document.querySelectorAll("[data-opened-at]")) node.textContent = duration(since(node.dataset.openedAt));
+  for (const node of document.querySelectorAll("[data-waiting-since]")) node.textContent = duration(since(node.dataset.waitingSince));
   for (const node of document.querySelectorAll("[data-reported-at]")) {
     const age = since(node.dataset.reportedAt);
     node.textContent = `${t("ago")} ${duration(age)}`;

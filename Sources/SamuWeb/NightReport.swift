@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SamuStore
+
+/// `samu report`: what happened over a period (a night by default) — cases by category, priority
+/// and resolution, the response-time distribution (report → crew on scene), unmet demand by zone —
+/// as a printable HTML page with SVG charts, and the same page as a PNG.
+public struct NightReport: Sendable, Encodable {
+    public struct Count: Sendable, Encodable, Equatable {
+        public var key: String
+        public var count: Int
+
+        public init(key: String, count: Int) {
+            self.key = key
+            self.count = count
+        }
+    }
+
+    public struct ZoneDemand: Sendable, Encodable, Equatable {
+        public var zone: String
+        public var cases: Int
+        /// Cases that waited in the queue for a unit at least once.
+        public var queued: Int
+        /// Cases closed because no bed could be found.
+        public var noBed: Int
+        /// Cases finished without a crew on scene (refused, not found, cancelled, no bed).
+        public var notReached: Int
+        /// Still open when the report was made.
+        public var open: Int
+
+        public init(zone: String, cases: Int, queued: Int, noBed: Int, notReached: Int, open: Int) {
+            self.zone = zone
+            self.cases = cases
+            self.queued = queued
+            self.noBed = noBed
+            self.notReached = notReached
+            self.open = open
+        }
+    }
+
+    public var from: Date
+    public var to: Date
+    public var generatedAt: Date
+    public var total: Int
+    public var byCategory: [Count]
+    public var byPriority: [Count]
+    public var byResolution: [Count]
+    /// Cases per response-time band, in band order (``bands``), then `not_reached`.
+    public var responseTimes: [Count]
+    public var medianResponseSeconds: Double?
+    public var p90ResponseSeconds: Double?
+    public var zones: [ZoneDemand]
+
+    /// Response-time bands: upper bounds in minutes.
+    public static let bands: [Int] = [5, 10, 15, 20, 30, 45, 60, 90, 120]
+
+    public static func bandName(upperMinutes: Int?, lower: Int) -> String {
+        guard let upperMinutes else { return "≥ \(lower) min" }
+        return "\(lower)–\(upperMinutes) min"
+    }
+
+    /// Reads the period's cases (by the hotline's `reported_at`).
+    public static func load(store: SamuStore, from: Date, to: Date, logger: Logger) async throws -> NightReport {
+        let client = store.client
+        func counts(_ expression: String) async throws -> [Count] {
+            var query = PostgresQuery(
+                unsafeSQL: """
+                    select \(expression) as k, count(*) from cases c join reports r using (report_id)
+                    where r.reported_at >= $1 and r.reported_at < $2 group by k order by count(*) desc, k
+                    """)
+            query.binds.append(from)
+            query.binds.append(to)
+            var result: [Count] = []
+            for try await (key, count) in try await client.query(query, logger: logger).decode((String, Int).self) {
+                result.append(Count(key: key, count: count))
+            }
+            return result
+        }
+        let byCategory = try await counts("c.category")
+        let byPriority = try await counts("coalesce(c.priority, 'untriaged')")
+        let byResolution = try await counts(
+            "case when c.open then 'open' when c.status = 'cancelled' then 'cancelled' else coalesce(c.resolution, c.status) end"
+        )
+        let total = byCategory.reduce(0) { $0 + $1.count }
+
+        let times = try await client.query(
+            """
+            select extract(epoch from (
+                       select min(t.at) from case_timeline t where t.case_id = c.case_id and t.status = 'on_scene'
+                   ) - r.reported_at)::double precision
+            from cases c join reports r using (report_id)
+            where r.reported_at >= \(from) and r.reported_at < \(to)
+            """, logger: logger)
+        var reached: [Double] = []
+        var notReached = 0
+        for try await seconds in times.decode(Double?.self) {
+            if let seconds { reached.append(max(0, seconds)) } else { notReached += 1 }
+        }
+        reached.sort()
+        var responseTimes: [Count] = []
+        var lower = 0
+        for upper in bands + [Int.max] {
+            let count = reached.filter { $0 >= Double(lower * 60) && (upper == .max || $0 < Double(upper * 60)) }.count
+            responseTimes.append(
+                Count(key: bandName(upperMinutes: upper == .max ? nil : upper, lower: lower), count: count))
+            lower = upper == .max ? lower : upper
+        }
+        responseTimes.append(Count(key: "not_reached", count: notReached))
+        func percentile(_ p: Double) -> Double? {
+            guard !reached.isEmpty else { return nil }
+            return reached[min(reached.count - 1, Int((Double(reached.count) * p).rounded(.up)) - 1)]
+        }
+
+        let zoneRows = try await client.query(
+            """
+            select c.zone, count(*),
+                   count(*) filter (where exists (
+                       select 1 from decisions d where d.case_id = c.case_id and d.kind = 'queue')),
+                   count(*) filter (where c.resolution = 'no_bed_tonight'),
+                   count(*) filter (where not c.open and not exists (
+                       select 1 from case_timeline t where t.case_id = c.case_id and t.status = 'on_scene')),
+                   count(*) filter (where c.open)
+            from cases c join reports r using (report_id)
+            where r.reported_at >= \(from) and r.reported_at < \(to)
+            group by c.zone order by c.zone
+            """, logger: logger)
+        var zones: [ZoneDemand] = []
+        for try await (zone, cases, queued, noBed, notReached, open) in zoneRows.decode(
+            (String, Int, Int, Int, Int, Int).self)
+        {
+            zones.append(
+                ZoneDemand(zone: zone, cases: cases, queued: queued, noBed: noBed, notReached: notReached, open: open))
+        }
+        return NightReport(
+            from: from, to: to, generatedAt: Date(), total: total, byCategory: byCategory, byPriority: byPriority,
+            byResolution: byResolution, responseTimes: responseTimes, medianResponseSeconds: percentile(0.5),
+            p90ResponseSeconds: percentile(0.9), zones: zones)
+    }
+
+    /// The night starting at 19:00 on `day` in Morocco (UTC+1) and ending at 07:00 the next day.
+    public static func night(of day: String) -> (from: Date, to: Date)? {
+        let formatter = ISO8601DateFormatter()
+        guard let start = formatter.date(from: "\(day)T19:00:00+01:00") else { return nil }
+        return (start, start.addingTimeInterval(12 * 3600))
+    }
+
+    /// The most recent night that has begun at `now`.
+    public static func lastNight(now: Date = Date()) -> (from: Date, to: Date) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(secondsFromGMT: 3600)!
+        var start = calendar.date(bySettingHour: 19, minute: 0, second: 0, of: now)!
+        if start > now { start = calendar.date(byAdding: .day, value: -1, to: start)! }
+        return (start, start.addingTimeInterval(12 * 3600))
+    }
+}
