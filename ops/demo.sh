@@ -12,7 +12,11 @@ export SAMU_DATABASE_SCHEMA="${SAMU_DATABASE_SCHEMA:-demo}"
 export SAMU_PARTNERS="${SAMU_PARTNERS:-seeds/demo/partners.json}"
 export SAMU_PARTNER_KEYS="${SAMU_PARTNER_KEYS:-$SAMU_LOCAL/secrets/partner-keys.json}"
 export SAMU_PARTNER_INTERVAL_MS="${SAMU_PARTNER_INTERVAL_MS:-1000}"
+wait_at_end=1
+if [ "${1:-}" = "--no-wait" ]; then wait_at_end=0; shift; fi
 sample="${1:-seeds/sample-reports.ndjson}"
+export SAMU_CONSOLE_ADDRESS="${SAMU_CONSOLE_ADDRESS:-127.0.0.1:8080}"
+export SAMU_WORKER_HTTP_ADDRESS="${SAMU_WORKER_HTTP_ADDRESS:-127.0.0.1:9464}"
 
 ops/setup.sh
 ops/broker.sh restart
@@ -39,8 +43,26 @@ worker_password="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1
 log="$SAMU_LOCAL/run/demo-worker.log"
 SAMU_DATABASE_URL="postgres://samu_worker:$worker_password@127.0.0.1:$SAMU_PG_PORT/samu" "$samu" worker >"$log" 2>&1 &
 worker=$!
-trap 'kill -TERM $worker 2>/dev/null || true' EXIT
-echo "demo: worker started (pid $worker, log $log)"
+console=""
+trap 'kill -TERM $worker $console 2>/dev/null || true' EXIT
+echo "demo: worker started (pid $worker, log $log, metrics http://$SAMU_WORKER_HTTP_ADDRESS/metrics)"
+
+# The console's demo logins (passwords generated once, kept in .local/secrets) and an HTTP
+# intake client for the hotline's system.
+if [ ! -f "$secrets/console-logins.json" ]; then
+  (umask 077; python3 -c 'import json, secrets; print(json.dumps({"fatima": secrets.token_urlsafe(12), "karim": secrets.token_urlsafe(12)}))' >"$secrets/console-logins.json")
+fi
+login() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$secrets/console-logins.json" "$1"; }
+login fatima | "$samu" accounts operator fatima --name "Fatima (Casablanca, Rabat, Salé)" \
+  --zones casablanca-anfa,rabat,sale --password-file - >/dev/null
+login karim | "$samu" accounts operator karim --role supervisor --name "Karim (supervisor)" \
+  --zones "$(python3 -c 'import json; print(",".join(z["zone"] for z in json.load(open("seeds/demo/deployment.json"))["zones"]))')" \
+  --password-file - >/dev/null
+"$samu" accounts client hotline-demo --token-file "$secrets/intake-token" >/dev/null
+console_log="$SAMU_LOCAL/run/demo-console.log"
+"$samu" console >"$console_log" 2>&1 &
+console=$!
+echo "demo: console started (pid $console, log $console_log) on http://$SAMU_CONSOLE_ADDRESS"
 
 echo
 echo "== 1. Hotline intake validates every line before publishing; malformed lines are refused:"
@@ -66,6 +88,50 @@ echo "== 7. What municipal partners received (pseudonymised; minors and victims 
 sleep 3   # the partner feed runs every second; records leave once a case is finished and its hour is over
 "$samu" partners scan --show 2
 echo
+echo "== 8. The hotline's system posts tonight's new reports over HTTP (a retry with the same Idempotency-Key creates nothing):"
+token="$(cat "$secrets/intake-token")"
+# Six of the busy hour's reports (all valid), with new ids and tonight's times.
+python3 - seeds/sample-burst.ndjson >"$SAMU_LOCAL/run/demo-http-reports.ndjson" <<'PY'
+import datetime, json, sys, uuid
+picked = [json.loads(line) for line in open(sys.argv[1]) if line.strip()][:6]
+now = datetime.datetime.now(datetime.timezone.utc)
+for index, report in enumerate(picked):
+    report["event_id"] = str(uuid.uuid4())
+    report["reported_at"] = (now - datetime.timedelta(minutes=4 * index + 1)).isoformat(timespec="seconds")
+    print(json.dumps(report, ensure_ascii=False))
+PY
+first=1
+while IFS= read -r report; do
+  key="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["event_id"])' "$report")"
+  answer="$(curl -s -X POST "http://$SAMU_CONSOLE_ADDRESS/v1/reports" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -H "Idempotency-Key: $key" --data-binary "$report")"
+  echo "  POST /v1/reports → $answer"
+  if [ $first -eq 1 ]; then
+    first=0
+    echo "  the same POST again → $(curl -s -D - -o /dev/null -X POST "http://$SAMU_CONSOLE_ADDRESS/v1/reports" \
+      -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -H "Idempotency-Key: $key" \
+      --data-binary "$report" | tr -d '\r' | grep -iE '^(HTTP|Idempotent-Replayed)' | paste -sd' ')"
+  fi
+done <"$SAMU_LOCAL/run/demo-http-reports.ndjson"
+echo "  a report with a bad field → $(curl -s -X POST "http://$SAMU_CONSOLE_ADDRESS/v1/reports" \
+  -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -H 'Idempotency-Key: bad-1' \
+  --data '{"schema_version":1,"event_id":"0b9e3f64-7d1c-4a4e-9c57-3d0f5a1e2b77","reported_at":"2026-01-15T02:10:00Z","zone":"rabat","category":"homeless_adult","location":{"lat":34.02,"lon":-6.84},"person":{"age":340,"sex":"male"}}')"
+echo
+echo "== 9. The night report of the samples' busiest night (15–16 January), in HTML and PNG:"
+"$samu" report --night 2026-01-15 --output "$SAMU_LOCAL/demo-report" | sed 's/^/  /'
+echo
+echo "== 10. The operator console, live:"
+echo "  http://$SAMU_CONSOLE_ADDRESS   operator: fatima / $(login fatima)   supervisor: karim / $(login karim)"
+echo "  (passwords in $secrets/console-logins.json; hotline token in $secrets/intake-token)"
+echo "  metrics: http://$SAMU_CONSOLE_ADDRESS/metrics (console), http://$SAMU_WORKER_HTTP_ADDRESS/metrics (worker)"
+echo "  health:  http://$SAMU_CONSOLE_ADDRESS/health/ready, http://$SAMU_WORKER_HTTP_ADDRESS/health/ready"
+if [ $wait_at_end -eq 1 ]; then
+  echo "demo: the worker and the console keep running; Ctrl-C stops them."
+  trap 'echo; echo "demo: stopping"' INT
+  wait "$console" || true
+fi
+kill -TERM "$console" 2>/dev/null || true
+wait "$console" 2>/dev/null || true
 kill -TERM "$worker"
 wait "$worker" || true
 trap - EXIT

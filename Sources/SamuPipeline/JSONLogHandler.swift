@@ -33,9 +33,9 @@ public struct JSONLogHandler: LogHandler {
     public static func line(event: LogEvent, label: String, metadata: Logger.Metadata, at date: Date = Date()) -> String
     {
         var object: [String: String] = [
-            "time": date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)),
+            "time": date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)),
             "level": event.level.rawValue, "label": label, "message": "\(event.message)",
-            "source": "\(event.source)",
+            "source": event.source,
         ]
         for (key, value) in metadata where object[key] == nil { object[key] = "\(value)" }
         let encoder = JSONEncoder()

@@ -222,6 +222,54 @@ struct ScenarioTests {
         #expect(world.dispatcher.assignment(of: "u1") == nil)
     }
 
+    @Test("a claimed case is its claimant's: another operator's actions and claims are refused, a release is not")
+    func claims() {
+        var world = World()
+        world.unit("u1", at: 1, 0)
+        world.unit("u2", at: 5, 0)
+        let report = World.triaged()
+        world.submit(report)
+        #expect(world.command(report.caseID, .release, by: "amina").rejections == ["case is not claimed"])
+        #expect(world.command(report.caseID, .claim, by: "amina").rejections.isEmpty)
+        #expect(world.dispatcher.claimant(of: report.caseID) == "amina")
+        // Claiming again is harmless for the claimant, refused for anyone else.
+        #expect(world.command(report.caseID, .claim, by: "amina").rejections.isEmpty)
+        #expect(world.command(report.caseID, .claim, by: "youssef").rejections == ["case is claimed by amina"])
+        for action: OperatorCommand.Action in [.cancel, .close(.sheltered), .requestMutualAid, .reassign(unitID: "u2")]
+        {
+            #expect(world.command(report.caseID, action, by: "youssef").rejections == ["case is claimed by amina"])
+        }
+        #expect(world.dispatcher.assignment(of: "u1") == report.caseID, "nothing changed")
+        // The claimant acts.
+        let moved = world.command(report.caseID, .reassign(unitID: "u2"), reason: "closer now", by: "amina")
+        #expect(moved.decisions.first?.unitID == "u2")
+        // A supervisor (any operator, for the worker) releases; then another operator may act.
+        #expect(world.command(report.caseID, .release, by: "karim").rejections.isEmpty)
+        #expect(world.dispatcher.claimant(of: report.caseID) == nil)
+        #expect(world.command(report.caseID, .cancel, by: "youssef").rejections.isEmpty)
+    }
+
+    @Test("claims come back with a rebuilt zone")
+    func restoredClaim() {
+        var world = World()
+        world.unit("u1")
+        let report = World.triaged()
+        var restored = ZoneDispatcher(zone: "rabat")
+        _ = restored.apply(
+            UnitUpdate(unitID: "u1", version: 1, status: .available, position: World.centre), at: world.time)
+        restored.restore(
+            units: [], shelters: [],
+            cases: [
+                RestoredCase(
+                    triaged: report, status: "queued", unitID: nil, hold: nil, decisions: 1, claimedBy: "amina")
+            ],
+            at: world.time)
+        #expect(restored.claimant(of: report.caseID) == "amina")
+        let refused = restored.apply(
+            OperatorCommand(caseID: report.caseID, action: .cancel, operatorID: "youssef", reason: "x"), at: world.time)
+        #expect(refused.rejections == ["case is claimed by amina"])
+    }
+
     @Test("cancelling frees the unit and the bed")
     func cancel() {
         var world = World()

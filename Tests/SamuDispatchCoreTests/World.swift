@@ -84,10 +84,11 @@ struct World {
     }
 
     @discardableResult
-    mutating func command(_ caseID: UUID, _ action: OperatorCommand.Action, reason: String = "test") -> [DispatchAction]
-    {
+    mutating func command(
+        _ caseID: UUID, _ action: OperatorCommand.Action, reason: String = "test", by operatorID: String = "op-1"
+    ) -> [DispatchAction] {
         var actions = dispatcher.apply(
-            OperatorCommand(caseID: caseID, action: action, operatorID: "op-1", reason: reason), at: time)
+            OperatorCommand(caseID: caseID, action: action, operatorID: operatorID, reason: reason), at: time)
         actions += dispatcher.settle(at: time)
         return record(actions)
     }

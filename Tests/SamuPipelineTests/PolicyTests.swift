@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SamuModel
 import SamuStore
 import SamuTestSupport
 import Testing
@@ -81,7 +82,9 @@ struct PolicyTests {
         arguments: [
             ("SAMU_KAFKA_SECURITY_PROTOCOL", "tls"), ("SAMU_WORKER_BATCH_SIZE", "0"),
             ("SAMU_KAFKA_SESSION_TIMEOUT_MS", "soon"), ("SAMU_DATABASE_URL", "mysql://x@y/z"),
-            ("SAMU_KAFKA_PROPERTIES", "linger.ms"),
+            ("SAMU_KAFKA_PROPERTIES", "linger.ms"), ("SAMU_LOG_FORMAT", "xml"),
+            ("SAMU_CONSOLE_ADDRESS", "8080"), ("SAMU_WORKER_HTTP_ADDRESS", "localhost:http"),
+            ("SAMU_CONSOLE_SECURE_COOKIES", "yes"),
         ])
     func invalid(variable: String, value: String) {
         let error = #expect(throws: SamuConfiguration.Invalid.self) {
@@ -97,6 +100,29 @@ struct PolicyTests {
         for variable in SamuConfiguration.variables {
             #expect(readme.contains("`\(variable.name)`"), "\(variable.name) is missing from the README")
         }
+    }
+}
+
+@Suite("JSON log lines")
+struct JSONLogTests {
+    @Test("one object per line: time in UTC with milliseconds, level, label, message, source, metadata as strings")
+    func line() throws {
+        let event = LogEvent(
+            level: .warning, message: "database unavailable \"again\"", metadata: nil, source: "SamuPipeline",
+            file: "f", function: "g", line: 1)
+        let text = JSONLogHandler.line(
+            event: event, label: "samu.worker", metadata: ["kafka.partition": "3", "zone.id": "rabat"],
+            at: Date(timeIntervalSince1970: 1_768_000_000.25))
+        #expect(text.hasSuffix("\n"))
+        #expect(text.dropLast().contains("\n") == false)
+        let object = try JSONParser.parse(String(text.dropLast()))
+        #expect(object["time"]?.stringValue == "2026-01-09T23:06:40.250Z")
+        #expect(object["level"]?.stringValue == "warning")
+        #expect(object["label"]?.stringValue == "samu.worker")
+        #expect(object["message"]?.stringValue == "database unavailable \"again\"")
+        #expect(object["source"]?.stringValue == "SamuPipeline")
+        #expect(object["kafka.partition"]?.stringValue == "3")
+        #expect(object["zone.id"]?.stringValue == "rabat")
     }
 }
 
