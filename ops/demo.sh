@@ -34,11 +34,19 @@ echo "demo: reference data into PostgreSQL, and the demo deployment's crews and 
 "$samu" partners keys
 # Least privilege: the worker runs as samu_worker (no DDL, no deletes), not as the owner.
 secrets="$SAMU_LOCAL/secrets"; mkdir -p "$secrets"; chmod 700 "$secrets"
-if [ ! -f "$secrets/db-roles.json" ]; then
-  (umask 077; python3 -c 'import json, secrets; print(json.dumps({"samu_worker": secrets.token_urlsafe(24)}))' >"$secrets/db-roles.json")
-fi
+# One generated password per login role (roles added later are added to an existing file).
+(umask 077; python3 - "$secrets/db-roles.json" <<'PY'
+import json, os, secrets, sys
+path = sys.argv[1]
+roles = json.load(open(path)) if os.path.exists(path) else {}
+for role in ("samu_worker", "samu_console"):
+    roles.setdefault(role, secrets.token_urlsafe(24))
+json.dump(roles, open(path, "w"))
+PY
+)
 "$samu" roles --passwords "$secrets/db-roles.json"
-worker_password="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["samu_worker"])' "$secrets/db-roles.json")"
+role_password() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$secrets/db-roles.json" "$1"; }
+worker_password="$(role_password samu_worker)"
 
 log="$SAMU_LOCAL/run/demo-worker.log"
 SAMU_DATABASE_URL="postgres://samu_worker:$worker_password@127.0.0.1:$SAMU_PG_PORT/samu" "$samu" worker >"$log" 2>&1 &
@@ -60,7 +68,9 @@ login karim | "$samu" accounts operator karim --role supervisor --name "Karim (s
   --password-file - >/dev/null
 "$samu" accounts client hotline-demo --token-file "$secrets/intake-token" >/dev/null
 console_log="$SAMU_LOCAL/run/demo-console.log"
-"$samu" console >"$console_log" 2>&1 &
+# The console runs as samu_console: it reads the board and keeps sessions, nothing more.
+SAMU_DATABASE_URL="postgres://samu_console:$(role_password samu_console)@127.0.0.1:$SAMU_PG_PORT/samu" \
+  "$samu" console >"$console_log" 2>&1 &
 console=$!
 echo "demo: console started (pid $console, log $console_log) on http://$SAMU_CONSOLE_ADDRESS"
 

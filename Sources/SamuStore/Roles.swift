@@ -9,17 +9,24 @@ import SamuModel
 ///   no DELETE or TRUNCATE anywhere, INSERT only on the append-only tables (timeline, bed ledger,
 ///   partner records), and session limits on statements, locks and idle transactions;
 /// - one role per **partner**, `samu_partner_<id>`, that can read only the pseudonymised partner
-///   views, and only its own rows (row-level security, forced).
+///   views, and only its own rows (row-level security, forced);
+/// - the **console** role reads what the board shows and writes only sessions and intake
+///   idempotency keys: every dispatch change goes through a command event and the worker.
 ///
 /// Migrations keep running as the owner. Applying the roles again changes nothing.
 public struct DatabaseRoles: Sendable {
     public var workerRole: String
+    public var consoleRole: String
     public var partners: [String]
     /// Passwords by role name; a role without one cannot log in (NOLOGIN).
     public var passwords: [String: String]
 
-    public init(workerRole: String = "samu_worker", partners: [String], passwords: [String: String] = [:]) {
+    public init(
+        workerRole: String = "samu_worker", consoleRole: String = "samu_console", partners: [String],
+        passwords: [String: String] = [:]
+    ) {
         self.workerRole = workerRole
+        self.consoleRole = consoleRole
         self.partners = partners
         self.passwords = passwords
     }
@@ -36,6 +43,13 @@ public struct DatabaseRoles: Sendable {
     /// Append-only tables: the worker inserts and reads, never updates.
     static let workerAppendOnly = ["case_timeline", "bed_ledger", "partner_records", "partner_aggregates"]
     static let workerReadOnly = ["schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_projects"]
+    /// What the console reads: the board, case details, labels, accounts and intake clients.
+    static let consoleReadOnly = [
+        "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "reports", "cases", "case_timeline",
+        "decisions", "units", "shelter_beds", "bed_ledger", "operators", "intake_clients",
+    ]
+    /// What the console writes: its sessions and the intake's idempotency keys.
+    static let consoleWritable = ["console_sessions", "intake_requests"]
     static let partnerReadable = [
         "partner_outcomes", "partner_daily_aggregates", "partner_records", "partner_aggregates",
     ]
@@ -79,6 +93,16 @@ public struct DatabaseRoles: Sendable {
                 "create policy worker_all on \(schema).\(table) for all to \(worker) using (true) with check (true)",
             ]
         }
+        let console = try identifier(consoleRole)
+        sql += try role(console)
+        sql += [
+            "alter role \(console) set statement_timeout = '5s'",
+            "alter role \(console) set log_parameter_max_length = 0",
+            "grant usage on schema \(schema) to \(console)",
+            "revoke create on schema \(schema) from \(console)",
+            "grant select on \(Self.consoleReadOnly.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(console)",
+            "grant select, insert, update, delete on \(Self.consoleWritable.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(console)",
+        ]
         for partner in partners {
             let name = try identifier(Self.partnerRole(partner))
             sql += try role(name)

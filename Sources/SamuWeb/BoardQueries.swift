@@ -60,12 +60,12 @@ public struct Board: Encodable, Sendable, Equatable {
         var no_bed_tonight: Int
     }
 
-    var generated_at: Date
-    var zones: [String]
-    var cases: [Case]
-    var units: [Unit]
-    var shelters: [Shelter]
-    var unmet: [Unmet]
+    public internal(set) var generated_at: Date
+    public internal(set) var zones: [String]
+    public internal(set) var cases: [Case]
+    public internal(set) var units: [Unit]
+    public internal(set) var shelters: [Shelter]
+    public internal(set) var unmet: [Unmet]
     /// The last command each operator sent that the worker has applied or refused (for the page
     /// to tell an operator what became of an action).
     var commands: [CommandResult]

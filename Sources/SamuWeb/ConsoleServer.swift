@@ -44,6 +44,8 @@ public final class ConsoleServer: Service {
     let queries: BoardQueries
     let accounts: Accounts
     private let boundPort = Mutex<Int?>(nil)
+    /// Password guessing is bounded per login: 5 attempts at once, then 10 a minute.
+    private let loginLimiter = RateLimiter()
     private let producerBox = Mutex<KafkaProducer?>(nil)
     let assets: [String: (bytes: [UInt8], type: String)]
 
@@ -196,6 +198,9 @@ public final class ConsoleServer: Service {
         let buffer = try await request.body.collect(upTo: 4096)
         guard let login = try? JSONDecoder().decode(Login.self, from: Data(buffer: buffer)) else {
             throw Problem(.invalidBody, "send {\"operator_id\": …, \"password\": …}")
+        }
+        if let wait = loginLimiter.take(client: login.operator_id.lowercased(), ratePerMinute: 10, burst: 5) {
+            throw Problem(.rateLimited, "too many login attempts for this account; wait a little", retryAfter: wait)
         }
         guard let session = try await accounts.logIn(operatorID: login.operator_id, password: login.password) else {
             ConsoleMetrics.loginFailures.increment()

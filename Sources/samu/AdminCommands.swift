@@ -91,7 +91,8 @@ struct ConfigCommand: AsyncParsableCommand {
 struct RolesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "roles",
-        abstract: "Create or update the least-privilege database roles: the worker's and one per partner (idempotent).",
+        abstract:
+            "Create or update the least-privilege database roles: the worker's, the console's and one per partner (idempotent).",
         discussion: """
             Run as the schema owner after `samu migrate`. Partners come from SAMU_PARTNERS. A role gets LOGIN \
             only when --passwords names it: a JSON object {"role": "password"} in a file readable by the operator \
@@ -99,6 +100,7 @@ struct RolesCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Name of the worker's role.") var workerRole = "samu_worker"
+    @Option(help: "Name of the console's role.") var consoleRole = "samu_console"
     @Option(help: "JSON file of role passwords.") var passwords: String?
 
     func run() async throws {
@@ -119,9 +121,10 @@ struct RolesCommand: AsyncParsableCommand {
                 secrets[entry.key] = secret
             }
         }
-        let roles = DatabaseRoles(workerRole: workerRole, partners: partners, passwords: secrets)
+        let roles = DatabaseRoles(
+            workerRole: workerRole, consoleRole: consoleRole, partners: partners, passwords: secrets)
         try await context.withStore { store in try await store.apply(roles) }
-        let names = [workerRole] + partners.map(DatabaseRoles.partnerRole)
+        let names = [workerRole, consoleRole] + partners.map(DatabaseRoles.partnerRole)
         print(
             "roles: \(names.count) roles on schema \(context.configuration.database.schema): "
                 + names.map { "\($0)\(secrets[$0] == nil ? " (nologin)" : "")" }.joined(separator: ", "))

@@ -228,6 +228,19 @@ struct ConsoleBrowserTests {
                     "POST", "/api/login", ["operator_id": "karim", "password": "not the password"])
                 #expect(wrong.status == 401)
                 #expect(wrong.header("Set-Cookie") == nil)
+                // Guessing is bounded per account: after a burst of failures, even the right
+                // password waits (429 with Retry-After).
+                var answers: [Int] = []
+                for _ in 0..<5 {
+                    answers.append(
+                        try await client.json("POST", "/api/login", ["operator_id": "salma", "password": "guess"])
+                            .status)
+                }
+                #expect(answers.prefix(4).allSatisfy { $0 == 401 })
+                let limited = try await client.json(
+                    "POST", "/api/login", ["operator_id": "salma", "password": .string(ConsoleHarness.password)])
+                #expect(limited.status == 429)
+                #expect(limited.header("Retry-After") != nil)
                 // After logout the old cookie opens nothing.
                 #expect(try await karim.json("POST", "/api/logout", [:]).status == 200)
                 #expect(try await karim.send("GET", "/api/board").status == 401)

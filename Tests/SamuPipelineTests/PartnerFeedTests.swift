@@ -5,6 +5,7 @@ import SamuModel
 import SamuPipeline
 import SamuStore
 import SamuTestSupport
+import SamuWeb
 import Testing
 
 /// Partner outcomes end to end: reports through the real worker, cases closed by operators, the
@@ -192,11 +193,12 @@ struct PartnerFeedTests {
             Partner(id: "prov-\(harness.id)", nameFrench: "Préfecture", zones: [zone]),
         ])
         let workerRole = "samu_w_\(harness.id)"
+        let consoleRole = "samu_c_\(harness.id)"
         let casaRole = DatabaseRoles.partnerRole("casa-\(harness.id)")
         let password = UUID().uuidString
         let roles = DatabaseRoles(
-            workerRole: workerRole, partners: partners.partners.map(\.id),
-            passwords: [workerRole: password, casaRole: password])
+            workerRole: workerRole, consoleRole: consoleRole, partners: partners.partners.map(\.id),
+            passwords: [workerRole: password, consoleRole: password, casaRole: password])
         try await harness.withStore { store in
             try await store.apply(roles)
             try await store.apply(roles)  // idempotent
@@ -238,6 +240,22 @@ struct PartnerFeedTests {
                     #expect(answer?.hasPrefix("42501") == true, "\(sql): \(answer ?? "allowed")")
                 }
             }
+            // The console reads the board and keeps sessions; it changes no dispatch state.
+            try await harness.connecting(as: consoleRole, password: password).withStore { store in
+                let board = try await BoardQueries(store: store, logger: harness.logger).board(zones: [zone])
+                #expect(board.cases.count == 0, "every case was closed")
+                _ = try await BoardQueries(store: store, logger: harness.logger).labels()  // the reference tables
+                for sql in [
+                    "update cases set status = 'cancelled'",
+                    "insert into case_timeline (case_id, at, status, actor) select case_id, at, status, actor from case_timeline",
+                    "delete from units", "update shelter_beds set held = 0", "insert into outbox select * from outbox",
+                    "update operators set role = 'supervisor'", "delete from intake_clients",
+                    "select * from outbox", "select * from partner_records", "create table console_was_here (id int)",
+                ] {
+                    let answer = await refusal(store, sql)
+                    #expect(answer?.hasPrefix("42501") == true, "\(sql): \(answer ?? "allowed")")
+                }
+            }
             try await asPartner.withStore { store in
                 let rows = try await store.client.query(
                     "select partner, count(*) from partner_outcomes group by 1", logger: harness.logger)
@@ -265,7 +283,8 @@ struct PartnerFeedTests {
             #expect(!canLogIn)
         }
         try await harness.withStore {
-            try await $0.dropRoles([workerRole] + partners.partners.map { DatabaseRoles.partnerRole($0.id) })
+            try await $0.dropRoles(
+                [workerRole, consoleRole] + partners.partners.map { DatabaseRoles.partnerRole($0.id) })
         }
         try await harness.cleanUp()
     }
