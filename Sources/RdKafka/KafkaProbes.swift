@@ -33,9 +33,9 @@ public struct KafkaPartitionLag: Sendable, Equatable {
     public var position: Int64?
     /// The partition's end as of the last fetch (`nil` before it).
     public var highWatermark: Int64?
-    /// Messages behind (0 when unknown).
-    public var lag: Int64 {
-        guard let position, let highWatermark else { return 0 }
+    /// Messages behind, or `nil` while the position or the end is unknown (before the first fetch).
+    public var lag: Int64? {
+        guard let position, let highWatermark else { return nil }
         return max(0, highWatermark - position)
     }
 }

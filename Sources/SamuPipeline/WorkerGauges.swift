@@ -44,12 +44,14 @@ final class WorkerGauges: Sendable {
             }
         }
         var partitions: Set<KafkaTopicPartition> = []
+        // An unknown lag is not reported as 0 (that would hide a partition never fetched).
         for entry in lag {
+            guard let behind = entry.lag else { continue }
             partitions.insert(entry.partition)
             Gauge(
                 label: "samu_consumer_lag",
                 dimensions: [("topic", entry.partition.topic), ("partition", "\(entry.partition.partition)")]
-            ).record(entry.lag)
+            ).record(behind)
         }
         let gone = reported.withLock { reported in
             defer { reported = (queues, beds, partitions) }

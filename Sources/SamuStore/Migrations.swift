@@ -534,8 +534,8 @@ public enum Migrations {
                 )
                 """,
                 "create index console_sessions_by_expiry on console_sessions (expires_at)",
-                // Hotline systems posting reports over HTTP: one token each (its SHA-256 only), a
-                // rate and, optionally, the zones it may report for.
+                // Hotline systems posting reports over HTTP: one token each (its SHA-256 only) and
+                // a rate.
                 """
                 create table intake_clients (
                     client_id text primary key check (client_id ~ '^[a-z0-9][a-z0-9._-]{0,63}$'),
@@ -555,11 +555,18 @@ public enum Migrations {
                     request_hash bytea not null,
                     report_id uuid not null,
                     zone text not null,
+                    -- Which request holds the key: set on insert and on a takeover, so that a
+                    -- slow first request cannot release or complete a retry's claim.
+                    claim_id uuid not null,
                     created_at timestamptz not null,
                     published_at timestamptz,
                     primary key (client_id, idempotency_key)
                 )
                 """,
+                "create index intake_requests_by_age on intake_requests (created_at)",
+                // The board's reads: recent operator commands, and cases closed with no bed.
+                "create index case_timeline_commands on case_timeline (at) where status = 'operator_command'",
+                "create index cases_no_bed on cases (zone, updated_at) where resolution = 'no_bed_tonight'",
                 // The live board: one notification per committed statement that changed what the
                 // board shows, on a channel named after the schema (listeners of other schemas
                 // in the same database hear nothing). Notifications are sent at commit, and

@@ -3,8 +3,10 @@ import Foundation
 import HummingbirdBcrypt
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 import SamuStore
+import Synchronization
 
 /// A console account: a dispatch operator or a supervisor, scoped to its zones (province and
 /// prefecture codes). Supervisors may also release another operator's claim.
@@ -84,7 +86,8 @@ public struct Accounts: Sendable {
     /// Creates or updates an account (the password is replaced).
     public func saveOperator(_ account: OperatorAccount, password: String) async throws {
         guard password.count >= 10 else { throw ConsoleError("a password needs at least 10 characters") }
-        let hash = Bcrypt.hash(password, cost: bcryptCost)
+        let cost = bcryptCost
+        let hash = try await Self.offload { Bcrypt.hash(password, cost: cost) }
         try await store.client.query(
             """
             insert into operators (operator_id, display_name, role, zones, password_hash)
@@ -92,6 +95,9 @@ public struct Accounts: Sendable {
             on conflict (operator_id) do update set display_name = excluded.display_name, role = excluded.role,
                 zones = excluded.zones, password_hash = excluded.password_hash, disabled = false
             """, logger: logger)
+        // A new password (or scope) ends the account's open sessions.
+        try await store.client.query(
+            "delete from console_sessions where operator_id = \(account.id)", logger: logger)
     }
 
     public func operatorAccounts() async throws -> [OperatorAccount] {
@@ -120,9 +126,9 @@ public struct Accounts: Sendable {
                 OperatorAccount(id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones), hash
             )
         }
-        // A fixed hash of the same cost for unknown accounts: the check takes as long.
-        let hash = found?.1 ?? Self.decoyHash
-        let matches = Bcrypt.verify(password, hash: hash)
+        // A hash of the same cost for unknown accounts: the check takes as long.
+        let hash = found?.1 ?? decoyHash
+        let matches = try await Self.offload { Bcrypt.verify(password, hash: hash) }
         guard let (account, _) = found, matches else { return nil }
         let token = Self.newToken(prefix: "")
         let csrf = Self.newToken(prefix: "")
@@ -138,7 +144,36 @@ public struct Accounts: Sendable {
         return ConsoleSession(token: token, csrfToken: csrf, account: account, expiresAt: expires)
     }
 
-    private static let decoyHash = Bcrypt.hash("samu-decoy-password", cost: 12)
+    /// A hash of the configured cost for unknown accounts (made once per cost).
+    private var decoyHash: String {
+        Self.decoys.withLock { decoys in
+            if let hash = decoys[bcryptCost] { return hash }
+            let hash = Bcrypt.hash("samu-decoy-password", cost: bcryptCost)
+            decoys[bcryptCost] = hash
+            return hash
+        }
+    }
+    private static let decoys = Mutex<[UInt8: String]>([:])
+
+    /// Runs bcrypt on NIO's blocking-work pool, not on the cooperative threads that serve
+    /// requests and streams.
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive { work() }
+    }
+
+    /// Removes expired sessions and idempotency keys older than a week, every hour, until cancelled.
+    public func purgeRegularly() async {
+        while !Task.isCancelled {
+            do {
+                try await store.client.query("delete from console_sessions where expires_at < now()", logger: logger)
+                try await store.client.query(
+                    "delete from intake_requests where created_at < now() - interval '7 days'", logger: logger)
+            } catch {
+                logger.notice("console purge failed; trying again later", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(3600))
+        }
+    }
 
     /// The session a cookie's token opens, if it is known and not expired.
     public func session(token: String) async throws -> ConsoleSession? {

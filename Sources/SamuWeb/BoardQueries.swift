@@ -66,6 +66,8 @@ public struct Board: Encodable, Sendable, Equatable {
     public internal(set) var units: [Unit]
     public internal(set) var shelters: [Shelter]
     public internal(set) var unmet: [Unmet]
+    /// More open cases than the board shows (the most urgent and oldest 500 are shown).
+    var cases_truncated: Bool
     /// The last command each operator sent that the worker has applied or refused (for the page
     /// to tell an operator what became of an action).
     var commands: [CommandResult]
@@ -134,6 +136,7 @@ public struct BoardQueries: Sendable {
     }
 
     var client: PostgresClient { store.client }
+    static let caseLimit = 500
 
     public func board(zones: [String], now: Date = Date()) async throws -> Board {
         async let cases = cases(zones: zones)
@@ -141,9 +144,12 @@ public struct BoardQueries: Sendable {
         async let shelters = shelters(zones: zones)
         async let unmet = unmet(zones: zones, since: now.addingTimeInterval(-12 * 3600))
         async let commands = commands(zones: zones, since: now.addingTimeInterval(-3600))
+        var open = try await cases
+        let truncated = open.count > Self.caseLimit
+        if truncated { open.removeLast(open.count - Self.caseLimit) }
         return Board(
-            generated_at: now, zones: zones, cases: try await cases, units: try await units,
-            shelters: try await shelters, unmet: try await unmet, commands: try await commands)
+            generated_at: now, zones: zones, cases: open, units: try await units, shelters: try await shelters,
+            unmet: try await unmet, cases_truncated: truncated, commands: try await commands)
     }
 
     func cases(zones: [String]) async throws -> [Board.Case] {
@@ -165,7 +171,7 @@ public struct BoardQueries: Sendable {
             ) k on true
             where c.zone = any(\(zones)) and c.open
             order by c.priority nulls last, c.opened_at
-            limit 500
+            limit \(Self.caseLimit + 1)
             """, logger: logger)
         var cases: [Board.Case] = []
         for try await row in rows.decode(
@@ -270,6 +276,21 @@ public struct BoardQueries: Sendable {
         return results
     }
 
+    /// The operator holding a case (its last applied claim or release), if any.
+    public func claimant(of caseID: UUID) async throws -> String? {
+        let rows = try await client.query(
+            """
+            select t.detail->>'command', t.detail->>'operator' from case_timeline t
+            where t.case_id = \(caseID) and t.status = 'operator_command' and t.detail->>'outcome' = 'applied'
+              and t.detail->>'command' in ('claim', 'release')
+            order by t.entry_id desc limit 1
+            """, logger: logger)
+        for try await (command, operatorID) in rows.decode((String, String).self) {
+            return command == "claim" ? operatorID : nil
+        }
+        return nil
+    }
+
     /// The zone of a case, or `nil` when it is unknown.
     public func zone(of caseID: UUID) async throws -> String? {
         let rows = try await client.query("select zone from cases where case_id = \(caseID)", logger: logger)
@@ -352,5 +373,30 @@ public struct BoardQueries: Sendable {
         var result: [String: String] = [:]
         for try await (code, region) in rows.decode((String, String).self) { result[code] = region }
         return result
+    }
+}
+
+/// One board read per zone set and change: every stream watching the same zones gets the board
+/// read once after a change (the database pool stays free for the intake and the worker's writes).
+public actor BoardCache {
+    let queries: BoardQueries
+    private var entries: [[String]: (version: UInt64, task: Task<Board, any Error>)] = [:]
+
+    public init(queries: BoardQueries) {
+        self.queries = queries
+    }
+
+    public func board(zones: [String], version: UInt64) async throws -> Board {
+        let key = zones.sorted()
+        if let entry = entries[key], entry.version == version { return try await entry.task.value }
+        let task = Task { [queries] in try await queries.board(zones: zones) }
+        entries[key] = (version, task)
+        if entries.count > 256 { entries = entries.filter { $0.value.version == version } }
+        do {
+            return try await task.value
+        } catch {
+            if entries[key]?.version == version { entries[key] = nil }
+            throw error
+        }
     }
 }

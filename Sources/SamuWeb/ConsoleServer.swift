@@ -46,6 +46,12 @@ public final class ConsoleServer: Service {
     private let boundPort = Mutex<Int?>(nil)
     /// Password guessing is bounded per login: 5 attempts at once, then 10 a minute.
     private let loginLimiter = RateLimiter()
+    private let loginsInFlight = Mutex(0)
+    static let maximumConcurrentLogins = 4
+    /// Open event streams per session (a page holds one; reloads and tabs add more).
+    private let streams = Mutex<[String: Int]>([:])
+    static let maximumStreamsPerSession = 4
+    let boards: BoardCache
     private let producerBox = Mutex<KafkaProducer?>(nil)
     let assets: [String: (bytes: [UInt8], type: String)]
 
@@ -61,6 +67,7 @@ public final class ConsoleServer: Service {
         self.registry = SamuMetrics.registry()
         self.hub = BoardHub(schema: store.configuration.schema)
         self.queries = BoardQueries(store: store, logger: logger)
+        self.boards = BoardCache(queries: queries)
         var accounts = Accounts(store: store, logger: logger)
         accounts.bcryptCost = settings.bcryptCost
         self.accounts = accounts
@@ -87,6 +94,7 @@ public final class ConsoleServer: Service {
                 logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { [hub, store, logger] in await hub.run(store: store, logger: logger) }
+                group.addTask { [accounts] in await accounts.purgeRegularly() }
                 try await withGracefulShutdownHandler {
                     try await app.run()
                 } onGracefulShutdown: { [hub] in
@@ -143,6 +151,17 @@ public final class ConsoleServer: Service {
         router.get("/api/events") { request, _ in
             let session = try await self.session(request)
             let zones = try await self.scope(request, session)
+            guard
+                self.streams.withLock({ streams -> Bool in
+                    let open = streams[session.token, default: 0]
+                    guard open < Self.maximumStreamsPerSession else { return false }
+                    streams[session.token] = open + 1
+                    return true
+                })
+            else {
+                throw Problem(
+                    .rateLimited, "at most \(Self.maximumStreamsPerSession) live boards per session", retryAfter: 5)
+            }
             return self.events(session: session, zones: zones)
         }
         router.get("/api/cases/{id}") { request, context in
@@ -199,9 +218,24 @@ public final class ConsoleServer: Service {
         guard let login = try? JSONDecoder().decode(Login.self, from: Data(buffer: buffer)) else {
             throw Problem(.invalidBody, "send {\"operator_id\": …, \"password\": …}")
         }
-        if let wait = loginLimiter.take(client: login.operator_id.lowercased(), ratePerMinute: 10, burst: 5) {
+        // Only well-formed logins reach the limiter, the logs and bcrypt.
+        guard login.operator_id.wholeMatch(of: /[a-z0-9][a-z0-9._-]{0,63}/) != nil, login.password.utf8.count <= 1024
+        else {
+            ConsoleMetrics.loginFailures.increment()
+            throw Problem(.unauthorized, "unknown account or wrong password")
+        }
+        if let wait = loginLimiter.take(client: login.operator_id, ratePerMinute: 10, burst: 5) {
             throw Problem(.rateLimited, "too many login attempts for this account; wait a little", retryAfter: wait)
         }
+        // bcrypt costs ~0.25 s of CPU: a few at a time, whatever the logins tried.
+        guard
+            loginsInFlight.withLock({ count -> Bool in
+                guard count < Self.maximumConcurrentLogins else { return false }
+                count += 1
+                return true
+            })
+        else { throw Problem(.rateLimited, "too many logins at once; retry in a second", retryAfter: 1) }
+        defer { loginsInFlight.withLock { $0 -= 1 } }
         guard let session = try await accounts.logIn(operatorID: login.operator_id, password: login.password) else {
             ConsoleMetrics.loginFailures.increment()
             logger.notice("console login refused", metadata: ["operator.id": "\(login.operator_id)"])
@@ -221,11 +255,21 @@ public final class ConsoleServer: Service {
         else { throw Problem(.unauthorized, "log in first") }
         if changesState {
             try checkOrigin(request)
-            guard let sent = request.headers[Self.csrfHeader], sent == session.csrfToken else {
+            guard let sent = request.headers[Self.csrfHeader], Self.constantTimeEqual(sent, session.csrfToken) else {
                 throw Problem(.csrf, "send the session's CSRF token in X-CSRF-Token")
             }
         }
         return session
+    }
+
+    /// Compares secrets in a time that depends on their length only.
+    static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+        let a = Array(lhs.utf8)
+        let b = Array(rhs.utf8)
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
     }
 
     func checkOrigin(_ request: Request) throws {
@@ -255,14 +299,21 @@ public final class ConsoleServer: Service {
 
     /// Server-sent events: the board now, then again each time a committed batch changed it.
     func events(session: ConsoleSession, zones: [String]) -> Response {
-        let body = ResponseBody { [queries, hub, accounts, logger] writer in
+        let body = ResponseBody { [boards, hub, accounts, logger, self] writer in
+            defer {
+                self.streams.withLock { streams in
+                    streams[session.token, default: 1] -= 1
+                    if streams[session.token] == 0 { streams[session.token] = nil }
+                }
+            }
             var last: Board?
             var seen = hub.version
             var lastWrite = ContinuousClock.now
             var lastSessionCheck = ContinuousClock.now
             try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
             while !hub.isClosed && !Task.isCancelled {
-                let board = try await queries.board(zones: zones)
+                // Streams watching the same zones share one read per change.
+                let board = try await boards.board(zones: zones, version: seen)
                 if last.map({ !board.sameContent(as: $0) }) ?? true {
                     var text = "event: board\ndata: "
                     text += String(decoding: JSONBody.encode(board), as: UTF8.self)
@@ -275,7 +326,10 @@ public final class ConsoleServer: Service {
                     lastWrite = .now
                 }
                 if ContinuousClock.now - lastSessionCheck > .seconds(60) {
-                    guard try await accounts.session(token: session.token) != nil else { break }
+                    // Logged out, expired, or no longer scoped to these zones: the stream ends.
+                    guard let current = try await accounts.session(token: session.token),
+                        zones.allSatisfy(current.account.zones.contains)
+                    else { break }
                     lastSessionCheck = .now
                 }
                 // Changes closer together than 100 ms are sent as one board.
@@ -348,8 +402,19 @@ public final class ConsoleServer: Service {
         if case .failure(let rejection) = decoder.document(value: bytes) {
             throw Problem(.validation, rejection.detail, field: rejection.field, reason: rejection.reason.rawValue)
         }
-        if asked.command == "close", asked.resolution == nil {
+        if asked.command == "close", event.resolution == nil {
             throw Problem(.validation, "close needs a resolution", field: "/resolution")
+        }
+        // The worker accepts a release from anyone (it knows no roles); the console lets only the
+        // claimant and supervisors send one.
+        if asked.command == "release", session.account.role != .supervisor {
+            let claimant = try await queries.claimant(of: caseID)
+            guard claimant == session.account.id else {
+                throw Problem(
+                    .forbidden,
+                    claimant.map { "the case is claimed by \($0); only they or a supervisor may release it" }
+                        ?? "the case is not claimed")
+            }
         }
         do {
             _ = try await producer.send(

@@ -20,8 +20,10 @@ public struct IntakeEndpoint: Sendable {
     let topic: String
     let limiter: RateLimiter
     let logger: Logger
-    /// A first request left unfinished this long (its process died) may be taken over by a retry.
-    var abandonedAfter: Duration = .seconds(30)
+    /// A first request left unfinished this long (its process died) may be taken over by a retry:
+    /// longer than librdkafka's delivery timeout (`message.timeout.ms`, 300 s by default), so a
+    /// first request still waiting for the broker is never taken over.
+    var abandonedAfter: Duration = .seconds(330)
 
     public init(accounts: Accounts, producer: KafkaProducer, catalog: TopicCatalog, logger: Logger) {
         self.accounts = accounts
@@ -78,7 +80,8 @@ public struct IntakeEndpoint: Sendable {
             }
         }
         let hash = ByteBuffer(bytes: SHA256.hash(data: body))
-        let outcome = try await claim(client: client.id, key: key, hash: hash, report: report)
+        let claimID = UUID()
+        let outcome = try await claim(client: client.id, key: key, hash: hash, report: report, claimID: claimID)
         switch outcome {
         case .replay(let reportID, let zone):
             Self.requests(client: client.id, outcome: "replayed").increment()
@@ -102,7 +105,8 @@ public struct IntakeEndpoint: Sendable {
             _ = try? await accounts.store.client.query(
                 """
                 delete from intake_requests
-                where client_id = \(client.id) and idempotency_key = \(key) and published_at is null
+                where client_id = \(client.id) and idempotency_key = \(key) and claim_id = \(claimID)
+                  and published_at is null
                 """, logger: logger)
             Self.requests(client: client.id, outcome: "broker_unavailable").increment()
             logger.warning(
@@ -114,7 +118,7 @@ public struct IntakeEndpoint: Sendable {
         try await accounts.store.client.query(
             """
             update intake_requests set published_at = now()
-            where client_id = \(client.id) and idempotency_key = \(key)
+            where client_id = \(client.id) and idempotency_key = \(key) and claim_id = \(claimID)
             """, logger: logger)
         Self.requests(client: client.id, outcome: "accepted").increment()
         return accepted(reportID: report.id.lowercased, zone: report.zone, replayed: false)
@@ -160,12 +164,16 @@ public struct IntakeEndpoint: Sendable {
     }
 
     /// Records the key (or finds it): one row per (client, key) decides which request publishes.
-    private func claim(client: String, key: String, hash: ByteBuffer, report: Report) async throws -> Claim {
+    private func claim(
+        client: String, key: String, hash: ByteBuffer, report: Report, claimID: UUID
+    ) async throws
+        -> Claim
+    {
         let store = accounts.store
         let inserted = try await store.client.query(
             """
-            insert into intake_requests (client_id, idempotency_key, request_hash, report_id, zone, created_at)
-            values (\(client), \(key), \(hash), \(report.id), \(report.zone), now())
+            insert into intake_requests (client_id, idempotency_key, request_hash, report_id, zone, claim_id, created_at)
+            values (\(client), \(key), \(hash), \(report.id), \(report.zone), \(claimID), now())
             on conflict do nothing returning 1
             """, logger: logger)
         for try await _ in inserted { return .publish }
@@ -189,7 +197,7 @@ public struct IntakeEndpoint: Sendable {
                 // The first request's process died before publishing: this retry takes it over.
                 let taken = try await store.client.query(
                     """
-                    update intake_requests set created_at = now()
+                    update intake_requests set created_at = now(), claim_id = \(claimID)
                     where client_id = \(client) and idempotency_key = \(key) and published_at is null
                       and created_at < now() - make_interval(secs => \(Double(abandonedAfter.components.seconds)))
                     returning 1
@@ -202,6 +210,6 @@ public struct IntakeEndpoint: Sendable {
                     retryAfter: 1))
         }
         // Deleted in between (the first request failed): try again as a first request.
-        return try await claim(client: client, key: key, hash: hash, report: report)
+        return try await claim(client: client, key: key, hash: hash, report: report, claimID: claimID)
     }
 }

@@ -172,12 +172,13 @@ public struct NightReportPage: Sendable {
 
     /// Renders `html` (a file) to `png` with headless Chromium.
     public static func renderPNG(html: URL, png: URL, width: Int = 1000, height: Int, chromium: String) throws {
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("samu-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: profile) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: chromium)
         process.arguments = [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-            "--disable-dev-shm-usage",
-            "--user-data-dir=\(FileManager.default.temporaryDirectory.path)/samu-report-\(UUID().uuidString)",
+            "--disable-dev-shm-usage", "--user-data-dir=\(profile.path)",
             "--screenshot=\(png.path)", "--window-size=\(width),\(height)", html.absoluteString,
         ]
         process.standardOutput = FileHandle.nullDevice

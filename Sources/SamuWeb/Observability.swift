@@ -86,9 +86,11 @@ public enum OpsEndpoints {
         router.get("/health/live") { _, _ -> Response in
             JSONBody.response(Readiness(status: "live", checks: [:]))
         }
-        // Ready: every dependency answers; a load balancer sends no traffic otherwise.
+        // Ready: every dependency answers; a load balancer sends no traffic otherwise. Probes
+        // closer together than a second share one run of the checks.
+        let cache = ReadinessCache(checks: checks)
         router.get("/health/ready") { _, _ -> Response in
-            let results = await run(checks)
+            let results = await cache.results()
             let ready = results.values.allSatisfy { $0 == "ok" }
             return JSONBody.response(
                 Readiness(status: ready ? "ready" : "not_ready", checks: results),
@@ -121,5 +123,28 @@ public enum OpsEndpoints {
             for await (name, result) in group { results[name] = result }
             return results
         }
+    }
+}
+
+/// At most one run of the readiness checks at a time, and its answer reused for a second: a
+/// flood of probes cannot pile up blocking broker metadata requests.
+actor ReadinessCache {
+    let checks: [ReadinessCheck]
+    private var last: (at: ContinuousClock.Instant, results: [String: String])?
+    private var running: Task<[String: String], Never>?
+
+    init(checks: [ReadinessCheck]) {
+        self.checks = checks
+    }
+
+    func results() async -> [String: String] {
+        if let last, ContinuousClock.now - last.at < .seconds(1) { return last.results }
+        if let running { return await running.value }
+        let task = Task { [checks] in await OpsEndpoints.run(checks) }
+        running = task
+        let results = await task.value
+        last = (.now, results)
+        running = nil
+        return results
     }
 }

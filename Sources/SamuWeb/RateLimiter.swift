@@ -11,8 +11,14 @@ public final class RateLimiter: Sendable {
 
     private let buckets = Mutex<[String: Bucket]>([:])
     private let clock = ContinuousClock()
+    /// Above this many buckets, full ones (refilled: nothing to remember) are forgotten.
+    let capacity: Int
 
-    public init() {}
+    public init(capacity: Int = 10_000) {
+        self.capacity = capacity
+    }
+
+    public var count: Int { buckets.withLock { $0.count } }
 
     /// Takes one token from `client`'s bucket. Returns `nil` when the request may go ahead, or the
     /// whole seconds to wait before a token is back.
@@ -20,6 +26,14 @@ public final class RateLimiter: Sendable {
         let now = clock.now
         let perSecond = Double(ratePerMinute) / 60
         return buckets.withLock { buckets in
+            if buckets.count >= capacity {
+                // A bucket idle long enough to have refilled is the same as no bucket.
+                let refill = Duration.seconds(Double(burst) / perSecond)
+                buckets = buckets.filter { now - $0.value.updated < refill }
+                // Still full (a flood of fresh keys): new keys wait rather than grow the table,
+                // and the keys already known keep their limits.
+                if buckets.count >= capacity && buckets[client] == nil { return 1 }
+            }
             var bucket = buckets[client] ?? Bucket(tokens: Double(burst), updated: now)
             let elapsed = now - bucket.updated
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18

@@ -109,6 +109,11 @@ struct ConsoleBrowserTests {
                 try await youssef.waitFor(
                     "state.board.commands.some(c => c.event_id === '\(sneakyID)' && c.outcome === 'rejected' && c.rejection === 'case is claimed by amina')"
                 )
+                // Nor may he release Amina's claim (only she or a supervisor may): nothing is sent.
+                let release = try await youssefAPI.json(
+                    "POST", "/api/cases/\(caseID)/commands", ["command": "release", "reason": "taking over"])
+                #expect(release.status == 403)
+                #expect(release.json["detail"]?.stringValue?.contains("claimed by amina") == true)
 
                 // Amina reassigns the case to another free Rabat unit, with a reason.
                 let target = try #require(

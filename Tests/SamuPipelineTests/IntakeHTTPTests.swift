@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import PostgresNIO
 import RdKafka
 import SamuModel
 import SamuTestSupport
@@ -83,6 +85,33 @@ struct IntakeHTTPTests {
             let other = try await post(client, token: limited, key: "night-42", body: report())
             #expect(other.status == 202)
 
+            // A first request still being delivered holds its key (409); one abandoned for longer
+            // than the broker's delivery timeout is taken over by the retry, which publishes.
+            let pendingID = UUID()
+            let pendingBody = report(pendingID)
+            let abandonedID = UUID()
+            let abandonedBody = report(abandonedID)
+            try await harness.pipeline.withStore { store in
+                for (key, id, body, age) in [
+                    ("in-flight", pendingID, pendingBody, 5.0), ("abandoned", abandonedID, abandonedBody, 600.0),
+                ] {
+                    try await store.client.query(
+                        """
+                        insert into intake_requests
+                            (client_id, idempotency_key, request_hash, report_id, zone, claim_id, created_at)
+                        values ('hotline-a', \(key), \(ByteBuffer(bytes: SHA256.hash(data: body))), \(id), 'rabat',
+                                \(UUID()), now() - make_interval(secs => \(age)))
+                        """)
+                }
+            }
+            let inFlight = try await post(client, token: token, key: "in-flight", body: pendingBody)
+            expectProblem(inFlight, status: 409, type: "request-in-progress")
+            #expect(inFlight.header("Retry-After") == "1")
+            let takenOver = try await post(client, token: token, key: "abandoned", body: abandonedBody)
+            #expect(takenOver.status == 202)
+            #expect(takenOver.json["report_id"]?.stringValue == abandonedID.lowercased)
+            #expect(takenOver.header("Idempotent-Replayed") == nil)
+
             // The rate limit: burst 2 (one used above), then 429 with Retry-After.
             #expect(try await post(client, token: limited, key: "r2", body: report()).status == 202)
             let refused = try await post(client, token: limited, key: "r3", body: report())
@@ -101,8 +130,8 @@ struct IntakeHTTPTests {
             #expect(
                 mine.first?.headers.contains { $0.name == "samu-source" && $0.value == Array("http:hotline-a".utf8) }
                     == true)
-            // Accepted: night-42, other, r2, after-limit. Nothing refused reached the topic.
-            #expect(records.count == 4)
+            // Accepted: night-42, abandoned, other, r2, after-limit. Nothing refused reached the topic.
+            #expect(records.count == 5)
 
             // Health and metrics on the same server.
             let ready = try await client.send("GET", "/health/ready")

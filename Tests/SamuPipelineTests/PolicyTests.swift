@@ -4,6 +4,7 @@ import PostgresNIO
 import SamuModel
 import SamuStore
 import SamuTestSupport
+import SamuWeb
 import Testing
 
 @testable import SamuPipeline
@@ -123,6 +124,40 @@ struct JSONLogTests {
         #expect(object["source"]?.stringValue == "SamuPipeline")
         #expect(object["kafka.partition"]?.stringValue == "3")
         #expect(object["zone.id"]?.stringValue == "rabat")
+    }
+}
+
+@Suite("Rate limiter")
+struct RateLimiterTests {
+    @Test("a burst, then refusal with the seconds to wait; each key has its own bucket")
+    func buckets() {
+        let limiter = RateLimiter()
+        #expect(limiter.take(client: "a", ratePerMinute: 60, burst: 2) == nil)
+        #expect(limiter.take(client: "a", ratePerMinute: 60, burst: 2) == nil)
+        #expect(limiter.take(client: "a", ratePerMinute: 60, burst: 2) == 1)
+        #expect(limiter.take(client: "a", ratePerMinute: 6, burst: 2).map { $0 >= 1 } == true)
+        #expect(limiter.take(client: "b", ratePerMinute: 60, burst: 2) == nil)
+    }
+
+    @Test("the table does not grow past its capacity: new keys wait, known keys keep their limits")
+    func bounded() {
+        let limiter = RateLimiter(capacity: 3)
+        for key in ["a", "b", "c"] { #expect(limiter.take(client: key, ratePerMinute: 1, burst: 2) == nil) }
+        #expect(limiter.take(client: "d", ratePerMinute: 1, burst: 2) == 1)
+        #expect(limiter.count == 3)
+        #expect(limiter.take(client: "a", ratePerMinute: 1, burst: 2) == nil, "a known key keeps its second token")
+        #expect(limiter.take(client: "a", ratePerMinute: 1, burst: 2) != nil)
+    }
+
+    @Test("full buckets are forgotten when the table is full")
+    func forgetsRefilled() {
+        let limiter = RateLimiter(capacity: 2)
+        // A rate of 60 000/min refills a burst of 1 in a millisecond.
+        #expect(limiter.take(client: "a", ratePerMinute: 60_000, burst: 1) == nil)
+        #expect(limiter.take(client: "b", ratePerMinute: 60_000, burst: 1) == nil)
+        usleep(5_000)
+        #expect(limiter.take(client: "c", ratePerMinute: 60_000, burst: 1) == nil)
+        #expect(limiter.count == 1)
     }
 }
 

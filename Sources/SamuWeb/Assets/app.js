@@ -162,6 +162,12 @@ async function start() {
 }
 
 function showLogin() {
+  // Nothing of the previous account stays in the page (a shared workstation).
+  if (state.source) { state.source.close(); state.source = null; }
+  state.me = null; state.csrf = null; state.board = null; state.selected = null; state.detail = null;
+  state.pending.clear();
+  for (const id of ["cases", "units", "shelters", "unmet", "detail-decisions", "detail-timeline"]) $(id).replaceChildren();
+  $("detail").hidden = true;
   $("login-view").hidden = false;
   $("board-view").hidden = true;
   $("logout").hidden = true;
@@ -183,8 +189,6 @@ async function logIn(event) {
 
 async function logOut() {
   try { await api("/api/logout", { method: "POST", body: {} }); } catch (error) { /* gone already */ }
-  if (state.source) state.source.close();
-  state.me = null; state.csrf = null; state.board = null;
   showLogin();
 }
 
@@ -260,7 +264,7 @@ function render() {
 function renderCases() {
   const list = $("cases");
   const cases = state.board.cases;
-  $("case-count").textContent = `(${cases.length})`;
+  $("case-count").textContent = state.board.cases_truncated ? `(${cases.length}+)` : `(${cases.length})`;
   if (cases.length === 0) { list.replaceChildren(el("li", { class: "meta", text: t("no_cases") })); return; }
   list.replaceChildren(...cases.map((item) => {
     const claimed = item.claimed_by
@@ -277,7 +281,7 @@ function renderCases() {
       el("span", { class: "wait", "data-waiting-since": item.reported_at, title: item.reported_at, text: duration(since(item.reported_at)) })),
     el("div", { class: "line meta" },
       el("span", { class: "case-status", text: label("case_state", item.status) }),
-      el("span", { class: "case-unit", text: item.unit_id || t("unit_none") }),
+      el("span", { class: "case-unit", dir: "ltr", text: item.unit_id || t("unit_none") }),
       el("span", { text: label("zone", item.zone) })),
     claimed);
     row.addEventListener("click", () => select(item.case_id));
@@ -445,8 +449,8 @@ function renderDetail() {
     return el("li", { "data-kind": decision.kind },
       el("div", { text: `${decision.kind} → ${decision.unit_id || "—"} / ${decision.shelter_id || "—"} (${label("bed_type", decision.bed_type)})` }),
       el("div", { class: "meta", text: `${decision.reason}${decision.operator_id ? " — " + decision.operator_id + ": " + (decision.operator_reason || "") : ""}` }),
-      candidates ? el("div", { class: "meta", text: `${t("candidates")}: ${candidates}` }) : null,
-      shelters ? el("div", { class: "meta", text: `${t("shelters")}: ${shelters}` }) : null,
+      candidates ? el("div", { class: "meta" }, `${t("candidates")}: `, el("bdi", { dir: "ltr", text: candidates })) : null,
+      shelters ? el("div", { class: "meta" }, `${t("shelters")}: `, el("bdi", { dir: "ltr", text: shelters })) : null,
       el("div", { class: "meta", text: `${t("rules")}: ${decision.rules_version}` }));
   }));
   $("detail-timeline").replaceChildren(...detail.timeline.map((entry) => {
@@ -458,7 +462,7 @@ function renderDetail() {
     return el("li", { "data-status": entry.status },
       el("span", { class: "when", text: new Date(entry.at).toLocaleTimeString(state.lang === "ar" ? "ar-MA" : "fr-MA") + " " }),
       el("strong", { text: label("case_state", entry.status) + " " }),
-      el("span", { class: "meta", text: `${entry.actor} — ${text}` }));
+      el("bdi", { class: "meta", dir: "ltr", text: `${entry.actor} — ${text}` }));
   }));
 }
 
