@@ -79,19 +79,14 @@ extension SamuStore {
                    coalesce(c.location_lat, 0), coalesce(c.location_lon, 0), r.reported_at,
                    (select count(*) from decisions d where d.case_id = c.case_id),
                    coalesce(h.shelter_id, ''), coalesce(h.bed_type, ''),
-                   case when k.command = 'claim' then k.operator else '' end
+                   coalesce(k.claimant, '')
             from cases c
             join reports r on r.report_id = c.report_id
             left join lateral (
                 select l.shelter_id, l.bed_type, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
             ) h on h.action = 'hold'
-            left join lateral (
-                select t.detail->>'command' as command, t.detail->>'operator' as operator from case_timeline t
-                where t.case_id = c.case_id and t.status = 'operator_command' and t.detail->>'outcome' = 'applied'
-                  and t.detail->>'command' in ('claim', 'release')
-                order by t.entry_id desc limit 1
-            ) k on true
+            \(unescaped: Self.claimJoin(case: "c.case_id"))
             where c.zone = any(\(zones)) and c.open
             """, logger: logger)
         for try await (
@@ -121,6 +116,21 @@ extension SamuStore {
                     decisions: Int(decisions), claimedBy: claimant.isEmpty ? nil : claimant))
         }
         return states
+    }
+
+    /// `left join lateral (…) k`: the operator holding the case (`k.claimant`, null when none), from
+    /// the case's last applied claim or release in the timeline (the worker's and the console's
+    /// one definition of a claim).
+    public static func claimJoin(case caseColumn: String) -> String {
+        """
+        left join lateral (
+            select case when t.detail->>'command' = 'claim' then t.detail->>'operator' end as claimant
+            from case_timeline t
+            where t.case_id = \(caseColumn) and t.status = 'operator_command' and t.detail->>'outcome' = 'applied'
+              and t.detail->>'command' in ('claim', 'release')
+            order by t.entry_id desc limit 1
+        ) k on true
+        """
     }
 
     /// The triage decision stored with a case (the inverse of ``triageJSON(_:)``).

@@ -156,19 +156,13 @@ public struct BoardQueries: Sendable {
         let rows = try await client.query(
             """
             select c.case_id, c.zone, c.category, c.priority, c.status, c.opened_at, r.reported_at, c.unit_id,
-                   c.bed_type, h.shelter_id, c.location_lat, c.location_lon,
-                   case when k.command = 'claim' then k.operator end
+                   c.bed_type, h.shelter_id, c.location_lat, c.location_lon, k.claimant
             from cases c join reports r using (report_id)
             left join lateral (
                 select l.shelter_id, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
             ) h on h.action in ('hold', 'admit')
-            left join lateral (
-                select t.detail->>'command' as command, t.detail->>'operator' as operator from case_timeline t
-                where t.case_id = c.case_id and t.status = 'operator_command' and t.detail->>'outcome' = 'applied'
-                  and t.detail->>'command' in ('claim', 'release')
-                order by t.entry_id desc limit 1
-            ) k on true
+            \(unescaped: SamuStore.claimJoin(case: "c.case_id"))
             where c.zone = any(\(zones)) and c.open
             order by c.priority nulls last, c.opened_at
             limit \(Self.caseLimit + 1)
@@ -280,14 +274,10 @@ public struct BoardQueries: Sendable {
     public func claimant(of caseID: UUID) async throws -> String? {
         let rows = try await client.query(
             """
-            select t.detail->>'command', t.detail->>'operator' from case_timeline t
-            where t.case_id = \(caseID) and t.status = 'operator_command' and t.detail->>'outcome' = 'applied'
-              and t.detail->>'command' in ('claim', 'release')
-            order by t.entry_id desc limit 1
+            select k.claimant from cases c \(unescaped: SamuStore.claimJoin(case: "c.case_id"))
+            where c.case_id = \(caseID)
             """, logger: logger)
-        for try await (command, operatorID) in rows.decode((String, String).self) {
-            return command == "claim" ? operatorID : nil
-        }
+        for try await claimant in rows.decode(String?.self) { return claimant }
         return nil
     }
 

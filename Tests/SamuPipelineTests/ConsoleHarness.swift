@@ -124,27 +124,13 @@ struct ConsoleHarness {
         let console = try ConsoleServer(
             settings: ConsoleSettings(host: "127.0.0.1", port: 0, bcryptCost: 4), store: store,
             catalog: pipeline.catalog, producer: pipeline.configuration.producer, logger: pipeline.logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: StoreService(store: store)), .init(service: console)],
-                logger: pipeline.logger))
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                let deadline = ContinuousClock.now + .seconds(20)
-                while console.port == nil && ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(20))
-                }
-                let port = try #require(console.port, "the console did not start listening")
-                let result = try await body(WebClient(base: URL(string: "http://127.0.0.1:\(port)")!))
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
+        return try await pipeline.withServices([StoreService(store: store), console]) {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while console.port == nil && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
             }
+            let port = try #require(console.port, "the console did not start listening")
+            return try await body(WebClient(base: URL(string: "http://127.0.0.1:\(port)")!))
         }
     }
 }

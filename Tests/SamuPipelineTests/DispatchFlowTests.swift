@@ -25,14 +25,7 @@ struct DispatchFlowTests {
     }
 
     func event(_ role: TopicRole, _ fields: [(String, JSONValue)]) -> KafkaRecord {
-        var object = JSONObject()
-        object.append("schema_version", 1)
-        object.append("event_id", .string(UUID().uuidString.lowercased()))
-        object.append("zone", .string(zone))
-        for (key, value) in fields { object.append(key, value) }
-        return KafkaRecord(
-            topic: harness.catalog.name(role), key: Array(zone.utf8),
-            value: Array(JSONValue.object(object).serialized.utf8))
+        harness.event(role, zone: zone, fields)
     }
 
     func unit(
@@ -68,10 +61,11 @@ struct DispatchFlowTests {
     }
 
     func command(
-        _ caseID: UUID, _ name: String, unitID: String? = nil, resolution: String? = nil, reason: String
+        _ caseID: UUID, _ name: String, unitID: String? = nil, resolution: String? = nil, reason: String,
+        by operatorID: String = "op-fatima"
     ) -> KafkaRecord {
         var fields: [(String, JSONValue)] = [
-            ("case_id", .string(caseID.lowercased)), ("command", .string(name)), ("operator_id", "op-fatima"),
+            ("case_id", .string(caseID.lowercased)), ("command", .string(name)), ("operator_id", .string(operatorID)),
             ("reason", .string(reason)), ("issued_at", "2026-01-15T02:00:00Z"),
         ]
         if let unitID { fields.append(("unit_id", .string(unitID))) }
@@ -241,6 +235,38 @@ struct DispatchFlowTests {
         }
         #expect(
             Set(outcomes.compactMap { $0["event_id"]?.stringValue }).count == outcomes.count, "duplicate outcome ids")
+        try await harness.cleanUp()
+    }
+
+    @Test("a console claim survives a worker restart: the new worker refuses another operator's action")
+    func claimSurvivesRestart() async throws {
+        try await harness.prepare()
+        let reportID = UUID()
+        let caseID = DerivedID.caseID(forReport: reportID)
+        try await harness.withWorker { _ in
+            try await harness.produce([unit("rabat-u1", 1, "available", at: 1, 0, skills: [])])
+            try await waitFor("the unit known") { try await scalar("select count(*) from units") == 1 }
+            try await harness.produce([report(reportID, category: "homeless_adult", age: 40, at: 1)])
+            try await waitFor("the case assigned") {
+                try await text("select status from cases where case_id = '\(caseID)'") == "assigned"
+            }
+            try await harness.produce([command(caseID, "claim", reason: "I call the family", by: "op-amina")])
+            try await waitFor("the claim applied") {
+                try await scalar(
+                    "select count(*) from case_timeline where case_id = '\(caseID)' and detail->>'command' = 'claim' and detail->>'outcome' = 'applied'"
+                ) == 1
+            }
+        }
+        // A new worker rebuilds the zone from PostgreSQL, the claim with it.
+        try await harness.withWorker { _ in
+            try await harness.produce([command(caseID, "cancel", reason: "duplicate?", by: "op-youssef")])
+            try await waitFor("the new worker refused another operator's cancel") {
+                try await text(
+                    "select detail->>'rejection' from case_timeline where case_id = '\(caseID)' and detail->>'command' = 'cancel'"
+                ) == "case is claimed by op-amina"
+            }
+        }
+        #expect(try await text("select status from cases where case_id = '\(caseID)'") == "assigned")
         try await harness.cleanUp()
     }
 

@@ -24,17 +24,6 @@ struct NightReportTests {
         }
     }
 
-    func event(_ role: TopicRole, zone: String, _ fields: [(String, JSONValue)]) -> KafkaRecord {
-        var object = JSONObject()
-        object.append("schema_version", 1)
-        object.append("event_id", .string(UUID().uuidString.lowercased()))
-        object.append("zone", .string(zone))
-        for (key, value) in fields { object.append(key, value) }
-        return KafkaRecord(
-            topic: harness.pipeline.catalog.name(role), key: Array(zone.utf8),
-            value: Array(JSONValue.object(object).serialized.utf8))
-    }
-
     @Test("a night's cases by category, priority and resolution, response times and unmet demand, in HTML and PNG")
     func nightReport() async throws {
         // Before the worker makes its metrics (swift-metrics binds each to the factory of its time).
@@ -76,7 +65,7 @@ struct NightReportTests {
             // The first case's crew reaches the person; the second is closed: no bed tonight.
             let (firstCase, firstUnit) = cases[0]
             try await harness.pipeline.produce([
-                event(
+                harness.pipeline.event(
                     .units, zone: "rabat",
                     [
                         ("unit_id", .string(firstUnit!)),
@@ -84,7 +73,7 @@ struct NightReportTests {
                         ("status", "on_scene"), ("position", ["lat": 34.02, "lon": -6.84]),
                         ("reported_at", .string(RFC3339.format(Date()))), ("case_id", .string(firstCase.lowercased)),
                     ]),
-                event(
+                harness.pipeline.event(
                     .commands, zone: "rabat",
                     [
                         ("case_id", .string(cases[1].0.lowercased)), ("command", "close"),
@@ -114,29 +103,27 @@ struct NightReportTests {
                         .broker { worker.producer },
                     ],
                     logger: harness.pipeline.logger)
-                let group = ServiceGroup(
-                    configuration: .init(services: [.init(service: server)], logger: harness.pipeline.logger))
-                let running = Task { try await group.run() }
-                let client = WebClient(base: URL(string: "http://127.0.0.1:\(metricsPort)")!)
-                var metrics = ""
-                // Gauges are refreshed every tick (1 s).
-                let complete = try await eventually(timeout: .seconds(20)) {
-                    guard let reply = try? await client.send("GET", "/metrics"), reply.status == 200 else {
-                        return false
+                try await harness.pipeline.withServices([server]) {
+                    let client = WebClient(base: URL(string: "http://127.0.0.1:\(metricsPort)")!)
+                    var metrics = ""
+                    // Gauges are refreshed every tick (1 s).
+                    let complete = try await eventually(timeout: .seconds(20)) {
+                        guard let reply = try? await client.send("GET", "/metrics"), reply.status == 200 else {
+                            return false
+                        }
+                        metrics = String(decoding: reply.body, as: UTF8.self)
+                        return metrics.contains("samu_queue_depth{zone=\"rabat\"}")
+                            && metrics.contains(
+                                "samu_consumer_lag{topic=\"\(harness.pipeline.catalog.name(.reports))\"")
                     }
-                    metrics = String(decoding: reply.body, as: UTF8.self)
-                    return metrics.contains("samu_queue_depth{zone=\"rabat\"}")
-                        && metrics.contains("samu_consumer_lag{topic=\"\(harness.pipeline.catalog.name(.reports))\"")
+                    #expect(complete, "metrics incomplete:\n\(metrics.prefix(3000))")
+                    #expect(metrics.contains("samu_decisions_total{priority="))
+                    #expect(metrics.contains("samu_decision_latency_seconds_bucket{priority="))
+                    #expect(metrics.contains("samu_free_beds{zone=\"rabat\",bed_type=\"men\"}"))
+                    let ready = try? await client.send("GET", "/health/ready")
+                    #expect(ready?.status == 200)
+                    #expect(ready?.json["status"]?.stringValue == "ready")
                 }
-                #expect(complete, "metrics incomplete:\n\(metrics.prefix(3000))")
-                #expect(metrics.contains("samu_decisions_total{priority="))
-                #expect(metrics.contains("samu_decision_latency_seconds_bucket{priority="))
-                #expect(metrics.contains("samu_free_beds{zone=\"rabat\",bed_type=\"men\"}"))
-                let ready = try? await client.send("GET", "/health/ready")
-                #expect(ready?.status == 200)
-                #expect(ready?.json["status"]?.stringValue == "ready")
-                await group.triggerGracefulShutdown()
-                try await running.value
             }
         }
 

@@ -77,13 +77,21 @@ struct PipelineHarness {
         let worker = DispatchWorker(
             configuration: configuration, catalog: catalog, store: store, triage: TriageEngine(rules: rules),
             neighbours: neighbours, partnerFeed: partnerFeed, logger: logger)
+        return try await withServices([StoreService(store: store), worker]) { try await body(worker) }
+    }
+
+    /// Runs `services` in a group while `body` runs, then shuts them down gracefully.
+    func withServices<Result: Sendable>(
+        _ services: [any Service], _ body: () async throws -> Result
+    ) async throws
+        -> Result
+    {
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: StoreService(store: store)), .init(service: worker)], logger: logger))
+            configuration: .init(services: services.map { .init(service: $0) }, logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             do {
-                let result = try await body(worker)
+                let result = try await body()
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
                 return result
@@ -93,6 +101,17 @@ struct PipelineHarness {
                 throw error
             }
         }
+    }
+
+    /// An event of `role` for `zone` (schema version 1, a new event id), keyed by the zone.
+    func event(_ role: TopicRole, zone: String, _ fields: [(String, JSONValue)]) -> KafkaRecord {
+        var object = JSONObject()
+        object.append("schema_version", 1)
+        object.append("event_id", .string(UUID().uuidString.lowercased()))
+        object.append("zone", .string(zone))
+        for (key, value) in fields { object.append(key, value) }
+        return KafkaRecord(
+            topic: catalog.name(role), key: Array(zone.utf8), value: Array(JSONValue.object(object).serialized.utf8))
     }
 
     func produce(_ records: [KafkaRecord]) async throws {
