@@ -15,6 +15,8 @@ dpkg -s pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 # The console's browser tests: Debian's headless-capable Chromium, and fonts with Arabic letters.
 dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
 dpkg -s fonts-noto-core >/dev/null 2>&1 || need_apt+=(fonts-noto-core fonts-dejavu-core)
+# Morocco's time zone (UTC+1, UTC+0 during Ramadan) for the night report.
+dpkg -s tzdata >/dev/null 2>&1 || need_apt+=(tzdata)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -534,14 +534,16 @@ public enum Migrations {
                 )
                 """,
                 "create index console_sessions_by_expiry on console_sessions (expires_at)",
-                // Hotline systems posting reports over HTTP: one token each (its SHA-256 only) and
-                // a rate.
+                // Hotline systems posting reports over HTTP: one token each (its SHA-256 only), a
+                // rate, and the zones each may report for.
                 """
                 create table intake_clients (
                     client_id text primary key check (client_id ~ '^[a-z0-9][a-z0-9._-]{0,63}$'),
                     token_hash bytea not null unique,
                     rate_per_minute integer not null check (rate_per_minute > 0),
                     burst integer not null check (burst > 0),
+                    -- The zones the client may report for; null: every zone (a national hotline).
+                    zones text[],
                     disabled boolean not null default false,
                     created_at timestamptz not null default now()
                 )

@@ -52,6 +52,10 @@ public struct IntakeClient: Sendable, Equatable {
     public var id: String
     public var ratePerMinute: Int
     public var burst: Int
+    /// The zones it may report for; `nil`: every zone.
+    public var zones: [String]?
+
+    public func mayReport(for zone: String) -> Bool { zones?.contains(zone) ?? true }
 }
 
 /// Accounts, sessions and API tokens in PostgreSQL. Only hashes are stored: bcrypt for operators'
@@ -203,14 +207,19 @@ public struct Accounts: Sendable {
     // MARK: - Intake clients
 
     /// Creates a client, or gives an existing one a new token; returns the token (shown once).
-    public func saveIntakeClient(id: String, ratePerMinute: Int, burst: Int) async throws -> String {
+    public func saveIntakeClient(
+        id: String, ratePerMinute: Int, burst: Int, zones: [String]? = nil
+    ) async throws
+        -> String
+    {
         let token = Self.newToken(prefix: "samu_")
         try await store.client.query(
             """
-            insert into intake_clients (client_id, token_hash, rate_per_minute, burst)
-            values (\(id), \(Self.digest(token)), \(ratePerMinute), \(burst))
+            insert into intake_clients (client_id, token_hash, rate_per_minute, burst, zones)
+            values (\(id), \(Self.digest(token)), \(ratePerMinute), \(burst), \(zones))
             on conflict (client_id) do update set token_hash = excluded.token_hash,
-                rate_per_minute = excluded.rate_per_minute, burst = excluded.burst, disabled = false
+                rate_per_minute = excluded.rate_per_minute, burst = excluded.burst, zones = excluded.zones,
+                disabled = false
             """, logger: logger)
         return token
     }
@@ -219,11 +228,11 @@ public struct Accounts: Sendable {
     public func intakeClient(token: String) async throws -> IntakeClient? {
         let rows = try await store.client.query(
             """
-            select client_id, rate_per_minute, burst from intake_clients
+            select client_id, rate_per_minute, burst, zones from intake_clients
             where token_hash = \(Self.digest(token)) and not disabled
             """, logger: logger)
-        for try await (id, rate, burst) in rows.decode((String, Int, Int).self) {
-            return IntakeClient(id: id, ratePerMinute: rate, burst: burst)
+        for try await (id, rate, burst, zones) in rows.decode((String, Int, Int, [String]?).self) {
+            return IntakeClient(id: id, ratePerMinute: rate, burst: burst, zones: zones)
         }
         return nil
     }

@@ -281,10 +281,10 @@ public struct BoardQueries: Sendable {
         return nil
     }
 
-    /// The zone of a case, or `nil` when it is unknown.
-    public func zone(of caseID: UUID) async throws -> String? {
-        let rows = try await client.query("select zone from cases where case_id = \(caseID)", logger: logger)
-        for try await zone in rows.decode(String.self) { return zone }
+    /// The zone of a case and whether it is still open, or `nil` when it is unknown.
+    public func zone(of caseID: UUID) async throws -> (zone: String, open: Bool)? {
+        let rows = try await client.query("select zone, open from cases where case_id = \(caseID)", logger: logger)
+        for try await (zone, open) in rows.decode((String, Bool).self) { return (zone, open) }
         return nil
     }
 

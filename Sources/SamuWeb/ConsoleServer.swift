@@ -387,9 +387,11 @@ public final class ConsoleServer: Service {
             throw Problem(.invalidBody, "send {\"command\": …, \"reason\": …}")
         }
         // Unknown and out-of-scope cases get the same answer: nothing about other zones leaks.
-        guard let zone = try await queries.zone(of: caseID), session.account.mayAct(in: zone) else {
+        guard let (zone, open) = try await queries.zone(of: caseID), session.account.mayAct(in: zone) else {
             throw Problem(.notFound, "no such case in your zones")
         }
+        // The worker acts on open cases only: say so now rather than send a command nobody applies.
+        guard open else { throw Problem(.caseClosed, "the case is closed; its timeline is still readable") }
         let reason = (asked.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let event = CommandEvent(
             event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,

@@ -79,6 +79,12 @@ public struct IntakeEndpoint: Sendable {
                     .validation, rejection.detail, field: rejection.field ?? "", reason: rejection.reason.rawValue)
             }
         }
+        guard client.mayReport(for: report.zone) else {
+            Self.requests(client: client.id, outcome: "forbidden").increment()
+            throw Problem(
+                .forbidden, "client \(client.id) may not report for zone \(report.zone)", field: "/zone",
+                reason: "zone_not_allowed")
+        }
         let hash = ByteBuffer(bytes: SHA256.hash(data: body))
         let claimID = UUID()
         let outcome = try await claim(client: client.id, key: key, hash: hash, report: report, claimID: claimID)

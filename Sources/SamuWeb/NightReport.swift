@@ -138,19 +138,39 @@ public struct NightReport: Sendable, Encodable {
             p90ResponseSeconds: percentile(0.9), zones: zones)
     }
 
-    /// The night starting at 19:00 on `day` in Morocco (UTC+1) and ending at 07:00 the next day.
+    /// Morocco's time zone from the system's tz database (UTC+1, UTC+0 during Ramadan), or UTC+1.
+    public static let morocco = TimeZone(identifier: "Africa/Casablanca") ?? TimeZone(secondsFromGMT: 3600)!
+
+    static var calendar: Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = morocco
+        return calendar
+    }
+
+    /// From 19:00 on the night's first day to 07:00 the next day, Morocco's local time.
+    static func night(starting day: Date) -> (from: Date, to: Date) {
+        let calendar = calendar
+        let start = calendar.date(bySettingHour: 19, minute: 0, second: 0, of: day)!
+        let next = calendar.date(byAdding: .day, value: 1, to: calendar.startOfDay(for: day))!
+        return (start, calendar.date(bySettingHour: 7, minute: 0, second: 0, of: next)!)
+    }
+
+    /// The night that starts on `day` (YYYY-MM-DD).
     public static func night(of day: String) -> (from: Date, to: Date)? {
-        let formatter = ISO8601DateFormatter()
-        guard let start = formatter.date(from: "\(day)T19:00:00+01:00") else { return nil }
-        return (start, start.addingTimeInterval(12 * 3600))
+        let parts = day.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3,
+            let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2], hour: 12)),
+            // No rolling over: 2026-02-30 is not a day.
+            calendar.dateComponents([.year, .month, .day], from: date)
+                == DateComponents(year: parts[0], month: parts[1], day: parts[2])
+        else { return nil }
+        return night(starting: date)
     }
 
     /// The most recent night that has begun at `now`.
     public static func lastNight(now: Date = Date()) -> (from: Date, to: Date) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(secondsFromGMT: 3600)!
-        var start = calendar.date(bySettingHour: 19, minute: 0, second: 0, of: now)!
-        if start > now { start = calendar.date(byAdding: .day, value: -1, to: start)! }
-        return (start, start.addingTimeInterval(12 * 3600))
+        let calendar = calendar
+        let today = night(starting: now)
+        return today.from <= now ? today : night(starting: calendar.date(byAdding: .day, value: -1, to: now)!)
     }
 }

@@ -96,13 +96,13 @@ public struct NightReportPage: Sendable {
     public var html: String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: language == .ar ? "ar_MA" : "fr_MA")
-        formatter.timeZone = TimeZone(secondsFromGMT: 3600)
+        formatter.timeZone = NightReport.morocco
         formatter.dateStyle = .full
         formatter.timeStyle = .short
         let period = "\(formatter.string(from: report.from)) → \(formatter.string(from: report.to))"
         var body = """
             <h1>\(Self.escape(t("title")))</h1>
-            <p class="meta">\(Self.escape(t("period"))) : \(Self.escape(period)) (UTC+1)<br>
+            <p class="meta">\(Self.escape(t("period"))) : \(Self.escape(period))<br>
             \(Self.escape(t("generated"))) \(Self.escape(formatter.string(from: report.generatedAt)))</p>
             <p class="total"><strong>\(report.total)</strong> \(Self.escape(t("total")))</p>
             """

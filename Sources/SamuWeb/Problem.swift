@@ -19,6 +19,7 @@ public struct Problem: HTTPResponseError, Sendable {
         case unsupportedMediaType = "unsupported-media-type"
         case payloadTooLarge = "payload-too-large"
         case csrf = "csrf"
+        case caseClosed = "case-closed"
         case brokerUnavailable = "broker-unavailable"
         case databaseUnavailable = "database-unavailable"
 
@@ -29,7 +30,7 @@ public struct Problem: HTTPResponseError, Sendable {
             case .notFound: .notFound
             case .invalidBody, .missingIdempotencyKey: .badRequest
             case .validation, .idempotencyKeyReused: .unprocessableContent
-            case .requestInProgress: .conflict
+            case .requestInProgress, .caseClosed: .conflict
             case .rateLimited: .tooManyRequests
             case .unsupportedMediaType: .unsupportedMediaType
             case .payloadTooLarge: .contentTooLarge
@@ -51,6 +52,7 @@ public struct Problem: HTTPResponseError, Sendable {
             case .unsupportedMediaType: "Content-Type must be application/json"
             case .payloadTooLarge: "Body too large"
             case .csrf: "Missing or wrong CSRF token"
+            case .caseClosed: "The case is closed"
             case .brokerUnavailable: "The broker did not accept the report"
             case .databaseUnavailable: "The database is unavailable"
             }

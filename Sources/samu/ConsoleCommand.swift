@@ -82,14 +82,7 @@ struct OperatorAccountCommand: AsyncParsableCommand {
         guard !zoneList.isEmpty else { throw ValidationError("--zones needs at least one zone") }
         try await context.withStore { store in
             try await store.requireMigrated()
-            let known = try await store.client.query(
-                "select code from ref_zones where code = any(\(zoneList))", logger: context.logger)
-            var found: Set<String> = []
-            for try await code in known.decode(String.self) { found.insert(code) }
-            let unknown = zoneList.filter { !found.contains($0) }
-            guard unknown.isEmpty else {
-                throw ValidationError("unknown zones: \(unknown.joined(separator: ", ")) (run `samu seed` first?)")
-            }
+            try await requireKnownZones(zoneList, store: store, context: context)
             let account = OperatorAccount(id: id, displayName: name ?? id, role: role, zones: zoneList)
             try await Accounts(store: store, logger: context.logger).saveOperator(account, password: password)
         }
@@ -111,6 +104,9 @@ struct ClientAccountCommand: AsyncParsableCommand {
     @Option(help: "Reports the client may post at once before the rate applies.")
     var burst: Int = 60
 
+    @Option(help: "Zones the client may report for, comma-separated; default: every zone.")
+    var zones: String?
+
     @Option(help: "Write the token to this file (mode 0600) instead of standard output.")
     var tokenFile: String?
 
@@ -119,10 +115,14 @@ struct ClientAccountCommand: AsyncParsableCommand {
         guard ratePerMinute > 0, burst > 0 else {
             throw ValidationError("--rate-per-minute and --burst must be positive")
         }
+        let zoneList = zones.map {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         let token = try await context.withStore { store in
             try await store.requireMigrated()
+            if let zoneList { try await requireKnownZones(zoneList, store: store, context: context) }
             return try await Accounts(store: store, logger: context.logger)
-                .saveIntakeClient(id: id, ratePerMinute: ratePerMinute, burst: burst)
+                .saveIntakeClient(id: id, ratePerMinute: ratePerMinute, burst: burst, zones: zoneList)
         }
         if let tokenFile {
             guard
@@ -149,5 +149,18 @@ struct ListAccountsCommand: AsyncParsableCommand {
                 "\(account.id)\t\(account.role.rawValue)\t\(account.zones.joined(separator: ","))\t\(account.displayName)"
             )
         }
+    }
+}
+
+/// Fails unless every zone is in the reference data.
+func requireKnownZones(_ zones: [String], store: SamuStore, context: Context) async throws {
+    guard !zones.isEmpty else { throw ValidationError("--zones needs at least one zone") }
+    let known = try await store.client.query(
+        "select code from ref_zones where code = any(\(zones))", logger: context.logger)
+    var found: Set<String> = []
+    for try await code in known.decode(String.self) { found.insert(code) }
+    let unknown = zones.filter { !found.contains($0) }
+    guard unknown.isEmpty else {
+        throw ValidationError("unknown zones: \(unknown.joined(separator: ", ")) (run `samu seed` first?)")
     }
 }

@@ -10,7 +10,7 @@ struct ReportCommand: AsyncParsableCommand {
         abstract: "The night report: cases by category, priority and resolution, response times, unmet demand by zone.",
         discussion: """
             Covers the cases reported (the hotline's reported_at) in the period: a night (19:00 to 07:00, \
-            Morocco time) with --night, or --from and --to. Writes a printable HTML page and the same \
+            Morocco time, Africa/Casablanca) with --night, or --from and --to. Writes a printable HTML page and the same \
             page as a PNG (rendered by headless Chromium, SAMU_CHROMIUM or /usr/bin/chromium), plus the \
             figures as JSON.
             """

@@ -228,6 +228,20 @@ struct ConsoleBrowserTests {
                 #expect(forged.status == 403)
                 #expect(forged.json["type"]?.stringValue == "https://samu.example.ma/problems/csrf")
                 #expect(try await client.send("GET", "/api/board").status == 401)
+                // Karim closes the case; a later action on it is refused at the console (409).
+                let close = try await karim.json(
+                    "POST", "/api/cases/\(id)/commands",
+                    ["command": "close", "resolution": "sheltered", "reason": "at the shelter"])
+                #expect(close.status == 202)
+                let closed = try await eventually(timeout: .seconds(20)) {
+                    try await karim.send("GET", "/api/board").json["cases"]?.arrayValue?.isEmpty == true
+                }
+                #expect(closed)
+                let late = try await karim.json(
+                    "POST", "/api/cases/\(id)/commands", ["command": "cancel", "reason": "x"])
+                #expect(late.status == 409)
+                #expect(late.json["type"]?.stringValue == "https://samu.example.ma/problems/case-closed")
+                #expect(try await karim.send("GET", "/api/cases/\(id)").json["status"]?.stringValue == "resolved")
                 // A wrong password is refused.
                 let wrong = try await client.json(
                     "POST", "/api/login", ["operator_id": "karim", "password": "not the password"])
@@ -249,8 +263,10 @@ struct ConsoleBrowserTests {
                 // After logout the old cookie opens nothing.
                 #expect(try await karim.json("POST", "/api/logout", [:]).status == 200)
                 #expect(try await karim.send("GET", "/api/board").status == 401)
-                // Only Karim's scope was ever on the wire: the command topic holds no command at all.
-                #expect(try await harness.pipeline.readAll(.commands).isEmpty)
+                // Salma's attempts never reached the wire: the command topic holds Karim's close only.
+                let commands = try await harness.pipeline.readAll(.commands)
+                #expect(commands.count == 1)
+                #expect(commands.first?.key == Array("rabat".utf8))
             }
         }
         try await harness.pipeline.cleanUp()

@@ -111,10 +111,14 @@ struct ConsoleHarness {
         }
     }
 
-    func addClient(_ id: String, ratePerMinute: Int = 600, burst: Int = 60) async throws -> String {
+    func addClient(
+        _ id: String, ratePerMinute: Int = 600, burst: Int = 60, zones: [String]? = nil
+    ) async throws
+        -> String
+    {
         try await pipeline.withStore { store in
             try await Accounts(store: store, logger: pipeline.logger)
-                .saveIntakeClient(id: id, ratePerMinute: ratePerMinute, burst: burst)
+                .saveIntakeClient(id: id, ratePerMinute: ratePerMinute, burst: burst, zones: zones)
         }
     }
 

@@ -43,6 +43,7 @@ struct IntakeHTTPTests {
         try await harness.prepare()
         let token = try await harness.addClient("hotline-a")
         let limited = try await harness.addClient("hotline-b", ratePerMinute: 1, burst: 2)
+        let casablanca = try await harness.addClient("hotline-casa", zones: ["casablanca-anfa"])
         try await harness.withConsole { client in
             // Authentication: none, an unknown token.
             let none = try await post(client, token: nil, key: "k0", body: report())
@@ -65,6 +66,14 @@ struct IntakeHTTPTests {
             let tooOld = try await post(client, token: token, key: "k3", body: report(age: 340))
             expectProblem(tooOld, status: 422, type: "validation", field: "/person/age")
             #expect(tooOld.json["reason"]?.stringValue == "schema_violation")
+
+            let huge = Data(repeating: UInt8(ascii: " "), count: 70 * 1024)
+            expectProblem(
+                try await post(client, token: token, key: "k4", body: huge), status: 413, type: "payload-too-large")
+            // A client scoped to Casablanca-Anfa cannot report for Rabat.
+            let elsewhere = try await post(client, token: casablanca, key: "casa-1", body: report())
+            expectProblem(elsewhere, status: 403, type: "forbidden", field: "/zone")
+            #expect(elsewhere.json["reason"]?.stringValue == "zone_not_allowed")
 
             // Accepted, then retried with the same key: one report, the same answer.
             let id = UUID()

@@ -127,6 +127,33 @@ struct JSONLogTests {
     }
 }
 
+@Suite("Night report window")
+struct NightWindowTests {
+    func utc(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
+
+    @Test("19:00 to 07:00 in Morocco: UTC+1 in winter, UTC+0 during Ramadan (the tz database)")
+    func nights() throws {
+        let january = try #require(NightReport.night(of: "2026-01-14"))
+        #expect(january.from == utc("2026-01-14T18:00:00Z"))
+        #expect(january.to == utc("2026-01-15T06:00:00Z"))
+        let ramadan = try #require(NightReport.night(of: "2026-03-01"))
+        #expect(ramadan.from == utc("2026-03-01T19:00:00Z"))
+        #expect(ramadan.to == utc("2026-03-02T07:00:00Z"))
+        // The night clocks go back from +01 to +00 (15 February 2026, 03:00): 13 hours long.
+        let change = try #require(NightReport.night(of: "2026-02-14"))
+        #expect(change.to.timeIntervalSince(change.from) == 13 * 3600)
+        #expect(NightReport.night(of: "2026-02-30") == nil)
+        #expect(NightReport.night(of: "yesterday") == nil)
+    }
+
+    @Test("the last night that began: before 19:00 it is yesterday's")
+    func lastNight() {
+        #expect(NightReport.lastNight(now: utc("2026-01-15T03:00:00Z")).from == utc("2026-01-14T18:00:00Z"))
+        #expect(NightReport.lastNight(now: utc("2026-01-15T17:59:00Z")).from == utc("2026-01-14T18:00:00Z"))
+        #expect(NightReport.lastNight(now: utc("2026-01-15T18:00:00Z")).from == utc("2026-01-15T18:00:00Z"))
+    }
+}
+
 @Suite("Rate limiter")
 struct RateLimiterTests {
     @Test("a burst, then refusal with the seconds to wait; each key has its own bucket")
