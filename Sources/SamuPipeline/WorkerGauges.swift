@@ -14,14 +14,20 @@ final class WorkerGauges: Sendable {
     private let reported = Mutex<(queues: Set<String>, beds: Set<[String]>, lag: Set<KafkaTopicPartition>)>(
         ([], [], []))
 
+    /// Counted per batch: one metric lookup per (priority, kind) present, not one per decision.
     func recordDecisions(_ decisions: [DispatchWrite.Decision], latencyNanoseconds: Int64) {
-        for decision in decisions {
-            let priority = decision.priority.code
-            Counter(label: "samu_decisions_total", dimensions: [("priority", priority), ("kind", decision.kind)])
-                .increment()
-            // From the batch's consumption to the commit of its decisions.
-            Metrics.Timer(label: "samu_decision_latency_seconds", dimensions: [("priority", priority)])
-                .recordNanoseconds(latencyNanoseconds)
+        var counts: [Priority: [String: Int]] = [:]
+        for decision in decisions { counts[decision.priority, default: [:]][decision.kind, default: 0] += 1 }
+        for (priority, kinds) in counts {
+            var total = 0
+            for (kind, count) in kinds {
+                Counter(label: "samu_decisions_total", dimensions: [("priority", priority.code), ("kind", kind)])
+                    .increment(by: Int64(count))
+                total += count
+            }
+            // From the batch's consumption to the commit of its decisions: one sample per decision.
+            let timer = Metrics.Timer(label: "samu_decision_latency_seconds", dimensions: [("priority", priority.code)])
+            for _ in 0..<total { timer.recordNanoseconds(latencyNanoseconds) }
         }
     }
 

@@ -76,10 +76,7 @@ struct OperatorAccountCommand: AsyncParsableCommand {
             ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
             : try String(contentsOfFile: passwordFile, encoding: .utf8)
         let password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-        let zoneList = zones.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
-            !$0.isEmpty
-        }
-        guard !zoneList.isEmpty else { throw ValidationError("--zones needs at least one zone") }
+        let zoneList = zoneCodes(zones)
         try await context.withStore { store in
             try await store.requireMigrated()
             try await requireKnownZones(zoneList, store: store, context: context)
@@ -115,9 +112,7 @@ struct ClientAccountCommand: AsyncParsableCommand {
         guard ratePerMinute > 0, burst > 0 else {
             throw ValidationError("--rate-per-minute and --burst must be positive")
         }
-        let zoneList = zones.map {
-            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
+        let zoneList = zones.map(zoneCodes)
         let token = try await context.withStore { store in
             try await store.requireMigrated()
             if let zoneList { try await requireKnownZones(zoneList, store: store, context: context) }
@@ -152,7 +147,12 @@ struct ListAccountsCommand: AsyncParsableCommand {
     }
 }
 
-/// Fails unless every zone is in the reference data.
+/// `--zones a, b,c` as codes.
+func zoneCodes(_ option: String) -> [String] {
+    option.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+}
+
+/// Fails unless every zone is in the reference data (and there is at least one).
 func requireKnownZones(_ zones: [String], store: SamuStore, context: Context) async throws {
     guard !zones.isEmpty else { throw ValidationError("--zones needs at least one zone") }
     let known = try await store.client.query(
