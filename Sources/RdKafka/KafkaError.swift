@@ -96,6 +96,20 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible, Equatable {
         )
     }
 
+    /// The broker (or librdkafka's own checks) refuses this record for good: sending it again
+    /// cannot succeed (too large, invalid, or the topic refuses this client).
+    public var refusesRecord: Bool {
+        guard let code, !isRetriable else { return false }
+        return Self.recordRefusalCodes.contains(code)
+    }
+
+    static let recordRefusalCodes: Set<Int32> = [
+        RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE.rawValue, RD_KAFKA_RESP_ERR_INVALID_MSG.rawValue,
+        RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE.rawValue, RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE.rawValue,
+        RD_KAFKA_RESP_ERR_INVALID_RECORD.rawValue, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED.rawValue,
+        RD_KAFKA_RESP_ERR__INVALID_ARG.rawValue,
+    ]
+
     /// Response codes that are transient by nature (the broker or network will come back).
     static let retriableCodes: Set<Int32> = [
         RD_KAFKA_RESP_ERR__TRANSPORT.rawValue, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN.rawValue,

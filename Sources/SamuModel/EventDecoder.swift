@@ -13,6 +13,15 @@ public enum RejectionReason: String, Sendable, CaseIterable, Codable {
     case schemaVersionUnknown = "schema_version_unknown"
     case schemaViolation = "schema_violation"
     case keyZoneMismatch = "key_zone_mismatch"
+    /// A string holds U+0000 (`\u0000` is valid JSON, but PostgreSQL's `text` and `jsonb` cannot
+    /// store it): refused here, with the field, instead of failing the database write.
+    case nulCharacter = "nul_character"
+    /// The zone is not one of the deployment's provinces and prefectures: no unit, operator or
+    /// neighbour could ever serve it.
+    case unknownZone = "unknown_zone"
+    /// The event id was used before for a different payload (a producer's bug): the first payload
+    /// stands, the second is parked with both digests.
+    case conflictingDuplicate = "conflicting_duplicate"
     /// Valid against its schema, but refused by the database every time (a bug or a limit the
     /// schema does not express); parked so that the zone's other events keep flowing.
     case unprocessable
@@ -94,6 +103,7 @@ public struct TopicDecoder: Sendable {
         } catch {
             return .failure(Rejection(reason: .schemaViolation, detail: error.description, field: error.path))
         }
+        if let rejection = Self.nulCharacter(in: value, document: document) { return .failure(rejection) }
         if checkKey, let zone = document["zone"]?.stringValue {
             let keyText = key.map { String(decoding: $0, as: UTF8.self) }
             if keyText != zone {
@@ -109,14 +119,68 @@ public struct TopicDecoder: Sendable {
     }
 }
 
+extension TopicDecoder {
+    /// The first string (value or key) holding U+0000, as a rejection naming its field. JSON can
+    /// only carry U+0000 as the escape `\u0000` (a raw control byte is a syntax error), so the raw
+    /// bytes are searched first and the document is walked only when the escape appears.
+    static func nulCharacter(in bytes: [UInt8], document: JSONValue) -> Rejection? {
+        let escape = Array(#"\u0000"#.utf8)
+        guard bytes.count >= escape.count else { return nil }
+        var found = false
+        var index = 0
+        let last = bytes.count - escape.count
+        while index <= last {
+            if bytes[index] == escape[0], bytes[index + 1] == escape[1], bytes[index + 2] == escape[2],
+                bytes[index + 3] == escape[3], bytes[index + 4] == escape[4], bytes[index + 5] == escape[5]
+            {
+                found = true
+                break
+            }
+            index += 1
+        }
+        guard found, let path = nulPath(document, path: "") else { return nil }
+        return Rejection(
+            reason: .nulCharacter, detail: "a string holds U+0000, which PostgreSQL cannot store",
+            field: path.isEmpty ? "/" : path)
+    }
+
+    /// The JSON Pointer of the first string or key holding U+0000.
+    static func nulPath(_ value: JSONValue, path: String) -> String? {
+        switch value {
+        case .string(let text):
+            return text.utf8.contains(0) ? path : nil
+        case .array(let elements):
+            for (index, element) in elements.enumerated() {
+                if let found = nulPath(element, path: "\(path)/\(index)") { return found }
+            }
+            return nil
+        case .object(let object):
+            for entry in object.entries {
+                let pointer = "\(path)/\(JSONSchema.escape(entry.key))"
+                if entry.key.utf8.contains(0) { return pointer }
+                if let found = nulPath(entry.value, path: pointer) { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+}
+
 /// Turns raw report bytes into a validated ``Report`` or a ``Rejection`` with a precise reason.
 public struct ReportDecoder: Sendable {
     public static let defaultMaximumBytes = TopicDecoder.defaultMaximumBytes
 
     public let topic: TopicDecoder
+    /// The zones a report may name (`nil`: any well-formed zone).
+    public let zones: ZoneDirectory?
 
-    public init(definition: TopicDefinition, maximumBytes: Int = ReportDecoder.defaultMaximumBytes) {
+    public init(
+        definition: TopicDefinition, zones: ZoneDirectory? = nil,
+        maximumBytes: Int = ReportDecoder.defaultMaximumBytes
+    ) {
         self.topic = TopicDecoder(definition: definition, maximumBytes: maximumBytes)
+        self.zones = zones
     }
 
     public var definition: TopicDefinition { topic.definition }
@@ -125,7 +189,11 @@ public struct ReportDecoder: Sendable {
     /// must be the report's zone.
     public func decode(value: [UInt8]?, key: [UInt8]? = nil, checkKey: Bool = false) -> Result<Report, Rejection> {
         topic.document(value: value, key: key, checkKey: checkKey).flatMap { document in
-            Result { () throws(Rejection) in try Report(validated: document) }
+            Result { () throws(Rejection) in
+                let report = try Report(validated: document)
+                if let zones, !zones.contains(report.zone) { throw ZoneDirectory.unknown(report.zone) }
+                return report
+            }
         }
     }
 }

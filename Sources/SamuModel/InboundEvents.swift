@@ -18,8 +18,11 @@ public struct DecodedEvent: Sendable, Equatable {
 /// Decodes the four inbound topics with their schemas from the catalog.
 public struct InboundDecoder: Sendable {
     let decoders: [String: (TopicRole, TopicDecoder)]
+    /// The zones events may name; `nil` accepts any well-formed zone (tools that read history).
+    let zones: ZoneDirectory?
 
-    public init(catalog: TopicCatalog) {
+    public init(catalog: TopicCatalog, zones: ZoneDirectory?) {
+        self.zones = zones
         var decoders: [String: (TopicRole, TopicDecoder)] = [:]
         for role in TopicRole.inbound {
             decoders[catalog.name(role)] = (role, TopicDecoder(definition: catalog.definition(role)))
@@ -33,7 +36,11 @@ public struct InboundDecoder: Sendable {
             return .failure(Rejection(reason: .notAnObject, detail: "topic \(topic) is not an inbound topic"))
         }
         return decoder.document(value: value, key: key, checkKey: true).flatMap { document in
-            Result { () throws(Rejection) in try Self.map(role, document) }
+            Result { () throws(Rejection) in
+                let event = try Self.map(role, document)
+                if let zones, !zones.contains(event.zone) { throw ZoneDirectory.unknown(event.zone) }
+                return event
+            }
         }
     }
 

@@ -40,8 +40,39 @@ public struct CaseOutcome: Sendable, Equatable {
 /// A record for `samu.dlq.v1`: the refused event's bytes and position, and why.
 public struct DeadLetter: Sendable, Equatable {
     /// Original values longer than this are kept as their first bytes, size and SHA-256, so that a
-    /// dead letter always fits in a broker message (1 MB by default).
+    /// dead letter always fits in a broker message (1 MB by default): with the key and headers
+    /// capped below, a dead letter's record stays under ``maximumRecordBytes``.
     public static let maximumOriginalBytes = 256 * 1024
+    /// The longest original key a dead letter carries (as the record key and in `original`).
+    public static let maximumKeyBytes = 1024
+    /// The most original headers a dead letter carries, and the longest name and value of each.
+    public static let maximumHeaders = 16
+    public static let maximumHeaderBytes = 1024
+    /// An upper bound of a dead letter's whole record (value, key and headers): base64 of the
+    /// capped value and key, the capped headers twice (raw and base64), and the fixed fields.
+    public static let maximumRecordBytes =
+        (maximumOriginalBytes + maximumKeyBytes) * 4 / 3 + 8 + maximumKeyBytes
+        + maximumHeaders * 2 * (2 * maximumHeaderBytes * 4 / 3 + 64) + 8 * 1024
+
+    /// The original headers the dead letter carries: the first ``maximumHeaders``, each cut to
+    /// ``maximumHeaderBytes`` (name and value).
+    public var keptHeaders: [Header] {
+        headers.prefix(Self.maximumHeaders).map { header in
+            Header(
+                name: String(decoding: header.name.utf8.prefix(Self.maximumHeaderBytes), as: UTF8.self),
+                value: header.value.map { Array($0.prefix(Self.maximumHeaderBytes)) })
+        }
+    }
+
+    /// The key the dead letter's record carries: the original one when it is short enough.
+    public var keptKey: [UInt8]? {
+        guard let key, key.count <= Self.maximumKeyBytes else { return nil }
+        return key
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+    }
 
     public struct Header: Sendable, Equatable {
         public var name: String
@@ -64,6 +95,17 @@ public struct DeadLetter: Sendable, Equatable {
     public var headers: [Header]
     public var rejectedAt: Date
     public var rejectedBy: String
+    /// For a conflicting duplicate: the SHA-256 (hex) of the payload processed first, and of this one.
+    public var conflict: (stored: String, received: String)?
+
+    public static func == (lhs: DeadLetter, rhs: DeadLetter) -> Bool {
+        lhs.eventID == rhs.eventID && lhs.rejection == rhs.rejection && lhs.sourceTopic == rhs.sourceTopic
+            && lhs.sourcePartition == rhs.sourcePartition && lhs.sourceOffset == rhs.sourceOffset
+            && lhs.sourceTimestampMilliseconds == rhs.sourceTimestampMilliseconds && lhs.key == rhs.key
+            && lhs.value == rhs.value && lhs.headers == rhs.headers && lhs.rejectedAt == rhs.rejectedAt
+            && lhs.rejectedBy == rhs.rejectedBy && lhs.conflict?.stored == rhs.conflict?.stored
+            && lhs.conflict?.received == rhs.conflict?.received
+    }
 
     public init(
         rejection: Rejection, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64,
@@ -91,7 +133,12 @@ public struct DeadLetter: Sendable, Equatable {
         if let sourceTimestampMilliseconds { source.append("timestamp_ms", .integer(sourceTimestampMilliseconds)) }
         var original = JSONObject()
         if let key {
-            original.append("key_base64", .string(Data(key.prefix(Self.maximumOriginalBytes)).base64EncodedString()))
+            original.append("key_base64", .string(Data(key.prefix(Self.maximumKeyBytes)).base64EncodedString()))
+            if key.count > Self.maximumKeyBytes {
+                original.append("key_truncated", true)
+                original.append("key_size", .integer(Int64(key.count)))
+                original.append("key_sha256", .string(Self.sha256(key)))
+            }
         }
         if let value {
             original.append(
@@ -100,14 +147,26 @@ public struct DeadLetter: Sendable, Equatable {
                 // Too large for a dead letter to carry whole: keep the start, the size and a digest.
                 original.append("value_truncated", true)
                 original.append("value_size", .integer(Int64(value.count)))
-                original.append(
-                    "value_sha256", .string(SHA256.hash(data: value).map { String(format: "%02x", $0) }.joined()))
+                original.append("value_sha256", .string(Self.sha256(value)))
             }
+        }
+        let kept = keptHeaders
+        if kept.count != headers.count || zip(kept, headers).contains(where: { $0 != $1 }) {
+            var flat: [UInt8] = []
+            for header in headers {
+                flat.append(contentsOf: header.name.utf8)
+                flat.append(0)
+                flat.append(contentsOf: header.value ?? [])
+                flat.append(0)
+            }
+            original.append("headers_truncated", true)
+            original.append("headers_size", .integer(Int64(flat.count)))
+            original.append("headers_sha256", .string(Self.sha256(flat)))
         }
         original.append(
             "headers",
             .array(
-                headers.map { header in
+                kept.map { header in
                     var object = JSONObject()
                     object.append("name", .string(header.name))
                     if let value = header.value {
@@ -123,6 +182,12 @@ public struct DeadLetter: Sendable, Equatable {
         if let field = rejection.field { object.append("field", .string(String(field.prefix(200)))) }
         object.append("source", .object(source))
         object.append("original", .object(original))
+        if let conflict {
+            var digests = JSONObject()
+            digests.append("stored_sha256", .string(conflict.stored))
+            digests.append("received_sha256", .string(conflict.received))
+            object.append("conflict", .object(digests))
+        }
         object.append("rejected_at", .string(RFC3339.format(rejectedAt)))
         object.append("rejected_by", .string(String(rejectedBy.prefix(200))))
         return .object(object)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import Metrics
@@ -24,6 +25,8 @@ public final class DispatchWorker: Service {
     public let triage: TriageEngine
     public let neighbours: [String: [String]]
     public let partnerFeed: PartnerFeed.Configuration?
+    /// The zones events may name (the deployment's provinces and prefectures).
+    public let zoneDirectory: ZoneDirectory
     public let statistics = WorkerStatistics()
     private let logger: Logger
     private let decoder: InboundDecoder
@@ -31,6 +34,11 @@ public final class DispatchWorker: Service {
     private let opened = Counter(label: "samu_cases_opened_total")
     private let decisionsCounter = Counter(label: "samu_dispatch_decisions_total")
     private let batchTimer = Metrics.Timer(label: "samu_worker_batch_seconds")
+    private let conflicts = Counter(label: "samu_conflicting_duplicates_total")
+    private let splits = Counter(label: "samu_batches_split_total")
+    /// 1 while the database refuses writes for a reason that should pass (fail-over, rights,
+    /// authentication, unavailability): an operator's alert; the batch waits, nothing is dead-lettered.
+    private let unwritable = Gauge(label: "samu_database_unwritable")
     private let gauges = WorkerGauges()
     private let producerBox = Mutex<KafkaProducer?>(nil)
     /// The worker's producer while it runs (readiness checks ask the broker through it).
@@ -44,8 +52,10 @@ public final class DispatchWorker: Service {
 
     public init(
         configuration: SamuConfiguration, catalog: TopicCatalog, store: SamuStore, triage: TriageEngine,
-        neighbours: [String: [String]] = [:], partnerFeed: PartnerFeed.Configuration? = nil, logger: Logger
+        zones: ZoneDirectory, neighbours: [String: [String]] = [:], partnerFeed: PartnerFeed.Configuration? = nil,
+        logger: Logger
     ) {
+        self.zoneDirectory = zones
         self.partnerFeed = partnerFeed
         self.configuration = configuration
         self.catalog = catalog
@@ -53,7 +63,7 @@ public final class DispatchWorker: Service {
         self.triage = triage
         self.neighbours = neighbours
         self.logger = logger
-        self.decoder = InboundDecoder(catalog: catalog)
+        self.decoder = InboundDecoder(catalog: catalog, zones: zones)
     }
 
     private var actor: String { "worker:\(configuration.workerID)" }
@@ -71,8 +81,12 @@ public final class DispatchWorker: Service {
         try await KafkaProducer.withProducer(configuration: configuration.producer, logger: logger) { producer in
             producerBox.withLock { $0 = producer }
             defer { producerBox.withLock { $0 = nil } }
-            let relay = OutboxRelay(store: store, producer: producer, logger: logger, statistics: statistics)
-            let deadLetters = DeadLetterWriter(producer: producer, topic: catalog.name(.deadLetters), logger: logger)
+            let relay = OutboxRelay(
+                store: store, producer: producer, owner: configuration.workerID, logger: logger,
+                statistics: statistics)
+            let deadLetters = DeadLetterWriter(
+                producer: producer, topic: catalog.name(.deadLetters), store: store, statistics: statistics,
+                logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await relay.run() }
                 // The partner feed runs beside the consumer and stops before the relay finishes.
@@ -149,13 +163,16 @@ public final class DispatchWorker: Service {
         KafkaPartitioner.partition(forZone: zone, partitions: catalog.definition(.reports).partitions)
     }
 
-    /// Takes over the zones of newly assigned partitions: their units, shelters, open cases and
-    /// queue are rebuilt from PostgreSQL.
+    /// Takes over the zones of newly assigned partitions: every zone of the deployment that travels
+    /// in them (and any other zone with stored units, shelters or open cases) is leased, and its
+    /// units, shelters, open cases and queue are rebuilt from PostgreSQL. Leases are taken here and
+    /// only here: a worker paused past its session that wakes up with a batch in hand never takes a
+    /// zone on its own (its events for zones it holds no lease on are left to the owner).
     private func rebuild(_ partitions: Set<Int32>, zones: inout Zones) async throws {
         let store = self.store
-        let known = try await retrying { try await store.knownZones() }
+        let known = Set(try await retrying { try await store.knownZones() }).union(zoneDirectory.codes)
         for zone in zones.fenced where partitions.contains(partition(of: zone)) { zones.fenced.remove(zone) }
-        let taking = known.filter { partitions.contains(partition(of: $0)) && zones.dispatchers[$0] == nil }
+        let taking = known.sorted().filter { partitions.contains(partition(of: $0)) && zones.dispatchers[$0] == nil }
         // An assignment takes a new lease even for a zone whose lease this worker kept.
         for zone in taking { zones.epochs[zone] = nil }
         try await takeOver(taking, zones: &zones)
@@ -320,6 +337,44 @@ public final class DispatchWorker: Service {
         var wall: Date
     }
 
+    /// The SHA-256 of an event's payload, in hexadecimal: what the inbox keeps to tell a
+    /// redelivery from a reused id.
+    static func digest(_ value: [UInt8]?) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in SHA256.hash(data: value ?? []) {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The dead letter of an event whose id was processed before with another payload.
+    private func conflict(
+        _ message: KafkaMessage, event: DecodedEvent, stored: String, received: String, at time: Date
+    ) -> DeadLetter {
+        conflicts.increment()
+        statistics.update { $0.conflictingDuplicates += 1 }
+        logger.error(
+            "event id reused with a different payload; the first one stands, this one is dead-lettered",
+            metadata: [
+                "event.id": "\(event.eventID.lowercased)", "zone.id": "\(event.zone)",
+                "kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)",
+                "kafka.offset": "\(message.offset)",
+            ])
+        var letter = deadLetter(
+            message,
+            Rejection(
+                reason: .conflictingDuplicate,
+                detail:
+                    "event_id \(event.eventID.lowercased) was processed before with another payload (sha256 \(stored)); this one (sha256 \(received)) is not applied",
+                field: "/event_id"),
+            at: time)
+        letter.conflict = (stored: stored, received: received)
+        return letter
+    }
+
     /// A batch's write, running while the next batch is decided.
     struct InFlight {
         var pending: PendingBatch
@@ -333,6 +388,9 @@ public final class DispatchWorker: Service {
         case written([OutboxRecord])
         /// Refused for its data: its events were added to the batch's dead letters.
         case deadLettered
+        /// Refused for its data, with more than one event: split in halves and written again, until
+        /// only the events at fault are dead-lettered.
+        case split
         /// Nothing was written (fenced, or an event processed before): handle the batch again.
         case refused
     }
@@ -352,25 +410,42 @@ public final class DispatchWorker: Service {
             case .failure(let rejection): letters.append(deadLetter(message, rejection, at: now.wall))
             }
         }
-        // Zones this worker has not decided for yet: take their leases and state first.
+        // Zones whose lease this worker holds but whose memory it forgot are reloaded under that
+        // lease. A zone it holds no lease on is not its own (its partition was never assigned to
+        // it, or was taken away while it was paused): its events are left to the owner.
         let newZones = Set(decoded.map(\.1.zone)).subtracting(zones.fenced).filter { zones.dispatchers[$0] == nil }
-        try await takeOver(newZones.sorted(), zones: &zones)
+        for zone in newZones where zones.epochs[zone] == nil {
+            logger.warning(
+                "event for a zone this worker holds no lease on; left to its owner",
+                metadata: ["zone.id": "\(zone)"])
+            zones.fenced.insert(zone)
+        }
+        try await takeOver(newZones.filter { zones.epochs[$0] != nil }.sorted(), zones: &zones)
         let eventIDs = decoded.map(\.1.eventID)
         let store = self.store
-        let seenBefore = zones.checked ? try await retrying { try await store.alreadyProcessed(eventIDs) } : []
+        let seenBefore = zones.checked ? try await retrying { try await store.alreadyProcessed(eventIDs) } : [:]
         if seenBefore.isEmpty { zones.checked = false }
         var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
-        var seenInBatch = Set<UUID>()
+        var seenInBatch: [UUID: String] = [:]
         var touched = Set<String>()
         var rejected = 0
         var reports = 0
         for (message, event) in decoded {
-            guard !zones.fenced.contains(event.zone), !seenBefore.contains(event.eventID),
-                seenInBatch.insert(event.eventID).inserted
-            else { continue }
+            guard !zones.fenced.contains(event.zone) else { continue }
+            let digest = Self.digest(message.value)
+            // An id seen before: an honest redelivery (same bytes) changes nothing; another payload
+            // under the same id is a producer's bug, parked with both digests for an operator.
+            if let stored = seenBefore[event.eventID] ?? seenInBatch[event.eventID] {
+                if !stored.isEmpty && stored != digest {
+                    letters.append(conflict(message, event: event, stored: stored, received: digest, at: now.wall))
+                }
+                continue
+            }
+            seenInBatch[event.eventID] = digest
             recorder.write.processed.append(
                 DispatchWrite.Processed(
-                    eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset))
+                    eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset,
+                    digest: digest))
             var zone = zones.taking(event.zone) ?? dispatcher(event.zone, in: &zones)
             let firstOutcome = recorder.write.outbox.count
             var triagedAt: Int64 = 0
@@ -538,12 +613,22 @@ public final class DispatchWorker: Service {
                 for zone in pending.touched { zones.forget(zone) }
                 zones.checked = true
                 return (pending, .refused)
-            case let failure as DeterministicStoreFailure:
+            case let failure as DeterministicStoreFailure where pending.batch.count > 1:
                 // The database refused the batch for its data: the zones' memory no longer matches
-                // it. Park the batch's events with the reason and forget those zones (rebuilt from
-                // their next events); the rest of the stream goes on.
+                // it (forgotten, reloaded under the same leases). The batch is split and each half
+                // written on its own, down to the events at fault.
+                logger.warning(
+                    "batch refused by the database for its data; splitting it to find the events at fault",
+                    metadata: ["batch.events": "\(pending.batch.count)", "error": "\(failure)"])
+                for zone in pending.touched { zones.forget(zone) }
+                splits.increment()
+                statistics.update { $0.batchesSplit += 1 }
+                return (pending, .split)
+            case let failure as DeterministicStoreFailure:
+                // One event the database refuses for its data: park it with the reason and forget
+                // its zone's memory (reloaded from PostgreSQL); the rest of the stream goes on.
                 logger.error(
-                    "batch refused by the database; its events are dead-lettered", metadata: ["error": "\(failure)"])
+                    "event refused by the database; dead-lettered", metadata: ["error": "\(failure)"])
                 for zone in pending.touched { zones.forget(zone) }
                 let processed = Set(pending.recorder.write.processed.map(\.eventID))
                 for (message, event) in pending.decoded where processed.contains(event.eventID) {
@@ -605,12 +690,16 @@ public final class DispatchWorker: Service {
             try await finish(
                 pending, outbox: outbox, zones: zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
             return next
-        case .deadLettered, .refused:
+        case .deadLettered, .refused, .split:
             if let next { for zone in next.touched { zones.forget(zone) } }
-            if case .deadLettered = resolution {
+            switch resolution {
+            case .deadLettered:
                 try await finish(
                     pending, outbox: [], zones: zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
-            } else {
+            case .split:
+                try await split(
+                    pending.batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+            default:
                 try await handle(
                     pending.batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
             }
@@ -634,9 +723,25 @@ public final class DispatchWorker: Service {
             case .deadLettered:
                 return try await finish(
                     settled, outbox: [], zones: zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
+            case .split:
+                return try await split(
+                    batch, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
             case .refused:
                 pending = try await prepare(batch, zones: &zones)
             }
+        }
+    }
+
+    /// Handles the two halves of a batch the database refused for its data, in offset order (so
+    /// that offsets are stored in order): a half refused again is split again, and a single event
+    /// refused alone is dead-lettered. One poison event among n costs about 2·log₂(n) writes.
+    private func split(
+        _ batch: [KafkaMessage], zones: inout Zones, consumer: KafkaConsumer, relay: OutboxRelay,
+        deadLetters: DeadLetterWriter
+    ) async throws {
+        let middle = batch.count / 2
+        for half in [Array(batch[..<middle]), Array(batch[middle...])] where !half.isEmpty {
+            try await handle(half, zones: &zones, consumer: consumer, relay: relay, deadLetters: deadLetters)
         }
     }
 
@@ -684,7 +789,7 @@ public final class DispatchWorker: Service {
         switch try await resolve(start(pending, relay: relay), zones: &zones, relay: relay).1 {
         case .written(let outbox): return outbox
         case .refused: return nil
-        case .deadLettered: return []
+        case .deadLettered, .split: return []
         }
     }
 
@@ -710,6 +815,12 @@ public final class DispatchWorker: Service {
     ) async throws -> Result {
         var backoff = Duration.milliseconds(100)
         var attempts = 0
+        defer {
+            if attempts > 0 {
+                unwritable.record(0)
+                statistics.update { $0.stuck = nil }
+            }
+        }
         while true {
             do {
                 return try await withDeadline(Self.attemptDeadline, operation)
@@ -723,7 +834,16 @@ public final class DispatchWorker: Service {
                     throw DeterministicStoreFailure(description: String(reflecting: error))
                 case .retry:
                     attempts += 1
-                    statistics.update { $0.storeRetries += 1 }
+                    unwritable.record(1)
+                    let sqlState = StoreFailurePolicy.sqlState(of: error)
+                    statistics.update {
+                        $0.storeRetries += 1
+                        $0.stuck =
+                            $0.stuck
+                            ?? .init(
+                                since: .now,
+                                reason: "database refuses writes (\(sqlState.map { "SQLSTATE \($0)" } ?? "unreachable"))")
+                    }
                     let metadata: Logger.Metadata = [
                         "db.attempt": "\(attempts)", "error": "\(String(reflecting: error))",
                     ]

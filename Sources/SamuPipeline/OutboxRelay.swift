@@ -33,10 +33,14 @@ public final class OutboxRelay: Sendable {
     /// The longest a delivered row waits for a batch write to carry its "published" mark.
     static let markInterval = Duration.milliseconds(500)
 
+    /// The worker whose zones' rows the sweep republishes (the holder of their leases).
+    let owner: String
+
     init(
-        store: SamuStore, producer: KafkaProducer, logger: Logger, statistics: WorkerStatistics,
+        store: SamuStore, producer: KafkaProducer, owner: String, logger: Logger, statistics: WorkerStatistics,
         sweepInterval: Duration = .seconds(5), sweepAge: Duration = .seconds(5)
     ) {
+        self.owner = owner
         self.store = store
         self.producer = producer
         self.logger = logger
@@ -113,8 +117,9 @@ public final class OutboxRelay: Sendable {
             do {
                 let store = self.store
                 let age = sweepAge
+                let owner = self.owner
                 let rows = try await withDeadline(Self.callDeadline) {
-                    try await store.unpublishedOutbox(olderThan: age, limit: 1000)
+                    try await store.unpublishedOutbox(olderThan: age, limit: 1000, leaseOwner: owner)
                 }
                 let fresh = inFlight.withLock { inFlight in
                     let fresh = rows.filter { !inFlight.contains($0.id) }

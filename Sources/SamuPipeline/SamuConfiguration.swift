@@ -70,6 +70,9 @@ public struct SamuConfiguration: Sendable {
             name: "SAMU_PARTNER_KEYS", defaultValue: "",
             meaning: "pseudonym key file, outside the database (required with SAMU_PARTNERS; `samu partners keys`)"),
         .init(
+            name: "SAMU_ZONES", defaultValue: "seeds/provinces.json",
+            meaning: "the provinces and prefectures events may name; any other zone is refused (`unknown_zone`)"),
+        .init(
             name: "SAMU_COMMUNES", defaultValue: "seeds/demo/communes.json",
             meaning: "communes used to coarsen positions for partners"),
         .init(
@@ -123,6 +126,7 @@ public struct SamuConfiguration: Sendable {
     public var partnersPath: String?
     public var partnerKeysPath: String?
     public var communesPath: String?
+    public var zonesPath: String?
     public var partnerIntervalMilliseconds: Int
     public var partnerDayGraceHours: Int
 
@@ -225,6 +229,7 @@ public struct SamuConfiguration: Sendable {
         partnersPath = value("SAMU_PARTNERS")
         partnerKeysPath = value("SAMU_PARTNER_KEYS")
         communesPath = value("SAMU_COMMUNES")
+        zonesPath = value("SAMU_ZONES")
         partnerIntervalMilliseconds = try integer("SAMU_PARTNER_INTERVAL_MS", default: 10_000, range: 100...3_600_000)
         partnerDayGraceHours = try integer("SAMU_PARTNER_DAY_GRACE_HOURS", default: 6, range: 0...240)
     }
@@ -235,6 +240,16 @@ public struct SamuConfiguration: Sendable {
             (0...65535).contains(port), colon > address.startIndex
         else { return nil }
         return (String(address[..<colon]), port)
+    }
+
+    /// The zones events may name: `SAMU_ZONES`, or the repository's `seeds/provinces.json`.
+    public func zoneDirectory() throws(Invalid) -> ZoneDirectory {
+        do {
+            if let zonesPath { return try ZoneDirectory.load(URL(fileURLWithPath: zonesPath)) }
+            return try ZoneDirectory.locateDefault()
+        } catch {
+            throw Invalid(variable: "SAMU_ZONES", message: error.description)
+        }
     }
 
     /// The partner feed's settings, or `nil` when no partners file is configured. Fails when a

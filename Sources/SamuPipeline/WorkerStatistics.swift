@@ -16,6 +16,20 @@ public final class WorkerStatistics: Sendable {
         /// Writes refused because another worker had taken the zone over.
         public var fencedWrites = 0
         public var batches = 0
+        /// Batches the database refused for their data, split to find the events at fault.
+        public var batchesSplit = 0
+        /// Events reusing an id already processed for another payload (dead-lettered).
+        public var conflictingDuplicates = 0
+        /// Dead letters the broker refused, kept in PostgreSQL instead.
+        public var deadLettersParked = 0
+        /// Set while the worker cannot move on (the database or the dead-letter topic refuses it).
+        public var stuck: Stuck?
+    }
+
+    /// Why and since when the worker has not been able to finish the batch in hand.
+    public struct Stuck: Sendable, Equatable {
+        public var since: ContinuousClock.Instant
+        public var reason: String
     }
 
     private let state = Mutex(Snapshot())

@@ -12,12 +12,15 @@ public struct DispatchWrite: Sendable {
         public var topic: String
         public var partition: Int32
         public var offset: Int64
+        /// The SHA-256 of the event's payload, in hexadecimal (empty when unknown).
+        public var digest: String
 
-        public init(eventID: UUID, topic: String, partition: Int32, offset: Int64) {
+        public init(eventID: UUID, topic: String, partition: Int32, offset: Int64, digest: String = "") {
             self.eventID = eventID
             self.topic = topic
             self.partition = partition
             self.offset = offset
+            self.digest = digest
         }
     }
 
@@ -205,14 +208,40 @@ extension SamuStore {
         return epochs
     }
 
-    /// The events among these that were processed before (the inbox).
-    public func alreadyProcessed(_ eventIDs: [UUID]) async throws -> Set<UUID> {
-        if eventIDs.isEmpty { return [] }
+    /// The events among these that were processed before (the inbox), with the SHA-256 of the
+    /// payload processed then (hexadecimal; empty for events processed before digests were kept).
+    public func alreadyProcessed(_ eventIDs: [UUID]) async throws -> [UUID: String] {
+        if eventIDs.isEmpty { return [:] }
         let rows = try await client.query(
-            "select event_id from processed_events where event_id = any(\(eventIDs))", logger: logger)
-        var found = Set<UUID>()
-        for try await id in rows.decode(UUID.self) { found.insert(id) }
+            """
+            select event_id, coalesce(encode(payload_sha256, 'hex'), '') from processed_events
+            where event_id = any(\(eventIDs))
+            """, logger: logger)
+        var found: [UUID: String] = [:]
+        for try await (id, digest) in rows.decode((UUID, String).self) { found[id] = digest }
         return found
+    }
+
+    /// Keeps a dead letter the broker refused (too large, or refused by the topic) in PostgreSQL,
+    /// so that its partition can move on; parking the same one again changes nothing.
+    public func park(
+        deadLetter id: UUID, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64, reason: String,
+        document: String, error: String
+    ) async throws {
+        try await client.query(
+            """
+            insert into parked_dead_letters (dead_letter_id, source_topic, source_partition, source_offset, reason,
+                                             dead_letter, error)
+            values (\(id), \(sourceTopic), \(sourcePartition), \(sourceOffset), \(reason), \(document)::jsonb, \(error))
+            on conflict (dead_letter_id) do nothing
+            """, logger: logger)
+    }
+
+    /// How many dead letters are parked in PostgreSQL (an alert when above zero).
+    public func parkedDeadLetterCount() async throws -> Int {
+        let rows = try await client.query("select count(*)::int8 from parked_dead_letters", logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
     }
 
     /// Writes a batch in one transaction and one round trip (`samu_write_batch`, migration 7);
@@ -243,7 +272,7 @@ extension SamuStore {
     /// bound arrays differ), so each connection parses and plans it once.
     struct WriteBatchStatement: PostgresPreparedStatement {
         typealias Row = UUID
-        static let name = "samu_write_batch_v7"
+        static let name = "samu_write_batch_v9"
         static let sql = SamuStore.batchQuery(DispatchWrite()).sql
         let binds: PostgresBindings
 
@@ -284,6 +313,7 @@ extension SamuStore {
             select * from samu_write_batch(
                 \(zones)::text[], \(epochs)::int8[],
                 \(p.map(\.eventID))::uuid[], \(p.map(\.topic))::text[], \(p.map(\.partition))::int4[], \(p.map(\.offset))::int8[],
+                \(p.map(\.digest))::text[],
                 \(r.map(\.report.id))::uuid[], \(r.map(\.report.zone))::text[], \(r.map(\.report.category.rawValue))::text[],
                 \(r.map(\.report.reportedAt))::timestamptz[], \(r.map(\.report.document.serialized))::text[],
                 \(r.map(\.sourceTopic))::text[], \(r.map(\.sourcePartition))::int4[], \(r.map(\.sourceOffset))::int8[],

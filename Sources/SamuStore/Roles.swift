@@ -41,7 +41,9 @@ public struct DatabaseRoles: Sendable {
         "outbox", "zone_leases", "partner_projection", "partner_days",
     ]
     /// Append-only tables: the worker inserts and reads, never updates.
-    static let workerAppendOnly = ["case_timeline", "bed_ledger", "partner_records", "partner_aggregates"]
+    static let workerAppendOnly = [
+        "case_timeline", "bed_ledger", "partner_records", "partner_aggregates", "parked_dead_letters",
+    ]
     static let workerReadOnly = ["schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_projects"]
     /// What the console reads: the board, case details, labels, accounts and intake clients.
     static let consoleReadOnly = [

@@ -145,15 +145,21 @@ public final class SamuStore: Sendable {
 
     /// Outbox rows not yet published and older than `olderThan` (younger rows are being published
     /// by the worker that wrote them), oldest first.
+    ///
+    /// With `leaseOwner`, a row keyed by a zone with a lease is returned only when that owner holds
+    /// the zone's lease: one worker publishes a zone's outcomes, so a case's outcomes reach the
+    /// topic in commit order (rows keyed otherwise, such as partner records, go to any sweeper).
     public func unpublishedOutbox(
-        olderThan age: Duration = .seconds(2), limit: Int = 1000
+        olderThan age: Duration = .seconds(2), limit: Int = 1000, leaseOwner: String? = nil
     ) async throws -> [OutboxRecord] {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
         let rows = try await client.query(
             """
-            select outbox_id, topic, key, payload, created_at from outbox
-            where published_at is null and created_at < now() - make_interval(secs => \(seconds))
-            order by created_at limit \(limit)
+            select o.outbox_id, o.topic, o.key, o.payload, o.created_at from outbox o
+            left join zone_leases l on l.zone = o.key
+            where o.published_at is null and o.created_at < now() - make_interval(secs => \(seconds))
+              and (\(leaseOwner ?? "") = '' or l.zone is null or l.owner = \(leaseOwner ?? ""))
+            order by o.created_at limit \(limit)
             """, logger: logger)
         var records: [OutboxRecord] = []
         for try await (id, topic, key, payload, createdAt) in rows.decode((UUID, String, String?, String, Date).self) {

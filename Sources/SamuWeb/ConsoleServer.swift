@@ -55,10 +55,14 @@ public final class ConsoleServer: Service {
     private let producerBox = Mutex<KafkaProducer?>(nil)
     let assets: [String: (bytes: [UInt8], type: String)]
 
+    /// The zones reports may name (HTTP intake refuses any other with `unknown_zone`).
+    let zones: ZoneDirectory
+
     public init(
-        settings: ConsoleSettings, store: SamuStore, catalog: TopicCatalog,
+        settings: ConsoleSettings, store: SamuStore, catalog: TopicCatalog, zones: ZoneDirectory,
         producer: KafkaProducerConfiguration, logger: Logger
     ) throws {
+        self.zones = zones
         self.settings = settings
         self.store = store
         self.catalog = catalog
@@ -81,7 +85,8 @@ public final class ConsoleServer: Service {
         try await KafkaProducer.withProducer(configuration: producerConfiguration, logger: logger) { producer in
             producerBox.withLock { $0 = producer }
             defer { producerBox.withLock { $0 = nil } }
-            let intake = IntakeEndpoint(accounts: accounts, producer: producer, catalog: catalog, logger: logger)
+            let intake = IntakeEndpoint(
+                accounts: accounts, producer: producer, catalog: catalog, zones: zones, logger: logger)
             let router = makeRouter(producer: producer, intake: intake)
             let app = Application(
                 router: router,

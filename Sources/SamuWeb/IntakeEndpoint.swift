@@ -25,10 +25,12 @@ public struct IntakeEndpoint: Sendable {
     /// first request still waiting for the broker is never taken over.
     var abandonedAfter: Duration = .seconds(330)
 
-    public init(accounts: Accounts, producer: KafkaProducer, catalog: TopicCatalog, logger: Logger) {
+    public init(
+        accounts: Accounts, producer: KafkaProducer, catalog: TopicCatalog, zones: ZoneDirectory, logger: Logger
+    ) {
         self.accounts = accounts
         self.producer = producer
-        self.decoder = ReportDecoder(definition: catalog.definition(.reports))
+        self.decoder = ReportDecoder(definition: catalog.definition(.reports), zones: zones)
         self.topic = catalog.name(.reports)
         self.limiter = RateLimiter()
         self.logger = logger

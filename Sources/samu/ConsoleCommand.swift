@@ -29,7 +29,8 @@ struct ConsoleCommand: AsyncParsableCommand {
         let console = try ConsoleServer(
             settings: ConsoleSettings(
                 host: host, port: port, secureCookies: context.configuration.consoleSecureCookies),
-            store: store, catalog: context.catalog, producer: context.configuration.producer, logger: context.logger)
+            store: store, catalog: context.catalog, zones: try context.configuration.zoneDirectory(),
+            producer: context.configuration.producer, logger: context.logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: StoreService(store: store)), .init(service: console)],

@@ -36,7 +36,8 @@ struct IntakeCommand: AsyncParsableCommand {
             }
             data = contents
         }
-        let decoder = ReportDecoder(definition: context.catalog.definition(.reports))
+        let decoder = ReportDecoder(
+            definition: context.catalog.definition(.reports), zones: try context.configuration.zoneDirectory())
         let topic = context.catalog.name(.reports)
         var records: [KafkaRecord] = []
         var lineNumbers: [Int] = []

@@ -127,7 +127,9 @@ struct ConsoleHarness {
         let store = try SamuStore(configuration: pipeline.configuration.database, logger: pipeline.logger)
         let console = try ConsoleServer(
             settings: ConsoleSettings(host: "127.0.0.1", port: 0, bcryptCost: 4), store: store,
-            catalog: pipeline.catalog, producer: pipeline.configuration.producer, logger: pipeline.logger)
+            catalog: pipeline.catalog,
+            zones: try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json")),
+            producer: pipeline.configuration.producer, logger: pipeline.logger)
         return try await pipeline.withServices([StoreService(store: store), console]) {
             let deadline = ContinuousClock.now + .seconds(20)
             while console.port == nil && ContinuousClock.now < deadline {

@@ -32,6 +32,8 @@ struct PolicyTests {
         arguments: [
             (nil, StoreFailurePolicy.Decision.retry), ("08006", .retry), ("40001", .retry), ("40P01", .retry),
             ("53300", .retry), ("57P01", .retry), ("57014", .retry), ("55P03", .retry), ("58030", .retry),
+            ("25006", .retry), ("28P01", .retry), ("28000", .retry), ("42501", .retry), ("22P05", .deadLetter),
+            ("22021", .deadLetter),
             ("23505", .deadLetter), ("22001", .deadLetter), ("23514", .deadLetter), ("42P01", .deadLetter),
         ] as [(String?, StoreFailurePolicy.Decision)])
     func decisions(sqlState: String?, expected: StoreFailurePolicy.Decision) {
