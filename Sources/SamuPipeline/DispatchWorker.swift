@@ -354,8 +354,6 @@ public final class DispatchWorker: Service {
     private func conflict(
         _ message: KafkaMessage, event: DecodedEvent, stored: String, received: String, at time: Date
     ) -> DeadLetter {
-        conflicts.increment()
-        statistics.update { $0.conflictingDuplicates += 1 }
         logger.error(
             "event id reused with a different payload; the first one stands, this one is dead-lettered",
             metadata: [
@@ -635,9 +633,13 @@ public final class DispatchWorker: Service {
                     pending.letters.append(
                         deadLetter(
                             message,
-                            Rejection(reason: .unprocessable, detail: "database refused the batch: \(failure)"),
+                            Rejection(reason: .unprocessable, detail: "database refused the event: \(failure)"),
                             at: pending.wall))
                 }
+                // Nothing of it was written: no case, decision or report to count.
+                pending.recorder.write.newCases = []
+                pending.recorder.write.decisions = []
+                pending.reports = 0
                 return (pending, .deadLettered)
             default:
                 throw error
@@ -651,7 +653,14 @@ public final class DispatchWorker: Service {
         deadLetters: DeadLetterWriter
     ) async throws {
         let batch = pending.batch
-        if !pending.letters.isEmpty { try await deadLetters.write(pending.letters) }
+        if !pending.letters.isEmpty {
+            try await deadLetters.write(pending.letters)
+            let conflicting = pending.letters.count { $0.rejection.reason == .conflictingDuplicate }
+            if conflicting > 0 {
+                conflicts.increment(by: Int64(conflicting))
+                statistics.update { $0.conflictingDuplicates += conflicting }
+            }
+        }
         // A fenced zone's partition belongs to another worker now: store nothing for it.
         let lostPartitions = Set(zones.fenced.map { partition(of: $0) })
         try consumer.storeOffsets(after: batch.filter { !lostPartitions.contains($0.partition) })

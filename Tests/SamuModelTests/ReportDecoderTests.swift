@@ -181,6 +181,120 @@ struct ReportDecoderTests {
     }
 }
 
+@Suite("Input PostgreSQL or the deployment cannot take")
+struct UnstorableInputTests {
+    let catalog: TopicCatalog
+    init() throws { catalog = try Repository.catalog() }
+
+    func report(notes: String, zone: String = "rabat") -> [UInt8] {
+        let document = ReportFixture.document(zone: zone).serialized
+        return Array(
+            document.replacingOccurrences(of: JSONValue.string("رجل مسن ينام قرب باب الأحد").serialized, with: notes)
+                .utf8)
+    }
+
+    @Test(
+        "U+0000 anywhere in a string or key is refused with its field; an escaped backslash before u0000 is text",
+        arguments: [
+            (#""a\u0000b""#, "/notes"), (#""\u0000""#, "/notes"), (#""ok","x\u0000":1"#, "/x"),
+        ])
+    func nul(notes: String, field: String) {
+        let decoder = ReportDecoder(definition: catalog.definition(.reports))
+        guard case .failure(let rejection) = decoder.decode(value: report(notes: notes)) else {
+            Issue.record("accepted \(notes)")
+            return
+        }
+        // An unknown key fails the closed schema first; U+0000 in a value is its own reason.
+        if field == "/notes" {
+            #expect(rejection.reason == .nulCharacter)
+            #expect(rejection.field == field)
+        } else {
+            #expect(rejection.reason == .schemaViolation)
+        }
+    }
+
+    @Test("text that merely looks like the escape is accepted")
+    func notNul() throws {
+        let decoder = ReportDecoder(definition: catalog.definition(.reports))
+        let report = try decoder.decode(value: report(notes: #""C:\\u0000 and \\\\u0000""#)).get()
+        #expect(report.notes?.contains("\u{0}") == false)
+    }
+
+    @Test("U+0000 inside an array of a unit update is refused by the inbound decoder too")
+    func nulInUnit() {
+        let decoder = InboundDecoder(catalog: catalog, zones: nil)
+        let value = #"{"schema_version":1,"event_id":"6b0c3f53-3a6f-4c48-9b43-4c9f5f2c1a01","zone":"rabat","unit_id":"r\u0000","version":1,"status":"available","position":{"lat":34.0,"lon":-6.8}}"#
+        let result = decoder.decode(topic: catalog.name(.units), key: Array("rabat".utf8), value: Array(value.utf8))
+        guard case .failure(let rejection) = result else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(rejection.reason == .nulCharacter || rejection.reason == .schemaViolation)
+    }
+
+    @Test("a zone outside the deployment's provinces is refused (official code, nonsense); seeded zones pass")
+    func unknownZone() throws {
+        let zones = try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json"))
+        #expect(zones.codes.count == 82)
+        let decoder = ReportDecoder(definition: catalog.definition(.reports), zones: zones)
+        for zone in ["casablanca", "zz-nowhere"] {
+            let bytes = ReportFixture.bytes(ReportFixture.document(zone: zone))
+            guard case .failure(let rejection) = decoder.decode(value: bytes) else {
+                Issue.record("\(zone) accepted")
+                continue
+            }
+            #expect(rejection.reason == .unknownZone)
+            #expect(rejection.field == "/zone")
+        }
+        for zone in ["rabat", "casablanca-anfa", "aousserd"] {
+            #expect(throws: Never.self) {
+                try decoder.decode(value: ReportFixture.bytes(ReportFixture.document(zone: zone))).get()
+            }
+        }
+        let inbound = InboundDecoder(catalog: catalog, zones: zones)
+        let record = ReportFixture.bytes(ReportFixture.document(zone: "zz-nowhere"))
+        guard
+            case .failure(let rejection) = inbound.decode(
+                topic: catalog.name(.reports), key: Array("zz-nowhere".utf8), value: record)
+        else {
+            Issue.record("the worker's decoder accepted an unknown zone")
+            return
+        }
+        #expect(rejection.reason == .unknownZone)
+    }
+
+    @Test("a dead letter of a record with a huge key and headers stays under its bound and passes its schema")
+    func deadLetterBounded() throws {
+        let letter = DeadLetter(
+            rejection: Rejection(reason: .notJSON, detail: "x"), sourceTopic: "t", sourcePartition: 0,
+            sourceOffset: 1, sourceTimestampMilliseconds: nil, key: Array(repeating: 7, count: 960_000),
+            value: Array(repeating: 1, count: 1_000_000),
+            headers: (0..<40).map { .init(name: "h\($0)", value: Array(repeating: 2, count: 30_000)) },
+            rejectedAt: Date(), rejectedBy: "w")
+        let json = letter.json
+        try #require(catalog.definition(.deadLetters).schemas[1]).validate(json)
+        let size =
+            json.serialized.utf8.count + (letter.keptKey?.count ?? 0)
+            + letter.keptHeaders.reduce(0) { $0 + $1.name.utf8.count + ($1.value?.count ?? 0) }
+        #expect(size <= DeadLetter.maximumRecordBytes)
+        #expect(DeadLetter.maximumRecordBytes < 1_000_000)
+        #expect(letter.keptKey == nil)
+        #expect(letter.keptHeaders.count == DeadLetter.maximumHeaders)
+        #expect(json["original"]?["key_size"] == 960_000)
+        #expect(json["original"]?["headers_truncated"] == true)
+        #expect(json["original"]?["value_truncated"] == true)
+        // A small record is kept whole, with no truncation marks.
+        let small = DeadLetter(
+            rejection: Rejection(reason: .notJSON, detail: "x"), sourceTopic: "t", sourcePartition: 0,
+            sourceOffset: 1, sourceTimestampMilliseconds: nil, key: Array("rabat".utf8), value: [1, 2],
+            headers: [.init(name: "a", value: [3])], rejectedAt: Date(), rejectedBy: "w")
+        #expect(small.keptKey == Array("rabat".utf8))
+        #expect(small.keptHeaders == small.headers)
+        #expect(small.json["original"]?["headers_truncated"] == nil)
+        #expect(small.json["original"]?["key_truncated"] == nil)
+    }
+}
+
 @Suite("Derived ids")
 struct DerivedIDTests {
     @Test("the allocation-free UUIDv5 over a UUID and a number equals the byte-array derivation")

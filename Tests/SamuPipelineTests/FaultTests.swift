@@ -311,6 +311,66 @@ struct FaultTests {
         try await harness.cleanUp()
     }
 
+    @Test("F17: poison in the stream, one event per 1,000 that the database or the decoder refuses, at 200/s")
+    func poisonInStream() async throws {
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        try await announceDeployment(harness)
+        try await PoisonTests.installPoisonTrigger(harness)
+        let plan = try Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json"))
+        let topic = harness.catalog.name(.reports)
+        var records: [KafkaRecord] = []
+        var valid: [UUID] = []
+        var poison = 0
+        for index in 0..<6_006 {
+            let zone = plan.zones[index % plan.zones.count].zone
+            let id = UUID()
+            let notes: String
+            if index % 1_001 == 500 {
+                // Alternately refused by PostgreSQL (the trigger) and by the decoder (U+0000).
+                notes = poison % 2 == 0 ? #""POISON""# : #""a\u0000b""#
+                poison += 1
+            } else {
+                notes = #""note""#
+                valid.append(id)
+            }
+            records.append(
+                KafkaRecord(
+                    topic: topic, key: Array(zone.utf8), value: PoisonTests.report(id: id, zone: zone, notesJSON: notes)))
+        }
+        let started = ContinuousClock.now
+        try await harness.withWorker { worker in
+            // 10 records every 50 ms: about 200 reports a second.
+            let producing = produceSteadily(harness, records, perChunk: 10)
+            try await producing.value
+            let done = try await eventually(timeout: .seconds(120)) {
+                let stats = worker.statistics.snapshot
+                return stats.casesOpened == valid.count && stats.deadLettered == poison
+            }
+            #expect(done, "\(worker.statistics.snapshot)")
+        }
+        var ledger = try await Ledger.check(harness, reports: valid, eventsIn: records.count)
+        ledger.recovery = ContinuousClock.now - started
+        var reasons: [String: Int] = [:]
+        var validInDLQ = 0
+        let validSet = Set(valid)
+        for letter in try await harness.readAll(.deadLetters) {
+            let json = try JSONParser.parse(letter.value ?? [])
+            reasons[json["reason"]?.stringValue ?? "", default: 0] += 1
+            let original = json["original"]?["value_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) }
+            let id = original.flatMap { try? JSONParser.parse(Array($0)) }?["event_id"]?.stringValue
+                .flatMap(UUID.init(uuidString:))
+            if let id, validSet.contains(id) { validInDLQ += 1 }
+        }
+        print("fault F17 poison in stream: \(ledger), DLQ reasons \(reasons)")
+        ledger.record(
+            "F17 poison 1 per 1,000 at 200/s", note: "valid in DLQ \(validInDLQ), poison in DLQ \(ledger.deadLetters)/\(poison)")
+        #expect(ledger.clean, "\(ledger)")
+        #expect(validInDLQ == 0)
+        #expect(reasons == ["unprocessable": poison / 2, "nul_character": poison - poison / 2])
+        try await harness.cleanUp()
+    }
+
     @Test("F9/F10: duplicated reports and shuffled, replayed unit and bed reports")
     func duplicatesAndStaleUnits() async throws {
         let harness = try PipelineHarness()

@@ -1,0 +1,177 @@
+import Foundation
+import PostgresNIO
+import RdKafka
+import SamuModel
+import SamuPipeline
+import SamuStore
+import SamuTestSupport
+import Testing
+
+/// Input that no single event may use to hold the others back (F17 and its neighbours): events the
+/// database refuses, strings it cannot store, zones that do not exist, reused event ids and dead
+/// letters larger than the broker takes.
+@Suite("Poison input (integration)", .timeLimit(.minutes(5)))
+struct PoisonTests {
+    static let zones = ["rabat", "sale", "casablanca-anfa", "marrakech", "fes", "tanger-assilah"]
+
+    /// A report whose notes are `notes` (written into the JSON as given: escapes stay escapes).
+    static func report(id: UUID = UUID(), zone: String, notesJSON: String) -> [UInt8] {
+        let document = ReportFixture.document(id: id, zone: zone).serialized
+        let original = JSONValue.string("رجل مسن ينام قرب باب الأحد").serialized
+        return Array(document.replacingOccurrences(of: original, with: notesJSON).utf8)
+    }
+
+    /// Makes PostgreSQL refuse, for its data, any report whose notes hold `POISON` (SQLSTATE 22023,
+    /// the class a value PostgreSQL cannot take belongs to): a refusal the decoder cannot foresee.
+    static func installPoisonTrigger(_ harness: PipelineHarness) async throws {
+        let schema = harness.configuration.database.schema
+        try await harness.withStore { store in
+            try await store.client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        create function \(schema).refuse_poison() returns trigger language plpgsql as $$
+                        begin
+                            raise exception 'poisoned report' using errcode = '22023';
+                        end $$
+                        """), logger: harness.logger)
+            try await store.client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        create trigger refuse_poison before insert on \(schema).reports for each row
+                        when (new.payload->>'notes' like '%POISON%') execute function \(schema).refuse_poison()
+                        """), logger: harness.logger)
+        }
+    }
+
+    @Test(
+        "a batch the database refuses is split: only the poison events are dead-lettered; U+0000, unknown zones and reused ids get their own reasons"
+    )
+    func poisonIsolated() async throws {
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        try await Self.installPoisonTrigger(harness)
+        let topic = harness.catalog.name(.reports)
+        var records: [KafkaRecord] = []
+        var validIDs: [UUID] = []
+        var expected: [String: Int] = [:]
+        let reused = UUID()
+        for index in 0..<300 {
+            let zone = Self.zones[index % Self.zones.count]
+            let id = index == 0 ? reused : UUID()
+            let value: [UInt8]
+            switch index {
+            case 40, 210:
+                value = Self.report(id: id, zone: zone, notesJSON: #""POISON in the notes""#)
+                expected["unprocessable", default: 0] += 1
+            case 90, 250:
+                value = Self.report(id: id, zone: zone, notesJSON: #""a\u0000b""#)
+                expected["nul_character", default: 0] += 1
+            default:
+                // An escaped backslash before u0000 is text, not U+0000: accepted.
+                value = Self.report(id: id, zone: zone, notesJSON: index == 7 ? #""C:\\u0000""# : #""note""#)
+                validIDs.append(id)
+            }
+            records.append(KafkaRecord(topic: topic, key: Array(zone.utf8), value: value))
+        }
+        // Zones that do not exist: the official prefecture code (not a seeded zone) and nonsense.
+        for zone in ["casablanca", "zz-nowhere"] {
+            records.append(
+                KafkaRecord(topic: topic, key: Array(zone.utf8), value: Self.report(zone: zone, notesJSON: #""x""#)))
+            expected["unknown_zone", default: 0] += 1
+        }
+        // The first report's id reused for another payload, and an identical redelivery of it.
+        let first = records[0]
+        records.append(
+            KafkaRecord(topic: topic, key: first.key, value: Self.report(id: reused, zone: "rabat", notesJSON: #""other""#)))
+        expected["conflicting_duplicate", default: 0] += 1
+        records.append(first)
+
+        try await harness.withWorker { worker in
+            try await harness.produce(records)
+            let done = try await eventually(timeout: .seconds(90)) {
+                let stats = worker.statistics.snapshot
+                return stats.casesOpened == validIDs.count && stats.deadLettered == expected.values.reduce(0, +)
+            }
+            #expect(done, "worker statistics: \(worker.statistics.snapshot)")
+            #expect(worker.statistics.snapshot.batchesSplit > 0)
+            #expect(worker.statistics.snapshot.conflictingDuplicates == 1)
+        }
+        let counts = try await harness.withStore { try await $0.caseCountsByReport(validIDs) }
+        #expect(counts.count == validIDs.count, "every valid report has its case")
+        #expect(counts.values.allSatisfy { $0 == 1 })
+
+        let schema = try #require(harness.catalog.definition(.deadLetters).schemas[1])
+        var reasons: [String: Int] = [:]
+        for letter in try await harness.readAll(.deadLetters) {
+            let json = try JSONParser.parse(letter.value ?? [])
+            try schema.validate(json)
+            let reason = json["reason"]?.stringValue ?? ""
+            reasons[reason, default: 0] += 1
+            let original = try #require(
+                json["original"]?["value_base64"]?.stringValue.flatMap { Data(base64Encoded: $0) })
+            let id = try JSONParser.parse(Array(original))["event_id"]?.stringValue.flatMap(UUID.init(uuidString:))
+            if reason != "conflicting_duplicate" {
+                #expect(!validIDs.contains(try #require(id)), "a valid event was dead-lettered (\(reason))")
+            }
+            switch reason {
+            case "nul_character": #expect(json["field"] == "/notes")
+            case "unknown_zone": #expect(json["field"] == "/zone")
+            case "conflicting_duplicate":
+                #expect(id == reused)
+                let conflict = try #require(json["conflict"])
+                #expect(conflict["stored_sha256"] != conflict["received_sha256"])
+            default: break
+            }
+        }
+        #expect(reasons == expected)
+        // Unknown zones left nothing behind: no lease, no case.
+        let stray = try await harness.withStore { store in
+            let rows = try await store.client.query(
+                PostgresQuery(
+                    unsafeSQL: """
+                        select (select count(*) from \(harness.configuration.database.schema).zone_leases
+                                where zone in ('casablanca', 'zz-nowhere'))
+                             + (select count(*) from \(harness.configuration.database.schema).cases
+                                where zone in ('casablanca', 'zz-nowhere'))
+                        """), logger: harness.logger)
+            for try await count in rows.decode(Int.self) { return count }
+            return -1
+        }
+        #expect(stray == 0)
+    }
+
+    @Test("a record with a huge key and many headers makes a dead letter the broker takes; later reports still get cases")
+    func oversizedDeadLetter() async throws {
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        let topic = harness.catalog.name(.reports)
+        // 900 KB of key, 40 headers of 20 KB: the broker takes the record (under 1 MB), but a dead
+        // letter copying it raw, plus its base64, would not fit.
+        let key = Array(repeating: UInt8(ascii: "k"), count: 600_000)
+        let headers = (0..<12).map { KafkaHeader(name: "h\($0)", value: Array(repeating: UInt8($0), count: 20_000)) }
+        let huge = KafkaRecord(topic: topic, key: key, value: Array("{}".utf8), headers: headers)
+        let later = (0..<12).map { ReportFixture.document(zone: Self.zones[$0 % Self.zones.count]) }
+        try await harness.withWorker { worker in
+            try await harness.produce([huge])
+            try await harness.produce(later.map { harness.reportRecord($0) })
+            let done = try await eventually {
+                let stats = worker.statistics.snapshot
+                return stats.casesOpened == later.count && stats.deadLettered == 1
+            }
+            #expect(done, "worker statistics: \(worker.statistics.snapshot)")
+        }
+        let letters = try await harness.readAll(.deadLetters)
+        #expect(letters.count == 1)
+        let letter = try #require(letters.first)
+        let size = (letter.value?.count ?? 0) + (letter.key?.count ?? 0)
+            + letter.headers.reduce(0) { $0 + $1.name.utf8.count + ($1.value?.count ?? 0) }
+        #expect(size <= DeadLetter.maximumRecordBytes)
+        let json = try JSONParser.parse(letter.value ?? [])
+        try #require(harness.catalog.definition(.deadLetters).schemas[1]).validate(json)
+        #expect(json["original"]?["key_truncated"] == true)
+        #expect(json["original"]?["key_size"] == .integer(Int64(key.count)))
+        #expect(json["original"]?["headers_truncated"] == true)
+        #expect(json["original"]?["headers_size"] != nil)
+        #expect(letter.key == nil)
+    }
+}
