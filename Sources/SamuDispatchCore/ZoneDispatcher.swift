@@ -234,9 +234,12 @@ public struct ZoneDispatcher: Sendable {
         guard let state = cases[command.caseID] else {
             return [.rejected(reason: "case \(command.caseID.lowercased) is not open in zone \(zone)")]
         }
-        // A claimed case is the claimant's: another operator's actions are refused, except a
-        // release (the console offers it to supervisors; the timeline records who released).
-        if let holder = state.claimedBy, holder != command.operatorID, command.action != .release {
+        // A claimed case is the claimant's: another operator's actions are refused, and so is a
+        // release unless a supervisor sends it (the timeline records who released). Enforced here,
+        // by the zone's single writer, so that no race between consoles can undo another's claim.
+        if let holder = state.claimedBy, holder != command.operatorID,
+            command.action != .release || !command.bySupervisor
+        {
             return [.rejected(reason: "case is claimed by \(holder)")]
         }
         switch command.action {

@@ -166,11 +166,14 @@ public struct OperatorCommand: Sendable, Equatable {
     }
     public var operatorID: String
     public var reason: String
+    /// Sent by a supervisor (who may release another operator's claim).
+    public var bySupervisor: Bool
 
-    public init(caseID: UUID, action: Action, operatorID: String, reason: String) {
+    public init(caseID: UUID, action: Action, operatorID: String, reason: String, bySupervisor: Bool = false) {
         self.caseID = caseID
         self.action = action
         self.operatorID = operatorID
         self.reason = reason
+        self.bySupervisor = bySupervisor
     }
 }

@@ -112,7 +112,10 @@ public struct InboundDecoder: Sendable {
             }
             return DecodedEvent(
                 eventID: id, zone: zone,
-                event: .command(OperatorCommand(caseID: caseID, action: action, operatorID: operatorID, reason: reason))
+                event: .command(
+                    OperatorCommand(
+                        caseID: caseID, action: action, operatorID: operatorID, reason: reason,
+                        bySupervisor: document["operator_role"]?.stringValue == "supervisor"))
             )
         case .outcomes, .deadLetters, .partnerOutcomes:
             throw Rejection(reason: .notAnObject, detail: "\(role.rawValue) is not an inbound topic")

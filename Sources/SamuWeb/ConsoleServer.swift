@@ -369,6 +369,7 @@ public final class ConsoleServer: Service {
         var unit_id: String?
         var resolution: String?
         var operator_id: String
+        var operator_role: String
         var reason: String
         var issued_at: String
     }
@@ -402,7 +403,8 @@ public final class ConsoleServer: Service {
             event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
             unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
             resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
-            operator_id: session.account.id, reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
+            operator_id: session.account.id, operator_role: session.account.role.rawValue,
+            reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
             issued_at: ISO8601DateFormatter().string(from: Date()))
         let bytes = JSONBody.encode(event)
         let decoder = TopicDecoder(definition: catalog.definition(.commands))
@@ -412,8 +414,8 @@ public final class ConsoleServer: Service {
         if asked.command == "close", event.resolution == nil {
             throw Problem(.validation, "close needs a resolution", field: "/resolution")
         }
-        // The worker accepts a release from anyone (it knows no roles); the console lets only the
-        // claimant and supervisors send one.
+        // The worker refuses a release from anyone but the claimant or a supervisor; the console
+        // says so at once instead of sending a command the worker will refuse.
         if asked.command == "release", session.account.role != .supervisor {
             let claimant = try await queries.claimant(of: caseID)
             guard claimant == session.account.id else {

@@ -222,7 +222,7 @@ struct ScenarioTests {
         #expect(world.dispatcher.assignment(of: "u1") == nil)
     }
 
-    @Test("a claimed case is its claimant's: another operator's actions and claims are refused, a release is not")
+    @Test("a claimed case is its claimant's: another operator's actions, claims and releases are refused")
     func claims() {
         var world = World()
         world.unit("u1", at: 1, 0)
@@ -243,10 +243,30 @@ struct ScenarioTests {
         // The claimant acts.
         let moved = world.command(report.caseID, .reassign(unitID: "u2"), reason: "closer now", by: "amina")
         #expect(moved.decisions.first?.unitID == "u2")
-        // A supervisor (any operator, for the worker) releases; then another operator may act.
-        #expect(world.command(report.caseID, .release, by: "karim").rejections.isEmpty)
+        // Another operator's release is refused; a supervisor's is applied; then another may act.
+        #expect(world.command(report.caseID, .release, by: "youssef").rejections == ["case is claimed by amina"])
+        #expect(world.dispatcher.claimant(of: report.caseID) == "amina")
+        #expect(world.command(report.caseID, .release, by: "karim", supervisor: true).rejections.isEmpty)
         #expect(world.dispatcher.claimant(of: report.caseID) == nil)
         #expect(world.command(report.caseID, .cancel, by: "youssef").rejections.isEmpty)
+    }
+
+    @Test("releases racing a claim never remove another operator's claim")
+    func releaseRace() {
+        var world = World()
+        world.unit("u1", at: 1, 0)
+        let report = World.triaged()
+        world.submit(report)
+        #expect(world.command(report.caseID, .claim, by: "amina").rejections.isEmpty)
+        // Amina releases twice (a double click, a retry); between the two, Youssef claims.
+        #expect(world.command(report.caseID, .release, by: "amina").rejections.isEmpty)
+        #expect(world.command(report.caseID, .claim, by: "youssef").rejections.isEmpty)
+        #expect(world.command(report.caseID, .release, by: "amina").rejections == ["case is claimed by youssef"])
+        // Two operators release the same claim at once: only the claimant's takes effect.
+        #expect(world.command(report.caseID, .release, by: "salma").rejections == ["case is claimed by youssef"])
+        #expect(world.dispatcher.claimant(of: report.caseID) == "youssef")
+        #expect(world.command(report.caseID, .release, by: "youssef").rejections.isEmpty)
+        #expect(world.dispatcher.claimant(of: report.caseID) == nil)
     }
 
     @Test("claims come back with a rebuilt zone")

@@ -85,10 +85,13 @@ struct World {
 
     @discardableResult
     mutating func command(
-        _ caseID: UUID, _ action: OperatorCommand.Action, reason: String = "test", by operatorID: String = "op-1"
+        _ caseID: UUID, _ action: OperatorCommand.Action, reason: String = "test", by operatorID: String = "op-1",
+        supervisor: Bool = false
     ) -> [DispatchAction] {
         var actions = dispatcher.apply(
-            OperatorCommand(caseID: caseID, action: action, operatorID: operatorID, reason: reason), at: time)
+            OperatorCommand(
+                caseID: caseID, action: action, operatorID: operatorID, reason: reason, bySupervisor: supervisor),
+            at: time)
         actions += dispatcher.settle(at: time)
         return record(actions)
     }
