@@ -16,6 +16,7 @@ wait_at_end=1
 if [ "${1:-}" = "--no-wait" ]; then wait_at_end=0; shift; fi
 sample="${1:-seeds/sample-reports.ndjson}"
 export SAMU_CONSOLE_ADDRESS="${SAMU_CONSOLE_ADDRESS:-127.0.0.1:8080}"
+export SAMU_CONSOLE_OPS_ADDRESS="${SAMU_CONSOLE_OPS_ADDRESS:-127.0.0.1:9090}"
 export SAMU_WORKER_HTTP_ADDRESS="${SAMU_WORKER_HTTP_ADDRESS:-127.0.0.1:9464}"
 
 ops/setup.sh
@@ -133,8 +134,8 @@ echo
 echo "== 10. The operator console, live:"
 echo "  http://$SAMU_CONSOLE_ADDRESS   operator: fatima / $(login fatima)   supervisor: karim / $(login karim)"
 echo "  (passwords in $secrets/console-logins.json; hotline token in $secrets/intake-token)"
-echo "  metrics: http://$SAMU_CONSOLE_ADDRESS/metrics (console), http://$SAMU_WORKER_HTTP_ADDRESS/metrics (worker)"
-echo "  health:  http://$SAMU_CONSOLE_ADDRESS/health/ready, http://$SAMU_WORKER_HTTP_ADDRESS/health/ready"
+echo "  metrics: http://$SAMU_CONSOLE_OPS_ADDRESS/metrics (console), http://$SAMU_WORKER_HTTP_ADDRESS/metrics (worker)"
+echo "  health:  http://$SAMU_CONSOLE_OPS_ADDRESS/health/ready, http://$SAMU_WORKER_HTTP_ADDRESS/health/ready"
 if [ $wait_at_end -eq 1 ]; then
   echo "demo: the worker and the console keep running; Ctrl-C stops them."
   trap 'echo; echo "demo: stopping"' INT

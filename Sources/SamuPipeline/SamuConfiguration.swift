@@ -94,7 +94,10 @@ public struct SamuConfiguration: Sendable {
             meaning: "text, or json: one JSON object per line (time, level, label, message, metadata)"),
         .init(
             name: "SAMU_CONSOLE_ADDRESS", defaultValue: "127.0.0.1:8080",
-            meaning: "where `samu console` listens (console, HTTP intake, /metrics, /health/*)"),
+            meaning: "where `samu console` listens (console and HTTP intake)"),
+        .init(
+            name: "SAMU_CONSOLE_OPS_ADDRESS", defaultValue: "127.0.0.1:9090",
+            meaning: "where `samu console` serves /metrics and /health/* (keep it off the public door); `off`: nowhere"),
         .init(
             name: "SAMU_CONSOLE_SECURE_COOKIES", defaultValue: "1",
             meaning:
@@ -121,6 +124,7 @@ public struct SamuConfiguration: Sendable {
     public var consoleAddress: String
     public var consoleSecureCookies: Bool
     public var workerHTTPAddress: String?
+    public var consoleOpsAddress: String?
     public var triageRulesPath: String?
     public var deploymentPath: String?
     public var partnersPath: String?
@@ -216,8 +220,11 @@ public struct SamuConfiguration: Sendable {
         consoleAddress = value("SAMU_CONSOLE_ADDRESS") ?? "127.0.0.1:8080"
         consoleSecureCookies = try integer("SAMU_CONSOLE_SECURE_COOKIES", default: 1, range: 0...1) == 1
         workerHTTPAddress = value("SAMU_WORKER_HTTP_ADDRESS")
+        let ops = value("SAMU_CONSOLE_OPS_ADDRESS") ?? "127.0.0.1:9090"
+        consoleOpsAddress = ops.lowercased() == "off" ? nil : ops
         for (name, address) in [
             ("SAMU_CONSOLE_ADDRESS", consoleAddress), ("SAMU_WORKER_HTTP_ADDRESS", workerHTTPAddress),
+            ("SAMU_CONSOLE_OPS_ADDRESS", consoleOpsAddress),
         ] {
             guard let address else { continue }
             guard Self.hostAndPort(address) != nil else {

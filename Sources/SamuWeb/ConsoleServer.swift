@@ -27,8 +27,9 @@ public struct ConsoleSettings: Sendable {
     }
 }
 
-/// `samu console`: the operator console (pages, board API, live events, actions), the HTTP intake
-/// for hotline systems, `/metrics` and the health checks, in one HTTP server.
+/// `samu console`: the operator console (pages, board API, live events, actions) and the HTTP
+/// intake for hotline systems, in one HTTP server. `/metrics` and the health checks are served on a
+/// listener of their own (``opsServer(host:port:)``, loopback by default), never on this public door.
 ///
 /// It reads what the workers committed and never writes dispatch state: every operator action is
 /// a command event on `samu.commands.v1`, applied by the zone's worker (its single writer), and
@@ -78,6 +79,17 @@ public final class ConsoleServer: Service {
         self.assets = try Self.loadAssets()
     }
 
+    /// The console's operations listener: `/metrics`, `/health/live` and `/health/ready` (the
+    /// database, the migrations, the broker through the console's producer).
+    public func opsServer(host: String, port: Int) -> OpsServer {
+        OpsServer(
+            host: host, port: port,
+            checks: [
+                .database(store, logger: logger), .migrations(store),
+                .broker { [self] in self.producerBox.withLock { $0 } },
+            ], logger: logger, serverName: "samu-console-ops")
+    }
+
     /// The port the server listens on, once it does (the settings may ask for port 0).
     public var port: Int? { boundPort.withLock { $0 } }
 
@@ -119,12 +131,6 @@ public final class ConsoleServer: Service {
     func makeRouter(producer: KafkaProducer, intake: IntakeEndpoint) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: SecurityHeaders())
-        OpsEndpoints.add(
-            to: router, registry: registry,
-            checks: [
-                .database(store, logger: logger), .migrations(store),
-                .broker { [self] in self.producerBox.withLock { $0 } },
-            ])
         router.post("/v1/reports") { request, _ in try await intake.handle(request) }
 
         router.get("/") { _, _ in self.asset("index.html") }

@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Prometheus
 import RdKafka
+import SamuPipeline
 import SamuStore
 import Synchronization
 
@@ -35,6 +36,26 @@ public struct ReadinessCheck: Sendable {
         ReadinessCheck(name: "broker") {
             guard let producer = producer() else { throw ConsoleError("not connected yet") }
             try await producer.checkBroker(timeout: .seconds(2))
+        }
+    }
+}
+
+/// A readiness check's own verdict, shown as is (other errors show as `failed`, their text logged).
+public struct ReadinessFailure: Error, Sendable {
+    public var code: String
+    public init(_ code: String) { self.code = code }
+}
+
+extension ReadinessCheck {
+    /// The worker is moving: not stuck for more than `limit` on a batch it cannot finish (the
+    /// database or the dead-letter topic refusing it). Answers `stuck` otherwise.
+    public static func progress(
+        _ statistics: WorkerStatistics, limit: Duration = .seconds(30)
+    ) -> ReadinessCheck {
+        ReadinessCheck(name: "progress") {
+            if let stuck = statistics.snapshot.stuck, ContinuousClock.now - stuck.since > limit {
+                throw ReadinessFailure("stuck")
+            }
         }
     }
 }
@@ -114,8 +135,14 @@ public enum OpsEndpoints {
                             try await inner.next()
                         }
                         return (check.name, "ok")
+                    } catch let failure as ReadinessFailure {
+                        return (check.name, failure.code)
                     } catch {
-                        return (check.name, "\(error)")
+                        // The error's text stays in the logs: an HTTP answer says only that it failed.
+                        Logger(label: "samu.health").warning(
+                            "readiness check failed",
+                            metadata: ["health.check": "\(check.name)", "error": "\(String(reflecting: error))"])
+                        return (check.name, "failed")
                     }
                 }
             }

@@ -4,17 +4,22 @@ import Prometheus
 import ServiceLifecycle
 import Synchronization
 
-/// A worker's HTTP listener (`SAMU_WORKER_HTTP_ADDRESS`): `/metrics`, `/health/live` and
-/// `/health/ready`, nothing else.
+/// An operations listener (a worker's `SAMU_WORKER_HTTP_ADDRESS`, the console's
+/// `SAMU_CONSOLE_OPS_ADDRESS`): `/metrics`, `/health/live` and `/health/ready`, nothing else. Keep
+/// it on loopback or a private network: metric labels name clients and zones.
 public final class OpsServer: Service {
     let host: String
     let port: Int
     let checks: [ReadinessCheck]
     let logger: Logger
     let registry: PrometheusCollectorRegistry
+    let serverName: String
     private let boundPort = Mutex<Int?>(nil)
 
-    public init(host: String, port: Int, checks: [ReadinessCheck], logger: Logger) {
+    public init(
+        host: String, port: Int, checks: [ReadinessCheck], logger: Logger, serverName: String = "samu-worker"
+    ) {
+        self.serverName = serverName
         self.host = host
         self.port = port
         self.checks = checks
@@ -29,7 +34,7 @@ public final class OpsServer: Service {
         let router = Router()
         OpsEndpoints.add(to: router, registry: registry, checks: checks)
         let app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "samu-worker"),
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: serverName),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? 0
                 self.boundPort.withLock { $0 = port }

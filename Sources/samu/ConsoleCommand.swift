@@ -31,9 +31,18 @@ struct ConsoleCommand: AsyncParsableCommand {
                 host: host, port: port, secureCookies: context.configuration.consoleSecureCookies),
             store: store, catalog: context.catalog, zones: try context.configuration.zoneDirectory(),
             producer: context.configuration.producer, logger: context.logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: StoreService(store: store)), .init(service: console),
+        ]
+        if let address = context.configuration.consoleOpsAddress {
+            guard let (host, port) = SamuConfiguration.hostAndPort(address) else {
+                throw ValidationError("SAMU_CONSOLE_OPS_ADDRESS is not host:port")
+            }
+            services.append(.init(service: console.opsServer(host: host, port: port)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: StoreService(store: store)), .init(service: console)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: context.logger))
         try await group.run()
     }

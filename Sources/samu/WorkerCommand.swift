@@ -31,6 +31,7 @@ struct WorkerCommand: AsyncParsableCommand {
         {
             let checks: [ReadinessCheck] = [
                 .database(store, logger: context.logger), .migrations(store), .broker { worker.producer },
+                .progress(worker.statistics),
             ]
             services.append(.init(service: OpsServer(host: host, port: port, checks: checks, logger: context.logger)))
         }

@@ -28,7 +28,11 @@ struct WebClient: Sendable {
     }
 
     let base: URL
+    /// The console's operations listener (`/metrics`, `/health/*`).
+    var opsBase: URL?
     var cookie: String?
+
+    var ops: WebClient { WebClient(base: opsBase ?? base) }
     var csrf: String?
 
     static let session: URLSession = {
@@ -130,13 +134,17 @@ struct ConsoleHarness {
             catalog: pipeline.catalog,
             zones: try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json")),
             producer: pipeline.configuration.producer, logger: pipeline.logger)
-        return try await pipeline.withServices([StoreService(store: store), console]) {
+        let ops = console.opsServer(host: "127.0.0.1", port: 0)
+        return try await pipeline.withServices([StoreService(store: store), console, ops]) {
             let deadline = ContinuousClock.now + .seconds(20)
-            while console.port == nil && ContinuousClock.now < deadline {
+            while (console.port == nil || ops.listeningPort == nil) && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
             let port = try #require(console.port, "the console did not start listening")
-            return try await body(WebClient(base: URL(string: "http://127.0.0.1:\(port)")!))
+            let opsPort = try #require(ops.listeningPort, "the operations listener did not start")
+            return try await body(
+                WebClient(
+                    base: URL(string: "http://127.0.0.1:\(port)")!, opsBase: URL(string: "http://127.0.0.1:\(opsPort)")!))
         }
     }
 }

@@ -142,14 +142,17 @@ struct IntakeHTTPTests {
             // Accepted: night-42, abandoned, other, r2, after-limit. Nothing refused reached the topic.
             #expect(records.count == 5)
 
-            // Health and metrics on the same server.
-            let ready = try await client.send("GET", "/health/ready")
+            // Health and metrics on the operations listener only, never on the public door.
+            for path in ["/metrics", "/health/ready", "/health/live"] {
+                #expect(try await client.send("GET", path).status == 404, "\(path) on the public listener")
+            }
+            let ready = try await client.ops.send("GET", "/health/ready")
             #expect(ready.status == 200)
             #expect(ready.json["checks"]?["database"]?.stringValue == "ok")
             #expect(ready.json["checks"]?["broker"]?.stringValue == "ok")
             #expect(ready.json["checks"]?["migrations"]?.stringValue == "ok")
-            #expect(try await client.send("GET", "/health/live").status == 200)
-            let metrics = String(decoding: try await client.send("GET", "/metrics").body, as: UTF8.self)
+            #expect(try await client.ops.send("GET", "/health/live").status == 200)
+            let metrics = String(decoding: try await client.ops.send("GET", "/metrics").body, as: UTF8.self)
             #expect(metrics.contains("samu_intake_requests_total{client=\"hotline-b\",outcome=\"rate_limited\"} 1"))
             #expect(metrics.contains("samu_intake_requests_total{client=\"hotline-a\",outcome=\"replayed\"} 1"))
         }
