@@ -58,6 +58,8 @@ if [ $# -eq 0 ]; then
     'Partner outcomes through the real broker and PostgreSQL (integration, F16)'
     'HTTP intake (integration)'
     'Operator console in Chromium (integration)'
+    'Poison input (integration)'
+    'Console under attack (integration)'
   )
   for suite in "${required[@]}"; do
     if ! grep -qF "Suite \"$suite\" passed" "$log"; then

@@ -11,6 +11,22 @@ import SamuStore
 import ServiceLifecycle
 import Synchronization
 
+/// A console request's context: Hummingbird's core context and the client's address, which the
+/// login and credential limits are keyed by.
+public struct ConsoleRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The client's IP address (not its port), or `unknown`. Behind a reverse proxy this is the
+    /// proxy's: give each console its own proxy-to-console network, or limit at the proxy.
+    public var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+}
+
 /// The console's settings.
 public struct ConsoleSettings: Sendable {
     public var host: String
@@ -45,10 +61,19 @@ public final class ConsoleServer: Service {
     let queries: BoardQueries
     let accounts: Accounts
     private let boundPort = Mutex<Int?>(nil)
-    /// Password guessing is bounded per login: 5 attempts at once, then 10 a minute.
-    private let loginLimiter = RateLimiter()
-    private let loginsInFlight = Mutex(0)
+    /// Logins are bounded by the client's address (10 at once, then 30 a minute, whatever the
+    /// accounts tried) and by address and account (5 at once, then 10 a minute): a stranger
+    /// guessing from one address neither reaches bcrypt often nor locks the real operator out,
+    /// who logs in from another address. There is deliberately no limit per account alone: that
+    /// would let anyone lock a named operator out.
+    private let loginsByAddress = RateLimiter()
+    private let loginsByAccount = RateLimiter()
+    /// Failed cookie and token checks per address (10 at once, then 60 a minute): beyond that a
+    /// request with a bad credential is refused before it costs a database query.
+    let credentialFailures = RateLimiter()
+    private let loginsInFlight = Mutex<[String: Int]>([:])
     static let maximumConcurrentLogins = 4
+    static let maximumConcurrentLoginsPerAddress = 1
     /// Open event streams per session (a page holds one; reloads and tabs add more).
     private let streams = Mutex<[String: Int]>([:])
     static let maximumStreamsPerSession = 4
@@ -98,7 +123,8 @@ public final class ConsoleServer: Service {
             producerBox.withLock { $0 = producer }
             defer { producerBox.withLock { $0 = nil } }
             let intake = IntakeEndpoint(
-                accounts: accounts, producer: producer, catalog: catalog, zones: zones, logger: logger)
+                accounts: accounts, producer: producer, catalog: catalog, zones: zones,
+                credentialFailures: credentialFailures, logger: logger)
             let router = makeRouter(producer: producer, intake: intake)
             let app = Application(
                 router: router,
@@ -128,39 +154,39 @@ public final class ConsoleServer: Service {
     static let sessionCookie = "samu_session"
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
 
-    func makeRouter(producer: KafkaProducer, intake: IntakeEndpoint) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func makeRouter(producer: KafkaProducer, intake: IntakeEndpoint) -> Router<ConsoleRequestContext> {
+        let router = Router(context: ConsoleRequestContext.self)
         router.add(middleware: SecurityHeaders())
-        router.post("/v1/reports") { request, _ in try await intake.handle(request) }
+        router.post("/v1/reports") { request, context in try await intake.handle(request, address: context.clientAddress) }
 
         router.get("/") { _, _ in self.asset("index.html") }
         router.get("/assets/{name}") { _, context in
             self.asset(context.parameters.get("name") ?? "")
         }
-        router.post("/api/login") { request, _ in try await self.logIn(request) }
-        router.post("/api/logout") { request, _ in
-            let session = try await self.session(request, changesState: true)
+        router.post("/api/login") { request, context in try await self.logIn(request, address: context.clientAddress) }
+        router.post("/api/logout") { request, context in
+            let session = try await self.session(request, context, changesState: true)
             try await self.accounts.logOut(token: session.token)
             var response = JSONBody.response(["status": "logged_out"])
             response.setCookie(self.cookie(value: "", maxAge: 0))
             return response
         }
-        router.get("/api/me") { request, _ in
-            let session = try await self.session(request)
+        router.get("/api/me") { request, context in
+            let session = try await self.session(request, context)
             let regions = try await self.queries.zoneRegions(session.account.zones)
             return JSONBody.response(Me(account: session.account, csrf_token: session.csrfToken, regions: regions))
         }
-        router.get("/api/labels") { request, _ in
-            _ = try await self.session(request)
+        router.get("/api/labels") { request, context in
+            _ = try await self.session(request, context)
             return JSONBody.response(try await self.queries.labelsWithVocabulary())
         }
-        router.get("/api/board") { request, _ in
-            let session = try await self.session(request)
+        router.get("/api/board") { request, context in
+            let session = try await self.session(request, context)
             let zones = try await self.scope(request, session)
             return JSONBody.response(try await self.queries.board(zones: zones))
         }
-        router.get("/api/events") { request, _ in
-            let session = try await self.session(request)
+        router.get("/api/events") { request, context in
+            let session = try await self.session(request, context)
             let zones = try await self.scope(request, session)
             guard
                 self.streams.withLock({ streams -> Bool in
@@ -176,14 +202,14 @@ public final class ConsoleServer: Service {
             return self.events(session: session, zones: zones)
         }
         router.get("/api/cases/{id}") { request, context in
-            let session = try await self.session(request)
+            let session = try await self.session(request, context)
             guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
                 let detail = try await self.queries.detail(caseID: id, zones: session.account.zones)
             else { throw Problem(.notFound, "no such case in your zones") }
             return JSONBody.response(detail)
         }
         router.post("/api/cases/{id}/commands") { request, context in
-            let session = try await self.session(request, changesState: true)
+            let session = try await self.session(request, context, changesState: true)
             guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {
                 throw Problem(.notFound, "no such case in your zones")
             }
@@ -220,7 +246,7 @@ public final class ConsoleServer: Service {
         var password: String
     }
 
-    func logIn(_ request: Request) async throws -> Response {
+    func logIn(_ request: Request, address: String) async throws -> Response {
         try checkOrigin(request)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
             throw Problem(.unsupportedMediaType, "log in with a JSON body")
@@ -235,18 +261,32 @@ public final class ConsoleServer: Service {
             ConsoleMetrics.loginFailures.increment()
             throw Problem(.unauthorized, "unknown account or wrong password")
         }
-        if let wait = loginLimiter.take(client: login.operator_id, ratePerMinute: 10, burst: 5) {
+        if let wait = loginsByAddress.take(client: address, ratePerMinute: 30, burst: 10) {
+            ConsoleMetrics.loginsLimited.increment()
+            throw Problem(.rateLimited, "too many login attempts from this address; wait a little", retryAfter: wait)
+        }
+        if let wait = loginsByAccount.take(client: "\(address) \(login.operator_id)", ratePerMinute: 10, burst: 5) {
+            ConsoleMetrics.loginsLimited.increment()
             throw Problem(.rateLimited, "too many login attempts for this account; wait a little", retryAfter: wait)
         }
-        // bcrypt costs ~0.25 s of CPU: a few at a time, whatever the logins tried.
+        // bcrypt costs ~0.25 s of CPU: a few at a time in all, one at a time per address.
         guard
-            loginsInFlight.withLock({ count -> Bool in
-                guard count < Self.maximumConcurrentLogins else { return false }
-                count += 1
+            loginsInFlight.withLock({ inFlight -> Bool in
+                let total = inFlight.values.reduce(0, +)
+                let mine = inFlight[address, default: 0]
+                guard total < Self.maximumConcurrentLogins, mine < Self.maximumConcurrentLoginsPerAddress else {
+                    return false
+                }
+                inFlight[address] = mine + 1
                 return true
             })
         else { throw Problem(.rateLimited, "too many logins at once; retry in a second", retryAfter: 1) }
-        defer { loginsInFlight.withLock { $0 -= 1 } }
+        defer {
+            loginsInFlight.withLock { inFlight in
+                inFlight[address, default: 1] -= 1
+                if inFlight[address] == 0 { inFlight[address] = nil }
+            }
+        }
         guard let session = try await accounts.logIn(operatorID: login.operator_id, password: login.password) else {
             ConsoleMetrics.loginFailures.increment()
             logger.notice("console login refused", metadata: ["operator.id": "\(login.operator_id)"])
@@ -260,10 +300,21 @@ public final class ConsoleServer: Service {
 
     /// The session of the request's cookie. State-changing requests must also carry the session's
     /// CSRF token in `X-CSRF-Token` and, when the browser sends one, a same-origin `Origin`.
-    func session(_ request: Request, changesState: Bool = false) async throws -> ConsoleSession {
-        guard let token = request.cookies[Self.sessionCookie]?.value, !token.isEmpty,
-            let session = try await accounts.session(token: token)
-        else { throw Problem(.unauthorized, "log in first") }
+    func session(
+        _ request: Request, _ context: ConsoleRequestContext, changesState: Bool = false
+    ) async throws -> ConsoleSession {
+        guard let token = request.cookies[Self.sessionCookie]?.value, !token.isEmpty else {
+            throw Problem(.unauthorized, "log in first")
+        }
+        // An address that sent many bad cookies is refused before its cookie costs a query.
+        let address = context.clientAddress
+        if let wait = credentialFailures.wait(client: address, ratePerMinute: 60, burst: 10) {
+            throw Problem(.rateLimited, "too many invalid sessions from this address", retryAfter: wait)
+        }
+        guard let session = try await accounts.session(token: token) else {
+            _ = credentialFailures.take(client: address, ratePerMinute: 60, burst: 10)
+            throw Problem(.unauthorized, "log in first")
+        }
         if changesState {
             try checkOrigin(request)
             guard let sent = request.headers[Self.csrfHeader], Self.constantTimeEqual(sent, session.csrfToken) else {
@@ -506,6 +557,7 @@ enum JSONLoose: Decodable {
 
 enum ConsoleMetrics {
     static let loginFailures = Metrics.Counter(label: "samu_console_login_failures_total")
+    static let loginsLimited = Metrics.Counter(label: "samu_console_logins_limited_total")
 }
 
 /// Headers every console response carries: no framing, no sniffing, scripts and styles from

@@ -19,6 +19,8 @@ public struct IntakeEndpoint: Sendable {
     let decoder: ReportDecoder
     let topic: String
     let limiter: RateLimiter
+    /// Failed token checks per address, shared with the console's cookie checks.
+    let credentialFailures: RateLimiter
     let logger: Logger
     /// A first request left unfinished this long (its process died) may be taken over by a retry:
     /// longer than librdkafka's delivery timeout (`message.timeout.ms`, 300 s by default), so a
@@ -26,8 +28,10 @@ public struct IntakeEndpoint: Sendable {
     var abandonedAfter: Duration = .seconds(330)
 
     public init(
-        accounts: Accounts, producer: KafkaProducer, catalog: TopicCatalog, zones: ZoneDirectory, logger: Logger
+        accounts: Accounts, producer: KafkaProducer, catalog: TopicCatalog, zones: ZoneDirectory,
+        credentialFailures: RateLimiter = RateLimiter(), logger: Logger
     ) {
+        self.credentialFailures = credentialFailures
         self.accounts = accounts
         self.producer = producer
         self.decoder = ReportDecoder(definition: catalog.definition(.reports), zones: zones)
@@ -43,8 +47,8 @@ public struct IntakeEndpoint: Sendable {
         var topic: String
     }
 
-    func handle(_ request: Request) async throws -> Response {
-        let client = try await authenticate(request)
+    func handle(_ request: Request, address: String) async throws -> Response {
+        let client = try await authenticate(request, address: address)
         if let wait = limiter.take(client: client.id, ratePerMinute: client.ratePerMinute, burst: client.burst) {
             Self.requests(client: client.id, outcome: "rate_limited").increment()
             throw Problem(
@@ -146,12 +150,17 @@ public struct IntakeEndpoint: Sendable {
         return Response(status: .accepted, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    private func authenticate(_ request: Request) async throws -> IntakeClient {
+    private func authenticate(_ request: Request, address: String) async throws -> IntakeClient {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             Self.requests(client: "-", outcome: "unauthorized").increment()
             throw Problem(.unauthorized, "send `Authorization: Bearer <token>` with this client's API token")
         }
         let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        // An address that sent many bad tokens is refused before its token costs a query.
+        if let wait = credentialFailures.wait(client: address, ratePerMinute: 60, burst: 10) {
+            Self.requests(client: "-", outcome: "rate_limited").increment()
+            throw Problem(.rateLimited, "too many invalid tokens from this address", retryAfter: wait)
+        }
         let client: IntakeClient?
         do {
             client = try await accounts.intakeClient(token: token)
@@ -159,6 +168,7 @@ public struct IntakeEndpoint: Sendable {
             throw Problem(.databaseUnavailable, "the token could not be checked", retryAfter: 2)
         }
         guard let client else {
+            _ = credentialFailures.take(client: address, ratePerMinute: 60, burst: 10)
             Self.requests(client: "-", outcome: "unauthorized").increment()
             throw Problem(.unauthorized, "unknown or disabled API token")
         }

@@ -20,6 +20,20 @@ public final class RateLimiter: Sendable {
 
     public var count: Int { buckets.withLock { $0.count } }
 
+    /// The whole seconds to wait before `client` has a token, or `nil` when it has one now; takes
+    /// nothing (check before an expensive step, ``take`` after it failed).
+    public func wait(client: String, ratePerMinute: Int, burst: Int) -> Int? {
+        let now = clock.now
+        let perSecond = Double(ratePerMinute) / 60
+        return buckets.withLock { buckets in
+            guard let bucket = buckets[client] else { return nil }
+            let elapsed = now - bucket.updated
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let tokens = min(Double(burst), bucket.tokens + seconds * perSecond)
+            return tokens >= 1 ? nil : max(1, Int(((1 - tokens) / perSecond).rounded(.up)))
+        }
+    }
+
     /// Takes one token from `client`'s bucket. Returns `nil` when the request may go ahead, or the
     /// whole seconds to wait before a token is back.
     public func take(client: String, ratePerMinute: Int, burst: Int) -> Int? {
