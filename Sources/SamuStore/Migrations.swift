@@ -477,6 +477,82 @@ public enum Migrations {
                 )
                 """,
             ]),
+        Migration(
+            version: 10, name: "personal data through a logged door, partner views only, fixed search paths",
+            statements: [
+                // What the console shows of a report without its personal data (notes, reporter,
+                // the place's description): the board and the night report read this view.
+                """
+                create view report_facts as
+                    select report_id, zone, category, reported_at, received_at from reports
+                """,
+                // Every read of a case's personal data by a person: who, when, which case.
+                """
+                create table personal_data_reads (
+                    read_id bigint generated always as identity primary key,
+                    case_id uuid not null,
+                    operator_id text not null,
+                    read_at timestamptz not null default now()
+                )
+                """,
+                "create index personal_data_reads_by_case on personal_data_reads (case_id, read_at)",
+                // The one door to a report's personal data: for an operator of the case's zone
+                // only, and each read logged. Definer rights (the console role cannot read
+                // `reports` itself); null when the operator may not see the case.
+                """
+                create function samu_read_personal_data(p_case uuid, p_operator text) returns jsonb
+                language plpgsql security definer as $$
+                declare
+                    found jsonb;
+                begin
+                    select jsonb_strip_nulls(jsonb_build_object(
+                               'notes', r.payload->'notes', 'reporter', r.payload->'reporter',
+                               'place', r.payload->'location'->'description', 'language', r.payload->'language',
+                               'channel', r.payload->'channel'))
+                    into found
+                    from cases c join reports r on r.report_id = c.report_id
+                    join operators o on o.operator_id = p_operator and not o.disabled
+                    where c.case_id = p_case and c.zone = any(o.zones);
+                    if found is null then
+                        return null;
+                    end if;
+                    insert into personal_data_reads (case_id, operator_id) values (p_case, p_operator);
+                    return found;
+                end
+                $$
+                """,
+                "revoke execute on function samu_read_personal_data(uuid, text) from public",
+                // Partners read views only: their own rows (the filter is in the view, which runs
+                // with its owner's rights), never `created_at` (the publication time to the
+                // microsecond) nor the base tables.
+                "drop view partner_outcomes",
+                "drop view partner_daily_aggregates",
+                """
+                create view partner_outcomes as
+                    select event_id, partner, province_code, commune_code, pseudonym, pseudonym_epoch, category,
+                           age_band, outcome, shelter_type, time_bucket, response_time_band
+                    from partner_records where partner_role(partner) = current_user
+                """,
+                """
+                create view partner_daily_aggregates as
+                    select event_id, partner, province_code, commune_code, day, protected_group, min_cell, total, outcomes
+                    from partner_aggregates where partner_role(partner) = current_user
+                """,
+                // Functions used by policies, views or with definer rights resolve names in samu's
+                // schema only (pg_temp last): no role can shadow a table or operator they use.
+                """
+                do $$
+                declare
+                    f record;
+                begin
+                    for f in select p.oid::regprocedure as signature from pg_proc p
+                             where p.pronamespace = current_schema()::regnamespace loop
+                        execute format('alter function %s set search_path = %I, pg_temp', f.signature, current_schema());
+                    end loop;
+                end
+                $$
+                """,
+            ]),
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

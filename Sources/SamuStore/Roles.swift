@@ -37,24 +37,26 @@ public struct DatabaseRoles: Sendable {
 
     /// Tables the worker reads and writes (insert, update; never delete).
     static let workerWritable = [
-        "processed_events", "reports", "cases", "decisions", "assignments", "units", "shelter_beds", "follow_ups",
-        "outbox", "zone_leases", "partner_projection", "partner_days",
+        "cases", "assignments", "units", "shelter_beds", "outbox", "zone_leases", "partner_projection", "partner_days",
     ]
-    /// Append-only tables: the worker inserts and reads, never updates.
+    /// Append-only tables: the worker inserts and reads, never updates (an upsert that does
+    /// nothing on conflict needs no UPDATE right).
     static let workerAppendOnly = [
-        "case_timeline", "bed_ledger", "partner_records", "partner_aggregates", "parked_dead_letters",
+        "processed_events", "reports", "decisions", "follow_ups", "case_timeline", "bed_ledger", "partner_records",
+        "partner_aggregates", "parked_dead_letters",
     ]
     static let workerReadOnly = ["schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_projects"]
     /// What the console reads: the board, case details, labels, accounts and intake clients.
+    /// Not `reports`: its personal data is read through `samu_read_personal_data`, one logged
+    /// read at a time; the board reads `report_facts`.
     static let consoleReadOnly = [
-        "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "reports", "cases", "case_timeline",
-        "decisions", "units", "shelter_beds", "bed_ledger", "operators", "intake_clients",
+        "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "report_facts", "cases", "case_timeline",
+        "decisions", "units", "shelter_beds", "bed_ledger", "operators", "intake_clients", "personal_data_reads",
     ]
     /// What the console writes: its sessions and the intake's idempotency keys.
     static let consoleWritable = ["console_sessions", "intake_requests"]
-    static let partnerReadable = [
-        "partner_outcomes", "partner_daily_aggregates", "partner_records", "partner_aggregates",
-    ]
+    /// Views only: each filters the partner's own rows and leaves out the publication time.
+    static let partnerReadable = ["partner_outcomes", "partner_daily_aggregates"]
 
     /// The SQL that creates or updates the roles and their grants in `schema`.
     public func statements(schema: String) throws -> [String] {
@@ -78,6 +80,14 @@ public struct DatabaseRoles: Sendable {
         let schema = try identifier(schema)
         let worker = try identifier(workerRole)
         var sql = try role(worker)
+        // No role of samu's creates anything outside its grants: not in the public schema, not
+        // temporary tables, not schemas (the owner, who owns the database, keeps its rights).
+        sql += [
+            "revoke create on schema public from public",
+            """
+            do $$ begin execute format('revoke create, temporary on database %I from public', current_database()); end $$
+            """,
+        ]
         sql += [
             "alter role \(worker) set statement_timeout = '5s'",
             "alter role \(worker) set lock_timeout = '1s'",
@@ -104,6 +114,7 @@ public struct DatabaseRoles: Sendable {
             "revoke create on schema \(schema) from \(console)",
             "grant select on \(Self.consoleReadOnly.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(console)",
             "grant select, insert, update, delete on \(Self.consoleWritable.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(console)",
+            "grant execute on function \(schema).samu_read_personal_data(uuid, text) to \(console)",
         ]
         for partner in partners {
             let name = try identifier(Self.partnerRole(partner))
@@ -111,6 +122,8 @@ public struct DatabaseRoles: Sendable {
             sql += [
                 "alter role \(name) set statement_timeout = '30s'",
                 "grant usage on schema \(schema) to \(name)",
+                "revoke create on schema \(schema) from \(name)",
+                "revoke all on \(schema).partner_records, \(schema).partner_aggregates from \(name)",
                 "grant select on \(Self.partnerReadable.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(name)",
             ]
         }

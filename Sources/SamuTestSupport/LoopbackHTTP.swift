@@ -17,6 +17,7 @@ public enum LoopbackHTTP {
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     public static func send(

@@ -92,6 +92,12 @@ public struct Board: Encodable, Sendable, Equatable {
 
 /// A case's detail: its timeline and its decision records (why this unit and this bed, the
 /// candidates, the rules version).
+/// One read of a case's personal data.
+public struct PersonalDataRead: Encodable, Sendable {
+    public var operator_id: String
+    public var read_at: Date
+}
+
 public struct CaseDetail: Encodable, Sendable {
     struct Entry: Encodable, Sendable {
         var at: Date
@@ -157,7 +163,7 @@ public struct BoardQueries: Sendable {
             """
             select c.case_id, c.zone, c.category, c.priority, c.status, c.opened_at, r.reported_at, c.unit_id,
                    c.bed_type, h.shelter_id, c.location_lat, c.location_lon, k.claimant
-            from cases c join reports r using (report_id)
+            from cases c join report_facts r using (report_id)
             left join lateral (
                 select l.shelter_id, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
@@ -325,6 +331,30 @@ public struct BoardQueries: Sendable {
                     rules_version: row.6, reason: row.7, operator_id: row.8, operator_reason: row.9, record: row.10))
         }
         return detail
+    }
+
+    /// A case's personal data (notes, reporter, the place's description) for this operator, read
+    /// through the database's logged door (`samu_read_personal_data`): `nil` when the operator may
+    /// not see the case. Each call is one entry in the case's access log.
+    public func personalData(caseID: UUID, operatorID: String) async throws -> String? {
+        let rows = try await client.query(
+            "select samu_read_personal_data(\(caseID), \(operatorID))::text", logger: logger)
+        for try await text in rows.decode(String?.self) { return text }
+        return nil
+    }
+
+    /// Who read a case's personal data, and when (newest first): for supervisors.
+    public func personalDataReads(caseID: UUID) async throws -> [PersonalDataRead] {
+        let rows = try await client.query(
+            """
+            select operator_id, read_at from personal_data_reads where case_id = \(caseID)
+            order by read_at desc, read_id desc limit 200
+            """, logger: logger)
+        var reads: [PersonalDataRead] = []
+        for try await (operatorID, at) in rows.decode((String, Date).self) {
+            reads.append(PersonalDataRead(operator_id: operatorID, read_at: at))
+        }
+        return reads
     }
 
     /// Names in Arabic, French and English: regions, zones, and the labels seeded from `seeds/`.

@@ -208,6 +208,27 @@ public final class ConsoleServer: Service {
             else { throw Problem(.notFound, "no such case in your zones") }
             return JSONBody.response(detail)
         }
+        // A case's personal data: one logged read each time (the page asks on the operator's click).
+        router.get("/api/cases/{id}/personal") { request, context in
+            let session = try await self.session(request, context)
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+                let text = try await self.queries.personalData(caseID: id, operatorID: session.account.id)
+            else { throw Problem(.notFound, "no such case in your zones") }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        // Who read a case's personal data: supervisors of the case's zone only.
+        router.get("/api/cases/{id}/reads") { request, context in
+            let session = try await self.session(request, context)
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)),
+                let (zone, _) = try await self.queries.zone(of: id), session.account.mayAct(in: zone)
+            else { throw Problem(.notFound, "no such case in your zones") }
+            guard session.account.role == .supervisor else {
+                throw Problem(.forbidden, "only a supervisor sees who read a case's personal data")
+            }
+            return JSONBody.response(try await self.queries.personalDataReads(caseID: id))
+        }
         router.post("/api/cases/{id}/commands") { request, context in
             let session = try await self.session(request, context, changesState: true)
             guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else {

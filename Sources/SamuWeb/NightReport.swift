@@ -66,7 +66,7 @@ public struct NightReport: Sendable, Encodable {
         func counts(_ expression: String) async throws -> [Count] {
             var query = PostgresQuery(
                 unsafeSQL: """
-                    select \(expression) as k, count(*) from cases c join reports r using (report_id)
+                    select \(expression) as k, count(*) from cases c join report_facts r using (report_id)
                     where r.reported_at >= $1 and r.reported_at < $2 group by k order by count(*) desc, k
                     """)
             query.binds.append(from)
@@ -89,7 +89,7 @@ public struct NightReport: Sendable, Encodable {
             select extract(epoch from (
                        select min(t.at) from case_timeline t where t.case_id = c.case_id and t.status = 'on_scene'
                    ) - r.reported_at)::double precision
-            from cases c join reports r using (report_id)
+            from cases c join report_facts r using (report_id)
             where r.reported_at >= \(from) and r.reported_at < \(to)
             """, logger: logger)
         var reached: [Double] = []
@@ -121,7 +121,7 @@ public struct NightReport: Sendable, Encodable {
                    count(*) filter (where not c.open and not exists (
                        select 1 from case_timeline t where t.case_id = c.case_id and t.status = 'on_scene')),
                    count(*) filter (where c.open)
-            from cases c join reports r using (report_id)
+            from cases c join report_facts r using (report_id)
             where r.reported_at >= \(from) and r.reported_at < \(to)
             group by c.zone order by c.zone
             """, logger: logger)

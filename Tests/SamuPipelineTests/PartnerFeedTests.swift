@@ -234,6 +234,10 @@ struct PartnerFeedTests {
                     "truncate outbox", "update partner_records set outcome = 'x'", "delete from partner_records",
                     "create table worker_was_here (id int)", "drop table decisions",
                     "alter table cases add column x int",
+                    // Tables it only appends to: no UPDATE.
+                    "update reports set category = 'x'", "update decisions set reason = 'x'",
+                    "update processed_events set topic = 'x'", "update follow_ups set zone = 'x'",
+                    "create temp table worker_temp (id int)", "create table public.worker_was_here (id int)",
                     "insert into ref_zones (code, region, kind, name_ar, name_fr, name_en, source, external) values ('x', 'x', 'x', 'x', 'x', 'x', 'x', false)",
                 ] {
                     let answer = await refusal(store, sql)
@@ -251,11 +255,48 @@ struct PartnerFeedTests {
                     "delete from units", "update shelter_beds set held = 0", "insert into outbox select * from outbox",
                     "update operators set role = 'supervisor'", "delete from intake_clients",
                     "select * from outbox", "select * from partner_records", "create table console_was_here (id int)",
+                    // Report payloads only through the logged door, one case at a time.
+                    "select payload from reports", "select * from reports",
+                    "insert into personal_data_reads (case_id, operator_id) values (gen_random_uuid(), 'x')",
+                    "delete from personal_data_reads",
                 ] {
                     let answer = await refusal(store, sql)
                     #expect(answer?.hasPrefix("42501") == true, "\(sql): \(answer ?? "allowed")")
                 }
             }
+            // Each read of a case's personal data by the console is logged; an operator outside the
+            // case's zone gets nothing and leaves no entry.
+            let caseID = try await harness.withStore { store in
+                try await store.client.query(
+                    """
+                    insert into operators (operator_id, display_name, role, zones, password_hash) values
+                        ('op-in', 'In', 'operator', array[\(zone)], 'x'), ('op-out', 'Out', 'operator', array['tata'], 'x')
+                    """, logger: harness.logger)
+                let rows = try await store.client.query("select case_id from cases limit 1", logger: harness.logger)
+                for try await id in rows.decode(UUID.self) { return id }
+                throw LoopbackHTTP.Failure(description: "no case")
+            }
+            try await harness.connecting(as: consoleRole, password: password).withStore { store in
+                let queries = BoardQueries(store: store, logger: harness.logger)
+                let personal = try await queries.personalData(caseID: caseID, operatorID: "op-in")
+                #expect(personal.map { (try? JSONParser.parse(Array($0.utf8)))?["notes"] != nil } == true)
+                #expect(try await queries.personalData(caseID: caseID, operatorID: "op-out") == nil)
+                #expect(try await queries.personalData(caseID: caseID, operatorID: "nobody") == nil)
+                let reads = try await queries.personalDataReads(caseID: caseID)
+                #expect(reads.map(\.operator_id) == ["op-in"])
+            }
+            // Every function in the schema resolves names in it alone (fixed search_path).
+            let unpinned = try await harness.withStore { store in
+                let rows = try await store.client.query(
+                    """
+                    select count(*)::int8 from pg_proc
+                    where pronamespace = current_schema()::regnamespace
+                      and not coalesce(proconfig::text like '%search_path=%', false)
+                    """, logger: harness.logger)
+                for try await count in rows.decode(Int64.self) { return count }
+                return -1
+            }
+            #expect(unpinned == 0)
             try await asPartner.withStore { store in
                 let rows = try await store.client.query(
                     "select partner, count(*) from partner_outcomes group by 1", logger: harness.logger)
@@ -267,6 +308,12 @@ struct PartnerFeedTests {
                     "select * from case_timeline",
                     "select * from processed_events", "insert into partner_records select * from partner_records",
                     "update partner_records set outcome = 'x'",
+                    // Views only (no publication time), and nothing created anywhere.
+                    "select * from partner_records", "select created_at from partner_records",
+                    "select * from partner_aggregates", "select * from report_facts",
+                    "select samu_read_personal_data(gen_random_uuid(), 'x')",
+                    "create table public.partner_was_here (id int)", "create temp table partner_temp (id int)",
+                    "create table partner_was_here (id int)", "create schema partner_schema",
                 ] {
                     let answer = await refusal(store, sql)
                     #expect(answer?.hasPrefix("42501") == true, "\(sql): \(answer ?? "allowed")")
