@@ -187,6 +187,7 @@ struct ConsoleBrowserTests {
         try await harness.prepare()
         try await harness.addOperator("salma", zones: ["casablanca-anfa"])
         try await harness.addOperator("karim", zones: ["rabat"])
+        try await harness.addOperator("nadia", zones: ["rabat"], role: .supervisor)
         let token = try await harness.addClient("hotline")
         try await harness.publishDeployment()
         try await harness.pipeline.withWorker { _ in
@@ -220,6 +221,17 @@ struct ConsoleBrowserTests {
                     "POST", "/api/cases/\(id)/commands", ["command": "cancel", "reason": "x"])
                 #expect(act.status == 404)
                 #expect(try await karim.send("GET", "/api/cases/\(id)").status == 200)
+                // Personal data: read by Karim through the logged door, not by Salma; the log is a
+                // supervisor's to see, not an operator's.
+                let personal = try await karim.send("GET", "/api/cases/\(id)/personal")
+                #expect(personal.status == 200)
+                #expect(personal.json["notes"]?.stringValue == "رجل مسن ينام قرب باب الأحد")
+                #expect(try await salma.send("GET", "/api/cases/\(id)/personal").status == 404)
+                #expect(try await karim.send("GET", "/api/cases/\(id)/reads").status == 403)
+                let nadia = try await client.loggedIn("nadia", password: ConsoleHarness.password)
+                let reads = try await nadia.send("GET", "/api/cases/\(id)/reads")
+                #expect(reads.status == 200)
+                #expect(reads.json.arrayValue?.compactMap { $0["operator_id"]?.stringValue } == ["karim"])
                 // Without the CSRF token, or without a session, nothing is accepted.
                 var noCSRF = karim
                 noCSRF.csrf = nil

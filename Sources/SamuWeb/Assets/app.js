@@ -10,6 +10,7 @@ const UI = {
     open_cases: "Cas ouverts", map: "Carte schématique", legend_case: "cas", legend_unit: "unité",
     legend_shelter: "centre", unmet: "Demande non satisfaite cette nuit", units: "Unités",
     shelters: "Centres d'hébergement", claim: "Prendre en charge", release: "Libérer", reason: "Motif",
+    show_personal: "Afficher les données personnelles (consultation journalisée)",
     reassign: "Réaffecter", close: "Clôturer", cancel: "Annuler le cas", mutual_aid: "Demander l'entraide",
     decisions: "Décisions", timeline: "Historique", best_unit: "Meilleure unité disponible (automatique)",
     waiting_for_unit: "en attente d'une unité", waiting_for_bed: "sans lit", no_bed_tonight: "sans lit cette nuit (clôturés)",
@@ -29,6 +30,7 @@ const UI = {
     open_cases: "الحالات المفتوحة", map: "خريطة تخطيطية", legend_case: "حالة", legend_unit: "وحدة",
     legend_shelter: "مركز", unmet: "الطلب غير الملبى هذه الليلة", units: "الوحدات",
     shelters: "مراكز الإيواء", claim: "تولي الحالة", release: "التخلي عن الحالة", reason: "السبب",
+    show_personal: "عرض المعطيات الشخصية (اطلاع مسجل)",
     reassign: "إعادة التعيين", close: "إغلاق الحالة", cancel: "إلغاء الحالة", mutual_aid: "طلب الدعم من منطقة مجاورة",
     decisions: "القرارات", timeline: "السجل", best_unit: "أفضل وحدة متاحة (تلقائيا)",
     waiting_for_unit: "في انتظار وحدة", waiting_for_bed: "بدون سرير", no_bed_tonight: "بدون سرير هذه الليلة (مغلقة)",
@@ -145,6 +147,7 @@ async function start() {
     connect();
   });
   $("detail-close").addEventListener("click", () => select(null));
+  $("show-personal").addEventListener("click", showPersonal);
   $("act-claim").addEventListener("click", () => send("claim"));
   $("act-release").addEventListener("click", () => send("release"));
   $("act-reassign").addEventListener("click", () => send("reassign", { unit_id: $("act-unit").value || undefined }));
@@ -384,10 +387,31 @@ function renderShelters() {
 function select(caseID) {
   state.selected = caseID;
   state.detail = null;
+  $("detail-personal").hidden = true;
+  $("detail-personal").textContent = "";
   $("act-status").textContent = "";
   $("act-status").className = "status";
   if (caseID) loadDetail(caseID);
   render();
+}
+
+// Personal data (notes, reporter, the place) only on the operator's click: each read is logged.
+async function showPersonal() {
+  const caseID = state.selected;
+  if (!caseID) return;
+  try {
+    const personal = await api(`/api/cases/${caseID}/personal`);
+    if (state.selected !== caseID) return;
+    const lines = [];
+    if (personal.notes) lines.push(personal.notes);
+    if (personal.place) lines.push(personal.place);
+    if (personal.reporter) lines.push([personal.reporter.name, personal.reporter.phone].filter(Boolean).join(" · "));
+    $("detail-personal").textContent = lines.join("\n") || "—";
+    $("detail-personal").hidden = false;
+  } catch (error) {
+    $("detail-personal").textContent = error.message;
+    $("detail-personal").hidden = false;
+  }
 }
 
 async function loadDetail(caseID) {
