@@ -41,13 +41,19 @@ public struct KafkaRecord: Sendable, Equatable {
     /// `nil` produces a tombstone.
     public var value: [UInt8]?
     public var headers: [KafkaHeader]
+    /// The record's timestamp (milliseconds since 1970, CreateTime); `nil`: the time it is produced.
+    public var timestampMilliseconds: Int64?
 
-    public init(topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = []) {
+    public init(
+        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+        timestampMilliseconds: Int64? = nil
+    ) {
         self.topic = topic
         self.partition = partition
         self.key = key
         self.value = value
         self.headers = headers
+        self.timestampMilliseconds = timestampMilliseconds
     }
 }
 

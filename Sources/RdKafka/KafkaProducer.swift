@@ -152,7 +152,7 @@ public final class KafkaProducer: Sendable {
         let error: OpaquePointer? = unsafe record.topic.withCString { topic in
             unsafe withOptionalBytes(record.key) { key in
                 unsafe withOptionalBytes(record.value) { value in
-                    var args = unsafe [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
+                    var args = unsafe [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 8)
                     unsafe args[0].vtype = RD_KAFKA_VTYPE_TOPIC
                     unsafe args[0].u.cstr = topic
                     unsafe args[1].vtype = RD_KAFKA_VTYPE_PARTITION
@@ -169,9 +169,14 @@ public final class KafkaProducer: Sendable {
                     unsafe args[5].u.ptr = UnsafeMutableRawPointer(bitPattern: id)
                     var count = 6
                     if let headers = unsafe headers {
-                        unsafe args[6].vtype = RD_KAFKA_VTYPE_HEADERS
-                        unsafe args[6].u.headers = headers
-                        count = 7
+                        unsafe args[count].vtype = RD_KAFKA_VTYPE_HEADERS
+                        unsafe args[count].u.headers = headers
+                        count += 1
+                    }
+                    if let timestamp = record.timestampMilliseconds {
+                        unsafe args[count].vtype = RD_KAFKA_VTYPE_TIMESTAMP
+                        unsafe args[count].u.i64 = timestamp
+                        count += 1
                     }
                     return unsafe rd_kafka_produceva(client.handle, &args, count)
                 }

@@ -29,19 +29,51 @@ public enum PartnerOutcome: String, Sendable, CaseIterable, Comparable {
     }
 }
 
-/// The coarse categories of individual partner records. Disability and mental distress are
-/// health details: they become `other`.
+/// The coarse categories of individual partner records. There is no class for disability or
+/// mental distress: any such class would single out a health condition, so those people reach
+/// partners only as counts (``ProtectedGroup/otherVulnerable``).
 public enum PartnerCategory: String, Sendable, CaseIterable {
     case homelessAdult = "homeless_adult"
     case elderly
     case family
-    case other
 }
 
 /// People who reach partners only as counts, never as individual records.
 public enum ProtectedGroup: String, Sendable, CaseIterable {
     case minors
     case violenceVictims = "violence_victims"
+    /// Disability or mental distress (the name does not say which): health data.
+    case otherVulnerable = "other_vulnerable"
+}
+
+/// The kind of bed a sheltered person got, in classes that reveal neither sex (men's and women's
+/// beds are both `adult`) nor a facility.
+public enum PartnerShelterType: String, Sendable, CaseIterable {
+    case adult
+    case family
+    case elderly
+
+    /// `nil` for minors' beds (minors never reach individual records).
+    public init?(_ bed: BedType?) {
+        switch bed {
+        case .men?, .women?: self = .adult
+        case .womenWithChildren?: self = .family
+        case .elderly?: self = .elderly
+        case .minors?, nil: return nil
+        }
+    }
+}
+
+/// How coarse a partner record is: its time bucket, and what it leaves out.
+public enum Generalisation: Int, Sendable, CaseIterable, Comparable {
+    /// Commune, the hour, age band, bed class and response band.
+    case hour = 1
+    /// Province only (no commune), a 6-hour bucket.
+    case sixHours = 6
+    /// Province only, the day; no age band, bed class or response band.
+    case day = 24
+
+    public static func < (lhs: Generalisation, rhs: Generalisation) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 public enum AgeBand: String, Sendable, CaseIterable {
@@ -128,16 +160,14 @@ public struct FinishedCase: Sendable, Equatable {
             return .minors
         }
         if category == .womanViolenceVictim || factors.contains(.violenceInProgress) { return .violenceVictims }
+        if category == .personWithDisability || category == .mentalDistress { return .otherVulnerable }
         return nil
     }
 
     public var partnerCategory: PartnerCategory {
         if factors.contains(.withChildren) || personCount > 1 { return .family }
-        switch category {
-        case .homelessAdult: return .homelessAdult
-        case .isolatedElderly: return .elderly
-        default: return .other
-        }
+        // The other categories are protected groups: they never reach an individual record.
+        return category == .isolatedElderly ? .elderly : .homelessAdult
     }
 
     /// Finished (resolved, closed or cancelled) and not open.
@@ -153,7 +183,19 @@ public enum HourBucket {
     }
 
     public static func label(of time: Date) -> String {
-        RFC3339.format(start(of: time)).replacingOccurrences(of: ".000", with: "") + "/PT1H"
+        label(of: time, hours: 1)
+    }
+
+    /// The start of the `hours`-long bucket (1, 6 or 24, aligned on UTC midnight) `time` falls in.
+    public static func start(of time: Date, hours: Int) -> Date {
+        let length = Double(hours) * 3600
+        return Date(timeIntervalSince1970: (time.timeIntervalSince1970 / length).rounded(.down) * length)
+    }
+
+    /// `2026-01-15T06:00:00Z/PT6H`, `2026-01-15T00:00:00Z/P1D`.
+    public static func label(of time: Date, hours: Int) -> String {
+        RFC3339.format(start(of: time, hours: hours)).replacingOccurrences(of: ".000", with: "")
+            + (hours == 24 ? "/P1D" : "/PT\(hours)H")
     }
 
     /// The UTC day, `2026-01-15`.
@@ -174,9 +216,34 @@ public struct PartnerRecord: Sendable, Equatable {
     public var category: PartnerCategory
     public var ageBand: AgeBand?
     public var outcome: PartnerOutcome
-    public var shelterType: BedType?
+    public var shelterType: PartnerShelterType?
     public var timeBucket: Date
-    public var responseTimeBand: ResponseTimeBand
+    public var responseTimeBand: ResponseTimeBand?
+    public var generalisation: Generalisation = .hour
+
+    /// This record made coarser (never finer): the bucket widened, fields left out.
+    public func generalised(to level: Generalisation) -> PartnerRecord {
+        var copy = self
+        guard level > generalisation else { return copy }
+        copy.generalisation = level
+        copy.timeBucket = HourBucket.start(of: timeBucket, hours: level.rawValue)
+        copy.communeCode = nil
+        if level == .day {
+            copy.ageBand = nil
+            copy.shelterType = nil
+            copy.responseTimeBand = nil
+        }
+        return copy
+    }
+
+    /// The quasi-identifiers a partner sees: what k-anonymity counts.
+    public var quasiIdentifiers: String {
+        [
+            provinceCode, communeCode ?? "-", HourBucket.label(of: timeBucket, hours: generalisation.rawValue),
+            ageBand?.rawValue ?? "-", category.rawValue, outcome.rawValue, shelterType?.rawValue ?? "-",
+            responseTimeBand?.rawValue ?? "-",
+        ].joined(separator: "|")
+    }
 
     /// The partner record of a finished case, or `nil` when the case may only be counted
     /// (minors, victims of violence), is not finished, or the partner has no key for its period.
@@ -192,8 +259,8 @@ public struct PartnerRecord: Sendable, Equatable {
             eventID: UUID(v5: "partner-outcome/\(partner.id)/\(finished.caseID.lowercased)"), partner: partner.id,
             pseudonym: pseudonym, pseudonymEpoch: epoch, provinceCode: finished.zone, communeCode: commune?.code,
             category: finished.partnerCategory, ageBand: AgeBand(age: finished.age), outcome: outcome,
-            // A bed class only; minors' beds never reach here (protected group above).
-            shelterType: outcome == .sheltered ? finished.bedType : nil,
+            // A bed class that says neither sex nor facility; minors' beds never reach here.
+            shelterType: outcome == .sheltered ? PartnerShelterType(finished.bedType) : nil,
             timeBucket: HourBucket.start(of: finished.reportedAt),
             responseTimeBand: ResponseTimeBand(
                 seconds: finished.onSceneAt.map { $0.timeIntervalSince(finished.reportedAt) }))
@@ -213,9 +280,36 @@ public struct PartnerRecord: Sendable, Equatable {
         if let ageBand { object.append("age_band", .string(ageBand.rawValue)) }
         object.append("outcome", .string(outcome.rawValue))
         if let shelterType { object.append("shelter_type", .string(shelterType.rawValue)) }
-        object.append("time_bucket", .string(HourBucket.label(of: timeBucket)))
-        object.append("response_time_band", .string(responseTimeBand.rawValue))
+        object.append("time_bucket", .string(HourBucket.label(of: timeBucket, hours: generalisation.rawValue)))
+        if let responseTimeBand { object.append("response_time_band", .string(responseTimeBand.rawValue)) }
         return .object(object)
+    }
+}
+
+/// k-anonymity for a partner's individual records of one zone and day: each record is published
+/// at the finest ``Generalisation`` at which its quasi-identifiers (commune, time bucket, age
+/// band, category, outcome, bed class, response band) are shared by at least `threshold`
+/// records of the set; a record that is unique even as (province, day, category, outcome) is
+/// suppressed. Every member of a class that reaches the threshold is published (at that level or
+/// a finer one), so the property holds on what the partner receives, not only on the input.
+public enum KAnonymity {
+    public static func apply(
+        _ records: [PartnerRecord], threshold: Int
+    ) -> (published: [PartnerRecord], suppressed: Int) {
+        var chosen: [Generalisation?] = Array(repeating: nil, count: records.count)
+        for level in Generalisation.allCases {
+            let generalised = records.map { $0.generalised(to: level) }
+            var sizes: [String: Int] = [:]
+            for record in generalised { sizes[record.quasiIdentifiers, default: 0] += 1 }
+            for index in records.indices where chosen[index] == nil {
+                if sizes[generalised[index].quasiIdentifiers, default: 0] >= threshold { chosen[index] = level }
+            }
+        }
+        var published: [PartnerRecord] = []
+        for (record, level) in zip(records, chosen) {
+            if let level { published.append(record.generalised(to: level)) }
+        }
+        return (published, records.count - published.count)
     }
 }
 

@@ -158,7 +158,8 @@ public final class OutboxRelay: Sendable {
                     }
                     return KafkaRecord(
                         topic: record.topic, key: record.key.map { Array($0.utf8) }, value: Array(record.payload.utf8),
-                        headers: headers)
+                        headers: headers,
+                        timestampMilliseconds: record.recordTime.map { Int64($0.timeIntervalSince1970 * 1000) })
                 }
                 // Submitted in order here; delivery reports are awaited concurrently below.
                 let deliveries = await producer.submit(kafkaRecords)

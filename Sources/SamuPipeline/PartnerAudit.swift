@@ -28,6 +28,30 @@ public struct PartnerAudit: Sendable {
         self.schema = definition.schemas[definition.latestSchemaVersion]!
     }
 
+    /// The only headers a partner record may carry: neither says anything about the case.
+    public static let allowedHeaders: Set<String> = ["samu-event-id", "content-type"]
+
+    /// Audits whole broker messages: their payloads, and also their timestamps (the start of an
+    /// hour at least: a finer one tells when a case was published) and their headers.
+    public func audit(messages: [KafkaMessage]) -> Report {
+        var report = audit(messages.compactMap(\.value))
+        for (index, message) in messages.enumerated() {
+            if let timestamp = message.timestampMilliseconds, timestamp % 3_600_000 != 0 {
+                report.violations.append("event \(index): record timestamp \(timestamp) ms is finer than the hour")
+            }
+            for header in message.headers where !Self.allowedHeaders.contains(header.name) {
+                report.violations.append("event \(index): header '\(header.name)' is not on the allow-list")
+            }
+            if let value = message.headers.first(where: { $0.name == "samu-event-id" })?.value,
+                String(decoding: value, as: UTF8.self)
+                    != message.value.flatMap({ try? JSONParser.parse($0) })?["event_id"]?.stringValue
+            {
+                report.violations.append("event \(index): samu-event-id header differs from the event id")
+            }
+        }
+        return report
+    }
+
     public func audit(_ values: [[UInt8]]) -> Report {
         var report = Report()
         var seen: [String: [UInt8]] = [:]
@@ -65,6 +89,6 @@ public struct PartnerAudit: Sendable {
     {
         let messages = try await KafkaTopicReader.readAll(
             topic: catalog.name(.partnerOutcomes), client: configuration.kafka, logger: logger)
-        return PartnerAudit(catalog: catalog).audit(messages.compactMap(\.value))
+        return PartnerAudit(catalog: catalog).audit(messages: messages)
     }
 }

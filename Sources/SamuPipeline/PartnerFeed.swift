@@ -8,7 +8,7 @@ import SamuStore
 /// ended, counts the protected groups (minors, victims of violence) with small cells suppressed.
 ///
 /// It reads PostgreSQL, not the live stream: a record leaves only after its case is finished and
-/// the hour of its report is over (RELIABILITY.md §5.5). Records, aggregates, the "projected"
+/// the day of its report is over (RELIABILITY.md §5.5). Records, aggregates, the "projected"
 /// marks and the outbox rows are written in one transaction with deterministic ids, so a crash or
 /// two workers running the feed at once publish each record once (a republish is byte-identical).
 public struct PartnerFeed: Sendable {
@@ -49,6 +49,8 @@ public struct PartnerFeed: Sendable {
         public var aggregates = 0
         public var casesProjected = 0
         public var daysCounted = 0
+        /// Individual records held back: unique even at the coarsest generalisation.
+        public var suppressed = 0
     }
 
     /// A day's counts wait for its open cases at most this long after each was opened.
@@ -86,35 +88,17 @@ public struct PartnerFeed: Sendable {
     }
 
     /// One pass over what is ready; returns what it wrote and the outbox rows it created.
+    ///
+    /// A zone's day is published once, after the day has ended (plus ``Configuration/dayGrace``)
+    /// and its cases are finished: the individual records of its adults, made k-anonymous per
+    /// partner (``KAnonymity``, the partner's minimum cell as k), and the protected groups' counts
+    /// with small cells suppressed. Each record's broker timestamp is the start of its time
+    /// bucket, so neither the payload, the timestamp nor the publication time tells when a case
+    /// closed.
     public func pass(now: Date = Date()) async throws -> (Pass, [OutboxRecord]) {
         var summary = Pass()
         var created: [OutboxRecord] = []
         let zones = configuration.partners.zones.sorted()
-        while true {
-            let finished = try await store.finishedCasesForPartners(zones: zones, now: now, limit: 500)
-            if finished.isEmpty { break }
-            var feed = PartnerFeedWrite()
-            for item in finished {
-                feed.projectedCases.append(item.caseID)
-                let commune = configuration.communes.commune(
-                    zone: item.zone, at: item.location, named: item.communeName)
-                for partner in configuration.partners.partners(covering: item.zone) {
-                    guard
-                        let record = PartnerRecord.make(
-                            item, partner: partner, commune: commune, keyring: configuration.keyring)
-                    else { continue }
-                    feed.records.append(record)
-                    feed.outbox.append(
-                        OutboxRecord(
-                            id: record.eventID, topic: topic, key: partner.id, payload: record.json.serialized,
-                            createdAt: now))
-                }
-            }
-            created += try await store.write(feed)
-            summary.records += feed.records.count
-            summary.casesProjected += finished.count
-            if finished.count < 500 { break }
-        }
         for (zone, day) in try await store.uncountedDays(zones: zones, now: now, grace: configuration.dayGrace) {
             let cases = try await store.casesReported(zone: zone, day: day)
             // Wait while a case of the day is still open, up to two days after it was opened;
@@ -126,13 +110,30 @@ public struct PartnerFeed: Sendable {
             }
             var feed = PartnerFeedWrite()
             feed.countedDays.append((zone, day))
+            feed.projectedCases = cases.filter { $0.outcome != .open }.map(\.caseID)
             var cells: [String: [ProtectedGroup: [FinishedCase]]] = [:]
+            var individuals: [(FinishedCase, Commune?)] = []
             for item in cases {
-                guard let group = item.protectedGroup else { continue }
                 let commune = configuration.communes.commune(zone: zone, at: item.location, named: item.communeName)
-                cells[commune?.code ?? "", default: [:]][group, default: []].append(item)
+                if let group = item.protectedGroup {
+                    cells[commune?.code ?? "", default: [:]][group, default: []].append(item)
+                } else if item.outcome != .open {
+                    individuals.append((item, commune))
+                }
             }
             for partner in configuration.partners.partners(covering: zone) {
+                let records = individuals.compactMap { item, commune in
+                    PartnerRecord.make(item, partner: partner, commune: commune, keyring: configuration.keyring)
+                }
+                let (published, suppressed) = KAnonymity.apply(records, threshold: partner.minimumCell)
+                summary.suppressed += suppressed
+                for record in published.sorted(by: { $0.eventID.lowercased < $1.eventID.lowercased }) {
+                    feed.records.append(record)
+                    feed.outbox.append(
+                        OutboxRecord(
+                            id: record.eventID, topic: topic, key: partner.id, payload: record.json.serialized,
+                            createdAt: now, recordTime: record.timeBucket))
+                }
                 for (commune, groups) in cells.sorted(by: { $0.key < $1.key }) {
                     for (group, members) in groups.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
                         guard
@@ -144,11 +145,14 @@ public struct PartnerFeed: Sendable {
                         feed.outbox.append(
                             OutboxRecord(
                                 id: aggregate.eventID, topic: topic, key: partner.id,
-                                payload: aggregate.json.serialized, createdAt: now))
+                                payload: aggregate.json.serialized, createdAt: now,
+                                recordTime: HourBucket.start(of: RFC3339.parse(day + "T00:00:00Z") ?? now, hours: 24)))
                     }
                 }
             }
             created += try await store.write(feed)
+            summary.records += feed.records.count
+            summary.casesProjected += feed.projectedCases.count
             summary.aggregates += feed.aggregates.count
             summary.daysCounted += 1
         }

@@ -359,16 +359,22 @@ extension SamuStore {
         if o.isEmpty { return [] }
         let rows = try await connection.query(
             """
-            insert into outbox (outbox_id, topic, key, payload, created_at)
-            select i, t, nullif(k, ''), p, c from unnest(\(o.map(\.id))::uuid[], \(o.map(\.topic))::text[],
-                \(o.map { $0.key ?? "" })::text[], \(o.map(\.payload))::text[], \(o.map(\.createdAt))::timestamptz[])
-                as x(i, t, k, p, c)
+            insert into outbox (outbox_id, topic, key, payload, created_at, record_time)
+            select i, t, nullif(k, ''), p, c, case when r < '1900-01-01' then null else r end from unnest(\(o.map(\.id))::uuid[], \(o.map(\.topic))::text[],
+                \(o.map { $0.key ?? "" })::text[], \(o.map(\.payload))::text[], \(o.map(\.createdAt))::timestamptz[],
+                \(o.map { $0.recordTime ?? Date.distantPast })::timestamptz[])
+                as x(i, t, k, p, c, r)
             on conflict (outbox_id) do nothing
-            returning outbox_id, topic, key, payload, created_at
+            returning outbox_id, topic, key, payload, created_at, record_time
             """, logger: logger)
         var created: [OutboxRecord] = []
-        for try await (id, topic, key, payload, createdAt) in rows.decode((UUID, String, String?, String, Date).self) {
-            created.append(OutboxRecord(id: id, topic: topic, key: key, payload: payload, createdAt: createdAt))
+        for try await (id, topic, key, payload, createdAt, recordTime) in rows.decode(
+            (UUID, String, String?, String, Date, Date?).self)
+        {
+            created.append(
+                OutboxRecord(
+                    id: id, topic: topic, key: key, payload: payload, createdAt: createdAt,
+                    recordTime: recordTime))
         }
         return created
     }

@@ -527,10 +527,17 @@ public enum Migrations {
                 // microsecond) nor the base tables.
                 "drop view partner_outcomes",
                 "drop view partner_daily_aggregates",
+                // Records generalised for k-anonymity: a time bucket of 1, 6 or 24 hours, and
+                // fields left out at the coarsest level.
+                "alter table partner_records add column bucket_hours integer not null default 1 check (bucket_hours in (1, 6, 24))",
+                "alter table partner_records alter column response_time_band drop not null",
+                // The broker timestamp of a row whose publication time must not show (partner
+                // records carry the start of their time bucket).
+                "alter table outbox add column record_time timestamptz",
                 """
                 create view partner_outcomes as
                     select event_id, partner, province_code, commune_code, pseudonym, pseudonym_epoch, category,
-                           age_band, outcome, shelter_type, time_bucket, response_time_band
+                           age_band, outcome, shelter_type, time_bucket, bucket_hours, response_time_band
                     from partner_records where partner_role(partner) = current_user
                 """,
                 """

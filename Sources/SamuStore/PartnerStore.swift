@@ -20,19 +20,6 @@ public struct PartnerFeedWrite: Sendable {
 extension SamuStore {
     static let finishedStatuses = ["resolved", "closed", "cancelled"]
 
-    /// Finished cases of `zones` not yet projected for partners whose report's hour has ended
-    /// before `now`, oldest first.
-    public func finishedCasesForPartners(zones: [String], now: Date, limit: Int) async throws -> [FinishedCase] {
-        if zones.isEmpty { return [] }
-        return try await finishedCases(
-            """
-            where c.status = any(\(Self.finishedStatuses)) and c.zone = any(\(zones))
-              and r.reported_at < date_trunc('hour', \(now)::timestamptz)
-              and not exists (select 1 from partner_projection p where p.case_id = c.case_id)
-            order by r.reported_at limit \(limit)
-            """)
-    }
-
     /// Every case of a zone reported on a UTC day (`2026-01-15`), open or finished.
     public func casesReported(zone: String, day: String) async throws -> [FinishedCase] {
         try await finishedCases(
@@ -121,14 +108,15 @@ extension SamuStore {
                     """
                     insert into partner_records (event_id, partner, province_code, commune_code, pseudonym,
                         pseudonym_epoch, category, age_band, outcome, shelter_type, time_bucket, response_time_band,
-                        created_at)
-                    select e, p, pc, nullif(cc, ''), ps, pe, c, nullif(a, ''), o, nullif(s, ''), t, b, \(now)
+                        bucket_hours, created_at)
+                    select e, p, pc, nullif(cc, ''), ps, pe, c, nullif(a, ''), o, nullif(s, ''), t, nullif(b, ''), h, \(now)
                     from unnest(\(r.map(\.eventID))::uuid[], \(r.map(\.partner))::text[], \(r.map(\.provinceCode))::text[],
                         \(r.map { $0.communeCode ?? "" })::text[], \(r.map(\.pseudonym))::text[],
                         \(r.map(\.pseudonymEpoch))::text[], \(r.map(\.category.rawValue))::text[],
                         \(r.map { $0.ageBand?.rawValue ?? "" })::text[], \(r.map(\.outcome.rawValue))::text[],
                         \(r.map { $0.shelterType?.rawValue ?? "" })::text[], \(r.map(\.timeBucket))::timestamptz[],
-                        \(r.map(\.responseTimeBand.rawValue))::text[]) as x(e, p, pc, cc, ps, pe, c, a, o, s, t, b)
+                        \(r.map { $0.responseTimeBand?.rawValue ?? "" })::text[],
+                        \(r.map(\.generalisation.rawValue))::int4[]) as x(e, p, pc, cc, ps, pe, c, a, o, s, t, b, h)
                     on conflict (event_id) do nothing
                     """, logger: logger)
             }

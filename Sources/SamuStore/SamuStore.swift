@@ -25,16 +25,20 @@ public struct OutboxRecord: Sendable, Equatable {
     public var key: String?
     public var payload: String
     public var createdAt: Date
+    /// The broker record's timestamp, when it must not be the publication time (partner records
+    /// carry the start of their time bucket: the publication time would tell when a case closed).
+    public var recordTime: Date?
     /// When the event behind this row was consumed, triaged, dispatched and committed (Unix
     /// microseconds), in memory only, when the worker traces stages (`SAMU_STAGE_TRACE`).
     public var stages: [Int64] = []
 
-    public init(id: UUID, topic: String, key: String?, payload: String, createdAt: Date) {
+    public init(id: UUID, topic: String, key: String?, payload: String, createdAt: Date, recordTime: Date? = nil) {
         self.id = id
         self.topic = topic
         self.key = key
         self.payload = payload
         self.createdAt = createdAt
+        self.recordTime = recordTime
     }
 }
 
@@ -155,15 +159,19 @@ public final class SamuStore: Sendable {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
         let rows = try await client.query(
             """
-            select o.outbox_id, o.topic, o.key, o.payload, o.created_at from outbox o
+            select o.outbox_id, o.topic, o.key, o.payload, o.created_at, o.record_time from outbox o
             left join zone_leases l on l.zone = o.key
             where o.published_at is null and o.created_at < now() - make_interval(secs => \(seconds))
               and (\(leaseOwner ?? "") = '' or l.zone is null or l.owner = \(leaseOwner ?? ""))
             order by o.created_at limit \(limit)
             """, logger: logger)
         var records: [OutboxRecord] = []
-        for try await (id, topic, key, payload, createdAt) in rows.decode((UUID, String, String?, String, Date).self) {
-            records.append(OutboxRecord(id: id, topic: topic, key: key, payload: payload, createdAt: createdAt))
+        for try await (id, topic, key, payload, createdAt, recordTime) in rows.decode(
+            (UUID, String, String?, String, Date, Date?).self)
+        {
+            records.append(
+                OutboxRecord(
+                    id: id, topic: topic, key: key, payload: payload, createdAt: createdAt, recordTime: recordTime))
         }
         return records
     }

@@ -73,7 +73,7 @@ struct PartnersCommand: AsyncParsableCommand {
     struct Scan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Read the whole partner topic and check every event: closed schema, forbidden fields and values, conflicting duplicates. Exits 1 on any finding."
+                "Read the whole partner topic and check every event: closed schema, forbidden fields and values, record timestamps finer than the hour, headers off the allow-list, conflicting duplicates. Exits 1 on any finding."
         )
 
         @Option(help: "Also print this many events, as partners receive them.") var show = 0

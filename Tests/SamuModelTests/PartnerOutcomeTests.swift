@@ -34,7 +34,7 @@ struct PartnerOutcomeTests {
         #expect(record.category == .homelessAdult)
         #expect(record.ageBand == .from35To64)
         #expect(record.outcome == .sheltered)
-        #expect(record.shelterType == .men)
+        #expect(record.shelterType == .adult, "a men's bed must not tell the partner the person's sex")
         #expect(record.responseTimeBand == .from15To30Minutes)
         #expect(HourBucket.label(of: record.timeBucket) == "2026-01-15T02:00:00Z/PT1H")
         let json = record.json
@@ -53,17 +53,19 @@ struct PartnerOutcomeTests {
             Self.finished(.homelessAdult, age: nil, minor: true),
             Self.finished(.womanViolenceVictim, age: 30, bed: .women),
             Self.finished(.homelessAdult, age: 40, factors: [.violenceInProgress]),
+            Self.finished(.mentalDistress, age: 50), Self.finished(.personWithDisability, age: 50),
         ]
         for item in cases {
             #expect(item.protectedGroup != nil)
             #expect(PartnerRecord.make(item, partner: Self.casablanca, commune: nil, keyring: Self.keyring) == nil)
         }
         #expect(Self.finished(.isolatedElderly, age: 81).protectedGroup == nil)
-        // Health categories are coarsened to `other`; open cases wait.
-        let distress = Self.finished(.mentalDistress, age: 50)
-        #expect(
-            PartnerRecord.make(distress, partner: Self.casablanca, commune: nil, keyring: Self.keyring)?.category
-                == .other)
+        // Health categories are counted only, under a name that does not say which; open cases wait.
+        #expect(Self.finished(.mentalDistress, age: 50).protectedGroup == .otherVulnerable)
+        #expect(Self.finished(.personWithDisability, age: 50).protectedGroup == .otherVulnerable)
+        // Bed classes say neither sex nor facility.
+        #expect(PartnerShelterType(.men) == PartnerShelterType(.women))
+        #expect(PartnerShelterType(.minors) == nil)
         #expect(
             PartnerRecord.make(
                 Self.finished(status: "on_scene"), partner: Self.casablanca, commune: nil, keyring: Self.keyring) == nil
@@ -130,6 +132,66 @@ struct PartnerOutcomeTests {
         #expect(total == 43)
         #expect(published == ["c": 30])
         #expect(SmallCellSuppression.apply(["a": 1, "b": 1], threshold: 3) == nil)
+    }
+
+    static let records = Gen.int(in: 0...2_591).array(of: 0...60)
+
+    /// A record whose quasi-identifiers are the digits of `seed` in mixed radix (commune 3,
+    /// category 3, age band 3, outcome 2, hour 24, response band 2): few values each, so that
+    /// classes of every size occur.
+    static func record(_ seed: Int, index: Int) -> PartnerRecord {
+        let base = RFC3339.parse("2026-01-15T00:00:00Z")!
+        return PartnerRecord(
+            eventID: UUID(), partner: "casablanca", pseudonym: "p\(index)", pseudonymEpoch: "2026Q1.k1",
+            provinceCode: "casablanca-anfa", communeCode: ["anfa", "maarif", "sidi-belyout"][seed % 3],
+            category: PartnerCategory.allCases[(seed / 3) % 3], ageBand: AgeBand.allCases[(seed / 9) % 3],
+            outcome: [.sheltered, .refused][(seed / 27) % 2],
+            shelterType: (seed / 27) % 2 == 0 ? .adult : nil,
+            timeBucket: base.addingTimeInterval(Double((seed / 54) % 24) * 3600),
+            responseTimeBand: [.under15Minutes, .notReached][(seed / 1_296) % 2])
+    }
+
+    @Test("k-anonymity: every published record's quasi-identifiers are shared by k published records (property-based)")
+    func kAnonymity() async {
+        await propertyCheck(count: 200, input: Self.records, Self.thresholds) { seeds, threshold in
+            let records = seeds.enumerated().map { Self.record($1, index: $0) }
+            let (published, suppressed) = KAnonymity.apply(records, threshold: threshold)
+            #expect(published.count + suppressed == records.count)
+            // What the partner sees: for each record, the published records that generalise to its class.
+            for record in published {
+                let shared = published.filter {
+                    $0.generalised(to: record.generalisation).quasiIdentifiers == record.quasiIdentifiers
+                }
+                #expect(shared.count >= threshold, "\(record.quasiIdentifiers) shared by \(shared.count) < \(threshold)")
+                #expect(record.generalisation == .hour || record.communeCode == nil)
+                if record.generalisation == .day {
+                    #expect(record.ageBand == nil && record.responseTimeBand == nil && record.shelterType == nil)
+                }
+            }
+            // Nothing is suppressed that a coarsest class of k could have carried.
+            let coarsest = Dictionary(grouping: records) { $0.generalised(to: .day).quasiIdentifiers }
+            #expect(suppressed == coarsest.values.filter { $0.count < threshold }.map(\.count).reduce(0, +))
+        }
+    }
+
+    @Test("k-anonymity keeps the finest level a class allows and buckets time on UTC boundaries")
+    func kAnonymityLevels() {
+        let alike = (0..<5).map { Self.record(0, index: $0) }
+        let (fine, none) = KAnonymity.apply(alike, threshold: 5)
+        #expect(none == 0 && fine.allSatisfy { $0.generalisation == .hour && $0.communeCode == "anfa" })
+        let json = fine[0].json
+        #expect(json["time_bucket"] == "2026-01-15T00:00:00Z/PT1H")
+        // Two communes and two hours: together only in the 6-hour class, without a commune.
+        // Three more in another commune an hour later: too few alone, enough with the first five
+        // in the 6-hour class (which has no commune).
+        let mixed = alike + (0..<3).map { Self.record(1 + 54, index: 10 + $0) }
+        let (coarser, _) = KAnonymity.apply(mixed, threshold: 5)
+        #expect(coarser.count == 8)
+        #expect(coarser.filter { $0.generalisation == .sixHours }.count == 3)
+        #expect(coarser.first { $0.generalisation == .sixHours }?.json["time_bucket"] == "2026-01-15T00:00:00Z/PT6H")
+        #expect(coarser.allSatisfy { PartnerPrivacyScanner.scan($0.json) == [] })
+        // One of a kind: held back.
+        #expect(KAnonymity.apply([Self.record(5, index: 0)], threshold: 3).published.isEmpty)
     }
 
     @Test("the scanner finds personal data, positions, fine times and identifiers")

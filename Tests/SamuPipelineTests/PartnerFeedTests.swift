@@ -97,7 +97,9 @@ struct PartnerFeedTests {
             Partner(
                 id: "casa-\(harness.id)", nameFrench: "Commune de Casablanca", zones: [zone], minimumCell: 3,
                 minimumCellDecision: "test"),
-            Partner(id: "prov-\(harness.id)", nameFrench: "Conseil préfectoral", zones: [zone]),
+            Partner(
+                id: "prov-\(harness.id)", nameFrench: "Conseil préfectoral", zones: [zone], minimumCell: 5,
+                minimumCellDecision: "test"),
         ])
         let keyring = PseudonymKeyring.generate(partners: partners.partners.map(\.id))
         let feed = PartnerFeed.Configuration(
@@ -111,25 +113,33 @@ struct PartnerFeedTests {
             }
             #expect(opened)
             try await harness.produce(people.map(close))
-            let adults = people.filter { !$0.protected }.count
+            // k-anonymity by hand, from the people above (all reported in one commune and hour, none
+            // reached): k = 3 publishes the 4 sheltered adults of 35–64 and the 3 elderly as they
+            // are, the other 2 sheltered and the 4 who refused help per day without age band, and
+            // holds back the one family; k = 5 publishes only the 6 sheltered adults, per day.
+            // Each partner also gets the minors' count (6).
             let published = try await eventually(timeout: .seconds(40)) {
                 let events = try await harness.readAll(.partnerOutcomes)
-                return events.count >= adults * 2 + 1
+                return events.count >= 13 + 1 + 6 + 1
             }
             #expect(published, "partner events did not arrive")
         }
         let messages = try await harness.readAll(.partnerOutcomes)
-        let audit = PartnerAudit(catalog: harness.catalog).audit(messages.compactMap(\.value))
+        let audit = PartnerAudit(catalog: harness.catalog).audit(messages: messages)
         #expect(audit.violations == [], "\(audit.violations.prefix(5))")
         #expect(audit.conflictingDuplicates == 0)
         let events = messages.compactMap { $0.value.flatMap { try? JSONParser.parse($0) } }
         let records = events.filter { $0["record"]?.stringValue == "case_outcome" }
-        let adults = people.filter { !$0.protected }
-        // One record per adult per partner, keyed by partner.
-        #expect(Set(records.compactMap { $0["event_id"]?.stringValue }).count == adults.count * 2)
+        #expect(messages.count == 21)
+        #expect(Set(records.compactMap { $0["event_id"]?.stringValue }).count == 19)
         for message in messages {
             let event = try #require(message.value.flatMap { try? JSONParser.parse($0) })
             #expect(message.key.map { String(decoding: $0, as: UTF8.self) } == event["partner"]?.stringValue)
+            // The broker timestamp is the start of the record's bucket, never its publication time.
+            let bucket = event["time_bucket"]?.stringValue.map { String($0.prefix(20)) }
+                ?? event["day"]?.stringValue.map { $0 + "T00:00:00Z" }
+            let start = try #require(bucket.flatMap(RFC3339.parse))
+            #expect(message.timestampMilliseconds == Int64(start.timeIntervalSince1970 * 1000))
         }
         // Join back: every pseudonym belongs to an adult case, through the key holder only.
         var byPseudonym: [String: Person] = [:]
@@ -144,32 +154,75 @@ struct PartnerFeedTests {
         for record in records {
             let person = try #require(byPseudonym[record["pseudonym"]?.stringValue ?? ""], "unknown pseudonym")
             #expect(!person.protected, "a protected person has an individual record")
-            #expect(record["commune_code"]?.stringValue == "sidi-belyout")
-            #expect(record["time_bucket"]?.stringValue == "2026-01-15T01:00:00Z/PT1H")
+            #expect(record["category"]?.stringValue != "family", "the only family was unique: held back")
+            switch record["time_bucket"]?.stringValue {
+            case "2026-01-15T01:00:00Z/PT1H"?:
+                #expect(record["commune_code"]?.stringValue == "sidi-belyout")
+                #expect(record["age_band"] != nil)
+            case "2026-01-15T00:00:00Z/P1D"?:
+                #expect(record["commune_code"] == nil && record["age_band"] == nil)
+                #expect(record["shelter_type"] == nil && record["response_time_band"] == nil)
+            default:
+                Issue.record("unexpected bucket: \(record.serialized)")
+            }
+        }
+        // What each partner sees is k-anonymous: each record's combination, at its own level, is
+        // shared by at least the partner's threshold among the records it received.
+        for (partner, k) in [("casa-\(harness.id)", 3), ("prov-\(harness.id)", 5)] {
+            let mine = records.filter { $0["partner"]?.stringValue == partner }
+            func key(_ record: JSONValue, day: Bool) -> String {
+                let fields = day
+                    ? ["category", "outcome"]
+                    : ["commune_code", "time_bucket", "age_band", "category", "outcome", "shelter_type", "response_time_band"]
+                return fields.map { record[$0]?.stringValue ?? "-" }.joined(separator: "|")
+            }
+            for record in mine {
+                let day = record["time_bucket"]?.stringValue?.hasSuffix("P1D") == true
+                let shared = mine.filter { key($0, day: day) == key(record, day: day) }.count
+                #expect(shared >= k, "\(partner): \(record.serialized) shared by \(shared)")
+            }
         }
         let casaRecords = records.filter { $0["partner"]?.stringValue == "casa-\(harness.id)" }
         let provRecords = records.filter { $0["partner"]?.stringValue == "prov-\(harness.id)" }
         let casaPseudonyms = Set(casaRecords.compactMap { $0["pseudonym"]?.stringValue })
         let provPseudonyms = Set(provRecords.compactMap { $0["pseudonym"]?.stringValue })
-        #expect(casaPseudonyms.count == adults.count && provPseudonyms.count == adults.count)
+        #expect(casaPseudonyms.count == 13 && provPseudonyms.count == 6)
         #expect(casaPseudonyms.isDisjoint(with: provPseudonyms), "pseudonyms linkable across partners")
-        #expect(records.filter { $0["category"]?.stringValue == "family" }.count == 2)
-        // Minors: 6 (one published cell of 6 referrals); victims of violence: 2, below 3: nothing.
+        #expect(records.allSatisfy { ["adult", nil].contains($0["shelter_type"]?.stringValue) })
+        // Minors: 6 (one published cell of 6 referrals) for both; victims of violence: 2, below 3: nothing.
         let aggregates = events.filter { $0["record"]?.stringValue == "daily_aggregate" }
-        #expect(aggregates.count == 1, "\(aggregates.map(\.serialized))")
-        let minors = try #require(aggregates.first)
-        #expect(minors["partner"]?.stringValue == "casa-\(harness.id)")
-        #expect(minors["group"]?.stringValue == "minors")
-        #expect(minors["total"]?.integerValue == 6)
-        #expect(minors["outcomes"]?["referred_social"]?.integerValue == 6, "\(minors.serialized)")
+        #expect(aggregates.count == 2, "\(aggregates.map(\.serialized))")
+        for minors in aggregates {
+            #expect(minors["group"]?.stringValue == "minors")
+            #expect(minors["total"]?.integerValue == 6)
+            #expect(minors["outcomes"]?["referred_social"]?.integerValue == 6, "\(minors.serialized)")
+        }
         // The database keeps what partners got, without case ids.
         let stored = try await harness.withStore { store in
             let rows = try await store.client.query("select count(*) from partner_records", logger: harness.logger)
             for try await count in rows.decode(Int64.self) { return Int(count) }
             return -1
         }
-        #expect(stored == adults.count * 2)
+        #expect(stored == 19)
         try await harness.cleanUp()
+    }
+
+    @Test("the audit refuses record timestamps finer than the hour and headers off the allow-list")
+    func auditTimestampsAndHeaders() throws {
+        let catalog = try Repository.catalog()
+        let example = try #require(catalog.definition(.partnerOutcomes).examples.first)
+        let id = try #require(example["event_id"]?.stringValue)
+        func message(_ timestamp: Int64?, _ headers: [KafkaHeader]) -> KafkaMessage {
+            KafkaMessage(
+                topic: "t", partition: 0, offset: 0, key: nil, value: Array(example.serialized.utf8), headers: headers,
+                timestampMilliseconds: timestamp)
+        }
+        let audit = PartnerAudit(catalog: catalog)
+        let hour: Int64 = 1_768_438_800_000  // 2026-01-15T01:00:00Z
+        #expect(audit.audit(messages: [message(hour, [KafkaHeader(name: "samu-event-id", string: id)])]).violations == [])
+        #expect(audit.audit(messages: [message(hour + 17_250, [])]).violations.count == 1)
+        #expect(audit.audit(messages: [message(hour, [KafkaHeader(name: "samu-stages", string: "1,2")])]).violations.count == 1)
+        #expect(audit.audit(messages: [message(hour, [KafkaHeader(name: "samu-event-id", string: "x")])]).violations.count == 1)
     }
 
     /// The SQLSTATE and message PostgreSQL answered with, or `nil` if the statement ran.
@@ -189,8 +242,12 @@ struct PartnerFeedTests {
     func leastPrivilege() async throws {
         try await harness.prepare()
         let partners = PartnerDirectory([
-            Partner(id: "casa-\(harness.id)", nameFrench: "Casablanca", zones: [zone]),
-            Partner(id: "prov-\(harness.id)", nameFrench: "Préfecture", zones: [zone]),
+            Partner(
+                id: "casa-\(harness.id)", nameFrench: "Casablanca", zones: [zone], minimumCell: 3,
+                minimumCellDecision: "test"),
+            Partner(
+                id: "prov-\(harness.id)", nameFrench: "Préfecture", zones: [zone], minimumCell: 3,
+                minimumCellDecision: "test"),
         ])
         let workerRole = "samu_w_\(harness.id)"
         let consoleRole = "samu_c_\(harness.id)"
