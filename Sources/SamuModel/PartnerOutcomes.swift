@@ -204,7 +204,7 @@ public enum HourBucket {
     }
 }
 
-/// One pseudonymised record for `samu.partner-outcomes.v1`: built field by field from an
+/// One pseudonymised record for a partner's topic (`samu.partner.<partner>.outcomes.v1`): built field by field from an
 /// allow-list, never by copying an internal outcome.
 public struct PartnerRecord: Sendable, Equatable {
     public var eventID: UUID

@@ -58,9 +58,31 @@ public struct TopicCatalog: Sendable {
         return definition
     }
 
-    /// The topic name to use for a role, with the prefix applied.
+    /// The topic name to use for a role, with the prefix applied. Partner outcomes have one topic
+    /// per partner: use ``partnerTopic(_:)``.
     public func name(_ role: TopicRole) -> String {
         prefix + definition(role).name
+    }
+
+    /// A partner's own outcome topic, `samu.partner.<partner>.outcomes.v1`: each partner is
+    /// granted Read under the prefix `samu.partner.<partner>.` (Kafka ACLs cannot filter records
+    /// by key, so a topic shared by partners would show each one the others' records).
+    public func partnerTopic(_ partner: String) -> String {
+        prefix + definition(.partnerOutcomes).name.replacingOccurrences(of: "{partner}", with: partner)
+    }
+
+    /// The topics a deployment needs: every role's topic, with one partner-outcome topic for each
+    /// of these partners (and none for the template).
+    public func topics(partners: [String]) -> [(name: String, definition: TopicDefinition)] {
+        var topics: [(String, TopicDefinition)] = []
+        for definition in definitions {
+            if definition.role == .partnerOutcomes {
+                topics += partners.sorted().map { (partnerTopic($0), definition) }
+            } else {
+                topics.append((prefix + definition.name, definition))
+            }
+        }
+        return topics
     }
 
     public func withPrefix(_ prefix: String) -> TopicCatalog {
@@ -108,7 +130,11 @@ public struct TopicCatalog: Sendable {
         do { data = try Data(contentsOf: file) } catch { throw fail("cannot read: \(error.localizedDescription)") }
         let json: JSONValue
         do { json = try JSONParser.parse(Array(data)) } catch { throw fail("not valid JSON: \(error)") }
-        guard let topicName = json["name"]?.stringValue, "\(topicName).json" == name else {
+        // A per-partner topic's file is named after its template without the placeholder:
+        // `samu.partner.{partner}.outcomes.v1` lives in `samu.partner.outcomes.v1.json`.
+        guard let topicName = json["name"]?.stringValue,
+            "\(topicName.replacingOccurrences(of: "{partner}.", with: "")).json" == name
+        else {
             throw fail("'name' must match the file name")
         }
         guard let roleText = json["role"]?.stringValue, let role = TopicRole(rawValue: roleText) else {

@@ -92,7 +92,7 @@ public final class DispatchWorker: Service {
                 // The partner feed runs beside the consumer and stops before the relay finishes.
                 let feed = partnerFeed.map { configuration in
                     let feed = PartnerFeed(
-                        store: store, configuration: configuration, topic: catalog.name(.partnerOutcomes),
+                        store: store, configuration: configuration, topic: { [catalog] in catalog.partnerTopic($0) },
                         logger: logger)
                     return Task { await feed.run(relay: relay) }
                 }

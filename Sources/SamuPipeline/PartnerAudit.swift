@@ -81,14 +81,21 @@ public struct PartnerAudit: Sendable {
         return report
     }
 
-    /// Reads the whole partner topic and audits it.
+    /// Reads a partner's whole topic and audits it: every record must also be that partner's.
     public static func scanTopic(
-        configuration: SamuConfiguration, catalog: TopicCatalog, logger: Logger
+        partner: String, configuration: SamuConfiguration, catalog: TopicCatalog, logger: Logger
     )
         async throws -> Report
     {
         let messages = try await KafkaTopicReader.readAll(
-            topic: catalog.name(.partnerOutcomes), client: configuration.kafka, logger: logger)
-        return PartnerAudit(catalog: catalog).audit(messages: messages)
+            topic: catalog.partnerTopic(partner), client: configuration.kafka, logger: logger)
+        var report = PartnerAudit(catalog: catalog).audit(messages: messages)
+        for (index, message) in messages.enumerated() {
+            let owner = message.value.flatMap { try? JSONParser.parse($0) }?["partner"]?.stringValue
+            if owner != partner {
+                report.violations.append("event \(index): a record for \(owner ?? "nobody") on \(partner)'s topic")
+            }
+        }
+        return report
     }
 }

@@ -58,12 +58,15 @@ public struct PartnerFeed: Sendable {
 
     let store: SamuStore
     let configuration: Configuration
-    let topic: String
+    /// Each partner's own topic.
+    let topic: @Sendable (String) -> String
     let logger: Logger
     private let recordsCounter = Counter(label: "samu_partner_records_total")
     private let aggregatesCounter = Counter(label: "samu_partner_aggregates_total")
 
-    public init(store: SamuStore, configuration: Configuration, topic: String, logger: Logger) {
+    public init(
+        store: SamuStore, configuration: Configuration, topic: @escaping @Sendable (String) -> String, logger: Logger
+    ) {
         self.store = store
         self.configuration = configuration
         self.topic = topic
@@ -131,7 +134,8 @@ public struct PartnerFeed: Sendable {
                     feed.records.append(record)
                     feed.outbox.append(
                         OutboxRecord(
-                            id: record.eventID, topic: topic, key: partner.id, payload: record.json.serialized,
+                            id: record.eventID, topic: topic(partner.id), key: partner.id,
+                            payload: record.json.serialized,
                             createdAt: now, recordTime: record.timeBucket))
                 }
                 for (commune, groups) in cells.sorted(by: { $0.key < $1.key }) {
@@ -144,7 +148,7 @@ public struct PartnerFeed: Sendable {
                         feed.aggregates.append(aggregate)
                         feed.outbox.append(
                             OutboxRecord(
-                                id: aggregate.eventID, topic: topic, key: partner.id,
+                                id: aggregate.eventID, topic: topic(partner.id), key: partner.id,
                                 payload: aggregate.json.serialized, createdAt: now,
                                 recordTime: HourBucket.start(of: RFC3339.parse(day + "T00:00:00Z") ?? now, hours: 24)))
                     }

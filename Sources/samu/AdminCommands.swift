@@ -36,9 +36,11 @@ struct TopicsCommand: AsyncParsableCommand {
         func run() async throws {
             try requireLibrdKafka()
             let context = try Context.load(label: "samu.topics")
-            let specifications = context.catalog.definitions.map { definition in
+            // One outcome topic per partner of SAMU_PARTNERS.
+            let partners = try context.configuration.partnerFeed()?.partners.partners.map(\.id) ?? []
+            let specifications = context.catalog.topics(partners: partners).map { name, definition in
                 KafkaTopicSpecification(
-                    name: context.catalog.prefix + definition.name, partitions: definition.partitions,
+                    name: name, partitions: definition.partitions,
                     replicationFactor: replicationFactor ?? definition.replicationFactor, configs: definition.configs)
             }
             let outcomes = try await KafkaAdmin.createTopics(

@@ -81,19 +81,27 @@ struct PartnersCommand: AsyncParsableCommand {
         func run() async throws {
             try requireLibrdKafka()
             let context = try Context.load(label: "samu.partners")
-            if show > 0 {
-                let messages = try await KafkaTopicReader.readAll(
-                    topic: context.catalog.name(.partnerOutcomes), client: context.configuration.kafka,
-                    logger: context.logger)
-                for message in messages.prefix(show) {
-                    print("  " + (message.value.map { String(decoding: $0, as: UTF8.self) } ?? "(tombstone)"))
-                }
+            guard let partners = try context.configuration.partnerFeed()?.partners.partners.map(\.id) else {
+                throw ValidationError("SAMU_PARTNERS is not set: no partner topic to scan")
             }
-            let report = try await PartnerAudit.scanTopic(
-                configuration: context.configuration, catalog: context.catalog, logger: context.logger)
-            print("partners scan: \(context.catalog.name(.partnerOutcomes)): \(report)")
-            for violation in report.violations.prefix(20) { print("  \(violation)") }
-            if !report.violations.isEmpty || report.conflictingDuplicates > 0 { throw ExitCode(1) }
+            var failed = false
+            for partner in partners {
+                let topic = context.catalog.partnerTopic(partner)
+                if show > 0 {
+                    let messages = try await KafkaTopicReader.readAll(
+                        topic: topic, client: context.configuration.kafka, logger: context.logger)
+                    for message in messages.prefix(show) {
+                        print("  " + (message.value.map { String(decoding: $0, as: UTF8.self) } ?? "(tombstone)"))
+                    }
+                }
+                let report = try await PartnerAudit.scanTopic(
+                    partner: partner, configuration: context.configuration, catalog: context.catalog,
+                    logger: context.logger)
+                print("partners scan: \(topic): \(report)")
+                for violation in report.violations.prefix(20) { print("  \(violation)") }
+                if !report.violations.isEmpty || report.conflictingDuplicates > 0 { failed = true }
+            }
+            if failed { throw ExitCode(1) }
         }
     }
 }

@@ -119,8 +119,8 @@ struct PipelineRun {
         let configuration = try SamuConfiguration(environment: environment)
         let catalog = context.catalog.withPrefix(prefix)
         _ = try await KafkaAdmin.createTopics(
-            catalog.definitions.map {
-                KafkaTopicSpecification(name: prefix + $0.name, partitions: $0.partitions, configs: $0.configs)
+            catalog.topics(partners: []).map { name, definition in
+                KafkaTopicSpecification(name: name, partitions: definition.partitions, configs: definition.configs)
             }, client: configuration.kafka, logger: logger)
         try await SamuStore.withStore(configuration: configuration.database, logger: logger) {
             _ = try await $0.migrate()

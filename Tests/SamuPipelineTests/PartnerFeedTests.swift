@@ -73,7 +73,7 @@ struct PartnerFeedTests {
 
     @Test("adults get pseudonymised records, minors and victims of violence only suppressed counts; nothing leaks")
     func partnerNight() async throws {
-        try await harness.prepare()
+        try await harness.prepare(partners: ["casa-\(harness.id)", "prov-\(harness.id)"])
         var people: [Person] = []
         for index in 0..<10 {
             people.append(
@@ -119,12 +119,20 @@ struct PartnerFeedTests {
             // holds back the one family; k = 5 publishes only the 6 sheltered adults, per day.
             // Each partner also gets the minors' count (6).
             let published = try await eventually(timeout: .seconds(40)) {
-                let events = try await harness.readAll(.partnerOutcomes)
+                let events = try await harness.readPartnerOutcomes(["casa-\(harness.id)", "prov-\(harness.id)"])
                 return events.count >= 13 + 1 + 6 + 1
             }
             #expect(published, "partner events did not arrive")
         }
-        let messages = try await harness.readAll(.partnerOutcomes)
+        let messages = try await harness.readPartnerOutcomes(["casa-\(harness.id)", "prov-\(harness.id)"])
+        // Each partner's topic holds its own records only.
+        for partner in ["casa-\(harness.id)", "prov-\(harness.id)"] {
+            let report = try await PartnerAudit.scanTopic(
+                partner: partner, configuration: harness.configuration, catalog: harness.catalog,
+                logger: harness.logger)
+            #expect(report.violations == [], "\(report.violations.prefix(3))")
+            #expect(report.events > 0)
+        }
         let audit = PartnerAudit(catalog: harness.catalog).audit(messages: messages)
         #expect(audit.violations == [], "\(audit.violations.prefix(5))")
         #expect(audit.conflictingDuplicates == 0)
@@ -240,7 +248,7 @@ struct PartnerFeedTests {
 
     @Test("least privilege: the worker runs as its own role; a partner's role reads only its own pseudonymised rows")
     func leastPrivilege() async throws {
-        try await harness.prepare()
+        try await harness.prepare(partners: ["casa-\(harness.id)", "prov-\(harness.id)"])
         let partners = PartnerDirectory([
             Partner(
                 id: "casa-\(harness.id)", nameFrench: "Casablanca", zones: [zone], minimumCell: 3,
@@ -280,7 +288,7 @@ struct PartnerFeedTests {
                 #expect(opened)
                 try await harness.produce(people.map(close))
                 let published = try await eventually(timeout: .seconds(40)) {
-                    try await harness.readAll(.partnerOutcomes).count >= people.count * 2
+                    try await harness.readPartnerOutcomes(["casa-\(harness.id)", "prov-\(harness.id)"]).count >= people.count * 2
                 }
                 #expect(published)
                 #expect(worker.statistics.snapshot.casesOpened == people.count)

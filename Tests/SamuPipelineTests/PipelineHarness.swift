@@ -48,13 +48,23 @@ struct PipelineHarness {
         return copy
     }
 
-    /// Creates the topics and migrates the schema.
-    func prepare() async throws {
+    /// Creates the topics (with one outcome topic for each of `partners`) and migrates the schema.
+    func prepare(partners: [String] = []) async throws {
         _ = try await KafkaAdmin.createTopics(
-            catalog.definitions.map {
-                KafkaTopicSpecification(name: catalog.prefix + $0.name, partitions: $0.partitions, configs: $0.configs)
+            catalog.topics(partners: partners).map { name, definition in
+                KafkaTopicSpecification(name: name, partitions: definition.partitions, configs: definition.configs)
             }, client: configuration.kafka, logger: logger)
         _ = try await withStore { try await $0.migrate() }
+    }
+
+    /// Every record of these partners' outcome topics, partner by partner.
+    func readPartnerOutcomes(_ partners: [String]) async throws -> [KafkaMessage] {
+        var messages: [KafkaMessage] = []
+        for partner in partners {
+            messages += try await KafkaTopicReader.readAll(
+                topic: catalog.partnerTopic(partner), client: configuration.kafka, logger: logger)
+        }
+        return messages
     }
 
     /// Drops the schema (topics stay on the memory broker until it restarts).
