@@ -96,7 +96,7 @@ echo "== 6. At dawn:"
 "$samu" summary --wait 30 | grep -E "dispatch:|decisions:|summary:"
 echo
 echo "== 7. What municipal partners received (pseudonymised; minors and victims of violence only as counts):"
-sleep 3   # the partner feed runs every second; records leave once a case is finished and its hour is over
+sleep 3   # the partner feed runs every second; a zone's day leaves once it is over and its cases are finished
 "$samu" partners scan --show 2
 echo
 echo "== 8. The hotline's system posts tonight's new reports over HTTP (a retry with the same Idempotency-Key creates nothing):"

@@ -21,7 +21,8 @@ public struct ZoneDirectory: Sendable, Equatable {
         var codes: [String] = []
         for row in rows {
             guard let code = row["code"]?.stringValue, !code.isEmpty else {
-                throw ReferenceFileError(file: url.path, message: "a province has no code: \(row.serialized.prefix(80))")
+                throw ReferenceFileError(
+                    file: url.path, message: "a province has no code: \(row.serialized.prefix(80))")
             }
             codes.append(code)
         }

@@ -851,7 +851,8 @@ public final class DispatchWorker: Service {
                             $0.stuck
                             ?? .init(
                                 since: .now,
-                                reason: "database refuses writes (\(sqlState.map { "SQLSTATE \($0)" } ?? "unreachable"))")
+                                reason:
+                                    "database refuses writes (\(sqlState.map { "SQLSTATE \($0)" } ?? "unreachable"))")
                     }
                     let metadata: Logger.Metadata = [
                         "db.attempt": "\(attempts)", "error": "\(String(reflecting: error))",

@@ -259,6 +259,16 @@ public struct SamuConfiguration: Sendable {
         }
     }
 
+    /// The partners of `SAMU_PARTNERS` (none when it is unset): each has a topic of its own.
+    public func partnerIDs() throws(Invalid) -> [String] {
+        guard let partnersPath else { return [] }
+        do {
+            return try PartnerDirectory.load(URL(fileURLWithPath: partnersPath)).partners.map(\.id)
+        } catch {
+            throw Invalid(variable: "SAMU_PARTNERS", message: error.description)
+        }
+    }
+
     /// The partner feed's settings, or `nil` when no partners file is configured. Fails when a
     /// file cannot be read or a partner has no pseudonym key.
     public func partnerFeed() throws(Invalid) -> PartnerFeed.Configuration? {

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A one-request HTTP/1.1 client over a TCP socket bound to a chosen loopback source address
 /// (`127.0.0.2`, …): tests that a limit keyed by the client's address spares other addresses.

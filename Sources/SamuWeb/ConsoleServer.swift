@@ -157,7 +157,9 @@ public final class ConsoleServer: Service {
     func makeRouter(producer: KafkaProducer, intake: IntakeEndpoint) -> Router<ConsoleRequestContext> {
         let router = Router(context: ConsoleRequestContext.self)
         router.add(middleware: SecurityHeaders())
-        router.post("/v1/reports") { request, context in try await intake.handle(request, address: context.clientAddress) }
+        router.post("/v1/reports") { request, context in
+            try await intake.handle(request, address: context.clientAddress)
+        }
 
         router.get("/") { _, _ in self.asset("index.html") }
         router.get("/assets/{name}") { _, context in

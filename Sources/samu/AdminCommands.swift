@@ -37,7 +37,7 @@ struct TopicsCommand: AsyncParsableCommand {
             try requireLibrdKafka()
             let context = try Context.load(label: "samu.topics")
             // One outcome topic per partner of SAMU_PARTNERS.
-            let partners = try context.configuration.partnerFeed()?.partners.partners.map(\.id) ?? []
+            let partners = try context.configuration.partnerIDs()
             let specifications = context.catalog.topics(partners: partners).map { name, definition in
                 KafkaTopicSpecification(
                     name: name, partitions: definition.partitions,

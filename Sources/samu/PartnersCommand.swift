@@ -81,9 +81,8 @@ struct PartnersCommand: AsyncParsableCommand {
         func run() async throws {
             try requireLibrdKafka()
             let context = try Context.load(label: "samu.partners")
-            guard let partners = try context.configuration.partnerFeed()?.partners.partners.map(\.id) else {
-                throw ValidationError("SAMU_PARTNERS is not set: no partner topic to scan")
-            }
+            let partners = try context.configuration.partnerIDs()
+            if partners.isEmpty { throw ValidationError("SAMU_PARTNERS is not set: no partner topic to scan") }
             var failed = false
             for partner in partners {
                 let topic = context.catalog.partnerTopic(partner)

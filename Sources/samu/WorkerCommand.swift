@@ -20,7 +20,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let store = try SamuStore(configuration: context.configuration.database, logger: context.logger)
         let worker = DispatchWorker(
             configuration: context.configuration, catalog: context.catalog, store: store,
-            triage: try context.triageEngine(), zones: try context.configuration.zoneDirectory(), neighbours: try context.deployment()?.neighbours ?? [:],
+            triage: try context.triageEngine(), zones: try context.configuration.zoneDirectory(),
+            neighbours: try context.deployment()?.neighbours ?? [:],
             partnerFeed: try context.configuration.partnerFeed(), logger: context.logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: StoreService(store: store)),

@@ -162,7 +162,8 @@ struct PartnerOutcomeTests {
                 let shared = published.filter {
                     $0.generalised(to: record.generalisation).quasiIdentifiers == record.quasiIdentifiers
                 }
-                #expect(shared.count >= threshold, "\(record.quasiIdentifiers) shared by \(shared.count) < \(threshold)")
+                #expect(
+                    shared.count >= threshold, "\(record.quasiIdentifiers) shared by \(shared.count) < \(threshold)")
                 #expect(record.generalisation == .hour || record.communeCode == nil)
                 if record.generalisation == .day {
                     #expect(record.ageBand == nil && record.responseTimeBand == nil && record.shelterType == nil)

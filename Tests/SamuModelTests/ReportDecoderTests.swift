@@ -223,7 +223,8 @@ struct UnstorableInputTests {
     @Test("U+0000 inside an array of a unit update is refused by the inbound decoder too")
     func nulInUnit() {
         let decoder = InboundDecoder(catalog: catalog, zones: nil)
-        let value = #"{"schema_version":1,"event_id":"6b0c3f53-3a6f-4c48-9b43-4c9f5f2c1a01","zone":"rabat","unit_id":"r\u0000","version":1,"status":"available","position":{"lat":34.0,"lon":-6.8}}"#
+        let value =
+            #"{"schema_version":1,"event_id":"6b0c3f53-3a6f-4c48-9b43-4c9f5f2c1a01","zone":"rabat","unit_id":"r\u0000","version":1,"status":"available","position":{"lat":34.0,"lon":-6.8}}"#
         let result = decoder.decode(topic: catalog.name(.units), key: Array("rabat".utf8), value: Array(value.utf8))
         guard case .failure(let rejection) = result else {
             Issue.record("accepted")

@@ -69,7 +69,9 @@ struct ConsoleAttackTests {
                 for try await status in group { statuses.append(status) }
                 return statuses
             }
-            #expect(statuses.filter { $0 == 429 }.count >= 150, "\(Dictionary(grouping: statuses) { $0 }.mapValues(\.count))")
+            #expect(
+                statuses.filter { $0 == 429 }.count >= 150,
+                "\(Dictionary(grouping: statuses) { $0 }.mapValues(\.count))")
             // Bad session cookies from the attacker: after a few, refused before any database query.
             var cookieStatuses: [Int] = []
             for _ in 0..<30 {
@@ -84,7 +86,9 @@ struct ConsoleAttackTests {
             // Bad bearer tokens from the attacker are limited the same way (shared per address).
             let bearer = try await Self.send(
                 from: attacker, port: port, "POST", "/v1/reports",
-                headers: ["Authorization": "Bearer samu_nope", "Content-Type": "application/json", "Idempotency-Key": "k"],
+                headers: [
+                    "Authorization": "Bearer samu_nope", "Content-Type": "application/json", "Idempotency-Key": "k",
+                ],
                 body: Array("{}".utf8))
             #expect(bearer.status == 429)
 

@@ -144,7 +144,8 @@ struct ConsoleHarness {
             let opsPort = try #require(ops.listeningPort, "the operations listener did not start")
             return try await body(
                 WebClient(
-                    base: URL(string: "http://127.0.0.1:\(port)")!, opsBase: URL(string: "http://127.0.0.1:\(opsPort)")!))
+                    base: URL(string: "http://127.0.0.1:\(port)")!, opsBase: URL(string: "http://127.0.0.1:\(opsPort)")!
+                ))
         }
     }
 }

@@ -336,7 +336,8 @@ struct FaultTests {
             }
             records.append(
                 KafkaRecord(
-                    topic: topic, key: Array(zone.utf8), value: PoisonTests.report(id: id, zone: zone, notesJSON: notes)))
+                    topic: topic, key: Array(zone.utf8), value: PoisonTests.report(id: id, zone: zone, notesJSON: notes)
+                ))
         }
         let started = ContinuousClock.now
         try await harness.withWorker { worker in
@@ -364,7 +365,8 @@ struct FaultTests {
         }
         print("fault F17 poison in stream: \(ledger), DLQ reasons \(reasons)")
         ledger.record(
-            "F17 poison 1 per 1,000 at 200/s", note: "valid in DLQ \(validInDLQ), poison in DLQ \(ledger.deadLetters)/\(poison)")
+            "F17 poison 1 per 1,000 at 200/s",
+            note: "valid in DLQ \(validInDLQ), poison in DLQ \(ledger.deadLetters)/\(poison)")
         #expect(ledger.clean, "\(ledger)")
         #expect(validInDLQ == 0)
         #expect(reasons == ["unprocessable": poison / 2, "nul_character": poison - poison / 2])

@@ -144,7 +144,8 @@ struct PartnerFeedTests {
             let event = try #require(message.value.flatMap { try? JSONParser.parse($0) })
             #expect(message.key.map { String(decoding: $0, as: UTF8.self) } == event["partner"]?.stringValue)
             // The broker timestamp is the start of the record's bucket, never its publication time.
-            let bucket = event["time_bucket"]?.stringValue.map { String($0.prefix(20)) }
+            let bucket =
+                event["time_bucket"]?.stringValue.map { String($0.prefix(20)) }
                 ?? event["day"]?.stringValue.map { $0 + "T00:00:00Z" }
             let start = try #require(bucket.flatMap(RFC3339.parse))
             #expect(message.timestampMilliseconds == Int64(start.timeIntervalSince1970 * 1000))
@@ -179,9 +180,13 @@ struct PartnerFeedTests {
         for (partner, k) in [("casa-\(harness.id)", 3), ("prov-\(harness.id)", 5)] {
             let mine = records.filter { $0["partner"]?.stringValue == partner }
             func key(_ record: JSONValue, day: Bool) -> String {
-                let fields = day
+                let fields =
+                    day
                     ? ["category", "outcome"]
-                    : ["commune_code", "time_bucket", "age_band", "category", "outcome", "shelter_type", "response_time_band"]
+                    : [
+                        "commune_code", "time_bucket", "age_band", "category", "outcome", "shelter_type",
+                        "response_time_band",
+                    ]
                 return fields.map { record[$0]?.stringValue ?? "-" }.joined(separator: "|")
             }
             for record in mine {
@@ -227,10 +232,15 @@ struct PartnerFeedTests {
         }
         let audit = PartnerAudit(catalog: catalog)
         let hour: Int64 = 1_768_438_800_000  // 2026-01-15T01:00:00Z
-        #expect(audit.audit(messages: [message(hour, [KafkaHeader(name: "samu-event-id", string: id)])]).violations == [])
+        #expect(
+            audit.audit(messages: [message(hour, [KafkaHeader(name: "samu-event-id", string: id)])]).violations == [])
         #expect(audit.audit(messages: [message(hour + 17_250, [])]).violations.count == 1)
-        #expect(audit.audit(messages: [message(hour, [KafkaHeader(name: "samu-stages", string: "1,2")])]).violations.count == 1)
-        #expect(audit.audit(messages: [message(hour, [KafkaHeader(name: "samu-event-id", string: "x")])]).violations.count == 1)
+        #expect(
+            audit.audit(messages: [message(hour, [KafkaHeader(name: "samu-stages", string: "1,2")])]).violations.count
+                == 1)
+        #expect(
+            audit.audit(messages: [message(hour, [KafkaHeader(name: "samu-event-id", string: "x")])]).violations.count
+                == 1)
     }
 
     /// The SQLSTATE and message PostgreSQL answered with, or `nil` if the statement ran.
@@ -288,7 +298,8 @@ struct PartnerFeedTests {
                 #expect(opened)
                 try await harness.produce(people.map(close))
                 let published = try await eventually(timeout: .seconds(40)) {
-                    try await harness.readPartnerOutcomes(["casa-\(harness.id)", "prov-\(harness.id)"]).count >= people.count * 2
+                    try await harness.readPartnerOutcomes(["casa-\(harness.id)", "prov-\(harness.id)"]).count >= people
+                        .count * 2
                 }
                 #expect(published)
                 #expect(worker.statistics.snapshot.casesOpened == people.count)

@@ -86,7 +86,8 @@ struct PipelineHarness {
         let rules = try TriageRules.load(Repository.seeds.appendingPathComponent("triage/rules.json"))
         let worker = DispatchWorker(
             configuration: configuration, catalog: catalog, store: store, triage: TriageEngine(rules: rules),
-            zones: try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json")), neighbours: neighbours, partnerFeed: partnerFeed, logger: logger)
+            zones: try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json")),
+            neighbours: neighbours, partnerFeed: partnerFeed, logger: logger)
         return try await withServices([StoreService(store: store), worker]) { try await body(worker) }
     }
 

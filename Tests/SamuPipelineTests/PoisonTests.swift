@@ -82,7 +82,8 @@ struct PoisonTests {
         // The first report's id reused for another payload, and an identical redelivery of it.
         let first = records[0]
         records.append(
-            KafkaRecord(topic: topic, key: first.key, value: Self.report(id: reused, zone: "rabat", notesJSON: #""other""#)))
+            KafkaRecord(
+                topic: topic, key: first.key, value: Self.report(id: reused, zone: "rabat", notesJSON: #""other""#)))
         expected["conflicting_duplicate", default: 0] += 1
         records.append(first)
 
@@ -140,7 +141,8 @@ struct PoisonTests {
         #expect(stray == 0)
     }
 
-    @Test("a record with a huge key and many headers makes a dead letter the broker takes; later reports still get cases")
+    @Test(
+        "a record with a huge key and many headers makes a dead letter the broker takes; later reports still get cases")
     func oversizedDeadLetter() async throws {
         let harness = try PipelineHarness()
         try await harness.prepare()
@@ -163,7 +165,8 @@ struct PoisonTests {
         let letters = try await harness.readAll(.deadLetters)
         #expect(letters.count == 1)
         let letter = try #require(letters.first)
-        let size = (letter.value?.count ?? 0) + (letter.key?.count ?? 0)
+        let size =
+            (letter.value?.count ?? 0) + (letter.key?.count ?? 0)
             + letter.headers.reduce(0) { $0 + $1.name.utf8.count + ($1.value?.count ?? 0) }
         #expect(size <= DeadLetter.maximumRecordBytes)
         let json = try JSONParser.parse(letter.value ?? [])
