@@ -354,13 +354,6 @@ public final class DispatchWorker: Service {
     private func conflict(
         _ message: KafkaMessage, event: DecodedEvent, stored: String, received: String, at time: Date
     ) -> DeadLetter {
-        logger.error(
-            "event id reused with a different payload; the first one stands, this one is dead-lettered",
-            metadata: [
-                "event.id": "\(event.eventID.lowercased)", "zone.id": "\(event.zone)",
-                "kafka.topic": "\(message.topic)", "kafka.partition": "\(message.partition)",
-                "kafka.offset": "\(message.offset)",
-            ])
         var letter = deadLetter(
             message,
             Rejection(
@@ -656,6 +649,15 @@ public final class DispatchWorker: Service {
         if !pending.letters.isEmpty {
             try await deadLetters.write(pending.letters)
             let conflicting = pending.letters.count { $0.rejection.reason == .conflictingDuplicate }
+            for letter in pending.letters where letter.rejection.reason == .conflictingDuplicate {
+                // Logged once it is written: a batch decided again may flag an event differently.
+                logger.error(
+                    "event id reused with a different payload; the first one stands, this one is dead-lettered",
+                    metadata: [
+                        "kafka.topic": "\(letter.sourceTopic)", "kafka.partition": "\(letter.sourcePartition)",
+                        "kafka.offset": "\(letter.sourceOffset)",
+                    ])
+            }
             if conflicting > 0 {
                 conflicts.increment(by: Int64(conflicting))
                 statistics.update { $0.conflictingDuplicates += conflicting }
