@@ -78,6 +78,18 @@ public struct KafkaSecurity: Sendable, Equatable, CustomStringConvertible {
                     "TLS settings (\(givenTLS.map(\.0).joined(separator: ", "))) are given but security.protocol=\(securityProtocol.rawValue) does not use TLS; use ssl or sasl_ssl"
             )
         }
+        // TLS without a CA to verify the brokers would fail only at the first connection, and then
+        // for ever: name the CA file (or `probe`, the system's store) or refuse to start.
+        if securityProtocol.usesTLS {
+            // (A CA file that cannot be read is refused by librdkafka when the client is made.)
+            if sslCALocation == nil {
+                throw KafkaError(
+                    kind: .configuration,
+                    message:
+                        "security.protocol=\(securityProtocol.rawValue) needs a CA to verify the brokers (SAMU_KAFKA_SSL_CA_LOCATION: a PEM file, or `probe` for the system's store)"
+                )
+            }
+        }
         if (sslCertificateLocation == nil) != (sslKeyLocation == nil) {
             throw KafkaError(
                 kind: .configuration, message: "mutual TLS needs both ssl.certificate.location and ssl.key.location")

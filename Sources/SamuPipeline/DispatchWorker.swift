@@ -70,6 +70,7 @@ public final class DispatchWorker: Service {
 
     public func run() async throws {
         try LibrdKafka.requireSupportedVersion()
+        try await store.checkSettings()
         try await store.requireMigrated()
         logger.info(
             "worker starting",

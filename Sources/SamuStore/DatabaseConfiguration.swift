@@ -84,6 +84,28 @@ public struct DatabaseConfiguration: Sendable, CustomStringConvertible {
         return configuration
     }
 
+    /// The same server, credentials and TLS for one connection of its own (the start-up check).
+    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS
+        switch tlsMode {
+        case .disable:
+            tls = .disable
+        case .prefer, .require, .verifyFull:
+            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+            if tlsMode == .verifyFull {
+                if let rootCertificatePath { tlsConfiguration.trustRoots = .file(rootCertificatePath) }
+            } else {
+                tlsConfiguration.certificateVerification = .none
+            }
+            let context = try NIOSSLContext(configuration: tlsConfiguration)
+            tls = tlsMode == .prefer ? .prefer(context) : .require(context)
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+
     /// The URL without its password, for logs.
     public var description: String {
         "postgres://\(username)\(password == nil ? "" : ":<redacted>")@\(host):\(port)/\(database)?sslmode=\(tlsMode.rawValue) schema=\(schema)"

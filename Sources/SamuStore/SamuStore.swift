@@ -48,6 +48,15 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// The database refused samu's settings (credentials, database name): retrying cannot help.
+public struct DatabaseRefused: Error, Sendable, CustomStringConvertible {
+    public var sqlState: String
+    public var message: String
+    public var description: String {
+        "SAMU_DATABASE_URL: the database refused the connection (SQLSTATE \(sqlState): \(message)); check the user, password and database name"
+    }
+}
+
 /// Raised when the database is not at the schema version this build expects.
 public struct MigrationRequired: Error, Sendable, CustomStringConvertible {
     public var applied: Int
@@ -138,6 +147,26 @@ public final class SamuStore: Sendable {
     }
 
     /// Fails with a clear message unless every migration this build knows is applied.
+    /// Fails fast when the database refuses samu's settings (wrong password, unknown user or
+    /// database: SQLSTATE classes 28 and 3D), with one connection of its own: the pool would retry
+    /// such a connection for a minute before giving up. An unreachable server is not refused here:
+    /// the pool retries it (it may be starting).
+    public func checkSettings() async throws {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                configuration: try configuration.connectionConfiguration(), id: 0, logger: logger)
+        } catch let error as PSQLError {
+            guard let state = error.serverInfo?[.sqlState], state.hasPrefix("28") || state.hasPrefix("3D") else {
+                return
+            }
+            throw DatabaseRefused(sqlState: state, message: error.serverInfo?[.message] ?? "refused")
+        } catch {
+            return
+        }
+        try? await connection.close()
+    }
+
     public func requireMigrated() async throws {
         let applied = try await appliedVersion()
         if applied < Migrations.latestVersion {

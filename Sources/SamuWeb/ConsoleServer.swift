@@ -119,6 +119,7 @@ public final class ConsoleServer: Service {
     public var port: Int? { boundPort.withLock { $0 } }
 
     public func run() async throws {
+        try await store.checkSettings()
         try await KafkaProducer.withProducer(configuration: producerConfiguration, logger: logger) { producer in
             producerBox.withLock { $0 = producer }
             defer { producerBox.withLock { $0 = nil } }

@@ -60,11 +60,12 @@ struct ConfigurationTests {
     func mutualTLS() throws {
         var security = KafkaSecurity()
         security.securityProtocol = .ssl
+        security.sslCALocation = "probe"
         security.sslCertificateLocation = "/etc/samu/client.pem"
         #expect(throws: KafkaError.self) { try security.librdkafkaProperties() }
         security.sslKeyLocation = "/etc/samu/client.key"
         let names = try security.librdkafkaProperties().map(\.0)
-        #expect(names == ["security.protocol", "ssl.certificate.location", "ssl.key.location"])
+        #expect(names == ["security.protocol", "ssl.ca.location", "ssl.certificate.location", "ssl.key.location"])
     }
 
     @Test(
@@ -74,6 +75,9 @@ struct ConfigurationTests {
             (.saslPlaintext, "SCRAM-SHA-256", "u", nil, "needs a user name and a password"),
             (.saslSSL, "KERBEROS5", "u", "p", "unknown SASL mechanism"),
             (.plaintext, "PLAIN", "u", "p", "does not use SASL"),
+            // F15: TLS with no CA named would fail only at the first connection, then for ever.
+            (.saslSSL, "SCRAM-SHA-512", "u", "p", "needs a CA to verify the brokers (SAMU_KAFKA_SSL_CA_LOCATION"),
+            (.ssl, nil, nil, nil, "needs a CA to verify the brokers"),
         ] as [(KafkaSecurity.SecurityProtocol, String?, String?, String?, String)]
     )
     func refused(

@@ -24,6 +24,49 @@ struct StartupTests {
         #expect(result.seconds < 10)
     }
 
+    @Test("F15: SASL_SSL without a CA exits within 5 s, naming the setting")
+    func saslWithoutCA() async throws {
+        let result = try await SamuBinary.run(
+            ["worker"],
+            environment: [
+                "SAMU_KAFKA_SECURITY_PROTOCOL": "sasl_ssl", "SAMU_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+                "SAMU_KAFKA_SASL_USERNAME": "samu-worker", "SAMU_KAFKA_SASL_PASSWORD": "secret",
+            ])
+        #expect(result.status != 0)
+        #expect(result.output.contains("SAMU_KAFKA_SSL_CA_LOCATION"), "\(result.output)")
+        #expect(!result.output.contains("secret"))
+        #expect(result.seconds < 5)
+        FaultTable.append(
+            [
+                "F15 SASL_SSL without a CA", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                String(format: "%.1f s", result.seconds), result.status != 0 ? "yes" : "NO",
+                "exit \(result.status), names SAMU_KAFKA_SSL_CA_LOCATION",
+            ])
+    }
+
+    @Test("F15: a wrong database password exits within 5 s, naming SAMU_DATABASE_URL")
+    func wrongDatabasePassword() async throws {
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        var components = try #require(URLComponents(string: TestEnvironment.databaseURL))
+        components.password = "not-the-password"
+        var environment = harness.environment
+        environment["SAMU_DATABASE_URL"] = components.string
+        let result = try await SamuBinary.run(["worker"], environment: environment)
+        #expect(result.status != 0)
+        #expect(result.output.contains("SAMU_DATABASE_URL: the database refused the connection"), "\(result.output)")
+        #expect(result.output.contains("28P01"))
+        #expect(!result.output.contains("not-the-password"))
+        #expect(result.seconds < 5)
+        FaultTable.append(
+            [
+                "F15 wrong database password", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-",
+                String(format: "%.1f s", result.seconds), result.status != 0 ? "yes" : "NO",
+                "exit \(result.status), names SAMU_DATABASE_URL (28P01)",
+            ])
+        try await harness.cleanUp()
+    }
+
     @Test("an invalid setting is refused before anything starts")
     func invalidConfiguration() async throws {
         let result = try await SamuBinary.run(["worker"], environment: ["SAMU_KAFKA_SECURITY_PROTOCOL": "sasl_ssl"])
