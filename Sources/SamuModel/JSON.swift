@@ -397,11 +397,10 @@ extension JSONValue {
         case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
         case .integer(let value): output.append(contentsOf: String(value).utf8)
         case .number(let value):
-            if value == value.rounded(), abs(value) < 1e15 {
-                output.append(contentsOf: String(Int64(value)).utf8)
-            } else {
-                output.append(contentsOf: "\(value)".utf8)
-            }
+            // Swift's shortest round-trip form: an integral number keeps its `.0` (written as `12`
+            // it would read back as an integer, another value: the fuzzer found it), and large or
+            // small ones use an exponent (`1e+20`), which JSON allows.
+            output.append(contentsOf: "\(value)".utf8)
         case .string(let value): Self.writeString(value, to: &output)
         case .array(let values):
             output.append(UInt8(ascii: "["))
