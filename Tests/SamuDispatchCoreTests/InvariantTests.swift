@@ -124,6 +124,30 @@ struct InvariantTests {
         }
     }
 
+    /// An action with its wall-clock times blanked: what remains is what was decided.
+    static func decided(_ action: DispatchAction) -> String {
+        String(describing: action).replacing(/\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+0000/, with: "<wall>")
+    }
+
+    static let jumps = Gen.int(in: -600...600).array(of: 1...80)
+
+    @Test("F14: wall-clock jumps of up to ±10 min change no decision: no early hold expiry or acknowledgement timeout")
+    func clockJumps() async {
+        await propertyCheck(count: 150, input: Self.nights, Self.jumps) { codes, jumps in
+            var steady = World()
+            var jumpy = World()
+            var submittedSteady: [UUID] = []
+            var submittedJumpy: [UUID] = []
+            for (index, code) in codes.enumerated() {
+                // The wall clock steps forwards or backwards by up to 10 minutes, at any step.
+                jumpy.wallOffset = Double(jumps[index % jumps.count]) * (index % 3 == 0 ? 1 : -1)
+                Self.step(code, &steady, &submittedSteady)
+                Self.step(code, &jumpy, &submittedJumpy)
+            }
+            #expect(steady.log.map(Self.decided) == jumpy.log.map(Self.decided))
+        }
+    }
+
     @Test("the same inputs give the same decisions")
     func deterministic() async {
         await propertyCheck(count: 100, input: Self.nights) { codes in

@@ -7,6 +7,8 @@ import SamuModel
 struct World {
     var dispatcher: ZoneDispatcher
     var clock: Duration = .zero
+    /// How far the wall clock is off (F14: an NTP step, a hand-set clock); timers must not care.
+    var wallOffset: TimeInterval = 0
     var log: [DispatchAction] = []
     var versions: [String: Int64] = [:]
     static let origin = Date(timeIntervalSince1970: 1_768_443_000)
@@ -18,7 +20,7 @@ struct World {
 
     var time: DispatchInstant {
         let seconds = Double(clock.components.seconds) + Double(clock.components.attoseconds) / 1e18
-        return DispatchInstant(wall: Self.origin.addingTimeInterval(seconds), monotonic: clock)
+        return DispatchInstant(wall: Self.origin.addingTimeInterval(seconds + wallOffset), monotonic: clock)
     }
 
     static func point(_ east: Double, _ north: Double) -> GeoPoint {
