@@ -70,6 +70,19 @@ public struct JSONObject: Sendable, Equatable {
         entries.append((key, value))
     }
 
+    /// Replaces the value of `key` in place, or appends it.
+    public mutating func set(_ key: String, _ value: JSONValue) {
+        if let index = entries.firstIndex(where: { $0.key == key }) {
+            entries[index].value = value
+        } else {
+            entries.append((key, value))
+        }
+    }
+
+    public mutating func remove(_ key: String) {
+        entries.removeAll { $0.key == key }
+    }
+
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         lhs.entries.count == rhs.entries.count
             && zip(lhs.entries, rhs.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }

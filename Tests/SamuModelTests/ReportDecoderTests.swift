@@ -296,6 +296,58 @@ struct UnstorableInputTests {
     }
 }
 
+@Suite("Schema evolution (F12)")
+struct SchemaEvolutionTests {
+    let catalog: TopicCatalog
+    init() throws { catalog = try Repository.catalog() }
+
+    /// A topic's schema with `change` applied to its top level.
+    func edited(_ schema: JSONValue, _ change: (inout JSONObject) -> Void) -> JSONValue {
+        guard case .object(var object) = schema else { return schema }
+        change(&object)
+        return .object(object)
+    }
+
+    func properties(_ schema: JSONValue, _ change: (inout JSONObject) -> Void) -> JSONValue {
+        edited(schema) { object in
+            guard case .object(var properties)? = object["properties"] else { return }
+            change(&properties)
+            object.set("properties", .object(properties))
+        }
+    }
+
+    @Test("every topic's successive schema versions are compatible (the check new versions must pass)")
+    func catalogCompatible() {
+        for definition in catalog.definitions {
+            let versions = definition.schemas.keys.sorted()
+            for (old, new) in zip(versions, versions.dropFirst()) {
+                let changes = SchemaCompatibility.breakingChanges(
+                    from: definition.schemas[old]!.source, to: definition.schemas[new]!.source)
+                #expect(changes.isEmpty, "\(definition.name) v\(old) → v\(new): \(changes)")
+            }
+        }
+    }
+
+    @Test("a new optional field is compatible; a removed required field, a changed type or a removed enum value is not")
+    func breakingChanges() {
+        let v1 = catalog.definition(.reports).schemas[1]!.source
+        let v2 = properties(v1) { $0.set("callback_window_minutes", ["type": "integer", "minimum": 0]) }
+        #expect(SchemaCompatibility.breakingChanges(from: v1, to: v2) == [])
+        let removed = properties(v1) { $0.remove("zone") }
+        #expect(SchemaCompatibility.breakingChanges(from: v1, to: removed).contains { $0.hasPrefix("/zone: removed") })
+        let retyped = properties(v1) { $0.set("temperature_c", ["type": "string"]) }
+        #expect(SchemaCompatibility.breakingChanges(from: v1, to: retyped).contains { $0.contains("type changed") })
+        let narrowed = properties(v1) { $0.set("channel", ["enum": ["hotline"]]) }
+        #expect(
+            SchemaCompatibility.breakingChanges(from: v1, to: narrowed).contains { $0.contains("enumeration value") })
+        let required = edited(v1) { object in
+            let list = (object["required"]?.arrayValue ?? []) + [.string("notes")]
+            object.set("required", .array(list))
+        }
+        #expect(SchemaCompatibility.breakingChanges(from: v1, to: required).contains { $0.contains("required now") })
+    }
+}
+
 @Suite("Derived ids")
 struct DerivedIDTests {
     @Test("the allocation-free UUIDv5 over a UUID and a number equals the byte-array derivation")

@@ -373,6 +373,70 @@ struct FaultTests {
         try await harness.cleanUp()
     }
 
+    @Test("F12: v1 and v2 producers interleaved (v2 adds an optional field); an unknown version is dead-lettered")
+    func schemaEvolution() async throws {
+        // The catalog as it would be with a report schema version 2: version 1 plus an optional field.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("topics-v2-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for file in try FileManager.default.contentsOfDirectory(at: Repository.topics, includingPropertiesForKeys: nil)
+        {
+            var data = try Data(contentsOf: file)
+            if file.lastPathComponent == "samu.reports.v1.json" {
+                guard case .object(var topic) = try JSONParser.parse(Array(data)),
+                    case .object(var schemas)? = topic["schemas"], case .object(var v2)? = schemas["1"],
+                    case .object(var properties)? = v2["properties"]
+                else { throw LoopbackHTTP.Failure(description: "unexpected reports topic file") }
+                properties.set("schema_version", ["const": 2])
+                properties.set("callback_window_minutes", ["type": "integer", "minimum": 0, "maximum": 1440])
+                v2.set("properties", .object(properties))
+                schemas.set("2", .object(v2))
+                topic.set("schemas", .object(schemas))
+                #expect(SchemaCompatibility.breakingChanges(from: schemas["1"]!, to: .object(v2)) == [])
+                data = Data(JSONValue.object(topic).serializedBytes)
+            }
+            try data.write(to: directory.appendingPathComponent(file.lastPathComponent))
+        }
+        let harness = try PipelineHarness()
+        let catalog = try TopicCatalog.load(directory: directory).withPrefix(harness.catalog.prefix)
+        try await harness.prepare()
+        let documents = reports(200)
+        var records: [KafkaRecord] = []
+        for (index, document) in documents.enumerated() {
+            var text = document.serialized
+            if index % 2 == 1 {
+                text = text.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":2"#)
+                    .replacingOccurrences(of: #""channel":"#, with: #""callback_window_minutes":30,"channel":"#)
+            }
+            records.append(
+                KafkaRecord(
+                    topic: harness.catalog.name(.reports), key: Array((document["zone"]?.stringValue ?? "").utf8),
+                    value: Array(text.utf8)))
+        }
+        let unknown = ReportFixture.document(zone: "rabat").serialized
+            .replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":3"#)
+        records.append(
+            KafkaRecord(topic: harness.catalog.name(.reports), key: Array("rabat".utf8), value: Array(unknown.utf8)))
+        try await harness.withWorker(catalog: catalog) { worker in
+            try await harness.produce(records)
+            let done = try await eventually(timeout: .seconds(90)) {
+                let stats = worker.statistics.snapshot
+                return stats.casesOpened == documents.count && stats.deadLettered == 1
+            }
+            #expect(done, "\(worker.statistics.snapshot)")
+        }
+        let ledger = try await Ledger.check(harness, reports: Self.ids(documents), eventsIn: records.count)
+        let reasons = try await harness.readAll(.deadLetters).compactMap {
+            $0.value.flatMap { try? JSONParser.parse($0) }?["reason"]?.stringValue
+        }
+        print("fault F12 schema evolution: \(ledger), DLQ \(reasons)")
+        ledger.record(
+            "F12 v1 and v2 reports interleaved, one v3", note: "100 v1 + 100 v2 cases; v3: \(reasons.joined())")
+        #expect(ledger.clean, "\(ledger)")
+        #expect(reasons == ["schema_version_unknown"])
+        try await harness.cleanUp()
+    }
+
     @Test("F9/F10: duplicated reports and shuffled, replayed unit and bed reports")
     func duplicatesAndStaleUnits() async throws {
         let harness = try PipelineHarness()
