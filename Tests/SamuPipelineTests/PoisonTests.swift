@@ -177,4 +177,57 @@ struct PoisonTests {
         #expect(json["original"]?["headers_size"] != nil)
         #expect(letter.key == nil)
     }
+
+    @Test(
+        "with the dead-letter topic gone the worker says it is stuck, stops at once on SIGTERM, and after a restart with the topic back nothing is lost"
+    )
+    func deadLetterTopicUnavailable() async throws {
+        let harness = try PipelineHarness()
+        // Every topic but the dead-letter one.
+        _ = try await KafkaAdmin.createTopics(
+            harness.catalog.topics(partners: []).filter { $0.definition.role != .deadLetters }.map { name, definition in
+                KafkaTopicSpecification(name: name, partitions: definition.partitions, configs: definition.configs)
+            }, client: harness.configuration.kafka, logger: harness.logger)
+        _ = try await harness.withStore { try await $0.migrate() }
+        let port = Int.random(in: 30_000..<40_000)
+        var environment = harness.environment
+        environment["SAMU_WORKER_HTTP_ADDRESS"] = "127.0.0.1:\(port)"
+        // A missing topic is reported after a second rather than librdkafka's 30 s.
+        environment["SAMU_KAFKA_PROPERTIES"] = "topic.metadata.propagation.max.ms=1000"
+        let valid = ReportFixture.document(zone: "rabat")
+        try await harness.produce([
+            KafkaRecord(topic: harness.catalog.name(.reports), key: Array("rabat".utf8), value: Array("{".utf8)),
+            harness.reportRecord(valid),
+        ])
+        let worker = try SamuBinary.start(["worker"], environment: environment)
+        let client = WebClient(base: URL(string: "http://127.0.0.1:\(port)")!)
+        let stuck = try await eventually(timeout: .seconds(90)) {
+            guard let ready = try? await client.send("GET", "/health/ready") else { return false }
+            return ready.status == 503 && ready.json["checks"]?["progress"]?.stringValue == "stuck"
+        }
+        #expect(stuck, "readiness never reported the stuck partition:\n\(worker.log.suffix(2000))")
+        #expect(worker.log.contains("dead letter not delivered; retrying"))
+        // A stop while the dead letter is being retried ends within the grace period.
+        let signalled = ContinuousClock.now
+        worker.signal(SIGTERM)
+        let stopped = try await worker.wait(timeout: .seconds(30))
+        let stopping = ContinuousClock.now - signalled
+        #expect(stopping < .seconds(15), "stopping took \(stopping)")
+        #expect(stopped.status == 0, "\(stopped.output.suffix(1500))")
+        print("dead-letter topic gone: stuck reported, stopped \(stopping) after SIGTERM")
+        // The topic comes back: a new worker writes the dead letter and the valid report's case.
+        _ = try await KafkaAdmin.createTopics(
+            harness.catalog.topics(partners: []).filter { $0.definition.role == .deadLetters }.map { name, definition in
+                KafkaTopicSpecification(name: name, partitions: definition.partitions, configs: definition.configs)
+            }, client: harness.configuration.kafka, logger: harness.logger)
+        try await harness.withWorker { worker in
+            let done = try await eventually(timeout: .seconds(60)) {
+                let cases = try await harness.withStore { try await $0.counts().cases }
+                return worker.statistics.snapshot.deadLettered == 1 && cases == 1
+            }
+            #expect(done, "\(worker.statistics.snapshot)")
+        }
+        #expect(try await harness.readAll(.deadLetters).count == 1)
+        try await harness.cleanUp()
+    }
 }
