@@ -24,6 +24,7 @@ public final class OutboxRelay: Sendable {
     private let delivered = Mutex([UUID]())
     private let published = Counter(label: "samu_outbox_published_total")
     private let failed = Counter(label: "samu_outbox_publish_failures_total")
+    private let parked = Counter(label: "samu_outbox_parked_total")
     let statistics: WorkerStatistics
     /// A database call of the relay that does not answer in this time is abandoned (the rows stay
     /// unpublished and the sweep takes them again): a stuck call must not stop publication.
@@ -177,17 +178,35 @@ public final class OutboxRelay: Sendable {
         let results = await deliveries.results()
         var delivered: [UUID] = []
         var undelivered: [UUID] = []
+        var refused: [UUID] = []
         var lastError: KafkaError?
         for (record, result) in zip(records, results) {
             switch result {
             case .success: delivered.append(record.id)
+            case .failure(let error) where error.refusesRecord:
+                refused.append(record.id)
+                lastError = error
             case .failure(let error):
                 undelivered.append(record.id)
                 lastError = error
             }
         }
+        if !refused.isEmpty, let lastError {
+            // Too large (or refused by the topic) for good: parked with an alert rather than swept
+            // every few seconds for ever; the rest of the outbox flows on.
+            parked.increment(by: Int64(refused.count))
+            statistics.update { $0.outboxParked += refused.count }
+            logger.error(
+                "outbox rows refused by the broker for good; parked in the outbox (parked_at)",
+                metadata: ["outbox.count": "\(refused.count)", "kafka.error": "\(lastError)"])
+            let store = self.store
+            let failure = lastError.description
+            let ids = refused
+            _ = try? await withDeadline(Self.callDeadline) { try await store.markParked(ids, error: failure) }
+            inFlight.withLock { $0.subtract(refused) }
+        }
         self.delivered.withLock { $0.append(contentsOf: delivered) }
-        if let lastError {
+        if !undelivered.isEmpty, let lastError {
             failed.increment(by: Int64(undelivered.count))
             logger.warning(
                 "outbox rows not delivered; the sweep retries them",

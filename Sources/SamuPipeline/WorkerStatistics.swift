@@ -22,6 +22,8 @@ public final class WorkerStatistics: Sendable {
         public var conflictingDuplicates = 0
         /// Dead letters the broker refused, kept in PostgreSQL instead.
         public var deadLettersParked = 0
+        /// Outcome rows the broker refused for good, parked in the outbox.
+        public var outboxParked = 0
         /// Set while the worker cannot move on (the database or the dead-letter topic refuses it).
         public var stuck: Stuck?
     }

@@ -534,6 +534,9 @@ public enum Migrations {
                 // The broker timestamp of a row whose publication time must not show (partner
                 // records carry the start of their time bucket).
                 "alter table outbox add column record_time timestamptz",
+                // Rows the broker refuses for good (too large): kept, with an alert, and no longer
+                // swept, so they hold nothing back.
+                "alter table outbox add column parked_at timestamptz",
                 """
                 create view partner_outcomes as
                     select event_id, partner, province_code, commune_code, pseudonym, pseudonym_epoch, category,

@@ -190,7 +190,8 @@ public final class SamuStore: Sendable {
             """
             select o.outbox_id, o.topic, o.key, o.payload, o.created_at, o.record_time from outbox o
             left join zone_leases l on l.zone = o.key
-            where o.published_at is null and o.created_at < now() - make_interval(secs => \(seconds))
+            where o.published_at is null and o.parked_at is null
+              and o.created_at < now() - make_interval(secs => \(seconds))
               and (\(leaseOwner ?? "") = '' or l.zone is null or l.owner = \(leaseOwner ?? ""))
             order by o.created_at limit \(limit)
             """, logger: logger)
@@ -226,6 +227,25 @@ public final class SamuStore: Sendable {
                 returning 1)
             select count(*)::int8 from marked
             """, logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
+    /// Parks rows the broker refuses for good (too large, or refused by the topic): they stay in the
+    /// outbox with the error, and the sweep no longer takes them.
+    public func markParked(_ ids: [UUID], error: String) async throws {
+        if ids.isEmpty { return }
+        try await client.query(
+            """
+            update outbox set parked_at = now(), attempts = attempts + 1, last_error = \(error)
+            where outbox_id = any(\(ids))
+            """, logger: logger)
+    }
+
+    /// How many outbox rows are parked.
+    public func parkedOutboxCount() async throws -> Int {
+        let rows = try await client.query(
+            "select count(*)::int8 from outbox where parked_at is not null", logger: logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }

@@ -437,6 +437,42 @@ struct FaultTests {
         try await harness.cleanUp()
     }
 
+    @Test("F13: an outcome too large for the broker is parked with an alert; every other outcome flows")
+    func oversizeOutcome() async throws {
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        // A committed outcome row of 2 MB for Rabat (over the broker's 1 MB message limit), left
+        // unpublished as if its worker had crashed: the sweep finds it.
+        let oversize = UUID()
+        _ = try await harness.withStore { store in
+            try await store.client.query(
+                """
+                insert into outbox (outbox_id, topic, key, payload, created_at)
+                values (\(oversize), \(harness.catalog.name(.outcomes)), 'rabat',
+                        '{"pad":"' || repeat('x', 2000000) || '"}', now() - interval '1 minute')
+                """, logger: harness.logger)
+        }
+        let documents = reports(300)
+        try await harness.withWorker { worker in
+            try await harness.produce(documents.map { harness.reportRecord($0) })
+            let done = try await eventually(timeout: .seconds(90)) {
+                let counts = try await harness.withStore { try await $0.counts() }
+                return worker.statistics.snapshot.outboxParked == 1 && counts.cases == documents.count
+                    && counts.unpublished == 1
+            }
+            #expect(done, "\(worker.statistics.snapshot)")
+        }
+        let parked = try await harness.withStore { try await $0.parkedOutboxCount() }
+        #expect(parked == 1)
+        let ledger = try await Ledger.check(harness, reports: Self.ids(documents), eventsIn: documents.count)
+        let received = try await harness.outcomes(ofType: "case.received").count
+        print("fault F13 oversize outcome: \(ledger), parked \(parked), case.received \(received)")
+        ledger.record("F13 a 2 MB outcome among 300 reports", note: "parked \(parked); case.received \(received)/300")
+        #expect(ledger.clean, "\(ledger)")
+        #expect(received == documents.count)
+        try await harness.cleanUp()
+    }
+
     @Test("F9/F10: duplicated reports and shuffled, replayed unit and bed reports")
     func duplicatesAndStaleUnits() async throws {
         let harness = try PipelineHarness()
