@@ -221,6 +221,79 @@ struct FaultTests {
         try await harness.cleanUp()
     }
 
+    @Test("F3: a rebalance storm, a second worker started or stopped every 5 s for 60 s while 200 reports/s flow")
+    func rebalanceStorm() async throws {
+        let (harness, documents, ids) = try await prepared(reports: 12_000)
+        var steady = harness.environment
+        steady["SAMU_WORKER_ID"] = "steady-\(harness.id)"
+        steady["SAMU_LOG_LEVEL"] = "info"
+        let base = try SamuBinary.start(["worker"], environment: steady, name: "f3-base-\(harness.id)")
+        // About 200 reports a second for 60 s.
+        let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) }, perChunk: 10)
+        let started = ContinuousClock.now
+        var visitor: SamuBinary.Running?
+        var changes = 0
+        var generation = 0
+        while ContinuousClock.now - started < .seconds(60) {
+            try await Task.sleep(for: .seconds(5))
+            if let running = visitor {
+                running.signal(changes % 4 == 1 ? SIGKILL : SIGTERM)  // now and then a crash, not a stop
+                _ = try await running.wait(timeout: .seconds(30))
+                visitor = nil
+            } else {
+                generation += 1
+                var environment = harness.environment
+                environment["SAMU_WORKER_ID"] = "visitor-\(generation)-\(harness.id)"
+                visitor = try SamuBinary.start(
+                    ["worker"], environment: environment, name: "f3-visitor-\(generation)-\(harness.id)")
+            }
+            changes += 1
+        }
+        visitor?.signal(SIGTERM)
+        if let visitor { _ = try await visitor.wait(timeout: .seconds(30)) }
+        try await producing.value
+        let stormEnded = ContinuousClock.now
+        let recovered = try await eventually(timeout: .seconds(180)) { try await allDone(harness, ids.count) }
+        var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
+        ledger.recovery = ContinuousClock.now - stormEnded
+        base.signal(SIGTERM)
+        let outcome = try await base.wait(timeout: .seconds(60))
+        let rebalances = outcome.output.components(separatedBy: "partitions assigned").count - 1
+        // Latency from the report's record to its case.received outcome, from the broker's timestamps.
+        var producedAt: [String: Int64] = [:]
+        for message in try await harness.readAll(.reports) {
+            guard let id = message.value.flatMap({ try? JSONParser.parse($0) })?["event_id"]?.stringValue,
+                let time = message.timestampMilliseconds
+            else { continue }
+            producedAt[id] = time
+        }
+        var latencies: [Int64] = []
+        for message in try await harness.readAll(.outcomes) {
+            guard let event = message.value.flatMap({ try? JSONParser.parse($0) }),
+                event["type"]?.stringValue == "case.received",
+                let report = event["report_id"]?.stringValue, let sent = producedAt[report],
+                let time = message.timestampMilliseconds
+            else { continue }
+            latencies.append(time - sent)
+        }
+        latencies.sort()
+        func percentile(_ p: Double) -> Int64 {
+            latencies.isEmpty ? -1 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
+        }
+        print(
+            "fault F3 rebalance storm: \(ledger), membership changes \(changes), assignments seen by the steady worker \(rebalances), latency p50 \(percentile(0.5)) ms p99 \(percentile(0.99)) ms"
+        )
+        ledger.record(
+            "F3 rebalance storm (60 s, 200/s)",
+            note:
+                "\(changes) membership changes, \(rebalances) assignments at the steady worker; report→case.received p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms"
+        )
+        #expect(recovered, "steady worker: \(outcome.output.suffix(2000))")
+        #expect(ledger.clean, "\(ledger)")
+        #expect(rebalances >= 6, "the storm did not rebalance the group")
+        try await harness.cleanUp()
+    }
+
     @Test("F2: a zombie worker paused past its session, then resumed, while another took its zones over")
     func zombie() async throws {
         let (harness, documents, ids) = try await prepared(reports: 3000)
