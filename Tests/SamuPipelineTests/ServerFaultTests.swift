@@ -71,6 +71,59 @@ extension FaultTests {
         try await database.destroy()
     }
 
+    @Test(
+        "F8: the network between the worker and PostgreSQL down 15 s, then slow (200 ms a chunk) and stalled 10 s each")
+    func databasePartition() async throws {
+        let (harness, documents, ids) = try await prepared(reports: 5000)
+        // The worker reaches PostgreSQL through a proxy the test controls; the test itself does not.
+        var components = try #require(URLComponents(string: harness.environment["SAMU_DATABASE_URL"] ?? ""))
+        let proxy = try FaultProxy(target: try #require(components.port))
+        defer { proxy.stop() }
+        components.port = proxy.port
+        var environment = harness.environment
+        environment["SAMU_DATABASE_URL"] = components.string
+        environment["SAMU_LOG_LEVEL"] = "info"
+        let worker = try SamuBinary.start(["worker"], environment: environment, name: "f8-\(harness.id)")
+        // About 200 reports a second: the stream is still flowing through all three faults.
+        let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) }, perChunk: 10)
+        #expect(await eventuallyReachable(timeout: .seconds(60)) { try await cases(harness) >= 500 })
+        let before = try await cases(harness)
+        proxy.mode = .down
+        try await Task.sleep(for: .seconds(15))
+        proxy.mode = .slow(.milliseconds(200))
+        try await Task.sleep(for: .seconds(10))
+        proxy.mode = .stalled
+        try await Task.sleep(for: .seconds(10))
+        proxy.mode = .pass
+        let healed = ContinuousClock.now
+        let during = try await cases(harness) - before
+        try await producing.value
+        let recovered = await eventuallyReachable(timeout: .seconds(150)) { try await allDone(harness, ids.count) }
+        let threads = recovered ? "" : SamuBinary.threadStates(of: worker.pid)
+        var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
+        ledger.recovery = ContinuousClock.now - healed
+        let survived = worker.isRunning
+        worker.signal(SIGTERM)
+        let log = (try? await worker.wait(timeout: .seconds(30)).output) ?? worker.log
+        let retries =
+            log.components(separatedBy: "database unavailable").count - 1
+            + log.components(separatedBy: "database write failed; retrying").count - 1
+        print(
+            "fault F8 worker↔PostgreSQL partition: \(ledger); retried store calls \(retries); cases during the faults \(during)"
+        )
+        ledger.record(
+            "F8 worker↔PostgreSQL: down 15 s, slow 10 s, stalled 10 s",
+            note:
+                "worker stayed up: \(survived ? "yes" : "NO"); store retries logged: \(retries); cases written during the 35 s of faults: \(during)"
+        )
+        #expect(recovered, "threads: \(threads)\n\(log.suffix(2000))")
+        #expect(survived, "the worker must ride out the partition without a restart")
+        #expect(retries > 0, "the faults never reached the worker's writes:\n\(log.suffix(1500))")
+        #expect(ledger.clean, "\(ledger)")
+        #expect(ledger.cases == ids.count)
+        try await harness.cleanUp()
+    }
+
     @Test("F6: the broker paused (SIGSTOP) for 30 s in the middle of 5,000 reports, then resumed")
     func brokerPause() async throws {
         let broker = try PrivateServers.Broker()
