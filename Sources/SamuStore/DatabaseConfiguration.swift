@@ -58,22 +58,26 @@ public struct DatabaseConfiguration: Sendable, CustomStringConvertible {
         self.schema = schema
     }
 
+    /// The TLS settings of `sslmode` (`nil` for `disable`): libpq's `require` encrypts without
+    /// verifying the server; `verify-full` verifies it against `sslrootcert`.
+    var tlsConfiguration: TLSConfiguration? {
+        guard tlsMode != .disable else { return nil }
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if tlsMode == .verifyFull {
+            if let rootCertificatePath { tlsConfiguration.trustRoots = .file(rootCertificatePath) }
+        } else {
+            tlsConfiguration.certificateVerification = .none
+        }
+        return tlsConfiguration
+    }
+
     /// The PostgresNIO client configuration: search_path set to ``schema`` at connection start-up.
     public func clientConfiguration() throws -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
-        switch tlsMode {
-        case .disable:
-            tls = .disable
-        case .prefer, .require, .verifyFull:
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-            if tlsMode == .verifyFull {
-                if let rootCertificatePath { tlsConfiguration.trustRoots = .file(rootCertificatePath) }
-            } else {
-                // libpq's `require` encrypts without verifying the server; `verify-full` verifies.
-                tlsConfiguration.certificateVerification = .none
+        let tls: PostgresClient.Configuration.TLS =
+            switch tlsConfiguration {
+            case nil: .disable
+            case let settings?: tlsMode == .prefer ? .prefer(settings) : .require(settings)
             }
-            tls = tlsMode == .prefer ? .prefer(tlsConfiguration) : .require(tlsConfiguration)
-        }
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.additionalStartupParameters = [
@@ -87,18 +91,11 @@ public struct DatabaseConfiguration: Sendable, CustomStringConvertible {
     /// The same server, credentials and TLS for one connection of its own (the start-up check).
     public func connectionConfiguration() throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
-        switch tlsMode {
-        case .disable:
-            tls = .disable
-        case .prefer, .require, .verifyFull:
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-            if tlsMode == .verifyFull {
-                if let rootCertificatePath { tlsConfiguration.trustRoots = .file(rootCertificatePath) }
-            } else {
-                tlsConfiguration.certificateVerification = .none
-            }
-            let context = try NIOSSLContext(configuration: tlsConfiguration)
+        if let settings = tlsConfiguration {
+            let context = try NIOSSLContext(configuration: settings)
             tls = tlsMode == .prefer ? .prefer(context) : .require(context)
+        } else {
+            tls = .disable
         }
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)

@@ -24,7 +24,10 @@ public final class FaultProxy: Sendable {
     public let port: Int
     let target: Int
     private let listener: Int32
-    private let state = Mutex<(mode: Mode, sockets: Set<Int32>, closed: Bool)>((.pass, [], false))
+    private let state = Mutex<(mode: Mode, sockets: Set<Int32>, closed: Bool, cut: Int)>((.pass, [], false, 0))
+
+    /// Sockets cut by going down (two per proxied connection): evidence that the fault hit.
+    public var cutSockets: Int { state.withLock { $0.cut } }
 
     public init(target: Int) throws {
         self.target = target
@@ -58,6 +61,7 @@ public final class FaultProxy: Sendable {
                 state.mode = newValue
                 if newValue == .down {
                     defer { state.sockets.removeAll() }
+                    state.cut += state.sockets.count
                     return state.sockets
                 }
                 return []
