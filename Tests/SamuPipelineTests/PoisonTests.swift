@@ -230,4 +230,32 @@ struct PoisonTests {
         #expect(try await harness.readAll(.deadLetters).count == 1)
         try await harness.cleanUp()
     }
+
+    @Test("a dead letter over the size the producer may send is parked in PostgreSQL; the partition moves on")
+    func deadLetterParked() async throws {
+        // A deployment whose limit is lower than samu's caps: the local broker does not enforce a
+        // topic's max.message.bytes, so the producer's own limit (librdkafka refuses the record
+        // with MSG_SIZE_TOO_LARGE, as a broker would) stands in for it.
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        var limited = harness
+        limited.environment["SAMU_KAFKA_PROPERTIES"] = "message.max.bytes=4000"
+        limited.configuration = try SamuConfiguration(environment: limited.environment)
+        let bad = Array(repeating: UInt8(ascii: "x"), count: 5_000)
+        let later = (0..<6).map { ReportFixture.document(zone: Self.zones[$0 % Self.zones.count]) }
+        try await limited.withWorker { worker in
+            try await harness.produce(
+                [KafkaRecord(topic: harness.catalog.name(.reports), key: Array("rabat".utf8), value: bad)]
+                    + later.map { harness.reportRecord($0) })
+            let done = try await eventually(timeout: .seconds(60)) {
+                let stats = worker.statistics.snapshot
+                return stats.deadLettersParked == 1 && stats.casesOpened == later.count
+            }
+            #expect(done, "\(worker.statistics.snapshot)")
+        }
+        let parked = try await harness.withStore { try await $0.parkedDeadLetterCount() }
+        #expect(parked == 1)
+        #expect(try await harness.readAll(.deadLetters).isEmpty)
+        try await harness.cleanUp()
+    }
 }
