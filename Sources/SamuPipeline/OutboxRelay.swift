@@ -191,38 +191,35 @@ public final class OutboxRelay: Sendable {
                 lastError = error
             }
         }
-        if !refused.isEmpty, let lastError {
-            // Too large (or refused by the topic) for good: parked with an alert rather than swept
-            // every few seconds for ever; the rest of the outbox flows on.
-            parked.increment(by: Int64(refused.count))
-            statistics.update { $0.outboxParked += refused.count }
-            logger.error(
-                "outbox rows refused by the broker for good; parked in the outbox (parked_at)",
-                metadata: ["outbox.count": "\(refused.count)", "kafka.error": "\(lastError)"])
-            let store = self.store
-            let failure = lastError.description
-            let ids = refused
-            _ = try? await withDeadline(Self.callDeadline) { try await store.markParked(ids, error: failure) }
-            inFlight.withLock { $0.subtract(refused) }
-        }
         self.delivered.withLock { $0.append(contentsOf: delivered) }
-        if !undelivered.isEmpty, let lastError {
-            failed.increment(by: Int64(undelivered.count))
-            logger.warning(
-                "outbox rows not delivered; the sweep retries them",
-                metadata: ["outbox.count": "\(undelivered.count)", "kafka.error": "\(lastError)"])
+        if let lastError {
+            if !refused.isEmpty {
+                // Too large (or refused by the topic) for good: parked with an alert rather than
+                // swept every few seconds for ever; the rest of the outbox flows on.
+                parked.increment(by: Int64(refused.count))
+                statistics.update { $0.outboxParked += refused.count }
+                logger.error(
+                    "outbox rows refused by the broker for good; parked in the outbox (parked_at)",
+                    metadata: ["outbox.count": "\(refused.count)", "kafka.error": "\(lastError)"])
+            }
+            if !undelivered.isEmpty {
+                failed.increment(by: Int64(undelivered.count))
+                logger.warning(
+                    "outbox rows not delivered; the sweep retries them",
+                    metadata: ["outbox.count": "\(undelivered.count)", "kafka.error": "\(lastError)"])
+            }
             let store = self.store
             let failure = lastError.description
-            let ids = undelivered
+            let (retried, refusedForGood) = (undelivered, refused)
             _ = try? await withDeadline(Self.callDeadline) {
-                try await store.markPublishFailed(ids, error: failure)
+                try await store.markPublishFailed(retried, parked: refusedForGood, error: failure)
             }
         }
         published.increment(by: Int64(delivered.count))
         statistics.update { $0.outcomesPublished += delivered.count }
-        // Undelivered rows leave the in-flight set now (the sweep takes them again); delivered
-        // ones when their mark is written.
-        inFlight.withLock { $0.subtract(undelivered) }
+        // Undelivered rows leave the in-flight set now (the sweep takes them again, parked ones
+        // never); delivered ones when their mark is written.
+        inFlight.withLock { $0.subtract(undelivered + refused) }
     }
 }
 

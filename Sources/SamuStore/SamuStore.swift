@@ -231,17 +231,6 @@ public final class SamuStore: Sendable {
         return 0
     }
 
-    /// Parks rows the broker refuses for good (too large, or refused by the topic): they stay in the
-    /// outbox with the error, and the sweep no longer takes them.
-    public func markParked(_ ids: [UUID], error: String) async throws {
-        if ids.isEmpty { return }
-        try await client.query(
-            """
-            update outbox set parked_at = now(), attempts = attempts + 1, last_error = \(error)
-            where outbox_id = any(\(ids))
-            """, logger: logger)
-    }
-
     /// How many outbox rows are parked.
     public func parkedOutboxCount() async throws -> Int {
         let rows = try await client.query(
@@ -250,12 +239,17 @@ public final class SamuStore: Sendable {
         return 0
     }
 
-    /// Records a failed publish attempt (the row stays unpublished and is retried).
-    public func markPublishFailed(_ ids: [UUID], error: String) async throws {
-        if ids.isEmpty { return }
+    /// Records a failed publish attempt: `retried` rows stay unpublished and the sweep takes them
+    /// again; `parked` rows, which the broker refuses for good (too large, or refused by the topic),
+    /// stay in the outbox with the error and the sweep no longer takes them.
+    public func markPublishFailed(_ retried: [UUID], parked: [UUID] = [], error: String) async throws {
+        if retried.isEmpty && parked.isEmpty { return }
         try await client.query(
-            "update outbox set attempts = attempts + 1, last_error = \(error) where outbox_id = any(\(ids))",
-            logger: logger)
+            """
+            update outbox set attempts = attempts + 1, last_error = \(error),
+                parked_at = case when outbox_id = any(\(parked)) then now() else parked_at end
+            where outbox_id = any(\(retried + parked))
+            """, logger: logger)
     }
 
     // MARK: - Reading

@@ -42,6 +42,14 @@ struct Ledger: CustomStringConvertible {
             ])
     }
 
+    /// Ends a scenario: prints its figures, adds its row to the fault table, and checks the
+    /// invariants (nothing lost, doubled or double-booked).
+    func conclude(_ scenario: String, note: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        print("fault \(scenario): \(self); \(note)")
+        record(scenario, note: note)
+        #expect(clean, "\(self)", sourceLocation: sourceLocation)
+    }
+
     var clean: Bool {
         lost == 0 && duplicateCases == 0 && conflictingOutcomeIDs == 0 && doubleBookedUnits == 0 && overHeldBeds == 0
     }
@@ -280,16 +288,12 @@ struct FaultTests {
         func percentile(_ p: Double) -> Int64 {
             latencies.isEmpty ? -1 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
         }
-        print(
-            "fault F3 rebalance storm: \(ledger), membership changes \(changes), assignments seen by the steady worker \(rebalances), latency p50 \(percentile(0.5)) ms p99 \(percentile(0.99)) ms"
-        )
-        ledger.record(
+        ledger.conclude(
             "F3 rebalance storm (60 s, 200/s)",
             note:
                 "\(changes) membership changes, \(rebalances) assignments at the steady worker; report→case.received p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms"
         )
         #expect(recovered, "steady worker: \(outcome.output.suffix(2000))")
-        #expect(ledger.clean, "\(ledger)")
         #expect(rebalances >= 6, "the storm did not rebalance the group")
         try await harness.cleanUp()
     }
@@ -320,10 +324,8 @@ struct FaultTests {
         let zombieLog = try await zombie.wait(timeout: .seconds(30)).output
         _ = try await survivor.wait(timeout: .seconds(30))
         let fenced = zombieLog.components(separatedBy: "write refused (fenced)").count - 1
-        print("fault F2 zombie (paused 18 s): \(ledger); fenced writes of the zombie: \(fenced)")
-        ledger.record("F2 zombie worker (SIGSTOP 18 s)", note: "zombie writes fenced: \(fenced)")
+        ledger.conclude("F2 zombie worker (SIGSTOP 18 s)", note: "zombie writes fenced: \(fenced)")
         #expect(recovered)
-        #expect(ledger.clean, "\(ledger)")
         try await harness.cleanUp()
     }
 
@@ -376,9 +378,7 @@ struct FaultTests {
             #expect(done, "\(worker.statistics.snapshot)")
         }
         let ledger = try await Ledger.check(harness, reports: ids, eventsIn: records.count)
-        print("fault F11 fuzzed input: \(ledger)")
-        ledger.record("F11 1,000 fuzzed events + 1,000 valid", note: "every bad event in the DLQ")
-        #expect(ledger.clean, "\(ledger)")
+        ledger.conclude("F11 1,000 fuzzed events + 1,000 valid", note: "every bad event in the DLQ")
         #expect(ledger.cases == 1000)
         #expect(ledger.deadLetters == 1000)
         try await harness.cleanUp()
@@ -436,11 +436,9 @@ struct FaultTests {
                 .flatMap(UUID.init(uuidString:))
             if let id, validSet.contains(id) { validInDLQ += 1 }
         }
-        print("fault F17 poison in stream: \(ledger), DLQ reasons \(reasons)")
-        ledger.record(
+        ledger.conclude(
             "F17 poison 1 per 1,000 at 200/s",
-            note: "valid in DLQ \(validInDLQ), poison in DLQ \(ledger.deadLetters)/\(poison)")
-        #expect(ledger.clean, "\(ledger)")
+            note: "valid in DLQ \(validInDLQ), poison in DLQ \(ledger.deadLetters)/\(poison); reasons \(reasons)")
         #expect(validInDLQ == 0)
         #expect(reasons == ["unprocessable": poison / 2, "nul_character": poison - poison / 2])
         try await harness.cleanUp()
@@ -502,10 +500,8 @@ struct FaultTests {
         let reasons = try await harness.readAll(.deadLetters).compactMap {
             $0.value.flatMap { try? JSONParser.parse($0) }?["reason"]?.stringValue
         }
-        print("fault F12 schema evolution: \(ledger), DLQ \(reasons)")
-        ledger.record(
+        ledger.conclude(
             "F12 v1 and v2 reports interleaved, one v3", note: "100 v1 + 100 v2 cases; v3: \(reasons.joined())")
-        #expect(ledger.clean, "\(ledger)")
         #expect(reasons == ["schema_version_unknown"])
         try await harness.cleanUp()
     }
@@ -539,9 +535,7 @@ struct FaultTests {
         #expect(parked == 1)
         let ledger = try await Ledger.check(harness, reports: Self.ids(documents), eventsIn: documents.count)
         let received = try await harness.outcomes(ofType: "case.received").count
-        print("fault F13 oversize outcome: \(ledger), parked \(parked), case.received \(received)")
-        ledger.record("F13 a 2 MB outcome among 300 reports", note: "parked \(parked); case.received \(received)/300")
-        #expect(ledger.clean, "\(ledger)")
+        ledger.conclude("F13 a 2 MB outcome among 300 reports", note: "parked \(parked); case.received \(received)/300")
         #expect(received == documents.count)
         try await harness.cleanUp()
     }

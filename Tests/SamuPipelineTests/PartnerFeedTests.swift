@@ -30,6 +30,17 @@ struct PartnerFeedTests {
         }
     }
 
+    /// This test's two partners of the zone: a commune and the prefecture's council.
+    var partnerIDs: [String] { ["casa-\(harness.id)", "prov-\(harness.id)"] }
+
+    func partners(casablancaCell: Int, prefectureCell: Int) -> PartnerDirectory {
+        PartnerDirectory(
+            zip(partnerIDs, [("Commune de Casablanca", casablancaCell), ("Conseil préfectoral", prefectureCell)]).map {
+                Partner(
+                    id: $0, nameFrench: $1.0, zones: [zone], minimumCell: $1.1, minimumCellDecision: "test")
+            })
+    }
+
     func report(_ person: Person, minute: Int) -> KafkaRecord {
         let document = ReportFixture.document(
             id: person.id, zone: zone, category: person.category,
@@ -73,7 +84,7 @@ struct PartnerFeedTests {
 
     @Test("adults get pseudonymised records, minors and victims of violence only suppressed counts; nothing leaks")
     func partnerNight() async throws {
-        try await harness.prepare(partners: ["casa-\(harness.id)", "prov-\(harness.id)"])
+        try await harness.prepare(partners: partnerIDs)
         var people: [Person] = []
         for index in 0..<10 {
             people.append(
@@ -93,14 +104,7 @@ struct PartnerFeedTests {
         // A 16-year-old reported as a homeless adult is still a minor for partners.
         people.append(Person(category: "homeless_adult", age: 16, resolution: "referred_child_protection"))
         for _ in 0..<2 { people.append(Person(category: "woman_violence_victim", age: 31, resolution: "sheltered")) }
-        let partners = PartnerDirectory([
-            Partner(
-                id: "casa-\(harness.id)", nameFrench: "Commune de Casablanca", zones: [zone], minimumCell: 3,
-                minimumCellDecision: "test"),
-            Partner(
-                id: "prov-\(harness.id)", nameFrench: "Conseil préfectoral", zones: [zone], minimumCell: 5,
-                minimumCellDecision: "test"),
-        ])
+        let partners = partners(casablancaCell: 3, prefectureCell: 5)
         let keyring = PseudonymKeyring.generate(partners: partners.partners.map(\.id))
         let feed = PartnerFeed.Configuration(
             partners: partners,
@@ -119,14 +123,14 @@ struct PartnerFeedTests {
             // holds back the one family; k = 5 publishes only the 6 sheltered adults, per day.
             // Each partner also gets the minors' count (6).
             let published = try await eventually(timeout: .seconds(40)) {
-                let events = try await harness.readPartnerOutcomes(["casa-\(harness.id)", "prov-\(harness.id)"])
+                let events = try await harness.readPartnerOutcomes(partnerIDs)
                 return events.count >= 13 + 1 + 6 + 1
             }
             #expect(published, "partner events did not arrive")
         }
-        let messages = try await harness.readPartnerOutcomes(["casa-\(harness.id)", "prov-\(harness.id)"])
+        let messages = try await harness.readPartnerOutcomes(partnerIDs)
         // Each partner's topic holds its own records only.
-        for partner in ["casa-\(harness.id)", "prov-\(harness.id)"] {
+        for partner in partnerIDs {
             let report = try await PartnerAudit.scanTopic(
                 partner: partner, configuration: harness.configuration, catalog: harness.catalog,
                 logger: harness.logger)
@@ -258,15 +262,8 @@ struct PartnerFeedTests {
 
     @Test("least privilege: the worker runs as its own role; a partner's role reads only its own pseudonymised rows")
     func leastPrivilege() async throws {
-        try await harness.prepare(partners: ["casa-\(harness.id)", "prov-\(harness.id)"])
-        let partners = PartnerDirectory([
-            Partner(
-                id: "casa-\(harness.id)", nameFrench: "Casablanca", zones: [zone], minimumCell: 3,
-                minimumCellDecision: "test"),
-            Partner(
-                id: "prov-\(harness.id)", nameFrench: "Préfecture", zones: [zone], minimumCell: 3,
-                minimumCellDecision: "test"),
-        ])
+        try await harness.prepare(partners: partnerIDs)
+        let partners = partners(casablancaCell: 3, prefectureCell: 3)
         let workerRole = "samu_w_\(harness.id)"
         let consoleRole = "samu_c_\(harness.id)"
         let casaRole = DatabaseRoles.partnerRole("casa-\(harness.id)")
@@ -298,7 +295,7 @@ struct PartnerFeedTests {
                 #expect(opened)
                 try await harness.produce(people.map(close))
                 let published = try await eventually(timeout: .seconds(40)) {
-                    try await harness.readPartnerOutcomes(["casa-\(harness.id)", "prov-\(harness.id)"]).count >= people
+                    try await harness.readPartnerOutcomes(partnerIDs).count >= people
                         .count * 2
                 }
                 #expect(published)
