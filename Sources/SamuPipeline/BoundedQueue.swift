@@ -84,5 +84,22 @@ final class BoundedQueue<Element: Sendable>: Sendable {
         for producer in producers { producer.resume() }
     }
 
+    /// Removes the queued elements that match (not those already popped) and returns them.
+    func removeAll(where shouldRemove: (Element) -> Bool) -> [Element] {
+        let (removed, producers) = state.withLock { state -> ([Element], [CheckedContinuation<Void, Never>]) in
+            var kept: [Element] = []
+            var removed: [Element] = []
+            for element in state.buffer {
+                if shouldRemove(element) { removed.append(element) } else { kept.append(element) }
+            }
+            if removed.isEmpty { return ([], []) }
+            state.buffer = kept
+            defer { state.producers.removeAll() }
+            return (removed, state.producers)
+        }
+        for producer in producers { producer.resume() }
+        return removed
+    }
+
     var count: Int { state.withLock { $0.buffer.count } }
 }

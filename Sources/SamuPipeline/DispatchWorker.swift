@@ -169,7 +169,10 @@ public final class DispatchWorker: Service {
     /// units, shelters, open cases and queue are rebuilt from PostgreSQL. Leases are taken here and
     /// only here: a worker paused past its session that wakes up with a batch in hand never takes a
     /// zone on its own (its events for zones it holds no lease on are left to the owner).
-    private func rebuild(_ partitions: Set<Int32>, zones: inout Zones) async throws {
+    ///
+    /// Outcomes the zones' previous owner left unpublished are queued for publication before any
+    /// event of these zones is handled: a case's outcomes reach the topic in commit order.
+    private func rebuild(_ partitions: Set<Int32>, zones: inout Zones, relay: OutboxRelay) async throws {
         let store = self.store
         let known = Set(try await retrying { try await store.knownZones() }).union(zoneDirectory.codes)
         for zone in zones.fenced where partitions.contains(partition(of: zone)) { zones.fenced.remove(zone) }
@@ -177,6 +180,9 @@ public final class DispatchWorker: Service {
         // An assignment takes a new lease even for a zone whose lease this worker kept.
         for zone in taking { zones.epochs[zone] = nil }
         try await takeOver(taking, zones: &zones)
+        if !taking.isEmpty {
+            await relay.handOver(try await retrying { try await store.unpublishedOutbox(zones: taking) })
+        }
     }
 
     /// Takes these zones: their leases (a new epoch each, so a previous owner's writes are refused
@@ -273,14 +279,14 @@ public final class DispatchWorker: Service {
                         // The assignment takes effect at the next `next()`: the zones are rebuilt
                         // from PostgreSQL before any of their events is consumed.
                         logger.info("partitions assigned", metadata: ["kafka.partitions": "\(partitions)"])
-                        try await rebuild(Set(partitions.map(\.partition)), zones: &zones)
+                        try await rebuild(Set(partitions.map(\.partition)), zones: &zones, relay: relay)
                     case .revoked(let partitions), .lost(let partitions):
                         // The write in flight was finished above, so everything handled is committed
                         // and stored. The zones of those partitions now belong to another worker.
                         let gone = Set(partitions.map(\.partition))
-                        for zone in zones.dispatchers.keys where gone.contains(partition(of: zone)) {
-                            zones.drop(zone)
-                        }
+                        let leaving = Set(zones.dispatchers.keys.filter { gone.contains(partition(of: $0)) })
+                        for zone in leaving { zones.drop(zone) }
+                        relay.drop(zones: leaving)
                         logger.info("partitions revoked", metadata: ["kafka.partitions": "\(partitions)"])
                     }
                     if ContinuousClock.now - zones.lastTick >= Self.tickInterval {
@@ -597,6 +603,7 @@ public final class DispatchWorker: Service {
             switch error {
             case let failure as ZoneFenced:
                 fenced(failure, touched: pending.touched, zones: &zones)
+                relay.drop(zones: Set(failure.zones))
                 return (pending, .refused)
             case is AlreadyProcessed:
                 logger.info(

@@ -57,6 +57,35 @@ public final class OutboxRelay: Sendable {
         await queue.push(records)
     }
 
+    /// This worker no longer holds these zones (revoked, or fenced by a newer lease): their rows
+    /// still queued leave the queue unpublished. The zones' new owner publishes them, in commit
+    /// order and before any row of its own (``handOver(_:)``); a row this relay had already handed
+    /// to the producer may still be delivered, as a byte-identical duplicate.
+    func drop(zones: Set<String>) {
+        if zones.isEmpty { return }
+        let dropped = queue.removeAll { $0.key.map(zones.contains) ?? false }
+        if dropped.isEmpty { return }
+        inFlight.withLock { $0.subtract(dropped.map(\.id)) }
+        logger.info(
+            "queued outbox rows of zones this worker lost left to their new owner",
+            metadata: ["outbox.count": "\(dropped.count)"])
+    }
+
+    /// Rows a previous owner of newly leased zones left unpublished, queued ahead of anything this
+    /// worker decides for those zones: a case's outcomes keep their commit order across a takeover.
+    func handOver(_ records: [OutboxRecord]) async {
+        let fresh = inFlight.withLock { inFlight in
+            let fresh = records.filter { !inFlight.contains($0.id) }
+            inFlight.formUnion(fresh.map(\.id))
+            return fresh
+        }
+        if fresh.isEmpty { return }
+        logger.info(
+            "publishing outbox rows a previous owner of these zones left unpublished",
+            metadata: ["outbox.count": "\(fresh.count)"])
+        await queue.push(fresh)
+    }
+
     /// No more rows will be enqueued: ``run()`` publishes what is queued, then returns.
     func finish() {
         queue.finish()

@@ -208,6 +208,27 @@ extension SamuStore {
         return epochs
     }
 
+    /// Which worker holds each zone's lease.
+    public func leaseOwners() async throws -> [String: String] {
+        let rows = try await client.query("select zone, owner from zone_leases", logger: logger)
+        var owners: [String: String] = [:]
+        for try await (zone, owner) in rows.decode((String, String).self) { owners[zone] = owner }
+        return owners
+    }
+
+    /// A topic's outbox rows in commit order, each with its case id: the order in
+    /// which a case's outcomes must reach the topic.
+    public func outboxOrder(topic: String) async throws -> [(key: String, id: UUID)] {
+        let rows = try await client.query(
+            """
+            select payload::jsonb ->> 'case_id', outbox_id from outbox
+            where topic = \(topic) and payload::jsonb ? 'case_id' order by seq
+            """, logger: logger)
+        var order: [(key: String, id: UUID)] = []
+        for try await (caseID, id) in rows.decode((String, UUID).self) { order.append((caseID, id)) }
+        return order
+    }
+
     /// The events among these that were processed before (the inbox), with the SHA-256 of the
     /// payload processed then (hexadecimal; empty for events processed before digests were kept).
     public func alreadyProcessed(_ eventIDs: [UUID]) async throws -> [UUID: String] {

@@ -563,6 +563,14 @@ public enum Migrations {
                 $$
                 """,
             ]),
+        Migration(
+            version: 11, name: "outbox commit order",
+            statements: [
+                // The order rows were committed in (a batch's rows in the order it built them):
+                // republishing follows it, so a case's outcomes keep their order whatever the clock.
+                "alter table outbox add column seq bigint generated always as identity",
+                "create index outbox_unpublished_seq on outbox (seq) where published_at is null",
+            ]),
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

@@ -182,6 +182,27 @@ public final class SamuStore: Sendable {
     /// With `leaseOwner`, a row keyed by a zone with a lease is returned only when that owner holds
     /// the zone's lease: one worker publishes a zone's outcomes, so a case's outcomes reach the
     /// topic in commit order (rows keyed otherwise, such as partner records, go to any sweeper).
+    /// The unpublished, unparked rows keyed by these zones, oldest first: what a zone's previous
+    /// owner left to publish, taken over with the zone's lease.
+    public func unpublishedOutbox(zones: [String], limit: Int = 10_000) async throws -> [OutboxRecord] {
+        if zones.isEmpty { return [] }
+        let rows = try await client.query(
+            """
+            select outbox_id, topic, key, payload, created_at, record_time from outbox
+            where published_at is null and parked_at is null and key = any(\(zones))
+            order by seq limit \(limit)
+            """, logger: logger)
+        var records: [OutboxRecord] = []
+        for try await (id, topic, key, payload, createdAt, recordTime) in rows.decode(
+            (UUID, String, String?, String, Date, Date?).self)
+        {
+            records.append(
+                OutboxRecord(
+                    id: id, topic: topic, key: key, payload: payload, createdAt: createdAt, recordTime: recordTime))
+        }
+        return records
+    }
+
     public func unpublishedOutbox(
         olderThan age: Duration = .seconds(2), limit: Int = 1000, leaseOwner: String? = nil
     ) async throws -> [OutboxRecord] {
@@ -193,7 +214,7 @@ public final class SamuStore: Sendable {
             where o.published_at is null and o.parked_at is null
               and o.created_at < now() - make_interval(secs => \(seconds))
               and (\(leaseOwner ?? "") = '' or l.zone is null or l.owner = \(leaseOwner ?? ""))
-            order by o.created_at limit \(limit)
+            order by o.seq limit \(limit)
             """, logger: logger)
         var records: [OutboxRecord] = []
         for try await (id, topic, key, payload, createdAt, recordTime) in rows.decode(

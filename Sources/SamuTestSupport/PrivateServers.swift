@@ -73,13 +73,19 @@ public enum PrivateServers {
         private var process: Process?
         private let log: URL
 
-        public init() throws {
-            port = PrivateServers.freePort()
-            log = FileManager.default.temporaryDirectory.appendingPathComponent("tansu-\(port).log")
+        /// The port the broker tells its clients to connect to (its own, or a proxy's in front of it).
+        public let advertisedPort: Int
+
+        /// A broker on a free port; `advertisedPort` (a ``FaultProxy``'s, say) makes every client
+        /// connection after the bootstrap go there instead.
+        public init(port: Int? = nil, advertisedPort: Int? = nil) throws {
+            self.port = port ?? PrivateServers.freePort()
+            self.advertisedPort = advertisedPort ?? self.port
+            log = FileManager.default.temporaryDirectory.appendingPathComponent("tansu-\(self.port).log")
             try start()
         }
 
-        public var bootstrapServers: String { "127.0.0.1:\(port)" }
+        public var bootstrapServers: String { "127.0.0.1:\(advertisedPort)" }
 
         /// Starts an empty broker on the same port (after ``kill()``, its data are gone).
         public func start() throws {
@@ -87,7 +93,7 @@ public enum PrivateServers {
             process.executableURL = PrivateServers.local.appendingPathComponent("bin/tansu")
             process.arguments = [
                 "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
-                "tcp://127.0.0.1:\(port)", "--storage-engine", "memory://tansu/",
+                "tcp://127.0.0.1:\(advertisedPort)", "--storage-engine", "memory://tansu/",
             ]
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
