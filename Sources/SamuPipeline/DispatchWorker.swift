@@ -122,23 +122,15 @@ public final class DispatchWorker: Service {
         logger.info("worker stopped", metadata: ["worker.statistics": "\(statistics.snapshot)"])
     }
 
-    /// The zones this worker decides for.
+    /// The zones this worker decides for: their dispatchers (memory) and what it owns.
     struct Zones {
         var dispatchers: [String: ZoneDispatcher] = [:]
-        /// The lease epoch held for each zone (the fencing token every write checks).
-        var epochs: [String: Int64] = [:]
-        /// Zones another worker took over: their events are left to it.
-        var fenced: Set<String> = []
+        /// Leases, zones left to other workers, inbox checks: every ownership decision.
+        var machine: WorkerStateMachine
         var lastTick = ContinuousClock.now
-        /// Batches are written optimistically: the write itself refuses an event processed before
-        /// (``AlreadyProcessed``, a redelivery after a takeover or a producer's retry); the batch is
-        /// then handled again with its events checked against the inbox first, and so are the
-        /// following batches until one has no such event.
-        var checked = false
 
-        mutating func drop(_ zone: String) {
-            dispatchers[zone] = nil
-            epochs[zone] = nil
+        init(partition: @escaping @Sendable (String) -> Int32) {
+            machine = WorkerStateMachine(partition: partition)
         }
 
         /// Forgets a zone's memory but keeps its lease: the zone is reloaded from PostgreSQL under
@@ -146,10 +138,13 @@ public final class DispatchWorker: Service {
         /// epoch refuses this one's next write).
         mutating func forget(_ zone: String) {
             dispatchers[zone] = nil
+            machine.forget(zone)
         }
 
-        /// Zones whose lease this worker holds but whose memory it forgot.
-        var forgotten: [String] { epochs.keys.filter { dispatchers[$0] == nil }.sorted() }
+        /// Drops the memory of every zone the state machine no longer has loaded.
+        mutating func sync() {
+            for zone in Array(dispatchers.keys) where !machine.holdsMemory(of: zone) { dispatchers[zone] = nil }
+        }
 
         /// Takes a zone's dispatcher out of the dictionary while it is changed, then puts it back:
         /// a dispatcher copied out of the dictionary and changed would copy all of its tables
@@ -159,49 +154,42 @@ public final class DispatchWorker: Service {
         }
     }
 
-    /// The partition a zone's events travel in (the same in every inbound topic).
-    private func partition(of zone: String) -> Int32 {
-        KafkaPartitioner.partition(forZone: zone, partitions: catalog.definition(.reports).partitions)
-    }
-
     /// Takes over the zones of newly assigned partitions: every zone of the deployment that travels
     /// in them (and any other zone with stored units, shelters or open cases) is leased, and its
     /// units, shelters, open cases and queue are rebuilt from PostgreSQL. Leases are taken here and
-    /// only here: a worker paused past its session that wakes up with a batch in hand never takes a
-    /// zone on its own (its events for zones it holds no lease on are left to the owner).
+    /// only here (``WorkerStateMachine``).
     ///
     /// Outcomes the zones' previous owner left unpublished are queued for publication before any
     /// event of these zones is handled: a case's outcomes reach the topic in commit order.
     private func rebuild(_ partitions: Set<Int32>, zones: inout Zones, relay: OutboxRelay) async throws {
         let store = self.store
         let known = Set(try await retrying { try await store.knownZones() }).union(zoneDirectory.codes)
-        for zone in zones.fenced where partitions.contains(partition(of: zone)) { zones.fenced.remove(zone) }
-        let taking = known.sorted().filter { partitions.contains(partition(of: $0)) && zones.dispatchers[$0] == nil }
-        // An assignment takes a new lease even for a zone whose lease this worker kept.
-        for zone in taking { zones.epochs[zone] = nil }
-        try await takeOver(taking, zones: &zones)
+        let taking = zones.machine.assigned(partitions, zones: Array(known))
+        zones.sync()
+        try await load(taking, leasing: true, zones: &zones)
         if !taking.isEmpty {
             await relay.handOver(try await retrying { try await store.unpublishedOutbox(zones: taking) })
         }
     }
 
-    /// Takes these zones: their leases (a new epoch each, so a previous owner's writes are refused
-    /// from now on) unless this worker kept its lease (a zone forgotten after a refused write is
-    /// only reloaded), then their state from PostgreSQL.
-    private func takeOver(_ taking: [String], zones: inout Zones) async throws {
+    /// Loads these zones' state from PostgreSQL: under new leases (a new epoch each, so that a
+    /// previous owner's writes are refused from now on) after an assignment, or under the leases
+    /// this worker holds when it reloads zones it forgot.
+    private func load(_ taking: [String], leasing: Bool, zones: inout Zones) async throws {
         if taking.isEmpty { return }
         let owner = configuration.workerID
         let store = self.store
-        let leasing = taking.filter { zones.epochs[$0] == nil }
-        var epochs = zones.epochs.filter { taking.contains($0.key) }
-        if !leasing.isEmpty {
-            epochs.merge(try await retrying { try await store.takeLeases(leasing, owner: owner) }) { $1 }
+        var epochs: [String: Int64] = [:]
+        if leasing {
+            epochs = try await retrying { try await store.takeLeases(taking, owner: owner) }
+        } else {
+            for zone in taking { epochs[zone] = zones.machine.epoch(of: zone) }
         }
         let states = try await retrying { try await store.zoneStates(taking) }
         let now = instant()
         var restoredCases = 0
         for zoneID in taking {
-            var zone = zones.taking(zoneID) ?? dispatcher(zoneID, in: &zones)
+            var zone = dispatcher(zoneID, in: &zones)
             let state = states[zoneID] ?? SamuStore.ZoneState()
             zone.restore(
                 units: state.units, shelters: state.shelters,
@@ -212,9 +200,8 @@ public final class DispatchWorker: Service {
                 }, at: now)
             restoredCases += state.cases.count
             zones.dispatchers[zoneID] = zone
-            zones.epochs[zoneID] = epochs[zoneID]
-            zones.fenced.remove(zoneID)
         }
+        zones.machine.loaded(epochs)
         if restoredCases > 0 || !states.isEmpty {
             logger.info(
                 "zones rebuilt from the database",
@@ -222,25 +209,11 @@ public final class DispatchWorker: Service {
         }
     }
 
-    /// Another worker took these zones (its lease epoch is newer): forget them and leave their
-    /// events to it; the zones this batch touched are rebuilt, since memory ran ahead of the
-    /// refused write.
-    private func fenced(_ fenced: ZoneFenced, touched: Set<String>, zones: inout Zones) {
-        logger.warning(
-            "zones taken over by another worker: write refused (fenced), zones dropped",
-            metadata: ["zone.ids": "\(fenced.zones)"])
-        statistics.update { $0.fencedWrites += 1 }
-        let lost = Set(fenced.zones)
-        for zone in touched {
-            if lost.contains(zone) { zones.drop(zone) } else { zones.forget(zone) }
-        }
-        zones.fenced.formUnion(fenced.zones)
-    }
-
     private func consume(relay: OutboxRelay, deadLetters: DeadLetterWriter) async throws {
         let consumer = try KafkaConsumer(
             configuration: configuration.consumer, topics: TopicRole.inbound.map { catalog.name($0) }, logger: logger)
-        var zones = Zones()
+        let partitions = catalog.definition(.reports).partitions
+        var zones = Zones { KafkaPartitioner.partition(forZone: $0, partitions: partitions) }
         // One batch's write runs while the next batch is decided (two batches in hand at most):
         // the database and the worker's own work overlap instead of taking turns.
         var inFlight: InFlight?
@@ -283,9 +256,8 @@ public final class DispatchWorker: Service {
                     case .revoked(let partitions), .lost(let partitions):
                         // The write in flight was finished above, so everything handled is committed
                         // and stored. The zones of those partitions now belong to another worker.
-                        let gone = Set(partitions.map(\.partition))
-                        let leaving = Set(zones.dispatchers.keys.filter { gone.contains(partition(of: $0)) })
-                        for zone in leaving { zones.drop(zone) }
+                        let leaving = zones.machine.revoked(Set(partitions.map(\.partition)))
+                        zones.sync()
                         relay.drop(zones: leaving)
                         logger.info("partitions revoked", metadata: ["kafka.partitions": "\(partitions)"])
                     }
@@ -411,25 +383,26 @@ public final class DispatchWorker: Service {
         // Zones whose lease this worker holds but whose memory it forgot are reloaded under that
         // lease. A zone it holds no lease on is not its own (its partition was never assigned to
         // it, or was taken away while it was paused): its events are left to the owner.
-        let newZones = Set(decoded.map(\.1.zone)).subtracting(zones.fenced).filter { zones.dispatchers[$0] == nil }
-        for zone in newZones where zones.epochs[zone] == nil {
+        let plan = zones.machine.batch(zones: Set(decoded.map(\.1.zone)))
+        for zone in plan.newlyLeft {
             logger.warning(
-                "event for a zone this worker holds no lease on; left to its owner",
-                metadata: ["zone.id": "\(zone)"])
-            zones.fenced.insert(zone)
+                "event for a zone this worker holds no lease on; left to its owner", metadata: ["zone.id": "\(zone)"])
         }
-        try await takeOver(newZones.filter { zones.epochs[$0] != nil }.sorted(), zones: &zones)
-        let eventIDs = decoded.map(\.1.eventID)
-        let store = self.store
-        let seenBefore = zones.checked ? try await retrying { try await store.alreadyProcessed(eventIDs) } : [:]
-        if seenBefore.isEmpty { zones.checked = false }
+        try await load(plan.reload, leasing: false, zones: &zones)
+        var seenBefore: [UUID: String] = [:]
+        if zones.machine.checksInbox {
+            let eventIDs = decoded.map(\.1.eventID)
+            let store = self.store
+            seenBefore = try await retrying { try await store.alreadyProcessed(eventIDs) }
+            zones.machine.inboxChecked(foundProcessed: !seenBefore.isEmpty)
+        }
         var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
         var seenInBatch: [UUID: String] = [:]
         var touched = Set<String>()
         var rejected = 0
         var reports = 0
         for (message, event) in decoded {
-            guard !zones.fenced.contains(event.zone) else { continue }
+            guard !plan.leftToOwner.contains(event.zone) else { continue }
             let digest = Self.digest(message.value)
             // An id seen before: an honest redelivery (same bytes) changes nothing; another payload
             // under the same id is a producer's bug, parked with both digests for an operator.
@@ -536,7 +509,7 @@ public final class DispatchWorker: Service {
             zones.dispatchers[zoneID] = zone
         }
         refreshShelters(&recorder, zones: zones, at: now.wall)
-        for zone in touched { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
+        for zone in touched { recorder.write.leases[zone] = zones.machine.epoch(of: zone) ?? 0 }
         return PendingBatch(
             batch: batch, decoded: decoded, recorder: recorder, touched: touched, letters: letters, reports: reports,
             rejected: rejected, begin: begin, wall: now.wall)
@@ -602,33 +575,44 @@ public final class DispatchWorker: Service {
             relay.giveBack(flight.marks)
             switch error {
             case let failure as ZoneFenced:
-                fenced(failure, touched: pending.touched, zones: &zones)
-                relay.drop(zones: Set(failure.zones))
+                // Another worker took these zones (its lease epoch is newer): they are dropped and
+                // their events left to it; the other zones this batch touched are reloaded, since
+                // memory ran ahead of the refused write.
+                logger.warning(
+                    "zones taken over by another worker: write refused (fenced), zones dropped",
+                    metadata: ["zone.ids": "\(failure.zones)"])
+                statistics.update { $0.fencedWrites += 1 }
+                let recovery = zones.machine.writeFailed(
+                    .fenced(zones: Set(failure.zones)), touched: pending.touched, events: pending.batch.count)
+                zones.sync()
+                if case .decideAgain(let lost) = recovery { relay.drop(zones: lost) }
                 return (pending, .refused)
             case is AlreadyProcessed:
                 logger.info(
                     "an event was processed before (a redelivery); the batch is handled again, checked against the inbox",
                     metadata: ["zone.ids": "\(pending.touched.sorted())"])
-                for zone in pending.touched { zones.forget(zone) }
-                zones.checked = true
+                _ = zones.machine.writeFailed(.alreadyProcessed, touched: pending.touched, events: pending.batch.count)
+                zones.sync()
                 return (pending, .refused)
-            case let failure as DeterministicStoreFailure where pending.batch.count > 1:
-                // The database refused the batch for its data: the zones' memory no longer matches
-                // it (forgotten, reloaded under the same leases). The batch is split and each half
-                // written on its own, down to the events at fault.
-                logger.warning(
-                    "batch refused by the database for its data; splitting it to find the events at fault",
-                    metadata: ["batch.events": "\(pending.batch.count)", "error": "\(failure)"])
-                for zone in pending.touched { zones.forget(zone) }
-                splits.increment()
-                statistics.update { $0.batchesSplit += 1 }
-                return (pending, .split)
             case let failure as DeterministicStoreFailure:
-                // One event the database refuses for its data: park it with the reason and forget
-                // its zone's memory (reloaded from PostgreSQL); the rest of the stream goes on.
+                // The database refused the batch for its data: the zones' memory no longer matches
+                // it (forgotten, reloaded under the same leases).
+                let recovery = zones.machine.writeFailed(
+                    .refusedData, touched: pending.touched, events: pending.batch.count)
+                zones.sync()
+                if recovery == .split {
+                    // Split in halves, each written on its own, down to the events at fault.
+                    logger.warning(
+                        "batch refused by the database for its data; splitting it to find the events at fault",
+                        metadata: ["batch.events": "\(pending.batch.count)", "error": "\(failure)"])
+                    splits.increment()
+                    statistics.update { $0.batchesSplit += 1 }
+                    return (pending, .split)
+                }
+                // One event the database refuses for its data: park it with the reason; the rest
+                // of the stream goes on.
                 logger.error(
                     "event refused by the database; dead-lettered", metadata: ["error": "\(failure)"])
-                for zone in pending.touched { zones.forget(zone) }
                 let processed = Set(pending.recorder.write.processed.map(\.eventID))
                 for (message, event) in pending.decoded where processed.contains(event.eventID) {
                     pending.letters.append(
@@ -672,7 +656,7 @@ public final class DispatchWorker: Service {
             }
         }
         // A fenced zone's partition belongs to another worker now: store nothing for it.
-        let lostPartitions = Set(zones.fenced.map { partition(of: $0) })
+        let lostPartitions = zones.machine.lostPartitions
         try consumer.storeOffsets(after: batch.filter { !lostPartitions.contains($0.partition) })
         await relay.enqueue(outbox)
 
@@ -769,7 +753,7 @@ public final class DispatchWorker: Service {
         zones.lastTick = ContinuousClock.now
         // Zones forgotten after a refused write come back here even when no event of theirs
         // arrives: their open cases have timers.
-        try await takeOver(zones.forgotten, zones: &zones)
+        try await load(zones.machine.forgotten, leasing: false, zones: &zones)
         let now = instant()
         var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
         for zoneID in zones.dispatchers.keys.sorted() {
@@ -801,7 +785,7 @@ public final class DispatchWorker: Service {
         _ recorder: inout DispatchRecorder, touched: Set<String>, zones: inout Zones, relay: OutboxRelay, at time: Date
     ) async throws -> [OutboxRecord]? {
         refreshShelters(&recorder, zones: zones, at: time)
-        for zone in touched { recorder.write.leases[zone] = zones.epochs[zone] ?? 0 }
+        for zone in touched { recorder.write.leases[zone] = zones.machine.epoch(of: zone) ?? 0 }
         let pending = PendingBatch(
             batch: [], decoded: [], recorder: recorder, touched: touched, letters: [], reports: 0, rejected: 0,
             begin: .now, wall: time)
