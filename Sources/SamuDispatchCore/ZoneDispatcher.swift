@@ -139,7 +139,7 @@ public struct ZoneDispatcher: Sendable {
             triaged: triaged, x: x, y: y, skills: SkillMask(triaged.triage.requiredSkills),
             preferred: SkillMask(triaged.triage.preferredSkills), phase: .queued(since: time.monotonic), decisions: 0,
             hold: nil, escalated: false)
-        let decided = dispatch(triaged.caseID, kind: .assign, excluding: nil, at: time, from: "triaged")
+        let decided = dispatch(triaged.caseID, kind: .assign, excluding: nil, at: time, from: .triaged)
         if triaged.triage.notify.isEmpty { return decided }
         return triaged.triage.notify.sorted().map { DispatchAction.notify(caseID: triaged.caseID, authority: $0) }
             + decided
@@ -223,7 +223,7 @@ public struct ZoneDispatcher: Sendable {
             let victims = shelters[index].holds.filter { $0.value.bed == bed }.map(\.key)
                 .sorted { lhs, rhs in holdOrder(lhs) > holdOrder(rhs) }
             for caseID in victims.prefix(-shelters[index].free(bed)) {
-                actions += releaseHold(of: caseID, reason: "shelter full")
+                actions += releaseHold(of: caseID, reason: .shelterFull)
             }
         }
         return actions
@@ -272,7 +272,7 @@ public struct ZoneDispatcher: Sendable {
                 guard units[unit].status != .offDuty else { return [.rejected(reason: "unit \(target) is off duty")] }
             }
             var actions: [DispatchAction] = []
-            let from = state.phase.name
+            let from = state.phase.status
             if let previous, let unit = unitIndex[previous] { units[unit].assignment = nil }
             removeFromWaiting(command.caseID)
             if let target, let unit = unitIndex[target] {
@@ -305,14 +305,14 @@ public struct ZoneDispatcher: Sendable {
                 units[unit].unresponsive = true
             }
             actions += dispatch(
-                caseID, kind: .reassign, excluding: unitID, at: time, from: "assigned",
+                caseID, kind: .reassign, excluding: unitID, at: time, from: .assigned,
                 reasonPrefix: "unit \(unitID) did not acknowledge within \(configuration.acknowledgementTimeout)")
         }
         for index in shelters.indices {
             let expired = shelters[index].holds.filter { $0.value.until <= now }.map(\.key).sorted {
                 $0.orderKey < $1.orderKey
             }
-            for caseID in expired { actions += releaseHold(of: caseID, reason: "hold expired") }
+            for caseID in expired { actions += releaseHold(of: caseID, reason: .holdExpired) }
         }
         for caseID in waiting {
             guard var state = cases[caseID], !state.escalated, case .queued(let since) = state.phase,
@@ -338,7 +338,8 @@ public struct ZoneDispatcher: Sendable {
 
     /// Finds the best unit (and a bed) for one case, or queues it.
     mutating func dispatch(
-        _ caseID: UUID, kind: DecisionRecord.Kind, excluding excluded: String?, at time: DispatchInstant, from: String,
+        _ caseID: UUID, kind: DecisionRecord.Kind, excluding excluded: String?, at time: DispatchInstant,
+        from: CaseStatus,
         operatorID: String? = nil, operatorReason: String? = nil, reasonPrefix: String? = nil
     ) -> [DispatchAction] {
         guard let state = cases[caseID] else { return [] }
@@ -392,8 +393,8 @@ public struct ZoneDispatcher: Sendable {
                 reason: prefix + "no free unit" + (skills.isEmpty ? "" : " with \(skills)"), operatorID: operatorID,
                 operatorReason: operatorReason, at: time)
             var actions: [DispatchAction] = [.decided(record)]
-            if from != "queued" {
-                actions.append(.phaseChanged(caseID: caseID, from: from, to: "queued", detail: record.reason))
+            if from != .queued {
+                actions.append(.phaseChanged(caseID: caseID, from: from, to: .queued, detail: record.reason))
             }
             return actions
         }
@@ -407,7 +408,8 @@ public struct ZoneDispatcher: Sendable {
     /// Gives a unit (and a bed, if one is free) to a case and records why.
     mutating func assign(
         _ caseID: UUID, unit: Int, candidates: [Candidate], candidateCount: Int, kind: DecisionRecord.Kind, joint: Bool,
-        reason: String, operatorID: String? = nil, operatorReason: String? = nil, at time: DispatchInstant, from: String
+        reason: String, operatorID: String? = nil, operatorReason: String? = nil, at time: DispatchInstant,
+        from: CaseStatus
     ) -> [DispatchAction] {
         guard var state = cases[caseID] else { return [] }
         removeFromWaiting(caseID)
@@ -438,7 +440,7 @@ public struct ZoneDispatcher: Sendable {
         var result: [DispatchAction] = []
         result.reserveCapacity(3)
         result.append(.decided(record))
-        result.append(.phaseChanged(caseID: caseID, from: from, to: "assigned", detail: "unit " + units[unit].id))
+        result.append(.phaseChanged(caseID: caseID, from: from, to: .assigned, detail: "unit " + units[unit].id))
         if let held { result.append(held) }
         return result
     }
@@ -498,7 +500,7 @@ public struct ZoneDispatcher: Sendable {
                     reason: chosen.count > 1
                         ? "assigned jointly with \(chosen.count - 1) other waiting \(priority.code) case(s): least total travel time"
                         : "a unit became free",
-                    at: time, from: "queued")
+                    at: time, from: .queued)
             }
             free.removeAll { used.contains($0) }
         }
@@ -591,14 +593,14 @@ public struct ZoneDispatcher: Sendable {
         return .bedHeld(caseID: caseID, shelterID: shelters[shelter].id, bedType: bed, until: until)
     }
 
-    mutating func releaseHold(of caseID: UUID, reason: String) -> [DispatchAction] {
+    mutating func releaseHold(of caseID: UUID, reason: BedRelease) -> [DispatchAction] {
         guard let hold = cases[caseID]?.hold ?? holdLookup(caseID), let index = shelterIndex[hold.shelterID],
             shelters[index].holds.removeValue(forKey: caseID) != nil
         else { return [] }
         shelters[index].held[hold.bed.index] -= 1
         cases[caseID]?.hold = nil
         mayNeedBed.insert(caseID)
-        return [.bedReleased(caseID: caseID, shelterID: hold.shelterID, bedType: hold.bed, reason: reason)]
+        return [.bedReleased(caseID: caseID, shelterID: hold.shelterID, bedType: hold.bed, release: reason)]
     }
 
     func holdLookup(_ caseID: UUID) -> (shelterID: String, bed: BedType)? {
@@ -616,12 +618,13 @@ public struct ZoneDispatcher: Sendable {
             units[unit].assignment = nil
             return []
         }
-        let from = state.phase.name
+        let from = state.phase.status
         let unitID = units[unit].id
         func move(_ phase: CasePhase, _ detail: String) -> [DispatchAction] {
             cases[caseID]?.phase = phase
             mayNeedBed.insert(caseID)
-            return phase.name == from ? [] : [.phaseChanged(caseID: caseID, from: from, to: phase.name, detail: detail)]
+            return phase.status == from
+                ? [] : [.phaseChanged(caseID: caseID, from: from, to: phase.status, detail: detail)]
         }
         switch update.status {
         case .enRoute:
@@ -656,16 +659,16 @@ public struct ZoneDispatcher: Sendable {
         }
         removeFromWaiting(caseID)
         var actions: [DispatchAction] = [
-            .phaseChanged(caseID: caseID, from: state.phase.name, to: phase.name, detail: detail)
+            .phaseChanged(caseID: caseID, from: state.phase.status, to: phase.status, detail: detail)
         ]
         if case .resolved(let resolution) = phase {
             actions.append(.resolution(caseID: caseID, resolution: resolution))
             // A person taken to a shelter keeps the hold until the shelter reports the admission
             // (or the hold expires); otherwise the bed goes back at once.
-            if resolution != .sheltered { actions += releaseHold(of: caseID, reason: "case \(resolution.rawValue)") }
+            if resolution != .sheltered { actions += releaseHold(of: caseID, reason: .caseEnded(resolution)) }
             if resolution.isUnmetDemand { actions.append(.followUp(caseID: caseID, resolution: resolution)) }
         } else {
-            actions += releaseHold(of: caseID, reason: "case cancelled")
+            actions += releaseHold(of: caseID, reason: .caseCancelled)
         }
         cases.removeValue(forKey: caseID)
         return actions
@@ -817,8 +820,8 @@ struct SkillMask: Sendable, Equatable {
 public struct RestoredCase: Sendable {
     public var triaged: TriagedCase
     /// The stored status: `triaged`, `queued`, `assigned`, `acknowledged`, `on_scene`,
-    /// `transporting` or `awaiting_resolution`.
-    public var status: String
+    /// `transporting` or `awaiting_resolution` (any other restores as queued).
+    public var status: CaseStatus
     public var unitID: String?
     public var hold: (shelterID: String, bed: BedType)?
     /// Decisions already taken for the case (new decision ids continue after them).
@@ -827,7 +830,8 @@ public struct RestoredCase: Sendable {
     public var claimedBy: String?
 
     public init(
-        triaged: TriagedCase, status: String, unitID: String?, hold: (shelterID: String, bed: BedType)?, decisions: Int,
+        triaged: TriagedCase, status: CaseStatus, unitID: String?, hold: (shelterID: String, bed: BedType)?,
+        decisions: Int,
         claimedBy: String? = nil
     ) {
         self.triaged = triaged
@@ -855,13 +859,13 @@ extension ZoneDispatcher {
             var phase: CasePhase
             let unit = restored.unitID.flatMap { unitIndex[$0] }.flatMap { units[$0].assignment == nil ? $0 : nil }
             switch (restored.status, unit) {
-            case ("assigned", let unit?):
+            case (.assigned, let unit?):
                 phase = .assigned(
                     unitID: units[unit].id, acknowledgeBy: time.monotonic + configuration.acknowledgementTimeout)
-            case ("acknowledged", let unit?): phase = .enRoute(unitID: units[unit].id)
-            case ("on_scene", let unit?): phase = .onScene(unitID: units[unit].id)
-            case ("transporting", let unit?): phase = .transporting(unitID: units[unit].id)
-            case ("awaiting_resolution", _): phase = .awaitingResolution
+            case (.acknowledged, let unit?): phase = .enRoute(unitID: units[unit].id)
+            case (.onScene, let unit?): phase = .onScene(unitID: units[unit].id)
+            case (.transporting, let unit?): phase = .transporting(unitID: units[unit].id)
+            case (.awaitingResolution, _): phase = .awaitingResolution
             default: phase = .queued(since: time.monotonic)
             }
             if let unitID = phase.unitID, let index = unitIndex[unitID] { units[index].assignment = caseID }

@@ -36,6 +36,67 @@ public enum UnitStatus: String, Sendable, CaseIterable, Codable {
     public var isFree: Bool { self == .available || self == .returning }
 }
 
+/// Where a case stands: the `status` of the `cases` table, of the timeline's transitions and of
+/// outcome events. The table's check constraint is generated from these cases (migration 12); a
+/// new status needs a new migration that generates it again.
+public enum CaseStatus: String, Sendable, CaseIterable, Codable {
+    /// Reported; not triaged yet.
+    case received
+    /// Triaged; not dispatched yet.
+    case triaged
+    /// Waiting for a free unit (or for a bed).
+    case queued
+    /// A unit was assigned and has not acknowledged yet.
+    case assigned
+    /// The crew acknowledged and is on its way.
+    case acknowledged
+    case onScene = "on_scene"
+    /// The crew takes the person somewhere (a shelter, a hospital).
+    case transporting
+    /// The crew has left; an operator records how it ended.
+    case awaitingResolution = "awaiting_resolution"
+    /// Ended, with a ``Resolution``.
+    case resolved
+    /// Closed by an operator.
+    case closed
+    case cancelled
+    /// Waited past its priority's limit: raised to a supervisor.
+    case escalated
+    /// Its unit was replaced.
+    case reassigned
+
+    /// A case in these states is over: not on the board, no timers, no unit.
+    public static let finished: [CaseStatus] = [.resolved, .closed, .cancelled]
+
+    public var isFinished: Bool { Self.finished.contains(self) }
+
+    /// States in which the case keeps its unit.
+    public var keepsUnit: Bool {
+        self == .assigned || self == .acknowledged || self == .onScene || self == .transporting
+    }
+}
+
+/// A case-timeline entry that is not a move to a ``CaseStatus`` (`case_timeline.status`).
+public enum TimelineEntryKind: String, Sendable, CaseIterable, Codable {
+    case mutualAidRequested = "mutual_aid_requested"
+    case followUp = "follow_up"
+    case notified
+    /// An operator's command, applied or rejected (who, what, why).
+    case operatorCommand = "operator_command"
+}
+
+/// What a bed-ledger entry records (`bed_ledger.action`).
+public enum BedLedgerAction: String, Sendable, CaseIterable, Codable {
+    /// A bed held for a case whose unit is on its way.
+    case hold
+    /// A held bed given back (the case ended elsewhere, the shelter is full, cancelled).
+    case release
+    /// A held bed whose hold ran out.
+    case expire
+    /// The person was admitted: the held bed is occupied.
+    case admit
+}
+
 /// How a case ended (DESIGN.md §3).
 public enum Resolution: String, Sendable, CaseIterable, Codable {
     case sheltered

@@ -122,7 +122,7 @@ public struct FinishedCase: Sendable, Equatable {
     public var factors: Set<ReportFactor>
     /// Triage's own finding that the person is a minor.
     public var minor: Bool
-    public var status: String
+    public var status: CaseStatus
     public var resolution: Resolution?
     public var bedType: BedType?
     public var reportedAt: Date
@@ -134,7 +134,7 @@ public struct FinishedCase: Sendable, Equatable {
 
     public init(
         caseID: UUID, zone: String, category: BeneficiaryCategory, age: Int?, personCount: Int,
-        factors: Set<ReportFactor>, minor: Bool, status: String, resolution: Resolution?, bedType: BedType?,
+        factors: Set<ReportFactor>, minor: Bool, status: CaseStatus, resolution: Resolution?, bedType: BedType?,
         reportedAt: Date, openedAt: Date? = nil, onSceneAt: Date?, location: GeoPoint?, communeName: String?
     ) {
         self.openedAt = openedAt ?? reportedAt
@@ -172,7 +172,7 @@ public struct FinishedCase: Sendable, Equatable {
 
     /// Finished (resolved, closed or cancelled) and not open.
     public var outcome: PartnerOutcome {
-        ["resolved", "closed", "cancelled"].contains(status) ? PartnerOutcome(resolution: resolution) : .open
+        status.isFinished ? PartnerOutcome(resolution: resolution) : .open
     }
 }
 

@@ -24,13 +24,13 @@ struct DispatchRecorder {
         let received = CaseOutcome.received(report: report.report, caseID: caseID, at: time)
         outcome(received.json, id: received.eventID, zone: report.report.zone)
         write.addTimeline(
-            caseID, status: "received", actor: actor,
+            caseID, status: .received, actor: actor,
             detail: [
                 "report_id": .string(report.report.id.lowercased),
                 "source": .string("\(report.sourceTopic)/\(report.sourcePartition)/\(report.sourceOffset)"),
             ], at: time)
         write.addTimeline(
-            caseID, status: "triaged", actor: "triage:\(triage.rulesVersion)", detail: Self.triagedDetail(triage),
+            caseID, status: .triaged, actor: "triage:\(triage.rulesVersion)", detail: Self.triagedDetail(triage),
             at: time)
         var triaged = base(
             "case.triaged", caseID: caseID, zone: report.report.zone, at: time,
@@ -40,7 +40,7 @@ struct DispatchRecorder {
         triaged.append("rules_version", .string(triage.rulesVersion))
         triaged.append("reason", .string(triage.reasons.map(\.english).joined(separator: " ")))
         outcome(.object(triaged), zone: report.report.zone)
-        write.cases[caseID] = DispatchWrite.CaseState(status: "triaged", unitID: nil, resolution: nil)
+        write.cases[caseID] = DispatchWrite.CaseState(status: .triaged, unitID: nil, resolution: nil)
     }
 
     /// The timeline's "triaged" entry: the outcome and the rules that fired. The full triage (with
@@ -72,7 +72,7 @@ struct DispatchRecorder {
                     write.assignmentsEnded.insert(record.caseID)
                     write.assignmentsStarted.append((record.caseID, unitID, record.decisionID, record.at))
                     write.cases[record.caseID] = DispatchWrite.CaseState(
-                        status: "assigned", unitID: unitID, resolution: nil)
+                        status: .assigned, unitID: unitID, resolution: nil)
                 }
                 var event = base(
                     record.unitID == nil ? "case.queued" : "case.assigned", caseID: record.caseID, zone: zone, at: time,
@@ -86,16 +86,17 @@ struct DispatchRecorder {
                 outcome(.object(event), zone: zone)
             case .phaseChanged(let caseID, let from, let to, let detail):
                 write.addTimeline(
-                    caseID, status: to, actor: actor, detail: ["from": .string(from), "detail": .string(detail)],
+                    caseID, status: to, actor: actor,
+                    detail: ["from": .string(from.rawValue), "detail": .string(detail)],
                     at: time)
-                let keepsUnit = ["assigned", "acknowledged", "on_scene", "transporting"].contains(to)
+                let keepsUnit = to.keepsUnit
                 if !keepsUnit { write.assignmentsEnded.insert(caseID) }
                 write.cases[caseID] = DispatchWrite.CaseState(
                     status: to, unitID: keepsUnit ? currentUnit(caseID) : nil,
                     resolution: write.cases[caseID]?.resolution)
-                if to != "assigned" && to != "queued" {
-                    var event = base("case.\(to)", caseID: caseID, zone: zone, at: time, id: id)
-                    event.append("status", .string(to))
+                if to != .assigned && to != .queued {
+                    var event = base("case.\(to.rawValue)", caseID: caseID, zone: zone, at: time, id: id)
+                    event.append("status", .string(to.rawValue))
                     event.append("reason", .string(detail))
                     outcome(.object(event), zone: zone)
                 }
@@ -103,23 +104,23 @@ struct DispatchRecorder {
                 write.cases[caseID]?.resolution = resolution
                 if write.cases[caseID] == nil {
                     write.cases[caseID] = DispatchWrite.CaseState(
-                        status: "resolved", unitID: nil, resolution: resolution)
+                        status: .resolved, unitID: nil, resolution: resolution)
                 }
             case .bedHeld(let caseID, let shelterID, let bed, _):
                 bedChange(
-                    "case.bed_held", ledger: "hold", reason: "held for the case", caseID: caseID, shelterID: shelterID,
+                    "case.bed_held", ledger: .hold, reason: "held for the case", caseID: caseID, shelterID: shelterID,
                     bed: bed, zone: zone, at: time, id: id)
-            case .bedReleased(let caseID, let shelterID, let bed, let reason):
+            case .bedReleased(let caseID, let shelterID, let bed, let release):
                 bedChange(
-                    "case.bed_released", ledger: reason == "hold expired" ? "expire" : "release", reason: reason,
+                    "case.bed_released", ledger: release.ledgerAction, reason: release.reason,
                     caseID: caseID, shelterID: shelterID, bed: bed, zone: zone, at: time, id: id)
             case .bedOccupied(let caseID, let shelterID, let bed):
                 bedChange(
-                    "case.admitted", ledger: "admit", reason: "admitted by the shelter", caseID: caseID,
+                    "case.admitted", ledger: .admit, reason: "admitted by the shelter", caseID: caseID,
                     shelterID: shelterID, bed: bed, zone: zone, at: time, id: id)
             case .escalated(let caseID, let waited):
                 write.addTimeline(
-                    caseID, status: "escalated", actor: actor,
+                    caseID, status: .escalated, actor: actor,
                     detail: ["waited_seconds": .integer(waited.components.seconds)],
                     at: time)
                 var event = base("case.escalated", caseID: caseID, zone: zone, at: time, id: id)
@@ -127,7 +128,7 @@ struct DispatchRecorder {
                 outcome(.object(event), zone: zone)
             case .mutualAidRequested(let caseID, let zones):
                 write.addTimeline(
-                    caseID, status: "mutual_aid_requested", actor: actor,
+                    caseID, entry: .mutualAidRequested, actor: actor,
                     detail: ["zones": .array(zones.map { .string($0) })], at: time)
                 var event = base("case.mutual_aid_requested", caseID: caseID, zone: zone, at: time, id: id)
                 event.append("zones", .array(zones.map { .string($0) }))
@@ -135,11 +136,11 @@ struct DispatchRecorder {
             case .followUp(let caseID, let resolution):
                 write.followUps.append((caseID, zone, resolution, time))
                 write.addTimeline(
-                    caseID, status: "follow_up", actor: actor, detail: ["resolution": .string(resolution.rawValue)],
+                    caseID, entry: .followUp, actor: actor, detail: ["resolution": .string(resolution.rawValue)],
                     at: time)
             case .notify(let caseID, let authority):
                 write.addTimeline(
-                    caseID, status: "notified", actor: actor, detail: ["authority": .string(authority.rawValue)],
+                    caseID, entry: .notified, actor: actor, detail: ["authority": .string(authority.rawValue)],
                     at: time)
                 var event = base("case.notification", caseID: caseID, zone: zone, at: time, id: id)
                 event.append("authority", .string(authority.rawValue))
@@ -152,7 +153,7 @@ struct DispatchRecorder {
 
     /// A bed hold, release, expiry or admission: a ledger row, the shelter's counts refreshed, an outcome.
     private mutating func bedChange(
-        _ type: String, ledger action: String, reason: String, caseID: UUID, shelterID: String, bed: BedType,
+        _ type: String, ledger action: BedLedgerAction, reason: String, caseID: UUID, shelterID: String, bed: BedType,
         zone: String, at time: Date, id: UUID
     ) {
         write.addLedger(shelterID, bed, caseID, action: action, reason: reason, at: time)

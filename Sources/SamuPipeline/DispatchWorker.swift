@@ -32,7 +32,6 @@ public final class DispatchWorker: Service {
     private let decoder: InboundDecoder
     private let consumed = Counter(label: "samu_events_consumed_total")
     private let opened = Counter(label: "samu_cases_opened_total")
-    private let decisionsCounter = Counter(label: "samu_dispatch_decisions_total")
     private let batchTimer = Metrics.Timer(label: "samu_worker_batch_seconds")
     private let conflicts = Counter(label: "samu_conflicting_duplicates_total")
     private let splits = Counter(label: "samu_batches_split_total")
@@ -469,7 +468,7 @@ public final class DispatchWorker: Service {
                     detail["outcome"] = .string(rejections.isEmpty ? "applied" : "rejected")
                     if let first = rejections.first { detail["rejection"] = .string(first) }
                     recorder.write.addTimeline(
-                        command.caseID, status: "operator_command", actor: "operator:\(command.operatorID)",
+                        command.caseID, entry: .operatorCommand, actor: "operator:\(command.operatorID)",
                         detail: .object(JSONObject(detail.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
                         at: now.wall)
                 }
@@ -663,7 +662,6 @@ public final class DispatchWorker: Service {
         let write = pending.recorder.write
         consumed.increment(by: Int64(batch.count))
         opened.increment(by: Int64(write.newCases.count))
-        decisionsCounter.increment(by: Int64(write.decisions.count))
         let elapsed = (ContinuousClock.now - pending.begin).components
         let nanoseconds = elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
         batchTimer.recordNanoseconds(nanoseconds)

@@ -29,7 +29,7 @@ extension SamuStore {
             left join lateral (
                 select l.shelter_id, l.bed_type, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
-            ) h on h.action = 'hold'
+            ) h on h.action = \(BedLedgerAction.hold.rawValue)
             where a.active
             order by c.opened_at, c.case_id
             """, logger: logger)
@@ -66,7 +66,8 @@ extension SamuStore {
 
     /// How many cases wait for a unit.
     public func waitingCases() async throws -> Int {
-        let rows = try await client.query("select count(*)::int8 from cases where status = 'queued'", logger: logger)
+        let rows = try await client.query(
+            "select count(*)::int8 from cases where status = \(CaseStatus.queued.rawValue)", logger: logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
     }

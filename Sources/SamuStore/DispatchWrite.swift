@@ -76,11 +76,11 @@ public struct DispatchWrite: Sendable {
 
     /// The state of a case after the batch (the last change wins).
     public struct CaseState: Sendable {
-        public var status: String
+        public var status: CaseStatus
         public var unitID: String?
         public var resolution: Resolution?
 
-        public init(status: String, unitID: String?, resolution: Resolution?) {
+        public init(status: CaseStatus, unitID: String?, resolution: Resolution?) {
             self.status = status
             self.unitID = unitID
             self.resolution = resolution
@@ -99,7 +99,7 @@ public struct DispatchWrite: Sendable {
         public var shelterID: String
         public var bedType: BedType
         public var caseID: UUID
-        public var action: String
+        public var action: BedLedgerAction
         public var reason: String
         public var at: Date
     }
@@ -152,12 +152,20 @@ public struct DispatchWrite: Sendable {
             && ledger.isEmpty && units.isEmpty && beds.isEmpty && outbox.isEmpty
     }
 
-    public mutating func addTimeline(_ caseID: UUID, status: String, actor: String, detail: JSONValue, at: Date) {
-        timeline.append(TimelineEntry(caseID: caseID, status: status, actor: actor, detail: detail, at: at))
+    /// A case's move to a status, in its timeline.
+    public mutating func addTimeline(_ caseID: UUID, status: CaseStatus, actor: String, detail: JSONValue, at: Date) {
+        timeline.append(TimelineEntry(caseID: caseID, status: status.rawValue, actor: actor, detail: detail, at: at))
+    }
+
+    /// An entry of a case's timeline that is not a move to a status.
+    public mutating func addTimeline(
+        _ caseID: UUID, entry: TimelineEntryKind, actor: String, detail: JSONValue, at: Date
+    ) {
+        timeline.append(TimelineEntry(caseID: caseID, status: entry.rawValue, actor: actor, detail: detail, at: at))
     }
 
     public mutating func addLedger(
-        _ shelterID: String, _ bedType: BedType, _ caseID: UUID, action: String, reason: String, at: Date
+        _ shelterID: String, _ bedType: BedType, _ caseID: UUID, action: BedLedgerAction, reason: String, at: Date
     ) {
         ledger.append(
             LedgerEntry(shelterID: shelterID, bedType: bedType, caseID: caseID, action: action, reason: reason, at: at))
@@ -317,7 +325,7 @@ extension SamuStore {
         // A new case is inserted in its final state; only earlier cases are updated.
         let newIDs = Set(c.map(\.caseID))
         let final = c.map {
-            batch.cases[$0.caseID] ?? DispatchWrite.CaseState(status: "triaged", unitID: nil, resolution: nil)
+            batch.cases[$0.caseID] ?? DispatchWrite.CaseState(status: .triaged, unitID: nil, resolution: nil)
         }
         let sIDs = batch.cases.keys.filter { !newIDs.contains($0) }
         let s = sIDs.map { batch.cases[$0]! }
@@ -341,7 +349,7 @@ extension SamuStore {
                 \(c.map(\.caseID))::uuid[], \(c.map(\.triage.priority.code))::text[], \(c.map(\.triage.bedType.rawValue))::text[],
                 \(c.map { triageJSON($0.triage).serialized })::text[],
                 \(r.map(\.report.location.latitude))::float8[], \(r.map(\.report.location.longitude))::float8[],
-                \(final.map(\.status))::text[], \(final.map { $0.unitID ?? "" })::text[],
+                \(final.map(\.status.rawValue))::text[], \(final.map { $0.unitID ?? "" })::text[],
                 \(final.map { $0.resolution?.rawValue ?? "" })::text[],
                 \(d.map(\.decisionID))::uuid[], \(d.map(\.caseID))::uuid[], \(d.map(\.zone))::text[], \(d.map(\.kind))::text[],
                 \(d.map(\.priority.code))::text[], \(d.map { $0.unitID ?? "" })::text[], \(d.map { $0.shelterID ?? "" })::text[],
@@ -351,12 +359,12 @@ extension SamuStore {
                 \(ended)::uuid[],
                 \(a.map(\.caseID))::uuid[], \(a.map(\.unitID))::text[], \(a.map(\.decisionID))::uuid[], \(active)::bool[],
                 \(a.map(\.at))::timestamptz[],
-                \(sIDs)::uuid[], \(s.map(\.status))::text[], \(s.map { $0.unitID ?? "" })::text[],
+                \(sIDs)::uuid[], \(s.map(\.status.rawValue))::text[], \(s.map { $0.unitID ?? "" })::text[],
                 \(s.map { $0.resolution?.rawValue ?? "" })::text[],
                 \(t.map(\.caseID))::uuid[], \(t.map(\.at))::timestamptz[], \(t.map(\.status))::text[], \(t.map(\.actor))::text[],
                 \(t.map(\.detail.serialized))::text[],
                 \(g.map(\.shelterID))::text[], \(g.map(\.bedType.rawValue))::text[], \(g.map(\.caseID))::uuid[],
-                \(g.map(\.action))::text[], \(g.map(\.reason))::text[], \(g.map(\.at))::timestamptz[],
+                \(g.map(\.action.rawValue))::text[], \(g.map(\.reason))::text[], \(g.map(\.at))::timestamptz[],
                 \(f.map(\.caseID))::uuid[], \(f.map(\.zone))::text[], \(f.map(\.resolution.rawValue))::text[],
                 \(f.map(\.at))::timestamptz[],
                 \(u.map(\.unitID))::text[], \(u.map(\.zone))::text[], \(u.map(\.update.status.rawValue))::text[],

@@ -1,3 +1,5 @@
+import SamuModel
+
 /// One versioned change to samu's tables. Migrations are applied in order, each in its own
 /// transaction, and recorded in `schema_migrations`; applying them again changes nothing.
 public struct Migration: Sendable {
@@ -571,7 +573,26 @@ public enum Migrations {
                 "alter table outbox add column seq bigint generated always as identity",
                 "create index outbox_unpublished_seq on outbox (seq) where published_at is null",
             ]),
+        Migration(
+            version: 12, name: "case statuses and bed-ledger actions checked against the code's enums",
+            statements: [
+                """
+                alter table cases drop constraint cases_status_check,
+                    add constraint cases_status_check \(oneOf(CaseStatus.self, column: "status"))
+                """,
+                """
+                alter table bed_ledger drop constraint bed_ledger_action_check,
+                    add constraint bed_ledger_action_check \(oneOf(BedLedgerAction.self, column: "action"))
+                """,
+            ]),
     ]
+
+    /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint
+    /// generated from the type the code writes.
+    static func oneOf<Value: CaseIterable & RawRepresentable>(_ type: Value.Type, column: String) -> String
+    where Value.RawValue == String {
+        "check (\(column) in (\(type.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))))"
+    }
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }
 

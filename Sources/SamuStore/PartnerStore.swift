@@ -18,8 +18,6 @@ public struct PartnerFeedWrite: Sendable {
 }
 
 extension SamuStore {
-    static let finishedStatuses = ["resolved", "closed", "cancelled"]
-
     /// Every case of a zone reported on a UTC day (`2026-01-15`), open or finished.
     public func casesReported(zone: String, day: String) async throws -> [FinishedCase] {
         try await finishedCases(
@@ -54,7 +52,7 @@ extension SamuStore {
             unsafeSQL: """
                 select c.case_id, c.zone, c.category, r.payload::text, coalesce((c.triage->>'minor')::boolean, false),
                        c.status, c.resolution, c.bed_type, r.reported_at, c.opened_at,
-                       (select min(t.at) from case_timeline t where t.case_id = c.case_id and t.status = 'on_scene'),
+                       (select min(t.at) from case_timeline t where t.case_id = c.case_id and t.status = '\(CaseStatus.onScene.rawValue)'),
                        c.location_lat, c.location_lon
                 from cases c join reports r on r.report_id = c.report_id
 
@@ -87,7 +85,8 @@ extension SamuStore {
                     category: BeneficiaryCategory(rawValue: category) ?? .childStreetSituation,
                     age: document?["person"]?["age"]?.integerValue.map(Int.init),
                     personCount: document?["person"]?["count"]?.integerValue.map(Int.init) ?? 1,
-                    factors: factors, minor: minor, status: status,
+                    // A status this build does not know counts as open (never published as finished).
+                    factors: factors, minor: minor, status: CaseStatus(rawValue: status) ?? .received,
                     resolution: resolution.flatMap(Resolution.init(rawValue:)),
                     bedType: bed.flatMap(BedType.init(rawValue:)), reportedAt: reportedAt, openedAt: openedAt,
                     onSceneAt: onScene,

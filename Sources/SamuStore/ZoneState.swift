@@ -6,7 +6,7 @@ extension SamuStore {
     /// An open case as stored, for rebuilding a zone.
     public struct StoredCase: Sendable {
         public var triaged: TriagedCase
-        public var status: String
+        public var status: CaseStatus
         public var unitID: String?
         public var hold: (shelterID: String, bed: BedType)?
         public var decisions: Int
@@ -85,7 +85,7 @@ extension SamuStore {
             left join lateral (
                 select l.shelter_id, l.bed_type, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
-            ) h on h.action = 'hold'
+            ) h on h.action = \(BedLedgerAction.hold.rawValue)
             \(unescaped: Self.claimJoin(case: "c.case_id"))
             where c.zone = any(\(zones)) and c.open
             """, logger: logger)
@@ -100,7 +100,7 @@ extension SamuStore {
                 )
                 .self)
         {
-            guard let category = BeneficiaryCategory(rawValue: category),
+            guard let category = BeneficiaryCategory(rawValue: category), let status = CaseStatus(rawValue: status),
                 let triage = Self.triage(from: (try? JSONParser.parse(triageText)) ?? .null)
             else {
                 logger.warning("open case not restorable", metadata: ["case.id": "\(caseID)"])
@@ -126,7 +126,7 @@ extension SamuStore {
         left join lateral (
             select case when t.detail->>'command' = 'claim' then t.detail->>'operator' end as claimant
             from case_timeline t
-            where t.case_id = \(caseColumn) and t.status = 'operator_command' and t.detail->>'outcome' = 'applied'
+            where t.case_id = \(caseColumn) and t.status = '\(TimelineEntryKind.operatorCommand.rawValue)' and t.detail->>'outcome' = 'applied'
               and t.detail->>'command' in ('claim', 'release')
             order by t.entry_id desc limit 1
         ) k on true

@@ -152,8 +152,7 @@ public enum PrivateServers {
 
         /// Stops the cluster and deletes its files.
         public func destroy() async throws {
-            try await database("stop")
-            try? FileManager.default.removeItem(at: directory)
+            try await database("destroy")
         }
     }
 }

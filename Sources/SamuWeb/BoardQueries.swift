@@ -133,6 +133,9 @@ public struct CaseDetail: Encodable, Sendable {
 /// The console's reads. Every query takes the zones the account may see: scope is enforced in
 /// SQL, not by filtering afterwards.
 public struct BoardQueries: Sendable {
+    /// Bed-ledger entries that mean a case has its bed (held or occupied).
+    static let bedTaken = [BedLedgerAction.hold, .admit].map(\.rawValue)
+
     let store: SamuStore
     let logger: Logger
 
@@ -167,7 +170,7 @@ public struct BoardQueries: Sendable {
             left join lateral (
                 select l.shelter_id, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
-            ) h on h.action in ('hold', 'admit')
+            ) h on h.action = any(\(Self.bedTaken))
             \(unescaped: SamuStore.claimJoin(case: "c.case_id"))
             where c.zone = any(\(zones)) and c.open
             order by c.priority nulls last, c.opened_at
@@ -234,16 +237,16 @@ public struct BoardQueries: Sendable {
         let rows = try await client.query(
             """
             select z.zone,
-                (select count(*) from cases c where c.zone = z.zone and c.open and c.status = 'queued'),
+                (select count(*) from cases c where c.zone = z.zone and c.open and c.status = \(CaseStatus.queued.rawValue)),
                 (select count(*) from cases c
                  left join lateral (
                      select l.action from bed_ledger l where l.case_id = c.case_id order by l.entry_id desc limit 1
                  ) h on true
                  where c.zone = z.zone and c.open and c.bed_type is not null
-                   and c.status in ('assigned', 'acknowledged', 'on_scene', 'transporting')
-                   and coalesce(h.action, '') not in ('hold', 'admit')),
+                   and c.status = any(\(CaseStatus.allCases.filter(\.keepsUnit).map(\.rawValue)))
+                   and coalesce(h.action, '') <> all(\(Self.bedTaken))),
                 (select count(*) from cases c
-                 where c.zone = z.zone and c.resolution = 'no_bed_tonight' and c.updated_at >= \(since))
+                 where c.zone = z.zone and c.resolution = \(Resolution.noBedTonight.rawValue) and c.updated_at >= \(since))
             from unnest(\(zones)::text[]) as z(zone)
             order by z.zone
             """, logger: logger)
@@ -260,7 +263,7 @@ public struct BoardQueries: Sendable {
             select t.detail->>'event_id', t.case_id, t.detail->>'command', t.detail->>'operator',
                    t.detail->>'outcome', t.detail->>'rejection', t.at
             from case_timeline t join cases c using (case_id)
-            where t.status = 'operator_command' and t.at >= \(since) and c.zone = any(\(zones))
+            where t.status = \(TimelineEntryKind.operatorCommand.rawValue) and t.at >= \(since) and c.zone = any(\(zones))
               and t.detail ? 'event_id'
             order by t.entry_id desc limit 50
             """, logger: logger)

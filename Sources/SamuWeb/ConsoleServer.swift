@@ -86,7 +86,7 @@ public final class ConsoleServer: Service {
 
     public init(
         settings: ConsoleSettings, store: SamuStore, catalog: TopicCatalog, zones: ZoneDirectory,
-        producer: KafkaProducerConfiguration, logger: Logger
+        producer: KafkaProducerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger
     ) throws {
         self.zones = zones
         self.settings = settings
@@ -94,7 +94,7 @@ public final class ConsoleServer: Service {
         self.catalog = catalog
         self.producerConfiguration = producer
         self.logger = logger
-        self.registry = SamuMetrics.registry()
+        self.registry = registry
         self.hub = BoardHub(schema: store.configuration.schema)
         self.queries = BoardQueries(store: store, logger: logger)
         self.boards = BoardCache(queries: queries)
@@ -112,7 +112,7 @@ public final class ConsoleServer: Service {
             checks: [
                 .database(store, logger: logger), .migrations(store),
                 .broker { [self] in self.producerBox.withLock { $0 } },
-            ], logger: logger, serverName: "samu-console-ops")
+            ], registry: registry, logger: logger, serverName: "samu-console-ops")
     }
 
     /// The port the server listens on, once it does (the settings may ask for port 0).

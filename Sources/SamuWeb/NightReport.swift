@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import SamuModel
 import SamuStore
 
 /// `samu report`: what happened over a period (a night by default) — cases by category, priority
@@ -80,7 +81,7 @@ public struct NightReport: Sendable, Encodable {
         let byCategory = try await counts("c.category")
         let byPriority = try await counts("coalesce(c.priority, 'untriaged')")
         let byResolution = try await counts(
-            "case when c.open then 'open' when c.status = 'cancelled' then 'cancelled' else coalesce(c.resolution, c.status) end"
+            "case when c.open then 'open' when c.status = '\(CaseStatus.cancelled.rawValue)' then 'cancelled' else coalesce(c.resolution, c.status) end"
         )
         let total = byCategory.reduce(0) { $0 + $1.count }
 

@@ -60,8 +60,9 @@ extension ReadinessCheck {
     }
 }
 
-/// Prometheus metrics for the whole process: swift-metrics is bootstrapped once with a registry
-/// that `/metrics` renders in the text exposition format.
+/// Prometheus metrics for the whole process: the executable bootstraps swift-metrics once with a
+/// registry (``bootstrap()``) and hands it to the listeners whose `/metrics` renders it in the text
+/// exposition format. Libraries never bootstrap; tests use `MetricsTestKit`.
 public enum SamuMetrics {
     /// Decision latency buckets: from a report's consumption to the commit of its decision.
     public static let latencyBuckets: [Duration] = [
@@ -71,8 +72,10 @@ public enum SamuMetrics {
 
     private static let shared = Mutex<PrometheusCollectorRegistry?>(nil)
 
-    /// The process's registry, bootstrapping swift-metrics with it the first time.
-    public static func registry() -> PrometheusCollectorRegistry {
+    /// Bootstraps swift-metrics with a Prometheus registry and returns it; called by `samu worker`
+    /// and `samu console` before any metric is made (swift-metrics binds each metric to the
+    /// factory of its time). A second call returns the same registry.
+    public static func bootstrap() -> PrometheusCollectorRegistry {
         shared.withLock { shared in
             if let registry = shared { return registry }
             let registry = PrometheusCollectorRegistry()

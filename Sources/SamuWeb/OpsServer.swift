@@ -17,14 +17,15 @@ public final class OpsServer: Service {
     private let boundPort = Mutex<Int?>(nil)
 
     public init(
-        host: String, port: Int, checks: [ReadinessCheck], logger: Logger, serverName: String = "samu-worker"
+        host: String, port: Int, checks: [ReadinessCheck], registry: PrometheusCollectorRegistry, logger: Logger,
+        serverName: String = "samu-worker"
     ) {
         self.serverName = serverName
         self.host = host
         self.port = port
         self.checks = checks
         self.logger = logger
-        self.registry = SamuMetrics.registry()
+        self.registry = registry
     }
 
     /// The port it listens on, once it does.

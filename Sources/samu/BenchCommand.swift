@@ -38,7 +38,7 @@ struct DispatchBench: AsyncParsableCommand {
             let actions = zones[triaged.zone]!.submit(triaged, at: time)
             let elapsed = clock.now - start
             samu.append(Self.nanoseconds(elapsed))
-            if actions.contains(where: { if case .phaseChanged(_, _, "assigned", _) = $0 { true } else { false } }) {
+            if actions.contains(where: { if case .phaseChanged(_, _, .assigned, _) = $0 { true } else { false } }) {
                 assigned += 1
             }
             // Free the unit and bed again (not timed), so every decision sees the same supply.

@@ -21,7 +21,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     func run() async throws {
         try requireLibrdKafka()
         let context = try Context.load(label: "samu.console")
-        _ = SamuMetrics.registry()
+        let registry = SamuMetrics.bootstrap()
         let store = try SamuStore(configuration: context.configuration.database, logger: context.logger)
         guard let (host, port) = SamuConfiguration.hostAndPort(context.configuration.consoleAddress) else {
             throw ValidationError("SAMU_CONSOLE_ADDRESS is not host:port")
@@ -30,7 +30,7 @@ struct ConsoleCommand: AsyncParsableCommand {
             settings: ConsoleSettings(
                 host: host, port: port, secureCookies: context.configuration.consoleSecureCookies),
             store: store, catalog: context.catalog, zones: try context.configuration.zoneDirectory(),
-            producer: context.configuration.producer, logger: context.logger)
+            producer: context.configuration.producer, registry: registry, logger: context.logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: StoreService(store: store)), .init(service: console),
         ]

@@ -16,7 +16,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try requireLibrdKafka()
         let context = try Context.load(label: "samu.worker")
         // Before any metric is made: swift-metrics binds each metric to the factory of its time.
-        _ = SamuMetrics.registry()
+        let registry = SamuMetrics.bootstrap()
         let store = try SamuStore(configuration: context.configuration.database, logger: context.logger)
         let worker = DispatchWorker(
             configuration: context.configuration, catalog: context.catalog, store: store,
@@ -34,7 +34,10 @@ struct WorkerCommand: AsyncParsableCommand {
                 .database(store, logger: context.logger), .migrations(store), .broker { worker.producer },
                 .progress(worker.statistics),
             ]
-            services.append(.init(service: OpsServer(host: host, port: port, checks: checks, logger: context.logger)))
+            services.append(
+                .init(
+                    service: OpsServer(
+                        host: host, port: port, checks: checks, registry: registry, logger: context.logger)))
         }
         let group = ServiceGroup(
             configuration: .init(

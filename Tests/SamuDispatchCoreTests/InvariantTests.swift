@@ -98,7 +98,7 @@ struct InvariantTests {
         #expect(zip(keys, keys.dropFirst()).allSatisfy { $0 <= $1 }, "the waiting queue is out of order")
         var terminal: [UUID: Int] = [:]
         for action in world.log {
-            if case .phaseChanged(let caseID, _, let to, _) = action, to == "resolved" || to == "cancelled" {
+            if case .phaseChanged(let caseID, _, let to, _) = action, to == .resolved || to == .cancelled {
                 terminal[caseID, default: 0] += 1
             }
         }

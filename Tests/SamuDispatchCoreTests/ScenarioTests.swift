@@ -120,7 +120,7 @@ struct ScenarioTests {
         world.advance(.seconds(1799))
         #expect(world.dispatcher.beds(at: "s1", .men)!.held == 1)
         let expired = world.advance(.seconds(2))
-        #expect(expired.releases.map(\.1) == ["hold expired"])
+        #expect(expired.releases.map(\.1) == [.holdExpired])
         #expect(world.dispatcher.beds(at: "s1", .men)!.held == 0)
     }
 
@@ -281,7 +281,7 @@ struct ScenarioTests {
             units: [], shelters: [],
             cases: [
                 RestoredCase(
-                    triaged: report, status: "queued", unitID: nil, hold: nil, decisions: 1, claimedBy: "amina")
+                    triaged: report, status: .queued, unitID: nil, hold: nil, decisions: 1, claimedBy: "amina")
             ],
             at: world.time)
         #expect(restored.claimant(of: report.caseID) == "amina")
@@ -298,7 +298,7 @@ struct ScenarioTests {
         let report = World.triaged()
         world.submit(report)
         let actions = world.command(report.caseID, .cancel, reason: "duplicate call")
-        #expect(actions.contains { if case .phaseChanged(_, _, "cancelled", _) = $0 { true } else { false } })
+        #expect(actions.contains { if case .phaseChanged(_, _, .cancelled, _) = $0 { true } else { false } })
         #expect(world.dispatcher.assignment(of: "u1") == nil)
         #expect(world.dispatcher.beds(at: "s1", .men)!.held == 0)
         #expect(world.command(report.caseID, .cancel).rejections.count == 1)

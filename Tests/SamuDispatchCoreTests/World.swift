@@ -116,8 +116,8 @@ extension [DispatchAction] {
         }
     }
 
-    var releases: [(UUID, String)] {
-        compactMap { if case .bedReleased(let caseID, _, _, let reason) = $0 { (caseID, reason) } else { nil } }
+    var releases: [(UUID, BedRelease)] {
+        compactMap { if case .bedReleased(let caseID, _, _, let release) = $0 { (caseID, release) } else { nil } }
     }
 
     var rejections: [String] {

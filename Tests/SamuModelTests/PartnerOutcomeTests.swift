@@ -14,7 +14,7 @@ struct PartnerOutcomeTests {
 
     static func finished(
         _ category: BeneficiaryCategory = .homelessAdult, age: Int? = 44, factors: Set<ReportFactor> = [],
-        minor: Bool = false, resolution: Resolution? = .sheltered, bed: BedType? = .men, status: String = "resolved",
+        minor: Bool = false, resolution: Resolution? = .sheltered, bed: BedType? = .men, status: CaseStatus = .resolved,
         caseID: UUID = UUID()
     ) -> FinishedCase {
         FinishedCase(
@@ -68,7 +68,7 @@ struct PartnerOutcomeTests {
         #expect(PartnerShelterType(.minors) == nil)
         #expect(
             PartnerRecord.make(
-                Self.finished(status: "on_scene"), partner: Self.casablanca, commune: nil, keyring: Self.keyring) == nil
+                Self.finished(status: .onScene), partner: Self.casablanca, commune: nil, keyring: Self.keyring) == nil
         )
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Prometheus
 import RdKafka
 import SamuModel
 import SamuPipeline
@@ -133,7 +134,7 @@ struct ConsoleHarness {
             settings: ConsoleSettings(host: "127.0.0.1", port: 0, bcryptCost: 4), store: store,
             catalog: pipeline.catalog,
             zones: try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json")),
-            producer: pipeline.configuration.producer, logger: pipeline.logger)
+            producer: pipeline.configuration.producer, registry: PrometheusCollectorRegistry(), logger: pipeline.logger)
         let ops = console.opsServer(host: "127.0.0.1", port: 0)
         return try await pipeline.withServices([StoreService(store: store), console, ops]) {
             let deadline = ContinuousClock.now + .seconds(20)

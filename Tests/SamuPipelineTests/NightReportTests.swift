@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Prometheus
 import RdKafka
 import SamuModel
 import SamuTestSupport
@@ -26,8 +27,7 @@ struct NightReportTests {
 
     @Test("a night's cases by category, priority and resolution, response times and unmet demand, in HTML and PNG")
     func nightReport() async throws {
-        // Before the worker makes its metrics (swift-metrics binds each to the factory of its time).
-        _ = SamuMetrics.registry()
+        let metrics = ProcessMetrics.recorder
         try await harness.prepare()
         try await harness.publishDeployment()
         let metricsPort = Int.random(in: 20_000..<30_000)
@@ -94,32 +94,50 @@ struct NightReportTests {
             }
             #expect(settled)
 
-            // The worker's own HTTP listener: its metrics and its health.
+            // The worker's metrics (recorded by MetricsTestKit in this process): gauges are
+            // refreshed every tick (1 s).
+            let reports = harness.pipeline.catalog.name(.reports)
+            let complete = try await eventually(timeout: .seconds(20)) {
+                !metrics.recorders(label: "samu_queue_depth", dimensions: [("zone", "rabat")]).isEmpty
+                    && metrics.recorders(label: "samu_consumer_lag").contains {
+                        $0.dimensions.contains { $0 == ("topic", reports) }
+                    }
+            }
+            #expect(complete, "gauges missing: \(metrics.recorders.map(\.label).sorted())")
+            #expect(
+                metrics.counters(label: "samu_decisions_total").contains {
+                    $0.dimensions.map(\.0) == ["priority", "kind"]
+                })
+            #expect(metrics.timers.contains { $0.label == "samu_decision_latency_seconds" })
+            #expect(
+                !metrics.recorders(label: "samu_free_beds", dimensions: [("zone", "rabat"), ("bed_type", "men")])
+                    .isEmpty)
+            #expect(metrics.counters(label: "samu_dispatch_decisions_total").isEmpty, "one counter per fact")
+
+            // The worker's own HTTP listener: the registry it is given, rendered; and its health.
             try await harness.pipeline.withStore { store in
+                let registry = PrometheusCollectorRegistry()
+                registry.makeCounter(
+                    descriptor: MetricNameDescriptor(
+                        namespace: "samu", metricName: "probe", unitName: "total", helpText: "a test counter"),
+                    labels: [("zone", "rabat")]
+                ).increment(by: Int64(3))
                 let server = OpsServer(
                     host: "127.0.0.1", port: metricsPort,
                     checks: [
                         .database(store, logger: harness.pipeline.logger), .migrations(store),
                         .broker { worker.producer },
                     ],
-                    logger: harness.pipeline.logger)
+                    registry: registry, logger: harness.pipeline.logger)
                 try await harness.pipeline.withServices([server]) {
                     let client = WebClient(base: URL(string: "http://127.0.0.1:\(metricsPort)")!)
-                    var metrics = ""
-                    // Gauges are refreshed every tick (1 s).
-                    let complete = try await eventually(timeout: .seconds(20)) {
-                        guard let reply = try? await client.send("GET", "/metrics"), reply.status == 200 else {
-                            return false
-                        }
-                        metrics = String(decoding: reply.body, as: UTF8.self)
-                        return metrics.contains("samu_queue_depth{zone=\"rabat\"}")
-                            && metrics.contains(
-                                "samu_consumer_lag{topic=\"\(harness.pipeline.catalog.name(.reports))\"")
+                    let served = try await eventually(timeout: .seconds(20)) {
+                        (try? await client.send("GET", "/metrics"))?.status == 200
                     }
-                    #expect(complete, "metrics incomplete:\n\(metrics.prefix(3000))")
-                    #expect(metrics.contains("samu_decisions_total{priority="))
-                    #expect(metrics.contains("samu_decision_latency_seconds_bucket{priority="))
-                    #expect(metrics.contains("samu_free_beds{zone=\"rabat\",bed_type=\"men\"}"))
+                    #expect(served)
+                    let reply = try await client.send("GET", "/metrics")
+                    #expect(reply.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+                    #expect(String(decoding: reply.body, as: UTF8.self).contains("samu_probe_total{zone=\"rabat\"} 3"))
                     let ready = try? await client.send("GET", "/health/ready")
                     #expect(ready?.status == 200)
                     #expect(ready?.json["status"]?.stringValue == "ready")

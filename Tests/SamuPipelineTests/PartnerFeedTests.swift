@@ -325,7 +325,8 @@ struct PartnerFeedTests {
                 for sql in [
                     "update cases set status = 'cancelled'",
                     "insert into case_timeline (case_id, at, status, actor) select case_id, at, status, actor from case_timeline",
-                    "delete from units", "update shelter_beds set held = 0", "insert into outbox select * from outbox",
+                    "delete from units", "update shelter_beds set held = 0",
+                    "insert into outbox (outbox_id, topic, payload, created_at) values (gen_random_uuid(), 'x', '{}', now())",
                     "update operators set role = 'supervisor'", "delete from intake_clients",
                     "select * from outbox", "select * from partner_records", "create table console_was_here (id int)",
                     // Report payloads only through the logged door, one case at a time.

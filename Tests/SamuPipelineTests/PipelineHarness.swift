@@ -19,6 +19,7 @@ struct PipelineHarness {
     let logger: Logger
 
     init(batchSize: Int = 500, bootstrapServers: String? = nil, databaseURL: String? = nil) throws {
+        _ = ProcessMetrics.recorder  // before any worker makes its metrics
         id = UUID().uuidString.prefix(8).lowercased()
         environment = [
             "SAMU_KAFKA_BOOTSTRAP_SERVERS": bootstrapServers ?? TestEnvironment.bootstrapServers,

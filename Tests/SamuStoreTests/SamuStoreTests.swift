@@ -64,6 +64,36 @@ struct SamuStoreTests {
         }
     }
 
+    @Test(
+        "the database accepts exactly the case statuses and bed-ledger actions the code has, and 'open' follows CaseStatus.finished"
+    )
+    func statusConstraints() async throws {
+        try await withTestStore { store in
+            func quoted(_ sql: String) async throws -> Set<String> {
+                let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql), logger: store.logger)
+                var text = ""
+                for try await (definition, ) in rows.decode((String,).self) { text += definition }
+                // The quoted literals of the definition: 'a'::text, 'b'::text …
+                return Set(
+                    text.split(separator: "'").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) })
+            }
+            let constraint = { (name: String) in
+                "select pg_get_constraintdef(oid) from pg_constraint where conname = '\(name)' and connamespace = current_schema()::regnamespace"
+            }
+            #expect(try await quoted(constraint("cases_status_check")) == Set(CaseStatus.allCases.map(\.rawValue)))
+            #expect(
+                try await quoted(constraint("bed_ledger_action_check")) == Set(BedLedgerAction.allCases.map(\.rawValue))
+            )
+            let open = try await quoted(
+                """
+                select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d
+                join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
+                where d.adrelid = (current_schema() || '.cases')::regclass and a.attname = 'open'
+                """)
+            #expect(open == Set(CaseStatus.finished.map(\.rawValue)))
+        }
+    }
+
     /// What the worker writes for new reports: inbox rows, reports and cases, timeline, outcome.
     func batch(_ reports: [AcceptedReport]) -> DispatchWrite {
         var write = DispatchWrite()
@@ -80,7 +110,7 @@ struct SamuStoreTests {
                     triage: TriageDecision(
                         priority: .p2, requiredSkills: [], bedType: .men, notify: [], reasons: [], rulesVersion: "test",
                         minor: false)))
-            write.addTimeline(caseID, status: "received", actor: "test", detail: [:], at: time)
+            write.addTimeline(caseID, status: .received, actor: "test", detail: [:], at: time)
             let outcome = CaseOutcome.received(report: item.report, caseID: caseID, at: time)
             write.outbox.append(
                 OutboxRecord(
@@ -131,13 +161,13 @@ struct SamuStoreTests {
             let firstDecision = decision(cases[0])
             first.decisions = [firstDecision]
             first.assignmentsStarted = [(cases[0], "rabat-u1", firstDecision.decisionID, Date())]
-            first.cases[cases[0]] = .init(status: "assigned", unitID: "rabat-u1", resolution: nil)
+            first.cases[cases[0]] = .init(status: .assigned, unitID: "rabat-u1", resolution: nil)
             _ = try await store.write(first)
             var second = DispatchWrite()
             let secondDecision = decision(cases[1])
             second.decisions = [secondDecision]
             second.assignmentsStarted = [(cases[1], "rabat-u1", secondDecision.decisionID, Date())]
-            second.cases[cases[1]] = .init(status: "assigned", unitID: "rabat-u1", resolution: nil)
+            second.cases[cases[1]] = .init(status: .assigned, unitID: "rabat-u1", resolution: nil)
             let error = await #expect(throws: (any Error).self) { try await store.write(second) }
             #expect("\(String(reflecting: error))".contains("assignments_one_active_per_unit"))
         }
