@@ -27,7 +27,8 @@ if [ "$(id -u)" = 0 ]; then
 fi
 base="$(readlink -f "$base" 2>/dev/null || printf '%s' "$base")"
 data="$base/data"; sock="$base/run"; log="$base/postgres.log"
-pgctl() { "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" "$@"; }
+# From / : the cluster's user may not be allowed into the caller's directory.
+pgctl() { (cd / && "${as[@]}" "$PG_BIN/pg_ctl" -D "$data" "$@"); }
 export PGPASSWORD="$SAMU_PG_PASSWORD"
 
 init() {
@@ -35,8 +36,8 @@ init() {
   mkdir -p "$base" "$sock"
   local pw="$base/.pwfile"; printf '%s\n' "$SAMU_PG_PASSWORD" >"$pw"
   if [ ${#as[@]} -gt 0 ]; then chown -R postgres "$base"; chmod 755 "$SAMU_LOCAL" "$(dirname "$base")"; fi
-  "${as[@]}" "$PG_BIN/initdb" -D "$data" -U samu --pwfile="$pw" --auth-local=scram-sha-256 \
-    --auth-host=scram-sha-256 --data-checksums -E UTF8 --locale=C.UTF-8 >"$base/initdb.log"
+  (cd / && "${as[@]}" "$PG_BIN/initdb" -D "$data" -U samu --pwfile="$pw" --auth-local=scram-sha-256 \
+    --auth-host=scram-sha-256 --data-checksums -E UTF8 --locale=C.UTF-8) >"$base/initdb.log"
   rm -f "$pw"
   cat >>"$data/postgresql.conf" <<CONF
 # samu's private cluster (ops/database.sh)
