@@ -76,6 +76,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            resources: [.copy("SQL")],
             swiftSettings: strict
         ),
         // Composition: the worker and outbox relay services, dead-letter policy, metrics.
@@ -94,7 +95,7 @@ let package = Package(
         .target(
             name: "SamuWeb",
             dependencies: [
-                "SamuModel", "SamuStore", "RdKafka", "SamuPipeline",
+                "SamuModel", "SamuStore", "RdKafka",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

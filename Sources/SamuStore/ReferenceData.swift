@@ -131,3 +131,13 @@ extension SamuStore {
         }
     }
 }
+
+extension SamuStore {
+    /// Which of these zone codes the reference data knows (`ref_zones`).
+    public func seededZones(among codes: [String]) async throws -> Set<String> {
+        let rows = try await client.query("select code from ref_zones where code = any(\(codes))", logger: logger)
+        var found: Set<String> = []
+        for try await code in rows.decode(String.self) { found.insert(code) }
+        return found
+    }
+}

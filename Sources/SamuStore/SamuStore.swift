@@ -71,7 +71,7 @@ public struct MigrationRequired: Error, Sendable, CustomStringConvertible {
 ///
 /// - Important: ``client`` must be running (``run()`` or a `ServiceGroup`) for any query to complete.
 public final class SamuStore: Sendable {
-    public let client: PostgresClient
+    let client: PostgresClient
     public let configuration: DatabaseConfiguration
     let logger: Logger
 
@@ -138,6 +138,22 @@ public final class SamuStore: Sendable {
     }
 
     /// The highest applied migration version (0 when none).
+    /// The database answers a query (a readiness probe).
+    public func ping() async throws {
+        try await client.query("select 1", logger: logger)
+    }
+
+    /// Runs `body` with the notifications of `channel` (PostgreSQL `LISTEN` on a connection of its
+    /// own), until `body` returns or the connection is lost.
+    public func listen(
+        on channel: String,
+        _ body: (PostgresNotificationSequence) async throws -> Void
+    ) async throws {
+        try await client.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in try await body(notifications) }
+        }
+    }
+
     public func appliedVersion() async throws -> Int {
         let exists = try await client.query("select to_regclass('schema_migrations') is not null", logger: logger)
         for try await (present) in exists.decode(Bool.self) where !present { return 0 }

@@ -1,5 +1,4 @@
 import Logging
-import PostgresNIO
 import SamuStore
 import Synchronization
 
@@ -39,12 +38,10 @@ public final class BoardHub: Sendable {
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled && !isClosed {
             do {
-                try await store.client.withConnection { connection in
-                    try await connection.listen(on: channel) { notifications in
-                        bump()
-                        backoff = .milliseconds(200)
-                        for try await _ in notifications { bump() }
-                    }
+                try await store.listen(on: channel) { notifications in
+                    bump()
+                    backoff = .milliseconds(200)
+                    for try await _ in notifications { bump() }
                 }
             } catch {
                 if Task.isCancelled { return }

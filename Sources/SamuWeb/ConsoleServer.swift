@@ -58,7 +58,7 @@ public final class ConsoleServer: Service {
     let logger: Logger
     let registry: PrometheusCollectorRegistry
     public let hub: BoardHub
-    let queries: BoardQueries
+    let queries: BoardRepository
     let accounts: Accounts
     private let boundPort = Mutex<Int?>(nil)
     /// Logins are bounded by the client's address (10 at once, then 30 a minute, whatever the
@@ -96,7 +96,7 @@ public final class ConsoleServer: Service {
         self.logger = logger
         self.registry = registry
         self.hub = BoardHub(schema: store.configuration.schema)
-        self.queries = BoardQueries(store: store, logger: logger)
+        self.queries = BoardRepository(store: store, logger: logger)
         self.boards = BoardCache(queries: queries)
         var accounts = Accounts(store: store, logger: logger)
         accounts.bcryptCost = settings.bcryptCost

@@ -4,7 +4,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Metrics
-import PostgresNIO
 import RdKafka
 import SamuModel
 import SamuStore
@@ -15,6 +14,7 @@ import SamuStore
 /// report, and a bounded request rate per client.
 public struct IntakeEndpoint: Sendable {
     let accounts: Accounts
+    let keys: IntakeKeyRepository
     let producer: KafkaProducer
     let decoder: ReportDecoder
     let topic: String
@@ -33,6 +33,7 @@ public struct IntakeEndpoint: Sendable {
     ) {
         self.credentialFailures = credentialFailures
         self.accounts = accounts
+        self.keys = IntakeKeyRepository(store: accounts.store, logger: logger)
         self.producer = producer
         self.decoder = ReportDecoder(definition: catalog.definition(.reports), zones: zones)
         self.topic = catalog.name(.reports)
@@ -93,14 +94,23 @@ public struct IntakeEndpoint: Sendable {
         }
         let hash = ByteBuffer(bytes: SHA256.hash(data: body))
         let claimID = UUID()
-        let outcome = try await claim(client: client.id, key: key, hash: hash, report: report, claimID: claimID)
+        let outcome = try await keys.claim(
+            client: client.id, key: key, requestHash: hash, reportID: report.id, zone: report.zone, claimID: claimID,
+            abandonedAfter: abandonedAfter)
         switch outcome {
         case .replay(let reportID, let zone):
             Self.requests(client: client.id, outcome: "replayed").increment()
-            return accepted(reportID: reportID, zone: zone, replayed: true)
-        case .conflict(let problem):
+            return accepted(reportID: reportID.lowercased, zone: zone, replayed: true)
+        case .reusedForAnotherBody(let firstReportID):
             Self.requests(client: client.id, outcome: "conflict").increment()
-            throw problem
+            throw Problem(
+                .idempotencyKeyReused,
+                "Idempotency-Key \(key) was first used for report \(firstReportID.lowercased) with another body")
+        case .inProgress:
+            Self.requests(client: client.id, outcome: "conflict").increment()
+            throw Problem(
+                .requestInProgress, "the first request with this key is still being delivered; retry shortly",
+                retryAfter: 1)
         case .publish:
             break
         }
@@ -114,12 +124,7 @@ public struct IntakeEndpoint: Sendable {
             _ = try await producer.send(record)
         } catch {
             // Nothing was published: the key is given back so that the client's retry goes through.
-            _ = try? await accounts.store.client.query(
-                """
-                delete from intake_requests
-                where client_id = \(client.id) and idempotency_key = \(key) and claim_id = \(claimID)
-                  and published_at is null
-                """, logger: logger)
+            try? await keys.release(client: client.id, key: key, claimID: claimID)
             Self.requests(client: client.id, outcome: "broker_unavailable").increment()
             logger.warning(
                 "intake: report not delivered",
@@ -127,11 +132,7 @@ public struct IntakeEndpoint: Sendable {
             throw Problem(
                 .brokerUnavailable, "the report was not published; retry with the same Idempotency-Key", retryAfter: 2)
         }
-        try await accounts.store.client.query(
-            """
-            update intake_requests set published_at = now()
-            where client_id = \(client.id) and idempotency_key = \(key) and claim_id = \(claimID)
-            """, logger: logger)
+        try await keys.markPublished(client: client.id, key: key, claimID: claimID)
         Self.requests(client: client.id, outcome: "accepted").increment()
         return accepted(reportID: report.id.lowercased, zone: report.zone, replayed: false)
     }
@@ -173,61 +174,5 @@ public struct IntakeEndpoint: Sendable {
             throw Problem(.unauthorized, "unknown or disabled API token")
         }
         return client
-    }
-
-    enum Claim {
-        case publish
-        case replay(reportID: String, zone: String)
-        case conflict(Problem)
-    }
-
-    /// Records the key (or finds it): one row per (client, key) decides which request publishes.
-    private func claim(
-        client: String, key: String, hash: ByteBuffer, report: Report, claimID: UUID
-    ) async throws
-        -> Claim
-    {
-        let store = accounts.store
-        let inserted = try await store.client.query(
-            """
-            insert into intake_requests (client_id, idempotency_key, request_hash, report_id, zone, claim_id, created_at)
-            values (\(client), \(key), \(hash), \(report.id), \(report.zone), \(claimID), now())
-            on conflict do nothing returning 1
-            """, logger: logger)
-        for try await _ in inserted { return .publish }
-        let rows = try await store.client.query(
-            """
-            select request_hash, report_id, zone, published_at is not null,
-                   created_at < now() - make_interval(secs => \(Double(abandonedAfter.components.seconds)))
-            from intake_requests where client_id = \(client) and idempotency_key = \(key)
-            """, logger: logger)
-        for try await (storedHash, reportID, zone, published, abandoned) in rows.decode(
-            (ByteBuffer, UUID, String, Bool, Bool).self)
-        {
-            guard storedHash == hash else {
-                return .conflict(
-                    Problem(
-                        .idempotencyKeyReused,
-                        "Idempotency-Key \(key) was first used for report \(reportID.lowercased) with another body"))
-            }
-            if published { return .replay(reportID: reportID.lowercased, zone: zone) }
-            if abandoned {
-                // The first request's process died before publishing: this retry takes it over.
-                let taken = try await store.client.query(
-                    """
-                    update intake_requests set created_at = now(), claim_id = \(claimID)
-                    where client_id = \(client) and idempotency_key = \(key) and published_at is null
-                      and created_at < now() - make_interval(secs => \(Double(abandonedAfter.components.seconds)))
-                    returning 1
-                    """, logger: logger)
-                for try await _ in taken { return .publish }
-            }
-            return .conflict(
-                Problem(
-                    .requestInProgress, "the first request with this key is still being delivered; retry shortly",
-                    retryAfter: 1))
-        }
-        // Deleted in between (the first request failed): try again as a first request.
-        return try await claim(client: client, key: key, hash: hash, report: report, claimID: claimID)
     }
 }

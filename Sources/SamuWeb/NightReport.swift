@@ -1,7 +1,5 @@
 import Foundation
 import Logging
-import PostgresNIO
-import SamuModel
 import SamuStore
 
 /// `samu report`: what happened over a period (a night by default) — cases by category, priority
@@ -63,39 +61,18 @@ public struct NightReport: Sendable, Encodable {
 
     /// Reads the period's cases (by the hotline's `reported_at`).
     public static func load(store: SamuStore, from: Date, to: Date, logger: Logger) async throws -> NightReport {
-        let client = store.client
-        func counts(_ expression: String) async throws -> [Count] {
-            var query = PostgresQuery(
-                unsafeSQL: """
-                    select \(expression) as k, count(*) from cases c join report_facts r using (report_id)
-                    where r.reported_at >= $1 and r.reported_at < $2 group by k order by count(*) desc, k
-                    """)
-            query.binds.append(from)
-            query.binds.append(to)
-            var result: [Count] = []
-            for try await (key, count) in try await client.query(query, logger: logger).decode((String, Int).self) {
-                result.append(Count(key: key, count: count))
-            }
-            return result
+        let repository = NightReportRepository(store: store, logger: logger)
+        func counts(_ grouping: NightReportRepository.Grouping) async throws -> [Count] {
+            try await repository.counts(by: grouping, from: from, to: to).map { Count(key: $0.key, count: $0.count) }
         }
-        let byCategory = try await counts("c.category")
-        let byPriority = try await counts("coalesce(c.priority, 'untriaged')")
-        let byResolution = try await counts(
-            "case when c.open then 'open' when c.status = '\(CaseStatus.cancelled.rawValue)' then 'cancelled' else coalesce(c.resolution, c.status) end"
-        )
+        let byCategory = try await counts(.category)
+        let byPriority = try await counts(.priority)
+        let byResolution = try await counts(.resolution)
         let total = byCategory.reduce(0) { $0 + $1.count }
 
-        let times = try await client.query(
-            """
-            select extract(epoch from (
-                       select min(t.at) from case_timeline t where t.case_id = c.case_id and t.status = 'on_scene'
-                   ) - r.reported_at)::double precision
-            from cases c join report_facts r using (report_id)
-            where r.reported_at >= \(from) and r.reported_at < \(to)
-            """, logger: logger)
         var reached: [Double] = []
         var notReached = 0
-        for try await seconds in times.decode(Double?.self) {
+        for seconds in try await repository.responseSeconds(from: from, to: to) {
             if let seconds { reached.append(max(0, seconds)) } else { notReached += 1 }
         }
         reached.sort()
@@ -113,25 +90,10 @@ public struct NightReport: Sendable, Encodable {
             return reached[min(reached.count - 1, Int((Double(reached.count) * p).rounded(.up)) - 1)]
         }
 
-        let zoneRows = try await client.query(
-            """
-            select c.zone, count(*),
-                   count(*) filter (where exists (
-                       select 1 from decisions d where d.case_id = c.case_id and d.kind = 'queue')),
-                   count(*) filter (where c.resolution = 'no_bed_tonight'),
-                   count(*) filter (where not c.open and not exists (
-                       select 1 from case_timeline t where t.case_id = c.case_id and t.status = 'on_scene')),
-                   count(*) filter (where c.open)
-            from cases c join report_facts r using (report_id)
-            where r.reported_at >= \(from) and r.reported_at < \(to)
-            group by c.zone order by c.zone
-            """, logger: logger)
-        var zones: [ZoneDemand] = []
-        for try await (zone, cases, queued, noBed, notReached, open) in zoneRows.decode(
-            (String, Int, Int, Int, Int, Int).self)
-        {
-            zones.append(
-                ZoneDemand(zone: zone, cases: cases, queued: queued, noBed: noBed, notReached: notReached, open: open))
+        let zones = try await repository.zones(from: from, to: to).map {
+            ZoneDemand(
+                zone: $0.zone, cases: $0.cases, queued: $0.queued, noBed: $0.noBed, notReached: $0.notReached,
+                open: $0.open)
         }
         return NightReport(
             from: from, to: to, generatedAt: Date(), total: total, byCategory: byCategory, byPriority: byPriority,

@@ -5,7 +5,6 @@ import Logging
 import Metrics
 import Prometheus
 import RdKafka
-import SamuPipeline
 import SamuStore
 import Synchronization
 
@@ -22,7 +21,7 @@ public struct ReadinessCheck: Sendable {
     /// The database answers a query.
     public static func database(_ store: SamuStore, logger: Logger) -> ReadinessCheck {
         ReadinessCheck(name: "database") {
-            try await store.client.query("select 1", logger: logger)
+            try await store.ping()
         }
     }
 
@@ -44,20 +43,6 @@ public struct ReadinessCheck: Sendable {
 public struct ReadinessFailure: Error, Sendable {
     public var code: String
     public init(_ code: String) { self.code = code }
-}
-
-extension ReadinessCheck {
-    /// The worker is moving: not stuck for more than `limit` on a batch it cannot finish (the
-    /// database or the dead-letter topic refusing it). Answers `stuck` otherwise.
-    public static func progress(
-        _ statistics: WorkerStatistics, limit: Duration = .seconds(30)
-    ) -> ReadinessCheck {
-        ReadinessCheck(name: "progress") {
-            if let stuck = statistics.snapshot.stuck, ContinuousClock.now - stuck.since > limit {
-                throw ReadinessFailure("stuck")
-            }
-        }
-    }
 }
 
 /// Prometheus metrics for the whole process: the executable bootstraps swift-metrics once with a

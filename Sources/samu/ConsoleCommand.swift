@@ -165,10 +165,7 @@ func zoneCodes(_ option: String) -> [String] {
 /// Fails unless every zone is in the reference data (and there is at least one).
 func requireKnownZones(_ zones: [String], store: SamuStore, context: Context) async throws {
     guard !zones.isEmpty else { throw ValidationError("--zones needs at least one zone") }
-    let known = try await store.client.query(
-        "select code from ref_zones where code = any(\(zones))", logger: context.logger)
-    var found: Set<String> = []
-    for try await code in known.decode(String.self) { found.insert(code) }
+    let found = try await store.seededZones(among: zones)
     let unknown = zones.filter { !found.contains($0) }
     guard unknown.isEmpty else {
         throw ValidationError("unknown zones: \(unknown.joined(separator: ", ")) (run `samu seed` first?)")

@@ -59,7 +59,7 @@ struct ReportCommand: AsyncParsableCommand {
             try await store.requireMigrated()
             let report = try await NightReport.load(
                 store: store, from: period.from, to: period.to, logger: context.logger)
-            return (report, try await BoardQueries(store: store, logger: context.logger).labelsWithVocabulary())
+            return (report, try await BoardRepository(store: store, logger: context.logger).labelsWithVocabulary())
         }
         let page = NightReportPage(report: report, language: language, labels: labels)
         let directory = URL(fileURLWithPath: output)

@@ -47,3 +47,17 @@ struct WorkerCommand: AsyncParsableCommand {
         try await group.run()
     }
 }
+
+extension ReadinessCheck {
+    /// The worker is moving: not stuck for more than `limit` on a batch it cannot finish (the
+    /// database or the dead-letter topic refusing it). Answers `stuck` otherwise.
+    static func progress(
+        _ statistics: WorkerStatistics, limit: Duration = .seconds(30)
+    ) -> ReadinessCheck {
+        ReadinessCheck(name: "progress") {
+            if let stuck = statistics.snapshot.stuck, ContinuousClock.now - stuck.since > limit {
+                throw ReadinessFailure("stuck")
+            }
+        }
+    }
+}

@@ -1,11 +1,11 @@
 import Foundation
 import Logging
 import SamuModel
-import SamuStore
 import SamuTestSupport
 import Testing
 
 @testable import RdKafka
+@testable import SamuStore
 
 /// Against the real local broker started by ops/ (Tansu), as production runs against Kafka.
 @Suite("RdKafka on the real broker (integration)", .timeLimit(.minutes(2)))

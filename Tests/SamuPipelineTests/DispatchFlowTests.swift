@@ -2,9 +2,10 @@ import Foundation
 import PostgresNIO
 import RdKafka
 import SamuModel
-import SamuStore
 import SamuTestSupport
 import Testing
+
+@testable import SamuStore
 
 /// Units, beds, reports and commands interleaved through the real broker and PostgreSQL.
 @Suite("Dispatch through the real broker and PostgreSQL (integration)", .timeLimit(.minutes(3)))

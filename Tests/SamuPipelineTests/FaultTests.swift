@@ -3,9 +3,10 @@ import PostgresNIO
 import RdKafka
 import SamuModel
 import SamuPipeline
-import SamuStore
 import SamuTestSupport
 import Testing
+
+@testable import SamuStore
 
 /// What a fault scenario left behind, checked from PostgreSQL and the topics (RELIABILITY.md §3).
 struct Ledger: CustomStringConvertible {

@@ -8,6 +8,8 @@ import SamuWeb
 import ServiceLifecycle
 import Testing
 
+@testable import SamuStore
+
 /// `samu report` over cases a real worker handled; and the worker's own /metrics and health.
 @Suite("Night report and worker metrics (integration)", .timeLimit(.minutes(3)))
 struct NightReportTests {
@@ -163,7 +165,7 @@ struct NightReportTests {
         #expect(rabat == .init(zone: "rabat", cases: 3, queued: 0, noBed: 1, notReached: 1, open: 2))
 
         let labels = try await harness.pipeline.withStore { store in
-            try await BoardQueries(store: store, logger: harness.pipeline.logger).labelsWithVocabulary()
+            try await BoardRepository(store: store, logger: harness.pipeline.logger).labelsWithVocabulary()
         }
         let french = NightReportPage(report: report, language: .fr, labels: labels).html
         #expect(

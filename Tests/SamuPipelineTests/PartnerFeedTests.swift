@@ -3,10 +3,11 @@ import PostgresNIO
 import RdKafka
 import SamuModel
 import SamuPipeline
-import SamuStore
 import SamuTestSupport
 import SamuWeb
 import Testing
+
+@testable import SamuStore
 
 /// Partner outcomes end to end: reports through the real worker, cases closed by operators, the
 /// partner feed publishing pseudonymised records and suppressed aggregates, every event audited.
@@ -319,9 +320,9 @@ struct PartnerFeedTests {
             }
             // The console reads the board and keeps sessions; it changes no dispatch state.
             try await harness.connecting(as: consoleRole, password: password).withStore { store in
-                let board = try await BoardQueries(store: store, logger: harness.logger).board(zones: [zone])
+                let board = try await BoardRepository(store: store, logger: harness.logger).board(zones: [zone])
                 #expect(board.cases.count == 0, "every case was closed")
-                _ = try await BoardQueries(store: store, logger: harness.logger).labels()  // the reference tables
+                _ = try await BoardRepository(store: store, logger: harness.logger).labels()  // the reference tables
                 for sql in [
                     "update cases set status = 'cancelled'",
                     "insert into case_timeline (case_id, at, status, actor) select case_id, at, status, actor from case_timeline",
@@ -351,7 +352,7 @@ struct PartnerFeedTests {
                 throw LoopbackHTTP.Failure(description: "no case")
             }
             try await harness.connecting(as: consoleRole, password: password).withStore { store in
-                let queries = BoardQueries(store: store, logger: harness.logger)
+                let queries = BoardRepository(store: store, logger: harness.logger)
                 let personal = try await queries.personalData(caseID: caseID, operatorID: "op-in")
                 #expect(personal.map { (try? JSONParser.parse(Array($0.utf8)))?["notes"] != nil } == true)
                 #expect(try await queries.personalData(caseID: caseID, operatorID: "op-out") == nil)

@@ -3,9 +3,10 @@ import PostgresNIO
 import RdKafka
 import SamuModel
 import SamuPipeline
-import SamuStore
 import SamuTestSupport
 import Testing
+
+@testable import SamuStore
 
 /// Input that no single event may use to hold the others back (F17 and its neighbours): events the
 /// database refuses, strings it cannot store, zones that do not exist, reused event ids and dead

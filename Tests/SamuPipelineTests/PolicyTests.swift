@@ -2,12 +2,12 @@ import Foundation
 import Logging
 import PostgresNIO
 import SamuModel
-import SamuStore
 import SamuTestSupport
 import SamuWeb
 import Testing
 
 @testable import SamuPipeline
+@testable import SamuStore
 
 @Suite("Failure policy and configuration")
 struct PolicyTests {

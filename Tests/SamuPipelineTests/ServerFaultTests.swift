@@ -3,9 +3,10 @@ import PostgresNIO
 import RdKafka
 import SamuModel
 import SamuPipeline
-import SamuStore
 import SamuTestSupport
 import Testing
+
+@testable import SamuStore
 
 /// Polls `condition` until it holds, treating a failure (a server that is down) as "not yet".
 func eventuallyReachable(timeout: Duration, _ condition: () async throws -> Bool) async -> Bool {

@@ -2,62 +2,61 @@ import Foundation
 import Logging
 import PostgresNIO
 import SamuModel
-import SamuStore
 
 /// What the console's board shows for a set of zones, read from what the worker committed.
 public struct Board: Encodable, Sendable, Equatable {
     public struct Case: Encodable, Sendable, Equatable {
-        var case_id: String
-        var zone: String
-        var category: String
-        var priority: String?
-        var status: String
-        var opened_at: Date
+        public var case_id: String
+        public var zone: String
+        public var category: String
+        public var priority: String?
+        public var status: String
+        public var opened_at: Date
         /// When the hotline took the call: the person has waited since then.
-        var reported_at: Date
-        var unit_id: String?
-        var bed_type: String?
-        var shelter_id: String?
-        var lat: Double?
-        var lon: Double?
-        var claimed_by: String?
+        public var reported_at: Date
+        public var unit_id: String?
+        public var bed_type: String?
+        public var shelter_id: String?
+        public var lat: Double?
+        public var lon: Double?
+        public var claimed_by: String?
     }
 
     public struct Unit: Encodable, Sendable, Equatable {
-        var unit_id: String
-        var zone: String
-        var status: String
-        var lat: Double
-        var lon: Double
-        var case_id: String?
-        var skills: [String]
-        var reported_at: Date
+        public var unit_id: String
+        public var zone: String
+        public var status: String
+        public var lat: Double
+        public var lon: Double
+        public var case_id: String?
+        public var skills: [String]
+        public var reported_at: Date
     }
 
     public struct Beds: Encodable, Sendable, Equatable {
-        var bed_type: String
-        var capacity: Int
-        var occupied: Int
-        var held: Int
-        var free: Int
+        public var bed_type: String
+        public var capacity: Int
+        public var occupied: Int
+        public var held: Int
+        public var free: Int
     }
 
     public struct Shelter: Encodable, Sendable, Equatable {
-        var shelter_id: String
-        var zone: String
-        var lat: Double
-        var lon: Double
-        var reported_at: Date
-        var beds: [Beds]
+        public var shelter_id: String
+        public var zone: String
+        public var lat: Double
+        public var lon: Double
+        public var reported_at: Date
+        public var beds: [Beds]
     }
 
     /// Tonight's unmet demand in one zone: cases waiting for a unit, active cases that need a bed
     /// and hold none, and cases closed tonight with no bed.
     public struct Unmet: Encodable, Sendable, Equatable {
-        var zone: String
-        var waiting_for_unit: Int
-        var waiting_for_bed: Int
-        var no_bed_tonight: Int
+        public var zone: String
+        public var waiting_for_unit: Int
+        public var waiting_for_bed: Int
+        public var no_bed_tonight: Int
     }
 
     public internal(set) var generated_at: Date
@@ -67,23 +66,23 @@ public struct Board: Encodable, Sendable, Equatable {
     public internal(set) var shelters: [Shelter]
     public internal(set) var unmet: [Unmet]
     /// More open cases than the board shows (the most urgent and oldest 500 are shown).
-    var cases_truncated: Bool
+    public var cases_truncated: Bool
     /// The last command each operator sent that the worker has applied or refused (for the page
     /// to tell an operator what became of an action).
-    var commands: [CommandResult]
+    public var commands: [CommandResult]
 
     public struct CommandResult: Encodable, Sendable, Equatable {
-        var event_id: String
-        var case_id: String
-        var command: String
-        var operator_id: String
-        var outcome: String
-        var rejection: String?
-        var at: Date
+        public var event_id: String
+        public var case_id: String
+        public var command: String
+        public var operator_id: String
+        public var outcome: String
+        public var rejection: String?
+        public var at: Date
     }
 
     /// Everything except the time it was read: the page is sent a board only when this changed.
-    func sameContent(as other: Board) -> Bool {
+    public func sameContent(as other: Board) -> Bool {
         var copy = other
         copy.generated_at = generated_at
         return copy == self
@@ -99,40 +98,41 @@ public struct PersonalDataRead: Encodable, Sendable {
 }
 
 public struct CaseDetail: Encodable, Sendable {
-    struct Entry: Encodable, Sendable {
-        var at: Date
-        var status: String
-        var actor: String
-        var detail: String
+    public struct Entry: Encodable, Sendable {
+        public var at: Date
+        public var status: String
+        public var actor: String
+        public var detail: String
     }
 
-    struct Decision: Encodable, Sendable {
-        var decided_at: Date
-        var kind: String
-        var priority: String
-        var unit_id: String?
-        var shelter_id: String?
-        var bed_type: String
-        var rules_version: String
-        var reason: String
-        var operator_id: String?
-        var operator_reason: String?
-        var record: String
+    public struct Decision: Encodable, Sendable {
+        public var decided_at: Date
+        public var kind: String
+        public var priority: String
+        public var unit_id: String?
+        public var shelter_id: String?
+        public var bed_type: String
+        public var rules_version: String
+        public var reason: String
+        public var operator_id: String?
+        public var operator_reason: String?
+        public var record: String
     }
 
-    var case_id: String
-    var zone: String
-    var category: String
-    var status: String
-    var priority: String?
-    var triage: String?
-    var timeline: [Entry]
-    var decisions: [Decision]
+    public var case_id: String
+    public var zone: String
+    public var category: String
+    public var status: String
+    public var priority: String?
+    public var triage: String?
+    public var timeline: [Entry]
+    public var decisions: [Decision]
 }
 
-/// The console's reads. Every query takes the zones the account may see: scope is enforced in
-/// SQL, not by filtering afterwards.
-public struct BoardQueries: Sendable {
+/// The console's reads (the board, a case's detail, its personal data through the logged door, the
+/// labels). Every query takes the zones the account may see: scope is enforced in SQL, not by
+/// filtering afterwards.
+public struct BoardRepository: Sendable {
     /// Bed-ledger entries that mean a case has its bed (held or occupied).
     static let bedTaken = [BedLedgerAction.hold, .admit].map(\.rawValue)
 
@@ -372,14 +372,6 @@ public struct BoardQueries: Sendable {
         return labels
     }
 
-    /// ``labels()`` with seeds/vocabulary.json's entries under `vocabulary` (case states, unit
-    /// statuses, resolutions…).
-    public func labelsWithVocabulary() async throws -> [String: [String: [String: String]]] {
-        var labels = try await labels()
-        labels["vocabulary"] = ConsoleServer.loadVocabulary()
-        return labels
-    }
-
     /// Zones of a region (for a region's board).
     public func zones(inRegion region: String) async throws -> [String] {
         let rows = try await client.query(
@@ -396,30 +388,5 @@ public struct BoardQueries: Sendable {
         var result: [String: String] = [:]
         for try await (code, region) in rows.decode((String, String).self) { result[code] = region }
         return result
-    }
-}
-
-/// One board read per zone set and change: every stream watching the same zones gets the board
-/// read once after a change (the database pool stays free for the intake and the worker's writes).
-public actor BoardCache {
-    let queries: BoardQueries
-    private var entries: [[String]: (version: UInt64, task: Task<Board, any Error>)] = [:]
-
-    public init(queries: BoardQueries) {
-        self.queries = queries
-    }
-
-    public func board(zones: [String], version: UInt64) async throws -> Board {
-        let key = zones.sorted()
-        if let entry = entries[key], entry.version == version { return try await entry.task.value }
-        let task = Task { [queries] in try await queries.board(zones: zones) }
-        entries[key] = (version, task)
-        if entries.count > 256 { entries = entries.filter { $0.value.version == version } }
-        do {
-            return try await task.value
-        } catch {
-            if entries[key]?.version == version { entries[key] = nil }
-            throw error
-        }
     }
 }

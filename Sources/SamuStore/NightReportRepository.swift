@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SamuModel
+
+/// What `samu report` reads: a period's cases (by the hotline's `reported_at`), grouped and timed.
+public struct NightReportRepository: Sendable {
+    /// How a period's cases are counted.
+    public enum Grouping: Sendable, CaseIterable {
+        case category
+        /// The triage priority, `untriaged` when there is none.
+        case priority
+        /// The resolution; `open` for a case still open, `cancelled` for a cancelled one.
+        case resolution
+
+        var expression: String {
+            switch self {
+            case .category: "c.category"
+            case .priority: "coalesce(c.priority, 'untriaged')"
+            case .resolution:
+                "case when c.open then 'open' when c.status = '\(CaseStatus.cancelled.rawValue)' then 'cancelled' else coalesce(c.resolution, c.status) end"
+            }
+        }
+    }
+
+    /// One zone's cases over the period.
+    public struct ZoneRow: Sendable, Equatable {
+        public var zone: String
+        public var cases: Int
+        /// Cases that waited in the queue for a unit at least once.
+        public var queued: Int
+        /// Cases closed because no bed could be found.
+        public var noBed: Int
+        /// Cases finished without a crew on scene.
+        public var notReached: Int
+        public var open: Int
+    }
+
+    let store: SamuStore
+    let logger: Logger
+
+    public init(store: SamuStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    var client: PostgresClient { store.client }
+
+    /// The period's cases counted by `grouping`, most frequent first.
+    public func counts(by grouping: Grouping, from: Date, to: Date) async throws -> [(key: String, count: Int)] {
+        var query = PostgresQuery(
+            unsafeSQL: """
+                select \(grouping.expression) as k, count(*) from cases c join report_facts r using (report_id)
+                where r.reported_at >= $1 and r.reported_at < $2 group by k order by count(*) desc, k
+                """)
+        query.binds.append(from)
+        query.binds.append(to)
+        var result: [(key: String, count: Int)] = []
+        for try await (key, count) in try await client.query(query, logger: logger).decode((String, Int).self) {
+            result.append((key, count))
+        }
+        return result
+    }
+
+    /// For each of the period's cases, the seconds from the report to the crew on scene (`nil`:
+    /// never reached).
+    public func responseSeconds(from: Date, to: Date) async throws -> [Double?] {
+        let rows = try await client.query(
+            """
+            select extract(epoch from (
+                       select min(t.at) from case_timeline t
+                       where t.case_id = c.case_id and t.status = \(CaseStatus.onScene.rawValue)
+                   ) - r.reported_at)::double precision
+            from cases c join report_facts r using (report_id)
+            where r.reported_at >= \(from) and r.reported_at < \(to)
+            """, logger: logger)
+        var seconds: [Double?] = []
+        for try await value in rows.decode(Double?.self) { seconds.append(value) }
+        return seconds
+    }
+
+    /// The period's cases per zone: queued, left without a bed, not reached, still open.
+    public func zones(from: Date, to: Date) async throws -> [ZoneRow] {
+        let onScene = CaseStatus.onScene.rawValue
+        let rows = try await client.query(
+            """
+            select c.zone, count(*),
+                   count(*) filter (where exists (
+                       select 1 from decisions d where d.case_id = c.case_id and d.kind = 'queue')),
+                   count(*) filter (where c.resolution = \(Resolution.noBedTonight.rawValue)),
+                   count(*) filter (where not c.open and not exists (
+                       select 1 from case_timeline t where t.case_id = c.case_id and t.status = \(onScene))),
+                   count(*) filter (where c.open)
+            from cases c join report_facts r using (report_id)
+            where r.reported_at >= \(from) and r.reported_at < \(to)
+            group by c.zone order by c.zone
+            """, logger: logger)
+        var zones: [ZoneRow] = []
+        for try await (zone, cases, queued, noBed, notReached, open) in rows.decode(
+            (String, Int, Int, Int, Int, Int).self)
+        {
+            zones.append(
+                ZoneRow(zone: zone, cases: cases, queued: queued, noBed: noBed, notReached: notReached, open: open))
+        }
+        return zones
+    }
+}
