@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dispatch benchmark (issue 3): decision latency for unit + bed with 75 zones, 1,000 units and
+# Dispatch benchmark: decision latency for unit + bed with 75 zones, 1,000 units and
 # 500 shelters against a linear haversine scan of the same data, joint assignment of 100 waiting
 # cases to 1,000 units, and heap allocations per decision (counted by an LD_PRELOAD shim).
 set -euo pipefail

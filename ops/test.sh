@@ -33,7 +33,7 @@ set -e
 print_fault_table() {
   [ -f "$SAMU_FAULT_TABLE" ] || return 0
   echo
-  echo "fault suite (RELIABILITY.md §3; $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)):"
+  echo "fault suite (docs/reliability.md §3; $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)):"
   awk -F'\t' 'NR == FNR { for (i = 1; i <= NF; i++) if (length($i) > w[i]) w[i] = length($i); next }
     { line = "  "; for (i = 1; i <= NF; i++) line = line sprintf("%-" w[i] + 2 "s", $i); print line }' \
     "$SAMU_FAULT_TABLE" "$SAMU_FAULT_TABLE"

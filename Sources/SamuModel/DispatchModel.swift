@@ -97,7 +97,7 @@ public enum BedLedgerAction: String, Sendable, CaseIterable, Codable {
     case admit
 }
 
-/// How a case ended (DESIGN.md §3).
+/// How a case ended (docs/dispatch.md).
 public enum Resolution: String, Sendable, CaseIterable, Codable {
     case sheltered
     case hospital = "taken_to_hospital"

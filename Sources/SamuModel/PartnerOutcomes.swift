@@ -1,6 +1,6 @@
 import Foundation
 
-/// What a municipal partner may learn about how a case ended (RELIABILITY.md §5.1).
+/// What a municipal partner may learn about how a case ended (docs/reliability.md §5.1).
 public enum PartnerOutcome: String, Sendable, CaseIterable, Comparable {
     case sheltered
     case hospital
@@ -313,7 +313,7 @@ public enum KAnonymity {
     }
 }
 
-/// Small-cell suppression for the counts partners receive (RELIABILITY.md §5.4).
+/// Small-cell suppression for the counts partners receive (docs/reliability.md §5.4).
 public enum SmallCellSuppression {
     /// Publishes the cells of one table row and its total so that no published count is below
     /// `threshold` and nothing below it can be derived: the total is published only when it
@@ -388,7 +388,7 @@ public struct PartnerAggregate: Sendable, Equatable {
     }
 }
 
-/// Looks for anything a partner event must never carry (RELIABILITY.md §5.2). Used by the
+/// Looks for anything a partner event must never carry (docs/reliability.md §5.2). Used by the
 /// tests on every partner event and by `samu partners scan` on the live topic.
 public enum PartnerPrivacyScanner {
     /// Key fragments that name personal or internal data.

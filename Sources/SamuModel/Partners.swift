@@ -109,7 +109,7 @@ public struct CommuneDirectory: Sendable {
 public struct Partner: Sendable, Equatable {
     /// Cells below this are never published; the default is the CMS rule (1–10 suppressed).
     public static let defaultMinimumCell = 11
-    /// The lowest threshold allowed at all (RELIABILITY.md §5.4), and only with a recorded decision.
+    /// The lowest threshold allowed at all (docs/reliability.md §5.4), and only with a recorded decision.
     public static let lowestMinimumCell = 3
 
     public var id: String

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Who the report is about (domain.md §2.1: the ministry's target groups met in the street).
+/// Who the report is about (docs/domain.md §2.1: the ministry's target groups met in the street).
 public enum BeneficiaryCategory: String, Sendable, CaseIterable, Codable {
     case childStreetSituation = "child_street_situation"
     case homelessAdult = "homeless_adult"

@@ -8,7 +8,7 @@ import SamuStore
 /// ended, counts the protected groups (minors, victims of violence) with small cells suppressed.
 ///
 /// It reads PostgreSQL, not the live stream: a record leaves only after its case is finished and
-/// the day of its report is over (RELIABILITY.md §5.5). Records, aggregates, the "projected"
+/// the day of its report is over (docs/reliability.md §5.5). Records, aggregates, the "projected"
 /// marks and the outbox rows are written in one transaction with deterministic ids, so a crash or
 /// two workers running the feed at once publish each record once (a republish is byte-identical).
 public struct PartnerFeed: Sendable {

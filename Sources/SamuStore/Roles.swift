@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 import SamuModel
 
-/// Least-privilege database roles (RELIABILITY.md §4, "Roles"):
+/// Least-privilege database roles (docs/reliability.md §4.5, "Roles"):
 ///
 /// - the **worker** role reads the reference tables and writes only what a worker writes: no DDL,
 ///   no DELETE or TRUNCATE anywhere, INSERT only on the append-only tables (timeline, bed ledger,

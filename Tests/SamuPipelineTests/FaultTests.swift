@@ -8,7 +8,7 @@ import Testing
 
 @testable import SamuStore
 
-/// What a fault scenario left behind, checked from PostgreSQL and the topics (RELIABILITY.md §3).
+/// What a fault scenario left behind, checked from PostgreSQL and the topics (docs/reliability.md §3).
 struct Ledger: CustomStringConvertible {
     var eventsIn = 0
     var cases = 0

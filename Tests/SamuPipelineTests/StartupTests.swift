@@ -2,7 +2,7 @@ import Foundation
 import SamuTestSupport
 import Testing
 
-/// Start-up fails fast, with a message that says what to do (DESIGN.md invariant 5).
+/// Start-up fails fast, with a message that says what to do (docs/reliability.md §1, guarantee 5).
 @Suite("Worker start-up checks (integration)", .timeLimit(.minutes(1)))
 struct StartupTests {
     @Test("with Debian's librdkafka 2.0.2 the worker refuses to start and says how to fix it")
