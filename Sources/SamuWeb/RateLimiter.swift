@@ -10,12 +10,14 @@ public final class RateLimiter: Sendable {
     }
 
     private let buckets = Mutex<[String: Bucket]>([:])
-    private let clock = ContinuousClock()
+    /// The time buckets refill by: the monotonic clock, or a test's own.
+    private let now: @Sendable () -> ContinuousClock.Instant
     /// Above this many buckets, full ones (refilled: nothing to remember) are forgotten.
     let capacity: Int
 
-    public init(capacity: Int = 10_000) {
+    public init(capacity: Int = 10_000, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.capacity = capacity
+        self.now = now
     }
 
     public var count: Int { buckets.withLock { $0.count } }
@@ -23,21 +25,21 @@ public final class RateLimiter: Sendable {
     /// The whole seconds to wait before `client` has a token, or `nil` when it has one now; takes
     /// nothing (check before an expensive step, ``take`` after it failed).
     public func wait(client: String, ratePerMinute: Int, burst: Int) -> Int? {
-        let now = clock.now
+        let now = self.now()
         let perSecond = Double(ratePerMinute) / 60
         return buckets.withLock { buckets in
             guard let bucket = buckets[client] else { return nil }
             let elapsed = now - bucket.updated
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             let tokens = min(Double(burst), bucket.tokens + seconds * perSecond)
-            return tokens >= 1 ? nil : max(1, Int(((1 - tokens) / perSecond).rounded(.up)))
+            return tokens >= Self.whole ? nil : Self.seconds(until: tokens, perSecond: perSecond)
         }
     }
 
     /// Takes one token from `client`'s bucket. Returns `nil` when the request may go ahead, or the
     /// whole seconds to wait before a token is back.
     public func take(client: String, ratePerMinute: Int, burst: Int) -> Int? {
-        let now = clock.now
+        let now = self.now()
         let perSecond = Double(ratePerMinute) / 60
         return buckets.withLock { buckets in
             if buckets.count >= capacity {
@@ -54,11 +56,20 @@ public final class RateLimiter: Sendable {
             bucket.tokens = min(Double(burst), bucket.tokens + seconds * perSecond)
             bucket.updated = now
             defer { buckets[client] = bucket }
-            if bucket.tokens >= 1 {
-                bucket.tokens -= 1
+            if bucket.tokens >= Self.whole {
+                bucket.tokens = max(0, bucket.tokens - 1)
                 return nil
             }
-            return max(1, Int(((1 - bucket.tokens) / perSecond).rounded(.up)))
+            return Self.seconds(until: bucket.tokens, perSecond: perSecond)
         }
+    }
+
+    /// A token, give or take floating-point error: a client told to come back in n seconds finds
+    /// its token when it does.
+    static let whole = 1 - 1e-9
+
+    /// The whole seconds until `tokens` reach one (at least 1).
+    static func seconds(until tokens: Double, perSecond: Double) -> Int {
+        max(1, Int(((1 - tokens) / perSecond - 1e-9).rounded(.up)))
     }
 }

@@ -7,7 +7,7 @@ import Testing
 @Suite("Dispatch scenarios")
 struct ScenarioTests {
     @Test("the nearest free unit with the required skills goes, and the nearest bed of the right type is held")
-    func nearestWithSkills() {
+    func nearestWithSkills() throws {
         var world = World()
         world.unit("near-no-skill", at: 0.5, 0)
         world.unit("far-child-protection", at: 4, 0, skills: [.childProtection, .speaksDarija])
@@ -17,7 +17,7 @@ struct ScenarioTests {
         world.shelter("minors-full", at: 1, 0, beds: [.minors: BedCount(capacity: 4, occupied: 4)])
         let child = World.triaged(priority: .p1, skills: [.childProtection], bed: .minors, notify: [.childProtection])
         let actions = world.submit(child)
-        let decision = try! #require(actions.decisions.first)
+        let decision = try #require(actions.decisions.first)
         #expect(decision.unitID == "nearer-child-protection")
         #expect(decision.shelterID == "minors-far")
         #expect(decision.unitCandidates.map(\.id) == ["nearer-child-protection", "far-child-protection"])
@@ -200,7 +200,7 @@ struct ScenarioTests {
     }
 
     @Test("an operator reassigns to a named unit; a unit with a case of its own is refused")
-    func operatorOverride() {
+    func operatorOverride() throws {
         var world = World()
         world.unit("u1", at: 1, 0)
         world.unit("u2", at: 5, 0)
@@ -214,7 +214,7 @@ struct ScenarioTests {
         let refused = world.command(first.caseID, .reassign(unitID: "u2"), reason: "u2 knows the family")
         #expect(refused.rejections.first?.contains("already has a case") == true)
         let actions = world.command(first.caseID, .reassign(unitID: "u3"), reason: "u3 has a female crew member")
-        let decision = try! #require(actions.decisions.first)
+        let decision = try #require(actions.decisions.first)
         #expect(decision.kind == .override)
         #expect(decision.unitID == "u3")
         #expect(decision.operatorID == "op-1")

@@ -6,12 +6,16 @@ import Testing
 
 @Suite("Load generator: the simulated night")
 struct SimulationTests {
-    static let deployment = try! Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json"))
+    let deployment: Deployment
+
+    init() throws {
+        deployment = try Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json"))
+    }
 
     @Test("about 80 % of reports fall between 19:00 and 07:00, in the profile and in what the generator draws")
     func nightShare() {
         #expect((0.78...0.82).contains(NightProfile.nightShare), "\(NightProfile.nightShare)")
-        var generator = NightGenerator(deployment: Self.deployment, temperature: 6, seed: 7)
+        var generator = NightGenerator(deployment: deployment, temperature: 6, seed: 7)
         let hours = (0..<20_000).map { _ in generator.hour() }
         let night = Double(hours.filter { $0 >= 19 || $0 < 7 }.count) / Double(hours.count)
         #expect(abs(night - NightProfile.nightShare) < 0.02, "\(night)")
@@ -33,7 +37,7 @@ struct SimulationTests {
     @Test("every generated report, crew and shelter update is valid against its topic's schema; a seed repeats a night")
     func validEvents() throws {
         let catalog = try Repository.catalog()
-        var generator = NightGenerator(deployment: Self.deployment, temperature: -9, seed: 42)
+        var generator = NightGenerator(deployment: deployment, temperature: -9, seed: 42)
         var categories: [String: Int] = [:]
         for _ in 0..<500 {
             let report = generator.report(at: Date())
@@ -45,8 +49,8 @@ struct SimulationTests {
         }
         #expect(categories.count == BeneficiaryCategory.allCases.count, "\(categories)")
         #expect((categories["homeless_adult"] ?? 0) > (categories["person_with_disability"] ?? 0))
-        var first = NightGenerator(deployment: Self.deployment, temperature: 6, seed: 3)
-        var second = NightGenerator(deployment: Self.deployment, temperature: 6, seed: 3)
+        var first = NightGenerator(deployment: deployment, temperature: 6, seed: 3)
+        var second = NightGenerator(deployment: deployment, temperature: 6, seed: 3)
         let time = Date(timeIntervalSince1970: 1_768_500_000)
         #expect(first.report(at: time) == second.report(at: time))
     }

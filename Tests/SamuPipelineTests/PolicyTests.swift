@@ -4,6 +4,7 @@ import PostgresNIO
 import SamuModel
 import SamuTestSupport
 import SamuWeb
+import Synchronization
 import Testing
 
 @testable import SamuPipeline
@@ -156,21 +157,50 @@ struct NightWindowTests {
     }
 }
 
+/// A clock a test moves by hand: the limiter's tests take no time and cannot be flaky.
+final class ManualClock: Sendable {
+    private let instant = Mutex(ContinuousClock.now)
+    var now: ContinuousClock.Instant { instant.withLock { $0 } }
+    func advance(by duration: Duration) { instant.withLock { $0 += duration } }
+}
+
 @Suite("Rate limiter")
 struct RateLimiterTests {
+    let clock = ManualClock()
+    func limiter(capacity: Int = 10_000) -> RateLimiter {
+        RateLimiter(capacity: capacity) { [clock] in clock.now }
+    }
+
     @Test("a burst, then refusal with the seconds to wait; each key has its own bucket")
     func buckets() {
-        let limiter = RateLimiter()
+        let limiter = limiter()
         #expect(limiter.take(client: "a", ratePerMinute: 60, burst: 2) == nil)
         #expect(limiter.take(client: "a", ratePerMinute: 60, burst: 2) == nil)
         #expect(limiter.take(client: "a", ratePerMinute: 60, burst: 2) == 1)
-        #expect(limiter.take(client: "a", ratePerMinute: 6, burst: 2).map { $0 >= 1 } == true)
+        #expect(limiter.take(client: "a", ratePerMinute: 6, burst: 2) == 10)
         #expect(limiter.take(client: "b", ratePerMinute: 60, burst: 2) == nil)
+    }
+
+    @Test("tokens come back at the rate: the wait a refusal names is the wait that works")
+    func refill() {
+        let limiter = limiter()
+        for _ in 0..<5 { #expect(limiter.take(client: "a", ratePerMinute: 10, burst: 5) == nil) }
+        // One token every 6 s.
+        #expect(limiter.wait(client: "a", ratePerMinute: 10, burst: 5) == 6)
+        clock.advance(by: .seconds(5))
+        #expect(limiter.take(client: "a", ratePerMinute: 10, burst: 5) == 1)
+        clock.advance(by: .seconds(1))
+        #expect(limiter.wait(client: "a", ratePerMinute: 10, burst: 5) == nil)
+        #expect(limiter.take(client: "a", ratePerMinute: 10, burst: 5) == nil)
+        // A long quiet spell refills the burst, never more.
+        clock.advance(by: .seconds(3600))
+        for _ in 0..<5 { #expect(limiter.take(client: "a", ratePerMinute: 10, burst: 5) == nil) }
+        #expect(limiter.take(client: "a", ratePerMinute: 10, burst: 5) != nil)
     }
 
     @Test("the table does not grow past its capacity: new keys wait, known keys keep their limits")
     func bounded() {
-        let limiter = RateLimiter(capacity: 3)
+        let limiter = limiter(capacity: 3)
         for key in ["a", "b", "c"] { #expect(limiter.take(client: key, ratePerMinute: 1, burst: 2) == nil) }
         #expect(limiter.take(client: "d", ratePerMinute: 1, burst: 2) == 1)
         #expect(limiter.count == 3)
@@ -180,12 +210,13 @@ struct RateLimiterTests {
 
     @Test("full buckets are forgotten when the table is full")
     func forgetsRefilled() {
-        let limiter = RateLimiter(capacity: 2)
-        // A rate of 60 000/min refills a burst of 1 in a millisecond.
-        #expect(limiter.take(client: "a", ratePerMinute: 60_000, burst: 1) == nil)
-        #expect(limiter.take(client: "b", ratePerMinute: 60_000, burst: 1) == nil)
-        usleep(5_000)
-        #expect(limiter.take(client: "c", ratePerMinute: 60_000, burst: 1) == nil)
+        let limiter = limiter(capacity: 2)
+        #expect(limiter.take(client: "a", ratePerMinute: 60, burst: 1) == nil)
+        #expect(limiter.take(client: "b", ratePerMinute: 60, burst: 1) == nil)
+        // Not refilled yet: the new key waits.
+        #expect(limiter.take(client: "c", ratePerMinute: 60, burst: 1) == 1)
+        clock.advance(by: .seconds(1))
+        #expect(limiter.take(client: "c", ratePerMinute: 60, burst: 1) == nil)
         #expect(limiter.count == 1)
     }
 }
