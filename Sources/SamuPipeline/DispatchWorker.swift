@@ -28,21 +28,19 @@ public final class DispatchWorker: Service {
     /// The zones events may name (the deployment's provinces and prefectures).
     public let zoneDirectory: ZoneDirectory
     public let statistics = WorkerStatistics()
-    private let logger: Logger
-    private let decoder: InboundDecoder
-    private let consumed = Counter(label: "samu_events_consumed_total")
-    private let opened = Counter(label: "samu_cases_opened_total")
-    private let batchTimer = Metrics.Timer(label: "samu_worker_batch_seconds")
-    private let conflicts = Counter(label: "samu_conflicting_duplicates_total")
-    private let splits = Counter(label: "samu_batches_split_total")
-    /// 1 while the database refuses writes for a reason that should pass (fail-over, rights,
-    /// authentication, unavailability): an operator's alert; the batch waits, nothing is dead-lettered.
-    private let unwritable = Gauge(label: "samu_database_unwritable")
-    private let gauges = WorkerGauges()
-    private let producerBox = Mutex<KafkaProducer?>(nil)
+    let logger: Logger
+    let decoder: InboundDecoder
+    let storeRetry: StoreRetry
+    let consumed = Counter(label: "samu_events_consumed_total")
+    let opened = Counter(label: "samu_cases_opened_total")
+    let batchTimer = Metrics.Timer(label: "samu_worker_batch_seconds")
+    let conflicts = Counter(label: "samu_conflicting_duplicates_total")
+    let splits = Counter(label: "samu_batches_split_total")
+    let gauges = WorkerGauges()
+    let producerBox = Mutex<KafkaProducer?>(nil)
     /// The worker's producer while it runs (readiness checks ask the broker through it).
     public var producer: KafkaProducer? { producerBox.withLock { $0 } }
-    private let started = ContinuousClock.now
+    let started = ContinuousClock.now
     static let tickInterval = Duration.seconds(1)
     /// How long a stopping worker waits for queued outcomes to be delivered.
     static let publishGrace = Duration.seconds(10)
@@ -63,9 +61,12 @@ public final class DispatchWorker: Service {
         self.neighbours = neighbours
         self.logger = logger
         self.decoder = InboundDecoder(catalog: catalog, zones: zones)
+        self.storeRetry = StoreRetry(
+            logger: logger, statistics: statistics, unwritable: Gauge(label: "samu_database_unwritable"),
+            attemptDeadline: Self.attemptDeadline)
     }
 
-    private var actor: String { "worker:\(configuration.workerID)" }
+    var actor: String { "worker:\(configuration.workerID)" }
 
     public func run() async throws {
         try LibrdKafka.requireSupportedVersion()
@@ -160,7 +161,7 @@ public final class DispatchWorker: Service {
     ///
     /// Outcomes the zones' previous owner left unpublished are queued for publication before any
     /// event of these zones is handled: a case's outcomes reach the topic in commit order.
-    private func rebuild(_ partitions: Set<Int32>, zones: inout Zones, relay: OutboxRelay) async throws {
+    func rebuild(_ partitions: Set<Int32>, zones: inout Zones, relay: OutboxRelay) async throws {
         let store = self.store
         let known = Set(try await retrying { try await store.knownZones() }).union(zoneDirectory.codes)
         let taking = zones.machine.assigned(partitions, zones: Array(known))
@@ -174,7 +175,7 @@ public final class DispatchWorker: Service {
     /// Loads these zones' state from PostgreSQL: under new leases (a new epoch each, so that a
     /// previous owner's writes are refused from now on) after an assignment, or under the leases
     /// this worker holds when it reloads zones it forgot.
-    private func load(_ taking: [String], leasing: Bool, zones: inout Zones) async throws {
+    func load(_ taking: [String], leasing: Bool, zones: inout Zones) async throws {
         if taking.isEmpty { return }
         let owner = configuration.workerID
         let store = self.store
@@ -208,7 +209,7 @@ public final class DispatchWorker: Service {
         }
     }
 
-    private func consume(relay: OutboxRelay, deadLetters: DeadLetterWriter) async throws {
+    func consume(relay: OutboxRelay, deadLetters: DeadLetterWriter) async throws {
         let consumer = try KafkaConsumer(
             configuration: configuration.consumer, topics: TopicRole.inbound.map { catalog.name($0) }, logger: logger)
         let partitions = catalog.definition(.reports).partitions
@@ -283,7 +284,7 @@ public final class DispatchWorker: Service {
 
     /// A write left in flight by an error: cancelled (its retries stop) and awaited; its batch's
     /// offsets were not stored, so its events come again.
-    private func abandon(_ flight: InFlight?, relay: OutboxRelay) async {
+    func abandon(_ flight: InFlight?, relay: OutboxRelay) async {
         guard let flight else { return }
         flight.task.cancel()
         _ = await flight.task.value
@@ -291,57 +292,15 @@ public final class DispatchWorker: Service {
         relay.giveBack(flight.marks)
     }
 
-    private func instant() -> DispatchInstant {
+    func instant() -> DispatchInstant {
         DispatchInstant(wall: Date(), monotonic: ContinuousClock.now - started)
     }
 
-    private func dispatcher(_ zone: String, in zones: inout Zones) -> ZoneDispatcher {
+    func dispatcher(_ zone: String, in zones: inout Zones) -> ZoneDispatcher {
         if let existing = zones.dispatchers[zone] { return existing }
         var settings = DispatchConfiguration()
         settings.neighbours = neighbours[zone] ?? []
         return ZoneDispatcher(zone: zone, configuration: settings)
-    }
-
-    /// A batch decided in memory whose write has not committed yet.
-    struct PendingBatch: Sendable {
-        var batch: [KafkaMessage]
-        var decoded: [(KafkaMessage, DecodedEvent)]
-        var recorder: DispatchRecorder
-        var touched: Set<String>
-        var letters: [DeadLetter]
-        var reports: Int
-        var rejected: Int
-        var begin: ContinuousClock.Instant
-        var wall: Date
-    }
-
-    /// The SHA-256 of an event's payload, in hexadecimal: what the inbox keeps to tell a
-    /// redelivery from a reused id.
-    static func digest(_ value: [UInt8]?) -> String {
-        let hex = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in SHA256.hash(data: value ?? []) {
-            text.append(hex[Int(byte >> 4)])
-            text.append(hex[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
-    /// The dead letter of an event whose id was processed before with another payload.
-    private func conflict(
-        _ message: KafkaMessage, event: DecodedEvent, stored: String, received: String, at time: Date
-    ) -> DeadLetter {
-        var letter = deadLetter(
-            message,
-            Rejection(
-                reason: .conflictingDuplicate,
-                detail:
-                    "event_id \(event.eventID.lowercased) was processed before with another payload (sha256 \(stored)); this one (sha256 \(received)) is not applied",
-                field: "/event_id"),
-            at: time)
-        letter.conflict = (stored: stored, received: received)
-        return letter
     }
 
     /// A batch's write, running while the next batch is decided.
@@ -364,158 +323,8 @@ public final class DispatchWorker: Service {
         case refused
     }
 
-    /// Decides a batch in memory: decodes, validates, triages, lets each zone's dispatcher decide,
-    /// and records the rows and outcomes its write will carry.
-    private func prepare(_ batch: [KafkaMessage], zones: inout Zones) async throws -> PendingBatch {
-        let begin = ContinuousClock.now
-        let now = instant()
-        let trace = configuration.stageTrace
-        let consumedAt = trace ? StageClock.now() : 0
-        var letters: [DeadLetter] = []
-        var decoded: [(KafkaMessage, DecodedEvent)] = []
-        for message in batch {
-            switch decoder.decode(topic: message.topic, key: message.key, value: message.value) {
-            case .success(let event): decoded.append((message, event))
-            case .failure(let rejection): letters.append(deadLetter(message, rejection, at: now.wall))
-            }
-        }
-        // Zones whose lease this worker holds but whose memory it forgot are reloaded under that
-        // lease. A zone it holds no lease on is not its own (its partition was never assigned to
-        // it, or was taken away while it was paused): its events are left to the owner.
-        let plan = zones.machine.batch(zones: Set(decoded.map(\.1.zone)))
-        for zone in plan.newlyLeft {
-            logger.warning(
-                "event for a zone this worker holds no lease on; left to its owner", metadata: ["zone.id": "\(zone)"])
-        }
-        try await load(plan.reload, leasing: false, zones: &zones)
-        var seenBefore: [UUID: String] = [:]
-        if zones.machine.checksInbox {
-            let eventIDs = decoded.map(\.1.eventID)
-            let store = self.store
-            seenBefore = try await retrying { try await store.alreadyProcessed(eventIDs) }
-            zones.machine.inboxChecked(foundProcessed: !seenBefore.isEmpty)
-        }
-        var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
-        var seenInBatch: [UUID: String] = [:]
-        var touched = Set<String>()
-        var rejected = 0
-        var reports = 0
-        for (message, event) in decoded {
-            guard !plan.leftToOwner.contains(event.zone) else { continue }
-            let digest = Self.digest(message.value)
-            // An id seen before: an honest redelivery (same bytes) changes nothing; another payload
-            // under the same id is a producer's bug, parked with both digests for an operator.
-            if let stored = seenBefore[event.eventID] ?? seenInBatch[event.eventID] {
-                if !stored.isEmpty && stored != digest {
-                    letters.append(conflict(message, event: event, stored: stored, received: digest, at: now.wall))
-                }
-                continue
-            }
-            seenInBatch[event.eventID] = digest
-            recorder.write.processed.append(
-                DispatchWrite.Processed(
-                    eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset,
-                    digest: digest))
-            var zone = zones.taking(event.zone) ?? dispatcher(event.zone, in: &zones)
-            let firstOutcome = recorder.write.outbox.count
-            var triagedAt: Int64 = 0
-            let actions: [DispatchAction]
-            switch event.event {
-            case .report(let report):
-                reports += 1
-                let caseID = DerivedID.caseID(forReport: report.id)
-                let decision = triage.triage(report)
-                if trace { triagedAt = StageClock.now() }
-                recorder.caseOpened(
-                    AcceptedReport(
-                        report: report, sourceTopic: message.topic, sourcePartition: message.partition,
-                        sourceOffset: message.offset),
-                    caseID: caseID, triage: decision, at: now.wall)
-                actions = zone.submit(
-                    TriagedCase(
-                        caseID: caseID, reportID: report.id, zone: report.zone,
-                        location: GeoPoint(latitude: report.location.latitude, longitude: report.location.longitude),
-                        category: report.category, triage: decision, receivedAt: report.reportedAt),
-                    at: now)
-            case .unit(let update):
-                actions = zone.apply(update, at: now)
-                // A stale report changes nothing, in memory or in the table.
-                if zone.unitVersion(update.unitID) == update.version {
-                    recorder.write.setUnit(
-                        update, zone: event.zone, caseID: zone.assignment(of: update.unitID), at: now.wall)
-                }
-            case .beds(let update):
-                actions = zone.apply(update, at: now)
-                recorder.touchedShelters[update.shelterID] = event.zone
-            case .command(let command):
-                let known = zone.phase(of: command.caseID) != nil
-                actions = zone.apply(command, at: now)
-                if known {
-                    // What the console shows: who asked what, and whether it was applied.
-                    var detail: [String: JSONValue] = [
-                        "command": .string(command.name), "reason": .string(command.reason),
-                        "operator": .string(command.operatorID), "event_id": .string(event.eventID.lowercased),
-                    ]
-                    switch command.action {
-                    case .reassign(let unitID?): detail["unit_id"] = .string(unitID)
-                    case .close(let resolution): detail["resolution"] = .string(resolution.rawValue)
-                    default: break
-                    }
-                    let rejections = actions.compactMap { action -> String? in
-                        if case .rejected(let reason) = action { return reason }
-                        return nil
-                    }
-                    detail["outcome"] = .string(rejections.isEmpty ? "applied" : "rejected")
-                    if let first = rejections.first { detail["rejection"] = .string(first) }
-                    recorder.write.addTimeline(
-                        command.caseID, entry: .operatorCommand, actor: "operator:\(command.operatorID)",
-                        detail: .object(JSONObject(detail.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
-                        at: now.wall)
-                }
-            }
-            for case .rejected(let reason) in actions {
-                rejected += 1
-                logger.info("input not applied", metadata: ["zone.id": "\(event.zone)", "reason": "\(reason)"])
-            }
-            recorder.record(
-                actions, zone: event.zone, source: event.eventID.lowercased, at: now.wall,
-                currentUnit: { zone.phase(of: $0)?.unitID })
-            if trace {
-                let dispatchedAt = StageClock.now()
-                for index in firstOutcome..<recorder.write.outbox.count {
-                    recorder.write.outbox[index].stages = [
-                        consumedAt, triagedAt == 0 ? dispatchedAt : triagedAt, dispatchedAt,
-                    ]
-                }
-            }
-            zones.dispatchers[event.zone] = zone
-            touched.insert(event.zone)
-        }
-        for zoneID in touched.sorted() {
-            guard var zone = zones.taking(zoneID) else { continue }
-            let firstOutcome = recorder.write.outbox.count
-            let actions = zone.settle(at: now)
-            recorder.record(
-                actions, zone: zoneID,
-                source: "settle/\(batch[0].topic)/\(batch[0].partition)/\(batch[0].offset)/\(zoneID)",
-                at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID })
-            if trace {
-                let settledAt = StageClock.now()
-                for index in firstOutcome..<recorder.write.outbox.count {
-                    recorder.write.outbox[index].stages = [consumedAt, settledAt, settledAt]
-                }
-            }
-            zones.dispatchers[zoneID] = zone
-        }
-        refreshShelters(&recorder, zones: zones, at: now.wall)
-        for zone in touched { recorder.write.leases[zone] = zones.machine.epoch(of: zone) ?? 0 }
-        return PendingBatch(
-            batch: batch, decoded: decoded, recorder: recorder, touched: touched, letters: letters, reports: reports,
-            rejected: rejected, begin: begin, wall: now.wall)
-    }
-
     /// Starts a batch's write (with the relay's pending "published" marks) in a task of its own.
-    private func start(_ pending: PendingBatch, relay: OutboxRelay) -> InFlight {
+    func start(_ pending: PendingBatch, relay: OutboxRelay) -> InFlight {
         let marks = relay.takeDelivered()
         let write = {
             var write = pending.recorder.write
@@ -545,7 +354,7 @@ public final class DispatchWorker: Service {
     }
 
     /// Waits for a batch's write and settles the zones' memory with its result.
-    private func resolve(
+    func resolve(
         _ flight: InFlight, zones: inout Zones, relay: OutboxRelay
     ) async throws -> (PendingBatch, Resolution) {
         var pending = flight.pending
@@ -632,7 +441,7 @@ public final class DispatchWorker: Service {
     }
 
     /// After a batch is written (or dead-lettered): its dead letters, its offsets, its outcomes.
-    private func finish(
+    func finish(
         _ pending: PendingBatch, outbox: [OutboxRecord], zones: Zones, consumer: KafkaConsumer, relay: OutboxRelay,
         deadLetters: DeadLetterWriter
     ) async throws {
@@ -681,7 +490,7 @@ public final class DispatchWorker: Service {
     /// Waits for the write in flight and finishes its batch. `next` was decided on memory that
     /// assumed that write: when it was refused, `next` is decided again (its zones rebuilt) and
     /// returned in its place.
-    private func complete(
+    func complete(
         _ flight: InFlight, next: PendingBatch?, zones: inout Zones, consumer: KafkaConsumer, relay: OutboxRelay,
         deadLetters: DeadLetterWriter
     ) async throws -> PendingBatch? {
@@ -710,7 +519,7 @@ public final class DispatchWorker: Service {
     }
 
     /// Handles a batch on its own: decides it, writes it, finishes it (again while refused).
-    private func handle(
+    func handle(
         _ batch: [KafkaMessage], zones: inout Zones, consumer: KafkaConsumer, relay: OutboxRelay,
         deadLetters: DeadLetterWriter
     ) async throws {
@@ -736,7 +545,7 @@ public final class DispatchWorker: Service {
     /// Handles the two halves of a batch the database refused for its data, in offset order (so
     /// that offsets are stored in order): a half refused again is split again, and a single event
     /// refused alone is dead-lettered. One poison event among n costs about 2·log₂(n) writes.
-    private func split(
+    func split(
         _ batch: [KafkaMessage], zones: inout Zones, consumer: KafkaConsumer, relay: OutboxRelay,
         deadLetters: DeadLetterWriter
     ) async throws {
@@ -747,7 +556,7 @@ public final class DispatchWorker: Service {
     }
 
     /// Runs every zone's timers (acknowledgement timeouts, hold expiry, escalation).
-    private func tick(zones: inout Zones, relay: OutboxRelay) async throws {
+    func tick(zones: inout Zones, relay: OutboxRelay) async throws {
         zones.lastTick = ContinuousClock.now
         // Zones forgotten after a refused write come back here even when no event of theirs
         // arrives: their open cases have timers.
@@ -779,7 +588,7 @@ public final class DispatchWorker: Service {
     /// written: another worker had taken one of those zones (the zones are dropped and the fenced
     /// ones left to their new owner), or one of the events was processed before (the touched zones
     /// are dropped, to be rebuilt, and batches are checked against the inbox until one has no such event).
-    private func persist(
+    func persist(
         _ recorder: inout DispatchRecorder, touched: Set<String>, zones: inout Zones, relay: OutboxRelay, at time: Date
     ) async throws -> [OutboxRecord]? {
         refreshShelters(&recorder, zones: zones, at: time)
@@ -794,87 +603,11 @@ public final class DispatchWorker: Service {
         }
     }
 
-    private func refreshShelters(_ recorder: inout DispatchRecorder, zones: Zones, at time: Date) {
-        for (shelterID, zoneID) in recorder.touchedShelters {
-            guard let snapshot = zones.dispatchers[zoneID]?.shelter(shelterID) else { continue }
-            for (bed, (count, held)) in snapshot.beds {
-                recorder.write.setBeds(
-                    shelterID, zone: zoneID, bedType: bed, count: count, held: held, position: snapshot.position,
-                    version: snapshot.version, at: time)
-            }
-        }
-    }
-
-    /// Runs a database operation, retrying while the database is unavailable; a failure caused by
-    /// the data is rethrown as ``DeterministicStoreFailure``.
-    ///
-    /// Each attempt has a deadline (``attemptDeadline``): a call that never answers (the F4 fault
-    /// test saw a PostgresNIO call hang after PostgreSQL crashed) is abandoned and retried instead of
-    /// stalling the worker for ever. The inbox makes the retry safe.
-    private func retrying<Result: Sendable>(
+    /// Runs a database operation with the worker's retry policy (``StoreRetry``).
+    func retrying<Result: Sendable>(
         _ operation: @escaping @Sendable () async throws -> Result
     ) async throws -> Result {
-        var backoff = Duration.milliseconds(100)
-        var attempts = 0
-        defer {
-            if attempts > 0 {
-                unwritable.record(0)
-                statistics.update { $0.stuck = nil }
-            }
-        }
-        while true {
-            do {
-                return try await withDeadline(Self.attemptDeadline, operation)
-            } catch let error as ZoneFenced {
-                throw error
-            } catch let error as AlreadyProcessed {
-                throw error
-            } catch {
-                switch StoreFailurePolicy.decide(error) {
-                case .deadLetter:
-                    throw DeterministicStoreFailure(description: String(reflecting: error))
-                case .retry:
-                    attempts += 1
-                    unwritable.record(1)
-                    let sqlState = StoreFailurePolicy.sqlState(of: error)
-                    statistics.update {
-                        $0.storeRetries += 1
-                        $0.stuck =
-                            $0.stuck
-                            ?? .init(
-                                since: .now,
-                                reason:
-                                    "database refuses writes (\(sqlState.map { "SQLSTATE \($0)" } ?? "unreachable"))")
-                    }
-                    let metadata: Logger.Metadata = [
-                        "db.attempt": "\(attempts)", "error": "\(String(reflecting: error))",
-                    ]
-                    if attempts >= 5 {
-                        logger.warning("database unavailable; the batch waits (offsets not stored)", metadata: metadata)
-                    } else {
-                        logger.info("database write failed; retrying", metadata: metadata)
-                    }
-                    if Task.isShuttingDownGracefully || Task.isCancelled { throw StoppedWhileRetrying() }
-                    try? await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(5))
-                }
-            }
-        }
+        try await storeRetry.run(operation)
     }
 
-    private func deadLetter(_ message: KafkaMessage, _ rejection: Rejection, at time: Date) -> DeadLetter {
-        DeadLetter(
-            rejection: rejection, sourceTopic: message.topic, sourcePartition: message.partition,
-            sourceOffset: message.offset, sourceTimestampMilliseconds: message.timestampMilliseconds, key: message.key,
-            value: message.value, headers: message.headers.map { DeadLetter.Header(name: $0.name, value: $0.value) },
-            rejectedAt: time, rejectedBy: actor)
-    }
-}
-
-/// The worker was asked to stop while it waited for the database; nothing was stored.
-struct StoppedWhileRetrying: Error {}
-
-/// The database refused a write for its data (a constraint, a value out of range): retrying cannot help.
-struct DeterministicStoreFailure: Error, CustomStringConvertible {
-    var description: String
 }

@@ -1,0 +1,221 @@
+import Crypto
+import Foundation
+import RdKafka
+import SamuDispatchCore
+import SamuModel
+import SamuStore
+
+/// Deciding a batch in memory: decode and validate each event, check the inbox when asked, triage
+/// reports, let each zone's dispatcher decide, and record what the batch's write will carry.
+extension DispatchWorker {
+    /// A batch decided in memory whose write has not committed yet.
+    struct PendingBatch: Sendable {
+        var batch: [KafkaMessage]
+        var decoded: [(KafkaMessage, DecodedEvent)]
+        var recorder: DispatchRecorder
+        var touched: Set<String>
+        var letters: [DeadLetter]
+        var reports: Int
+        var rejected: Int
+        var begin: ContinuousClock.Instant
+        var wall: Date
+    }
+
+    /// The SHA-256 of an event's payload, in hexadecimal: what the inbox keeps to tell a
+    /// redelivery from a reused id.
+    static func digest(_ value: [UInt8]?) -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(64)
+        for byte in SHA256.hash(data: value ?? []) {
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The dead letter of an event whose id was processed before with another payload.
+    func conflict(
+        _ message: KafkaMessage, event: DecodedEvent, stored: String, received: String, at time: Date
+    ) -> DeadLetter {
+        var letter = deadLetter(
+            message,
+            Rejection(
+                reason: .conflictingDuplicate,
+                detail:
+                    "event_id \(event.eventID.lowercased) was processed before with another payload (sha256 \(stored)); this one (sha256 \(received)) is not applied",
+                field: "/event_id"),
+            at: time)
+        letter.conflict = (stored: stored, received: received)
+        return letter
+    }
+
+    /// Decides a batch in memory: decodes, validates, triages, lets each zone's dispatcher decide,
+    /// and records the rows and outcomes its write will carry.
+    func prepare(_ batch: [KafkaMessage], zones: inout Zones) async throws -> PendingBatch {
+        let begin = ContinuousClock.now
+        let now = instant()
+        let trace = configuration.stageTrace
+        let consumedAt = trace ? StageClock.now() : 0
+        var letters: [DeadLetter] = []
+        var decoded: [(KafkaMessage, DecodedEvent)] = []
+        for message in batch {
+            switch decoder.decode(topic: message.topic, key: message.key, value: message.value) {
+            case .success(let event): decoded.append((message, event))
+            case .failure(let rejection): letters.append(deadLetter(message, rejection, at: now.wall))
+            }
+        }
+        // Zones whose lease this worker holds but whose memory it forgot are reloaded under that
+        // lease. A zone it holds no lease on is not its own (its partition was never assigned to
+        // it, or was taken away while it was paused): its events are left to the owner.
+        let plan = zones.machine.batch(zones: Set(decoded.map(\.1.zone)))
+        for zone in plan.newlyLeft {
+            logger.warning(
+                "event for a zone this worker holds no lease on; left to its owner", metadata: ["zone.id": "\(zone)"])
+        }
+        try await load(plan.reload, leasing: false, zones: &zones)
+        var seenBefore: [UUID: String] = [:]
+        if zones.machine.checksInbox {
+            let eventIDs = decoded.map(\.1.eventID)
+            let store = self.store
+            seenBefore = try await retrying { try await store.alreadyProcessed(eventIDs) }
+            zones.machine.inboxChecked(foundProcessed: !seenBefore.isEmpty)
+        }
+        var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
+        var seenInBatch: [UUID: String] = [:]
+        var touched = Set<String>()
+        var rejected = 0
+        var reports = 0
+        for (message, event) in decoded {
+            guard !plan.leftToOwner.contains(event.zone) else { continue }
+            let digest = Self.digest(message.value)
+            // An id seen before: an honest redelivery (same bytes) changes nothing; another payload
+            // under the same id is a producer's bug, parked with both digests for an operator.
+            if let stored = seenBefore[event.eventID] ?? seenInBatch[event.eventID] {
+                if !stored.isEmpty && stored != digest {
+                    letters.append(conflict(message, event: event, stored: stored, received: digest, at: now.wall))
+                }
+                continue
+            }
+            seenInBatch[event.eventID] = digest
+            recorder.write.processed.append(
+                DispatchWrite.Processed(
+                    eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset,
+                    digest: digest))
+            var zone = zones.taking(event.zone) ?? dispatcher(event.zone, in: &zones)
+            let firstOutcome = recorder.write.outbox.count
+            var triagedAt: Int64 = 0
+            let actions: [DispatchAction]
+            switch event.event {
+            case .report(let report):
+                reports += 1
+                let caseID = DerivedID.caseID(forReport: report.id)
+                let decision = triage.triage(report)
+                if trace { triagedAt = StageClock.now() }
+                recorder.caseOpened(
+                    AcceptedReport(
+                        report: report, sourceTopic: message.topic, sourcePartition: message.partition,
+                        sourceOffset: message.offset),
+                    caseID: caseID, triage: decision, at: now.wall)
+                actions = zone.submit(
+                    TriagedCase(
+                        caseID: caseID, reportID: report.id, zone: report.zone,
+                        location: GeoPoint(latitude: report.location.latitude, longitude: report.location.longitude),
+                        category: report.category, triage: decision, receivedAt: report.reportedAt),
+                    at: now)
+            case .unit(let update):
+                actions = zone.apply(update, at: now)
+                // A stale report changes nothing, in memory or in the table.
+                if zone.unitVersion(update.unitID) == update.version {
+                    recorder.write.setUnit(
+                        update, zone: event.zone, caseID: zone.assignment(of: update.unitID), at: now.wall)
+                }
+            case .beds(let update):
+                actions = zone.apply(update, at: now)
+                recorder.touchedShelters[update.shelterID] = event.zone
+            case .command(let command):
+                let known = zone.phase(of: command.caseID) != nil
+                actions = zone.apply(command, at: now)
+                if known {
+                    // What the console shows: who asked what, and whether it was applied.
+                    var detail: [String: JSONValue] = [
+                        "command": .string(command.name), "reason": .string(command.reason),
+                        "operator": .string(command.operatorID), "event_id": .string(event.eventID.lowercased),
+                    ]
+                    switch command.action {
+                    case .reassign(let unitID?): detail["unit_id"] = .string(unitID)
+                    case .close(let resolution): detail["resolution"] = .string(resolution.rawValue)
+                    default: break
+                    }
+                    let rejections = actions.compactMap { action -> String? in
+                        if case .rejected(let reason) = action { return reason }
+                        return nil
+                    }
+                    detail["outcome"] = .string(rejections.isEmpty ? "applied" : "rejected")
+                    if let first = rejections.first { detail["rejection"] = .string(first) }
+                    recorder.write.addTimeline(
+                        command.caseID, entry: .operatorCommand, actor: "operator:\(command.operatorID)",
+                        detail: .object(JSONObject(detail.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
+                        at: now.wall)
+                }
+            }
+            for case .rejected(let reason) in actions {
+                rejected += 1
+                logger.info("input not applied", metadata: ["zone.id": "\(event.zone)", "reason": "\(reason)"])
+            }
+            recorder.record(
+                actions, zone: event.zone, source: event.eventID.lowercased, at: now.wall,
+                currentUnit: { zone.phase(of: $0)?.unitID })
+            if trace {
+                let dispatchedAt = StageClock.now()
+                for index in firstOutcome..<recorder.write.outbox.count {
+                    recorder.write.outbox[index].stages = [
+                        consumedAt, triagedAt == 0 ? dispatchedAt : triagedAt, dispatchedAt,
+                    ]
+                }
+            }
+            zones.dispatchers[event.zone] = zone
+            touched.insert(event.zone)
+        }
+        for zoneID in touched.sorted() {
+            guard var zone = zones.taking(zoneID) else { continue }
+            let firstOutcome = recorder.write.outbox.count
+            let actions = zone.settle(at: now)
+            recorder.record(
+                actions, zone: zoneID,
+                source: "settle/\(batch[0].topic)/\(batch[0].partition)/\(batch[0].offset)/\(zoneID)",
+                at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID })
+            if trace {
+                let settledAt = StageClock.now()
+                for index in firstOutcome..<recorder.write.outbox.count {
+                    recorder.write.outbox[index].stages = [consumedAt, settledAt, settledAt]
+                }
+            }
+            zones.dispatchers[zoneID] = zone
+        }
+        refreshShelters(&recorder, zones: zones, at: now.wall)
+        for zone in touched { recorder.write.leases[zone] = zones.machine.epoch(of: zone) ?? 0 }
+        return PendingBatch(
+            batch: batch, decoded: decoded, recorder: recorder, touched: touched, letters: letters, reports: reports,
+            rejected: rejected, begin: begin, wall: now.wall)
+    }
+
+    func refreshShelters(_ recorder: inout DispatchRecorder, zones: Zones, at time: Date) {
+        for (shelterID, zoneID) in recorder.touchedShelters {
+            guard let snapshot = zones.dispatchers[zoneID]?.shelter(shelterID) else { continue }
+            for (bed, (count, held)) in snapshot.beds {
+                recorder.write.setBeds(
+                    shelterID, zone: zoneID, bedType: bed, count: count, held: held, position: snapshot.position,
+                    version: snapshot.version, at: time)
+            }
+        }
+    }
+
+    func deadLetter(_ message: KafkaMessage, _ rejection: Rejection, at time: Date) -> DeadLetter {
+        DeadLetter(
+            rejection: rejection, sourceTopic: message.topic, sourcePartition: message.partition,
+            sourceOffset: message.offset, sourceTimestampMilliseconds: message.timestampMilliseconds, key: message.key,
+            value: message.value, headers: message.headers.map { DeadLetter.Header(name: $0.name, value: $0.value) },
+            rejectedAt: time, rejectedBy: actor)
+    }
+}
