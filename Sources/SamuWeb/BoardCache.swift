@@ -32,7 +32,7 @@ extension BoardRepository {
     /// statuses, resolutions…).
     public func labelsWithVocabulary() async throws -> [String: [String: [String: String]]] {
         var labels = try await labels()
-        labels["vocabulary"] = ConsoleServer.loadVocabulary()
+        labels["vocabulary"] = AssetController.loadVocabulary()
         return labels
     }
 

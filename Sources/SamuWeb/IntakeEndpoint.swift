@@ -176,3 +176,14 @@ public struct IntakeEndpoint: Sendable {
         return client
     }
 }
+
+/// `POST /v1/reports` on the console's router (bearer tokens of its own, no session).
+struct IntakeController: Sendable {
+    let endpoint: IntakeEndpoint
+
+    func addRoutes(to router: Router<ConsoleRequestContext>) {
+        router.post("/v1/reports") { request, context in
+            try await endpoint.handle(request, address: context.clientAddress)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import RdKafka
+import SamuModel
+import SamuStore
+
+/// An operator's actions on a case (`POST /api/cases/{id}/commands`): checked against the account's
+/// scope and the topic's schema, sent as a command event keyed by the case's zone. The zone's worker
+/// (the single writer) applies or refuses it; the board shows the outcome once committed.
+struct CaseCommandController: Sendable {
+    let repository: BoardRepository
+    let producer: KafkaProducer
+    let catalog: TopicCatalog
+    let logger: Logger
+
+    struct CommandRequest: Decodable {
+        var command: String
+        var unit_id: String?
+        var resolution: String?
+        var reason: String?
+    }
+
+    struct CommandEvent: Encodable {
+        var schema_version = 1
+        var event_id: String
+        var zone: String
+        var case_id: String
+        var command: String
+        var unit_id: String?
+        var resolution: String?
+        var operator_id: String
+        var operator_role: String
+        var reason: String
+        var issued_at: String
+    }
+
+    struct CommandSent: Encodable {
+        var event_id: String
+        var case_id: String
+        var command: String
+        var status: String
+    }
+
+    func addRoutes(to group: RouterGroup<ConsoleRequestContext>) {
+        group.post("cases/{id}/commands") { request, context in
+            try await command(request, caseID: try context.caseID(), session: try context.requireSession())
+        }
+    }
+
+    func command(_ request: Request, caseID: UUID, session: ConsoleSession) async throws -> Response {
+        let buffer = try await request.body.collect(upTo: 8192)
+        guard let asked = try? JSONDecoder().decode(CommandRequest.self, from: Data(buffer: buffer)) else {
+            throw Problem(.invalidBody, "send {\"command\": …, \"reason\": …}")
+        }
+        // Unknown and out-of-scope cases get the same answer: nothing about other zones leaks.
+        guard let (zone, open) = try await repository.zone(of: caseID), session.account.mayAct(in: zone) else {
+            throw Problem(.notFound, "no such case in your zones")
+        }
+        // The worker acts on open cases only: say so now rather than send a command nobody applies.
+        guard open else { throw Problem(.caseClosed, "the case is closed; its timeline is still readable") }
+        let reason = (asked.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let event = CommandEvent(
+            event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
+            unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
+            resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
+            operator_id: session.account.id, operator_role: session.account.role.rawValue,
+            reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
+            issued_at: ISO8601DateFormatter().string(from: Date()))
+        let bytes = JSONBody.encode(event)
+        let decoder = TopicDecoder(definition: catalog.definition(.commands))
+        if case .failure(let rejection) = decoder.document(value: bytes) {
+            throw Problem(.validation, rejection.detail, field: rejection.field, reason: rejection.reason.rawValue)
+        }
+        if asked.command == "close", event.resolution == nil {
+            throw Problem(.validation, "close needs a resolution", field: "/resolution")
+        }
+        // The worker refuses a release from anyone but the claimant or a supervisor; the console
+        // says so at once instead of sending a command the worker will refuse.
+        if asked.command == "release", session.account.role != .supervisor {
+            let claimant = try await repository.claimant(of: caseID)
+            guard claimant == session.account.id else {
+                throw Problem(
+                    .forbidden,
+                    claimant.map { "the case is claimed by \($0); only they or a supervisor may release it" }
+                        ?? "the case is not claimed")
+            }
+        }
+        do {
+            _ = try await producer.send(
+                KafkaRecord(
+                    topic: catalog.name(.commands), key: Array(zone.utf8), value: bytes,
+                    headers: [KafkaHeader(name: "samu-source", string: "console:\(session.account.id)")]))
+        } catch {
+            throw Problem(.brokerUnavailable, "the command was not sent; try again", retryAfter: 2)
+        }
+        Metrics.Counter(label: "samu_console_commands_total", dimensions: [("command", asked.command)]).increment()
+        logger.info(
+            "console command",
+            metadata: [
+                "operator.id": "\(session.account.id)", "case.id": "\(caseID.lowercased)",
+                "command": "\(asked.command)", "zone.id": "\(zone)",
+            ])
+        return JSONBody.response(
+            CommandSent(event_id: event.event_id, case_id: event.case_id, command: event.command, status: "sent"),
+            status: .accepted)
+    }
+}
