@@ -153,6 +153,15 @@ let package = Package(
             name: "SamuStoreTests", dependencies: ["SamuStore", "SamuModel", "SamuTestSupport"],
             swiftSettings: strict),
         .testTarget(
+            name: "SamuWebTests",
+            dependencies: [
+                "SamuWeb", "SamuStore", "SamuModel", "RdKafka", "SamuTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
             name: "SamuPipelineTests",
             dependencies: [
                 "SamuPipeline", "SamuStore", "SamuModel", "RdKafka", "SamuTestSupport", "SamuTriage",
