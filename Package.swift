@@ -2,9 +2,11 @@
 import PackageDescription
 
 /// Every target: Swift 6 language mode (the tools version's default), warnings are errors.
+/// Strict memory safety everywhere: every unsafe construct is marked `unsafe` where it is used.
 let strict: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
     .enableUpcomingFeature("ExistentialAny"),
+    .strictMemorySafety(),
 ]
 
 let package = Package(
@@ -47,7 +49,7 @@ let package = Package(
                 "CRdKafka",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict + [.strictMemorySafety()]
+            swiftSettings: strict
         ),
         // Pure value types: events, validation against topics/ schemas, the topic catalog.
         .target(

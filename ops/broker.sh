@@ -4,10 +4,16 @@
 #   ops/broker.sh restart   stop, then start a fresh (empty) broker: its memory store only grows
 #   ops/broker.sh stop      stop the broker this script started (by its PID file), nothing else
 #   ops/broker.sh status
+#   ops/broker.sh kill      kill -9 (the memory store is lost), for fault tests
+#   ops/broker.sh pause | resume   SIGSTOP / SIGCONT, for fault tests
+# The one way samu starts a broker: the tests' and the benchmarks' private brokers come through here
+# too, each with SAMU_KAFKA_PORT and SAMU_BROKER_DIR (PID file and log) of its own, and
+# SAMU_KAFKA_ADVERTISED_PORT when clients must reconnect through a proxy in front of it.
 set -euo pipefail
 . "$(cd "$(dirname "$0")" && pwd)/env.sh"
-run="$SAMU_LOCAL/run"; mkdir -p "$run"
+run="${SAMU_BROKER_DIR:-$SAMU_LOCAL/run}"; mkdir -p "$run"
 pidfile="$run/tansu.pid"; log="$run/tansu.log"
+advertised="${SAMU_KAFKA_ADVERTISED_PORT:-$SAMU_KAFKA_PORT}"
 
 ours() { # is the PID in the file alive and a tansu process?
   [ -f "$pidfile" ] || return 1
@@ -22,7 +28,7 @@ start() {
   [ -x "$SAMU_LOCAL/bin/tansu" ] || { echo "broker: tansu is missing; run ops/setup.sh" >&2; exit 1; }
   nohup "$SAMU_LOCAL/bin/tansu" broker \
     --listener-url "tcp://127.0.0.1:$SAMU_KAFKA_PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$SAMU_KAFKA_PORT" \
+    --advertised-listener-url "tcp://127.0.0.1:$advertised" \
     --storage-engine "memory://tansu/" >"$log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 100); do
@@ -49,6 +55,9 @@ case "${1:-start}" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
+  kill) if ours; then pid="$(cat "$pidfile")"; kill -9 "$pid"; for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done; echo "broker: killed (pid $pid)"; else echo "broker: not running"; fi; rm -f "$pidfile" ;;
+  pause) ours && kill -STOP "$(cat "$pidfile")" && echo "broker: paused" ;;
+  resume) ours && kill -CONT "$(cat "$pidfile")" && echo "broker: resumed" ;;
   status) if ours; then echo "broker: running (pid $(cat "$pidfile"))"; else echo "broker: not running"; exit 1; fi ;;
-  *) echo "usage: ops/broker.sh start|stop|restart|status" >&2; exit 2 ;;
+  *) echo "usage: ops/broker.sh start|stop|restart|status|kill|pause|resume" >&2; exit 2 ;;
 esac

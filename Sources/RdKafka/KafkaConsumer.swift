@@ -34,8 +34,17 @@ public final class KafkaConsumer: Sendable {
         var pendingAck: PendingAck?
         var parked: KafkaConsumerEvent?
         var assignment: Set<KafkaTopicPartition> = []
-        var closed = false
-        var stopping = false
+        var lifecycle = Lifecycle.consuming
+    }
+
+    /// Where the consumer is in its life: it only moves forward.
+    private enum Lifecycle: Comparable {
+        /// ``next(maxMessages:timeout:)`` returns messages and rebalances.
+        case consuming
+        /// Asked to stop (graceful shutdown): ``next(maxMessages:timeout:)`` returns `nil`.
+        case stopping
+        /// ``close()`` began: the group is being left.
+        case closed
     }
 
     let client: RdKafkaClient
@@ -52,12 +61,8 @@ public final class KafkaConsumer: Sendable {
             events: RD_KAFKA_EVENT_FETCH | RD_KAFKA_EVENT_REBALANCE | RD_KAFKA_EVENT_LOG | RD_KAFKA_EVENT_ERROR
                 | RD_KAFKA_EVENT_OFFSET_COMMIT,
             logger: logger)
-        let list = unsafe rd_kafka_topic_partition_list_new(Int32(topics.count))!
-        defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
-        for topic in topics {
-            unsafe rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA)
-        }
-        let code = unsafe rd_kafka_subscribe(client.handle, list)
+        let list = RdKafkaTopicPartitionList(subscribingTo: topics)
+        let code = unsafe rd_kafka_subscribe(client.handle, list.pointer)
         if code != RD_KAFKA_RESP_ERR_NO_ERROR {
             throw .rdKafka(code, context: "subscribe to \(topics.joined(separator: ", "))")
         }
@@ -82,7 +87,7 @@ public final class KafkaConsumer: Sendable {
         }
         var batch: [KafkaMessage] = []
         while true {
-            if state.withLock({ $0.closed || $0.stopping }) || Task.isCancelled {
+            if state.withLock({ $0.lifecycle != .consuming }) || Task.isCancelled {
                 return batch.isEmpty ? nil : .messages(batch)
             }
             while batch.count < maxMessages, let event = unsafe client.pollEvent() {
@@ -109,7 +114,7 @@ public final class KafkaConsumer: Sendable {
     /// Makes ``next(maxMessages:)`` return `nil` (at once if it is waiting), so that a consume loop
     /// can end at a batch boundary on graceful shutdown; then call ``close()``.
     public func stopConsuming() {
-        state.withLock { $0.stopping = true }
+        state.withLock { $0.lifecycle = max($0.lifecycle, .stopping) }
         client.waker.signal()
     }
 
@@ -122,27 +127,20 @@ public final class KafkaConsumer: Sendable {
             highest[message.topicPartition] = max(highest[message.topicPartition] ?? -1, message.offset)
         }
         if highest.isEmpty { return }
-        let list = unsafe rd_kafka_topic_partition_list_new(Int32(highest.count))!
-        defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
+        let list = RdKafkaTopicPartitionList(capacity: highest.count)
         for (topicPartition, offset) in highest {
-            let element = unsafe rd_kafka_topic_partition_list_add(
-                list, topicPartition.topic, topicPartition.partition)!
-            unsafe element.pointee.offset = offset + 1
+            list.add(topic: topicPartition.topic, partition: topicPartition.partition, offset: offset + 1)
         }
-        let code = unsafe rd_kafka_offsets_store(client.handle, list)
+        let code = unsafe rd_kafka_offsets_store(client.handle, list.pointer)
         if code == RD_KAFKA_RESP_ERR_NO_ERROR { return }
         // A partial failure names the partitions that are no longer assigned; their messages will
         // be redelivered to the new owner, which the inbox makes harmless.
-        let elements = unsafe UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt))
-        for index in 0..<elements.count {
-            let element = unsafe elements[index]
-            if unsafe element.err == RD_KAFKA_RESP_ERR_NO_ERROR { continue }
+        for element in list.elements where element.error != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.info(
                 "offset not stored: partition no longer assigned",
                 metadata: [
-                    "kafka.topic": "\(unsafe String(cString: element.topic))",
-                    "kafka.partition": unsafe "\(element.partition)",
-                    "kafka.error": "\(unsafe String(cString: rd_kafka_err2name(element.err)))",
+                    "kafka.topic": "\(element.partition.topic)", "kafka.partition": "\(element.partition.partition)",
+                    "kafka.error": "\(unsafe String(cString: rd_kafka_err2name(element.error)))",
                 ])
         }
         if code != RD_KAFKA_RESP_ERR__STATE && code != RD_KAFKA_RESP_ERR__INVALID_ARG {
@@ -164,8 +162,8 @@ public final class KafkaConsumer: Sendable {
     /// be delivered again to the next owner.
     public func close() async throws(KafkaError) {
         if state.withLock({ state -> Bool in
-            defer { state.closed = true }
-            return state.closed
+            defer { state.lifecycle = .closed }
+            return state.lifecycle == .closed
         }) {
             return
         }
@@ -291,20 +289,11 @@ public final class KafkaConsumer: Sendable {
         _ partitions: [KafkaTopicPartition],
         _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws(KafkaError) -> Void
     ) throws(KafkaError) {
-        let list = unsafe rd_kafka_topic_partition_list_new(Int32(max(partitions.count, 1)))!
-        defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
-        for partition in partitions {
-            unsafe rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition)
-        }
-        try unsafe body(list)
+        let list = RdKafkaTopicPartitionList(partitions)
+        try withExtendedLifetime(list) { () throws(KafkaError) in try unsafe body(list.pointer) }
     }
 
     static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaTopicPartition] {
-        guard let list = unsafe list else { return [] }
-        let elements = unsafe UnsafeBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt))
-        return unsafe elements.map {
-            unsafe KafkaTopicPartition(topic: String(cString: $0.topic), partition: $0.partition)
-        }
-        .sorted()
+        unsafe RdKafkaTopicPartitionList.elements(of: list).map(\.partition).sorted()
     }
 }

@@ -1,19 +1,16 @@
 import CRdKafka
-import Dispatch
 
 extension RdKafkaClient {
     /// Asks a broker for cluster metadata (no topics); throws when none answers within `timeout`.
-    /// librdkafka's call blocks, so it runs on a Dispatch thread, not on the cooperative pool.
+    /// librdkafka's call blocks, so it runs on ``BlockingPool``, not on the cooperative pool.
     func requestMetadata(timeout: Duration) async throws(KafkaError) {
         let milliseconds = Int32(
             clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        let code: rd_kafka_resp_err_t = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var metadata: UnsafePointer<rd_kafka_metadata>?
-                let code = unsafe rd_kafka_metadata(self.handle, 0, nil, &metadata, milliseconds)
-                if let metadata = unsafe metadata { unsafe rd_kafka_metadata_destroy(metadata) }
-                continuation.resume(returning: code)
-            }
+        let code: rd_kafka_resp_err_t = await runBlocking {
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let code = unsafe rd_kafka_metadata(self.handle, 0, nil, &metadata, milliseconds)
+            if let metadata = unsafe metadata { unsafe rd_kafka_metadata_destroy(metadata) }
+            return code
         }
         if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError.rdKafka(code, context: "metadata request") }
     }
@@ -46,20 +43,13 @@ extension KafkaConsumer {
     public func lag() -> [KafkaPartitionLag] {
         let partitions = assignment.sorted()
         guard !partitions.isEmpty else { return [] }
-        let list = unsafe rd_kafka_topic_partition_list_new(Int32(partitions.count))!
-        defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
-        for partition in partitions {
-            unsafe rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition)
-        }
-        unsafe rd_kafka_position(client.handle, list)
+        let list = RdKafkaTopicPartitionList(partitions)
+        unsafe rd_kafka_position(client.handle, list.pointer)
         var result: [KafkaPartitionLag] = []
-        for index in 0..<Int(unsafe list.pointee.cnt) {
-            let element = unsafe list.pointee.elems[index]
-            let topic = unsafe String(cString: element.topic)
+        for element in list.elements {
+            let (topic, partition, offset) = (element.partition.topic, element.partition.partition, element.offset)
             var low: Int64 = -1
             var high: Int64 = -1
-            let partition = unsafe element.partition
-            let offset = unsafe element.offset
             let code = unsafe rd_kafka_get_watermark_offsets(client.handle, topic, partition, &low, &high)
             result.append(
                 KafkaPartitionLag(

@@ -46,13 +46,11 @@ public enum KafkaTopicReader {
             }
             if high > low { remaining[partition] = high }
         }
-        let list = unsafe rd_kafka_topic_partition_list_new(partitions)!
-        defer { unsafe rd_kafka_topic_partition_list_destroy(list) }
+        let list = RdKafkaTopicPartitionList(capacity: Int(partitions))
         for partition in 0..<partitions {
-            let element = unsafe rd_kafka_topic_partition_list_add(list, topic, partition)!
-            unsafe element.pointee.offset = Int64(RD_KAFKA_OFFSET_BEGINNING)
+            list.add(topic: topic, partition: partition, offset: Int64(RD_KAFKA_OFFSET_BEGINNING))
         }
-        let code = unsafe rd_kafka_assign(client.handle, list)
+        let code = unsafe rd_kafka_assign(client.handle, list.pointer)
         if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw .rdKafka(code, context: "assign \(topic)") }
         var messages: [KafkaMessage] = []
         let deadline = ContinuousClock.now + .milliseconds(Int(timeoutMilliseconds))

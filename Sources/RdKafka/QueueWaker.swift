@@ -1,5 +1,4 @@
 import CRdKafka
-import Dispatch
 import Synchronization
 
 /// Wakes an async poller when a librdkafka queue goes from empty to non-empty.
@@ -30,11 +29,10 @@ final class QueueWaker: Sendable {
 
     /// Returns when the queue has (probably) something, after `timeout`, or when the task is cancelled.
     func wait(atMost timeout: Duration) async {
-        let nanoseconds =
-            Int(timeout.components.seconds) * 1_000_000_000 + Int(timeout.components.attoseconds / 1_000_000_000)
-        let deadline = DispatchTime.now() + .nanoseconds(nanoseconds)
-        let timer = DispatchWorkItem { [weak self] in self?.signal() }
-        DispatchQueue.global().asyncAfter(deadline: deadline, execute: timer)
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { self?.signal() }
+        }
         defer { timer.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

@@ -901,11 +901,11 @@ extension UUID {
     }
 
     var orderKey: OrderKey {
-        withUnsafeBytes(of: uuid) { bytes in
+        unsafe withUnsafeBytes(of: uuid) { bytes in
             var high: UInt64 = 0
             var low: UInt64 = 0
-            for index in 0..<8 { high = high << 8 | UInt64(bytes[index]) }
-            for index in 8..<16 { low = low << 8 | UInt64(bytes[index]) }
+            for index in 0..<8 { high = unsafe high << 8 | UInt64(bytes[index]) }
+            for index in 8..<16 { low = unsafe low << 8 | UInt64(bytes[index]) }
             return OrderKey(high: high, low: low)
         }
     }

@@ -13,7 +13,7 @@ extension UUID {
 
     /// A version 5 UUID over a binary name.
     public init(v5bytes name: [UInt8], namespace: UUID = .samuNamespace) {
-        var input = withUnsafeBytes(of: namespace.uuid) { Array($0) }
+        var input = unsafe withUnsafeBytes(of: namespace.uuid) { unsafe Array($0) }
         input.append(contentsOf: name)
         var bytes = Array(Insecure.SHA1.hash(data: input).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x50
@@ -29,15 +29,15 @@ extension UUID {
     /// derivation as `init(v5bytes:)` on those 20 bytes, without building arrays (hot path).
     public init(v5 base: UUID, _ number: UInt32, namespace: UUID = .samuNamespace) {
         var hasher = Insecure.SHA1()
-        withUnsafeBytes(of: namespace.uuid) { hasher.update(bufferPointer: $0) }
-        withUnsafeBytes(of: base.uuid) { hasher.update(bufferPointer: $0) }
-        withUnsafeBytes(of: number.bigEndian) { hasher.update(bufferPointer: $0) }
+        unsafe withUnsafeBytes(of: namespace.uuid) { unsafe hasher.update(bufferPointer: $0) }
+        unsafe withUnsafeBytes(of: base.uuid) { unsafe hasher.update(bufferPointer: $0) }
+        unsafe withUnsafeBytes(of: number.bigEndian) { unsafe hasher.update(bufferPointer: $0) }
         var uuid = UUID.samuNamespace.uuid
-        hasher.finalize().withUnsafeBytes { digest in
-            withUnsafeMutableBytes(of: &uuid) { bytes in
-                for index in 0..<16 { bytes[index] = digest[index] }
-                bytes[6] = (bytes[6] & 0x0F) | 0x50
-                bytes[8] = (bytes[8] & 0x3F) | 0x80
+        unsafe hasher.finalize().withUnsafeBytes { digest in
+            unsafe withUnsafeMutableBytes(of: &uuid) { bytes in
+                for index in 0..<16 { unsafe bytes[index] = unsafe digest[index] }
+                unsafe bytes[6] = unsafe (bytes[6] & 0x0F) | 0x50
+                unsafe bytes[8] = unsafe (bytes[8] & 0x3F) | 0x80
             }
         }
         self.init(uuid: uuid)
@@ -54,8 +54,8 @@ extension UUID {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        let (high, low) = withUnsafeBytes(of: base.uuid) { bytes in
-            (
+        let (high, low) = unsafe withUnsafeBytes(of: base.uuid) { bytes in
+            unsafe (
                 bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
                 bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
             )
@@ -63,11 +63,11 @@ extension UUID {
         let first = mix(high ^ mix(low ^ UInt64(number)))
         let second = mix(low ^ mix(first ^ 0x5341_4D55))  // "SAMU"
         var uuid = UUID.samuNamespace.uuid
-        withUnsafeMutableBytes(of: &uuid) { bytes in
-            bytes.storeBytes(of: first, toByteOffset: 0, as: UInt64.self)
-            bytes.storeBytes(of: second, toByteOffset: 8, as: UInt64.self)
-            bytes[6] = (bytes[6] & 0x0F) | 0x80
-            bytes[8] = (bytes[8] & 0x3F) | 0x80
+        unsafe withUnsafeMutableBytes(of: &uuid) { bytes in
+            unsafe bytes.storeBytes(of: first, toByteOffset: 0, as: UInt64.self)
+            unsafe bytes.storeBytes(of: second, toByteOffset: 8, as: UInt64.self)
+            unsafe bytes[6] = unsafe (bytes[6] & 0x0F) | 0x80
+            unsafe bytes[8] = unsafe (bytes[8] & 0x3F) | 0x80
         }
         self.init(uuid: uuid)
     }
@@ -78,8 +78,9 @@ extension UUID {
     public var lowercased: String {
         var text = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
         var position = 0
-        withUnsafeBytes(of: uuid) { bytes in
-            for byte in bytes {
+        unsafe withUnsafeBytes(of: uuid) { bytes in
+            for index in 0..<16 {
+                let byte = unsafe bytes[index]
                 if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
                 text[position] = Self.hexDigits[Int(byte >> 4)]
                 text[position + 1] = Self.hexDigits[Int(byte & 0x0f)]

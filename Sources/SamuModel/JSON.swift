@@ -198,7 +198,7 @@ public struct JSONParser {
     private mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw error("unexpected end of input") }
-        for offset in 0..<count where bytes[index + offset] != literal.utf8Start[offset] {
+        for offset in 0..<count where unsafe bytes[index + offset] != literal.utf8Start[offset] {
             throw error("invalid literal")
         }
         index += count
@@ -441,9 +441,9 @@ extension JSONValue {
         value.withUTF8 { bytes in
             var start = 0
             for index in bytes.indices {
-                let byte = bytes[index]
+                let byte = unsafe bytes[index]
                 guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                output.append(contentsOf: bytes[start..<index])
+                unsafe output.append(contentsOf: bytes[start..<index])
                 start = index + 1
                 switch byte {
                 case UInt8(ascii: "\""): output.append(contentsOf: #"\""#.utf8)
@@ -458,7 +458,7 @@ extension JSONValue {
                     output.append(hex[Int(byte & 0x0f)])
                 }
             }
-            output.append(contentsOf: bytes[start..<bytes.count])
+            unsafe output.append(contentsOf: bytes[start..<bytes.count])
         }
         output.append(UInt8(ascii: "\""))
     }

@@ -432,14 +432,14 @@ public enum PartnerPrivacyScanner {
         case .array(let items):
             for (index, item) in items.enumerated() { visit(item, path: "\(path)/\(index)", found: &found) }
         case .number(let number):
-            if String(number).contains(fineNumber) { found.append("\(path): number with more than 2 decimals") }
+            if unsafe String(number).contains(fineNumber) { found.append("\(path): number with more than 2 decimals") }
         case .string(let text):
-            if text.contains(phone) { found.append("\(path): phone number") }
-            if text.contains(cin) { found.append("\(path): national identity card number") }
-            if text.contains(email) { found.append("\(path): e-mail address") }
-            if text.contains(fineNumber) { found.append("\(path): number with more than 2 decimals") }
-            if path != "/event_id" && text.contains(uuid) { found.append("\(path): an identifier (UUID)") }
-            if let match = text.firstMatch(of: timestamp), match.output.2 != "00" || match.output.3 != "00" {
+            if unsafe text.contains(phone) { found.append("\(path): phone number") }
+            if unsafe text.contains(cin) { found.append("\(path): national identity card number") }
+            if unsafe text.contains(email) { found.append("\(path): e-mail address") }
+            if unsafe text.contains(fineNumber) { found.append("\(path): number with more than 2 decimals") }
+            if unsafe path != "/event_id" && text.contains(uuid) { found.append("\(path): an identifier (UUID)") }
+            if let match = unsafe text.firstMatch(of: timestamp), match.output.2 != "00" || match.output.3 != "00" {
                 found.append("\(path): a time finer than the hour")
             }
         default:

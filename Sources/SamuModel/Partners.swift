@@ -295,7 +295,7 @@ public struct PseudonymKeyring: Sendable {
 
 extension UUID {
     var bytes: [UInt8] {
-        withUnsafeBytes(of: uuid) { Array($0) }
+        unsafe withUnsafeBytes(of: uuid) { unsafe Array($0) }
     }
 }
 

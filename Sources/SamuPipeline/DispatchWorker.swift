@@ -168,7 +168,7 @@ public final class DispatchWorker: Service {
         zones.sync()
         try await load(taking, leasing: true, zones: &zones)
         if !taking.isEmpty {
-            await relay.handOver(try await retrying { try await store.unpublishedOutbox(zones: taking) })
+            try await relay.handOver { try await retrying { try await store.unpublishedOutbox(zones: taking) } }
         }
     }
 

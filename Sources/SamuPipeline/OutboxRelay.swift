@@ -22,6 +22,9 @@ public final class OutboxRelay: Sendable {
     private let inFlight = Mutex(Set<UUID>())
     /// Rows delivered to the brokers whose "published" mark is not written yet.
     private let delivered = Mutex([UUID]())
+    /// Rows marked published while a query for unpublished rows ran (``unpublished(_:)``): its
+    /// answer may predate their marks, and they left the in-flight set meanwhile.
+    private let markedDuringQueries = Mutex<(queries: Int, ids: Set<UUID>)>((0, []))
     private let published = Counter(label: "samu_outbox_published_total")
     private let failed = Counter(label: "samu_outbox_publish_failures_total")
     private let parked = Counter(label: "samu_outbox_parked_total")
@@ -73,12 +76,8 @@ public final class OutboxRelay: Sendable {
 
     /// Rows a previous owner of newly leased zones left unpublished, queued ahead of anything this
     /// worker decides for those zones: a case's outcomes keep their commit order across a takeover.
-    func handOver(_ records: [OutboxRecord]) async {
-        let fresh = inFlight.withLock { inFlight in
-            let fresh = records.filter { !inFlight.contains($0.id) }
-            inFlight.formUnion(fresh.map(\.id))
-            return fresh
-        }
+    func handOver(_ query: () async throws -> [OutboxRecord]) async rethrows {
+        let fresh = try await unpublished(query)
         if fresh.isEmpty { return }
         logger.info(
             "publishing outbox rows a previous owner of these zones left unpublished",
@@ -118,7 +117,30 @@ public final class OutboxRelay: Sendable {
     /// A write that carried these marks committed: the rows are done.
     func marked(_ ids: [UUID]) {
         if ids.isEmpty { return }
+        markedDuringQueries.withLock { tracking in
+            if tracking.queries > 0 { tracking.ids.formUnion(ids) }
+        }
         inFlight.withLock { $0.subtract(ids) }
+    }
+
+    /// Runs a query for unpublished rows and returns those that are not already queued, in the
+    /// producer or marked published since the query began (the database's answer can predate a
+    /// mark written meanwhile): each row goes out once. The rows returned are in flight.
+    func unpublished(_ query: () async throws -> [OutboxRecord]) async rethrows -> [OutboxRecord] {
+        markedDuringQueries.withLock { $0.queries += 1 }
+        defer {
+            markedDuringQueries.withLock { tracking in
+                tracking.queries -= 1
+                if tracking.queries == 0 { tracking.ids.removeAll() }
+            }
+        }
+        let rows = try await query()
+        let markedMeanwhile = markedDuringQueries.withLock { $0.ids }
+        return inFlight.withLock { inFlight in
+            let fresh = rows.filter { !inFlight.contains($0.id) && !markedMeanwhile.contains($0.id) }
+            inFlight.formUnion(fresh.map(\.id))
+            return fresh
+        }
     }
 
     private func markUntilCancelled() async {
@@ -148,13 +170,10 @@ public final class OutboxRelay: Sendable {
                 let store = self.store
                 let age = sweepAge
                 let owner = self.owner
-                let rows = try await withDeadline(Self.callDeadline) {
-                    try await store.unpublishedOutbox(olderThan: age, limit: 1000, leaseOwner: owner)
-                }
-                let fresh = inFlight.withLock { inFlight in
-                    let fresh = rows.filter { !inFlight.contains($0.id) }
-                    inFlight.formUnion(fresh.map(\.id))
-                    return fresh
+                let fresh = try await unpublished {
+                    try await withDeadline(Self.callDeadline) {
+                        try await store.unpublishedOutbox(olderThan: age, limit: 1000, leaseOwner: owner)
+                    }
                 }
                 if !fresh.isEmpty {
                     logger.info(

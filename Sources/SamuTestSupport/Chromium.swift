@@ -40,25 +40,27 @@ public final class Chromium: Sendable {
         try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
         var toBrowser: [Int32] = [0, 0]
         var fromBrowser: [Int32] = [0, 0]
-        guard pipe(&toBrowser) == 0, pipe(&fromBrowser) == 0 else { throw Failure(description: "pipe() failed") }
+        guard unsafe pipe(&toBrowser) == 0, unsafe pipe(&fromBrowser) == 0 else {
+            throw Failure(description: "pipe() failed")
+        }
         let arguments = [
             Self.executable, "--headless=new", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
             "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
             "--disable-background-networking", "--disable-sync", "--mute-audio", "--hide-scrollbars",
             "--user-data-dir=\(profile.path)", "--window-size=\(windowSize.0),\(windowSize.1)", "about:blank",
         ]
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, toBrowser[0], 3)
-        posix_spawn_file_actions_adddup2(&actions, fromBrowser[1], 4)
+        var actions = unsafe posix_spawn_file_actions_t()
+        unsafe posix_spawn_file_actions_init(&actions)
+        defer { unsafe posix_spawn_file_actions_destroy(&actions) }
+        unsafe posix_spawn_file_actions_adddup2(&actions, toBrowser[0], 3)
+        unsafe posix_spawn_file_actions_adddup2(&actions, fromBrowser[1], 4)
         // The browser's own chatter goes nowhere (its errors would interleave with the tests').
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        unsafe posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        unsafe posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         var child: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        let result = posix_spawn(&child, Self.executable, &actions, nil, argv, environ)
+        let argv: [UnsafeMutablePointer<CChar>?] = unsafe arguments.map { unsafe strdup($0) } + [nil]
+        defer { unsafe argv.forEach { unsafe free($0) } }
+        let result = unsafe posix_spawn(&child, Self.executable, &actions, nil, argv, environ)
         Glibc.close(toBrowser[0])
         Glibc.close(fromBrowser[1])
         guard result == 0 else {
@@ -83,7 +85,7 @@ public final class Chromium: Sendable {
         guard wasOpen else { return }
         kill(pid, SIGTERM)
         var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        unsafe waitpid(pid, &status, 0)
         Glibc.close(commands)
         try? FileManager.default.removeItem(at: profile)
     }
@@ -94,7 +96,7 @@ public final class Chromium: Sendable {
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let count = read(answers, &buffer, buffer.count)
+            let count = unsafe read(answers, &buffer, buffer.count)
             if count <= 0 { break }
             pending += buffer[0..<count]
             while let end = pending.firstIndex(of: 0) {
@@ -145,7 +147,7 @@ public final class Chromium: Sendable {
             if let session { message.append("sessionId", .string(session)) }
             var bytes = JSONValue.object(message).serializedBytes
             bytes.append(0)
-            let written = bytes.withUnsafeBytes { write(commands, $0.baseAddress, $0.count) }
+            let written = unsafe bytes.withUnsafeBytes { unsafe write(commands, $0.baseAddress, $0.count) }
             if written != bytes.count {
                 let lost = state.withLock { $0.waiting.removeValue(forKey: id) }
                 lost?.resume(throwing: Failure(description: "could not write to the browser"))

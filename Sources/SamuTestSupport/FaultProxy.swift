@@ -33,11 +33,11 @@ public final class FaultProxy: Sendable {
         self.target = target
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        unsafe setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = Self.address(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        let bound = unsafe withUnsafePointer(to: &address) {
+            unsafe $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                unsafe bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard bound == 0, listen(fd, 64) == 0 else {
@@ -46,8 +46,8 @@ public final class FaultProxy: Sendable {
         }
         var local = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        _ = unsafe withUnsafeMutablePointer(to: &local) {
+            unsafe $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { unsafe getsockname(fd, $0, &length) }
         }
         listener = fd
         port = Int(UInt16(bigEndian: local.sin_port))
@@ -84,7 +84,7 @@ public final class FaultProxy: Sendable {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        unsafe inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         return address
     }
 
@@ -101,9 +101,9 @@ public final class FaultProxy: Sendable {
             }
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = Self.address(port: target)
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            let connected = unsafe withUnsafePointer(to: &address) {
+                unsafe $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    unsafe connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }
             }
             guard connected == 0 else {
@@ -125,7 +125,7 @@ public final class FaultProxy: Sendable {
             state.withLock { $0.sockets.subtract([source, destination]) }
         }
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+            let count = unsafe buffer.withUnsafeMutableBytes { unsafe read(source, $0.baseAddress, $0.count) }
             if count <= 0 { return }
             // Hold the bytes while stalled; drop the connection if it goes down meanwhile.
             while true {
@@ -144,8 +144,8 @@ public final class FaultProxy: Sendable {
             var sent = 0
             while sent < count {
                 // send(MSG_NOSIGNAL): a peer gone must end this pump, not raise SIGPIPE in the tests.
-                let written = buffer[sent..<count].withUnsafeBytes {
-                    send(destination, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                let written = unsafe buffer[sent..<count].withUnsafeBytes {
+                    unsafe send(destination, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
                 }
                 if written <= 0 { return }
                 sent += written

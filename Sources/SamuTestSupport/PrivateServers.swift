@@ -32,27 +32,27 @@ public enum PrivateServers {
     {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("ops-\(UUID().uuidString).log")
         defer { try? FileManager.default.removeItem(at: output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        var actions = unsafe posix_spawn_file_actions_t()
+        unsafe posix_spawn_file_actions_init(&actions)
+        defer { unsafe posix_spawn_file_actions_destroy(&actions) }
+        unsafe posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        unsafe posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        unsafe posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let argv = unsafe ([executable] + arguments).map { unsafe strdup($0) } + [nil]
+        let envp = unsafe merged.map { unsafe strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
+            unsafe argv.forEach { unsafe free($0) }
+            unsafe envp.forEach { unsafe free($0) }
         }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        let spawned = unsafe posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard spawned == 0 else {
             throw CommandFailed(
-                command: executable, output: "posix_spawn failed: \(String(cString: strerror(spawned)))")
+                command: executable, output: unsafe "posix_spawn failed: \(String(cString: strerror(spawned)))")
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        while unsafe waitpid(pid, &status, WNOHANG) == 0 { try await Task.sleep(for: .milliseconds(20)) }
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         // WIFEXITED && WEXITSTATUS == 0
         guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
@@ -67,60 +67,52 @@ public enum PrivateServers {
         public var description: String { "\(command) failed:\n\(output.suffix(2000))" }
     }
 
-    /// A Tansu broker on a port of its own (memory storage, like the shared one).
-    public final class Broker: @unchecked Sendable {
+    /// A Tansu broker on a port of its own (memory storage, like the shared one), started and
+    /// driven by `ops/broker.sh` like the shared one.
+    public final class Broker: Sendable {
         public let port: Int
-        private var process: Process?
-        private let log: URL
-
         /// The port the broker tells its clients to connect to (its own, or a proxy's in front of it).
         public let advertisedPort: Int
+        let directory: URL
 
-        /// A broker on a free port; `advertisedPort` (a ``FaultProxy``'s, say) makes every client
-        /// connection after the bootstrap go there instead.
-        public init(port: Int? = nil, advertisedPort: Int? = nil) throws {
-            self.port = port ?? PrivateServers.freePort()
-            self.advertisedPort = advertisedPort ?? self.port
-            log = FileManager.default.temporaryDirectory.appendingPathComponent("tansu-\(self.port).log")
-            try start()
+        /// Starts a broker on a free port (or `port`); `advertisedPort` (a ``FaultProxy``'s, say)
+        /// makes every client connection after the bootstrap go there instead.
+        public static func start(port: Int? = nil, advertisedPort: Int? = nil) async throws -> Broker {
+            let broker = Broker(port: port ?? PrivateServers.freePort(), advertisedPort: advertisedPort)
+            try await broker.start()
+            return broker
+        }
+
+        private init(port: Int, advertisedPort: Int?) {
+            self.port = port
+            self.advertisedPort = advertisedPort ?? port
+            directory = PrivateServers.local.appendingPathComponent("faults/broker-\(port)")
         }
 
         public var bootstrapServers: String { "127.0.0.1:\(advertisedPort)" }
 
+        private func broker(_ command: String) async throws {
+            try await PrivateServers.run(
+                "/bin/bash", [Repository.root.appendingPathComponent("ops/broker.sh").path, command],
+                environment: [
+                    "SAMU_KAFKA_PORT": "\(port)", "SAMU_KAFKA_ADVERTISED_PORT": "\(advertisedPort)",
+                    "SAMU_BROKER_DIR": directory.path,
+                ])
+        }
+
         /// Starts an empty broker on the same port (after ``kill()``, its data are gone).
-        public func start() throws {
-            let process = Process()
-            process.executableURL = PrivateServers.local.appendingPathComponent("bin/tansu")
-            process.arguments = [
-                "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
-                "tcp://127.0.0.1:\(advertisedPort)", "--storage-engine", "memory://tansu/",
-            ]
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
-            self.process = process
-            for _ in 0..<100 where !PrivateServers.listening(port) { usleep(100_000) }
-        }
-
-        public var pid: Int32 { process?.processIdentifier ?? 0 }
-        public func pause() { Foundation.kill(pid, SIGSTOP) }
-        public func resume() { Foundation.kill(pid, SIGCONT) }
-
+        public func start() async throws { try await broker("start") }
         /// kill -9: the memory store is lost.
-        public func kill() {
-            guard let process else { return }
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            for _ in 0..<500 where process.isRunning { usleep(10_000) }
-            self.process = nil
-            for _ in 0..<50 where PrivateServers.listening(port) { usleep(100_000) }
-        }
+        public func kill() async throws { try await broker("kill") }
+        public func pause() async throws { try await broker("pause") }
+        public func resume() async throws { try await broker("resume") }
 
         deinit {
-            if let process, process.isRunning {
-                Foundation.kill(process.processIdentifier, SIGCONT)
-                Foundation.kill(process.processIdentifier, SIGKILL)
+            // A test that failed before stopping its broker: kill -9 by the PID file, synchronously.
+            let pidfile = directory.appendingPathComponent("tansu.pid")
+            if let text = try? String(contentsOf: pidfile, encoding: .utf8), let pid = Int32(text.trimmed) {
+                Foundation.kill(pid, SIGCONT)
+                Foundation.kill(pid, SIGKILL)
             }
         }
     }
@@ -155,4 +147,8 @@ public enum PrivateServers {
             try await database("destroy")
         }
     }
+}
+
+extension String {
+    var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
 }

@@ -61,7 +61,7 @@ struct PartnersCommand: AsyncParsableCommand {
                     attributes: [.posixPermissions: 0o600])
             else { throw ValidationError("cannot write \(temporary.path)") }
             // rename(2): atomic, whether or not the file existed.
-            guard rename(temporary.path, url.path) == 0 else {
+            guard unsafe rename(temporary.path, url.path) == 0 else {
                 throw ValidationError("cannot move \(temporary.path) to \(url.path)")
             }
             print(

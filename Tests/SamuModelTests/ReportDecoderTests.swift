@@ -354,8 +354,8 @@ struct DerivedIDTests {
     func sameAsBytes() {
         for number: UInt32 in [0, 1, 7, 65_536] {
             let base = UUID()
-            var name = withUnsafeBytes(of: base.uuid) { Array($0) }
-            withUnsafeBytes(of: number.bigEndian) { name.append(contentsOf: $0) }
+            var name = unsafe withUnsafeBytes(of: base.uuid) { unsafe Array($0) }
+            unsafe withUnsafeBytes(of: number.bigEndian) { unsafe name.append(contentsOf: $0) }
             #expect(UUID(v5: base, number) == UUID(v5bytes: name))
         }
     }

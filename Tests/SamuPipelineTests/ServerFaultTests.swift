@@ -147,15 +147,15 @@ extension FaultTests {
 
     @Test("F6: the broker paused (SIGSTOP) for 30 s in the middle of 5,000 reports, then resumed")
     func brokerPause() async throws {
-        let broker = try PrivateServers.Broker()
+        let broker = try await PrivateServers.Broker.start()
         let (harness, documents, ids) = try await prepared(
             reports: 5000, bootstrapServers: broker.bootstrapServers)
         let worker = try SamuBinary.start(["worker"], environment: harness.environment, name: "f6-\(harness.id)")
         let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
         #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 1500 })
-        broker.pause()
+        try await broker.pause()
         try await Task.sleep(for: .seconds(30))
-        broker.resume()
+        try await broker.resume()
         let resumed = ContinuousClock.now
         try await producing.value
         let after = try await aftermath(harness, worker: worker, ids: ids, healed: resumed, timeout: .seconds(150))
@@ -163,7 +163,7 @@ extension FaultTests {
         ledger.conclude("F6 broker SIGSTOP 30 s, resumed", note: "worker stayed up: \(survived ? "yes" : "NO")")
         #expect(recovered, "\(log.suffix(2000))")
         #expect(survived)
-        broker.kill()
+        try await broker.kill()
         try await harness.cleanUp()
     }
 
@@ -175,7 +175,7 @@ extension FaultTests {
         let brokerPort = PrivateServers.freePort()
         let proxy = try FaultProxy(target: brokerPort)
         defer { proxy.stop() }
-        let broker = try PrivateServers.Broker(port: brokerPort, advertisedPort: proxy.port)
+        let broker = try await PrivateServers.Broker.start(port: brokerPort, advertisedPort: proxy.port)
         let (harness, documents, ids) = try await prepared(reports: 5000, bootstrapServers: broker.bootstrapServers)
         let worker = try SamuBinary.start(
             ["worker"], environment: harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 },
@@ -205,7 +205,7 @@ extension FaultTests {
         #expect(survived, "the worker must ride out the partition without a restart")
         #expect(proxy.cutSockets > 0, "no client connection went through the proxy")
         #expect(ledger.cases == ids.count)
-        broker.kill()
+        try await broker.kill()
         try await harness.cleanUp()
     }
 
@@ -213,7 +213,7 @@ extension FaultTests {
         "F6: two workers and the broker paused 20 s: each case's outcomes reach the topic in commit order, each once"
     )
     func outcomeOrderAcrossBrokerPause() async throws {
-        let broker = try PrivateServers.Broker()
+        let broker = try await PrivateServers.Broker.start()
         let (harness, documents, ids) = try await prepared(reports: 4000, bootstrapServers: broker.bootstrapServers)
         var workers: [SamuBinary.Running] = []
         for name in ["a", "b"] {
@@ -227,9 +227,9 @@ extension FaultTests {
         let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) })
         #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 1000 })
         let ownersBefore = try await harness.withStore { try await $0.leaseOwners() }
-        broker.pause()
+        try await broker.pause()
         try await Task.sleep(for: .seconds(20))
-        broker.resume()
+        try await broker.resume()
         let resumed = ContinuousClock.now
         try await producing.value
         let recovered = await eventuallyReachable(timeout: .seconds(150)) { try await allDone(harness, ids.count) }
@@ -268,7 +268,7 @@ extension FaultTests {
         // With no zone changing hands, nothing may be published twice: only a zone's lease holder
         // republishes its rows (a takeover can leave a byte-identical duplicate, deduped by event_id).
         if moved == 0 { #expect(ledger.redeliveredOutcomes == 0) }
-        broker.kill()
+        try await broker.kill()
         try await harness.cleanUp()
     }
 
@@ -346,7 +346,7 @@ extension FaultTests {
         "F7: the broker restarted empty (its memory store lost) after 1,000 reports: recover with topics and a republish"
     )
     func brokerWiped() async throws {
-        let broker = try PrivateServers.Broker()
+        let broker = try await PrivateServers.Broker.start()
         let start = Date()
         let (harness, first, _) = try await prepared(reports: 1000, bootstrapServers: broker.bootstrapServers)
         let worker = try SamuBinary.start(
@@ -358,8 +358,8 @@ extension FaultTests {
             try await harness.readAll(.outcomes).compactMap {
                 $0.value.flatMap { try? JSONParser.parse($0) }?["event_id"]?.stringValue
             })
-        broker.kill()
-        try broker.start()
+        try await broker.kill()
+        try await broker.start()
         let wiped = ContinuousClock.now
         try await Task.sleep(for: .seconds(8))
         let survived = worker.isRunning
@@ -408,7 +408,7 @@ extension FaultTests {
         #expect(recovered, "\(log.suffix(3000))")
         #expect(missing == 0)
         #expect(ledger.clean, "\(ledger)")
-        broker.kill()
+        try await broker.kill()
         try await harness.cleanUp()
     }
 }
