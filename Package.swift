@@ -13,7 +13,9 @@ let package = Package(
     name: "samu",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "samu", targets: ["samu"])
+        .executable(name: "samu", targets: ["samu"]),
+        // For the nested packages (Fuzz/): the model, its decoders and validators.
+        .library(name: "SamuModel", targets: ["SamuModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

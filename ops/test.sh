@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, starts a fresh local broker and the private
 # PostgreSQL cluster, checks formatting, builds, and runs every test suite, integration suites
-# included (they talk to the real servers and cannot be skipped).
+# included (they talk to the real servers and cannot be skipped), then the decoders' libFuzzer run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -12,7 +12,7 @@ ops/broker.sh restart        # Tansu's memory store only grows: every run starts
 ops/database.sh start
 
 echo "test: checking formatting (swift format lint --strict)"
-swift format lint --strict --recursive Sources Tests Package.swift
+swift format lint --strict --recursive Sources Tests Package.swift Fuzz
 
 echo "test: building"
 set +e
@@ -61,4 +61,6 @@ if [ $# -eq 0 ]; then
   [ "$missing" -eq 0 ] || exit 1
   integration=$(printf '%s\n' "${suites[@]}" | grep -c '(integration')
   echo "test: all ${#suites[@]} suites ran and passed ($integration of them integration suites on the real servers)"
+  # The coverage-guided fuzzer (libFuzzer) of the decoders, 60 s, from the committed corpus.
+  ops/fuzz.sh
 fi
