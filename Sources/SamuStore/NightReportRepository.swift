@@ -24,16 +24,26 @@ public struct NightReportRepository: Sendable {
     }
 
     /// One zone's cases over the period.
-    public struct ZoneRow: Sendable, Equatable {
+    public struct ZoneRow: Sendable, Equatable, Encodable {
         public var zone: String
         public var cases: Int
         /// Cases that waited in the queue for a unit at least once.
         public var queued: Int
         /// Cases closed because no bed could be found.
         public var noBed: Int
-        /// Cases finished without a crew on scene.
+        /// Cases finished without a crew on scene (refused, not found, cancelled, no bed).
         public var notReached: Int
+        /// Still open when the report was made.
         public var open: Int
+
+        public init(zone: String, cases: Int, queued: Int, noBed: Int, notReached: Int, open: Int) {
+            self.zone = zone
+            self.cases = cases
+            self.queued = queued
+            self.noBed = noBed
+            self.notReached = notReached
+            self.open = open
+        }
     }
 
     let store: SamuStore

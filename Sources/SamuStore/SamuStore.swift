@@ -198,6 +198,19 @@ public final class SamuStore: Sendable {
     /// With `leaseOwner`, a row keyed by a zone with a lease is returned only when that owner holds
     /// the zone's lease: one worker publishes a zone's outcomes, so a case's outcomes reach the
     /// topic in commit order (rows keyed otherwise, such as partner records, go to any sweeper).
+    /// Outbox rows as `select outbox_id, topic, key, payload, created_at, record_time` returns them.
+    static func outboxRecords(_ rows: PostgresRowSequence) async throws -> [OutboxRecord] {
+        var records: [OutboxRecord] = []
+        for try await (id, topic, key, payload, createdAt, recordTime) in rows.decode(
+            (UUID, String, String?, String, Date, Date?).self)
+        {
+            records.append(
+                OutboxRecord(
+                    id: id, topic: topic, key: key, payload: payload, createdAt: createdAt, recordTime: recordTime))
+        }
+        return records
+    }
+
     /// The unpublished, unparked rows keyed by these zones, oldest first: what a zone's previous
     /// owner left to publish, taken over with the zone's lease.
     public func unpublishedOutbox(zones: [String], limit: Int = 10_000) async throws -> [OutboxRecord] {
@@ -208,15 +221,7 @@ public final class SamuStore: Sendable {
             where published_at is null and parked_at is null and key = any(\(zones))
             order by seq limit \(limit)
             """, logger: logger)
-        var records: [OutboxRecord] = []
-        for try await (id, topic, key, payload, createdAt, recordTime) in rows.decode(
-            (UUID, String, String?, String, Date, Date?).self)
-        {
-            records.append(
-                OutboxRecord(
-                    id: id, topic: topic, key: key, payload: payload, createdAt: createdAt, recordTime: recordTime))
-        }
-        return records
+        return try await Self.outboxRecords(rows)
     }
 
     public func unpublishedOutbox(
@@ -232,15 +237,7 @@ public final class SamuStore: Sendable {
               and (\(leaseOwner ?? "") = '' or l.zone is null or l.owner = \(leaseOwner ?? ""))
             order by o.seq limit \(limit)
             """, logger: logger)
-        var records: [OutboxRecord] = []
-        for try await (id, topic, key, payload, createdAt, recordTime) in rows.decode(
-            (UUID, String, String?, String, Date, Date?).self)
-        {
-            records.append(
-                OutboxRecord(
-                    id: id, topic: topic, key: key, payload: payload, createdAt: createdAt, recordTime: recordTime))
-        }
-        return records
+        return try await Self.outboxRecords(rows)
     }
 
     /// Marks rows as published (the relay's own write, when no batch write carried the marks). Losing

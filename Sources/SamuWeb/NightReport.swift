@@ -16,27 +16,8 @@ public struct NightReport: Sendable, Encodable {
         }
     }
 
-    public struct ZoneDemand: Sendable, Encodable, Equatable {
-        public var zone: String
-        public var cases: Int
-        /// Cases that waited in the queue for a unit at least once.
-        public var queued: Int
-        /// Cases closed because no bed could be found.
-        public var noBed: Int
-        /// Cases finished without a crew on scene (refused, not found, cancelled, no bed).
-        public var notReached: Int
-        /// Still open when the report was made.
-        public var open: Int
-
-        public init(zone: String, cases: Int, queued: Int, noBed: Int, notReached: Int, open: Int) {
-            self.zone = zone
-            self.cases = cases
-            self.queued = queued
-            self.noBed = noBed
-            self.notReached = notReached
-            self.open = open
-        }
-    }
+    /// One zone's cases over the period (queued, left without a bed, not reached, still open).
+    public typealias ZoneDemand = NightReportRepository.ZoneRow
 
     public var from: Date
     public var to: Date
@@ -90,11 +71,7 @@ public struct NightReport: Sendable, Encodable {
             return reached[min(reached.count - 1, Int((Double(reached.count) * p).rounded(.up)) - 1)]
         }
 
-        let zones = try await repository.zones(from: from, to: to).map {
-            ZoneDemand(
-                zone: $0.zone, cases: $0.cases, queued: $0.queued, noBed: $0.noBed, notReached: $0.notReached,
-                open: $0.open)
-        }
+        let zones = try await repository.zones(from: from, to: to)
         return NightReport(
             from: from, to: to, generatedAt: Date(), total: total, byCategory: byCategory, byPriority: byPriority,
             byResolution: byResolution, responseTimes: responseTimes, medianResponseSeconds: percentile(0.5),

@@ -65,6 +65,25 @@ extension FaultTests {
             retries: storeRetries(in: log))
     }
 
+    /// F8's network faults once 500 cases are in: the proxy down 15 s, then slow (200 ms a chunk)
+    /// 10 s, then stalled 10 s. Returns when it healed and the cases written meanwhile.
+    func partition(
+        through proxy: FaultProxy, _ harness: PipelineHarness
+    ) async throws -> (healed: ContinuousClock.Instant, during: Int) {
+        #expect(await eventuallyReachable(timeout: .seconds(60)) { try await cases(harness) >= 500 })
+        let before = try await cases(harness)
+        proxy.mode = .down
+        try await Task.sleep(for: .seconds(15))
+        proxy.mode = .slow(.milliseconds(200))
+        try await Task.sleep(for: .seconds(10))
+        proxy.mode = .stalled
+        try await Task.sleep(for: .seconds(10))
+        proxy.mode = .pass
+        let healed = ContinuousClock.now
+        // Counted by the test's own connection, which no proxy stands in front of.
+        return (healed, try await cases(harness) - before)
+    }
+
     func allDone(_ harness: PipelineHarness, _ expected: Int) async throws -> Bool {
         let counts = try await harness.withStore { try await $0.counts() }
         return counts.cases == expected && counts.unpublished == 0
@@ -116,17 +135,7 @@ extension FaultTests {
         let worker = try SamuBinary.start(["worker"], environment: environment, name: "f8-\(harness.id)")
         // About 200 reports a second: the stream is still flowing through all three faults.
         let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) }, perChunk: 10)
-        #expect(await eventuallyReachable(timeout: .seconds(60)) { try await cases(harness) >= 500 })
-        let before = try await cases(harness)
-        proxy.mode = .down
-        try await Task.sleep(for: .seconds(15))
-        proxy.mode = .slow(.milliseconds(200))
-        try await Task.sleep(for: .seconds(10))
-        proxy.mode = .stalled
-        try await Task.sleep(for: .seconds(10))
-        proxy.mode = .pass
-        let healed = ContinuousClock.now
-        let during = try await cases(harness) - before
+        let (healed, during) = try await partition(through: proxy, harness)
         try await producing.value
         let after = try await aftermath(harness, worker: worker, ids: ids, healed: healed, timeout: .seconds(150))
         let (recovered, threads, ledger, survived, log, retries) = (
@@ -181,17 +190,7 @@ extension FaultTests {
             ["worker"], environment: harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 },
             name: "f8k-\(harness.id)")
         let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) }, perChunk: 10)
-        #expect(await eventuallyReachable(timeout: .seconds(60)) { try await cases(harness) >= 500 })
-        let before = try await cases(harness)
-        proxy.mode = .down
-        try await Task.sleep(for: .seconds(15))
-        proxy.mode = .slow(.milliseconds(200))
-        try await Task.sleep(for: .seconds(10))
-        proxy.mode = .stalled
-        try await Task.sleep(for: .seconds(10))
-        proxy.mode = .pass
-        let healed = ContinuousClock.now
-        let during = try await cases(harness) - before
+        let (healed, during) = try await partition(through: proxy, harness)
         try await producing.value
         let after = try await aftermath(harness, worker: worker, ids: ids, healed: healed, timeout: .seconds(150))
         let (recovered, threads, ledger, survived, log) = (
