@@ -44,7 +44,7 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
-        // The only target with unsafe code: producer, consumer, admin, errors, configuration.
+        // The only target that calls C (librdkafka): producer, consumer, admin, errors, configuration.
         .target(
             name: "RdKafka",
             dependencies: [
