@@ -54,7 +54,7 @@ public struct IntakeClient: Sendable, Equatable {
 /// The console's accounts, sessions and intake clients, and the intake's idempotency keys, in
 /// PostgreSQL. Only hashes reach it: bcrypt for operators' passwords, SHA-256 for tokens (the
 /// console makes both; see `Accounts`).
-public struct AccountRepository: Sendable {
+public struct AccountRepository: StoreRepository {
     let store: SamuStore
     let logger: Logger
 
@@ -62,8 +62,6 @@ public struct AccountRepository: Sendable {
         self.store = store
         self.logger = logger
     }
-
-    var client: PostgresClient { store.client }
 
     /// Creates or updates an operator (the password hash is replaced) and ends the account's open
     /// sessions (a new password or scope), in one transaction.

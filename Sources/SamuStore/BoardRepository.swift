@@ -132,7 +132,7 @@ public struct CaseDetail: Encodable, Sendable {
 /// The console's reads (the board, a case's detail, its personal data through the logged door, the
 /// labels). Every query takes the zones the account may see: scope is enforced in SQL, not by
 /// filtering afterwards.
-public struct BoardRepository: Sendable {
+public struct BoardRepository: StoreRepository {
     /// Bed-ledger entries that mean a case has its bed (held or occupied).
     static let bedTaken = [BedLedgerAction.hold, .admit].map(\.rawValue)
 
@@ -143,8 +143,6 @@ public struct BoardRepository: Sendable {
         self.store = store
         self.logger = logger
     }
-
-    var client: PostgresClient { store.client }
     static let caseLimit = 500
 
     public func board(zones: [String], now: Date = Date()) async throws -> Board {

@@ -5,7 +5,7 @@ import PostgresNIO
 
 /// The HTTP intake's idempotency keys: one row per (client, key) decides which request publishes
 /// a report, and answers every retry with the first request's outcome.
-public struct IntakeKeyRepository: Sendable {
+public struct IntakeKeyRepository: StoreRepository {
     /// What a request holding a key may do.
     public enum Claim: Sendable, Equatable {
         /// The key is this request's: publish, then ``markPublished(client:key:claimID:)``.
@@ -25,8 +25,6 @@ public struct IntakeKeyRepository: Sendable {
         self.store = store
         self.logger = logger
     }
-
-    var client: PostgresClient { store.client }
 
     /// Records the key for this request (or finds it). A key whose first request has not
     /// published after `abandonedAfter` (its process died) is taken over by this one.

@@ -4,7 +4,7 @@ import PostgresNIO
 import SamuModel
 
 /// What `samu report` reads: a period's cases (by the hotline's `reported_at`), grouped and timed.
-public struct NightReportRepository: Sendable {
+public struct NightReportRepository: StoreRepository {
     /// How a period's cases are counted.
     public enum Grouping: Sendable, CaseIterable {
         case category
@@ -53,8 +53,6 @@ public struct NightReportRepository: Sendable {
         self.store = store
         self.logger = logger
     }
-
-    var client: PostgresClient { store.client }
 
     /// The period's cases counted by `grouping`, most frequent first.
     public func counts(by grouping: Grouping, from: Date, to: Date) async throws -> [(key: String, count: Int)] {
