@@ -148,10 +148,24 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    /// Commits the stored offsets now and waits for the group coordinator's answer.
-    public func commit() async throws(KafkaError) {
+    /// Commits the stored offsets now and waits for the group coordinator's answer, at most
+    /// `timeout`: a coordinator that is gone (a broker restarted empty) must not hold a rebalance
+    /// or a shutdown forever. The stored offsets stay stored; the background auto-commit retries.
+    public func commit(timeout: Duration = .seconds(10)) async throws(KafkaError) {
         let client = self.client
-        let code = await runBlocking { unsafe rd_kafka_commit(client.handle, nil, 0) }
+        let milliseconds = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let code = await runBlocking { () -> rd_kafka_resp_err_t in
+            guard let queue = unsafe rd_kafka_queue_new(client.handle) else { return RD_KAFKA_RESP_ERR__FAIL }
+            defer { unsafe rd_kafka_queue_destroy(queue) }
+            let started = unsafe rd_kafka_commit_queue(client.handle, nil, queue, nil, nil)
+            if started != RD_KAFKA_RESP_ERR_NO_ERROR { return started }
+            guard let event = unsafe rd_kafka_queue_poll(queue, milliseconds) else {
+                return RD_KAFKA_RESP_ERR__TIMED_OUT
+            }
+            defer { unsafe rd_kafka_event_destroy(event) }
+            return unsafe rd_kafka_event_error(event)
+        }
         if code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR__NO_OFFSET {
             throw .rdKafka(code, context: "commit offsets")
         }

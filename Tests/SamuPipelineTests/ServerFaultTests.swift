@@ -360,17 +360,24 @@ extension FaultTests {
         try await broker.kill()
         try await broker.start()
         let wiped = ContinuousClock.now
-        try await Task.sleep(for: .seconds(8))
+        // librdkafka notices the missing topics at its next metadata refresh (10 s at most).
+        let clearError = try await eventually(timeout: .seconds(30)) {
+            worker.log.contains("Subscribed topic not available")
+        }
         let survived = worker.isRunning
-        let clearError = worker.log.contains("Subscribed topic not available")
         // The operator's recovery: the topics again; the workers restarted (their idempotent
         // producers' ids died with the broker's state: librdkafka keeps bumping the epoch of an id
         // the new broker never issued); then the outbox republished from PostgreSQL.
         let topics = try await SamuBinary.run(["topics", "create"], environment: harness.environment)
         // The running worker finds the new topics at its next metadata refresh (10 s) and rejoins.
-        let rejoined = try await eventually(timeout: .seconds(60)) {
+        let rejoined = try await eventually(timeout: .seconds(90)) {
             worker.log.components(separatedBy: "kafka.rebalance=assign([t-").count - 1 >= 2
         }
+        // What the worker said about its group and topics, for a failure's message.
+        let groupLines = worker.log.split(separator: "\n").filter {
+            $0.contains("rebalance") || $0.contains("Subscribed") || $0.contains("commit")
+                || $0.contains("Coordinator") || $0.contains("fatal")
+        }.map { String($0.prefix(220)) }.joined(separator: "\n")
         worker.signal(SIGTERM)
         let stopped = try await worker.wait(timeout: .seconds(40))
         let restarted = try SamuBinary.start(
@@ -401,8 +408,8 @@ extension FaultTests {
         )
         #expect(topics.status == 0 && republish.status == 0, "\(topics.output) \(republish.output)")
         #expect(survived, "\(log.suffix(3000))")
-        #expect(clearError, "the worker must say that its topics are gone")
-        #expect(rejoined, "the worker did not find the recreated topics")
+        #expect(clearError, "the worker must say that its topics are gone:\n\(groupLines)")
+        #expect(rejoined, "the worker did not find the recreated topics:\n\(groupLines)")
         #expect(stopped.status == 0)
         #expect(recovered, "\(log.suffix(3000))")
         #expect(missing == 0)
