@@ -14,8 +14,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "samu", targets: ["samu"]),
-        // For the nested packages (Fuzz/): the model, its decoders and validators.
+        // For the nested packages (Fuzz/, Benchmarks/): the libraries the executable is made of.
         .library(name: "SamuModel", targets: ["SamuModel"]),
+        .library(name: "SamuDispatchCore", targets: ["SamuDispatchCore"]),
+        .library(name: "SamuTriage", targets: ["SamuTriage"]),
+        .library(name: "SamuStore", targets: ["SamuStore"]),
+        .library(name: "RdKafka", targets: ["RdKafka"]),
+        .library(name: "SamuPipeline", targets: ["SamuPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

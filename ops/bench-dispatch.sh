@@ -7,13 +7,13 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 . ops/env.sh
 ops/setup.sh >/dev/null
-echo "bench: building samu in release mode"
-swift build -c release --product samu -q
-samu="$root/.build/release/samu"
-"$samu" bench dispatch "$@"
+echo "bench: building the benchmarks (Benchmarks/) in release mode"
+swift build -c release --package-path Benchmarks --scratch-path "$root/.build-bench" --product samu-bench -q
+bench="$root/.build-bench/release/samu-bench"
+"$bench" dispatch "$@"
 
 shim="$SAMU_LOCAL/lib/malloc-count.so"
 cc -O2 -shared -fPIC -o "$shim" ops/benchmarks/malloc-count.c
-count() { LD_PRELOAD="$shim" "$samu" bench dispatch --decisions "$1" --decisions-only 2>&1 >/dev/null | sed -n 's/^malloc-count: \([0-9]*\) allocations$/\1/p'; }
+count() { LD_PRELOAD="$shim" "$bench" dispatch --decisions "$1" --decisions-only 2>&1 >/dev/null | sed -n 's/^malloc-count: \([0-9]*\) allocations$/\1/p'; }
 small=$(count 2000); large=$(count 12000)
 echo "allocations per decision cycle (submit + cancel, setup excluded): $(( (large - small) / 10000 ))   ($small allocations for 2,000 cycles, $large for 12,000)"

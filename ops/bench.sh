@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Issue 5's benchmark in one command: builds samu in release mode, runs `samu bench suite` —
-# baselines and samu interleaved, each measurement on a fresh broker of its own — and draws the
-# plots from its results.
+# samu's benchmark suite in one command: builds the benchmarks (the nested package Benchmarks/, on
+# samu's libraries) in release mode, runs `samu-bench suite` — baselines and samu interleaved, each
+# measurement on a fresh broker of its own — and draws the plots from its results.
 #   ops/bench.sh [--quick] [suite options]     results in docs/performance/ (SAMU_BENCH_RESULTS)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,8 +18,8 @@ if [ ! -f "$plots/.done" ]; then
   touch "$plots/.done"
 fi
 
-echo "bench: building samu in release mode"
-swift build -c release --product samu -q
+echo "bench: building the benchmarks in release mode"
+swift build -c release --package-path Benchmarks --scratch-path "$root/.build-bench" --product samu-bench -q
 
 # The suite starts an empty broker of its own on this port before every measurement: Tansu's memory
 # store only grows, and a broker that has held the previous steps' records is slower.
@@ -30,5 +30,5 @@ fi
 export SAMU_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$port"
 
 results="${SAMU_BENCH_RESULTS:-$root/docs/performance}"
-"$root/.build/release/samu" bench suite --tansu "$SAMU_LOCAL/bin/tansu" --results "$results" "$@" 2> >(grep -v " info samu.bench" >&2)
+"$root/.build-bench/release/samu-bench" suite --fresh-broker --results "$results" "$@" 2> >(grep -v " info samu.bench" >&2)
 PYTHONPATH="$plots" python3 ops/benchmarks/plot.py "$results"

@@ -12,7 +12,7 @@ ops/broker.sh restart        # Tansu's memory store only grows: every run starts
 ops/database.sh start
 
 echo "test: checking formatting (swift format lint --strict)"
-swift format lint --strict --recursive Sources Tests Package.swift Fuzz
+swift format lint --strict --recursive Sources Tests Package.swift Fuzz Benchmarks
 
 echo "test: building"
 set +e

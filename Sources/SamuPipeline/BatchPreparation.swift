@@ -55,8 +55,7 @@ extension DispatchWorker {
     func prepare(_ batch: [KafkaMessage], zones: inout Zones) async throws -> PendingBatch {
         let begin = ContinuousClock.now
         let now = instant()
-        let trace = configuration.stageTrace
-        let consumedAt = trace ? StageClock.now() : 0
+        let consumedAt = trace?.now() ?? 0
         var letters: [DeadLetter] = []
         var decoded: [(KafkaMessage, DecodedEvent)] = []
         for message in batch {
@@ -111,7 +110,7 @@ extension DispatchWorker {
                 reports += 1
                 let caseID = DerivedID.caseID(forReport: report.id)
                 let decision = triage.triage(report)
-                if trace { triagedAt = StageClock.now() }
+                if let trace { triagedAt = trace.now() }
                 recorder.caseOpened(
                     AcceptedReport(
                         report: report, sourceTopic: message.topic, sourcePartition: message.partition,
@@ -166,13 +165,11 @@ extension DispatchWorker {
             recorder.record(
                 actions, zone: event.zone, source: event.eventID.lowercased, at: now.wall,
                 currentUnit: { zone.phase(of: $0)?.unitID })
-            if trace {
-                let dispatchedAt = StageClock.now()
-                for index in firstOutcome..<recorder.write.outbox.count {
-                    recorder.write.outbox[index].stages = [
-                        consumedAt, triagedAt == 0 ? dispatchedAt : triagedAt, dispatchedAt,
-                    ]
-                }
+            if let trace {
+                let dispatchedAt = trace.now()
+                trace.stamp(
+                    recorder.write.outbox[firstOutcome...].lazy.map(\.id),
+                    [consumedAt, triagedAt == 0 ? dispatchedAt : triagedAt, dispatchedAt])
             }
             zones.dispatchers[event.zone] = zone
             touched.insert(event.zone)
@@ -185,11 +182,9 @@ extension DispatchWorker {
                 actions, zone: zoneID,
                 source: "settle/\(batch[0].topic)/\(batch[0].partition)/\(batch[0].offset)/\(zoneID)",
                 at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID })
-            if trace {
-                let settledAt = StageClock.now()
-                for index in firstOutcome..<recorder.write.outbox.count {
-                    recorder.write.outbox[index].stages = [consumedAt, settledAt, settledAt]
-                }
+            if let trace {
+                let settledAt = trace.now()
+                trace.stamp(recorder.write.outbox[firstOutcome...].lazy.map(\.id), [consumedAt, settledAt, settledAt])
             }
             zones.dispatchers[zoneID] = zone
         }

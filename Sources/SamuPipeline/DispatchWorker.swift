@@ -27,6 +27,8 @@ public final class DispatchWorker: Service {
     public let partnerFeed: PartnerFeed.Configuration?
     /// The zones events may name (the deployment's provinces and prefectures).
     public let zoneDirectory: ZoneDirectory
+    /// A benchmark's stage stamps (none in the product).
+    let trace: (any StageTrace)?
     public let statistics = WorkerStatistics()
     let logger: Logger
     let decoder: InboundDecoder
@@ -50,9 +52,10 @@ public final class DispatchWorker: Service {
     public init(
         configuration: SamuConfiguration, catalog: TopicCatalog, store: SamuStore, triage: TriageEngine,
         zones: ZoneDirectory, neighbours: [String: [String]] = [:], partnerFeed: PartnerFeed.Configuration? = nil,
-        logger: Logger
+        trace: (any StageTrace)? = nil, logger: Logger
     ) {
         self.zoneDirectory = zones
+        self.trace = trace
         self.partnerFeed = partnerFeed
         self.configuration = configuration
         self.catalog = catalog
@@ -84,7 +87,7 @@ public final class DispatchWorker: Service {
             defer { producerBox.withLock { $0 = nil } }
             let relay = OutboxRelay(
                 store: store, producer: producer, owner: configuration.workerID, logger: logger,
-                statistics: statistics)
+                statistics: statistics, trace: trace)
             let deadLetters = DeadLetterWriter(
                 producer: producer, topic: catalog.name(.deadLetters), store: store, statistics: statistics,
                 logger: logger)
@@ -368,17 +371,8 @@ public final class DispatchWorker: Service {
         switch result {
         case .success(let written):
             relay.marked(flight.marks)
-            guard configuration.stageTrace else { return (pending, .written(written)) }
-            let committedAt = StageClock.now()
-            return (
-                pending,
-                .written(
-                    written.map { record in
-                        var record = record
-                        record.stages.append(committedAt)
-                        return record
-                    })
-            )
+            if let trace { trace.stamp(written.lazy.map(\.id), [trace.now()]) }
+            return (pending, .written(written))
         case .failure(let error):
             relay.giveBack(flight.marks)
             switch error {

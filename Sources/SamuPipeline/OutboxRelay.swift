@@ -39,11 +39,13 @@ public final class OutboxRelay: Sendable {
 
     /// The worker whose zones' rows the sweep republishes (the holder of their leases).
     let owner: String
+    let trace: (any StageTrace)?
 
     init(
         store: SamuStore, producer: KafkaProducer, owner: String, logger: Logger, statistics: WorkerStatistics,
-        sweepInterval: Duration = .seconds(5), sweepAge: Duration = .seconds(5)
+        trace: (any StageTrace)? = nil, sweepInterval: Duration = .seconds(5), sweepAge: Duration = .seconds(5)
     ) {
+        self.trace = trace
         self.owner = owner
         self.store = store
         self.producer = producer
@@ -193,18 +195,12 @@ public final class OutboxRelay: Sendable {
         await withTaskGroup(of: Void.self) { publishing in
             var running = 0
             while let records = await queue.pop(limit: 1000) {
-                let submitted = StageClock.now()
                 let kafkaRecords = records.map { record in
                     var headers = [
                         KafkaHeader(name: "samu-event-id", string: record.id.lowercased),
                         KafkaHeader(name: "content-type", string: "application/json"),
                     ]
-                    if !record.stages.isEmpty {
-                        headers.append(
-                            KafkaHeader(
-                                name: "samu-stages",
-                                string: (record.stages + [submitted]).map(String.init).joined(separator: ",")))
-                    }
+                    if let trace { headers += trace.headers(for: record.id) }
                     return KafkaRecord(
                         topic: record.topic, key: record.key.map { Array($0.utf8) }, value: Array(record.payload.utf8),
                         headers: headers,
@@ -269,9 +265,4 @@ public final class OutboxRelay: Sendable {
         // never); delivered ones when their mark is written.
         inFlight.withLock { $0.subtract(undelivered + refused) }
     }
-}
-
-/// Wall-clock microseconds for stage traces (comparable across processes on one machine).
-public enum StageClock {
-    public static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
 }

@@ -82,11 +82,6 @@ public struct SamuConfiguration: Sendable {
             name: "SAMU_PARTNER_DAY_GRACE_HOURS", defaultValue: "6",
             meaning: "hours after a UTC day's end before its protected-group counts are published"),
         .init(
-            name: "SAMU_STAGE_TRACE", defaultValue: "0",
-            meaning:
-                "1: each outcome carries a `samu-stages` header with when its event was consumed, triaged, dispatched, committed and published (`samu bench`)"
-        ),
-        .init(
             name: "SAMU_LOG_LEVEL", defaultValue: "info",
             meaning: "trace, debug, info, notice, warning, error, critical"),
         .init(
@@ -116,8 +111,6 @@ public struct SamuConfiguration: Sendable {
     public var database: DatabaseConfiguration
     public var workerID: String
     public var batchSize: Int
-    /// Outcomes carry the stage timestamps of their event (`SAMU_STAGE_TRACE=1`).
-    public var stageTrace: Bool
     public var logLevel: String
     /// Logs as JSON lines (`SAMU_LOG_FORMAT=json`).
     public var jsonLogs: Bool
@@ -210,7 +203,6 @@ public struct SamuConfiguration: Sendable {
             throw Invalid(variable: "SAMU_DATABASE_URL", message: error.message)
         }
         batchSize = try integer("SAMU_WORKER_BATCH_SIZE", default: 500, range: 1...10_000)
-        stageTrace = try integer("SAMU_STAGE_TRACE", default: 0, range: 0...1) == 1
         logLevel = value("SAMU_LOG_LEVEL") ?? "info"
         switch value("SAMU_LOG_FORMAT")?.lowercased() ?? "text" {
         case "text": jsonLogs = false

@@ -28,9 +28,6 @@ public struct OutboxRecord: Sendable, Equatable {
     /// The broker record's timestamp, when it must not be the publication time (partner records
     /// carry the start of their time bucket: the publication time would tell when a case closed).
     public var recordTime: Date?
-    /// When the event behind this row was consumed, triaged, dispatched and committed (Unix
-    /// microseconds), in memory only, when the worker traces stages (`SAMU_STAGE_TRACE`).
-    public var stages: [Int64] = []
 
     public init(id: UUID, topic: String, key: String?, payload: String, createdAt: Date, recordTime: Date? = nil) {
         self.id = id

@@ -10,7 +10,7 @@ struct MigrateCommand: AsyncParsableCommand {
         commandName: "migrate", abstract: "Apply the database migrations this build knows (idempotent).")
 
     func run() async throws {
-        let context = try Context.load(label: "samu.migrate")
+        let context = try Context.forCommand(label: "samu.migrate")
         let applied = try await context.withStore { store in try await store.migrate() }
         let schema = context.configuration.database.schema
         if applied.isEmpty {
@@ -35,7 +35,7 @@ struct TopicsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try requireLibrdKafka()
-            let context = try Context.load(label: "samu.topics")
+            let context = try Context.forCommand(label: "samu.topics")
             // One outcome topic per partner of SAMU_PARTNERS.
             let partners = try context.configuration.partnerIDs()
             let specifications = context.catalog.topics(partners: partners).map { name, definition in
@@ -56,7 +56,7 @@ struct TopicsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the catalog.")
 
         func run() async throws {
-            let context = try Context.load(label: "samu.topics")
+            let context = try Context.forCommand(label: "samu.topics")
             for definition in context.catalog.definitions {
                 print(
                     "\(context.catalog.prefix)\(definition.name)  role=\(definition.role.rawValue) partitions=\(definition.partitions) key=\(definition.key)"
@@ -106,7 +106,7 @@ struct RolesCommand: AsyncParsableCommand {
     @Option(help: "JSON file of role passwords.") var passwords: String?
 
     func run() async throws {
-        let context = try Context.load(label: "samu.roles")
+        let context = try Context.forCommand(label: "samu.roles")
         let partners =
             try context.configuration.partnersPath.map {
                 try PartnerDirectory.load(URL(fileURLWithPath: $0)).partners.map(\.id)
@@ -149,7 +149,7 @@ struct OutboxCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let start = RFC3339.parse(since) else { throw ValidationError("--since: not an RFC 3339 time") }
-            let context = try Context.load(label: "samu.outbox")
+            let context = try Context.forCommand(label: "samu.outbox")
             let count = try await context.withStore { store in
                 try await store.markUnpublished(since: start, topic: topic)
             }

@@ -20,7 +20,7 @@ struct ConsoleCommand: AsyncParsableCommand {
 
     func run() async throws {
         try requireLibrdKafka()
-        let context = try Context.load(label: "samu.console")
+        let context = try Context.forCommand(label: "samu.console")
         let registry = SamuMetrics.bootstrap()
         let store = try SamuStore(configuration: context.configuration.database, logger: context.logger)
         guard let (host, port) = SamuConfiguration.hostAndPort(context.configuration.consoleAddress) else {
@@ -77,7 +77,7 @@ struct OperatorAccountCommand: AsyncParsableCommand {
     var passwordFile: String = "-"
 
     func run() async throws {
-        let context = try Context.load(label: "samu.accounts")
+        let context = try Context.forCommand(label: "samu.accounts")
         guard let role = OperatorAccount.Role(rawValue: role) else {
             throw ValidationError("--role must be operator or supervisor")
         }
@@ -118,7 +118,7 @@ struct ClientAccountCommand: AsyncParsableCommand {
     var tokenFile: String?
 
     func run() async throws {
-        let context = try Context.load(label: "samu.accounts")
+        let context = try Context.forCommand(label: "samu.accounts")
         guard ratePerMinute > 0, burst > 0 else {
             throw ValidationError("--rate-per-minute and --burst must be positive")
         }
@@ -145,7 +145,7 @@ struct ListAccountsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the console accounts.")
 
     func run() async throws {
-        let context = try Context.load(label: "samu.accounts")
+        let context = try Context.forCommand(label: "samu.accounts")
         let accounts = try await context.withStore { store in
             try await Accounts(store: store, logger: context.logger).operatorAccounts()
         }

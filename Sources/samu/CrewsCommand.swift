@@ -20,7 +20,7 @@ struct CrewsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try requireLibrdKafka()
-        let context = try Context.load(label: "samu.crews")
+        let context = try Context.forCommand(label: "samu.crews")
         let unitsTopic = context.catalog.name(.units)
         let bedsTopic = context.catalog.name(.beds)
         try await KafkaProducer.withProducer(configuration: context.configuration.producer, logger: context.logger) {

@@ -15,7 +15,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
         func run() async throws {
             try requireLibrdKafka()
-            let context = try Context.load(label: "samu.dlq")
+            let context = try Context.forCommand(label: "samu.dlq")
             let tool = DeadLetterTool(
                 configuration: context.configuration, catalog: context.catalog, logger: context.logger)
             let entries = try await tool.entries(reason: reason)
@@ -41,7 +41,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 
         func run() async throws {
             try requireLibrdKafka()
-            let context = try Context.load(label: "samu.dlq")
+            let context = try Context.forCommand(label: "samu.dlq")
             let tool = DeadLetterTool(
                 configuration: context.configuration, catalog: context.catalog, logger: context.logger)
             let report = try await context.withStore { store in

@@ -26,7 +26,7 @@ struct IntakeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try requireLibrdKafka()
-        let context = try Context.load(label: "samu.intake")
+        let context = try Context.forCommand(label: "samu.intake")
         let data: Data
         if file == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()

@@ -20,7 +20,7 @@ struct PartnersCommand: AsyncParsableCommand {
         @Option(help: "With --rotate: first hour the new key covers (RFC 3339).") var since: String?
 
         func run() async throws {
-            let context = try Context.load(label: "samu.partners")
+            let context = try Context.forCommand(label: "samu.partners")
             guard let partnersPath = context.configuration.partnersPath else {
                 throw ValidationError("set SAMU_PARTNERS to the partners file")
             }
@@ -80,7 +80,7 @@ struct PartnersCommand: AsyncParsableCommand {
 
         func run() async throws {
             try requireLibrdKafka()
-            let context = try Context.load(label: "samu.partners")
+            let context = try Context.forCommand(label: "samu.partners")
             let partners = try context.configuration.partnerIDs()
             if partners.isEmpty { throw ValidationError("SAMU_PARTNERS is not set: no partner topic to scan") }
             var failed = false

@@ -35,7 +35,7 @@ struct ReportCommand: AsyncParsableCommand {
     var noPNG = false
 
     func run() async throws {
-        let context = try Context.load(label: "samu.report")
+        let context = try Context.forCommand(label: "samu.report")
         guard let language = NightReportPage.Language(rawValue: language) else {
             throw ValidationError("--language must be fr or ar")
         }

@@ -23,7 +23,7 @@ struct SeedCommand: AsyncParsableCommand {
     var occupied = 0.6
 
     func run() async throws {
-        let context = try Context.load(label: "samu.seed")
+        let context = try Context.forCommand(label: "samu.seed")
         guard let seeds = RepositoryFiles.locate("seeds/regions.json")?.deletingLastPathComponent() else {
             throw ValidationError("seeds/ not found; run from the repository")
         }

@@ -36,7 +36,7 @@ struct SimulateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try requireLibrdKafka()
-        let context = try Context.load(label: "samu.simulate")
+        let context = try Context.forCommand(label: "samu.simulate")
         let servers = context.configuration.kafka.bootstrapServers.split(separator: ",")
         for server in servers {
             let host = server.trimmingCharacters(in: .whitespaces).split(separator: ":").dropLast().joined(

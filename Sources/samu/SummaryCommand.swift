@@ -23,7 +23,7 @@ struct SummaryCommand: AsyncParsableCommand {
     var wait: Int = 60
 
     func run() async throws {
-        let context = try Context.load(label: "samu.summary")
+        let context = try Context.forCommand(label: "samu.summary")
         let decoder = ReportDecoder(definition: context.catalog.definition(.reports))
         var valid: [UUID] = []
         var malformed: [(line: Int, bytes: [UInt8], rejection: Rejection)] = []

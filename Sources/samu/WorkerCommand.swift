@@ -14,15 +14,11 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         try requireLibrdKafka()
-        let context = try Context.load(label: "samu.worker")
+        let context = try Context.forCommand(label: "samu.worker")
         // Before any metric is made: swift-metrics binds each metric to the factory of its time.
         let registry = SamuMetrics.bootstrap()
         let store = try SamuStore(configuration: context.configuration.database, logger: context.logger)
-        let worker = DispatchWorker(
-            configuration: context.configuration, catalog: context.catalog, store: store,
-            triage: try context.triageEngine(), zones: try context.configuration.zoneDirectory(),
-            neighbours: try context.deployment()?.neighbours ?? [:],
-            partnerFeed: try context.configuration.partnerFeed(), logger: context.logger)
+        let worker = try context.dispatchWorker(store: store)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: StoreService(store: store)),
             .init(service: worker),

@@ -1,4 +1,4 @@
-"""Plots of `samu bench suite` results: latency against offered rate, and latency histograms.
+"""Plots of `samu-bench suite` results: latency against offered rate, and latency histograms.
 
 Usage: python3 ops/benchmarks/plot.py RESULTS_DIR   (reads results.json and the *.txt samples)
 """

@@ -20,8 +20,8 @@ struct PipelineBench: AsyncParsableCommand {
     @Option(help: "Zones (the demo deployment repeated; 14 is the demo itself).") var zones = 14
 
     func run() async throws {
-        try requireLibrdKafka()
-        let context = try Context.load(label: "samu.bench")
+        try SamuContext.requireLibrdKafka()
+        let context = try SamuContext.load(label: "samu.bench")
         guard let plan = try context.deployment() else { throw ValidationError("no deployment file found") }
         let (rate, count) = (load.rate, load.count)
         let result = try await PipelineRun(
@@ -96,7 +96,7 @@ struct PipelineResult: Sendable {
 /// One run of samu end to end: fresh topics and schema, the deployment reporting in, a real worker
 /// process (`samu worker`, with stage tracing), reports sent open loop, outcomes read back.
 struct PipelineRun {
-    let context: Context
+    let context: SamuContext
     let plan: Deployment
     let rate: Double
     let count: Int
@@ -115,7 +115,6 @@ struct PipelineRun {
         environment["SAMU_WORKER_ID"] = "bench-\(run)"
         // The worker logs warnings only, unless SAMU_BENCH_WORKER_LOG_LEVEL says otherwise (to diagnose).
         environment["SAMU_LOG_LEVEL"] = environment["SAMU_BENCH_WORKER_LOG_LEVEL"] ?? "warning"
-        environment["SAMU_STAGE_TRACE"] = "1"
         let configuration = try SamuConfiguration(environment: environment)
         let catalog = context.catalog.withPrefix(prefix)
         _ = try await KafkaAdmin.createTopics(
@@ -162,7 +161,7 @@ struct PipelineRun {
                         let event = try await reader.next(timeout: .milliseconds(100))
                     {
                         guard case .messages(let messages) = event else { continue }
-                        collected.read(messages, at: StageClock.now())
+                        collected.read(messages, at: WallClock.now())
                     }
                     reader.stopConsuming()
                 }
@@ -257,7 +256,7 @@ final class Collected: Sendable {
     private let state = Mutex(State())
 
     func sent(_ caseID: String, index: Int) {
-        let now = StageClock.now()
+        let now = WallClock.now()
         state.withLock { $0.cases[caseID] = Case(index: index, sent: now) }
     }
 

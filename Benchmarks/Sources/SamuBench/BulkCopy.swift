@@ -1,14 +1,18 @@
 import Foundation
+import Logging
 import PostgresNIO
+import SamuStore
 
-extension SamuStore {
+/// PostgreSQL `COPY … FROM STDIN` of samu's rows: the suite's baseline for what the database alone
+/// ingests.
+enum BulkCopy {
     /// Rows for one table of a ``copy(_:)``: values as PostgreSQL's text form, `nil` for NULL.
-    public struct CopyTable: Sendable {
-        public var table: String
-        public var columns: [String]
-        public var rows: [[String?]]
+    struct CopyTable: Sendable {
+        var table: String
+        var columns: [String]
+        var rows: [[String?]]
 
-        public init(table: String, columns: [String], rows: [[String?]]) {
+        init(table: String, columns: [String], rows: [[String?]]) {
             self.table = table
             self.columns = columns
             self.rows = rows
@@ -17,9 +21,17 @@ extension SamuStore {
 
     /// Loads rows with `COPY … FROM STDIN` (text format), every table in one transaction, committed
     /// durably. Table and column names are samu's own, never input. Returns the rows copied.
-    public func copy(_ tables: [CopyTable]) async throws -> Int {
-        let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection -> Int in
+    static func copy(_ tables: [CopyTable], configuration: DatabaseConfiguration, logger: Logger) async throws -> Int {
+        let client = PostgresClient(configuration: try configuration.clientConfiguration(), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await copy(tables, client: client, logger: logger)
+        }
+    }
+
+    private static func copy(_ tables: [CopyTable], client: PostgresClient, logger: Logger) async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection -> Int in
             var copied = 0
             for table in tables {
                 try await connection.copyFrom(table: table.table, columns: table.columns, logger: logger) { writer in

@@ -21,14 +21,14 @@ struct BenchSuite: AsyncParsableCommand {
     @Option(help: "The sweep's offered rates (reports per second).") var rates = "500,1000,2000,4000,8000,12000,16000"
     @Option(help: "Seconds each sweep step sends for.") var stepSeconds = 6.0
     @Flag(help: "Small counts (a smoke run of the whole command; figures are not meaningful).") var quick = false
-    @Option(
+    @Flag(
         help:
-            "A Tansu binary: a fresh broker is started on the bootstrap address's port before every measurement (its memory store only grows). Without it, the configured broker is used throughout."
-    ) var tansu: String?
+            "Start an empty broker (ops/broker.sh) on the bootstrap address's port before every measurement (Tansu's memory store only grows). Without it, the configured broker is used throughout."
+    ) var freshBroker = false
 
     func run() async throws {
-        try requireLibrdKafka()
-        let context = try Context.load(label: "samu.bench")
+        try SamuContext.requireLibrdKafka()
+        let context = try SamuContext.load(label: "samu.bench")
         guard let demo = try context.deployment() else { throw ValidationError("no deployment file found") }
         let directory = URL(fileURLWithPath: results)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -37,12 +37,10 @@ struct BenchSuite: AsyncParsableCommand {
         var report = SuiteResults(machine: machine.description, started: RFC3339.format(Date()))
         let scale = quick ? 0.1 : 1.0
         func count(_ value: Double) -> Int { max(200, Int(value * scale)) }
-        let broker = try tansu.map {
-            try FreshBroker(binary: $0, bootstrap: context.configuration.kafka.bootstrapServers)
-        }
-        defer { broker?.stop() }
+        let broker = freshBroker ? try FreshBroker(bootstrap: context.configuration.kafka.bootstrapServers) : nil
+        defer { try? broker?.stop() }
         /// Each measurement gets an empty broker when the suite runs its own.
-        func fresh() async throws { try await broker?.restart() }
+        func fresh() async throws { try broker?.restart() }
 
         // 1. Latency at 200 and 1,000 reports a second: baseline, then samu, at each rate.
         for rate in [200.0, 1000.0] {
@@ -396,7 +394,7 @@ struct CopyBaseline {
         var reportsPerSecond: Double { Double(reports) / seconds }
     }
 
-    let context: Context
+    let context: SamuContext
     let plan: Deployment
     let reports: Int
 
@@ -406,7 +404,7 @@ struct CopyBaseline {
         var generator = NightGenerator(deployment: plan, temperature: 6, seed: 9)
         let now = Date()
         let stamp = RFC3339.format(now)
-        var tables: [String: SamuStore.CopyTable] = [:]
+        var tables: [String: BulkCopy.CopyTable] = [:]
         func add(_ table: String, _ columns: [String], _ row: [String?]) {
             tables[table, default: .init(table: table, columns: columns, rows: [])].rows.append(row)
         }
@@ -490,7 +488,7 @@ struct CopyBaseline {
         return try await SamuStore.withStore(configuration: configuration, logger: logger) { store in
             _ = try await store.migrate()
             let started = ContinuousClock.now
-            let rows = try await store.copy(batches)
+            let rows = try await BulkCopy.copy(batches, configuration: configuration, logger: logger)
             let elapsed = seconds(ContinuousClock.now - started)
             try await store.dropSchema()
             return Result(rows: rows, reports: reports, seconds: elapsed)
@@ -498,52 +496,44 @@ struct CopyBaseline {
     }
 }
 
-/// A Tansu broker of the suite's own, restarted empty before each measurement.
-final class FreshBroker: @unchecked Sendable {
-    let binary: String
+/// A broker of the suite's own, restarted empty before each measurement: `ops/broker.sh` on the
+/// bootstrap address's port, with a run directory of its own.
+struct FreshBroker: Sendable {
+    let script: String
     let port: Int
-    private var process: Process?
+    let directory: String
 
-    init(binary: String, bootstrap: String) throws {
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw ValidationError("--tansu \(binary): not an executable")
+    init(bootstrap: String) throws {
+        guard let script = RepositoryFiles.locate("ops/broker.sh")?.path else {
+            throw ValidationError("ops/broker.sh not found: run the suite from the repository (ops/bench.sh)")
         }
         guard let first = bootstrap.split(separator: ",").first,
             let port = first.split(separator: ":").last.flatMap({ Int($0) }),
             first.hasPrefix("127.0.0.1:") || first.hasPrefix("localhost:")
         else {
             throw ValidationError(
-                "--tansu needs a loopback bootstrap address (SAMU_KAFKA_BOOTSTRAP_SERVERS), not \(bootstrap)")
+                "--fresh-broker needs a loopback bootstrap address (SAMU_KAFKA_BOOTSTRAP_SERVERS), not \(bootstrap)")
         }
-        self.binary = binary
+        self.script = script
         self.port = port
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("samu-bench-broker-\(port)").path
     }
 
-    func restart() async throws {
-        stop()
+    func restart() throws { try broker("restart") }
+    func stop() throws { try broker("stop") }
+
+    private func broker(_ command: String) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        let url = "tcp://127.0.0.1:\(port)"
-        process.arguments = [
-            "broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
-        ]
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script, command]
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "SAMU_KAFKA_PORT": "\(port)", "SAMU_KAFKA_ADVERTISED_PORT": "\(port)", "SAMU_BROKER_DIR": directory,
+        ]) { $1 }
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
         try process.run()
-        self.process = process
-        for _ in 0..<100 {
-            if Loopback.accepts(port: port) { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw ValidationError("the fresh broker did not accept connections on port \(port) within 10 s")
-    }
-
-    func stop() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        for _ in 0..<50 where process.isRunning { usleep(100_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        self.process = nil
+        if process.terminationStatus != 0 {
+            throw ValidationError("ops/broker.sh \(command) on port \(port) failed (exit \(process.terminationStatus))")
+        }
     }
 }

@@ -3,10 +3,13 @@ import Foundation
 import SamuDispatchCore
 import SamuModel
 
-struct BenchCommand: AsyncParsableCommand {
+@main
+struct SamuBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks (build with -c release).",
-        subcommands: [BenchSuite.self, DispatchBench.self, HopsBench.self, PipelineBench.self])
+        commandName: "samu-bench", abstract: "samu's benchmarks (build with -c release; see ops/bench.sh).",
+        subcommands: [
+            BenchSuite.self, DispatchBench.self, HopsBench.self, PipelineBench.self, TracedWorkerCommand.self,
+        ])
 }
 
 /// The dispatch core against a linear haversine scan of the same data, in one run.

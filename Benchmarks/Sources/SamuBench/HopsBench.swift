@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RdKafka
 import SamuPipeline
+import Synchronization
 
 /// The broker floor of samu's end-to-end path (issue 5's first baseline): two raw hops through
 /// librdkafka with samu's settings — produce to A, a pass-through consumer re-produces to B, a
@@ -16,8 +17,8 @@ struct HopsBench: AsyncParsableCommand {
     @Option(help: "Bytes per record (a report is ~600).") var size = 600
 
     func run() async throws {
-        try requireLibrdKafka()
-        let context = try Context.load(label: "samu.bench")
+        try SamuContext.requireLibrdKafka()
+        let context = try SamuContext.load(label: "samu.bench")
         let rate = load.rate
         let timed = try await HopsRun(
             context: context, rate: rate, count: load.count, warmup: load.warmup, size: size
@@ -33,13 +34,19 @@ struct HopsBench: AsyncParsableCommand {
 
 /// One run of the two-hop baseline; returns the timed records' latencies in milliseconds.
 struct HopsRun {
-    let context: Context
+    let context: SamuContext
     let rate: Double
     let count: Int
     let warmup: Int
     var size = 600
     /// The broker's CPU time per record over the timed run (every `tansu` process), after ``measure()``.
-    final class BrokerCPU: @unchecked Sendable { var microsecondsPerRecord = Double.nan }
+    final class BrokerCPU: Sendable {
+        private let value = Mutex(Double.nan)
+        var microsecondsPerRecord: Double {
+            get { value.withLock { $0 } }
+            set { value.withLock { $0 = newValue } }
+        }
+    }
     let brokerCPU = BrokerCPU()
 
     func measure() async throws -> [Double] {
