@@ -422,7 +422,8 @@ public struct ZoneDispatcher: Sendable {
         var held: DispatchAction?
         var shelterCandidates: [Candidate] = []
         var shelterID = state.hold?.shelterID
-        if state.hold == nil {
+        let holdsBed = state.triaged.triage.holdsBed
+        if state.hold == nil, holdsBed {
             let (chosen, considered) = bestShelter(for: state)
             shelterCandidates = considered
             if let chosen {
@@ -431,7 +432,9 @@ public struct ZoneDispatcher: Sendable {
             }
         }
         let bedNote =
-            shelterID == nil ? "; no free \(state.triaged.triage.bedType.rawValue) bed in \(zone)" : ""
+            !holdsBed
+            ? "; no bed held (triage)"
+            : shelterID == nil ? "; no free \(state.triaged.triage.bedType.rawValue) bed in \(zone)" : ""
         let record = record(
             caseID, kind: kind, unit: units[unit].id, travel: travel, shelter: shelterID, candidates: candidates,
             candidateCount: candidateCount, shelterCandidates: shelterCandidates, joint: joint,
@@ -547,7 +550,8 @@ public struct ZoneDispatcher: Sendable {
         let available = BedType.allCases.filter { bed in shelters.contains { $0.free(bed) > 0 } }
         var needing: [UUID] = []
         for caseID in mayNeedBed {
-            guard let state = cases[caseID], state.hold == nil, state.phase.needsBed else {
+            guard let state = cases[caseID], state.hold == nil, state.phase.needsBed, state.triaged.triage.holdsBed
+            else {
                 mayNeedBed.remove(caseID)
                 continue
             }

@@ -22,6 +22,21 @@ public enum ReportFactor: String, Sendable, CaseIterable, Codable {
     case withChildren = "with_children"
     case coldExposure = "cold_exposure"
     case illness
+    // Schema version 2: the calls real nights bring (docs/dispatch.md, "Triage").
+    /// Solvents, alcohol or drugs (sniffing glue among street children).
+    case substanceUse = "substance_use"
+    /// A child made to beg by an adult (exploitation: a child in danger).
+    case beggingExploitation = "begging_exploitation"
+    /// The caller believes the person is dead (a crew still goes: a caller cannot confirm a death).
+    case deceased
+    /// Acute psychiatric crisis (agitation, delusions, suicidal words).
+    case psychiatricEmergency = "psychiatric_emergency"
+    /// The person threatens others.
+    case dangerToOthers = "danger_to_others"
+    /// Heat stroke or exhaustion signs, or no shade or water in a heat wave.
+    case heatExposure = "heat_exposure"
+    /// A migrant person (language and the services open to foreigners).
+    case migrant
 }
 
 public enum Sex: String, Sendable, CaseIterable, Codable {

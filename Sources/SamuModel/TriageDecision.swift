@@ -37,6 +37,7 @@ public enum CrewSkill: String, Sendable, CaseIterable, Codable, Comparable {
     case speaksFrench = "speaks_french"
     case speaksTamazight = "speaks_tamazight"
     case speaksSpanish = "speaks_spanish"
+    case speaksEnglish = "speaks_english"
 
     public static func < (lhs: CrewSkill, rhs: CrewSkill) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -58,6 +59,8 @@ public enum Authority: String, Sendable, CaseIterable, Codable, Comparable {
     case childProtection = "child_protection_authority"
     case police
     case health = "health_services"
+    /// The public prosecutor (procureur du Roi): a death, a child exploited.
+    case prosecutor = "public_prosecutor"
 
     public static func < (lhs: Authority, rhs: Authority) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -67,11 +70,13 @@ public struct TriageReason: Sendable, Equatable, Codable {
     public var rule: String
     public var english: String
     public var french: String
+    public var arabic: String
 
-    public init(rule: String, english: String, french: String) {
+    public init(rule: String, english: String, french: String, arabic: String) {
         self.rule = rule
         self.english = english
         self.french = french
+        self.arabic = arabic
     }
 }
 
@@ -82,6 +87,8 @@ public struct TriageDecision: Sendable, Equatable, Codable {
     /// Skills that make a crew a better match without being required (languages, for example).
     public var preferredSkills: Set<CrewSkill>
     public var bedType: BedType
+    /// Whether a bed is held for the case at all (not for a person reported dead).
+    public var holdsBed: Bool
     public var notify: Set<Authority>
     public var reasons: [TriageReason]
     /// The version of the rules file that decided.
@@ -91,8 +98,9 @@ public struct TriageDecision: Sendable, Equatable, Codable {
 
     public init(
         priority: Priority, requiredSkills: Set<CrewSkill>, preferredSkills: Set<CrewSkill> = [], bedType: BedType,
-        notify: Set<Authority>, reasons: [TriageReason], rulesVersion: String, minor: Bool
+        holdsBed: Bool = true, notify: Set<Authority>, reasons: [TriageReason], rulesVersion: String, minor: Bool
     ) {
+        self.holdsBed = holdsBed
         self.priority = priority
         self.requiredSkills = requiredSkills
         self.preferredSkills = preferredSkills

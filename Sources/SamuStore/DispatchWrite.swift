@@ -415,11 +415,17 @@ extension SamuStore {
             "required_skills": .array(triage.requiredSkills.sorted().map { .string($0.rawValue) }),
             "preferred_skills": .array(triage.preferredSkills.sorted().map { .string($0.rawValue) }),
             "bed_type": .string(triage.bedType.rawValue),
+            "holds_bed": .bool(triage.holdsBed),
             "notify": .array(triage.notify.sorted().map { .string($0.rawValue) }),
             "minor": .bool(triage.minor),
             "rules_version": .string(triage.rulesVersion),
             "reasons": .array(
-                triage.reasons.map { ["rule": .string($0.rule), "en": .string($0.english), "fr": .string($0.french)] }),
+                triage.reasons.map {
+                    [
+                        "rule": .string($0.rule), "en": .string($0.english), "fr": .string($0.french),
+                        "ar": .string($0.arabic),
+                    ]
+                }),
         ]
     }
 }

@@ -148,12 +148,14 @@ extension SamuStore {
             reasons = items.compactMap { item in
                 guard let rule = item["rule"]?.stringValue else { return nil }
                 return TriageReason(
-                    rule: rule, english: item["en"]?.stringValue ?? "", french: item["fr"]?.stringValue ?? "")
+                    rule: rule, english: item["en"]?.stringValue ?? "", french: item["fr"]?.stringValue ?? "",
+                    arabic: item["ar"]?.stringValue ?? "")
             }
         }
         return TriageDecision(
             priority: priority, requiredSkills: set("required_skills", CrewSkill.init(rawValue:)),
             preferredSkills: set("preferred_skills", CrewSkill.init(rawValue:)), bedType: bed,
+            holdsBed: json["holds_bed"] != .bool(false),
             notify: set("notify", Authority.init(rawValue:)), reasons: reasons, rulesVersion: version,
             minor: json["minor"] == .bool(true))
     }

@@ -20,6 +20,7 @@ public struct TriageEngine: Sendable {
         var factors: Set<ReportFactor>
         var age: Int?
         var minor: Bool
+        var elderly: Bool
         var sex: Sex
         var night: Bool
         var temperature: Double?
@@ -36,10 +37,12 @@ public struct TriageEngine: Sendable {
         var preferred = Set<CrewSkill>()
         var notify = Set<Authority>()
         var beds = Set<BedType>()
+        var holdsBed = true
         var reasons = [
             TriageReason(
                 rule: "base", english: "Category \(facts.category.rawValue): base \(base.code).",
-                french: "Catégorie \(facts.category.rawValue) : base \(base.code).")
+                french: "Catégorie \(facts.category.rawValue) : base \(base.code).",
+                arabic: "الفئة \(facts.category.rawValue): الأولوية الأساسية \(base.code).")
         ]
         for rule in rules.rules where holds(rule.when, facts) {
             if let floor = rule.then.priorityAtLeast { priority = min(priority, floor) }
@@ -48,18 +51,21 @@ public struct TriageEngine: Sendable {
             preferred.formUnion(rule.then.preferSkills)
             notify.formUnion(rule.then.notify)
             if let bed = rule.then.bed { beds.insert(bed) }
+            if rule.then.holdBed == false { holdsBed = false }
             reasons.append(rule.reason)
         }
         let bed = rules.bedPrecedence.first { beds.contains($0) } ?? rules.defaultBed[facts.sex] ?? .men
         return TriageDecision(
             priority: priority.raised(by: raise), requiredSkills: skills,
             preferredSkills: preferred.subtracting(skills),
-            bedType: bed, notify: notify, reasons: reasons, rulesVersion: rules.version, minor: facts.minor)
+            bedType: bed, holdsBed: holdsBed, notify: notify, reasons: reasons, rulesVersion: rules.version,
+            minor: facts.minor)
     }
 
     func facts(of report: Report) -> Facts {
         let age = report.person.age
         let minor = age.map { $0 < rules.minorAgeBelow } ?? rules.minorCategories.contains(report.category)
+        let elderly = age.map { $0 >= rules.elderlyAgeAtLeast } ?? rules.elderlyCategories.contains(report.category)
         let components = calendar.dateComponents([.hour, .minute], from: report.reportedAt)
         let minuteOfDay = (components.hour ?? 0) * 60 + (components.minute ?? 0)
         let night =
@@ -67,7 +73,8 @@ public struct TriageEngine: Sendable {
             ? (minuteOfDay >= rules.nightFromMinutes || minuteOfDay < rules.nightToMinutes)
             : (minuteOfDay >= rules.nightFromMinutes && minuteOfDay < rules.nightToMinutes)
         return Facts(
-            category: report.category, factors: Set(report.factors), age: age, minor: minor, sex: report.person.sex,
+            category: report.category, factors: Set(report.factors), age: age, minor: minor, elderly: elderly,
+            sex: report.person.sex,
             night: night, temperature: report.temperatureCelsius, count: report.person.count, language: report.language)
     }
 
@@ -76,6 +83,8 @@ public struct TriageEngine: Sendable {
         if let any = condition.anyFactor, any.isDisjoint(with: facts.factors) { return false }
         if let all = condition.allFactors, !all.isSubset(of: facts.factors) { return false }
         if let minor = condition.minor, minor != facts.minor { return false }
+        if let elderly = condition.elderly, elderly != facts.elderly { return false }
+        if let known = condition.ageKnown, known != (facts.age != nil) { return false }
         if let atLeast = condition.ageAtLeast {
             guard let age = facts.age, age >= atLeast else { return false }
         }

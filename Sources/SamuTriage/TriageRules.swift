@@ -11,6 +11,9 @@ public struct TriageRules: Sendable {
         public var anyFactor: Set<ReportFactor>?
         public var allFactors: Set<ReportFactor>?
         public var minor: Bool?
+        public var elderly: Bool?
+        /// Whether the report gives an age at all.
+        public var ageKnown: Bool?
         public var ageAtLeast: Int?
         public var ageBelow: Int?
         public var sexIn: Set<Sex>?
@@ -27,6 +30,8 @@ public struct TriageRules: Sendable {
         public var skills: Set<CrewSkill> = []
         public var preferSkills: Set<CrewSkill> = []
         public var bed: BedType?
+        /// `false`: no bed is held for the case (a person reported dead).
+        public var holdBed: Bool?
         public var notify: Set<Authority> = []
     }
 
@@ -48,6 +53,10 @@ public struct TriageRules: Sendable {
     public var timeZone: TimeZone
     public var minorAgeBelow: Int
     public var minorCategories: Set<BeneficiaryCategory>
+    /// From this age a person is elderly (60: the national statistics office's threshold).
+    public var elderlyAgeAtLeast: Int
+    /// Categories whose person is taken as elderly when the report gives no age.
+    public var elderlyCategories: Set<BeneficiaryCategory>
     public var basePriority: [BeneficiaryCategory: Priority]
     public var defaultBed: [Sex: BedType]
     public var bedPrecedence: [BedType]
@@ -58,8 +67,8 @@ public struct TriageRules: Sendable {
         func fail(_ message: String) -> LoadError { LoadError(message: message) }
         guard case .object(let root) = json else { throw fail("the file must hold a JSON object") }
         let topKeys: Set<String> = [
-            "version", "description", "night", "minor_age_below", "minor_categories", "base_priority", "default_bed",
-            "bed_precedence", "rules",
+            "version", "description", "night", "minor_age_below", "minor_categories", "elderly_age_at_least",
+            "elderly_categories", "base_priority", "default_bed", "bed_precedence", "rules",
         ]
         if let unknown = root.keys.first(where: { !topKeys.contains($0) }) { throw fail("unknown key '\(unknown)'") }
         guard let version = json["version"]?.stringValue, !version.isEmpty else { throw fail("'version' is required") }
@@ -74,6 +83,11 @@ public struct TriageRules: Sendable {
         guard let minorAge = json["minor_age_below"]?.integerValue else { throw fail("'minor_age_below' is required") }
         minorAgeBelow = Int(minorAge)
         minorCategories = try Self.set(json["minor_categories"], BeneficiaryCategory.init, "minor_categories")
+        guard let elderlyAge = json["elderly_age_at_least"]?.integerValue else {
+            throw fail("'elderly_age_at_least' is required")
+        }
+        elderlyAgeAtLeast = Int(elderlyAge)
+        elderlyCategories = try Self.set(json["elderly_categories"], BeneficiaryCategory.init, "elderly_categories")
         var base: [BeneficiaryCategory: Priority] = [:]
         guard case .object(let bases)? = json["base_priority"] else { throw fail("'base_priority' is required") }
         for entry in bases.entries {
@@ -156,11 +170,14 @@ public struct TriageRules: Sendable {
         guard let id = value["id"]?.stringValue, !id.isEmpty else { throw LoadError(message: "a rule has no 'id'") }
         func fail(_ message: String) -> LoadError { LoadError(message: "rule '\(id)': \(message)") }
         guard case .object(let object) = value else { throw fail("must be an object") }
-        if let unknown = object.keys.first(where: { !["id", "when", "then", "reason_en", "reason_fr"].contains($0) }) {
+        let keys = ["id", "when", "then", "reason_en", "reason_fr", "reason_ar"]
+        if let unknown = object.keys.first(where: { !keys.contains($0) }) {
             throw fail("unknown key '\(unknown)'")
         }
-        guard let english = value["reason_en"]?.stringValue, let french = value["reason_fr"]?.stringValue else {
-            throw fail("'reason_en' and 'reason_fr' are required")
+        guard let english = value["reason_en"]?.stringValue, let french = value["reason_fr"]?.stringValue,
+            let arabic = value["reason_ar"]?.stringValue, !english.isEmpty, !french.isEmpty, !arabic.isEmpty
+        else {
+            throw fail("'reason_en', 'reason_fr' and 'reason_ar' are required")
         }
         guard case .object(let when)? = value["when"], !when.entries.isEmpty else {
             throw fail("'when' must be a non-empty object")
@@ -174,9 +191,14 @@ public struct TriageRules: Sendable {
             case "all_factors": condition.allFactors = try set(entry.value, ReportFactor.init, name)
             case "sex_in": condition.sexIn = try set(entry.value, Sex.init, name)
             case "language_in": condition.languageIn = try set(entry.value, { $0 }, name)
-            case "minor", "night":
+            case "minor", "night", "elderly", "age_known":
                 guard case .bool(let flag) = entry.value else { throw fail("'\(entry.key)' must be true or false") }
-                if entry.key == "minor" { condition.minor = flag } else { condition.night = flag }
+                switch entry.key {
+                case "minor": condition.minor = flag
+                case "elderly": condition.elderly = flag
+                case "age_known": condition.ageKnown = flag
+                default: condition.night = flag
+                }
             case "age_at_least", "age_below", "count_at_least":
                 guard let number = entry.value.integerValue else { throw fail("'\(entry.key)' must be an integer") }
                 switch entry.key {
@@ -220,11 +242,15 @@ public struct TriageRules: Sendable {
                     throw fail("unknown bed type \(entry.value.serialized)")
                 }
                 effect.bed = bed
+            case "hold_bed":
+                guard case .bool(let flag) = entry.value else { throw fail("'hold_bed' must be true or false") }
+                effect.holdBed = flag
             default:
                 throw fail("unknown effect '\(entry.key)'")
             }
         }
         return Rule(
-            id: id, when: condition, then: effect, reason: TriageReason(rule: id, english: english, french: french))
+            id: id, when: condition, then: effect,
+            reason: TriageReason(rule: id, english: english, french: french, arabic: arabic))
     }
 }

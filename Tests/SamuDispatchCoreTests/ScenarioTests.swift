@@ -30,6 +30,29 @@ struct ScenarioTests {
         #expect(world.dispatcher.assignment(of: "nearer-child-protection") == child.caseID)
     }
 
+    @Test("a case triage holds no bed for (a person reported dead) gets a unit and never a bed, even when beds free up")
+    func noBedHeld() throws {
+        var world = World()
+        world.unit("u1", at: 1, 0)
+        world.shelter("s1", at: 0.5, 0, beds: [.men: BedCount(capacity: 10, occupied: 0)])
+        let deceased = World.triaged(priority: .p1, holdsBed: false, notify: [.police, .prosecutor])
+        let actions = world.submit(deceased)
+        let decision = try #require(actions.decisions.first)
+        #expect(decision.unitID == "u1")
+        #expect(decision.shelterID == nil)
+        #expect(decision.reason.contains("no bed held"))
+        #expect(actions.holds.isEmpty)
+        world.shelter("s1", at: 0.5, 0, beds: [.men: BedCount(capacity: 12, occupied: 0)])
+        world.advance(.seconds(30))
+        #expect(world.log.holds.isEmpty)
+        #expect(world.dispatcher.beds(at: "s1", .men)! == (12, 0, 0))
+        // The same case with a bed: held at once.
+        var other = World()
+        other.unit("u1", at: 1, 0)
+        other.shelter("s1", at: 0.5, 0, beds: [.men: BedCount(capacity: 10, occupied: 0)])
+        #expect(other.submit(World.triaged(priority: .p1)).holds.count == 1)
+    }
+
     @Test("a preferred language can outweigh a short extra distance")
     func preferredSkill() {
         var world = World()

@@ -69,14 +69,15 @@ struct World {
 
     static func triaged(
         _ id: UUID = UUID(), at east: Double = 0, _ north: Double = 0, priority: Priority = .p2,
-        skills: Set<CrewSkill> = [], preferred: Set<CrewSkill> = [], bed: BedType = .men, notify: Set<Authority> = [],
-        receivedAt: Date = origin
+        skills: Set<CrewSkill> = [], preferred: Set<CrewSkill> = [], bed: BedType = .men, holdsBed: Bool = true,
+        notify: Set<Authority> = [], receivedAt: Date = origin
     ) -> TriagedCase {
         TriagedCase(
             caseID: id, reportID: UUID(), zone: "rabat", location: point(east, north), category: .homelessAdult,
             triage: TriageDecision(
-                priority: priority, requiredSkills: skills, preferredSkills: preferred, bedType: bed, notify: notify,
-                reasons: [], rulesVersion: "test-rules-1", minor: skills.contains(.childProtection)),
+                priority: priority, requiredSkills: skills, preferredSkills: preferred, bedType: bed,
+                holdsBed: holdsBed,
+                notify: notify, reasons: [], rulesVersion: "test-rules-1", minor: skills.contains(.childProtection)),
             receivedAt: receivedAt)
     }
 

@@ -20,12 +20,18 @@ struct Situation: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { name }
 
+    /// The factors schema version 1 knows; a report naming another is a version 2 report.
+    static let versionOneFactors: Set<String> = [
+        "injury", "pregnancy", "disability", "alone_at_night", "violence_in_progress", "immediate_danger",
+        "mental_distress", "with_children", "cold_exposure", "illness",
+    ]
+
     var document: JSONValue {
         var person = JSONObject()
         if let age { person.append("age", .integer(age)) }
         person.append("sex", .string(sex))
         var object = JSONObject()
-        object.append("schema_version", 1)
+        object.append("schema_version", .integer(factors.allSatisfy(Self.versionOneFactors.contains) ? 1 : 2))
         object.append("event_id", .string(UUID().uuidString.lowercased()))
         object.append("reported_at", .string("2026-01-15T\(localTime):00+01:00"))
         object.append("zone", "rabat")
@@ -137,9 +143,53 @@ struct TriageTableTests {
             priority: .p2, skills: [.femaleStaff], bed: .women),
         Expectation(
             situation: Situation(
-                name: "a man of 60 under a bus shelter in Ifrane, −9 °C", category: "homeless_adult", age: 60,
-                factors: ["cold_exposure", "illness"], temperature: -9, localTime: "05:20"),
-            priority: .p1, skills: [.nurse], bed: .men, rules: ["cold-wave", "freezing"]),
+                name: "a man of 60 under a bus shelter in Ifrane, −9 °C (elderly from 60)", category: "homeless_adult",
+                age: 60, factors: ["cold_exposure", "illness"], temperature: -9, localTime: "05:20"),
+            priority: .p1, skills: [.nurse], bed: .elderly, rules: ["cold-wave", "freezing", "elderly"]),
+        Expectation(
+            situation: Situation(
+                name: "a man of 59 at −2 °C is not elderly", category: "homeless_adult", age: 59, temperature: -2,
+                localTime: "04:10"),
+            priority: .p1, skills: [], bed: .men, rules: ["freezing"]),
+        Expectation(
+            situation: Situation(
+                name: "an isolated elderly woman, age not given, at 22:00", category: "isolated_elderly",
+                sex: "female", temperature: 12, localTime: "22:00"),
+            priority: .p2, skills: [.nurse], bed: .elderly, rules: ["elderly", "elderly-at-night"]),
+        Expectation(
+            situation: Situation(
+                name: "a boy of 12 sniffing glue at 22:30", category: "child_street_situation", age: 12,
+                factors: ["substance_use"], temperature: 11, localTime: "22:30"),
+            priority: .p1, skills: [.childProtection, .nurse], bed: .minors, notify: [.childProtection, .health],
+            rules: ["substance-use", "substance-use-minor"]),
+        Expectation(
+            situation: Situation(
+                name: "a girl of 8 made to beg by an adult at 14:00", category: "child_street_situation", age: 8,
+                sex: "female", factors: ["begging_exploitation"], temperature: 24, localTime: "14:00"),
+            priority: .p1, skills: [.childProtection], bed: .minors, notify: [.childProtection, .prosecutor],
+            rules: ["begging-exploitation"]),
+        Expectation(
+            situation: Situation(
+                name: "a man reported dead under a bridge at 06:10", category: "homeless_adult", age: 50,
+                factors: ["deceased"], temperature: 9, localTime: "06:10"),
+            priority: .p1, skills: [], bed: .men, notify: [.police, .prosecutor, .health], rules: ["deceased"]),
+        Expectation(
+            situation: Situation(
+                name: "a man in a psychiatric crisis threatening passers-by at 16:00", category: "mental_distress",
+                age: 30, factors: ["psychiatric_emergency", "danger_to_others"], temperature: 20, localTime: "16:00"),
+            priority: .p1, skills: [.nurse], bed: .men, notify: [.health, .police],
+            rules: ["psychiatric-emergency", "danger-to-others"]),
+        Expectation(
+            situation: Situation(
+                name: "an elderly woman, age not given, alone at 15:00 in a 47 °C heat wave",
+                category: "isolated_elderly",
+                sex: "female", temperature: 47, localTime: "15:00"),
+            priority: .p1, skills: [.nurse], bed: .elderly, rules: ["heat", "heat-wave", "elderly"]),
+        Expectation(
+            situation: Situation(
+                name: "a man of 35 showing heat-stroke signs at 13:00, 38 °C", category: "homeless_adult", age: 35,
+                factors: ["heat_exposure"], temperature: 38, localTime: "13:00"),
+            priority: .p2, skills: [.nurse], bed: .men, rules: ["heat-exposure"]),
         Expectation(
             situation: Situation(
                 name: "a man sleeping out at −2 °C in Errachidia", category: "homeless_adult", age: 52, temperature: -2,
@@ -177,6 +227,50 @@ struct TriageTableTests {
         }
         #expect(decision.reasons.first?.rule == "base")
         #expect(decision.rulesVersion == Fixtures.rules.version)
+    }
+
+    @Test("a person reported dead: no bed is held")
+    func deceasedHoldsNoBed() throws {
+        let situation = Situation(
+            name: "deceased", category: "homeless_adult", age: 50, factors: ["deceased"], localTime: "06:10")
+        #expect(!Fixtures.engine.triage(try Fixtures.report(situation.document)).holdsBed)
+        let alive = Situation(name: "alive", category: "homeless_adult", age: 50, localTime: "06:10")
+        #expect(Fixtures.engine.triage(try Fixtures.report(alive.document)).holdsBed)
+    }
+
+    @Test("a migrant calling in English: a social worker and an English speaker preferred, neither required")
+    func migrantInEnglish() throws {
+        let situation = Situation(
+            name: "migrant", category: "homeless_adult", age: 25, factors: ["migrant"], temperature: 10,
+            localTime: "23:00", language: "en")
+        let decision = Fixtures.engine.triage(try Fixtures.report(situation.document))
+        #expect(decision.preferredSkills == [.socialWorker, .speaksEnglish])
+        #expect(decision.requiredSkills.isEmpty)
+        #expect(decision.priority == .p3)
+    }
+
+    @Test("an unknown sex gets the default bed only with a reason saying so, and female staff preferred")
+    func unknownSex() throws {
+        let situation = Situation(
+            name: "unknown", category: "homeless_adult", sex: "unknown", temperature: 10, localTime: "03:00")
+        let decision = Fixtures.engine.triage(try Fixtures.report(situation.document))
+        #expect(decision.reasons.contains { $0.rule == "sex-unknown" })
+        #expect(decision.preferredSkills.contains(.femaleStaff))
+        let known = Situation(name: "known", category: "homeless_adult", sex: "male", localTime: "03:00")
+        #expect(
+            !Fixtures.engine.triage(try Fixtures.report(known.document)).reasons.contains { $0.rule == "sex-unknown" })
+    }
+
+    @Test("every reason is given in Arabic, French and English")
+    func reasonsInThreeLanguages() throws {
+        for rule in Fixtures.rules.rules {
+            #expect(
+                !rule.reason.arabic.isEmpty && !rule.reason.french.isEmpty && !rule.reason.english.isEmpty, "\(rule.id)"
+            )
+            #expect(rule.reason.arabic.unicodeScalars.contains { (0x0600...0x06FF).contains($0.value) }, "\(rule.id)")
+        }
+        let situation = Situation(name: "base", category: "homeless_adult", localTime: "12:00")
+        #expect(Fixtures.engine.triage(try Fixtures.report(situation.document)).reasons[0].arabic.contains("الفئة"))
     }
 
     @Test("a call in Tamazight prefers a Tamazight speaker without requiring one")
