@@ -19,13 +19,12 @@ public enum RepositoryFiles {
     }
 }
 
-/// A deployment: zones with their neighbours, mobile units and shelters. The shipped one,
+/// A deployment: zones, mobile units and shelters. The shipped one,
 /// `seeds/demo/deployment.json`, is invented demo data (the sources give none of it).
 public struct Deployment: Sendable {
     public struct Zone: Sendable, Equatable {
         public var zone: String
         public var centroid: GeoPoint
-        public var neighbours: [String]
     }
 
     public struct Unit: Sendable, Equatable {
@@ -74,9 +73,7 @@ public struct Deployment: Sendable {
             guard let zone = value["zone"]?.stringValue, let centroid = point(value["centroid"]) else {
                 throw LoadError(message: "a zone needs 'zone' and 'centroid'")
             }
-            var neighbours: [String] = []
-            if case .array(let items)? = value["neighbours"] { neighbours = items.compactMap(\.stringValue) }
-            zones.append(Zone(zone: zone, centroid: centroid, neighbours: neighbours))
+            zones.append(Zone(zone: zone, centroid: centroid))
         }
         var units: [Unit] = []
         for value in unitValues {
@@ -112,16 +109,40 @@ public struct Deployment: Sendable {
         return Deployment(label: json["label"]?.stringValue ?? "", zones: zones, units: units, shelters: shelters)
     }
 
-    /// Neighbour zones by zone, for mutual aid.
-    public var neighbours: [String: [String]] {
-        Dictionary(zones.map { ($0.zone, $0.neighbours) }, uniquingKeysWith: { first, _ in first })
+    /// How far mutual aid looks: 220 km, great-circle, from a zone's centroid to the nearest unit
+    /// base of another zone (Agadir to Marrakech, about three hours by road; a design assumption).
+    public static let mutualAidRadiusKilometres = 220.0
+
+    /// Neighbour zones by zone, for mutual aid, nearest first: the zones with a unit based within
+    /// `radiusKilometres` of the zone's centroid (a zone without units: its centroid), at most
+    /// `atMost`. Measured, not written by hand: Laâyoune's nearest zone with units, Agadir, is
+    /// 506 km away (650 km by road), so Laâyoune has none.
+    public func neighbours(
+        radiusKilometres: Double = Self.mutualAidRadiusKilometres, atMost: Int = 4
+    ) -> [String: [String]] {
+        var bases: [String: [GeoPoint]] = [:]
+        for unit in units { bases[unit.zone, default: []].append(unit.base) }
+        var result: [String: [String]] = [:]
+        for zone in zones {
+            var near: [(zone: String, kilometres: Double)] = []
+            for other in zones where other.zone != zone.zone {
+                let points = bases[other.zone] ?? [other.centroid]
+                let kilometres = points.map { zone.centroid.haversineKilometres(to: $0) }.min() ?? .infinity
+                if kilometres <= radiusKilometres { near.append((other.zone, kilometres)) }
+            }
+            near.sort { ($0.kilometres, $0.zone) < ($1.kilometres, $1.zone) }
+            result[zone.zone] = near.prefix(atMost).map(\.zone)
+        }
+        return result
     }
+
+    /// ``neighbours(radiusKilometres:atMost:)`` with the defaults.
+    public var neighbours: [String: [String]] { neighbours() }
 }
 
 extension Deployment {
     /// This deployment repeated until it has `count` zones (benchmarks: 75 zones from the 14 demo
-    /// ones). Copy *k* of zone `z` is `z-bk`, a few kilometres east, with its own units and shelters;
-    /// neighbours stay within the copy.
+    /// ones). Copy *k* of zone `z` is `z-bk`, a few kilometres east, with its own units and shelters.
     public func scaled(toZones count: Int) -> Deployment {
         guard !zones.isEmpty else { return self }
         var scaled = Deployment(label: "\(label) ×\(count) zones", zones: [], units: [], shelters: [])
@@ -134,10 +155,7 @@ extension Deployment {
             }
             let taken = Set(zones.prefix(count - scaled.zones.count).map(\.zone))
             for zone in zones where taken.contains(zone.zone) {
-                scaled.zones.append(
-                    Zone(
-                        zone: zone.zone + suffix, centroid: moved(zone.centroid),
-                        neighbours: zone.neighbours.filter(taken.contains).map { $0 + suffix }))
+                scaled.zones.append(Zone(zone: zone.zone + suffix, centroid: moved(zone.centroid)))
             }
             for unit in units where taken.contains(unit.zone) {
                 scaled.units.append(

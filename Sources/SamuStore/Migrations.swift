@@ -586,6 +586,35 @@ public enum Migrations {
                     add constraint bed_ledger_action_check \(oneOf(BedLedgerAction.self, column: "action"))
                 """,
             ]),
+        Migration(
+            version: 13, name: "the statistics office's codes, Arabic names, census and communes",
+            statements: [
+                // HCP's code, its Arabic spelling (name_ar) beside the form printed in the sources,
+                // and the 2024 census (seeds/ via ops/data/hcp.py).
+                """
+                alter table ref_regions add column hcp_code text unique, add column name_ar_in_source text,
+                    add column population_2024 int8 check (population_2024 >= 0),
+                    add column households_2024 int8 check (households_2024 >= 0)
+                """,
+                """
+                alter table ref_zones add column hcp_code text unique, add column name_ar_in_source text,
+                    add column population_2024 int8 check (population_2024 >= 0),
+                    add column households_2024 int8 check (households_2024 >= 0)
+                """,
+                """
+                create table ref_communes (
+                    hcp_code text primary key,
+                    slug text not null,
+                    name_fr text not null,
+                    name_ar text not null,
+                    kind text not null,
+                    zone text not null references ref_zones (code),
+                    population_2024 int8 not null check (population_2024 >= 0),
+                    households_2024 int8 not null check (households_2024 >= 0)
+                )
+                """,
+                "create index ref_communes_zone on ref_communes (zone)",
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

@@ -35,8 +35,18 @@ public struct NightReportRepository: StoreRepository {
         public var notReached: Int
         /// Still open when the report was made.
         public var open: Int
+        /// The zone's population at the 2024 census (statistics office), when the reference data has it.
+        public var population: Int?
 
-        public init(zone: String, cases: Int, queued: Int, noBed: Int, notReached: Int, open: Int) {
+        /// Cases per 100,000 inhabitants (2024 census), when the population is known.
+        public var casesPer100k: Double? {
+            population.flatMap { $0 > 0 ? Double(cases) * 100_000 / Double($0) : nil }
+        }
+
+        public init(
+            zone: String, cases: Int, queued: Int, noBed: Int, notReached: Int, open: Int, population: Int? = nil
+        ) {
+            self.population = population
             self.zone = zone
             self.cases = cases
             self.queued = queued
@@ -98,17 +108,20 @@ public struct NightReportRepository: StoreRepository {
                    count(*) filter (where c.resolution = \(Resolution.noBedTonight.rawValue)),
                    count(*) filter (where not c.open and not exists (
                        select 1 from case_timeline t where t.case_id = c.case_id and t.status = \(onScene))),
-                   count(*) filter (where c.open)
-            from cases c join report_facts r using (report_id)
+                   count(*) filter (where c.open),
+                   z.population_2024
+            from cases c join report_facts r using (report_id) left join ref_zones z on z.code = c.zone
             where r.reported_at >= \(from) and r.reported_at < \(to)
-            group by c.zone order by c.zone
+            group by c.zone, z.population_2024 order by c.zone
             """, logger: logger)
         var zones: [ZoneRow] = []
-        for try await (zone, cases, queued, noBed, notReached, open) in rows.decode(
-            (String, Int, Int, Int, Int, Int).self)
+        for try await (zone, cases, queued, noBed, notReached, open, population) in rows.decode(
+            (String, Int, Int, Int, Int, Int, Int?).self)
         {
             zones.append(
-                ZoneRow(zone: zone, cases: cases, queued: queued, noBed: noBed, notReached: notReached, open: open))
+                ZoneRow(
+                    zone: zone, cases: cases, queued: queued, noBed: noBed, notReached: notReached, open: open,
+                    population: population))
         }
         return zones
     }

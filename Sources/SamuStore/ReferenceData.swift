@@ -16,6 +16,24 @@ public struct ReferenceData: Sendable {
         public var external: Bool
         public var number: Int?
         public var kind: String?
+        /// The statistics office's (HCP) code, and the 2024 census.
+        public var hcpCode: String?
+        /// The Arabic name as the sources print it, where it differs from HCP's (``nameArabic``).
+        public var arabicInSource: String?
+        public var population: Int?
+        public var households: Int?
+    }
+
+    /// A commune or arrondissement as the statistics office lists it (`seeds/hcp/communes.json`).
+    public struct Commune: Sendable {
+        public var hcpCode: String
+        public var slug: String
+        public var nameFrench: String
+        public var nameArabic: String
+        public var kind: String
+        public var zone: String
+        public var population: Int
+        public var households: Int
     }
 
     public struct LoadError: Error, Sendable, CustomStringConvertible {
@@ -28,6 +46,7 @@ public struct ReferenceData: Sendable {
     /// Labels by kind: beneficiary_category, facility_type, bed_type, crew_skill.
     public var labels: [String: [Row]]
     public var projects: [JSONValue]
+    public var communes: [Commune]
 
     /// Reads the seed files from a `seeds/` folder.
     public static func load(seeds: URL) throws(LoadError) -> ReferenceData {
@@ -50,8 +69,22 @@ public struct ReferenceData: Sendable {
                     code: code, parent: parentKey.flatMap { value[$0]?.stringValue }, nameArabic: ar, nameFrench: fr,
                     nameEnglish: en, source: value["source"]?.stringValue ?? "",
                     external: value["external"] == .bool(true),
-                    number: value["official_number"]?.integerValue.map(Int.init), kind: value["kind"]?.stringValue)
+                    number: value["official_number"]?.integerValue.map(Int.init), kind: value["kind"]?.stringValue,
+                    hcpCode: value["hcp_code"]?.stringValue, arabicInSource: value["name_ar_in_source"]?.stringValue,
+                    population: value["population_2024"]?.integerValue.map(Int.init),
+                    households: value["households_2024"]?.integerValue.map(Int.init))
             }
+        }
+        let communes = try array("hcp/communes.json").map { value throws(LoadError) in
+            guard let code = value["hcp_code"]?.stringValue, let slug = value["slug"]?.stringValue,
+                let fr = value["name_fr"]?.stringValue, let ar = value["name_ar"]?.stringValue,
+                let kind = value["kind"]?.stringValue, let zone = value["zone"]?.stringValue,
+                let population = value["population_2024"]?.integerValue,
+                let households = value["households_2024"]?.integerValue
+            else { throw LoadError(message: "hcp/communes.json: a row lacks a field: \(value.serialized.prefix(120))") }
+            return Commune(
+                hcpCode: code, slug: slug, nameFrench: fr, nameArabic: ar, kind: kind, zone: zone,
+                population: Int(population), households: Int(households))
         }
         return ReferenceData(
             regions: try rows("regions.json"),
@@ -62,7 +95,7 @@ public struct ReferenceData: Sendable {
                 "bed_type": try rows("bed-types.json"),
                 "crew_skill": try rows("crew-skills.json"),
             ],
-            projects: try array("samu-projects.json"))
+            projects: try array("samu-projects.json"), communes: communes)
     }
 }
 
@@ -83,6 +116,7 @@ extension SamuStore {
                     name_fr = excluded.name_fr, name_en = excluded.name_en, source = excluded.source,
                     external = excluded.external
                 """, logger: logger)
+            try await Self.census(r, table: "ref_regions", connection: connection, logger: logger)
             let z = data.zones
             try await connection.query(
                 """
@@ -94,6 +128,18 @@ extension SamuStore {
                 on conflict (code) do update set region = excluded.region, kind = excluded.kind, name_ar = excluded.name_ar,
                     name_fr = excluded.name_fr, name_en = excluded.name_en, source = excluded.source,
                     external = excluded.external
+                """, logger: logger)
+            try await Self.census(z, table: "ref_zones", connection: connection, logger: logger)
+            let m = data.communes
+            try await connection.query(
+                """
+                insert into ref_communes (hcp_code, slug, name_fr, name_ar, kind, zone, population_2024, households_2024)
+                select * from unnest(\(m.map(\.hcpCode))::text[], \(m.map(\.slug))::text[], \(m.map(\.nameFrench))::text[],
+                    \(m.map(\.nameArabic))::text[], \(m.map(\.kind))::text[], \(m.map(\.zone))::text[],
+                    \(m.map { Int64($0.population) })::int8[], \(m.map { Int64($0.households) })::int8[])
+                on conflict (hcp_code) do update set slug = excluded.slug, name_fr = excluded.name_fr,
+                    name_ar = excluded.name_ar, kind = excluded.kind, zone = excluded.zone,
+                    population_2024 = excluded.population_2024, households_2024 = excluded.households_2024
                 """, logger: logger)
             var labelCount = 0
             for (kind, rows) in data.labels.sorted(by: { $0.key < $1.key }) {
@@ -126,9 +172,28 @@ extension SamuStore {
                 """, logger: logger)
             return [
                 "ref_regions": data.regions.count, "ref_zones": data.zones.count, "ref_labels": labelCount,
-                "ref_projects": data.projects.count,
+                "ref_projects": data.projects.count, "ref_communes": data.communes.count,
             ]
         }
+    }
+
+    /// The statistics office's code, the printed Arabic name and the census of regions or zones.
+    private static func census(
+        _ rows: [ReferenceData.Row], table: String, connection: PostgresConnection, logger: Logger
+    ) async throws {
+        var query = PostgresQuery(
+            unsafeSQL: """
+                update \(table) t set hcp_code = nullif(v.h, ''), name_ar_in_source = nullif(v.a, ''),
+                    population_2024 = nullif(v.p, -1), households_2024 = nullif(v.n, -1)
+                from unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[]) as v(c, h, a, p, n)
+                where t.code = v.c
+                """)
+        query.binds.append(rows.map(\.code))
+        query.binds.append(rows.map { $0.hcpCode ?? "" })
+        query.binds.append(rows.map { $0.arabicInSource ?? "" })
+        query.binds.append(rows.map { Int64($0.population ?? -1) })
+        query.binds.append(rows.map { Int64($0.households ?? -1) })
+        try await connection.query(query, logger: logger)
     }
 }
 

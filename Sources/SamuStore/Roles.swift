@@ -45,13 +45,16 @@ public struct DatabaseRoles: Sendable {
         "processed_events", "reports", "decisions", "follow_ups", "case_timeline", "bed_ledger", "partner_records",
         "partner_aggregates", "parked_dead_letters",
     ]
-    static let workerReadOnly = ["schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_projects"]
+    static let workerReadOnly = [
+        "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_projects", "ref_communes",
+    ]
     /// What the console reads: the board, case details, labels, accounts and intake clients.
     /// Not `reports`: its personal data is read through `samu_read_personal_data`, one logged
     /// read at a time; the board reads `report_facts`.
     static let consoleReadOnly = [
-        "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "report_facts", "cases", "case_timeline",
-        "decisions", "units", "shelter_beds", "bed_ledger", "operators", "intake_clients", "personal_data_reads",
+        "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_communes", "report_facts", "cases",
+        "case_timeline", "decisions", "units", "shelter_beds", "bed_ledger", "operators", "intake_clients",
+        "personal_data_reads",
     ]
     /// What the console writes: its sessions and the intake's idempotency keys.
     static let consoleWritable = ["console_sessions", "intake_requests"]

@@ -28,6 +28,7 @@ public struct NightReportPage: Sendable {
             "not_reached": "Non atteints", "open": "Encore ouverts", "none": "Aucun cas sur la période.",
             "open_case": "ouvert", "cancelled": "annulé", "untriaged": "non trié",
             "not_reached_band": "pas d'équipe sur place (encore)", "minutes": "min",
+            "per_100k": "Cas pour 100 000 habitants (RGPH 2024)",
         ],
         .ar: [
             "title": "الإسعاف الاجتماعي المتنقل — تقرير الليلة", "period": "الفترة", "generated": "أُعدّ في",
@@ -38,6 +39,7 @@ public struct NightReportPage: Sendable {
             "not_reached": "لم يُوصل إليها", "open": "ما زالت مفتوحة", "none": "لا توجد حالات في هذه الفترة.",
             "open_case": "مفتوحة", "cancelled": "ملغاة", "untriaged": "غير مصنفة",
             "not_reached_band": "لم يصل الفريق (بعد)", "minutes": "دقيقة",
+            "per_100k": "الحالات لكل 100000 نسمة (إحصاء 2024)",
         ],
     ]
 
@@ -135,13 +137,13 @@ public struct NightReportPage: Sendable {
                 report.responseTimes.map { ($0.key == "not_reached" ? t("not_reached_band") : $0.key, $0.count) },
                 color: "#e07b00")
             body += "</section><section><h2>\(Self.escape(t("unmet")))</h2><table><tr>"
-            for key in ["zone", "cases", "queued", "no_bed", "not_reached", "open"] {
+            for key in ["zone", "cases", "queued", "no_bed", "not_reached", "open", "per_100k"] {
                 body += "<th>\(Self.escape(t(key)))</th>"
             }
             body += "</tr>"
             for zone in report.zones {
                 body +=
-                    "<tr data-zone=\"\(Self.escape(zone.zone))\"><td>\(Self.escape(name("zone", zone.zone)))</td><td>\(zone.cases)</td><td>\(zone.queued)</td><td>\(zone.noBed)</td><td>\(zone.notReached)</td><td>\(zone.open)</td></tr>"
+                    "<tr data-zone=\"\(Self.escape(zone.zone))\"><td>\(Self.escape(name("zone", zone.zone)))</td><td>\(zone.cases)</td><td>\(zone.queued)</td><td>\(zone.noBed)</td><td>\(zone.notReached)</td><td>\(zone.open)</td><td>\(zone.casesPer100k.map { String(format: "%.2f", $0) } ?? "—")</td></tr>"
             }
             body += "</table></section>"
         }

@@ -162,7 +162,10 @@ struct NightReportTests {
         #expect(report.responseTimes.last == .init(key: "not_reached", count: 2))
         #expect(report.responseTimes.first { $0.key.hasPrefix("≥") }?.count == 1)
         let rabat = try #require(report.zones.first)
-        #expect(rabat == .init(zone: "rabat", cases: 3, queued: 0, noBed: 1, notReached: 1, open: 2))
+        // Per capita from the statistics office's 2024 census (seeds/provinces.json: Rabat 515,619).
+        #expect(
+            rabat == .init(zone: "rabat", cases: 3, queued: 0, noBed: 1, notReached: 1, open: 2, population: 515_619))
+        #expect(abs((rabat.casesPer100k ?? 0) - 0.58) < 0.01)
 
         let labels = try await harness.pipeline.withStore { store in
             try await BoardRepository(store: store, logger: harness.pipeline.logger).labelsWithVocabulary()
@@ -170,7 +173,8 @@ struct NightReportTests {
         let french = NightReportPage(report: report, language: .fr, labels: labels).html
         #expect(
             french.contains(
-                "<tr data-zone=\"rabat\"><td>Rabat</td><td>3</td><td>0</td><td>1</td><td>1</td><td>2</td></tr>"))
+                "<tr data-zone=\"rabat\"><td>Rabat</td><td>3</td><td>0</td><td>1</td><td>1</td><td>2</td><td>0.58</td></tr>"
+            ))
         #expect(french.contains("Personne âgée isolée (sans soutien ni ressources)"))
         let arabic = NightReportPage(report: report, language: .ar, labels: labels)
         #expect(arabic.html.contains("dir=\"rtl\""))

@@ -1,0 +1,56 @@
+import Foundation
+import SamuModel
+import SamuTestSupport
+import Testing
+
+@Suite("Deployment: mutual-aid neighbours by distance")
+struct DeploymentTests {
+    let plan: Deployment
+
+    init() throws {
+        plan = try Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json"))
+    }
+
+    /// The distance mutual aid measures: from the zone's centroid to the other zone's nearest unit base.
+    func kilometres(from zone: String, to other: String) throws -> Double {
+        let centroid = try #require(plan.zones.first { $0.zone == zone }).centroid
+        return plan.units.filter { $0.zone == other }.map { centroid.haversineKilometres(to: $0.base) }.min()
+            ?? .infinity
+    }
+
+    @Test("neighbours are the zones with a unit within the radius, nearest first, never the zone itself")
+    func measured() throws {
+        let neighbours = plan.neighbours
+        #expect(Set(neighbours.keys) == Set(plan.zones.map(\.zone)))
+        for (zone, near) in neighbours {
+            #expect(!near.contains(zone))
+            #expect(near.count <= 4)
+            let distances = try near.map { try kilometres(from: zone, to: $0) }
+            #expect(distances.allSatisfy { $0 <= Deployment.mutualAidRadiusKilometres }, "\(zone): \(distances)")
+            #expect(distances == distances.sorted(), "\(zone): \(near) at \(distances)")
+            // Every zone left out is farther than the radius, or farther than the last one kept.
+            for other in plan.zones.map(\.zone) where other != zone && !near.contains(other) {
+                let away = try kilometres(from: zone, to: other)
+                #expect(
+                    away > Deployment.mutualAidRadiusKilometres || near.count == 4 && away >= distances.last!,
+                    "\(zone) leaves out \(other) at \(away) km")
+            }
+        }
+    }
+
+    @Test(
+        "Laâyoune is nobody's neighbour: Agadir is 506 km away (650 by road); Salé is Rabat's nearest; Agadir and Marrakech help each other"
+    )
+    func demo() throws {
+        let neighbours = plan.neighbours
+        #expect(neighbours["laayoune"] == [])
+        #expect(!neighbours.values.contains { $0.contains("laayoune") })
+        #expect(try kilometres(from: "laayoune", to: "agadir-ida-outanane") > 500)
+        #expect(neighbours["rabat"]?.first == "sale")
+        #expect(neighbours["agadir-ida-outanane"]?.contains("marrakech") == true)
+        #expect(neighbours["marrakech"]?.contains("agadir-ida-outanane") == true)
+        // A smaller radius keeps fewer.
+        #expect(plan.neighbours(radiusKilometres: 20)["rabat"] == ["sale"])
+        #expect(plan.neighbours(radiusKilometres: 20)["fes"] == [])
+    }
+}
