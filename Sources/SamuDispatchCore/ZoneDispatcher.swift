@@ -260,6 +260,9 @@ public struct ZoneDispatcher: Sendable {
             guard state.claimedBy != nil else { return [.rejected(reason: "case is not claimed")] }
             cases[command.caseID]?.claimedBy = nil
             return []
+        case .recordStep, .takeFollowUp, .completeFollowUp:
+            // Case work: the worker records it beside the dispatcher; dispatch is unchanged.
+            return []
         case .reassign(let target):
             let previous = state.phase.unitID
             if let target {

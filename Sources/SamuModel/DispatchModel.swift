@@ -83,6 +83,22 @@ public enum TimelineEntryKind: String, Sendable, CaseIterable, Codable {
     case notified
     /// An operator's command, applied or rejected (who, what, why).
     case operatorCommand = "operator_command"
+    /// A step of the person's social path recorded by a social worker or an operator.
+    case socialStep = "social_step"
+    /// Somebody took the case's follow-up task.
+    case followUpTaken = "follow_up_taken"
+    /// The case's follow-up task was done (by whom, with what note).
+    case followUpDone = "follow_up_done"
+}
+
+/// Entraide Nationale's steps for every beneficiary, after the emergency: reception, listening,
+/// diagnosis, orientation, follow-up (docs/domain.md; الاستقبال، الإنصات، التشخيص، التوجيه، التتبع).
+public enum SocialStep: String, Sendable, CaseIterable, Codable {
+    case reception
+    case listening
+    case diagnosis
+    case orientation
+    case followUp = "follow_up"
 }
 
 /// What a bed-ledger entry records (`bed_ledger.action`).
@@ -111,6 +127,69 @@ public enum Resolution: String, Sendable, CaseIterable, Codable {
     /// Resolutions that leave a person without help tonight: they open a follow-up task and count
     /// as unmet demand.
     public var isUnmetDemand: Bool { self == .helpRefused || self == .personNotFound || self == .noBedTonight }
+
+    /// The task a case that ended this way leaves (``isUnmetDemand`` ones only): help refused or a
+    /// person not found is a street re-visit the next night (20:00, Morocco's time), as the SAMU
+    /// social's night rounds go back to the people who said no; a night without a bed is a day
+    /// team's follow-up the next morning (09:00) to find a place. A design assumption: the
+    /// sources describe follow-up as a step, not its timing.
+    public func followUp(endedAt: Date) -> FollowUpTask? {
+        guard isUnmetDemand else { return nil }
+        switch self {
+        case .helpRefused, .personNotFound:
+            return FollowUpTask(kind: .revisit, due: FollowUpTask.next(hour: 20, after: endedAt))
+        default:
+            return FollowUpTask(kind: .followUp, due: FollowUpTask.next(hour: 9, after: endedAt))
+        }
+    }
+}
+
+/// Morocco's civil time (the tz database's Africa/Casablanca: UTC+1, UTC+0 during Ramadan),
+/// computed on the server: some browsers' time-zone data put Casablanca at UTC+0 outside Ramadan
+/// (Debian's Chromium 156 shows 19:00 for 20:00 in December 2026), so pages show these strings.
+public enum MoroccoTime {
+    public static let timeZone = TimeZone(identifier: "Africa/Casablanca") ?? TimeZone(secondsFromGMT: 3600)!
+
+    static let calendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        return calendar
+    }()
+
+    /// `2026-12-06 20:00`: the date and time in Morocco.
+    public static func format(_ date: Date) -> String {
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        return String(
+            format: "%04d-%02d-%02d %02d:%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0,
+            parts.minute ?? 0)
+    }
+}
+
+/// A task a case leaves for later (`follow_ups`): its kind and when it is due.
+public struct FollowUpTask: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable, Codable {
+        /// A night team goes back to the place (help refused, person not found).
+        case revisit
+        /// A day team follows the person up (a night without a bed).
+        case followUp = "follow_up"
+    }
+
+    public var kind: Kind
+    public var due: Date
+
+    public init(kind: Kind, due: Date) {
+        self.kind = kind
+        self.due = due
+    }
+
+    static let calendar = MoroccoTime.calendar
+
+    /// The first `hour`:00 in Morocco strictly after `date`.
+    static func next(hour: Int, after date: Date) -> Date {
+        calendar.nextDate(
+            after: date, matching: DateComponents(hour: hour, minute: 0, second: 0), matchingPolicy: .nextTime)
+            ?? date.addingTimeInterval(86_400)
+    }
 }
 
 /// A case ready for dispatch: where the person is and what triage decided.
@@ -210,6 +289,21 @@ public struct OperatorCommand: Sendable, Equatable {
         case claim
         /// An operator lets the case go on the console (no effect on dispatch; recorded).
         case release
+        /// Case work, open or closed case alike (no effect on dispatch): a step of the social path.
+        case recordStep(SocialStep)
+        /// Case work: the sender takes the case's follow-up task.
+        case takeFollowUp
+        /// Case work: the case's follow-up task is done; the reason is its note.
+        case completeFollowUp
+
+        /// Whether the command is case work, which the worker records without its dispatcher (a
+        /// closed case's follow-up included).
+        public var isCaseWork: Bool {
+            switch self {
+            case .recordStep, .takeFollowUp, .completeFollowUp: true
+            default: false
+            }
+        }
     }
 
     public var caseID: UUID
@@ -223,6 +317,9 @@ public struct OperatorCommand: Sendable, Equatable {
         case .requestMutualAid: "mutual_aid"
         case .claim: "claim"
         case .release: "release"
+        case .recordStep: "record_step"
+        case .takeFollowUp: "take_follow_up"
+        case .completeFollowUp: "complete_follow_up"
         }
     }
     public var operatorID: String

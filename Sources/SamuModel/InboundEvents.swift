@@ -108,6 +108,13 @@ public struct InboundDecoder: Sendable {
             case "claim": action = .claim
             case "release": action = .release
             case "mutual_aid": action = .requestMutualAid
+            case "record_step":
+                guard let step = document["step"]?.stringValue.flatMap(SocialStep.init(rawValue:)) else {
+                    throw Rejection(reason: .schemaViolation, detail: "record_step needs a step", field: "/step")
+                }
+                action = .recordStep(step)
+            case "take_follow_up": action = .takeFollowUp
+            case "complete_follow_up": action = .completeFollowUp
             default: throw missing("/command")
             }
             return DecodedEvent(

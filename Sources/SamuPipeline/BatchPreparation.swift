@@ -132,6 +132,9 @@ extension DispatchWorker {
             case .beds(let update):
                 actions = zone.apply(update, at: now)
                 recorder.touchedShelters[update.shelterID] = event.zone
+            case .command(let command) where command.action.isCaseWork:
+                recordCaseWork(command, eventID: event.eventID, recorder: &recorder, at: now.wall)
+                actions = []
             case .command(let command):
                 let known = zone.phase(of: command.caseID) != nil
                 actions = zone.apply(command, at: now)
@@ -193,6 +196,32 @@ extension DispatchWorker {
         return PendingBatch(
             batch: batch, decoded: decoded, recorder: recorder, touched: touched, letters: letters, reports: reports,
             rejected: rejected, begin: begin, wall: now.wall)
+    }
+
+    /// Case work (a social-path step, a follow-up taken or done): recorded beside the dispatcher,
+    /// for open and closed cases alike; the store writes it only for a case it has.
+    func recordCaseWork(_ command: OperatorCommand, eventID: UUID, recorder: inout DispatchRecorder, at time: Date) {
+        // As an operator command's entry: what the console shows of the command's outcome.
+        var detail: [(String, JSONValue)] = [
+            ("command", .string(command.name)), ("event_id", .string(eventID.lowercased)),
+            ("operator", .string(command.operatorID)), ("outcome", "applied"),
+        ]
+        let kind: TimelineEntryKind
+        switch command.action {
+        case .recordStep(let step):
+            kind = .socialStep
+            detail.append(("step", .string(step.rawValue)))
+            detail.append(("note", .string(command.reason)))
+        case .takeFollowUp:
+            kind = .followUpTaken
+        case .completeFollowUp:
+            kind = .followUpDone
+            detail.append(("note", .string(command.reason)))
+        default:
+            return
+        }
+        recorder.write.caseWork.append(
+            (command.caseID, kind, command.operatorID, .object(JSONObject(detail)), time))
     }
 
     func refreshShelters(_ recorder: inout DispatchRecorder, zones: Zones, at time: Date) {

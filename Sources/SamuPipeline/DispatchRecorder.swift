@@ -134,9 +134,14 @@ struct DispatchRecorder {
                 event.append("zones", .array(zones.map { .string($0) }))
                 outcome(.object(event), zone: zone)
             case .followUp(let caseID, let resolution):
-                write.followUps.append((caseID, zone, resolution, time))
+                guard let task = resolution.followUp(endedAt: time) else { break }
+                write.followUps.append((caseID, zone, resolution, time, task))
                 write.addTimeline(
-                    caseID, entry: .followUp, actor: actor, detail: ["resolution": .string(resolution.rawValue)],
+                    caseID, entry: .followUp, actor: actor,
+                    detail: [
+                        "resolution": .string(resolution.rawValue), "kind": .string(task.kind.rawValue),
+                        "due_at": .string(RFC3339.format(task.due)),
+                    ],
                     at: time)
             case .notify(let caseID, let authority):
                 write.addTimeline(

@@ -65,11 +65,25 @@ public struct Board: Encodable, Sendable, Equatable {
     public internal(set) var units: [Unit]
     public internal(set) var shelters: [Shelter]
     public internal(set) var unmet: [Unmet]
+    /// Follow-up tasks still to do in the board's zones, the soonest due first (at most 200).
+    public internal(set) var follow_ups: [FollowUp] = []
     /// More open cases than the board shows (the most urgent and oldest 500 are shown).
     public var cases_truncated: Bool
     /// The last command each operator sent that the worker has applied or refused (for the page
     /// to tell an operator what became of an action).
     public var commands: [CommandResult]
+
+    /// A task a case that ended without help left: a street re-visit or a day follow-up.
+    public struct FollowUp: Encodable, Sendable, Equatable {
+        public var case_id: String
+        public var zone: String
+        public var kind: String
+        public var resolution: String
+        public var due_at: Date
+        /// `due_at` in Morocco's time, for the page.
+        public var due_local: String
+        public var assignee: String?
+    }
 
     public struct CommandResult: Encodable, Sendable, Equatable {
         public var event_id: String
@@ -119,6 +133,31 @@ public struct CaseDetail: Encodable, Sendable {
         public var record: String
     }
 
+    /// A step of the person's social path (Entraide Nationale's: reception, listening, diagnosis,
+    /// orientation, follow-up): recorded by somebody, or read from the timeline (`recorded` false:
+    /// the call received, the crew on scene, the case resolved, the follow-up done).
+    public struct Step: Encodable, Sendable, Equatable {
+        public var step: String
+        public var at: Date
+        public var by: String
+        public var note: String?
+        public var recorded: Bool
+    }
+
+    /// The task a case that ended without help left (`follow_ups`).
+    public struct FollowUp: Encodable, Sendable, Equatable {
+        public var kind: String
+        public var resolution: String
+        public var created_at: Date
+        public var due_at: Date
+        /// `due_at` in Morocco's time, for the page.
+        public var due_local: String
+        public var assignee: String?
+        public var done_at: Date?
+        public var done_by: String?
+        public var note: String?
+    }
+
     public var case_id: String
     public var zone: String
     public var category: String
@@ -127,6 +166,33 @@ public struct CaseDetail: Encodable, Sendable {
     public var triage: String?
     public var timeline: [Entry]
     public var decisions: [Decision]
+    public var social_path: [Step] = []
+    public var follow_up: FollowUp?
+
+    /// The social path read from the timeline: derived steps and recorded ones, in time order.
+    static func socialPath(_ timeline: [Entry]) -> [Step] {
+        var steps: [Step] = []
+        var derived: Set<String> = []
+        func derive(_ step: SocialStep, _ entry: Entry) {
+            guard derived.insert(step.rawValue).inserted else { return }
+            steps.append(Step(step: step.rawValue, at: entry.at, by: entry.actor, note: nil, recorded: false))
+        }
+        for entry in timeline {
+            switch entry.status {
+            case CaseStatus.received.rawValue: derive(.reception, entry)
+            case CaseStatus.onScene.rawValue: derive(.listening, entry)
+            case CaseStatus.resolved.rawValue: derive(.orientation, entry)
+            case TimelineEntryKind.followUpDone.rawValue: derive(.followUp, entry)
+            case TimelineEntryKind.socialStep.rawValue:
+                guard let detail = try? JSONParser.parse(entry.detail), let step = detail["step"]?.stringValue
+                else { continue }
+                let note = detail["note"]?.stringValue
+                steps.append(Step(step: step, at: entry.at, by: entry.actor, note: note, recorded: true))
+            default: continue
+            }
+        }
+        return steps.sorted { $0.at < $1.at }
+    }
 }
 
 /// The console's reads (the board, a case's detail, its personal data through the logged door, the
@@ -151,12 +217,32 @@ public struct BoardRepository: StoreRepository {
         async let shelters = shelters(zones: zones)
         async let unmet = unmet(zones: zones, since: now.addingTimeInterval(-12 * 3600))
         async let commands = commands(zones: zones, since: now.addingTimeInterval(-3600))
+        async let followUps = followUps(zones: zones)
         var open = try await cases
         let truncated = open.count > Self.caseLimit
         if truncated { open.removeLast(open.count - Self.caseLimit) }
         return Board(
             generated_at: now, zones: zones, cases: open, units: try await units, shelters: try await shelters,
-            unmet: try await unmet, cases_truncated: truncated, commands: try await commands)
+            unmet: try await unmet, follow_ups: try await followUps, cases_truncated: truncated,
+            commands: try await commands)
+    }
+
+    func followUps(zones: [String]) async throws -> [Board.FollowUp] {
+        let rows = try await client.query(
+            """
+            select case_id, zone, kind, resolution, due_at, assignee from follow_ups
+            where zone = any(\(zones)) and done_at is null order by due_at, case_id limit 200
+            """, logger: logger)
+        var tasks: [Board.FollowUp] = []
+        for try await (caseID, zone, kind, resolution, due, assignee) in rows.decode(
+            (UUID, String, String, String, Date, String?).self)
+        {
+            tasks.append(
+                Board.FollowUp(
+                    case_id: caseID.lowercased, zone: zone, kind: kind, resolution: resolution, due_at: due,
+                    due_local: MoroccoTime.format(due), assignee: assignee))
+        }
+        return tasks
     }
 
     func cases(zones: [String]) async throws -> [Board.Case] {
@@ -255,13 +341,17 @@ public struct BoardRepository: StoreRepository {
         return unmet
     }
 
+    /// Timeline entries that record an operator's command: dispatch commands and case work.
+    static let commandEntries = [TimelineEntryKind.operatorCommand, .socialStep, .followUpTaken, .followUpDone].map(
+        \.rawValue)
+
     func commands(zones: [String], since: Date) async throws -> [Board.CommandResult] {
         let rows = try await client.query(
             """
             select t.detail->>'event_id', t.case_id, t.detail->>'command', t.detail->>'operator',
                    t.detail->>'outcome', t.detail->>'rejection', t.at
             from case_timeline t join cases c using (case_id)
-            where t.status = \(TimelineEntryKind.operatorCommand.rawValue) and t.at >= \(since) and c.zone = any(\(zones))
+            where t.status = any(\(Self.commandEntries)) and t.at >= \(since) and c.zone = any(\(zones))
               and t.detail ? 'event_id'
             order by t.entry_id desc limit 50
             """, logger: logger)
@@ -295,6 +385,14 @@ public struct BoardRepository: StoreRepository {
         return nil
     }
 
+    /// Whether the case has a follow-up task still to do.
+    public func hasOpenFollowUp(_ caseID: UUID) async throws -> Bool {
+        let rows = try await client.query(
+            "select count(*) from follow_ups where case_id = \(caseID) and done_at is null", logger: logger)
+        for try await count in rows.decode(Int.self) { return count > 0 }
+        return false
+    }
+
     public func detail(caseID: UUID, zones: [String]) async throws -> CaseDetail? {
         let rows = try await client.query(
             """
@@ -316,6 +414,18 @@ public struct BoardRepository: StoreRepository {
             """, logger: logger)
         for try await (at, status, actor, text) in entries.decode((Date, String, String, String).self) {
             detail.timeline.append(CaseDetail.Entry(at: at, status: status, actor: actor, detail: text))
+        }
+        detail.social_path = CaseDetail.socialPath(detail.timeline)
+        let tasks = try await client.query(
+            """
+            select kind, resolution, created_at, due_at, assignee, done_at, done_by, note from follow_ups
+            where case_id = \(caseID)
+            """, logger: logger)
+        for try await row in tasks.decode((String, String, Date, Date, String?, Date?, String?, String?).self) {
+            detail.follow_up = CaseDetail.FollowUp(
+                kind: row.0, resolution: row.1, created_at: row.2, due_at: row.3,
+                due_local: MoroccoTime.format(row.3), assignee: row.4, done_at: row.5,
+                done_by: row.6, note: row.7)
         }
         let decisions = try await client.query(
             """

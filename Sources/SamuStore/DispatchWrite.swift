@@ -135,7 +135,7 @@ public struct DispatchWrite: Sendable {
     public var cases: [UUID: CaseState] = [:]
     public var timeline: [TimelineEntry] = []
     public var ledger: [LedgerEntry] = []
-    public var followUps: [(caseID: UUID, zone: String, resolution: Resolution, at: Date)] = []
+    public var followUps: [(caseID: UUID, zone: String, resolution: Resolution, at: Date, task: FollowUpTask)] = []
     public var units: [String: UnitRow] = [:]
     public var beds: [String: BedRow] = [:]
     public var outbox: [OutboxRecord] = []
@@ -147,9 +147,14 @@ public struct DispatchWrite: Sendable {
 
     public init() {}
 
+    /// Case work (social path steps, follow-up tasks taken and done): written only for a case the
+    /// database has, so that an unknown case id holds nothing back.
+    public var caseWork: [(caseID: UUID, kind: TimelineEntryKind, operatorID: String, detail: JSONValue, at: Date)] = []
+
     public var isEmpty: Bool {
         processed.isEmpty && newCases.isEmpty && decisions.isEmpty && cases.isEmpty && timeline.isEmpty
-            && ledger.isEmpty && units.isEmpty && beds.isEmpty && outbox.isEmpty
+            && ledger.isEmpty && units.isEmpty && beds.isEmpty && outbox.isEmpty && followUps.isEmpty
+            && caseWork.isEmpty
     }
 
     /// A case's move to a status, in its timeline.
@@ -301,7 +306,7 @@ extension SamuStore {
     /// bound arrays differ), so each connection parses and plans it once.
     struct WriteBatchStatement: PostgresPreparedStatement {
         typealias Row = UUID
-        static let name = "samu_write_batch_v9"
+        static let name = "samu_write_batch_v14"
         static let sql = SamuStore.batchQuery(DispatchWrite()).sql
         let binds: PostgresBindings
 
@@ -332,6 +337,7 @@ extension SamuStore {
         let t = batch.timeline
         let g = batch.ledger
         let f = batch.followUps
+        let w = batch.caseWork
         let u = Array(batch.units.values)
         let b = Array(batch.beds.values)
         let o = batch.outbox
@@ -366,7 +372,9 @@ extension SamuStore {
                 \(g.map(\.shelterID))::text[], \(g.map(\.bedType.rawValue))::text[], \(g.map(\.caseID))::uuid[],
                 \(g.map(\.action.rawValue))::text[], \(g.map(\.reason))::text[], \(g.map(\.at))::timestamptz[],
                 \(f.map(\.caseID))::uuid[], \(f.map(\.zone))::text[], \(f.map(\.resolution.rawValue))::text[],
-                \(f.map(\.at))::timestamptz[],
+                \(f.map(\.at))::timestamptz[], \(f.map(\.task.kind.rawValue))::text[], \(f.map(\.task.due))::timestamptz[],
+                \(w.map(\.caseID))::uuid[], \(w.map(\.kind.rawValue))::text[], \(w.map(\.operatorID))::text[],
+                \(w.map(\.detail.serialized))::text[], \(w.map(\.at))::timestamptz[],
                 \(u.map(\.unitID))::text[], \(u.map(\.zone))::text[], \(u.map(\.update.status.rawValue))::text[],
                 \(u.map { $0.skills.joined(separator: ",") })::text[], \(u.map(\.update.position.latitude))::float8[],
                 \(u.map(\.update.position.longitude))::float8[], \(u.map(\.update.version))::int8[],
@@ -444,6 +452,8 @@ extension SamuStore {
             union all select 'beds.free', coalesce(sum(greatest(capacity - occupied - held, 0)), 0)::int8 from shelter_beds
             union all select 'units.known', count(*)::int8 from units
             union all select 'follow_ups', count(*)::int8 from follow_ups
+            union all select 'follow_ups.open.' || kind, count(*)::int8 from follow_ups where done_at is null group by kind
+            union all select 'follow_ups.overdue', count(*)::int8 from follow_ups where done_at is null and due_at < now()
             """, logger: logger)
         for try await (key, count) in rows.decode((String, Int64).self) { summary[key] = Int(count) }
         return summary

@@ -615,6 +615,31 @@ public enum Migrations {
                 """,
                 "create index ref_communes_zone on ref_communes (zone)",
             ]),
+        Migration(
+            version: 14, name: "follow-ups are tasks: kind, due time, assignee, done",
+            statements: [
+                """
+                alter table follow_ups add column kind text not null default 'follow_up'
+                        \(oneOf(FollowUpTask.Kind.self, column: "kind")),
+                    add column due_at timestamptz, add column assignee text, add column done_by text,
+                    add column note text check (length(note) <= 2000)
+                """,
+                // Tasks left before this migration: re-visits for help refused or a person not
+                // found, due a day after the case ended.
+                """
+                update follow_ups set kind = case when resolution in ('help_refused', 'person_not_found')
+                    then 'revisit' else 'follow_up' end, due_at = created_at + interval '1 day'
+                """,
+                "alter table follow_ups alter column due_at set not null, alter column kind drop default",
+                "create index follow_ups_open on follow_ups (zone, due_at) where done_at is null",
+                // The console's board lists open tasks: a task taken or done changes it.
+                """
+                create trigger board_follow_ups after insert or update on follow_ups
+                    for each statement execute function samu_board_changed()
+                """,
+                "drop function samu_write_batch",
+                writeBatchV14,
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint
@@ -635,6 +660,11 @@ public enum Migrations {
     /// that an event id reused for another payload is told from an honest redelivery.
     /// `diff SQL/samu_write_batch.v7.sql SQL/samu_write_batch.v9.sql` shows the change.
     static let writeBatchV9 = sql("samu_write_batch.v9")
+
+    /// Migration 14's (`SQL/samu_write_batch.v14.sql`): version 9's with each follow-up's kind and
+    /// due time (`f_kinds`, `f_due`) and case work (`w_*`: social-path steps, follow-ups taken and
+    /// done).
+    static let writeBatchV14 = sql("samu_write_batch.v14")
 
     /// A SQL file of the package's `SQL/` folder.
     static func sql(_ name: String) -> String {

@@ -20,6 +20,7 @@ public struct Problem: HTTPResponseError, Sendable {
         case payloadTooLarge = "payload-too-large"
         case csrf = "csrf"
         case caseClosed = "case-closed"
+        case noFollowUp = "no-open-follow-up"
         case brokerUnavailable = "broker-unavailable"
         case databaseUnavailable = "database-unavailable"
 
@@ -30,7 +31,7 @@ public struct Problem: HTTPResponseError, Sendable {
             case .notFound: .notFound
             case .invalidBody, .missingIdempotencyKey: .badRequest
             case .validation, .idempotencyKeyReused: .unprocessableContent
-            case .requestInProgress, .caseClosed: .conflict
+            case .requestInProgress, .caseClosed, .noFollowUp: .conflict
             case .rateLimited: .tooManyRequests
             case .unsupportedMediaType: .unsupportedMediaType
             case .payloadTooLarge: .contentTooLarge
@@ -53,6 +54,7 @@ public struct Problem: HTTPResponseError, Sendable {
             case .payloadTooLarge: "Body too large"
             case .csrf: "Missing or wrong CSRF token"
             case .caseClosed: "The case is closed"
+            case .noFollowUp: "The case has no open follow-up task"
             case .brokerUnavailable: "The broker did not accept the report"
             case .databaseUnavailable: "The database is unavailable"
             }

@@ -86,7 +86,7 @@ struct SummaryCommand: AsyncParsableCommand {
                     .map { "\($0.key.dropFirst(10)) \($0.value)" }.joined(separator: ", ")
                 print("  dispatch: cases by status.priority: \(statuses.isEmpty ? "none" : statuses)")
                 print(
-                    "            decisions: \(decisions.isEmpty ? "none" : decisions); active assignments \(dispatch["assignments.active"] ?? 0); units known \(dispatch["units.known"] ?? 0); beds held \(dispatch["beds.held"] ?? 0), free \(dispatch["beds.free"] ?? 0); follow-ups \(dispatch["follow_ups"] ?? 0)"
+                    "            decisions: \(decisions.isEmpty ? "none" : decisions); active assignments \(dispatch["assignments.active"] ?? 0); units known \(dispatch["units.known"] ?? 0); beds held \(dispatch["beds.held"] ?? 0), free \(dispatch["beds.free"] ?? 0); follow-ups \(dispatch["follow_ups"] ?? 0) (open: re-visits \(dispatch["follow_ups.open.revisit"] ?? 0), day follow-ups \(dispatch["follow_ups.open.follow_up"] ?? 0), overdue \(dispatch["follow_ups.overdue"] ?? 0))"
                 )
                 print(
                     "  totals: \(observed.counts.reports) reports, \(observed.counts.cases) cases, \(observed.counts.timelineEntries) timeline entries, \(observed.counts.outbox) outbox rows (\(observed.counts.unpublished) unpublished); \(observed.outcomes.count) outcome records, \(observed.deadLetters.count) dead letters on the topics"

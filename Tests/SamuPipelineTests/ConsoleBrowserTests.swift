@@ -1,7 +1,10 @@
 import Foundation
+import PostgresNIO
 import SamuModel
 import SamuTestSupport
 import Testing
+
+@testable import SamuStore
 
 /// Where screenshots go: `SAMU_TEST_ARTIFACTS`, else `.local/artifacts/console` in the repository.
 enum Artifacts {
@@ -177,6 +180,117 @@ struct ConsoleBrowserTests {
                     "document.querySelector('#cases li[data-case-id] .line.meta span:last-child').textContent")
                 #expect(zoneName.stringValue?.unicodeScalars.contains { (0x0600...0x06FF).contains($0.value) } == true)
                 try await amina.screenshot(to: Artifacts.directory.appendingPathComponent("board-ar.png"))
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
+    @Test(
+        "a refusal leaves a re-visit on the board; a social worker opens the closed case, records a diagnosis, takes the task and marks it done"
+    )
+    func followUpOfAClosedCase() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("hind", zones: ["rabat"])
+        let token = try await harness.addClient("hotline")
+        try await harness.publishDeployment()
+        let browser = try Chromium()
+        defer { browser.close() }
+        try await harness.pipeline.withWorker { _ in
+            try await harness.withConsole { client in
+                let page = try await browser.newPage()
+                try await logIn(page, base: client.base, as: "hind")
+                let reportID = UUID()
+                let reply = try await client.send(
+                    "POST", "/v1/reports",
+                    headers: [
+                        "Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                        "Idempotency-Key": reportID.lowercased,
+                    ],
+                    body: Data(
+                        ReportFixture.bytes(
+                            ReportFixture.document(
+                                id: reportID, zone: "rabat", category: "homeless_adult",
+                                reportedAt: RFC3339.format(Date()), age: 58))))
+                #expect(reply.status == 202)
+                try await page.waitFor(
+                    "document.querySelectorAll('#cases li[data-case-id]').length === 1", timeout: .seconds(20))
+                let caseID = try #require(
+                    try await page.evaluate("document.querySelector('#cases li[data-case-id]').dataset.caseId")
+                        .stringValue)
+                let api = try await client.loggedIn("hind", password: ConsoleHarness.password)
+                // Case work needs a task: none yet, so nothing is sent.
+                let early = try await api.json(
+                    "POST", "/api/cases/\(caseID)/commands", ["command": "take_follow_up", "reason": "mine"])
+                #expect(early.status == 409)
+                let closed = try await api.json(
+                    "POST", "/api/cases/\(caseID)/commands",
+                    [
+                        "command": "close", "resolution": "help_refused",
+                        "reason": "refuses the shelter, accepts a blanket",
+                    ])
+                #expect(closed.status == 202)
+                // The case leaves the board; its re-visit appears among the tasks.
+                try await page.waitFor(
+                    "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"][data-kind=\"revisit\"]') !== null",
+                    timeout: .seconds(20))
+                try await page.waitFor("document.querySelectorAll('#cases li[data-case-id]').length === 0")
+                // Opened from the task: the closed case's path read from its timeline.
+                try await page.evaluate(
+                    "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"]').click(); true")
+                try await page.waitFor(
+                    "!document.getElementById('detail').hidden && document.querySelector('#detail-path li[data-step=\"reception\"][data-recorded=\"false\"]') !== null && document.querySelector('#detail-path li[data-step=\"orientation\"]') !== null"
+                )
+                #expect(try await page.evaluate("document.getElementById('act-close').disabled") == .bool(true))
+                #expect(
+                    try await page.evaluate("document.getElementById('detail-follow-up').dataset.kind")
+                        == .string("revisit"))
+                // Due at 20:00 in Morocco, shown in Morocco's time whatever the browser's zone.
+                let dueText = try await page.evaluate("document.getElementById('detail-follow-up').textContent")
+                #expect(dueText.stringValue?.contains("20:00") == true, "\(dueText)")
+                // A diagnosis, recorded with its note.
+                try await page.evaluate(
+                    """
+                    document.getElementById('act-reason').value = 'wants to go back to his family in Khouribga';
+                    document.getElementById('act-step').value = 'diagnosis';
+                    document.getElementById('act-record-step').click(); true
+                    """)
+                try await page.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
+                try await page.waitFor(
+                    "[...document.querySelectorAll('#detail-path li[data-step=\"diagnosis\"][data-recorded=\"true\"]')].some(li => li.textContent.includes('Khouribga'))"
+                )
+                // Taken, then done the next night: the task leaves the board.
+                try await page.evaluate("document.getElementById('act-take-follow-up').click(); true")
+                try await page.waitFor(
+                    "state.board.follow_ups.some(t => t.case_id === '\(caseID)' && t.assignee === 'hind')")
+                try await page.evaluate(
+                    """
+                    document.getElementById('act-reason').value = 'seen at 21:10, accepted to come to the shelter';
+                    document.getElementById('act-complete-follow-up').click(); true
+                    """)
+                try await page.waitFor("document.getElementById('detail-follow-up').dataset.done === 'true'")
+                try await page.waitFor(
+                    "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"]') === null")
+                try await page.waitFor("document.querySelector('#detail-path li[data-step=\"follow_up\"]') !== null")
+                try await page.evaluate("document.getElementById('detail-path').scrollIntoView(); true")
+                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("follow-up.png"))
+                // In the database: who did it, when, with what note; a second "done" changes nothing.
+                let late = try await api.json(
+                    "POST", "/api/cases/\(caseID)/commands", ["command": "complete_follow_up", "reason": "again"])
+                #expect(late.status == 409)
+                try await harness.pipeline.withStore { store in
+                    let rows = try await store.client.query(
+                        PostgresQuery(
+                            unsafeSQL:
+                                "select assignee, done_by, note, done_at is not null from follow_ups where case_id = '\(caseID)'"
+                        ))
+                    for try await (assignee, doneBy, note, done) in rows.decode((String?, String?, String?, Bool).self)
+                    {
+                        #expect(assignee == "hind")
+                        #expect(doneBy == "hind")
+                        #expect(note == "seen at 21:10, accepted to come to the shelter")
+                        #expect(done)
+                    }
+                }
             }
         }
         try await harness.pipeline.cleanUp()

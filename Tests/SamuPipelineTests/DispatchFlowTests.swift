@@ -193,6 +193,15 @@ struct DispatchFlowTests {
             }
             #expect(try await text("select resolution from cases where case_id = '\(sickCase)'") == "help_refused")
             #expect(try await scalar("select count(*) from follow_ups where case_id = '\(sickCase)'") == 1)
+            // A street re-visit, due at the first 20:00 in Morocco after the refusal, still to do.
+            #expect(
+                try await text(
+                    "select kind || ' ' || (due_at > created_at and due_at <= created_at + interval '1 day' and extract(hour from due_at at time zone 'Africa/Casablanca') = 20 and done_at is null)::text from follow_ups where case_id = '\(sickCase)'"
+                ) == "revisit true")
+            #expect(
+                try await text(
+                    "select detail->>'kind' from case_timeline where case_id = '\(sickCase)' and status = 'follow_up'")
+                    == "revisit")
             try await harness.produce([
                 unit("rabat-u1", 4, "returning", at: 0.5, 0, caseID: childCase, resolution: "sheltered"),
                 beds("rabat-s1", 2, at: 0.5, 0, ["men": (2, 1), "minors": (2, 1)], admitted: childCase),

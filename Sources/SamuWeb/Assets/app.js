@@ -22,6 +22,12 @@ const UI = {
     rules: "règles", travel: "trajet", priority: "Priorité", category: "Catégorie", bed: "Lit",
     opened: "Ouvert", no_cases: "Aucun cas ouvert.", operator: "opérateur", supervisor: "superviseur",
     error: "Erreur : ",
+    social_path: "Parcours social", record_step: "Enregistrer l'étape", take_follow_up: "Prendre le suivi",
+    complete_follow_up: "Suivi fait", follow_ups: "Suivis et re-visites", no_follow_ups: "Aucun suivi en attente.",
+    due: "Échéance", assignee: "Pris par", kind: "Type", overdue: "en retard", follow_up_none: "Aucune tâche de suivi.",
+    follow_up_done: "Fait", task_revisit: "re-visite de nuit", task_follow_up: "suivi de jour",
+    step_reception: "Accueil", step_listening: "Écoute", step_diagnosis: "Diagnostic",
+    step_orientation: "Orientation", step_follow_up: "Suivi", derived: "d'après l'historique",
   },
   ar: {
     title: "الإسعاف الاجتماعي المتنقل — لوحة التوجيه", scope: "المنطقة", all_zones: "كل مناطقي",
@@ -42,8 +48,16 @@ const UI = {
     rules: "القواعد", travel: "المسافة الزمنية", priority: "الأولوية", category: "الفئة", bed: "السرير",
     opened: "فُتحت", no_cases: "لا توجد حالات مفتوحة.", operator: "مشغل", supervisor: "مشرف",
     error: "خطأ: ",
+    social_path: "المسار الاجتماعي", record_step: "تسجيل المرحلة", take_follow_up: "تولي المتابعة",
+    complete_follow_up: "أُنجزت المتابعة", follow_ups: "المتابعات والزيارات المتجددة", no_follow_ups: "لا توجد متابعات معلقة.",
+    due: "الأجل", assignee: "المكلف", kind: "النوع", overdue: "متأخرة", follow_up_none: "لا توجد مهمة متابعة.",
+    follow_up_done: "أُنجزت", task_revisit: "زيارة ليلية متجددة", task_follow_up: "متابعة نهارية",
+    step_reception: "الاستقبال", step_listening: "الإنصات", step_diagnosis: "التشخيص",
+    step_orientation: "التوجيه", step_follow_up: "التتبع", derived: "من السجل",
   },
 };
+
+const STEPS = ["reception", "listening", "diagnosis", "orientation", "follow_up"];
 
 const RESOLUTIONS = ["sheltered", "taken_to_hospital", "referred_child_protection", "referred_police",
   "referred_family", "help_refused", "person_not_found", "no_bed_tonight"];
@@ -152,6 +166,9 @@ async function start() {
   $("act-release").addEventListener("click", () => send("release"));
   $("act-reassign").addEventListener("click", () => send("reassign", { unit_id: $("act-unit").value || undefined }));
   $("act-close").addEventListener("click", () => send("close", { resolution: $("act-resolution").value }));
+  $("act-record-step").addEventListener("click", () => send("record_step", { step: $("act-step").value }));
+  $("act-take-follow-up").addEventListener("click", () => send("take_follow_up"));
+  $("act-complete-follow-up").addEventListener("click", () => send("complete_follow_up"));
   $("act-cancel").addEventListener("click", () => send("cancel"));
   $("act-mutual-aid").addEventListener("click", () => send("mutual_aid"));
   setInterval(tickClocks, 1000);
@@ -169,7 +186,7 @@ function showLogin() {
   if (state.source) { state.source.close(); state.source = null; }
   state.me = null; state.csrf = null; state.board = null; state.selected = null; state.detail = null;
   state.pending.clear();
-  for (const id of ["cases", "units", "shelters", "unmet", "detail-decisions", "detail-timeline"]) $(id).replaceChildren();
+  for (const id of ["cases", "units", "shelters", "unmet", "follow-ups", "detail-decisions", "detail-timeline", "detail-path"]) $(id).replaceChildren();
   $("detail").hidden = true;
   $("login-view").hidden = false;
   $("board-view").hidden = true;
@@ -220,6 +237,9 @@ function fillScope() {
 
 function fillResolutions() {
   $("act-resolution").replaceChildren(...RESOLUTIONS.map((code) => el("option", { value: code, text: label("resolution", code) })));
+  const step = $("act-step").value;
+  $("act-step").replaceChildren(...STEPS.map((code) => el("option", { value: code, text: t("step_" + code) })));
+  if (step) $("act-step").value = step;
 }
 
 // ---- live board -----------------------------------------------------------------------------
@@ -259,6 +279,7 @@ function render() {
   renderCases();
   renderMap();
   renderUnmet();
+  renderFollowUps();
   renderUnits();
   renderShelters();
   renderDetail();
@@ -358,6 +379,25 @@ function renderUnmet() {
     state.board.unmet.map((row) => el("tr", { "data-zone": row.zone },
       el("td", { text: label("zone", row.zone) }), el("td", { text: row.waiting_for_unit }),
       el("td", { text: row.waiting_for_bed }), el("td", { text: row.no_bed_tonight }))));
+}
+
+function when(iso) {
+  return new Date(iso).toLocaleString(state.lang === "ar" ? "ar-MA" : "fr-MA", { dateStyle: "short", timeStyle: "short" });
+}
+
+// Tasks cases left: a click opens the case (closed cases included).
+function renderFollowUps() {
+  const rows = (state.board.follow_ups || []).map((task) => {
+    const late = Date.parse(task.due_at) < Date.now();
+    const row = el("tr", { "data-case-id": task.case_id, "data-kind": task.kind, class: late ? "overdue" : "" },
+      el("td", { text: task.case_id.slice(0, 8) }), el("td", { text: t("task_" + task.kind) }),
+      el("td", { text: task.due_local + (late ? ` (${t("overdue")})` : "") }),
+      el("td", { text: task.assignee || "—" }));
+    row.addEventListener("click", () => select(task.case_id));
+    return row;
+  });
+  if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: "4", class: "meta", text: t("no_follow_ups") })));
+  table($("follow-ups"), [t("case"), t("kind"), t("due"), t("assignee")], rows);
 }
 
 function renderUnits() {
@@ -464,7 +504,24 @@ function renderDetail() {
       state.pending.delete(eventID);
     }
   }
+  // Case work: a step of the social path for any case; the follow-up task of a closed one.
+  const task = detail && detail.follow_up;
+  const taskOpen = Boolean(task) && !task.done_at;
+  $("act-record-step").disabled = !detail;
+  $("act-take-follow-up").disabled = !taskOpen || task.assignee === state.me.account.id;
+  $("act-complete-follow-up").disabled = !taskOpen;
+  const followUp = $("detail-follow-up");
+  followUp.dataset.kind = task ? task.kind : "";
+  followUp.dataset.done = task && task.done_at ? "true" : "false";
+  followUp.textContent = !task ? t("follow_up_none")
+    : `${t("task_" + task.kind)} — ${t("due")}: ${task.due_local} — ${t("assignee")}: ${task.assignee || "—"}`
+      + (task.done_at ? ` — ${t("follow_up_done")} ${when(task.done_at)} (${task.done_by})${task.note ? ": " + task.note : ""}` : "");
   if (!detail) return;
+  $("detail-path").replaceChildren(...(detail.social_path || []).map((step) =>
+    el("li", { "data-step": step.step, "data-recorded": String(step.recorded) },
+      el("span", { class: "when", text: when(step.at) + " " }),
+      el("strong", { text: t("step_" + step.step) + " " }),
+      el("bdi", { class: "meta", dir: "ltr", text: `${step.by}${step.note ? " — " + step.note : ""}${step.recorded ? "" : " (" + t("derived") + ")"}` }))));
   $("detail-decisions").replaceChildren(...detail.decisions.map((decision) => {
     let record = {};
     try { record = JSON.parse(decision.record); } catch (error) { /* shown without candidates */ }

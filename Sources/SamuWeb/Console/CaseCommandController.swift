@@ -19,17 +19,19 @@ struct CaseCommandController: Sendable {
         var command: String
         var unit_id: String?
         var resolution: String?
+        var step: String?
         var reason: String?
     }
 
     struct CommandEvent: Encodable {
-        var schema_version = 1
+        var schema_version: Int
         var event_id: String
         var zone: String
         var case_id: String
         var command: String
         var unit_id: String?
         var resolution: String?
+        var step: String?
         var operator_id: String
         var operator_role: String
         var reason: String
@@ -42,6 +44,9 @@ struct CaseCommandController: Sendable {
         var command: String
         var status: String
     }
+
+    /// Commands that change no dispatch (schema version 2): they apply to closed cases too.
+    static let caseWork: Set<String> = ["record_step", "take_follow_up", "complete_follow_up"]
 
     func addRoutes(to group: RouterGroup<ConsoleRequestContext>) {
         group.post("cases/{id}/commands") { request, context in
@@ -58,13 +63,28 @@ struct CaseCommandController: Sendable {
         guard let (zone, open) = try await repository.zone(of: caseID), session.account.mayAct(in: zone) else {
             throw Problem(.notFound, "no such case in your zones")
         }
-        // The worker acts on open cases only: say so now rather than send a command nobody applies.
-        guard open else { throw Problem(.caseClosed, "the case is closed; its timeline is still readable") }
+        // Case work (schema version 2) applies to closed cases too: a follow-up is done after the
+        // night. Dispatch commands act on open cases only: say so now rather than send a command
+        // nobody applies.
+        let caseWork = Self.caseWork.contains(asked.command)
+        guard open || caseWork else {
+            throw Problem(.caseClosed, "the case is closed; its timeline is still readable")
+        }
+        if asked.command == "record_step", (asked.step ?? "").isEmpty {
+            throw Problem(.validation, "record_step needs a step", field: "/step")
+        }
+        if asked.command == "take_follow_up" || asked.command == "complete_follow_up",
+            try await !repository.hasOpenFollowUp(caseID)
+        {
+            throw Problem(.noFollowUp, "the case has no follow-up task still to do")
+        }
         let reason = (asked.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let event = CommandEvent(
+            schema_version: caseWork ? 2 : 1,
             event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
             unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
             resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
+            step: caseWork ? asked.step.flatMap { $0.isEmpty ? nil : $0 } : nil,
             operator_id: session.account.id, operator_role: session.account.role.rawValue,
             reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
             issued_at: ISO8601DateFormatter().string(from: Date()))
