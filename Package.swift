@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "SamuStore", targets: ["SamuStore"]),
         .library(name: "RdKafka", targets: ["RdKafka"]),
         .library(name: "SamuPipeline", targets: ["SamuPipeline"]),
+        // The tests' and the benchmarks' private brokers and fixtures (one Tansu launcher).
+        .library(name: "SamuTestSupport", targets: ["SamuTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

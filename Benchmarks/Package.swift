@@ -31,6 +31,7 @@ let package = Package(
                 .product(name: "SamuStore", package: samu),
                 .product(name: "SamuPipeline", package: samu),
                 .product(name: "RdKafka", package: samu),
+                .product(name: "SamuTestSupport", package: samu),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

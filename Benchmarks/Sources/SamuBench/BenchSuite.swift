@@ -5,6 +5,7 @@ import RdKafka
 import SamuModel
 import SamuPipeline
 import SamuStore
+import SamuTestSupport
 import SamuTriage
 
 /// Issue 5's benchmark in one run: the baselines (two raw broker hops, PostgreSQL `COPY`) and samu
@@ -37,10 +38,11 @@ struct BenchSuite: AsyncParsableCommand {
         var report = SuiteResults(machine: machine.description, started: RFC3339.format(Date()))
         let scale = quick ? 0.1 : 1.0
         func count(_ value: Double) -> Int { max(200, Int(value * scale)) }
-        let broker = freshBroker ? try FreshBroker(bootstrap: context.configuration.kafka.bootstrapServers) : nil
-        defer { try? broker?.stop() }
+        let broker =
+            freshBroker
+            ? try await PrivateServers.Broker.fresh(bootstrap: context.configuration.kafka.bootstrapServers) : nil
         /// Each measurement gets an empty broker when the suite runs its own.
-        func fresh() async throws { try broker?.restart() }
+        func fresh() async throws { try await broker?.restart() }
 
         // 1. Latency at 200 and 1,000 reports a second: baseline, then samu, at each rate.
         for rate in [200.0, 1000.0] {
@@ -131,6 +133,7 @@ struct BenchSuite: AsyncParsableCommand {
             to: directory.appendingPathComponent("results.json"), atomically: true, encoding: .utf8)
         try report.table.write(to: directory.appendingPathComponent("table.md"), atomically: true, encoding: .utf8)
         say("results: \(directory.path)/results.json, table.md")
+        try? await broker?.kill()
     }
 
     /// Prints a line at once, also into a pipe or a file (a run takes minutes).
@@ -496,17 +499,10 @@ struct CopyBaseline {
     }
 }
 
-/// A broker of the suite's own, restarted empty before each measurement: `ops/broker.sh` on the
-/// bootstrap address's port, with a run directory of its own.
-struct FreshBroker: Sendable {
-    let script: String
-    let port: Int
-    let directory: String
-
-    init(bootstrap: String) throws {
-        guard let script = RepositoryFiles.locate("ops/broker.sh")?.path else {
-            throw ValidationError("ops/broker.sh not found: run the suite from the repository (ops/bench.sh)")
-        }
+extension PrivateServers.Broker {
+    /// A broker of the suite's own on the bootstrap address's port (loopback), started by
+    /// `ops/broker.sh` like every other samu broker.
+    static func fresh(bootstrap: String) async throws -> PrivateServers.Broker {
         guard let first = bootstrap.split(separator: ",").first,
             let port = first.split(separator: ":").last.flatMap({ Int($0) }),
             first.hasPrefix("127.0.0.1:") || first.hasPrefix("localhost:")
@@ -514,26 +510,12 @@ struct FreshBroker: Sendable {
             throw ValidationError(
                 "--fresh-broker needs a loopback bootstrap address (SAMU_KAFKA_BOOTSTRAP_SERVERS), not \(bootstrap)")
         }
-        self.script = script
-        self.port = port
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("samu-bench-broker-\(port)").path
+        return try await start(port: port)
     }
 
-    func restart() throws { try broker("restart") }
-    func stop() throws { try broker("stop") }
-
-    private func broker(_ command: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, command]
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "SAMU_KAFKA_PORT": "\(port)", "SAMU_KAFKA_ADVERTISED_PORT": "\(port)", "SAMU_BROKER_DIR": directory,
-        ]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        if process.terminationStatus != 0 {
-            throw ValidationError("ops/broker.sh \(command) on port \(port) failed (exit \(process.terminationStatus))")
-        }
+    /// kill -9 and start again: an empty memory store.
+    func restart() async throws {
+        try await kill()
+        try await start()
     }
 }

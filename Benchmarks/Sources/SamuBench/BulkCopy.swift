@@ -26,6 +26,8 @@ enum BulkCopy {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
+            // Let the pool start before the first lease (PostgresNIO warns otherwise).
+            await Task.yield()
             return try await copy(tables, client: client, logger: logger)
         }
     }
