@@ -260,7 +260,7 @@ public struct ZoneDispatcher: Sendable {
             guard state.claimedBy != nil else { return [.rejected(reason: "case is not claimed")] }
             cases[command.caseID]?.claimedBy = nil
             return []
-        case .recordStep, .takeFollowUp, .completeFollowUp:
+        case .recordStep, .takeFollowUp, .completeFollowUp, .acknowledgeReferral, .decideReferral:
             // Case work: the worker records it beside the dispatcher; dispatch is unchanged.
             return []
         case .reassign(let target):

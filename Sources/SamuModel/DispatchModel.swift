@@ -89,6 +89,12 @@ public enum TimelineEntryKind: String, Sendable, CaseIterable, Codable {
     case followUpTaken = "follow_up_taken"
     /// The case's follow-up task was done (by whom, with what note).
     case followUpDone = "follow_up_done"
+    /// A child-protection referral was opened (to whom, due when).
+    case referralOpened = "referral_opened"
+    /// The receiving body acknowledged the referral.
+    case referralAcknowledged = "referral_acknowledged"
+    /// The receiving body decided (what, with what note).
+    case referralDecided = "referral_decided"
 }
 
 /// Entraide Nationale's steps for every beneficiary, after the emergency: reception, listening,
@@ -295,12 +301,16 @@ public struct OperatorCommand: Sendable, Equatable {
         case takeFollowUp
         /// Case work: the case's follow-up task is done; the reason is its note.
         case completeFollowUp
+        /// Case work: the receiving body has the child's referral.
+        case acknowledgeReferral
+        /// Case work: the receiving body's decision for the child; the reason is its note.
+        case decideReferral(ReferralDecision)
 
         /// Whether the command is case work, which the worker records without its dispatcher (a
         /// closed case's follow-up included).
         public var isCaseWork: Bool {
             switch self {
-            case .recordStep, .takeFollowUp, .completeFollowUp: true
+            case .recordStep, .takeFollowUp, .completeFollowUp, .acknowledgeReferral, .decideReferral: true
             default: false
             }
         }
@@ -320,6 +330,8 @@ public struct OperatorCommand: Sendable, Equatable {
         case .recordStep: "record_step"
         case .takeFollowUp: "take_follow_up"
         case .completeFollowUp: "complete_follow_up"
+        case .acknowledgeReferral: "acknowledge_referral"
+        case .decideReferral: "decide_referral"
         }
     }
     public var operatorID: String

@@ -115,6 +115,13 @@ public struct InboundDecoder: Sendable {
                 action = .recordStep(step)
             case "take_follow_up": action = .takeFollowUp
             case "complete_follow_up": action = .completeFollowUp
+            case "acknowledge_referral": action = .acknowledgeReferral
+            case "decide_referral":
+                guard let decision = document["decision"]?.stringValue.flatMap(ReferralDecision.init(rawValue:)) else {
+                    throw Rejection(
+                        reason: .schemaViolation, detail: "decide_referral needs a decision", field: "/decision")
+                }
+                action = .decideReferral(decision)
             default: throw missing("/command")
             }
             return DecodedEvent(

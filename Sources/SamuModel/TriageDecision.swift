@@ -95,11 +95,15 @@ public struct TriageDecision: Sendable, Equatable, Codable {
     public var rulesVersion: String
     /// Whether triage considered the person a minor.
     public var minor: Bool
+    /// The child-protection referral the case opens (a minor, or children in danger), if any.
+    public var referral: ReferralPlan?
 
     public init(
         priority: Priority, requiredSkills: Set<CrewSkill>, preferredSkills: Set<CrewSkill> = [], bedType: BedType,
-        holdsBed: Bool = true, notify: Set<Authority>, reasons: [TriageReason], rulesVersion: String, minor: Bool
+        holdsBed: Bool = true, notify: Set<Authority>, reasons: [TriageReason], rulesVersion: String, minor: Bool,
+        referral: ReferralPlan? = nil
     ) {
+        self.referral = referral
         self.holdsBed = holdsBed
         self.priority = priority
         self.requiredSkills = requiredSkills

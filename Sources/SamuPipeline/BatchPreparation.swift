@@ -217,6 +217,12 @@ extension DispatchWorker {
         case .completeFollowUp:
             kind = .followUpDone
             detail.append(("note", .string(command.reason)))
+        case .acknowledgeReferral:
+            kind = .referralAcknowledged
+        case .decideReferral(let decision):
+            kind = .referralDecided
+            detail.append(("decision", .string(decision.rawValue)))
+            detail.append(("note", .string(command.reason)))
         default:
             return
         }

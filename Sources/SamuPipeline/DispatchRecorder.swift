@@ -41,6 +41,16 @@ struct DispatchRecorder {
         triaged.append("reason", .string(triage.reasons.map(\.english).joined(separator: " ")))
         outcome(.object(triaged), zone: report.report.zone)
         write.cases[caseID] = DispatchWrite.CaseState(status: .triaged, unitID: nil, resolution: nil)
+        if let referral = triage.referral {
+            let due = time.addingTimeInterval(Double(referral.deadlineMinutes) * 60)
+            write.referrals.append((caseID, report.report.zone, referral, time, due))
+            write.addTimeline(
+                caseID, entry: .referralOpened, actor: "triage:\(triage.rulesVersion)",
+                detail: [
+                    "destination": .string(referral.destination.rawValue), "rule": .string(referral.rule),
+                    "due_at": .string(RFC3339.format(due)),
+                ], at: time)
+        }
     }
 
     /// The timeline's "triaged" entry: the outcome and the rules that fired. The full triage (with

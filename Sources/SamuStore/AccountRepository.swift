@@ -3,12 +3,21 @@ import Logging
 import NIOCore
 import PostgresNIO
 
-/// A console account: a dispatch operator or a supervisor, scoped to its zones (province and
-/// prefecture codes). Supervisors may also release another operator's claim.
+/// A console account: a dispatch operator, a supervisor, or a child-protection body's officer,
+/// scoped to its zones (province and prefecture codes). Supervisors may also release another
+/// operator's claim; a child-protection account acknowledges and decides its provinces' referrals
+/// and sends no dispatch command.
 public struct OperatorAccount: Sendable, Equatable, Codable {
     public enum Role: String, Sendable, Codable, CaseIterable {
         case `operator`
         case supervisor
+        /// A child-protection body (prosecutor's office, hospital unit, provincial committee).
+        case childProtection = "child_protection"
+
+        /// Whether the account may send dispatch commands (claim, reassign, cancel, close…).
+        public var dispatches: Bool { self != .childProtection }
+        /// Whether the account may acknowledge and decide child-protection referrals.
+        public var decidesReferrals: Bool { self == .childProtection || self == .supervisor }
     }
 
     public var id: String

@@ -67,6 +67,9 @@ public struct Board: Encodable, Sendable, Equatable {
     public internal(set) var unmet: [Unmet]
     /// Follow-up tasks still to do in the board's zones, the soonest due first (at most 200).
     public internal(set) var follow_ups: [FollowUp] = []
+    /// Child-protection referrals not yet decided in the board's zones, the soonest due first (at
+    /// most 200); `late`: unacknowledged past its deadline (escalated to the zone's supervisors).
+    public internal(set) var referrals: [Referral] = []
     /// More open cases than the board shows (the most urgent and oldest 500 are shown).
     public var cases_truncated: Bool
     /// The last command each operator sent that the worker has applied or refused (for the page
@@ -83,6 +86,17 @@ public struct Board: Encodable, Sendable, Equatable {
         /// `due_at` in Morocco's time, for the page.
         public var due_local: String
         public var assignee: String?
+    }
+
+    public struct Referral: Encodable, Sendable, Equatable {
+        public var case_id: String
+        public var zone: String
+        public var destination: String
+        public var status: String
+        public var opened_at: Date
+        public var due_at: Date
+        public var due_local: String
+        public var late: Bool
     }
 
     public struct CommandResult: Encodable, Sendable, Equatable {
@@ -168,6 +182,24 @@ public struct CaseDetail: Encodable, Sendable {
     public var decisions: [Decision]
     public var social_path: [Step] = []
     public var follow_up: FollowUp?
+    public var referral: Referral?
+
+    /// The case's child-protection referral (`referrals`).
+    public struct Referral: Encodable, Sendable, Equatable {
+        public var destination: String
+        public var rule: String
+        public var status: String
+        public var opened_at: Date
+        public var due_at: Date
+        public var due_local: String
+        public var late: Bool
+        public var acknowledged_at: Date?
+        public var acknowledged_by: String?
+        public var decided_at: Date?
+        public var decided_by: String?
+        public var decision: String?
+        public var note: String?
+    }
 
     /// The social path read from the timeline: derived steps and recorded ones, in time order.
     static func socialPath(_ timeline: [Entry]) -> [Step] {
@@ -218,13 +250,34 @@ public struct BoardRepository: StoreRepository {
         async let unmet = unmet(zones: zones, since: now.addingTimeInterval(-12 * 3600))
         async let commands = commands(zones: zones, since: now.addingTimeInterval(-3600))
         async let followUps = followUps(zones: zones)
+        async let referrals = referrals(zones: zones, now: now)
         var open = try await cases
         let truncated = open.count > Self.caseLimit
         if truncated { open.removeLast(open.count - Self.caseLimit) }
         return Board(
             generated_at: now, zones: zones, cases: open, units: try await units, shelters: try await shelters,
-            unmet: try await unmet, follow_ups: try await followUps, cases_truncated: truncated,
+            unmet: try await unmet, follow_ups: try await followUps, referrals: try await referrals,
+            cases_truncated: truncated,
             commands: try await commands)
+    }
+
+    func referrals(zones: [String], now: Date) async throws -> [Board.Referral] {
+        let rows = try await client.query(
+            """
+            select case_id, zone, destination, status, opened_at, due_at from referrals
+            where zone = any(\(zones)) and status <> \(ReferralStatus.decided.rawValue) order by due_at, case_id limit 200
+            """, logger: logger)
+        var referrals: [Board.Referral] = []
+        for try await (caseID, zone, destination, status, opened, due) in rows.decode(
+            (UUID, String, String, String, Date, Date).self)
+        {
+            referrals.append(
+                Board.Referral(
+                    case_id: caseID.lowercased, zone: zone, destination: destination, status: status, opened_at: opened,
+                    due_at: due, due_local: MoroccoTime.format(due),
+                    late: status == ReferralStatus.open.rawValue && due < now))
+        }
+        return referrals
     }
 
     func followUps(zones: [String]) async throws -> [Board.FollowUp] {
@@ -342,7 +395,10 @@ public struct BoardRepository: StoreRepository {
     }
 
     /// Timeline entries that record an operator's command: dispatch commands and case work.
-    static let commandEntries = [TimelineEntryKind.operatorCommand, .socialStep, .followUpTaken, .followUpDone].map(
+    static let commandEntries = [
+        TimelineEntryKind.operatorCommand, .socialStep, .followUpTaken, .followUpDone, .referralAcknowledged,
+        .referralDecided,
+    ].map(
         \.rawValue)
 
     func commands(zones: [String], since: Date) async throws -> [Board.CommandResult] {
@@ -382,6 +438,13 @@ public struct BoardRepository: StoreRepository {
     public func zone(of caseID: UUID) async throws -> (zone: String, open: Bool)? {
         let rows = try await client.query("select zone, open from cases where case_id = \(caseID)", logger: logger)
         for try await (zone, open) in rows.decode((String, Bool).self) { return (zone, open) }
+        return nil
+    }
+
+    /// Where the case's child-protection referral stands (`nil`: it has none).
+    public func referralStatus(_ caseID: UUID) async throws -> ReferralStatus? {
+        let rows = try await client.query("select status from referrals where case_id = \(caseID)", logger: logger)
+        for try await status in rows.decode(String.self) { return ReferralStatus(rawValue: status) }
         return nil
     }
 
@@ -426,6 +489,21 @@ public struct BoardRepository: StoreRepository {
                 kind: row.0, resolution: row.1, created_at: row.2, due_at: row.3,
                 due_local: MoroccoTime.format(row.3), assignee: row.4, done_at: row.5,
                 done_by: row.6, note: row.7)
+        }
+        let referrals = try await client.query(
+            """
+            select destination, rule, status, opened_at, due_at, acknowledged_at, acknowledged_by, decided_at, decided_by,
+                   decision, note
+            from referrals where case_id = \(caseID)
+            """, logger: logger)
+        for try await row in referrals.decode(
+            (String, String, String, Date, Date, Date?, String?, Date?, String?, String?, String?).self)
+        {
+            detail.referral = CaseDetail.Referral(
+                destination: row.0, rule: row.1, status: row.2, opened_at: row.3, due_at: row.4,
+                due_local: MoroccoTime.format(row.4), late: row.2 == ReferralStatus.open.rawValue && row.4 < Date(),
+                acknowledged_at: row.5, acknowledged_by: row.6, decided_at: row.7, decided_by: row.8, decision: row.9,
+                note: row.10)
         }
         let decisions = try await client.query(
             """

@@ -147,6 +147,9 @@ public struct DispatchWrite: Sendable {
 
     public init() {}
 
+    /// Child-protection referrals opened with their case: due for acknowledgement at `due`.
+    public var referrals: [(caseID: UUID, zone: String, plan: ReferralPlan, at: Date, due: Date)] = []
+
     /// Case work (social path steps, follow-up tasks taken and done): written only for a case the
     /// database has, so that an unknown case id holds nothing back.
     public var caseWork: [(caseID: UUID, kind: TimelineEntryKind, operatorID: String, detail: JSONValue, at: Date)] = []
@@ -154,7 +157,7 @@ public struct DispatchWrite: Sendable {
     public var isEmpty: Bool {
         processed.isEmpty && newCases.isEmpty && decisions.isEmpty && cases.isEmpty && timeline.isEmpty
             && ledger.isEmpty && units.isEmpty && beds.isEmpty && outbox.isEmpty && followUps.isEmpty
-            && caseWork.isEmpty
+            && caseWork.isEmpty && referrals.isEmpty
     }
 
     /// A case's move to a status, in its timeline.
@@ -337,7 +340,23 @@ extension SamuStore {
         let t = batch.timeline
         let g = batch.ledger
         let f = batch.followUps
-        let w = batch.caseWork
+        let caseWorkJSON = JSONValue.array(
+            batch.caseWork.enumerated().map { index, row in
+                [
+                    "c": .string(row.caseID.lowercased), "k": .string(row.kind.rawValue), "o": .string(row.operatorID),
+                    "d": row.detail, "at": .string(RFC3339.format(row.at)), "n": .integer(Int64(index)),
+                ]
+            }
+        ).serialized
+        let referralsJSON = JSONValue.array(
+            batch.referrals.map { row in
+                [
+                    "c": .string(row.caseID.lowercased), "z": .string(row.zone),
+                    "dest": .string(row.plan.destination.rawValue), "rule": .string(row.plan.rule),
+                    "opened": .string(RFC3339.format(row.at)), "due": .string(RFC3339.format(row.due)),
+                ]
+            }
+        ).serialized
         let u = Array(batch.units.values)
         let b = Array(batch.beds.values)
         let o = batch.outbox
@@ -373,8 +392,7 @@ extension SamuStore {
                 \(g.map(\.action.rawValue))::text[], \(g.map(\.reason))::text[], \(g.map(\.at))::timestamptz[],
                 \(f.map(\.caseID))::uuid[], \(f.map(\.zone))::text[], \(f.map(\.resolution.rawValue))::text[],
                 \(f.map(\.at))::timestamptz[], \(f.map(\.task.kind.rawValue))::text[], \(f.map(\.task.due))::timestamptz[],
-                \(w.map(\.caseID))::uuid[], \(w.map(\.kind.rawValue))::text[], \(w.map(\.operatorID))::text[],
-                \(w.map(\.detail.serialized))::text[], \(w.map(\.at))::timestamptz[],
+                \(caseWorkJSON)::jsonb, \(referralsJSON)::jsonb,
                 \(u.map(\.unitID))::text[], \(u.map(\.zone))::text[], \(u.map(\.update.status.rawValue))::text[],
                 \(u.map { $0.skills.joined(separator: ",") })::text[], \(u.map(\.update.position.latitude))::float8[],
                 \(u.map(\.update.position.longitude))::float8[], \(u.map(\.update.version))::int8[],
@@ -426,6 +444,13 @@ extension SamuStore {
             "holds_bed": .bool(triage.holdsBed),
             "notify": .array(triage.notify.sorted().map { .string($0.rawValue) }),
             "minor": .bool(triage.minor),
+            "referral": triage.referral.map {
+                [
+                    "destination": .string($0.destination.rawValue),
+                    "deadline_minutes": .integer(Int64($0.deadlineMinutes)),
+                    "rule": .string($0.rule),
+                ]
+            } ?? .null,
             "rules_version": .string(triage.rulesVersion),
             "reasons": .array(
                 triage.reasons.map {

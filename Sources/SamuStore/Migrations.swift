@@ -637,6 +637,35 @@ public enum Migrations {
                 create trigger board_follow_ups after insert or update on follow_ups
                     for each statement execute function samu_board_changed()
                 """,
+                // A child's case opens a referral to the body that decides: its deadline for an
+                // acknowledgement, then the body's decision (docs/processes.md).
+                """
+                create table referrals (
+                    case_id uuid primary key references cases (case_id),
+                    zone text not null,
+                    destination text not null \(oneOf(ReferralDestination.self, column: "destination")),
+                    rule text not null,
+                    opened_at timestamptz not null,
+                    due_at timestamptz not null,
+                    status text not null default 'open' \(oneOf(ReferralStatus.self, column: "status")),
+                    acknowledged_at timestamptz,
+                    acknowledged_by text,
+                    decided_at timestamptz,
+                    decided_by text,
+                    decision text \(oneOf(ReferralDecision.self, column: "decision")),
+                    note text check (length(note) <= 2000),
+                    check ((status = 'decided') = (decision is not null))
+                )
+                """,
+                "create index referrals_pending on referrals (zone, due_at) where status <> 'decided'",
+                """
+                create trigger board_referrals after insert or update on referrals
+                    for each statement execute function samu_board_changed()
+                """,
+                """
+                alter table operators drop constraint operators_role_check,
+                    add constraint operators_role_check \(oneOf(OperatorAccount.Role.self, column: "role"))
+                """,
                 "drop function samu_write_batch",
                 writeBatchV14,
             ]),

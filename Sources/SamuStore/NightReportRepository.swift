@@ -97,6 +97,40 @@ public struct NightReportRepository: StoreRepository {
         return seconds
     }
 
+    /// The period's child-protection referrals (by the case's report time).
+    public struct ReferralCounts: Sendable, Equatable, Encodable {
+        /// Referrals opened.
+        public var made: Int
+        /// Acknowledged by the receiving body (decided ones included).
+        public var acknowledged: Int
+        /// Decided by the receiving body.
+        public var decided: Int
+        /// Acknowledged after their deadline, or still unacknowledged past it.
+        public var late: Int
+
+        public init(made: Int, acknowledged: Int, decided: Int, late: Int) {
+            self.made = made
+            self.acknowledged = acknowledged
+            self.decided = decided
+            self.late = late
+        }
+    }
+
+    public func referrals(from: Date, to: Date, now: Date = Date()) async throws -> ReferralCounts {
+        let rows = try await client.query(
+            """
+            select count(*), count(*) filter (where x.acknowledged_at is not null),
+                   count(*) filter (where x.status = \(ReferralStatus.decided.rawValue)),
+                   count(*) filter (where coalesce(x.acknowledged_at, \(now)) > x.due_at)
+            from referrals x join cases c using (case_id) join report_facts r using (report_id)
+            where r.reported_at >= \(from) and r.reported_at < \(to)
+            """, logger: logger)
+        for try await (made, acknowledged, decided, late) in rows.decode((Int, Int, Int, Int).self) {
+            return ReferralCounts(made: made, acknowledged: acknowledged, decided: decided, late: late)
+        }
+        return ReferralCounts(made: 0, acknowledged: 0, decided: 0, late: 0)
+    }
+
     /// The period's cases per zone: queued, left without a bed, not reached, still open.
     public func zones(from: Date, to: Date) async throws -> [ZoneRow] {
         let onScene = CaseStatus.onScene.rawValue

@@ -53,7 +53,7 @@ public struct DatabaseRoles: Sendable {
     /// read at a time; the board reads `report_facts`.
     static let consoleReadOnly = [
         "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_communes", "report_facts", "cases",
-        "case_timeline", "decisions", "follow_ups", "units", "shelter_beds", "bed_ledger", "operators",
+        "case_timeline", "decisions", "follow_ups", "referrals", "units", "shelter_beds", "bed_ledger", "operators",
         "intake_clients",
         "personal_data_reads",
     ]

@@ -157,6 +157,12 @@ extension SamuStore {
             preferredSkills: set("preferred_skills", CrewSkill.init(rawValue:)), bedType: bed,
             holdsBed: json["holds_bed"] != .bool(false),
             notify: set("notify", Authority.init(rawValue:)), reasons: reasons, rulesVersion: version,
-            minor: json["minor"] == .bool(true))
+            minor: json["minor"] == .bool(true),
+            referral: json["referral"].flatMap { value -> ReferralPlan? in
+                guard let destination = value["destination"]?.stringValue.flatMap(ReferralDestination.init(rawValue:)),
+                    let minutes = value["deadline_minutes"]?.integerValue, let rule = value["rule"]?.stringValue
+                else { return nil }
+                return ReferralPlan(destination: destination, deadlineMinutes: Int(minutes), rule: rule)
+            })
     }
 }

@@ -55,11 +55,17 @@ public struct TriageEngine: Sendable {
             reasons.append(rule.reason)
         }
         let bed = rules.bedPrecedence.first { beds.contains($0) } ?? rules.defaultBed[facts.sex] ?? .men
+        // The first referral rule that holds: a minor, or children in a case of danger.
+        let referral = rules.referrals.first { holds($0.when, facts) }
+        if let referral { reasons.append(referral.reason) }
         return TriageDecision(
             priority: priority.raised(by: raise), requiredSkills: skills,
             preferredSkills: preferred.subtracting(skills),
             bedType: bed, holdsBed: holdsBed, notify: notify, reasons: reasons, rulesVersion: rules.version,
-            minor: facts.minor)
+            minor: facts.minor,
+            referral: referral.map {
+                ReferralPlan(destination: $0.destination, deadlineMinutes: $0.deadlineMinutes, rule: $0.id)
+            })
     }
 
     func facts(of report: Report) -> Facts {

@@ -42,6 +42,15 @@ public struct TriageRules: Sendable {
         public var reason: TriageReason
     }
 
+    /// A referral rule: the first whose conditions hold decides a case's referral.
+    public struct ReferralRule: Sendable, Equatable {
+        public var id: String
+        public var when: Condition
+        public var destination: ReferralDestination
+        public var deadlineMinutes: Int
+        public var reason: TriageReason
+    }
+
     public struct LoadError: Error, Sendable, CustomStringConvertible {
         public var message: String
         public var description: String { "triage rules: \(message)" }
@@ -61,6 +70,8 @@ public struct TriageRules: Sendable {
     public var defaultBed: [Sex: BedType]
     public var bedPrecedence: [BedType]
     public var rules: [Rule]
+    /// Child-protection referrals, in order: the first that holds decides (none: no referral).
+    public var referrals: [ReferralRule]
 
     /// Parses the rules file.
     public init(json: JSONValue) throws(LoadError) {
@@ -68,7 +79,7 @@ public struct TriageRules: Sendable {
         guard case .object(let root) = json else { throw fail("the file must hold a JSON object") }
         let topKeys: Set<String> = [
             "version", "description", "night", "minor_age_below", "minor_categories", "elderly_age_at_least",
-            "elderly_categories", "base_priority", "default_bed", "bed_precedence", "rules",
+            "elderly_categories", "base_priority", "default_bed", "bed_precedence", "rules", "referrals",
         ]
         if let unknown = root.keys.first(where: { !topKeys.contains($0) }) { throw fail("unknown key '\(unknown)'") }
         guard let version = json["version"]?.stringValue, !version.isEmpty else { throw fail("'version' is required") }
@@ -128,6 +139,30 @@ public struct TriageRules: Sendable {
             rules.append(rule)
         }
         self.rules = rules
+        var referrals: [ReferralRule] = []
+        if case .array(let values)? = json["referrals"] {
+            for value in values {
+                let rule = try Self.rule(value, extraKeys: ["destination", "deadline_minutes"], needsEffect: false)
+                guard let destination = value["destination"]?.stringValue.flatMap(ReferralDestination.init(rawValue:))
+                else {
+                    throw fail(
+                        "referral '\(rule.id)': unknown destination \(value["destination"]?.serialized ?? "none")")
+                }
+                guard let minutes = value["deadline_minutes"]?.integerValue, (5...10_080).contains(minutes) else {
+                    throw fail("referral '\(rule.id)': 'deadline_minutes' must be 5…10080")
+                }
+                if referrals.contains(where: { $0.id == rule.id }) {
+                    throw fail("referral id '\(rule.id)' is used twice")
+                }
+                referrals.append(
+                    ReferralRule(
+                        id: rule.id, when: rule.when, destination: destination, deadlineMinutes: Int(minutes),
+                        reason: rule.reason))
+            }
+        } else if json["referrals"] != nil {
+            throw fail("'referrals' must be an array")
+        }
+        self.referrals = referrals
     }
 
     /// Loads and parses a rules file.
@@ -166,11 +201,14 @@ public struct TriageRules: Sendable {
         return result
     }
 
-    static func rule(_ value: JSONValue) throws(LoadError) -> Rule {
+    static func rule(_ value: JSONValue, extraKeys: [String] = [], needsEffect: Bool = true) throws(LoadError) -> Rule {
         guard let id = value["id"]?.stringValue, !id.isEmpty else { throw LoadError(message: "a rule has no 'id'") }
         func fail(_ message: String) -> LoadError { LoadError(message: "rule '\(id)': \(message)") }
         guard case .object(let object) = value else { throw fail("must be an object") }
-        let keys = ["id", "when", "then", "reason_en", "reason_fr", "reason_ar"]
+        let keys =
+            (needsEffect
+                ? ["id", "when", "then", "reason_en", "reason_fr", "reason_ar"]
+                : ["id", "when", "reason_en", "reason_fr", "reason_ar"]) + extraKeys
         if let unknown = object.keys.first(where: { !keys.contains($0) }) {
             throw fail("unknown key '\(unknown)'")
         }
@@ -216,6 +254,11 @@ public struct TriageRules: Sendable {
             default:
                 throw fail("unknown condition '\(entry.key)'")
             }
+        }
+        if !needsEffect {
+            return Rule(
+                id: id, when: condition, then: Effect(),
+                reason: TriageReason(rule: id, english: english, french: french, arabic: arabic))
         }
         guard case .object(let then)? = value["then"], !then.entries.isEmpty else {
             throw fail("'then' must be a non-empty object")

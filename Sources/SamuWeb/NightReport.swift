@@ -31,6 +31,8 @@ public struct NightReport: Sendable, Encodable {
     public var medianResponseSeconds: Double?
     public var p90ResponseSeconds: Double?
     public var zones: [ZoneDemand]
+    /// Child-protection referrals: made, acknowledged, decided, late.
+    public var referrals = NightReportRepository.ReferralCounts(made: 0, acknowledged: 0, decided: 0, late: 0)
 
     /// Response-time bands: upper bounds in minutes.
     public static let bands: [Int] = [5, 10, 15, 20, 30, 45, 60, 90, 120]
@@ -75,7 +77,8 @@ public struct NightReport: Sendable, Encodable {
         return NightReport(
             from: from, to: to, generatedAt: Date(), total: total, byCategory: byCategory, byPriority: byPriority,
             byResolution: byResolution, responseTimes: responseTimes, medianResponseSeconds: percentile(0.5),
-            p90ResponseSeconds: percentile(0.9), zones: zones)
+            p90ResponseSeconds: percentile(0.9), zones: zones,
+            referrals: try await repository.referrals(from: from, to: to))
     }
 
     /// Morocco's time zone from the system's tz database (UTC+1, UTC+0 during Ramadan), or UTC+1.

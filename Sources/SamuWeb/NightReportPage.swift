@@ -29,6 +29,8 @@ public struct NightReportPage: Sendable {
             "open_case": "ouvert", "cancelled": "annulé", "untriaged": "non trié",
             "not_reached_band": "pas d'équipe sur place (encore)", "minutes": "min",
             "per_100k": "Cas pour 100 000 habitants (RGPH 2024)",
+            "referrals": "Signalements de protection de l'enfance", "made": "faits", "acknowledged": "reçus",
+            "decided": "décidés", "late": "en retard",
         ],
         .ar: [
             "title": "الإسعاف الاجتماعي المتنقل — تقرير الليلة", "period": "الفترة", "generated": "أُعدّ في",
@@ -40,6 +42,9 @@ public struct NightReportPage: Sendable {
             "open_case": "مفتوحة", "cancelled": "ملغاة", "untriaged": "غير مصنفة",
             "not_reached_band": "لم يصل الفريق (بعد)", "minutes": "دقيقة",
             "per_100k": "الحالات لكل 100000 نسمة (إحصاء 2024)",
+            "referrals": "إحالات حماية الطفولة", "made": "المنجزة", "acknowledged": "المتوصل بها",
+            "decided": "المبتوت فيها",
+            "late": "المتأخرة",
         ],
     ]
 
@@ -146,6 +151,14 @@ public struct NightReportPage: Sendable {
                     "<tr data-zone=\"\(Self.escape(zone.zone))\"><td>\(Self.escape(name("zone", zone.zone)))</td><td>\(zone.cases)</td><td>\(zone.queued)</td><td>\(zone.noBed)</td><td>\(zone.notReached)</td><td>\(zone.open)</td><td>\(zone.casesPer100k.map { String(format: "%.2f", $0) } ?? "—")</td></tr>"
             }
             body += "</table></section>"
+            let referrals = report.referrals
+            body +=
+                "<section><h2>\(Self.escape(t("referrals")))</h2><p id=\"referrals\" data-made=\"\(referrals.made)\" data-acknowledged=\"\(referrals.acknowledged)\" data-decided=\"\(referrals.decided)\" data-late=\"\(referrals.late)\">"
+                + [
+                    ("made", referrals.made), ("acknowledged", referrals.acknowledged), ("decided", referrals.decided),
+                    ("late", referrals.late),
+                ].map { "\(Self.escape(t($0.0))) : \($0.1)" }.joined(separator: " · ")
+                + "</p></section>"
         }
         return """
             <!doctype html>

@@ -21,6 +21,7 @@ public struct Problem: HTTPResponseError, Sendable {
         case csrf = "csrf"
         case caseClosed = "case-closed"
         case noFollowUp = "no-open-follow-up"
+        case noReferral = "no-pending-referral"
         case brokerUnavailable = "broker-unavailable"
         case databaseUnavailable = "database-unavailable"
 
@@ -31,7 +32,7 @@ public struct Problem: HTTPResponseError, Sendable {
             case .notFound: .notFound
             case .invalidBody, .missingIdempotencyKey: .badRequest
             case .validation, .idempotencyKeyReused: .unprocessableContent
-            case .requestInProgress, .caseClosed, .noFollowUp: .conflict
+            case .requestInProgress, .caseClosed, .noFollowUp, .noReferral: .conflict
             case .rateLimited: .tooManyRequests
             case .unsupportedMediaType: .unsupportedMediaType
             case .payloadTooLarge: .contentTooLarge
@@ -55,6 +56,7 @@ public struct Problem: HTTPResponseError, Sendable {
             case .csrf: "Missing or wrong CSRF token"
             case .caseClosed: "The case is closed"
             case .noFollowUp: "The case has no open follow-up task"
+            case .noReferral: "The case has no referral awaiting this step"
             case .brokerUnavailable: "The broker did not accept the report"
             case .databaseUnavailable: "The database is unavailable"
             }

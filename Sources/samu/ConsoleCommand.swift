@@ -67,7 +67,10 @@ struct OperatorAccountCommand: AsyncParsableCommand {
     @Option(help: "Zones (province and prefecture codes) the account may see and act on, comma-separated.")
     var zones: String
 
-    @Option(help: "operator or supervisor (a supervisor may also release another operator's claim).")
+    @Option(
+        help:
+            "operator, supervisor (may also release another operator's claim) or child_protection (acknowledges and decides its provinces' child-protection referrals; no dispatch command)."
+    )
     var role: String = "operator"
 
     @Option(help: "The name shown on the console.")
@@ -79,7 +82,7 @@ struct OperatorAccountCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try Context.forCommand(label: "samu.accounts")
         guard let role = OperatorAccount.Role(rawValue: role) else {
-            throw ValidationError("--role must be operator or supervisor")
+            throw ValidationError("--role must be operator, supervisor or child_protection")
         }
         let text =
             passwordFile == "-"

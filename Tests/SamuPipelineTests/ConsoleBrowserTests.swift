@@ -296,6 +296,117 @@ struct ConsoleBrowserTests {
         try await harness.pipeline.cleanUp()
     }
 
+    @Test(
+        "a child's case opens a referral; it turns late at its deadline; the province's child-protection account acknowledges and decides it, and may do nothing else"
+    )
+    func childProtectionReferral() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("samira", zones: ["rabat"], role: .childProtection)
+        try await harness.addOperator("amal", zones: ["rabat"])
+        let token = try await harness.addClient("hotline")
+        try await harness.publishDeployment()
+        let browser = try Chromium()
+        defer { browser.close() }
+        try await harness.pipeline.withWorker { _ in
+            try await harness.withConsole { client in
+                let page = try await browser.newPage()
+                try await logIn(page, base: client.base, as: "samira")
+                let reportID = UUID()
+                let reply = try await client.send(
+                    "POST", "/v1/reports",
+                    headers: [
+                        "Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                        "Idempotency-Key": reportID.lowercased,
+                    ],
+                    body: Data(
+                        ReportFixture.bytes(
+                            ReportFixture.document(
+                                id: reportID, zone: "rabat", category: "child_street_situation",
+                                reportedAt: RFC3339.format(Date()), age: 10))))
+                #expect(reply.status == 202, "\(String(decoding: reply.body, as: UTF8.self))")
+                // The referral is on the child-protection account's board: family tracing, open.
+                try await page.waitFor(
+                    "document.querySelector('#referrals tr[data-status=\"open\"]') !== null", timeout: .seconds(20))
+                let caseID = try #require(
+                    try await page.evaluate("document.querySelector('#referrals tr[data-case-id]').dataset.caseId")
+                        .stringValue)
+                let caseUUID = try #require(UUID(uuidString: caseID))
+                // Its deadline passes unacknowledged: late, escalated on every board of the zone.
+                _ = try await harness.pipeline.withStore { store in
+                    try await store.client.query(
+                        "update referrals set due_at = now() - interval '1 minute' where case_id = \(caseUUID)")
+                }
+                // (A case change refreshes the boards; the deadline is read at that time.)
+                let amal = try await client.loggedIn("amal", password: ConsoleHarness.password)
+                _ = try await amal.json(
+                    "POST", "/api/cases/\(caseID)/commands", ["command": "claim", "reason": "night shift"])
+                try await page.waitFor(
+                    "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"][data-late=\"true\"]') !== null")
+                // An operator may not acknowledge; a child-protection account may not dispatch.
+                let operatorAck = try await amal.json(
+                    "POST", "/api/cases/\(caseID)/commands", ["command": "acknowledge_referral", "reason": "seen"])
+                #expect(operatorAck.status == 403)
+                let samira = try await client.loggedIn("samira", password: ConsoleHarness.password)
+                let dispatch = try await samira.json(
+                    "POST", "/api/cases/\(caseID)/commands", ["command": "cancel", "reason": "not ours"])
+                #expect(dispatch.status == 403)
+                let undecided = try await samira.json(
+                    "POST", "/api/cases/\(caseID)/commands", ["command": "decide_referral", "reason": "no decision"])
+                #expect(undecided.status == 422)
+                // Samira opens it: dispatch actions are disabled for her.
+                try await page.evaluate(
+                    "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"]').click(); true")
+                try await page.waitFor(
+                    "!document.getElementById('detail').hidden && document.getElementById('detail-referral').dataset.status === 'open'"
+                )
+                #expect(try await page.evaluate("document.getElementById('act-cancel').disabled") == .bool(true))
+                #expect(try await page.evaluate("document.getElementById('act-claim').disabled") == .bool(true))
+                try await page.evaluate("document.getElementById('act-acknowledge').click(); true")
+                try await page.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
+                try await page.waitFor("document.getElementById('detail-referral').dataset.status === 'acknowledged'")
+                try await page.waitFor(
+                    "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"][data-status=\"acknowledged\"][data-late=\"false\"]') !== null"
+                )
+                try await page.evaluate(
+                    """
+                    document.getElementById('act-reason').value = 'father found in Salé; the prosecutor agreed';
+                    document.getElementById('act-decision').value = 'family_reunification';
+                    document.getElementById('act-decide').click(); true
+                    """)
+                try await page.waitFor("document.getElementById('detail-referral').dataset.status === 'decided'")
+                try await page.waitFor(
+                    "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"]') === null")
+                try await page.evaluate("document.getElementById('detail-referral').scrollIntoView(); true")
+                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("referral.png"))
+                let again = try await samira.json(
+                    "POST", "/api/cases/\(caseID)/commands",
+                    ["command": "decide_referral", "decision": "foster_care", "reason": "again"])
+                #expect(again.status == 409)
+                try await harness.pipeline.withStore { store in
+                    let rows = try await store.client.query(
+                        """
+                        select destination, status, acknowledged_by, decided_by, decision, note from referrals
+                        where case_id = \(caseUUID)
+                        """)
+                    for try await (destination, status, acknowledgedBy, decidedBy, decision, note) in rows.decode(
+                        (String, String, String?, String?, String?, String?).self)
+                    {
+                        #expect(destination == "family_tracing")
+                        #expect(status == "decided")
+                        #expect(acknowledgedBy == "samira" && decidedBy == "samira")
+                        #expect(decision == "family_reunification")
+                        #expect(note == "father found in Salé; the prosecutor agreed")
+                    }
+                    // The night report counts it: made, acknowledged (after its deadline: late), decided.
+                    let counts = try await NightReportRepository(store: store, logger: harness.pipeline.logger)
+                        .referrals(from: Date().addingTimeInterval(-3600), to: Date().addingTimeInterval(60))
+                    #expect(counts == .init(made: 1, acknowledged: 1, decided: 1, late: 1))
+                }
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
     @Test("an operator of one province can neither see nor act on another province's cases")
     func scopedAccess() async throws {
         try await harness.prepare()

@@ -229,6 +229,57 @@ struct TriageTableTests {
         #expect(decision.rulesVersion == Fixtures.rules.version)
     }
 
+    @Test(
+        "each child's case opens a referral to the body the rules name, with its deadline",
+        arguments: [
+            (
+                Situation(
+                    name: "a 9-year-old alone at 02:10", category: "child_street_situation", age: 9,
+                    factors: ["alone_at_night"], localTime: "02:10"), ReferralDestination.familyTracing, 1440
+            ),
+            (
+                Situation(
+                    name: "a boy of 12 sniffing glue", category: "child_street_situation", age: 12,
+                    factors: ["substance_use"], localTime: "22:30"), .hospitalUnit, 240
+            ),
+            (
+                Situation(
+                    name: "a girl of 8 made to beg", category: "child_street_situation", age: 8, sex: "female",
+                    factors: ["begging_exploitation", "alone_at_night"], localTime: "14:00"), .prosecutor, 120
+            ),
+            (
+                Situation(
+                    name: "a mother and two children threatened", category: "woman_violence_victim", age: 31,
+                    sex: "female", factors: ["violence_in_progress", "with_children"], localTime: "23:05"),
+                .prosecutor, 120
+            ),
+            (
+                Situation(
+                    name: "a woman who fled violence with her children", category: "woman_violence_victim", age: 35,
+                    sex: "female", factors: ["with_children"], localTime: "10:00"), .prosecutor, 240
+            ),
+            (
+                Situation(
+                    name: "a 16-year-old in the afternoon", category: "child_street_situation", age: 16,
+                    localTime: "15:00"), .provincialCommittee, 1440
+            ),
+        ])
+    func referral(_ situation: Situation, destination: ReferralDestination, minutes: Int) throws {
+        let decision = Fixtures.engine.triage(try Fixtures.report(situation.document))
+        let referral = try #require(decision.referral, "\(situation.name)")
+        #expect(referral.destination == destination, "\(situation.name): \(referral.rule)")
+        #expect(referral.deadlineMinutes == minutes)
+        #expect(decision.reasons.last?.rule == referral.rule, "the referral's reason closes the list")
+        #expect(decision.reasons.last?.arabic.isEmpty == false)
+    }
+
+    @Test("an adult's case without children opens no referral")
+    func noReferral() throws {
+        let situation = Situation(
+            name: "adult", category: "homeless_adult", age: 40, factors: ["violence_in_progress"], localTime: "23:00")
+        #expect(Fixtures.engine.triage(try Fixtures.report(situation.document)).referral == nil)
+    }
+
     @Test("a person reported dead: no bed is held")
     func deceasedHoldsNoBed() throws {
         let situation = Situation(
@@ -317,8 +368,11 @@ struct TriagePropertyTests {
                 #expect(decision.requiredSkills.contains(.childProtection))
                 #expect(decision.notify.contains(.childProtection))
                 #expect(decision.bedType == .minors)
+                #expect(decision.referral != nil, "every child's case opens a referral")
             } else {
                 #expect(!decision.notify.contains(.childProtection))
+                // An adult's case refers children only when they are there.
+                if !report.factors.contains(.withChildren) { #expect(decision.referral == nil) }
             }
         }
     }

@@ -15,7 +15,8 @@ create function samu_write_batch(
     g_shelters text[], g_bed_types text[], g_cases uuid[], g_actions text[], g_reasons text[],
     g_at timestamptz[],
     f_cases uuid[], f_zones text[], f_resolutions text[], f_at timestamptz[], f_kinds text[], f_due timestamptz[],
-    w_cases uuid[], w_kinds text[], w_operators text[], w_details text[], w_at timestamptz[],
+    -- Case work and referrals as JSON arrays (a function takes at most 100 arguments).
+    w_rows jsonb, x_rows jsonb,
     u_ids text[], u_zones text[], u_statuses text[], u_skills text[], u_lats float8[], u_lons float8[],
     u_versions int8[], u_cases text[], u_at timestamptz[],
     b_shelters text[], b_zones text[], b_bed_types text[], b_capacities int4[], b_occupied int4[],
@@ -110,22 +111,43 @@ begin
         select * from unnest(f_cases, f_zones, f_resolutions, f_at, f_kinds, f_due)
         on conflict (case_id) do nothing;
     end if;
+    -- Child-protection referrals, opened with their case (a redelivered report changes nothing).
+    if jsonb_array_length(x_rows) > 0 then
+        insert into referrals (case_id, zone, destination, rule, opened_at, due_at)
+        select c, z, dest, rule, opened, due
+        from jsonb_to_recordset(x_rows) as x(c uuid, z text, dest text, rule text, opened timestamptz, due timestamptz)
+        on conflict (case_id) do nothing;
+    end if;
     -- Case work: a social-path step, a follow-up taken or done, for cases the database has and
     -- (taken, done) an open follow-up: otherwise nothing is written and nothing held back.
-    if cardinality(w_cases) > 0 then
+    if jsonb_array_length(w_rows) > 0 then
         insert into case_timeline (case_id, at, status, actor, detail)
-        select x.c, x.at, x.k, 'operator:' || x.o, x.d::jsonb
-        from unnest(w_cases, w_kinds, w_operators, w_details, w_at) as x(c, k, o, d, at)
+        select x.c, x.at, x.k, 'operator:' || x.o, x.d
+        from jsonb_to_recordset(w_rows) as x(c uuid, k text, o text, d jsonb, at timestamptz, n int)
         where exists (select 1 from cases where case_id = x.c)
           and (x.k = 'social_step'
-               or exists (select 1 from follow_ups f where f.case_id = x.c and f.done_at is null));
+               or (x.k in ('follow_up_taken', 'follow_up_done')
+                   and exists (select 1 from follow_ups f where f.case_id = x.c and f.done_at is null))
+               or (x.k = 'referral_acknowledged'
+                   and exists (select 1 from referrals r where r.case_id = x.c and r.status = 'open'))
+               or (x.k = 'referral_decided'
+                   and exists (select 1 from referrals r where r.case_id = x.c and r.status <> 'decided')))
+        order by x.n;
         update follow_ups f set assignee = x.o
-        from unnest(w_cases, w_kinds, w_operators) as x(c, k, o)
+        from jsonb_to_recordset(w_rows) as x(c uuid, k text, o text, d jsonb, at timestamptz, n int)
         where x.k = 'follow_up_taken' and f.case_id = x.c and f.done_at is null;
-        update follow_ups f set done_at = x.at, done_by = x.o, note = left(x.d::jsonb->>'note', 2000),
+        update follow_ups f set done_at = x.at, done_by = x.o, note = left(x.d->>'note', 2000),
             assignee = coalesce(f.assignee, x.o)
-        from unnest(w_cases, w_kinds, w_operators, w_details, w_at) as x(c, k, o, d, at)
+        from jsonb_to_recordset(w_rows) as x(c uuid, k text, o text, d jsonb, at timestamptz, n int)
         where x.k = 'follow_up_done' and f.case_id = x.c and f.done_at is null;
+        update referrals r set status = 'acknowledged', acknowledged_at = x.at, acknowledged_by = x.o
+        from jsonb_to_recordset(w_rows) as x(c uuid, k text, o text, d jsonb, at timestamptz, n int)
+        where x.k = 'referral_acknowledged' and r.case_id = x.c and r.status = 'open';
+        update referrals r set status = 'decided', decided_at = x.at, decided_by = x.o,
+            decision = x.d->>'decision', note = left(x.d->>'note', 2000),
+            acknowledged_at = coalesce(r.acknowledged_at, x.at), acknowledged_by = coalesce(r.acknowledged_by, x.o)
+        from jsonb_to_recordset(w_rows) as x(c uuid, k text, o text, d jsonb, at timestamptz, n int)
+        where x.k = 'referral_decided' and r.case_id = x.c and r.status <> 'decided';
     end if;
     if cardinality(u_ids) > 0 then
         insert into units (unit_id, zone, status, skills, lat, lon, version, case_id, reported_at)

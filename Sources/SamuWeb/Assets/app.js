@@ -28,6 +28,16 @@ const UI = {
     follow_up_done: "Fait", task_revisit: "re-visite de nuit", task_follow_up: "suivi de jour",
     step_reception: "Accueil", step_listening: "Écoute", step_diagnosis: "Diagnostic",
     step_orientation: "Orientation", step_follow_up: "Suivi", derived: "d'après l'historique",
+    referrals: "Signalements de protection de l'enfance", no_referrals: "Aucun signalement en attente.",
+    acknowledge_referral: "Accuser réception du signalement", decide_referral: "Enregistrer la décision",
+    referral: "Signalement", destination: "Destinataire", late: "en retard — transmis aux superviseurs",
+    referral_none: "Pas de signalement de protection de l'enfance.", child_protection: "protection de l'enfance",
+    "dest_public_prosecutor": "Procureur du Roi", "dest_hospital_child_protection_unit": "Unité hospitalière de protection de l'enfance",
+    "dest_provincial_child_protection_committee": "Comité provincial de protection de l'enfance", "dest_family_tracing": "Recherche de la famille",
+    "rstatus_open": "en attente", "rstatus_acknowledged": "reçu", "rstatus_decided": "décidé",
+    "dec_family_reunification": "Retour en famille", "dec_child_protection_centre": "Centre de protection de l'enfance",
+    "dec_social_welfare_institution": "Établissement de protection sociale", "dec_foster_care": "Kafala ou famille d'accueil",
+    "dec_medical_care": "Prise en charge médicale", "dec_no_protection_measure": "Pas de mesure de protection",
   },
   ar: {
     title: "الإسعاف الاجتماعي المتنقل — لوحة التوجيه", scope: "المنطقة", all_zones: "كل مناطقي",
@@ -54,10 +64,22 @@ const UI = {
     follow_up_done: "أُنجزت", task_revisit: "زيارة ليلية متجددة", task_follow_up: "متابعة نهارية",
     step_reception: "الاستقبال", step_listening: "الإنصات", step_diagnosis: "التشخيص",
     step_orientation: "التوجيه", step_follow_up: "التتبع", derived: "من السجل",
+    referrals: "إحالات حماية الطفولة", no_referrals: "لا توجد إحالات معلقة.",
+    acknowledge_referral: "الإشعار بالتوصل بالإحالة", decide_referral: "تسجيل القرار",
+    referral: "الإحالة", destination: "الجهة المحال عليها", late: "متأخرة — أُحيلت على المشرفين",
+    referral_none: "لا توجد إحالة لحماية الطفولة.", child_protection: "حماية الطفولة",
+    "dest_public_prosecutor": "وكيل الملك", "dest_hospital_child_protection_unit": "الوحدة الاستشفائية لحماية الطفولة",
+    "dest_provincial_child_protection_committee": "اللجنة الإقليمية لحماية الطفولة", "dest_family_tracing": "البحث عن الأسرة",
+    "rstatus_open": "في الانتظار", "rstatus_acknowledged": "تم التوصل", "rstatus_decided": "تم البت",
+    "dec_family_reunification": "الإرجاع إلى الأسرة", "dec_child_protection_centre": "مركز حماية الطفولة",
+    "dec_social_welfare_institution": "مؤسسة الرعاية الاجتماعية", "dec_foster_care": "الكفالة أو أسرة مستقبلة",
+    "dec_medical_care": "التكفل الطبي", "dec_no_protection_measure": "لا تدبير حمائي",
   },
 };
 
 const STEPS = ["reception", "listening", "diagnosis", "orientation", "follow_up"];
+const DECISIONS = ["family_reunification", "child_protection_centre", "social_welfare_institution", "foster_care",
+  "medical_care", "no_protection_measure"];
 
 const RESOLUTIONS = ["sheltered", "taken_to_hospital", "referred_child_protection", "referred_police",
   "referred_family", "help_refused", "person_not_found", "no_bed_tonight"];
@@ -169,6 +191,8 @@ async function start() {
   $("act-record-step").addEventListener("click", () => send("record_step", { step: $("act-step").value }));
   $("act-take-follow-up").addEventListener("click", () => send("take_follow_up"));
   $("act-complete-follow-up").addEventListener("click", () => send("complete_follow_up"));
+  $("act-acknowledge").addEventListener("click", () => send("acknowledge_referral"));
+  $("act-decide").addEventListener("click", () => send("decide_referral", { decision: $("act-decision").value }));
   $("act-cancel").addEventListener("click", () => send("cancel"));
   $("act-mutual-aid").addEventListener("click", () => send("mutual_aid"));
   setInterval(tickClocks, 1000);
@@ -186,7 +210,7 @@ function showLogin() {
   if (state.source) { state.source.close(); state.source = null; }
   state.me = null; state.csrf = null; state.board = null; state.selected = null; state.detail = null;
   state.pending.clear();
-  for (const id of ["cases", "units", "shelters", "unmet", "follow-ups", "detail-decisions", "detail-timeline", "detail-path"]) $(id).replaceChildren();
+  for (const id of ["cases", "units", "shelters", "unmet", "follow-ups", "referrals", "detail-decisions", "detail-timeline", "detail-path"]) $(id).replaceChildren();
   $("detail").hidden = true;
   $("login-view").hidden = false;
   $("board-view").hidden = true;
@@ -240,6 +264,9 @@ function fillResolutions() {
   const step = $("act-step").value;
   $("act-step").replaceChildren(...STEPS.map((code) => el("option", { value: code, text: t("step_" + code) })));
   if (step) $("act-step").value = step;
+  const decision = $("act-decision").value;
+  $("act-decision").replaceChildren(...DECISIONS.map((code) => el("option", { value: code, text: t("dec_" + code) })));
+  if (decision) $("act-decision").value = decision;
 }
 
 // ---- live board -----------------------------------------------------------------------------
@@ -279,6 +306,7 @@ function render() {
   renderCases();
   renderMap();
   renderUnmet();
+  renderReferrals();
   renderFollowUps();
   renderUnits();
   renderShelters();
@@ -319,6 +347,10 @@ function tickClocks() {
     const age = since(node.dataset.reportedAt);
     node.textContent = `${t("ago")} ${duration(age)}`;
     node.classList.toggle("stale", age > 900);
+  }
+  // A referral turns late at its deadline, without waiting for the next board.
+  if (state.board && (state.board.referrals || []).some((r) => r.status === "open" && !r.late && Date.parse(r.due_at) < Date.now())) {
+    renderReferrals();
   }
 }
 
@@ -383,6 +415,22 @@ function renderUnmet() {
 
 function when(iso) {
   return new Date(iso).toLocaleString(state.lang === "ar" ? "ar-MA" : "fr-MA", { dateStyle: "short", timeStyle: "short" });
+}
+
+// Children's referrals not decided yet; a late one (unacknowledged past its deadline) in red.
+function renderReferrals() {
+  const rows = (state.board.referrals || []).map((referral) => {
+    referral.late = referral.late || (referral.status === "open" && Date.parse(referral.due_at) < Date.now());
+    const row = el("tr", { "data-case-id": referral.case_id, "data-status": referral.status,
+      "data-late": String(referral.late), class: referral.late ? "overdue" : "" },
+      el("td", { text: referral.case_id.slice(0, 8) }), el("td", { text: t("dest_" + referral.destination) }),
+      el("td", { text: t("rstatus_" + referral.status) }),
+      el("td", { text: referral.due_local + (referral.late ? ` (${t("late")})` : "") }));
+    row.addEventListener("click", () => select(referral.case_id));
+    return row;
+  });
+  if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: "4", class: "meta", text: t("no_referrals") })));
+  table($("referrals"), [t("case"), t("destination"), t("status"), t("due")], rows);
 }
 
 // Tasks cases left: a click opens the case (closed cases included).
@@ -483,7 +531,9 @@ function renderDetail() {
   const blocked = Boolean(claimedBy) && !mine;
   $("act-claim").disabled = !open || Boolean(claimedBy);
   $("act-release").disabled = !open || !claimedBy || (!mine && state.me.account.role !== "supervisor");
-  for (const id of ["act-reassign", "act-close", "act-cancel", "act-mutual-aid"]) $(id).disabled = !open || blocked;
+  const dispatches = state.me.account.role !== "child_protection";
+  for (const id of ["act-reassign", "act-close", "act-cancel", "act-mutual-aid"]) $(id).disabled = !open || blocked || !dispatches;
+  if (!dispatches) { $("act-claim").disabled = true; $("act-release").disabled = true; }
   // Units of the case's zone for a reassignment: free ones first.
   const zone = item ? item.zone : detail.zone;
   const units = state.board.units.filter((unit) => unit.zone === zone && unit.unit_id !== (item && item.unit_id));
@@ -504,12 +554,26 @@ function renderDetail() {
       state.pending.delete(eventID);
     }
   }
+  // A child's referral: acknowledged, then decided, by a child-protection body or a supervisor.
+  const referral = detail && detail.referral;
+  const decides = ["child_protection", "supervisor"].includes(state.me.account.role);
+  $("act-acknowledge").disabled = !decides || !referral || referral.status !== "open";
+  $("act-decide").disabled = !decides || !referral || referral.status === "decided";
+  const referralNode = $("detail-referral");
+  referralNode.dataset.status = referral ? referral.status : "";
+  referralNode.dataset.late = referral ? String(referral.late) : "false";
+  referralNode.className = "claim" + (referral && referral.late ? " overdue" : "");
+  referralNode.textContent = !referral ? t("referral_none")
+    : `${t("referral")}: ${t("dest_" + referral.destination)} — ${t("rstatus_" + referral.status)} — ${t("due")}: ${referral.due_local}`
+      + (referral.late ? ` (${t("late")})` : "")
+      + (referral.acknowledged_by ? ` — ${referral.acknowledged_by}` : "")
+      + (referral.decision ? ` — ${t("dec_" + referral.decision)}${referral.note ? ": " + referral.note : ""}` : "");
   // Case work: a step of the social path for any case; the follow-up task of a closed one.
   const task = detail && detail.follow_up;
   const taskOpen = Boolean(task) && !task.done_at;
-  $("act-record-step").disabled = !detail;
-  $("act-take-follow-up").disabled = !taskOpen || task.assignee === state.me.account.id;
-  $("act-complete-follow-up").disabled = !taskOpen;
+  $("act-record-step").disabled = !detail || !dispatches;
+  $("act-take-follow-up").disabled = !taskOpen || task.assignee === state.me.account.id || !dispatches;
+  $("act-complete-follow-up").disabled = !taskOpen || !dispatches;
   const followUp = $("detail-follow-up");
   followUp.dataset.kind = task ? task.kind : "";
   followUp.dataset.done = task && task.done_at ? "true" : "false";

@@ -20,6 +20,7 @@ struct CaseCommandController: Sendable {
         var unit_id: String?
         var resolution: String?
         var step: String?
+        var decision: String?
         var reason: String?
     }
 
@@ -32,6 +33,7 @@ struct CaseCommandController: Sendable {
         var unit_id: String?
         var resolution: String?
         var step: String?
+        var decision: String?
         var operator_id: String
         var operator_role: String
         var reason: String
@@ -46,7 +48,11 @@ struct CaseCommandController: Sendable {
     }
 
     /// Commands that change no dispatch (schema version 2): they apply to closed cases too.
-    static let caseWork: Set<String> = ["record_step", "take_follow_up", "complete_follow_up"]
+    static let caseWork: Set<String> = [
+        "record_step", "take_follow_up", "complete_follow_up", "acknowledge_referral", "decide_referral",
+    ]
+    /// What a child-protection body does on the console: its referrals, nothing else.
+    static let referralCommands: Set<String> = ["acknowledge_referral", "decide_referral"]
 
     func addRoutes(to group: RouterGroup<ConsoleRequestContext>) {
         group.post("cases/{id}/commands") { request, context in
@@ -67,6 +73,15 @@ struct CaseCommandController: Sendable {
         // night. Dispatch commands act on open cases only: say so now rather than send a command
         // nobody applies.
         let caseWork = Self.caseWork.contains(asked.command)
+        let role = session.account.role
+        if Self.referralCommands.contains(asked.command) {
+            guard role.decidesReferrals else {
+                throw Problem(
+                    .forbidden, "referrals are acknowledged and decided by child-protection bodies and supervisors")
+            }
+        } else if !role.dispatches {
+            throw Problem(.forbidden, "a child-protection account acknowledges and decides referrals only")
+        }
         guard open || caseWork else {
             throw Problem(.caseClosed, "the case is closed; its timeline is still readable")
         }
@@ -78,6 +93,18 @@ struct CaseCommandController: Sendable {
         {
             throw Problem(.noFollowUp, "the case has no follow-up task still to do")
         }
+        if asked.command == "decide_referral", (asked.decision ?? "").isEmpty {
+            throw Problem(.validation, "decide_referral needs a decision", field: "/decision")
+        }
+        if Self.referralCommands.contains(asked.command) {
+            let status = try await repository.referralStatus(caseID)
+            guard let status, status != .decided, asked.command == "decide_referral" || status == .open else {
+                throw Problem(
+                    .noReferral,
+                    status == nil
+                        ? "the case has no child-protection referral" : "the referral is already \(status!.rawValue)")
+            }
+        }
         let reason = (asked.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let event = CommandEvent(
             schema_version: caseWork ? 2 : 1,
@@ -85,6 +112,7 @@ struct CaseCommandController: Sendable {
             unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
             resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
             step: caseWork ? asked.step.flatMap { $0.isEmpty ? nil : $0 } : nil,
+            decision: caseWork ? asked.decision.flatMap { $0.isEmpty ? nil : $0 } : nil,
             operator_id: session.account.id, operator_role: session.account.role.rawValue,
             reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
             issued_at: ISO8601DateFormatter().string(from: Date()))
