@@ -242,6 +242,11 @@ public struct ZoneDispatcher: Sendable {
         {
             return [.rejected(reason: "case is claimed by \(holder)")]
         }
+        // A child-protection body's account acknowledges and decides referrals, nothing else (the
+        // console refuses the rest; this refuses what another producer might send).
+        if command.byChildProtection, !command.action.isCaseWork {
+            return [.rejected(reason: "a child-protection account sends referral commands only")]
+        }
         switch command.action {
         case .cancel:
             return finish(

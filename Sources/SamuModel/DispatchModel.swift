@@ -306,6 +306,14 @@ public struct OperatorCommand: Sendable, Equatable {
         /// Case work: the receiving body's decision for the child; the reason is its note.
         case decideReferral(ReferralDecision)
 
+        /// A child-protection referral's acknowledgement or decision.
+        public var isReferral: Bool {
+            switch self {
+            case .acknowledgeReferral, .decideReferral: true
+            default: false
+            }
+        }
+
         /// Whether the command is case work, which the worker records without its dispatcher (a
         /// closed case's follow-up included).
         public var isCaseWork: Bool {
@@ -338,8 +346,14 @@ public struct OperatorCommand: Sendable, Equatable {
     public var reason: String
     /// Sent by a supervisor (who may release another operator's claim).
     public var bySupervisor: Bool
+    /// Sent by a child-protection body's account (referral commands only).
+    public var byChildProtection: Bool
 
-    public init(caseID: UUID, action: Action, operatorID: String, reason: String, bySupervisor: Bool = false) {
+    public init(
+        caseID: UUID, action: Action, operatorID: String, reason: String, bySupervisor: Bool = false,
+        byChildProtection: Bool = false
+    ) {
+        self.byChildProtection = byChildProtection
         self.caseID = caseID
         self.action = action
         self.operatorID = operatorID

@@ -129,7 +129,8 @@ public struct InboundDecoder: Sendable {
                 event: .command(
                     OperatorCommand(
                         caseID: caseID, action: action, operatorID: operatorID, reason: reason,
-                        bySupervisor: document["operator_role"]?.stringValue == "supervisor"))
+                        bySupervisor: document["operator_role"]?.stringValue == "supervisor",
+                        byChildProtection: document["operator_role"]?.stringValue == "child_protection"))
             )
         case .outcomes, .deadLetters, .partnerOutcomes:
             throw Rejection(reason: .notAnObject, detail: "\(role.rawValue) is not an inbound topic")

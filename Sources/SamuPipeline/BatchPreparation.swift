@@ -198,14 +198,26 @@ extension DispatchWorker {
             rejected: rejected, begin: begin, wall: now.wall)
     }
 
-    /// Case work (a social-path step, a follow-up taken or done): recorded beside the dispatcher,
-    /// for open and closed cases alike; the store writes it only for a case it has.
+    /// Case work (a social-path step, a follow-up taken or done, a referral acknowledged or
+    /// decided): recorded beside the dispatcher, for open and closed cases alike; the store writes it
+    /// only for a case it has. A referral command from anyone but a child-protection account or a
+    /// supervisor is recorded as refused (the console refuses it first; this refuses what another
+    /// producer might send), and so is dispatch-free case work from a child-protection account.
     func recordCaseWork(_ command: OperatorCommand, eventID: UUID, recorder: inout DispatchRecorder, at time: Date) {
         // As an operator command's entry: what the console shows of the command's outcome.
         var detail: [(String, JSONValue)] = [
             ("command", .string(command.name)), ("event_id", .string(eventID.lowercased)),
             ("operator", .string(command.operatorID)), ("outcome", "applied"),
         ]
+        let allowed =
+            command.action.isReferral ? (command.byChildProtection || command.bySupervisor) : !command.byChildProtection
+        if !allowed {
+            detail[3] = ("outcome", "rejected")
+            detail.append(("rejection", .string("not allowed for this account's role")))
+            recorder.write.caseWork.append(
+                (command.caseID, .operatorCommand, command.operatorID, .object(JSONObject(detail)), time))
+            return
+        }
         let kind: TimelineEntryKind
         switch command.action {
         case .recordStep(let step):

@@ -248,6 +248,54 @@ struct DispatchFlowTests {
         try await harness.cleanUp()
     }
 
+    @Test(
+        "case work from any producer: a referral decided by an operator is refused, a child-protection account cannot dispatch, an unknown case changes nothing and holds nothing back"
+    )
+    func caseWorkRoles() async throws {
+        try await harness.prepare()
+        let child = UUID()
+        let childCase = DerivedID.caseID(forReport: child)
+        let later = UUID()
+        func work(_ caseID: UUID, _ name: String, role: String, _ extra: [(String, JSONValue)] = []) -> KafkaRecord {
+            harness.event(
+                .commands, zone: zone, version: 2,
+                [
+                    ("case_id", .string(caseID.lowercased)), ("command", .string(name)), ("operator_id", "op-x"),
+                    ("operator_role", .string(role)), ("reason", "from another producer"),
+                    ("issued_at", "2026-01-15T02:00:00Z"),
+                ] + extra)
+        }
+        try await harness.withWorker { _ in
+            try await harness.produce([
+                unit("rabat-u1", 1, "available", at: 0.5, 0, skills: ["child_protection"]),
+                report(child, category: "child_street_situation", age: 11, at: 1),
+            ])
+            try await waitFor("the child's referral") {
+                try await text("select status from referrals where case_id = '\(childCase)'") == "open"
+            }
+            try await harness.produce([
+                work(childCase, "decide_referral", role: "operator", [("decision", "foster_care")]),
+                work(childCase, "cancel", role: "child_protection"),
+                work(UUID(), "record_step", role: "operator", [("step", "diagnosis")]),
+                work(UUID(), "acknowledge_referral", role: "child_protection"),
+                work(childCase, "acknowledge_referral", role: "child_protection"),
+                report(later, category: "homeless_adult", age: 50, at: 2),
+            ])
+            try await waitFor("the later report's case, behind the case work") {
+                try await scalar("select count(*) from cases where report_id = '\(later)'") == 1
+            }
+            #expect(try await text("select status from referrals where case_id = '\(childCase)'") == "acknowledged")
+            #expect(try await text("select decision from referrals where case_id = '\(childCase)'") == nil)
+            #expect(try await text("select status from cases where case_id = '\(childCase)'") != "cancelled")
+            let refusals = try await scalar(
+                "select count(*) from case_timeline where case_id = '\(childCase)' and detail->>'outcome' = 'rejected'")
+            #expect(refusals == 2, "the operator's decision and the child-protection account's cancel")
+            #expect(
+                try await scalar("select count(*) from processed_events") >= 8, "every event went through the inbox")
+        }
+        try await harness.cleanUp()
+    }
+
     @Test("a console claim survives a worker restart: the new worker refuses another operator's action")
     func claimSurvivesRestart() async throws {
         try await harness.prepare()

@@ -116,9 +116,9 @@ struct PipelineHarness {
     }
 
     /// An event of `role` for `zone` (schema version 1, a new event id), keyed by the zone.
-    func event(_ role: TopicRole, zone: String, _ fields: [(String, JSONValue)]) -> KafkaRecord {
+    func event(_ role: TopicRole, zone: String, version: Int64 = 1, _ fields: [(String, JSONValue)]) -> KafkaRecord {
         var object = JSONObject()
-        object.append("schema_version", 1)
+        object.append("schema_version", .integer(version))
         object.append("event_id", .string(UUID().uuidString.lowercased()))
         object.append("zone", .string(zone))
         for (key, value) in fields { object.append(key, value) }

@@ -115,6 +115,12 @@ struct PipelineRun {
         environment["SAMU_WORKER_ID"] = "bench-\(run)"
         // The worker logs warnings only, unless SAMU_BENCH_WORKER_LOG_LEVEL says otherwise (to diagnose).
         environment["SAMU_LOG_LEVEL"] = environment["SAMU_BENCH_WORKER_LOG_LEVEL"] ?? "warning"
+        // The plan's zones (75 when scaled: `rabat-b2`…) are the worker's, which refuses any other.
+        let zonesFile = FileManager.default.temporaryDirectory.appendingPathComponent("samu-bench-zones-\(run).json")
+        try JSONValue.array(plan.zones.map { ["code": .string($0.zone)] }).serialized.write(
+            to: zonesFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: zonesFile) }
+        environment["SAMU_ZONES"] = zonesFile.path
         let configuration = try SamuConfiguration(environment: environment)
         let catalog = context.catalog.withPrefix(prefix)
         _ = try await KafkaAdmin.createTopics(

@@ -118,14 +118,16 @@ begin
         from jsonb_to_recordset(x_rows) as x(c uuid, z text, dest text, rule text, opened timestamptz, due timestamptz)
         on conflict (case_id) do nothing;
     end if;
-    -- Case work: a social-path step, a follow-up taken or done, for cases the database has and
-    -- (taken, done) an open follow-up: otherwise nothing is written and nothing held back.
+    -- Case work: a social-path step, a follow-up taken or done, a referral acknowledged or decided
+    -- (or a refused command's record), for cases the database has and that have what the step
+    -- needs (an open follow-up, a referral not yet decided): otherwise nothing is written and
+    -- nothing held back.
     if jsonb_array_length(w_rows) > 0 then
         insert into case_timeline (case_id, at, status, actor, detail)
         select x.c, x.at, x.k, 'operator:' || x.o, x.d
         from jsonb_to_recordset(w_rows) as x(c uuid, k text, o text, d jsonb, at timestamptz, n int)
         where exists (select 1 from cases where case_id = x.c)
-          and (x.k = 'social_step'
+          and (x.k in ('social_step', 'operator_command')
                or (x.k in ('follow_up_taken', 'follow_up_done')
                    and exists (select 1 from follow_ups f where f.case_id = x.c and f.done_at is null))
                or (x.k = 'referral_acknowledged'
