@@ -199,18 +199,10 @@ struct ConsoleBrowserTests {
             try await harness.withConsole { client in
                 let page = try await browser.newPage()
                 try await logIn(page, base: client.base, as: "hind")
-                let reportID = UUID()
-                let reply = try await client.send(
-                    "POST", "/v1/reports",
-                    headers: [
-                        "Authorization": "Bearer \(token)", "Content-Type": "application/json",
-                        "Idempotency-Key": reportID.lowercased,
-                    ],
-                    body: Data(
-                        ReportFixture.bytes(
-                            ReportFixture.document(
-                                id: reportID, zone: "rabat", category: "homeless_adult",
-                                reportedAt: RFC3339.format(Date()), age: 58))))
+                let reply = try await client.postReport(
+                    ReportFixture.document(
+                        zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 58),
+                    token: token)
                 #expect(reply.status == 202)
                 try await page.waitFor(
                     "document.querySelectorAll('#cases li[data-case-id]').length === 1", timeout: .seconds(20))
@@ -311,18 +303,10 @@ struct ConsoleBrowserTests {
             try await harness.withConsole { client in
                 let page = try await browser.newPage()
                 try await logIn(page, base: client.base, as: "samira")
-                let reportID = UUID()
-                let reply = try await client.send(
-                    "POST", "/v1/reports",
-                    headers: [
-                        "Authorization": "Bearer \(token)", "Content-Type": "application/json",
-                        "Idempotency-Key": reportID.lowercased,
-                    ],
-                    body: Data(
-                        ReportFixture.bytes(
-                            ReportFixture.document(
-                                id: reportID, zone: "rabat", category: "child_street_situation",
-                                reportedAt: RFC3339.format(Date()), age: 10))))
+                let reply = try await client.postReport(
+                    ReportFixture.document(
+                        zone: "rabat", category: "child_street_situation", reportedAt: RFC3339.format(Date()), age: 10),
+                    token: token)
                 #expect(reply.status == 202, "\(String(decoding: reply.body, as: UTF8.self))")
                 // The referral is on the child-protection account's board: family tracing, open.
                 try await page.waitFor(

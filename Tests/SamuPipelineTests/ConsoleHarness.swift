@@ -43,6 +43,16 @@ struct WebClient: Sendable {
         return URLSession(configuration: configuration)
     }()
 
+    /// A hotline posts `document` to `/v1/reports` with its token (the report id as the key).
+    func postReport(_ document: JSONValue, token: String) async throws -> Reply {
+        try await send(
+            "POST", "/v1/reports",
+            headers: [
+                "Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                "Idempotency-Key": document["event_id"]?.stringValue ?? UUID().uuidString.lowercased(),
+            ], body: Data(ReportFixture.bytes(document)))
+    }
+
     func send(
         _ method: String, _ path: String, headers: [String: String] = [:], body: Data? = nil
     ) async throws -> Reply {
