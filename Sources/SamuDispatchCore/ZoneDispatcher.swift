@@ -55,6 +55,11 @@ public struct ZoneDispatcher: Sendable {
         var escalated: Bool
         /// The operator working the case on the console, if one claimed it.
         var claimedBy: String? = nil
+        /// A child's case whose referral the receiving body has not decided: it does not close.
+        var referralPending = false
+        /// What the crew reported when it left a child whose referral was pending: the case closes
+        /// so once the referral is decided.
+        var crewResolution: Resolution? = nil
     }
 
     var units: [UnitState] = []
@@ -138,7 +143,7 @@ public struct ZoneDispatcher: Sendable {
         cases[triaged.caseID] = CaseState(
             triaged: triaged, x: x, y: y, skills: SkillMask(triaged.triage.requiredSkills),
             preferred: SkillMask(triaged.triage.preferredSkills), phase: .queued(since: time.monotonic), decisions: 0,
-            hold: nil, escalated: false)
+            hold: nil, escalated: false, referralPending: triaged.triage.referral != nil)
         let decided = dispatch(triaged.caseID, kind: .assign, excluding: nil, at: time, from: .triaged)
         if triaged.triage.notify.isEmpty { return decided }
         return triaged.triage.notify.sorted().map { DispatchAction.notify(caseID: triaged.caseID, authority: $0) }
@@ -252,6 +257,9 @@ public struct ZoneDispatcher: Sendable {
             return finish(
                 command.caseID, as: .cancelled, detail: "cancelled by \(command.operatorID): \(command.reason)")
         case .close(let resolution):
+            if state.referralPending {
+                return [.rejected(reason: "a child's case closes once its referral is decided")]
+            }
             return finish(
                 command.caseID, as: .resolved(resolution),
                 detail: "closed by \(command.operatorID) as \(resolution.rawValue): \(command.reason)")
@@ -646,6 +654,15 @@ public struct ZoneDispatcher: Sendable {
         case .transporting:
             return move(.transporting(unitID: unitID), "unit \(unitID) transporting")
         case .available, .returning, .offDuty:
+            if let resolution = update.resolution, state.referralPending {
+                // The crew's part is done; the child's case waits for the referral's decision (a
+                // night in a shelter is temporary until then: the hold stays).
+                units[unit].assignment = nil
+                cases[caseID]?.crewResolution = resolution
+                return move(
+                    .awaitingResolution,
+                    "unit \(unitID) left as \(resolution.rawValue); the case waits for its referral's decision")
+            }
             if let resolution = update.resolution {
                 return finish(
                     caseID, as: .resolved(resolution), detail: "closed by unit \(unitID) as \(resolution.rawValue)")
@@ -661,6 +678,18 @@ public struct ZoneDispatcher: Sendable {
                 return move(.awaitingResolution, "unit \(unitID) left the scene without a resolution")
             }
         }
+    }
+
+    /// The receiving body decided a child's referral: the case may close now, and does if its crew
+    /// already left with a resolution.
+    public mutating func referralDecided(_ caseID: UUID, at time: DispatchInstant) -> [DispatchAction] {
+        guard var state = cases[caseID], state.referralPending else { return [] }
+        state.referralPending = false
+        cases[caseID] = state
+        guard case .awaitingResolution = state.phase, let resolution = state.crewResolution else { return [] }
+        return finish(
+            caseID, as: .resolved(resolution),
+            detail: "closed as \(resolution.rawValue) once its referral was decided")
     }
 
     /// Ends a case: frees its unit, settles its bed, opens a follow-up for unmet demand.
@@ -840,12 +869,15 @@ public struct RestoredCase: Sendable {
     public var decisions: Int
     /// The operator holding the case on the console.
     public var claimedBy: String?
+    /// A child's referral not decided yet (the case does not close).
+    public var referralPending: Bool
 
     public init(
         triaged: TriagedCase, status: CaseStatus, unitID: String?, hold: (shelterID: String, bed: BedType)?,
         decisions: Int,
-        claimedBy: String? = nil
+        claimedBy: String? = nil, referralPending: Bool = false
     ) {
+        self.referralPending = referralPending
         self.triaged = triaged
         self.status = status
         self.unitID = unitID
@@ -884,7 +916,8 @@ extension ZoneDispatcher {
             cases[caseID] = CaseState(
                 triaged: restored.triaged, x: x, y: y, skills: SkillMask(restored.triaged.triage.requiredSkills),
                 preferred: SkillMask(restored.triaged.triage.preferredSkills), phase: phase,
-                decisions: restored.decisions, hold: nil, escalated: false, claimedBy: restored.claimedBy)
+                decisions: restored.decisions, hold: nil, escalated: false, claimedBy: restored.claimedBy,
+                referralPending: restored.referralPending)
             if case .queued = phase { waiting.append(caseID) }
             mayNeedBed.insert(caseID)
             if let hold = restored.hold, let shelter = shelterIndex[hold.shelterID],

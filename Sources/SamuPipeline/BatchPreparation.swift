@@ -133,8 +133,13 @@ extension DispatchWorker {
                 actions = zone.apply(update, at: now)
                 recorder.touchedShelters[update.shelterID] = event.zone
             case .command(let command) where command.action.isCaseWork:
-                recordCaseWork(command, eventID: event.eventID, recorder: &recorder, at: now.wall)
-                actions = []
+                let applied = recordCaseWork(command, eventID: event.eventID, recorder: &recorder, at: now.wall)
+                // A decided referral may let a waiting child's case close.
+                if applied, case .decideReferral = command.action {
+                    actions = zone.referralDecided(command.caseID, at: now)
+                } else {
+                    actions = []
+                }
             case .command(let command):
                 let known = zone.phase(of: command.caseID) != nil
                 actions = zone.apply(command, at: now)
@@ -203,7 +208,11 @@ extension DispatchWorker {
     /// only for a case it has. A referral command from anyone but a child-protection account or a
     /// supervisor is recorded as refused (the console refuses it first; this refuses what another
     /// producer might send), and so is dispatch-free case work from a child-protection account.
-    func recordCaseWork(_ command: OperatorCommand, eventID: UUID, recorder: inout DispatchRecorder, at time: Date) {
+    /// Returns whether the command was allowed for its sender's role.
+    @discardableResult
+    func recordCaseWork(
+        _ command: OperatorCommand, eventID: UUID, recorder: inout DispatchRecorder, at time: Date
+    ) -> Bool {
         // As an operator command's entry: what the console shows of the command's outcome.
         var detail: [(String, JSONValue)] = [
             ("command", .string(command.name)), ("event_id", .string(eventID.lowercased)),
@@ -216,7 +225,7 @@ extension DispatchWorker {
             detail.append(("rejection", .string("not allowed for this account's role")))
             recorder.write.caseWork.append(
                 (command.caseID, .operatorCommand, command.operatorID, .object(JSONObject(detail)), time))
-            return
+            return false
         }
         let kind: TimelineEntryKind
         switch command.action {
@@ -236,10 +245,11 @@ extension DispatchWorker {
             detail.append(("decision", .string(decision.rawValue)))
             detail.append(("note", .string(command.reason)))
         default:
-            return
+            return false
         }
         recorder.write.caseWork.append(
             (command.caseID, kind, command.operatorID, .object(JSONObject(detail)), time))
+        return true
     }
 
     func refreshShelters(_ recorder: inout DispatchRecorder, zones: Zones, at time: Date) {

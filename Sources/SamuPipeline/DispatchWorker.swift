@@ -199,7 +199,7 @@ public final class DispatchWorker: Service {
                 cases: state.cases.map {
                     RestoredCase(
                         triaged: $0.triaged, status: $0.status, unitID: $0.unitID, hold: $0.hold,
-                        decisions: $0.decisions, claimedBy: $0.claimedBy)
+                        decisions: $0.decisions, claimedBy: $0.claimedBy, referralPending: $0.referralPending)
                 }, at: now)
             restoredCases += state.cases.count
             zones.dispatchers[zoneID] = zone

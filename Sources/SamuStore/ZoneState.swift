@@ -12,6 +12,8 @@ extension SamuStore {
         public var decisions: Int
         /// The operator holding the case on the console (its last applied claim or release).
         public var claimedBy: String?
+        /// A child's referral not decided yet.
+        public var referralPending: Bool
     }
 
     /// What a worker needs to take a zone over.
@@ -79,7 +81,8 @@ extension SamuStore {
                    coalesce(c.location_lat, 0), coalesce(c.location_lon, 0), r.reported_at,
                    (select count(*) from decisions d where d.case_id = c.case_id),
                    coalesce(h.shelter_id, ''), coalesce(h.bed_type, ''),
-                   coalesce(k.claimant, '')
+                   coalesce(k.claimant, ''),
+                   exists (select 1 from referrals x where x.case_id = c.case_id and x.status <> \(ReferralStatus.decided.rawValue))
             from cases c
             join reports r on r.report_id = c.report_id
             left join lateral (
@@ -91,12 +94,12 @@ extension SamuStore {
             """, logger: logger)
         for try await (
             caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, shelter, bed,
-            claimant
+            claimant, referralPending
         )
             in caseRows.decode(
                 (
                     UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String,
-                    String
+                    String, Bool
                 )
                 .self)
         {
@@ -113,7 +116,8 @@ extension SamuStore {
                 StoredCase(
                     triaged: triaged, status: status, unitID: unitID.isEmpty ? nil : unitID,
                     hold: BedType(rawValue: bed).flatMap { shelter.isEmpty ? nil : (shelter, $0) },
-                    decisions: Int(decisions), claimedBy: claimant.isEmpty ? nil : claimant))
+                    decisions: Int(decisions), claimedBy: claimant.isEmpty ? nil : claimant,
+                    referralPending: referralPending))
         }
         return states
     }

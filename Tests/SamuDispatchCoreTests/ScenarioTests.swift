@@ -53,6 +53,41 @@ struct ScenarioTests {
         #expect(other.submit(World.triaged(priority: .p1)).holds.count == 1)
     }
 
+    @Test(
+        "a child's case closes only once its referral is decided: the crew leaves, the bed stays held, an early close is refused"
+    )
+    func childWaitsForReferral() throws {
+        var world = World()
+        world.unit("u1", at: 1, 0, skills: [.childProtection])
+        world.shelter("minors", at: 0.5, 0, beds: [.minors: BedCount(capacity: 4, occupied: 0)])
+        let child = World.triaged(
+            priority: .p1, skills: [.childProtection], bed: .minors,
+            referral: ReferralPlan(destination: .familyTracing, deadlineMinutes: 1440, rule: "referral-child-alone"))
+        world.submit(child)
+        world.unit("u1", at: 1, 0, status: .onScene, caseID: child.caseID)
+        // The crew takes the child to the shelter and reports "sheltered": the unit is free, the
+        // case waits, the minors' bed is still held (a temporary night).
+        let left = world.unit("u1", at: 0.5, 0, status: .available, caseID: child.caseID, resolution: .sheltered)
+        #expect(world.dispatcher.phase(of: child.caseID) == .awaitingResolution)
+        #expect(world.dispatcher.assignment(of: "u1") == nil)
+        #expect(!left.contains { if case .resolution = $0 { true } else { false } })
+        #expect(world.dispatcher.beds(at: "minors", .minors)! == (4, 0, 1))
+        let early = world.command(child.caseID, .close(.sheltered), reason: "done")
+        #expect(early.rejections == ["a child's case closes once its referral is decided"])
+        #expect(world.dispatcher.phase(of: child.caseID) == .awaitingResolution)
+        // The body decides: the case closes as the crew reported.
+        let decided = world.record(world.dispatcher.referralDecided(child.caseID, at: world.time))
+        #expect(decided.contains(.resolution(caseID: child.caseID, resolution: .sheltered)))
+        #expect(world.dispatcher.phase(of: child.caseID) == nil)
+        // A case without a referral closes at once, as before.
+        let adult = World.triaged(priority: .p3)
+        world.unit("u2", at: 2, 0)
+        world.submit(adult)
+        let closed = world.command(adult.caseID, .close(.helpRefused), reason: "refuses")
+        #expect(closed.rejections.isEmpty)
+        #expect(world.dispatcher.phase(of: adult.caseID) == nil)
+    }
+
     @Test("a preferred language can outweigh a short extra distance")
     func preferredSkill() {
         var world = World()

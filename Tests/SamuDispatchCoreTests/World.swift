@@ -70,14 +70,15 @@ struct World {
     static func triaged(
         _ id: UUID = UUID(), at east: Double = 0, _ north: Double = 0, priority: Priority = .p2,
         skills: Set<CrewSkill> = [], preferred: Set<CrewSkill> = [], bed: BedType = .men, holdsBed: Bool = true,
-        notify: Set<Authority> = [], receivedAt: Date = origin
+        notify: Set<Authority> = [], referral: ReferralPlan? = nil, receivedAt: Date = origin
     ) -> TriagedCase {
         TriagedCase(
             caseID: id, reportID: UUID(), zone: "rabat", location: point(east, north), category: .homelessAdult,
             triage: TriageDecision(
                 priority: priority, requiredSkills: skills, preferredSkills: preferred, bedType: bed,
                 holdsBed: holdsBed,
-                notify: notify, reasons: [], rulesVersion: "test-rules-1", minor: skills.contains(.childProtection)),
+                notify: notify, reasons: [], rulesVersion: "test-rules-1", minor: skills.contains(.childProtection),
+                referral: referral),
             receivedAt: receivedAt)
     }
 

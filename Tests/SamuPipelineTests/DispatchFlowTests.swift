@@ -279,6 +279,7 @@ struct DispatchFlowTests {
                 work(UUID(), "record_step", role: "operator", [("step", "diagnosis")]),
                 work(UUID(), "acknowledge_referral", role: "child_protection"),
                 work(childCase, "acknowledge_referral", role: "child_protection"),
+                command(childCase, "close", resolution: "referred_family", reason: "too early"),
                 report(later, category: "homeless_adult", age: 50, at: 2),
             ])
             try await waitFor("the later report's case, behind the case work") {
@@ -289,7 +290,19 @@ struct DispatchFlowTests {
             #expect(try await text("select status from cases where case_id = '\(childCase)'") != "cancelled")
             let refusals = try await scalar(
                 "select count(*) from case_timeline where case_id = '\(childCase)' and detail->>'outcome' = 'rejected'")
-            #expect(refusals == 2, "the operator's decision and the child-protection account's cancel")
+            #expect(refusals == 3, "the operator's decision, the child-protection account's cancel, the early close")
+            #expect(try await text("select status from cases where case_id = '\(childCase)'") != "resolved")
+            // Decided by the body: the operator may close the child's case now.
+            try await harness.produce([
+                work(childCase, "decide_referral", role: "child_protection", [("decision", "family_reunification")]),
+                command(childCase, "close", resolution: "referred_family", reason: "his father came"),
+            ])
+            try await waitFor("the child's case closed after the decision") {
+                try await text("select resolution from cases where case_id = '\(childCase)'") == "referred_family"
+            }
+            #expect(
+                try await text("select decision from referrals where case_id = '\(childCase)'")
+                    == "family_reunification")
             #expect(
                 try await scalar("select count(*) from processed_events") >= 8, "every event went through the inbox")
         }
