@@ -294,6 +294,10 @@ struct ReferenceDataTests {
         #expect(zone("oujda-angad")?.arabicInSource == "وجدة أنكاد")
         #expect(
             zone("rabat")?.arabicInSource == nil, "where the sources print HCP's spelling, nothing is kept beside it")
+        // A non-stigmatising Arabic label for mental distress (the sources' «المختلين عقليا» is not shown).
+        let distress = data.labels["beneficiary_category"]?.first { $0.code == "mental_distress" }
+        #expect(distress?.nameArabic == "شخص في ضائقة نفسية")
+        #expect(data.labels.values.joined().allSatisfy { !$0.nameArabic.contains("مختل") })
         // Every commune and arrondissement of the statistics office, each in a zone samu knows.
         #expect(data.communes.count > 1_500)
         let zones = Set(data.zones.map(\.code))
