@@ -553,18 +553,7 @@ public enum Migrations {
                 """,
                 // Functions used by policies, views or with definer rights resolve names in samu's
                 // schema only (pg_temp last): no role can shadow a table or operator they use.
-                """
-                do $$
-                declare
-                    f record;
-                begin
-                    for f in select p.oid::regprocedure as signature from pg_proc p
-                             where p.pronamespace = current_schema()::regnamespace loop
-                        execute format('alter function %s set search_path = %I, pg_temp', f.signature, current_schema());
-                    end loop;
-                end
-                $$
-                """,
+                pinSearchPaths,
             ]),
         Migration(
             version: 11, name: "outbox commit order",
@@ -668,6 +657,7 @@ public enum Migrations {
                 """,
                 "drop function samu_write_batch",
                 writeBatchV14,
+                pinSearchPaths,
             ]),
     ]
 
@@ -679,6 +669,21 @@ public enum Migrations {
     }
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }
+
+    /// Every function of samu's schema resolves names in it alone, pg_temp last (migration 10, and
+    /// again after a migration that recreates a function).
+    static let pinSearchPaths = """
+        do $$
+        declare
+            f record;
+        begin
+            for f in select p.oid::regprocedure as signature from pg_proc p
+                     where p.pronamespace = current_schema()::regnamespace loop
+                execute format('alter function %s set search_path = %I, pg_temp', f.signature, current_schema());
+            end loop;
+        end
+        $$
+        """
 
     /// `samu_write_batch` as migration 7 created it (`SQL/samu_write_batch.v7.sql`, kept verbatim:
     /// migrations never change).

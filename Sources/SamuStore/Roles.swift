@@ -39,10 +39,19 @@ public struct DatabaseRoles: Sendable {
     static let workerWritable = [
         "cases", "assignments", "units", "shelter_beds", "outbox", "zone_leases", "partner_projection", "partner_days",
     ]
+    /// Tables the worker inserts into and updates only these columns of (case work: a task taken
+    /// and done, a referral acknowledged and decided).
+    static let workerColumnUpdates: [(table: String, columns: [String])] = [
+        ("follow_ups", ["assignee", "done_at", "done_by", "note"]),
+        (
+            "referrals",
+            ["status", "acknowledged_at", "acknowledged_by", "decided_at", "decided_by", "decision", "note"]
+        ),
+    ]
     /// Append-only tables: the worker inserts and reads, never updates (an upsert that does
     /// nothing on conflict needs no UPDATE right).
     static let workerAppendOnly = [
-        "processed_events", "reports", "decisions", "follow_ups", "case_timeline", "bed_ledger", "partner_records",
+        "processed_events", "reports", "decisions", "case_timeline", "bed_ledger", "partner_records",
         "partner_aggregates", "parked_dead_letters",
     ]
     static let workerReadOnly = [
@@ -103,6 +112,12 @@ public struct DatabaseRoles: Sendable {
             "grant select, insert, update on \(Self.workerWritable.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(worker)",
             "grant select, insert on \(Self.workerAppendOnly.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(worker)",
         ]
+        for (table, columns) in Self.workerColumnUpdates {
+            sql += [
+                "grant select, insert on \(schema).\(table) to \(worker)",
+                "grant update (\(columns.joined(separator: ", "))) on \(schema).\(table) to \(worker)",
+            ]
+        }
         for table in ["partner_records", "partner_aggregates"] {
             sql += [
                 "drop policy if exists worker_all on \(schema).\(table)",

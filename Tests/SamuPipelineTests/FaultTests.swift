@@ -453,9 +453,12 @@ struct FaultTests {
         try await harness.cleanUp()
     }
 
-    @Test("F12: v1 and v2 producers interleaved (v2 adds an optional field); an unknown version is dead-lettered")
+    @Test(
+        "F12: producers of the current and a next version interleaved (it adds an optional field); an unknown version is dead-lettered"
+    )
     func schemaEvolution() async throws {
-        // The catalog as it would be with a report schema version 2: version 1 plus an optional field.
+        // The catalog as it would be with a next report schema version (3): the newest (2) plus an
+        // optional field; version 1 producers carry on beside it.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("topics-v2-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -464,15 +467,15 @@ struct FaultTests {
             var data = try Data(contentsOf: file)
             if file.lastPathComponent == "samu.reports.v1.json" {
                 guard case .object(var topic) = try JSONParser.parse(Array(data)),
-                    case .object(var schemas)? = topic["schemas"], case .object(var v2)? = schemas["1"],
-                    case .object(var properties)? = v2["properties"]
+                    case .object(var schemas)? = topic["schemas"], case .object(var next)? = schemas["2"],
+                    case .object(var properties)? = next["properties"]
                 else { throw LoopbackHTTP.Failure(description: "unexpected reports topic file") }
-                properties.set("schema_version", ["const": 2])
+                properties.set("schema_version", ["const": 3])
                 properties.set("callback_window_minutes", ["type": "integer", "minimum": 0, "maximum": 1440])
-                v2.set("properties", .object(properties))
-                schemas.set("2", .object(v2))
+                next.set("properties", .object(properties))
+                schemas.set("3", .object(next))
                 topic.set("schemas", .object(schemas))
-                #expect(SchemaCompatibility.breakingChanges(from: schemas["1"]!, to: .object(v2)) == [])
+                #expect(SchemaCompatibility.breakingChanges(from: schemas["2"]!, to: .object(next)) == [])
                 data = Data(JSONValue.object(topic).serializedBytes)
             }
             try data.write(to: directory.appendingPathComponent(file.lastPathComponent))
@@ -485,7 +488,7 @@ struct FaultTests {
         for (index, document) in documents.enumerated() {
             var text = document.serialized
             if index % 2 == 1 {
-                text = text.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":2"#)
+                text = text.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":3"#)
                     .replacingOccurrences(of: #""channel":"#, with: #""callback_window_minutes":30,"channel":"#)
             }
             records.append(
@@ -494,7 +497,7 @@ struct FaultTests {
                     value: Array(text.utf8)))
         }
         let unknown = ReportFixture.document(zone: "rabat").serialized
-            .replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":3"#)
+            .replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":4"#)
         records.append(
             KafkaRecord(topic: harness.catalog.name(.reports), key: Array("rabat".utf8), value: Array(unknown.utf8)))
         try await harness.withWorker(catalog: catalog) { worker in
@@ -510,7 +513,7 @@ struct FaultTests {
             $0.value.flatMap { try? JSONParser.parse($0) }?["reason"]?.stringValue
         }
         ledger.conclude(
-            "F12 v1 and v2 reports interleaved, one v3", note: "100 v1 + 100 v2 cases; v3: \(reasons.joined())")
+            "F12 v1 and v3 reports interleaved, one v4", note: "100 v1 + 100 v3 cases; v4: \(reasons.joined())")
         #expect(reasons == ["schema_version_unknown"])
         try await harness.cleanUp()
     }

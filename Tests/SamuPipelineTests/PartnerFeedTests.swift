@@ -83,6 +83,24 @@ struct PartnerFeedTests {
             value: Array(JSONValue.object(object).serialized.utf8))
     }
 
+    /// A child-protection body's decision on a minor's referral: a child's case closes only after it.
+    func decideReferral(_ person: Person) -> KafkaRecord {
+        var object = JSONObject()
+        object.append("schema_version", 2)
+        object.append("event_id", .string(UUID().uuidString.lowercased()))
+        object.append("zone", .string(zone))
+        object.append("case_id", .string(DerivedID.caseID(forReport: person.id).lowercased))
+        object.append("command", "decide_referral")
+        object.append("decision", "child_protection_centre")
+        object.append("operator_id", "cp-office")
+        object.append("operator_role", "child_protection")
+        object.append("reason", "placed by the judge")
+        object.append("issued_at", "2026-01-15T02:55:00Z")
+        return KafkaRecord(
+            topic: harness.catalog.name(.commands), key: Array(zone.utf8),
+            value: Array(JSONValue.object(object).serialized.utf8))
+    }
+
     @Test("adults get pseudonymised records, minors and victims of violence only suppressed counts; nothing leaks")
     func partnerNight() async throws {
         try await harness.prepare(partners: partnerIDs)
@@ -117,7 +135,7 @@ struct PartnerFeedTests {
                 try await harness.withStore { try await $0.counts().cases } == people.count
             }
             #expect(opened)
-            try await harness.produce(people.map(close))
+            try await harness.produce(people.filter { ($0.age ?? 99) < 18 }.map(decideReferral) + people.map(close))
             // k-anonymity by hand, from the people above (all reported in one commune and hour, none
             // reached): k = 3 publishes the 4 sheltered adults of 35–64 and the 3 elderly as they
             // are, the other 2 sheltered and the 4 who refused help per day without age band, and
