@@ -60,14 +60,24 @@ echo "demo: worker started (pid $worker, log $log, metrics http://$SAMU_WORKER_H
 
 # The console's demo logins (passwords generated once, kept in .local/secrets) and an HTTP
 # intake client for the hotline's system.
-if [ ! -f "$secrets/console-logins.json" ]; then
-  (umask 077; python3 -c 'import json, secrets; print(json.dumps({"fatima": secrets.token_urlsafe(12), "karim": secrets.token_urlsafe(12)}))' >"$secrets/console-logins.json")
-fi
+# A login missing from the file (a demo from an older version) is added.
+(umask 077; python3 - "$secrets/console-logins.json" <<'PY'
+import json, os, secrets, sys
+path = sys.argv[1]
+logins = json.load(open(path)) if os.path.exists(path) else {}
+for name in ["fatima", "karim", "nadia"]:
+    logins.setdefault(name, secrets.token_urlsafe(12))
+json.dump(logins, open(path, "w"))
+PY
+)
 login() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$secrets/console-logins.json" "$1"; }
 login fatima | "$samu" accounts operator fatima --name "Fatima (Casablanca, Rabat, Salé)" \
   --zones casablanca-anfa,rabat,sale --password-file - >/dev/null
 login karim | "$samu" accounts operator karim --role supervisor --name "Karim (supervisor)" \
   --zones "$(python3 -c 'import json; print(",".join(z["zone"] for z in json.load(open("seeds/demo/deployment.json"))["zones"]))')" \
+  --password-file - >/dev/null
+login nadia | "$samu" accounts operator nadia --role child_protection \
+  --name "Nadia (child protection, Casablanca, Rabat, Salé)" --zones casablanca-anfa,rabat,sale \
   --password-file - >/dev/null
 "$samu" accounts client hotline-demo --token-file "$secrets/intake-token" >/dev/null
 console_log="$SAMU_LOCAL/run/demo-console.log"
@@ -135,6 +145,7 @@ echo "== 9. The night report of the samples' busiest night (15–16 January), in
 echo
 echo "== 10. The operator console, live:"
 echo "  http://$SAMU_CONSOLE_ADDRESS   operator: fatima / $(login fatima)   supervisor: karim / $(login karim)"
+echo "  child protection (acknowledges and decides the children's referrals): nadia / $(login nadia)"
 echo "  (passwords in $secrets/console-logins.json; hotline token in $secrets/intake-token)"
 echo "  metrics: http://$SAMU_CONSOLE_OPS_ADDRESS/metrics (console), http://$SAMU_WORKER_HTTP_ADDRESS/metrics (worker)"
 echo "  health:  http://$SAMU_CONSOLE_OPS_ADDRESS/health/ready, http://$SAMU_WORKER_HTTP_ADDRESS/health/ready"
