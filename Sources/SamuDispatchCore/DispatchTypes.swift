@@ -131,6 +131,8 @@ public enum BedRelease: Sendable, Equatable {
     /// The case ended some other way than in that shelter.
     case caseEnded(Resolution)
     case caseCancelled
+    /// The shelter will not take the person (its reason).
+    case declined(String)
 
     /// The bed-ledger entry it makes.
     public var ledgerAction: BedLedgerAction { self == .holdExpired ? .expire : .release }
@@ -142,6 +144,7 @@ public enum BedRelease: Sendable, Equatable {
         case .shelterFull: "shelter full"
         case .caseEnded(let resolution): "case \(resolution.rawValue)"
         case .caseCancelled: "case cancelled"
+        case .declined(let reason): "declined by the shelter: \(reason)"
         }
     }
 }
@@ -151,9 +154,10 @@ public enum DispatchAction: Sendable, Equatable {
     case decided(DecisionRecord)
     /// A case changed phase; `detail` says why in a few words.
     case phaseChanged(caseID: UUID, from: CaseStatus, to: CaseStatus, detail: String)
-    case bedHeld(caseID: UUID, shelterID: String, bedType: BedType, until: Duration)
-    case bedReleased(caseID: UUID, shelterID: String, bedType: BedType, release: BedRelease)
-    case bedOccupied(caseID: UUID, shelterID: String, bedType: BedType)
+    /// `beds` beds (one per person) held at a shelter for a case.
+    case bedHeld(caseID: UUID, shelterID: String, bedType: BedType, beds: Int, until: Duration)
+    case bedReleased(caseID: UUID, shelterID: String, bedType: BedType, beds: Int, release: BedRelease)
+    case bedOccupied(caseID: UUID, shelterID: String, bedType: BedType, beds: Int)
     case escalated(caseID: UUID, waited: Duration)
     case mutualAidRequested(caseID: UUID, zones: [String])
     /// How a case ended (follows its `phaseChanged` to `resolved`).

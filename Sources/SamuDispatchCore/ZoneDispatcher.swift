@@ -35,7 +35,9 @@ public struct ZoneDispatcher: Sendable {
         var capacity: [Int]
         var occupied: [Int]
         var held: [Int]
-        var holds: [UUID: (bed: BedType, until: Duration)]
+        var holds: [UUID: (bed: BedType, beds: Int, until: Duration)]
+        /// Who the shelter takes in (``ShelterProfile/undeclared`` until it says).
+        var profile: ShelterProfile = .undeclared
 
         func free(_ bed: BedType) -> Int {
             let index = bed.index
@@ -51,7 +53,8 @@ public struct ZoneDispatcher: Sendable {
         var preferred: SkillMask
         var phase: CasePhase
         var decisions: Int
-        var hold: (shelterID: String, bed: BedType)?
+        /// Beds held for the case: one hold, or several when a family had to be split.
+        var holds: [BedHold]
         var escalated: Bool
         /// The operator working the case on the console, if one claimed it.
         var claimedBy: String? = nil
@@ -60,6 +63,15 @@ public struct ZoneDispatcher: Sendable {
         /// What the crew reported when it left a child whose referral was pending: the case closes
         /// so once the referral is decided.
         var crewResolution: Resolution? = nil
+        /// Shelters that declined the person: never proposed again for this case.
+        var declinedBy: [String] = []
+
+        /// Beds still to find: one per person, less those held.
+        var missingBeds: Int {
+            var held = 0
+            for hold in holds { held += hold.beds }
+            return triaged.triage.shelterNeed.beds - held
+        }
     }
 
     var units: [UnitState] = []
@@ -127,8 +139,18 @@ public struct ZoneDispatcher: Sendable {
     public func triagedCase(_ caseID: UUID) -> TriagedCase? { cases[caseID]?.triaged }
     public var shelterIDs: [String] { shelters.map(\.id) }
 
-    /// The shelter and bed type held for a case, if any.
-    public func hold(of caseID: UUID) -> (shelterID: String, bed: BedType)? { cases[caseID]?.hold }
+    /// The (first) shelter and bed type held for a case, if any.
+    public func hold(of caseID: UUID) -> (shelterID: String, bed: BedType)? {
+        cases[caseID]?.holds.first.map { ($0.shelterID, $0.bed) }
+    }
+
+    /// Every hold of a case: one, or several when a family was split.
+    public func holds(of caseID: UUID) -> [BedHold] { cases[caseID]?.holds ?? [] }
+
+    /// Who a shelter takes in, as the zone knows it.
+    public func profile(of shelterID: String) -> ShelterProfile? {
+        shelterIndex[shelterID].map { shelters[$0].profile }
+    }
     /// The operator who claimed the case on the console.
     public func claimant(of caseID: UUID) -> String? { cases[caseID]?.claimedBy }
 
@@ -143,7 +165,7 @@ public struct ZoneDispatcher: Sendable {
         cases[triaged.caseID] = CaseState(
             triaged: triaged, x: x, y: y, skills: SkillMask(triaged.triage.requiredSkills),
             preferred: SkillMask(triaged.triage.preferredSkills), phase: .queued(since: time.monotonic), decisions: 0,
-            hold: nil, escalated: false, referralPending: triaged.triage.referral != nil)
+            holds: [], escalated: false, referralPending: triaged.triage.referral != nil)
         let decided = dispatch(triaged.caseID, kind: .assign, excluding: nil, at: time, from: .triaged)
         if triaged.triage.notify.isEmpty { return decided }
         return triaged.triage.notify.sorted().map { DispatchAction.notify(caseID: triaged.caseID, authority: $0) }
@@ -210,6 +232,7 @@ public struct ZoneDispatcher: Sendable {
                     capacity: zeros, occupied: zeros, held: zeros, holds: [:]))
         }
         shelters[index].version = update.version
+        if let profile = update.profile { shelters[index].profile = profile }
         for bed in BedType.allCases {
             let count = update.beds[bed] ?? BedCount(capacity: 0, occupied: 0)
             shelters[index].capacity[bed.index] = max(0, count.capacity)
@@ -217,20 +240,45 @@ public struct ZoneDispatcher: Sendable {
         }
         var actions: [DispatchAction] = []
         if let admitted = update.admittedCase, let hold = shelters[index].holds.removeValue(forKey: admitted) {
-            shelters[index].held[hold.bed.index] -= 1
-            cases[admitted]?.hold = nil
-            mayNeedBed.insert(admitted)
-            actions.append(.bedOccupied(caseID: admitted, shelterID: update.shelterID, bedType: hold.bed))
+            shelters[index].held[hold.bed.index] -= hold.beds
+            cases[admitted]?.holds.removeAll { $0.shelterID == update.shelterID }
+            actions.append(
+                .bedOccupied(caseID: admitted, shelterID: update.shelterID, bedType: hold.bed, beds: hold.beds))
+        }
+        if let declined = update.declinedCase {
+            actions += decline(declined, at: index, reason: update.declineReason ?? "", time: time)
         }
         // More holds than free beds (walk-ins, a count corrected down): release the least urgent,
         // most recent holds and look for beds elsewhere.
         for bed in BedType.allCases where shelters[index].free(bed) < 0 {
             let victims = shelters[index].holds.filter { $0.value.bed == bed }.map(\.key)
                 .sorted { lhs, rhs in holdOrder(lhs) > holdOrder(rhs) }
-            for caseID in victims.prefix(-shelters[index].free(bed)) {
-                actions += releaseHold(of: caseID, reason: .shelterFull)
+            for caseID in victims where shelters[index].free(bed) < 0 {
+                actions += releaseHold(of: caseID, at: update.shelterID, reason: .shelterFull)
             }
         }
+        return actions
+    }
+
+    /// A shelter will not take a case's person: its beds there go back, the shelter is never
+    /// proposed again for the case, and the next fitting bed is held at once (whatever the case's
+    /// phase: a crew at the door with the person needs it now).
+    mutating func decline(_ caseID: UUID, at index: Int, reason: String, time: DispatchInstant) -> [DispatchAction] {
+        let shelterID = shelters[index].id
+        guard shelters[index].holds[caseID] != nil else {
+            return [
+                .rejected(reason: "shelter \(shelterID) declined case \(caseID.lowercased), which holds no bed there")
+            ]
+        }
+        guard cases[caseID] != nil else {
+            // The case was closed (sheltered) before the shelter declined: the beds go back; an
+            // operator follows the person up.
+            return releaseHold(of: caseID, at: shelterID, reason: .declined(reason))
+                + [.rejected(reason: "shelter \(shelterID) declined case \(caseID.lowercased) after it was closed")]
+        }
+        cases[caseID]?.declinedBy.append(shelterID)
+        var actions = releaseHold(of: caseID, at: shelterID, reason: .declined(reason))
+        actions += findBeds(for: caseID, at: time)
         return actions
     }
 
@@ -328,7 +376,9 @@ public struct ZoneDispatcher: Sendable {
             let expired = shelters[index].holds.filter { $0.value.until <= now }.map(\.key).sorted {
                 $0.orderKey < $1.orderKey
             }
-            for caseID in expired { actions += releaseHold(of: caseID, reason: .holdExpired) }
+            for caseID in expired {
+                actions += releaseHold(of: caseID, at: shelters[index].id, reason: .holdExpired)
+            }
         }
         for caseID in waiting {
             guard var state = cases[caseID], !state.escalated, case .queued(let since) = state.phase,
@@ -435,32 +485,28 @@ public struct ZoneDispatcher: Sendable {
             unitID: units[unit].id, acknowledgeBy: time.monotonic + configuration.acknowledgementTimeout)
         cases[caseID] = state
         mayNeedBed.insert(caseID)
-        var held: DispatchAction?
+        var held: [DispatchAction] = []
         var shelterCandidates: [Candidate] = []
-        var shelterID = state.hold?.shelterID
+        var shelterID = state.holds.first?.shelterID
         let holdsBed = state.triaged.triage.holdsBed
-        if state.hold == nil, holdsBed {
-            let (chosen, considered) = bestShelter(for: state)
-            shelterCandidates = considered
-            if let chosen {
-                held = holdBed(for: caseID, at: chosen, until: time.monotonic + configuration.bedHoldDuration)
-                shelterID = shelters[chosen].id
-            }
+        var bedNote = holdsBed ? "" : "; no bed held (triage)"
+        if holdsBed, state.missingBeds > 0 {
+            let plan = bestShelter(for: state)
+            shelterCandidates = plan.considered
+            held = hold(plan, for: caseID, until: time.monotonic + configuration.bedHoldDuration)
+            shelterID = shelterID ?? plan.holds.first.map { shelters[$0.index].id }
+            bedNote = note(plan, for: state)
         }
-        let bedNote =
-            !holdsBed
-            ? "; no bed held (triage)"
-            : shelterID == nil ? "; no free \(state.triaged.triage.bedType.rawValue) bed in \(zone)" : ""
         let record = record(
             caseID, kind: kind, unit: units[unit].id, travel: travel, shelter: shelterID, candidates: candidates,
             candidateCount: candidateCount, shelterCandidates: shelterCandidates, joint: joint,
             reason: bedNote.isEmpty ? reason : reason + bedNote,
             operatorID: operatorID, operatorReason: operatorReason, at: time)
         var result: [DispatchAction] = []
-        result.reserveCapacity(3)
+        result.reserveCapacity(2 + held.count)
         result.append(.decided(record))
         result.append(.phaseChanged(caseID: caseID, from: from, to: .assigned, detail: "unit " + units[unit].id))
-        if let held { result.append(held) }
+        result += held
         return result
     }
 
@@ -559,14 +605,15 @@ public struct ZoneDispatcher: Sendable {
         return best.map(\.1)
     }
 
-    /// Finds beds for active cases that have none, most urgent first.
+    /// Finds beds for active cases that have none (or too few: a family split), most urgent first.
     mutating func giveBedsToActiveCases(at time: DispatchInstant) -> [DispatchAction] {
         if mayNeedBed.isEmpty { return [] }
         // Bed types some shelter of the zone has free: a case needing another waits in the set.
         let available = BedType.allCases.filter { bed in shelters.contains { $0.free(bed) > 0 } }
         var needing: [UUID] = []
         for caseID in mayNeedBed {
-            guard let state = cases[caseID], state.hold == nil, state.phase.needsBed, state.triaged.triage.holdsBed
+            guard let state = cases[caseID], state.missingBeds > 0, state.phase.needsBed,
+                state.triaged.triage.holdsBed
             else {
                 mayNeedBed.remove(caseID)
                 continue
@@ -575,23 +622,54 @@ public struct ZoneDispatcher: Sendable {
         }
         needing.sort { holdOrder($0) < holdOrder($1) }
         var actions: [DispatchAction] = []
-        for caseID in needing {
-            guard let state = cases[caseID], let shelter = bestShelter(for: state).chosen,
-                let held = holdBed(for: caseID, at: shelter, until: time.monotonic + configuration.bedHoldDuration)
-            else { continue }
-            actions.append(held)
-        }
+        for caseID in needing { actions += findBeds(for: caseID, at: time) }
         return actions
     }
 
-    func bestShelter(for state: CaseState) -> (chosen: Int?, considered: [Candidate]) {
+    /// Holds the beds a case still lacks at the best fitting shelters.
+    mutating func findBeds(for caseID: UUID, at time: DispatchInstant) -> [DispatchAction] {
+        guard let state = cases[caseID], state.triaged.triage.holdsBed, state.missingBeds > 0 else { return [] }
+        return hold(bestShelter(for: state), for: caseID, until: time.monotonic + configuration.bedHoldDuration)
+    }
+
+    /// Where a case's missing beds go: the nearest fitting shelter with them all (a family stays
+    /// together); failing that, the nearest fitting shelters one after another (the split is
+    /// recorded with its reason); and which shelters were looked at.
+    struct ShelterPlan {
+        var holds: [(index: Int, beds: Int)] = []
+        var considered: [Candidate] = []
+        /// Shelters with a free bed of the type that cannot take the person, by reason.
+        var refused: [ShelterRefusal: Int] = [:]
+        var needed = 0
+
+        var held: Int { holds.reduce(0) { $0 + $1.beds } }
+    }
+
+    func bestShelter(for state: CaseState) -> ShelterPlan {
         let bed = state.triaged.triage.bedType
+        let need = state.triaged.triage.shelterNeed
+        var plan = ShelterPlan()
+        plan.needed = state.missingBeds
+        guard plan.needed > 0 else { return plan }
         var top: [Candidate] = []
         top.reserveCapacity(configuration.candidatesRecorded + 1)
-        var chosen: Int?
+        // Fitting shelters with a free bed, by travel: the first with every missing bed wins.
+        var fitting: [(index: Int, travel: Double)] = []
+        var together: (index: Int, travel: Double)?
         for index in shelters.indices where shelters[index].free(bed) > 0 {
-            let travel = travelSeconds(state.x, state.y, shelters[index].x, shelters[index].y)
             let id = shelters[index].id
+            if state.declinedBy.contains(id) { continue }
+            if let refusal = shelters[index].profile.refusal(of: need) {
+                plan.refused[refusal, default: 0] += 1
+                continue
+            }
+            let travel = travelSeconds(state.x, state.y, shelters[index].x, shelters[index].y)
+            if plan.needed > 1 { fitting.append((index, travel)) }
+            if shelters[index].free(bed) >= plan.needed,
+                together == nil || (travel, id) < (together!.travel, shelters[together!.index].id)
+            {
+                together = (index, travel)
+            }
             if top.count == configuration.candidatesRecorded, let last = top.last,
                 (travel, id) >= (last.travelSeconds, last.id)
             {
@@ -599,33 +677,78 @@ public struct ZoneDispatcher: Sendable {
             }
             let position = top.firstIndex { (travel, id) < ($0.travelSeconds, $0.id) } ?? top.count
             top.insert(Candidate(id: id, travelSeconds: travel, score: travel), at: position)
-            if position == 0 { chosen = index }
             if top.count > configuration.candidatesRecorded { top.removeLast() }
         }
-        return (chosen, top)
+        plan.considered = top
+        if let together {
+            plan.holds = [(together.index, plan.needed)]
+            return plan
+        }
+        fitting.sort { ($0.travel, shelters[$0.index].id) < ($1.travel, shelters[$1.index].id) }
+        var left = plan.needed
+        for candidate in fitting where left > 0 {
+            let beds = min(left, shelters[candidate.index].free(bed))
+            plan.holds.append((candidate.index, beds))
+            left -= beds
+        }
+        return plan
     }
 
-    mutating func holdBed(for caseID: UUID, at shelter: Int, until: Duration) -> DispatchAction? {
-        guard let bed = cases[caseID]?.triaged.triage.bedType else { return nil }
-        shelters[shelter].holds[caseID] = (bed, until)
-        shelters[shelter].held[bed.index] += 1
-        cases[caseID]?.hold = (shelters[shelter].id, bed)
-        return .bedHeld(caseID: caseID, shelterID: shelters[shelter].id, bedType: bed, until: until)
+    /// What the decision record says of the beds: a family split, beds missing, shelters that
+    /// could not take the person.
+    func note(_ plan: ShelterPlan, for state: CaseState) -> String {
+        let bed = state.triaged.triage.bedType.rawValue
+        let refused =
+            plan.refused.isEmpty
+            ? ""
+            : " (not fitting: "
+                + plan.refused.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }
+                .joined(separator: ", ") + ")"
+        if plan.holds.isEmpty {
+            return "; no fitting free \(bed) bed in \(zone)" + refused
+        }
+        if plan.holds.count == 1, plan.held == plan.needed { return "" }
+        let places = plan.holds.map { "\($0.beds) at \(shelters[$0.index].id)" }.joined(separator: ", ")
+        let missing = plan.needed - plan.held
+        return "; \(plan.needed) people split: no fitting shelter has \(plan.needed) free \(bed) beds together; "
+            + places + (missing > 0 ? "; \(missing) without a bed yet" : "") + refused
     }
 
-    mutating func releaseHold(of caseID: UUID, reason: BedRelease) -> [DispatchAction] {
-        guard let hold = cases[caseID]?.hold ?? holdLookup(caseID), let index = shelterIndex[hold.shelterID],
-            shelters[index].holds.removeValue(forKey: caseID) != nil
-        else { return [] }
-        shelters[index].held[hold.bed.index] -= 1
-        cases[caseID]?.hold = nil
-        mayNeedBed.insert(caseID)
-        return [.bedReleased(caseID: caseID, shelterID: hold.shelterID, bedType: hold.bed, release: reason)]
+    mutating func hold(_ plan: ShelterPlan, for caseID: UUID, until: Duration) -> [DispatchAction] {
+        plan.holds.compactMap { holdBed(for: caseID, at: $0.index, beds: $0.beds, until: until) }
     }
 
-    func holdLookup(_ caseID: UUID) -> (shelterID: String, bed: BedType)? {
-        for shelter in shelters { if let hold = shelter.holds[caseID] { return (shelter.id, hold.bed) } }
-        return nil
+    mutating func holdBed(for caseID: UUID, at shelter: Int, beds: Int, until: Duration) -> DispatchAction? {
+        guard let bed = cases[caseID]?.triaged.triage.bedType, beds > 0, shelters[shelter].holds[caseID] == nil
+        else { return nil }
+        shelters[shelter].holds[caseID] = (bed, beds, until)
+        shelters[shelter].held[bed.index] += beds
+        cases[caseID]?.holds.append(BedHold(shelterID: shelters[shelter].id, bed: bed, beds: beds))
+        return .bedHeld(caseID: caseID, shelterID: shelters[shelter].id, bedType: bed, beds: beds, until: until)
+    }
+
+    /// Gives back a case's beds: at one shelter, or (nil) everywhere.
+    mutating func releaseHold(of caseID: UUID, at shelterID: String? = nil, reason: BedRelease) -> [DispatchAction] {
+        var actions: [DispatchAction] = []
+        let holds = cases[caseID]?.holds ?? holdLookup(caseID)
+        for hold in holds where shelterID == nil || hold.shelterID == shelterID {
+            guard let index = shelterIndex[hold.shelterID], let held = shelters[index].holds.removeValue(forKey: caseID)
+            else { continue }
+            shelters[index].held[held.bed.index] -= held.beds
+            cases[caseID]?.holds.removeAll { $0.shelterID == hold.shelterID }
+            mayNeedBed.insert(caseID)
+            actions.append(
+                .bedReleased(
+                    caseID: caseID, shelterID: hold.shelterID, bedType: held.bed, beds: held.beds, release: reason))
+        }
+        return actions
+    }
+
+    /// A closed case's holds (kept until admission or expiry), from the shelters.
+    func holdLookup(_ caseID: UUID) -> [BedHold] {
+        shelters.compactMap { shelter in
+            shelter.holds[caseID].map { BedHold(shelterID: shelter.id, bed: $0.bed, beds: $0.beds) }
+        }
     }
 
     // MARK: - Case lifecycle
@@ -864,7 +987,8 @@ public struct RestoredCase: Sendable {
     /// `transporting` or `awaiting_resolution` (any other restores as queued).
     public var status: CaseStatus
     public var unitID: String?
-    public var hold: (shelterID: String, bed: BedType)?
+    /// The beds held for the case (several shelters when a family was split).
+    public var holds: [BedHold]
     /// Decisions already taken for the case (new decision ids continue after them).
     public var decisions: Int
     /// The operator holding the case on the console.
@@ -873,7 +997,7 @@ public struct RestoredCase: Sendable {
     public var referralPending: Bool
 
     public init(
-        triaged: TriagedCase, status: CaseStatus, unitID: String?, hold: (shelterID: String, bed: BedType)?,
+        triaged: TriagedCase, status: CaseStatus, unitID: String?, holds: [BedHold],
         decisions: Int,
         claimedBy: String? = nil, referralPending: Bool = false
     ) {
@@ -881,7 +1005,7 @@ public struct RestoredCase: Sendable {
         self.triaged = triaged
         self.status = status
         self.unitID = unitID
-        self.hold = hold
+        self.holds = holds
         self.decisions = decisions
         self.claimedBy = claimedBy
     }
@@ -916,14 +1040,16 @@ extension ZoneDispatcher {
             cases[caseID] = CaseState(
                 triaged: restored.triaged, x: x, y: y, skills: SkillMask(restored.triaged.triage.requiredSkills),
                 preferred: SkillMask(restored.triaged.triage.preferredSkills), phase: phase,
-                decisions: restored.decisions, hold: nil, escalated: false, claimedBy: restored.claimedBy,
+                decisions: restored.decisions, holds: [], escalated: false, claimedBy: restored.claimedBy,
                 referralPending: restored.referralPending)
             if case .queued = phase { waiting.append(caseID) }
             mayNeedBed.insert(caseID)
-            if let hold = restored.hold, let shelter = shelterIndex[hold.shelterID],
-                shelters[shelter].free(hold.bed) > 0
-            {
-                _ = holdBed(for: caseID, at: shelter, until: time.monotonic + configuration.bedHoldDuration)
+            for hold in restored.holds {
+                guard let shelter = shelterIndex[hold.shelterID], shelters[shelter].free(hold.bed) >= hold.beds else {
+                    continue
+                }
+                _ = holdBed(
+                    for: caseID, at: shelter, beds: hold.beds, until: time.monotonic + configuration.bedHoldDuration)
             }
         }
     }

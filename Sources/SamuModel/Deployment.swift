@@ -41,6 +41,8 @@ public struct Deployment: Sendable {
         public var nameArabic: String
         public var location: GeoPoint
         public var beds: [BedType: Int]
+        /// Who the shelter takes in: its facility type and `eligibility` in the file.
+        public var profile: ShelterProfile = .undeclared
     }
 
     public struct LoadError: Error, Sendable, CustomStringConvertible {
@@ -101,10 +103,18 @@ public struct Deployment: Sendable {
                 }
                 beds[bed] = Int(count)
             }
+            var profile = ShelterProfile.undeclared
+            if let eligibility = value["eligibility"] {
+                guard let parsed = ShelterProfile(json: eligibility) else {
+                    throw LoadError(message: "shelter \(id): 'eligibility' must be an object of known fields")
+                }
+                profile = parsed
+            }
+            profile.facilityType = value["facility_type"]?.stringValue ?? profile.facilityType
             shelters.append(
                 Shelter(
                     shelterID: id, zone: zone, nameFrench: value["name_fr"]?.stringValue ?? id,
-                    nameArabic: value["name_ar"]?.stringValue ?? "", location: location, beds: beds))
+                    nameArabic: value["name_ar"]?.stringValue ?? "", location: location, beds: beds, profile: profile))
         }
         return Deployment(label: json["label"]?.stringValue ?? "", zones: zones, units: units, shelters: shelters)
     }

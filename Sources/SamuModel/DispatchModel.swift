@@ -95,6 +95,8 @@ public enum TimelineEntryKind: String, Sendable, CaseIterable, Codable {
     case referralAcknowledged = "referral_acknowledged"
     /// The receiving body decided (what, with what note).
     case referralDecided = "referral_decided"
+    /// A shelter declined the person (which shelter, why); samu looks for another bed.
+    case shelterDeclined = "shelter_declined"
 }
 
 /// Entraide Nationale's steps for every beneficiary, after the emergency: reception, listening,
@@ -271,10 +273,20 @@ public struct BedUpdate: Sendable, Equatable {
     public var position: GeoPoint
     public var beds: [BedType: BedCount]
     public var admittedCase: UUID?
+    /// Who the shelter takes in (version 2); nil keeps the profile known.
+    public var profile: ShelterProfile?
+    /// The case whose person the shelter will not take (version 2), and why: samu looks for
+    /// another bed.
+    public var declinedCase: UUID?
+    public var declineReason: String?
 
     public init(
-        shelterID: String, version: Int64, position: GeoPoint, beds: [BedType: BedCount], admittedCase: UUID? = nil
+        shelterID: String, version: Int64, position: GeoPoint, beds: [BedType: BedCount], admittedCase: UUID? = nil,
+        profile: ShelterProfile? = nil, declinedCase: UUID? = nil, declineReason: String? = nil
     ) {
+        self.profile = profile
+        self.declinedCase = declinedCase
+        self.declineReason = declineReason
         self.shelterID = shelterID
         self.version = version
         self.position = position

@@ -88,9 +88,16 @@ public struct InboundDecoder: Sendable {
                 else { throw missing("/beds/\(entry.key)") }
                 beds[bed] = BedCount(capacity: Int(capacity), occupied: Int(occupied))
             }
+            if (document["declined_case_id"] == nil) != (document["decline_reason"] == nil) {
+                throw Rejection(
+                    reason: .schemaViolation, detail: "a decline needs both declined_case_id and decline_reason",
+                    field: document["declined_case_id"] == nil ? "/declined_case_id" : "/decline_reason")
+            }
             let update = BedUpdate(
                 shelterID: shelterID, version: version, position: location, beds: beds,
-                admittedCase: uuid("admitted_case_id"))
+                admittedCase: uuid("admitted_case_id"),
+                profile: document["profile"].flatMap(ShelterProfile.init(json:)),
+                declinedCase: uuid("declined_case_id"), declineReason: document["decline_reason"]?.stringValue)
             return DecodedEvent(eventID: id, zone: zone, event: .beds(update))
         case .commands:
             guard let caseID = uuid("case_id"), let name = document["command"]?.stringValue,

@@ -37,6 +37,8 @@ public enum ReportFactor: String, Sendable, CaseIterable, Codable {
     case heatExposure = "heat_exposure"
     /// A migrant person (language and the services open to foreigners).
     case migrant
+    /// The person uses a wheelchair: the shelter must have wheelchair access.
+    case wheelchair
 }
 
 public enum Sex: String, Sendable, CaseIterable, Codable {

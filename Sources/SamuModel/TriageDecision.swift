@@ -97,12 +97,16 @@ public struct TriageDecision: Sendable, Equatable, Codable {
     public var minor: Bool
     /// The child-protection referral the case opens (a minor, or children in danger), if any.
     public var referral: ReferralPlan?
+    /// What the person needs of a shelter: beds (one per person), who they are, what the house
+    /// must offer.
+    public var shelterNeed: ShelterNeed
 
     public init(
         priority: Priority, requiredSkills: Set<CrewSkill>, preferredSkills: Set<CrewSkill> = [], bedType: BedType,
         holdsBed: Bool = true, notify: Set<Authority>, reasons: [TriageReason], rulesVersion: String, minor: Bool,
-        referral: ReferralPlan? = nil
+        referral: ReferralPlan? = nil, shelterNeed: ShelterNeed = .single
     ) {
+        self.shelterNeed = shelterNeed
         self.referral = referral
         self.holdsBed = holdsBed
         self.priority = priority

@@ -132,6 +132,9 @@ extension DispatchWorker {
             case .beds(let update):
                 actions = zone.apply(update, at: now)
                 recorder.touchedShelters[update.shelterID] = event.zone
+                if let profile = update.profile, zone.shelter(update.shelterID)?.version == update.version {
+                    recorder.write.profiles[update.shelterID] = (event.zone, profile, update.version)
+                }
             case .command(let command) where command.action.isCaseWork:
                 let applied = recordCaseWork(command, eventID: event.eventID, recorder: &recorder, at: now.wall)
                 // A decided referral may let a waiting child's case close.

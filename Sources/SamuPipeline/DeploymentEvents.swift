@@ -31,10 +31,10 @@ public enum DeploymentEvents {
                     ["capacity": .integer(Int64(capacity)), "occupied": .integer(Int64(Double(capacity) * occupied))])
             }
             let event: JSONValue = [
-                "schema_version": 1, "event_id": .string(UUID().uuidString.lowercased()), "zone": .string(shelter.zone),
+                "schema_version": 2, "event_id": .string(UUID().uuidString.lowercased()), "zone": .string(shelter.zone),
                 "shelter_id": .string(shelter.shelterID), "version": .integer(version),
                 "location": ["lat": .number(shelter.location.latitude), "lon": .number(shelter.location.longitude)],
-                "beds": .object(beds), "reported_at": .string(RFC3339.format(now)),
+                "beds": .object(beds), "profile": shelter.profile.json, "reported_at": .string(RFC3339.format(now)),
             ]
             records.append(record(.beds, zone: shelter.zone, event))
         }

@@ -116,18 +116,23 @@ struct DispatchRecorder {
                     write.cases[caseID] = DispatchWrite.CaseState(
                         status: .resolved, unitID: nil, resolution: resolution)
                 }
-            case .bedHeld(let caseID, let shelterID, let bed, _):
+            case .bedHeld(let caseID, let shelterID, let bed, let beds, _):
                 bedChange(
                     "case.bed_held", ledger: .hold, reason: "held for the case", caseID: caseID, shelterID: shelterID,
-                    bed: bed, zone: zone, at: time, id: id)
-            case .bedReleased(let caseID, let shelterID, let bed, let release):
+                    bed: bed, beds: beds, zone: zone, at: time, id: id)
+            case .bedReleased(let caseID, let shelterID, let bed, let beds, let release):
                 bedChange(
                     "case.bed_released", ledger: release.ledgerAction, reason: release.reason,
-                    caseID: caseID, shelterID: shelterID, bed: bed, zone: zone, at: time, id: id)
-            case .bedOccupied(let caseID, let shelterID, let bed):
+                    caseID: caseID, shelterID: shelterID, bed: bed, beds: beds, zone: zone, at: time, id: id)
+                if case .declined(let why) = release {
+                    write.addTimeline(
+                        caseID, entry: .shelterDeclined, actor: "shelter:\(shelterID)",
+                        detail: ["shelter_id": .string(shelterID), "reason": .string(why)], at: time)
+                }
+            case .bedOccupied(let caseID, let shelterID, let bed, let beds):
                 bedChange(
                     "case.admitted", ledger: .admit, reason: "admitted by the shelter", caseID: caseID,
-                    shelterID: shelterID, bed: bed, zone: zone, at: time, id: id)
+                    shelterID: shelterID, bed: bed, beds: beds, zone: zone, at: time, id: id)
             case .escalated(let caseID, let waited):
                 write.addTimeline(
                     caseID, status: .escalated, actor: actor,
@@ -169,13 +174,14 @@ struct DispatchRecorder {
     /// A bed hold, release, expiry or admission: a ledger row, the shelter's counts refreshed, an outcome.
     private mutating func bedChange(
         _ type: String, ledger action: BedLedgerAction, reason: String, caseID: UUID, shelterID: String, bed: BedType,
-        zone: String, at time: Date, id: UUID
+        beds: Int, zone: String, at time: Date, id: UUID
     ) {
-        write.addLedger(shelterID, bed, caseID, action: action, reason: reason, at: time)
+        write.addLedger(shelterID, bed, caseID, action: action, reason: reason, beds: beds, at: time)
         touchedShelters[shelterID] = zone
         var event = base(type, caseID: caseID, zone: zone, at: time, id: id)
         event.append("shelter_id", .string(shelterID))
         event.append("bed_type", .string(bed.rawValue))
+        event.append("beds", .integer(Int64(beds)))
         event.append("reason", .string(reason))
         outcome(.object(event), zone: zone)
     }

@@ -198,7 +198,7 @@ public final class DispatchWorker: Service {
                 units: state.units, shelters: state.shelters,
                 cases: state.cases.map {
                     RestoredCase(
-                        triaged: $0.triaged, status: $0.status, unitID: $0.unitID, hold: $0.hold,
+                        triaged: $0.triaged, status: $0.status, unitID: $0.unitID, holds: $0.holds,
                         decisions: $0.decisions, claimedBy: $0.claimedBy, referralPending: $0.referralPending)
                 }, at: now)
             restoredCases += state.cases.count

@@ -12,8 +12,8 @@ extension SamuStore {
         public var minor: Bool
         public var location: GeoPoint
         public var unitVersion: Int64
-        /// The shelter and bed type held for the case, with that shelter's latest counts.
-        public var hold: (shelterID: String, bedType: BedType)?
+        /// The shelter, bed type and beds (one per person) held last for the case.
+        public var hold: (shelterID: String, bedType: BedType, beds: Int)?
     }
 
     /// Cases with an active assignment, with what a crew needs to report on them.
@@ -22,26 +22,28 @@ extension SamuStore {
             """
             select c.case_id, a.unit_id, c.zone, c.status, coalesce((c.triage->>'minor')::boolean, false),
                    coalesce(c.location_lat, 0), coalesce(c.location_lon, 0), coalesce(u.version, 0),
-                   h.shelter_id, h.bed_type
+                   h.shelter_id, h.bed_type, coalesce(h.beds, 1)
             from assignments a
             join cases c on c.case_id = a.case_id
             left join units u on u.unit_id = a.unit_id
             left join lateral (
-                select l.shelter_id, l.bed_type, l.action from bed_ledger l
+                select l.shelter_id, l.bed_type, l.beds, l.action from bed_ledger l
                 where l.case_id = c.case_id order by l.entry_id desc limit 1
             ) h on h.action = \(BedLedgerAction.hold.rawValue)
             where a.active
             order by c.opened_at, c.case_id
             """, logger: logger)
         var result: [CrewAssignment] = []
-        for try await (caseID, unitID, zone, status, minor, lat, lon, version, shelter, bed) in rows.decode(
-            (UUID, String, String, String, Bool, Double, Double, Int64, String?, String?).self)
+        for try await (caseID, unitID, zone, status, minor, lat, lon, version, shelter, bed, beds) in rows.decode(
+            (UUID, String, String, String, Bool, Double, Double, Int64, String?, String?, Int32).self)
         {
             result.append(
                 CrewAssignment(
                     caseID: caseID, unitID: unitID, zone: zone, status: status, minor: minor,
                     location: GeoPoint(latitude: lat, longitude: lon), unitVersion: version,
-                    hold: shelter.flatMap { shelter in bed.flatMap(BedType.init(rawValue:)).map { (shelter, $0) } }))
+                    hold: shelter.flatMap { shelter in
+                        bed.flatMap(BedType.init(rawValue:)).map { (shelter, $0, Int(beds)) }
+                    }))
         }
         return result
     }

@@ -101,6 +101,8 @@ public struct DispatchWrite: Sendable {
         public var caseID: UUID
         public var action: BedLedgerAction
         public var reason: String
+        /// Beds the entry is about (one per person of the case at that shelter).
+        public var beds: Int
         public var at: Date
     }
 
@@ -138,6 +140,8 @@ public struct DispatchWrite: Sendable {
     public var followUps: [(caseID: UUID, zone: String, resolution: Resolution, at: Date, task: FollowUpTask)] = []
     public var units: [String: UnitRow] = [:]
     public var beds: [String: BedRow] = [:]
+    /// Shelters' profiles (who they take in) reported in the batch, by shelter.
+    public var profiles: [String: (zone: String, profile: ShelterProfile, version: Int64)] = [:]
     public var outbox: [OutboxRecord] = []
     /// The lease epoch the writer holds for each zone the batch touches: the write is refused if
     /// another worker has taken one of these zones since (a fencing token).
@@ -157,7 +161,7 @@ public struct DispatchWrite: Sendable {
     public var isEmpty: Bool {
         processed.isEmpty && newCases.isEmpty && decisions.isEmpty && cases.isEmpty && timeline.isEmpty
             && ledger.isEmpty && units.isEmpty && beds.isEmpty && outbox.isEmpty && followUps.isEmpty
-            && caseWork.isEmpty && referrals.isEmpty
+            && caseWork.isEmpty && referrals.isEmpty && profiles.isEmpty
     }
 
     /// A case's move to a status, in its timeline.
@@ -173,10 +177,13 @@ public struct DispatchWrite: Sendable {
     }
 
     public mutating func addLedger(
-        _ shelterID: String, _ bedType: BedType, _ caseID: UUID, action: BedLedgerAction, reason: String, at: Date
+        _ shelterID: String, _ bedType: BedType, _ caseID: UUID, action: BedLedgerAction, reason: String,
+        beds: Int = 1, at: Date
     ) {
         ledger.append(
-            LedgerEntry(shelterID: shelterID, bedType: bedType, caseID: caseID, action: action, reason: reason, at: at))
+            LedgerEntry(
+                shelterID: shelterID, bedType: bedType, caseID: caseID, action: action, reason: reason, beds: beds,
+                at: at))
     }
 
     public mutating func setUnit(_ update: UnitUpdate, zone: String, caseID: UUID?, at: Date) {
@@ -309,7 +316,7 @@ extension SamuStore {
     /// bound arrays differ), so each connection parses and plans it once.
     struct WriteBatchStatement: PostgresPreparedStatement {
         typealias Row = UUID
-        static let name = "samu_write_batch_v14"
+        static let name = "samu_write_batch_v15"
         static let sql = SamuStore.batchQuery(DispatchWrite()).sql
         let binds: PostgresBindings
 
@@ -357,6 +364,14 @@ extension SamuStore {
                 ]
             }
         ).serialized
+        let profilesJSON = JSONValue.array(
+            batch.profiles.sorted { $0.key < $1.key }.map { shelterID, row in
+                [
+                    "s": .string(shelterID), "z": .string(row.zone), "p": row.profile.json,
+                    "v": .integer(row.version),
+                ]
+            }
+        ).serialized
         let u = Array(batch.units.values)
         let b = Array(batch.beds.values)
         let o = batch.outbox
@@ -390,9 +405,10 @@ extension SamuStore {
                 \(t.map(\.detail.serialized))::text[],
                 \(g.map(\.shelterID))::text[], \(g.map(\.bedType.rawValue))::text[], \(g.map(\.caseID))::uuid[],
                 \(g.map(\.action.rawValue))::text[], \(g.map(\.reason))::text[], \(g.map(\.at))::timestamptz[],
+                \(g.map(\.beds))::int4[],
                 \(f.map(\.caseID))::uuid[], \(f.map(\.zone))::text[], \(f.map(\.resolution.rawValue))::text[],
                 \(f.map(\.at))::timestamptz[], \(f.map(\.task.kind.rawValue))::text[], \(f.map(\.task.due))::timestamptz[],
-                \(caseWorkJSON)::jsonb, \(referralsJSON)::jsonb,
+                \(caseWorkJSON)::jsonb, \(referralsJSON)::jsonb, \(profilesJSON)::jsonb,
                 \(u.map(\.unitID))::text[], \(u.map(\.zone))::text[], \(u.map(\.update.status.rawValue))::text[],
                 \(u.map { $0.skills.joined(separator: ",") })::text[], \(u.map(\.update.position.latitude))::float8[],
                 \(u.map(\.update.position.longitude))::float8[], \(u.map(\.update.version))::int8[],
@@ -452,6 +468,7 @@ extension SamuStore {
                 ]
             } ?? .null,
             "rules_version": .string(triage.rulesVersion),
+            "shelter_need": triage.shelterNeed.json,
             "reasons": .array(
                 triage.reasons.map {
                     [

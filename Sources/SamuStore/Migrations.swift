@@ -659,6 +659,26 @@ public enum Migrations {
                 writeBatchV14,
                 pinSearchPaths,
             ]),
+        Migration(
+            version: 15, name: "shelters that fit the person: profiles, one bed per person, declines",
+            statements: [
+                // One ledger entry holds, releases or admits the beds of a case at a shelter: one
+                // per person (a family of three holds three).
+                "alter table bed_ledger add column beds int4 not null default 1 check (beds between 1 and 50)",
+                // Who a shelter takes in, as its newest report says (samu.beds.v1 version 2).
+                """
+                create table shelter_profiles (
+                    shelter_id text primary key,
+                    zone text not null,
+                    profile jsonb not null check (jsonb_typeof(profile) = 'object'),
+                    version int8 not null,
+                    updated_at timestamptz not null
+                )
+                """,
+                "drop function samu_write_batch",
+                writeBatchV15,
+                pinSearchPaths,
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint
@@ -699,6 +719,10 @@ public enum Migrations {
     /// due time (`f_kinds`, `f_due`) and case work (`w_*`: social-path steps, follow-ups taken and
     /// done).
     static let writeBatchV14 = sql("samu_write_batch.v14")
+
+    /// Migration 15's (`SQL/samu_write_batch.v15.sql`): version 14's with the beds of each ledger
+    /// entry (`g_beds`) and shelters' profiles (`h_rows`).
+    static let writeBatchV15 = sql("samu_write_batch.v15")
 
     /// A SQL file of the package's `SQL/` folder.
     static func sql(_ name: String) -> String {

@@ -37,7 +37,8 @@ public struct DatabaseRoles: Sendable {
 
     /// Tables the worker reads and writes (insert, update; never delete).
     static let workerWritable = [
-        "cases", "assignments", "units", "shelter_beds", "outbox", "zone_leases", "partner_projection", "partner_days",
+        "cases", "assignments", "units", "shelter_beds", "shelter_profiles", "outbox", "zone_leases",
+        "partner_projection", "partner_days",
     ]
     /// Tables the worker inserts into and updates only these columns of (case work: a task taken
     /// and done, a referral acknowledged and decided).
@@ -62,8 +63,9 @@ public struct DatabaseRoles: Sendable {
     /// read at a time; the board reads `report_facts`.
     static let consoleReadOnly = [
         "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_communes", "report_facts", "cases",
-        "case_timeline", "decisions", "follow_ups", "referrals", "units", "shelter_beds", "bed_ledger", "operators",
-        "intake_clients",
+        "case_timeline", "decisions", "follow_ups", "referrals", "units", "shelter_beds", "shelter_profiles",
+        "bed_ledger",
+        "operators", "intake_clients",
         "personal_data_reads",
     ]
     /// What the console writes: its sessions and the intake's idempotency keys.

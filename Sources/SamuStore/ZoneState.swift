@@ -8,7 +8,8 @@ extension SamuStore {
         public var triaged: TriagedCase
         public var status: CaseStatus
         public var unitID: String?
-        public var hold: (shelterID: String, bed: BedType)?
+        /// Beds held for the case (several shelters when a family was split).
+        public var holds: [BedHold]
         public var decisions: Int
         /// The operator holding the case on the console (its last applied claim or release).
         public var claimedBy: String?
@@ -57,13 +58,14 @@ extension SamuStore {
         }
         let bedRows = try await client.query(
             """
-            select zone, shelter_id, max(version), min(lat), min(lon),
-                   array_agg(bed_type order by bed_type), array_agg(capacity order by bed_type),
-                   array_agg(occupied order by bed_type)
-            from shelter_beds where zone = any(\(zones)) group by zone, shelter_id
+            select b.zone, b.shelter_id, max(b.version), min(b.lat), min(b.lon),
+                   array_agg(b.bed_type order by b.bed_type), array_agg(b.capacity order by b.bed_type),
+                   array_agg(b.occupied order by b.bed_type),
+                   coalesce((select p.profile::text from shelter_profiles p where p.shelter_id = b.shelter_id), '')
+            from shelter_beds b where b.zone = any(\(zones)) group by b.zone, b.shelter_id
             """, logger: logger)
-        for try await (zone, shelterID, version, lat, lon, types, capacities, occupied) in bedRows.decode(
-            (String, String, Int64, Double, Double, [String], [Int32], [Int32]).self)
+        for try await (zone, shelterID, version, lat, lon, types, capacities, occupied, profileText) in bedRows.decode(
+            (String, String, Int64, Double, Double, [String], [Int32], [Int32], String).self)
         {
             var beds: [BedType: BedCount] = [:]
             for (index, type) in types.enumerated() {
@@ -73,33 +75,36 @@ extension SamuStore {
             states[zone, default: ZoneState()].shelters.append(
                 BedUpdate(
                     shelterID: shelterID, version: version, position: GeoPoint(latitude: lat, longitude: lon),
-                    beds: beds))
+                    beds: beds,
+                    profile: profileText.isEmpty
+                        ? nil : (try? JSONParser.parse(Array(profileText.utf8))).flatMap(ShelterProfile.init(json:))))
         }
         let caseRows = try await client.query(
             """
             select c.case_id, c.report_id, c.zone, c.category, c.status, coalesce(c.unit_id, ''), c.triage::text,
                    coalesce(c.location_lat, 0), coalesce(c.location_lon, 0), r.reported_at,
                    (select count(*) from decisions d where d.case_id = c.case_id),
-                   coalesce(h.shelter_id, ''), coalesce(h.bed_type, ''),
+                   coalesce((
+                       select json_agg(json_build_object('s', h.shelter_id, 'b', h.bed_type, 'n', h.beds))::text
+                       from (
+                           select distinct on (l.shelter_id) l.shelter_id, l.bed_type, l.beds, l.action
+                           from bed_ledger l where l.case_id = c.case_id order by l.shelter_id, l.entry_id desc
+                       ) h where h.action = \(BedLedgerAction.hold.rawValue)), '[]'),
                    coalesce(k.claimant, ''),
                    exists (select 1 from referrals x where x.case_id = c.case_id and x.status <> \(ReferralStatus.decided.rawValue))
             from cases c
             join reports r on r.report_id = c.report_id
-            left join lateral (
-                select l.shelter_id, l.bed_type, l.action from bed_ledger l
-                where l.case_id = c.case_id order by l.entry_id desc limit 1
-            ) h on h.action = \(BedLedgerAction.hold.rawValue)
             \(unescaped: Self.claimJoin(case: "c.case_id"))
             where c.zone = any(\(zones)) and c.open
             """, logger: logger)
         for try await (
-            caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, shelter, bed,
+            caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, holdsText,
             claimant, referralPending
         )
             in caseRows.decode(
                 (
                     UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String,
-                    String, Bool
+                    Bool
                 )
                 .self)
         {
@@ -115,7 +120,7 @@ extension SamuStore {
             states[zone, default: ZoneState()].cases.append(
                 StoredCase(
                     triaged: triaged, status: status, unitID: unitID.isEmpty ? nil : unitID,
-                    hold: BedType(rawValue: bed).flatMap { shelter.isEmpty ? nil : (shelter, $0) },
+                    holds: Self.holds(from: holdsText),
                     decisions: Int(decisions), claimedBy: claimant.isEmpty ? nil : claimant,
                     referralPending: referralPending))
         }
@@ -135,6 +140,17 @@ extension SamuStore {
             order by t.entry_id desc limit 1
         ) k on true
         """
+    }
+
+    /// Holds as the restore query lists them (`[{"s": shelter, "b": bed type, "n": beds}]`).
+    static func holds(from text: String) -> [BedHold] {
+        guard case .array(let items)? = try? JSONParser.parse(Array(text.utf8)) else { return [] }
+        return items.compactMap { item in
+            guard let shelter = item["s"]?.stringValue,
+                let bed = item["b"]?.stringValue.flatMap(BedType.init(rawValue:))
+            else { return nil }
+            return BedHold(shelterID: shelter, bed: bed, beds: max(1, Int(item["n"]?.integerValue ?? 1)))
+        }
     }
 
     /// The triage decision stored with a case (the inverse of ``triageJSON(_:)``).
@@ -167,6 +183,6 @@ extension SamuStore {
                     let minutes = value["deadline_minutes"]?.integerValue, let rule = value["rule"]?.stringValue
                 else { return nil }
                 return ReferralPlan(destination: destination, deadlineMinutes: Int(minutes), rule: rule)
-            })
+            }, shelterNeed: json["shelter_need"].map(ShelterNeed.init(json:)) ?? .single)
     }
 }

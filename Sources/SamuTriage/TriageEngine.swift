@@ -38,6 +38,7 @@ public struct TriageEngine: Sendable {
         var notify = Set<Authority>()
         var beds = Set<BedType>()
         var holdsBed = true
+        var shelterNeeds = Set<ShelterRequirement>()
         var reasons = [
             TriageReason(
                 rule: "base", english: "Category \(facts.category.rawValue): base \(base.code).",
@@ -52,6 +53,7 @@ public struct TriageEngine: Sendable {
             notify.formUnion(rule.then.notify)
             if let bed = rule.then.bed { beds.insert(bed) }
             if rule.then.holdBed == false { holdsBed = false }
+            shelterNeeds.formUnion(rule.then.shelterNeeds)
             reasons.append(rule.reason)
         }
         let bed = rules.bedPrecedence.first { beds.contains($0) } ?? rules.defaultBed[facts.sex] ?? .men
@@ -65,7 +67,22 @@ public struct TriageEngine: Sendable {
             minor: facts.minor,
             referral: referral.map {
                 ReferralPlan(destination: $0.destination, deadlineMinutes: $0.deadlineMinutes, rule: $0.id)
-            })
+            },
+            shelterNeed: ShelterNeed(
+                beds: facts.count, sex: Self.shelterSex(facts.sex, bed: bed), age: facts.age, minor: facts.minor,
+                elderly: facts.elderly, womenOnly: shelterNeeds.contains(.womenOnly),
+                wheelchair: shelterNeeds.contains(.wheelchairAccess)))
+    }
+
+    /// The sex a shelter must take: a women's or mothers' bed means a woman, a men's bed a man
+    /// (triage gives a men's bed to an unknown sex only with a rule's reason); minors' and elderly
+    /// beds keep the report's sex.
+    static func shelterSex(_ reported: Sex, bed: BedType) -> Sex {
+        switch bed {
+        case .women, .womenWithChildren: .female
+        case .men: .male
+        case .minors, .elderly: reported
+        }
     }
 
     func facts(of report: Report) -> Facts {

@@ -33,6 +33,8 @@ public struct TriageRules: Sendable {
         /// `false`: no bed is held for the case (a person reported dead).
         public var holdBed: Bool?
         public var notify: Set<Authority> = []
+        /// What the shelter must offer (a women-only house, wheelchair access).
+        public var shelterNeeds: Set<ShelterRequirement> = []
     }
 
     public struct Rule: Sendable, Equatable {
@@ -288,6 +290,7 @@ public struct TriageRules: Sendable {
             case "hold_bed":
                 guard case .bool(let flag) = entry.value else { throw fail("'hold_bed' must be true or false") }
                 effect.holdBed = flag
+            case "shelter_needs": effect.shelterNeeds = try set(entry.value, ShelterRequirement.init, name)
             default:
                 throw fail("unknown effect '\(entry.key)'")
             }

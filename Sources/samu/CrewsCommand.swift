@@ -56,7 +56,7 @@ struct CrewsCommand: AsyncParsableCommand {
                         }
                         if var update = shelterUpdates[hold.shelterID] {
                             update.1 += 1
-                            update.2[hold.bedType, default: BedCount(capacity: 0, occupied: 0)].occupied += 1
+                            update.2[hold.bedType, default: BedCount(capacity: 0, occupied: 0)].occupied += hold.beds
                             update.3.append(item.caseID)
                             shelterUpdates[hold.shelterID] = update
                             records.append(

@@ -12,6 +12,11 @@ struct InvariantTests {
     static let unitIDs = ["u0", "u1", "u2", "u3", "u4"]
     static let shelterIDs = ["s0", "s1", "s2"]
     static let skillPool: [CrewSkill] = [.childProtection, .femaleStaff, .nurse]
+    static let profiles: [ShelterProfile] = [
+        .undeclared, ShelterProfile(sexes: .women, ageMin: 18, wheelchairAccess: true, confidentialAddress: true),
+        ShelterProfile(sexes: .men, ageMin: 18), ShelterProfile(ageMax: 17),
+        ShelterProfile(ageMin: 60, wheelchairAccess: true),
+    ]
 
     /// Applies one generated operation to the world.
     static func step(_ code: Int, _ world: inout World, _ submitted: inout [UUID]) {
@@ -35,7 +40,10 @@ struct InvariantTests {
             var beds: [BedType: BedCount] = [:]
             for bed in BedType.allCases { beds[bed] = BedCount(capacity: take(3), occupied: take(3)) }
             let admitted = take(3) == 0 ? submitted.randomElementDeterministic(take(max(1, submitted.count))) : nil
-            world.shelter(shelter, at: Double(take(10)), Double(take(10)), beds: beds, admitted: admitted)
+            let declined = take(4) == 0 ? submitted.randomElementDeterministic(take(max(1, submitted.count))) : nil
+            world.shelter(
+                shelter, at: Double(take(10)), Double(take(10)), beds: beds, admitted: admitted,
+                profile: take(2) == 0 ? profiles[take(profiles.count)] : nil, declined: declined)
         case 3, 4:  // a new case
             let id = UUID(v5: "property-case-\(submitted.count)-\(code)")
             submitted.append(id)
@@ -44,7 +52,11 @@ struct InvariantTests {
                 World.triaged(
                     id, at: Double(take(10)), Double(take(10)), priority: Priority.allCases[take(4)], skills: skills,
                     bed: BedType.allCases[take(BedType.allCases.count)],
-                    receivedAt: World.origin.addingTimeInterval(Double(submitted.count))))
+                    receivedAt: World.origin.addingTimeInterval(Double(submitted.count)),
+                    need: ShelterNeed(
+                        beds: 1 + take(4), sex: Sex.allCases[take(Sex.allCases.count)],
+                        age: take(2) == 0 ? take(90) : nil,
+                        minor: take(3) == 0, elderly: take(3) == 0, womenOnly: take(3) == 0, wheelchair: take(3) == 0)))
         case 5:  // an operator
             guard !submitted.isEmpty else { return }
             let caseID = submitted[take(submitted.count)]
@@ -77,7 +89,7 @@ struct InvariantTests {
         // 2. Holds plus occupants never exceed beds.
         for shelter in dispatcher.shelters {
             for bed in BedType.allCases {
-                let held = shelter.holds.values.filter { $0.bed == bed }.count
+                let held = shelter.holds.values.filter { $0.bed == bed }.reduce(0) { $0 + $1.beds }
                 #expect(held == shelter.held[bed.index])
                 #expect(
                     held <= max(0, shelter.capacity[bed.index] - shelter.occupied[bed.index]),
@@ -90,8 +102,23 @@ struct InvariantTests {
         #expect(Set(dispatcher.waiting) == queued)
         #expect(dispatcher.waiting.count == queued.count)
         // 4. Every active case without a bed is among those the bed search looks at.
-        for (caseID, state) in dispatcher.cases where state.hold == nil && state.phase.needsBed {
+        for (caseID, state) in dispatcher.cases
+        where state.missingBeds > 0 && state.phase.needsBed && state.triaged.triage.holdsBed {
             #expect(dispatcher.mayNeedBed.contains(caseID), "active case \(caseID) without a bed is not looked at")
+        }
+        // 6. A bed is held only where the person fits and the shelter did not decline them, and
+        //    never more beds than people; the case's holds and the shelters' agree.
+        for (caseID, state) in dispatcher.cases {
+            #expect(state.missingBeds >= 0, "case \(caseID) holds more beds than people")
+            for hold in state.holds {
+                guard let index = dispatcher.shelterIndex[hold.shelterID] else {
+                    Issue.record("case \(caseID) holds a bed at unknown shelter \(hold.shelterID)")
+                    continue
+                }
+                let shelter = dispatcher.shelters[index]
+                #expect(shelter.holds[caseID]?.beds == hold.beds, "case \(caseID) and \(shelter.id) disagree")
+                #expect(!state.declinedBy.contains(hold.shelterID), "a declining shelter holds case \(caseID)")
+            }
         }
         // 5. The queue is in waiting order (its searches rely on it).
         let keys = dispatcher.waiting.map { dispatcher.queueOrder($0) }
@@ -110,6 +137,22 @@ struct InvariantTests {
         }
     }
 
+    /// 7. A bed just held fits the person under the shelter's profile in force (it cannot have
+    ///    changed since: a profile and the holds it allows come in the same step).
+    static func checkNewHolds(_ world: World, since start: Int) {
+        let dispatcher = world.dispatcher
+        for action in world.log[start...] {
+            guard case .bedHeld(let caseID, let shelterID, _, let beds, _) = action,
+                let state = dispatcher.cases[caseID], let index = dispatcher.shelterIndex[shelterID]
+            else { continue }
+            let refusal = dispatcher.shelters[index].profile.refusal(of: state.triage.shelterNeed)
+            #expect(
+                refusal == nil,
+                "case \(caseID) was given a bed at \(shelterID), which refuses: \(refusal?.rawValue ?? "")")
+            #expect(beds >= 1 && beds <= state.triage.shelterNeed.beds)
+        }
+    }
+
     static let nights = Gen.int(in: 0...Int(Int32.max)).array(of: 1...80)
 
     @Test("no unit on two cases, no bed over-held, every case waiting, active or finished exactly once")
@@ -118,8 +161,10 @@ struct InvariantTests {
             var world = World()
             var submitted: [UUID] = []
             for code in codes {
+                let start = world.log.count
                 Self.step(code, &world, &submitted)
                 Self.checkInvariants(world, submitted)
+                Self.checkNewHolds(world, since: start)
             }
         }
     }

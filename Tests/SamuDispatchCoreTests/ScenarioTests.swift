@@ -224,7 +224,7 @@ struct ScenarioTests {
         world.unit("u1", status: .returning, caseID: report.caseID, resolution: .sheltered)
         #expect(world.dispatcher.beds(at: "s1", .women)! == (2, 0, 1), "held until the shelter confirms")
         let admitted = world.shelter("s1", beds: [.women: BedCount(capacity: 2, occupied: 1)], admitted: report.caseID)
-        #expect(admitted.contains(.bedOccupied(caseID: report.caseID, shelterID: "s1", bedType: .women)))
+        #expect(admitted.contains(.bedOccupied(caseID: report.caseID, shelterID: "s1", bedType: .women, beds: 1)))
         #expect(world.dispatcher.beds(at: "s1", .women)! == (2, 1, 0))
     }
 
@@ -339,7 +339,7 @@ struct ScenarioTests {
             units: [], shelters: [],
             cases: [
                 RestoredCase(
-                    triaged: report, status: .queued, unitID: nil, hold: nil, decisions: 1, claimedBy: "amina")
+                    triaged: report, status: .queued, unitID: nil, holds: [], decisions: 1, claimedBy: "amina")
             ],
             at: world.time)
         #expect(restored.claimant(of: report.caseID) == "amina")

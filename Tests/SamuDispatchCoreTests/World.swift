@@ -55,13 +55,15 @@ struct World {
 
     @discardableResult
     mutating func shelter(
-        _ id: String, at east: Double = 0, _ north: Double = 0, beds: [BedType: BedCount], admitted: UUID? = nil
+        _ id: String, at east: Double = 0, _ north: Double = 0, beds: [BedType: BedCount], admitted: UUID? = nil,
+        profile: ShelterProfile? = nil, declined: UUID? = nil, because reason: String = "no room tonight"
     ) -> [DispatchAction] {
         let version = (shelterVersions[id] ?? 0) + 1
         shelterVersions[id] = version
         var actions = dispatcher.apply(
             BedUpdate(
-                shelterID: id, version: version, position: Self.point(east, north), beds: beds, admittedCase: admitted),
+                shelterID: id, version: version, position: Self.point(east, north), beds: beds, admittedCase: admitted,
+                profile: profile, declinedCase: declined, declineReason: declined == nil ? nil : reason),
             at: time)
         actions += dispatcher.settle(at: time)
         return record(actions)
@@ -70,7 +72,8 @@ struct World {
     static func triaged(
         _ id: UUID = UUID(), at east: Double = 0, _ north: Double = 0, priority: Priority = .p2,
         skills: Set<CrewSkill> = [], preferred: Set<CrewSkill> = [], bed: BedType = .men, holdsBed: Bool = true,
-        notify: Set<Authority> = [], referral: ReferralPlan? = nil, receivedAt: Date = origin
+        notify: Set<Authority> = [], referral: ReferralPlan? = nil, receivedAt: Date = origin,
+        need: ShelterNeed = .single
     ) -> TriagedCase {
         TriagedCase(
             caseID: id, reportID: UUID(), zone: "rabat", location: point(east, north), category: .homelessAdult,
@@ -78,7 +81,7 @@ struct World {
                 priority: priority, requiredSkills: skills, preferredSkills: preferred, bedType: bed,
                 holdsBed: holdsBed,
                 notify: notify, reasons: [], rulesVersion: "test-rules-1", minor: skills.contains(.childProtection),
-                referral: referral),
+                referral: referral, shelterNeed: need),
             receivedAt: receivedAt)
     }
 
@@ -114,12 +117,12 @@ extension [DispatchAction] {
 
     var holds: [(UUID, String, BedType)] {
         compactMap {
-            if case .bedHeld(let caseID, let shelter, let bed, _) = $0 { (caseID, shelter, bed) } else { nil }
+            if case .bedHeld(let caseID, let shelter, let bed, _, _) = $0 { (caseID, shelter, bed) } else { nil }
         }
     }
 
     var releases: [(UUID, BedRelease)] {
-        compactMap { if case .bedReleased(let caseID, _, _, let release) = $0 { (caseID, release) } else { nil } }
+        compactMap { if case .bedReleased(let caseID, _, _, _, let release) = $0 { (caseID, release) } else { nil } }
     }
 
     var rejections: [String] {

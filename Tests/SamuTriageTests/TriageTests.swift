@@ -17,6 +17,7 @@ struct Situation: Sendable, CustomTestStringConvertible {
     /// Local time in Morocco (UTC+1).
     var localTime: String
     var language: String?
+    var count: Int64?
 
     var testDescription: String { name }
 
@@ -30,6 +31,7 @@ struct Situation: Sendable, CustomTestStringConvertible {
         var person = JSONObject()
         if let age { person.append("age", .integer(age)) }
         person.append("sex", .string(sex))
+        if let count { person.append("count", .integer(count)) }
         var object = JSONObject()
         object.append("schema_version", .integer(factors.allSatisfy(Self.versionOneFactors.contains) ? 1 : 2))
         object.append("event_id", .string(UUID().uuidString.lowercased()))
@@ -287,6 +289,28 @@ struct TriageTableTests {
         #expect(!Fixtures.engine.triage(try Fixtures.report(situation.document)).holdsBed)
         let alive = Situation(name: "alive", category: "homeless_adult", age: 50, localTime: "06:10")
         #expect(Fixtures.engine.triage(try Fixtures.report(alive.document)).holdsBed)
+    }
+
+    @Test("what the shelter must offer: women-only for a woman victim, wheelchair access, one bed per person")
+    func shelterNeeds() throws {
+        var victim = Situation(
+            name: "victim", category: "woman_violence_victim", age: 29, sex: "female", localTime: "23:00")
+        victim.count = 3
+        let decision = Fixtures.engine.triage(try Fixtures.report(victim.document))
+        #expect(decision.shelterNeed == ShelterNeed(beds: 3, sex: .female, age: 29, womenOnly: true))
+        let wheelchair = Situation(
+            name: "wheelchair", category: "isolated_elderly", sex: "male", factors: ["wheelchair"], localTime: "22:00")
+        let need = Fixtures.engine.triage(try Fixtures.report(wheelchair.document)).shelterNeed
+        #expect(need == ShelterNeed(beds: 1, sex: .male, elderly: true, wheelchair: true))
+        let child = Situation(
+            name: "child", category: "child_street_situation", age: 12, sex: "unknown", localTime: "02:00")
+        let childNeed = Fixtures.engine.triage(try Fixtures.report(child.document)).shelterNeed
+        #expect(
+            childNeed == ShelterNeed(beds: 1, sex: .unknown, age: 12, minor: true),
+            "a minors' bed keeps the report's sex")
+        let man = Situation(name: "man", category: "homeless_adult", age: 40, sex: "unknown", localTime: "23:00")
+        let manNeed = Fixtures.engine.triage(try Fixtures.report(man.document))
+        #expect(manNeed.shelterNeed.sex == (manNeed.bedType == .men ? .male : .female), "the bed type implies the sex")
     }
 
     @Test("a migrant calling in English: a social worker and an English speaker preferred, neither required")
