@@ -31,6 +31,11 @@ public struct TopicDefinition: Sendable {
     public var examples: [JSONValue]
 
     public var latestSchemaVersion: Int { schemas.keys.max() ?? 1 }
+
+    /// The schema of the version a document names (`schema_version`), if the topic has it.
+    public func schema(for document: JSONValue) -> JSONSchema? {
+        document["schema_version"]?.integerValue.flatMap { schemas[Int($0)] }
+    }
 }
 
 /// The topic catalog read from `topics/*.json`, with an optional name prefix applied to every

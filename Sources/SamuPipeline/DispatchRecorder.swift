@@ -178,7 +178,8 @@ struct DispatchRecorder {
     ) {
         write.addLedger(shelterID, bed, caseID, action: action, reason: reason, beds: beds, at: time)
         touchedShelters[shelterID] = zone
-        var event = base(type, caseID: caseID, zone: zone, at: time, id: id)
+        // Version 2 of the outcome: with `beds`, one per person.
+        var event = base(type, caseID: caseID, zone: zone, at: time, id: id, version: 2)
         event.append("shelter_id", .string(shelterID))
         event.append("bed_type", .string(bed.rawValue))
         event.append("beds", .integer(Int64(beds)))
@@ -186,9 +187,13 @@ struct DispatchRecorder {
         outcome(.object(event), zone: zone)
     }
 
-    private func base(_ type: String, caseID: UUID, zone: String, at time: Date, id: UUID) -> JSONObject {
+    private func base(
+        _ type: String, caseID: UUID, zone: String, at time: Date, id: UUID, version: Int64 = 1
+    )
+        -> JSONObject
+    {
         var object = JSONObject()
-        object.append("schema_version", 1)
+        object.append("schema_version", .integer(version))
         object.append("event_id", .string(id.lowercased))
         object.append("type", .string(type))
         object.append("case_id", .string(caseID.lowercased))

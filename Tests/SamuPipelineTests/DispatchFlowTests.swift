@@ -45,7 +45,7 @@ struct DispatchFlowTests {
 
     func beds(
         _ id: String, _ version: Int64, at east: Double, _ north: Double, _ counts: [String: (Int, Int)],
-        admitted: UUID? = nil
+        admitted: UUID? = nil, profile: ShelterProfile? = nil, declined: (UUID, String)? = nil
     )
         -> KafkaRecord
     {
@@ -58,7 +58,13 @@ struct DispatchFlowTests {
             ("beds", .object(beds)), ("reported_at", "2026-01-15T01:00:00Z"),
         ]
         if let admitted { fields.append(("admitted_case_id", .string(admitted.lowercased))) }
-        return event(.beds, fields)
+        if let profile { fields.append(("profile", profile.json)) }
+        if let declined {
+            fields.append(("declined_case_id", .string(declined.0.lowercased)))
+            fields.append(("decline_reason", .string(declined.1)))
+        }
+        let second = profile != nil || declined != nil
+        return harness.event(.beds, zone: zone, version: second ? 2 : 1, fields)
     }
 
     func command(
@@ -75,7 +81,8 @@ struct DispatchFlowTests {
     }
 
     func report(
-        _ id: UUID, category: String, age: Int64, sex: String = "male", factors: [JSONValue] = [], at east: Double
+        _ id: UUID, category: String, age: Int64, sex: String = "male", factors: [JSONValue] = [], at east: Double,
+        count: Int64 = 1
     )
         -> KafkaRecord
     {
@@ -87,7 +94,8 @@ struct DispatchFlowTests {
                     switch entry.key {
                     case "factors": return (entry.key, .array(factors))
                     case "location": return (entry.key, point(east, 0))
-                    case "person": return (entry.key, ["age": .integer(age), "sex": .string(sex), "count": 1])
+                    case "person":
+                        return (entry.key, ["age": .integer(age), "sex": .string(sex), "count": .integer(count)])
                     default: return entry
                     }
                 })
@@ -234,8 +242,9 @@ struct DispatchFlowTests {
         let outcomes = try await harness.readAll(.outcomes).compactMap {
             $0.value.flatMap { try? JSONParser.parse($0) }
         }
-        let schema = try #require(harness.catalog.definition(.outcomes).schemas[1])
-        for outcome in outcomes { try schema.validate(outcome) }
+        for outcome in outcomes {
+            try #require(harness.catalog.definition(.outcomes).schema(for: outcome)).validate(outcome)
+        }
         let types = Set(outcomes.compactMap { $0["type"]?.stringValue })
         for expected in [
             "case.received", "case.triaged", "case.assigned", "case.queued", "case.acknowledged", "case.resolved",
@@ -245,6 +254,104 @@ struct DispatchFlowTests {
         }
         #expect(
             Set(outcomes.compactMap { $0["event_id"]?.stringValue }).count == outcomes.count, "duplicate outcome ids")
+        try await harness.cleanUp()
+    }
+
+    @Test(
+        "shelters that fit: a woman victim goes to the women-only house, a family holds its beds together, a shelter declines and samu holds the next bed, a restarted worker keeps it all"
+    )
+    func sheltersThatFit() async throws {
+        try await harness.prepare()
+        let victim = UUID()
+        let family = UUID()
+        let victimCase = DerivedID.caseID(forReport: victim)
+        let familyCase = DerivedID.caseID(forReport: family)
+        let house = ShelterProfile(
+            facilityType: "mfi_women", sexes: .women, ageMin: 18, wheelchairAccess: true, confidentialAddress: true)
+        func holds(_ caseID: UUID) async throws -> String? {
+            try await text(
+                """
+                select string_agg(shelter_id || ':' || beds, ',' order by entry_id) from bed_ledger
+                where case_id = '\(caseID)' and action = 'hold'
+                """)
+        }
+        try await harness.withWorker { _ in
+            try await harness.produce([
+                unit("rabat-u1", 1, "available", at: 0, 0, skills: ["female_staff"]),
+                unit("rabat-u2", 1, "available", at: 1, 0, skills: ["female_staff"]),
+                // The nearest shelter is mixed and has women's and mothers' beds, but only two of each.
+                beds("rabat-s1", 1, at: 0.3, 0, ["women": (2, 0), "women_with_children": (2, 0)]),
+                beds("rabat-s2", 1, at: 5, 0, ["women": (6, 0)], profile: house),
+                beds("rabat-s3", 1, at: 8, 0, ["women_with_children": (4, 0)]),
+            ])
+            try await waitFor("units, beds and the house's profile known") {
+                let units = try await scalar("select count(*) from units")
+                let houses = try await scalar("select count(*) from shelter_profiles where profile->>'sex' = 'women'")
+                let beds = try await scalar("select count(*) from shelter_beds where capacity > 0")
+                return units == 2 && houses == 1 && beds == 4
+            }
+            try await harness.produce([
+                report(victim, category: "woman_violence_victim", age: 31, sex: "female", at: 0),
+                report(
+                    family, category: "homeless_adult", age: 35, sex: "female", factors: ["with_children"], at: 0.5,
+                    count: 3),
+            ])
+            try await waitFor("both cases hold beds") {
+                let victimHolds = try await holds(victimCase)
+                let familyHolds = try await holds(familyCase)
+                return victimHolds != nil && familyHolds != nil
+            }
+            // She goes to the women-only house although the mixed shelter is nearer.
+            #expect(try await holds(victimCase) == "rabat-s2:1")
+            #expect(
+                try await text(
+                    "select triage->'shelter_need'->>'women_only' from cases where case_id = '\(victimCase)'")
+                    == "true")
+            // Mother and two children: three mothers' beds together at the nearest shelter that has three.
+            #expect(try await holds(familyCase) == "rabat-s3:3")
+            #expect(
+                try await scalar(
+                    "select held from shelter_beds where shelter_id = 'rabat-s3' and bed_type = 'women_with_children'")
+                    == 3)
+            // The house declines the woman (say, her aggressor knows it): samu holds the next fitting
+            // bed, and the mixed shelter is still not one.
+            try await harness.produce([
+                beds(
+                    "rabat-s2", 2, at: 5, 0, ["women": (6, 0)],
+                    declined: (victimCase, "her aggressor knows this address"))
+            ])
+            try await waitFor("the decline recorded") {
+                try await scalar(
+                    "select count(*) from case_timeline where case_id = '\(victimCase)' and status = 'shelter_declined'"
+                )
+                    == 1
+            }
+            #expect(
+                try await text(
+                    "select reason from bed_ledger where case_id = '\(victimCase)' and action = 'release'")
+                    == "declined by the shelter: her aggressor knows this address")
+            #expect(
+                try await scalar(
+                    "select count(*) from bed_ledger where case_id = '\(victimCase)' and action = 'hold' and shelter_id = 'rabat-s1'"
+                ) == 0, "the mixed shelter is never proposed to her")
+        }
+        // A restarted worker rebuilds the family's three beds from the ledger and the house's profile.
+        try await harness.withWorker { _ in
+            try await harness.produce([
+                report(UUID(), category: "woman_violence_victim", age: 25, sex: "female", at: 0.1)
+            ])
+            try await waitFor("the next woman's bed at the house") {
+                try await scalar(
+                    "select count(*) from bed_ledger l join cases c using (case_id) where c.category = 'woman_violence_victim' and l.shelter_id = 'rabat-s2' and l.action = 'hold'"
+                ) == 2
+            }
+            #expect(
+                try await scalar(
+                    "select held from shelter_beds where shelter_id = 'rabat-s3' and bed_type = 'women_with_children'")
+                    == 3)
+        }
+        let bedOutcomes = try await harness.outcomes(ofType: "case.bed_held")
+        #expect(bedOutcomes.contains { $0["case_id"]?.stringValue == familyCase.lowercased && $0["beds"] == 3 })
         try await harness.cleanUp()
     }
 
