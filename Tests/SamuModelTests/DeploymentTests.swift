@@ -3,7 +3,7 @@ import SamuModel
 import SamuTestSupport
 import Testing
 
-@Suite("Deployment: mutual-aid neighbours by distance")
+@Suite("Deployment: mutual-aid neighbours by distance, shelters that declare who they take in")
 struct DeploymentTests {
     let plan: Deployment
 
@@ -52,5 +52,28 @@ struct DeploymentTests {
         // A smaller radius keeps fewer.
         #expect(plan.neighbours(radiusKilometres: 20)["rabat"] == ["sale"])
         #expect(plan.neighbours(radiusKilometres: 20)["fes"] == [])
+    }
+
+    @Test("every shelter names a known facility type and who it takes in; every zone has a women-only house")
+    func shelterProfiles() throws {
+        let types = try JSONParser.parse(
+            Array(try Data(contentsOf: Repository.seeds.appendingPathComponent("facility-types.json"))))
+        let codes = Set((types.arrayValue ?? []).compactMap { $0["code"]?.stringValue })
+        for shelter in plan.shelters {
+            let facility = try #require(shelter.profile.facilityType, "\(shelter.shelterID) has no facility type")
+            #expect(codes.contains(facility), "\(shelter.shelterID): unknown facility type \(facility)")
+            if facility == "mfi_women" {
+                #expect(shelter.profile.sexes == .women && shelter.profile.confidentialAddress, "\(shelter.shelterID)")
+            }
+            if (shelter.beds[.minors] ?? 0) > 0
+                && shelter.beds.filter({ $0.key != .minors }).values.allSatisfy({ $0 == 0 })
+            {
+                #expect(shelter.profile.ageMax == 17, "\(shelter.shelterID) has only minors' beds but takes adults")
+            }
+        }
+        for zone in plan.zones {
+            let houses = plan.shelters.filter { $0.zone == zone.zone && $0.profile.sexes == .women }
+            #expect(!houses.isEmpty, "\(zone.zone) has no women-only house for women victims of violence")
+        }
     }
 }
