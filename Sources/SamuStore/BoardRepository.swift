@@ -48,6 +48,27 @@ public struct Board: Encodable, Sendable, Equatable {
         public var lon: Double
         public var reported_at: Date
         public var beds: [Beds]
+        /// Who the shelter takes in, as it last declared (nil: never declared).
+        public var profile: Profile? = nil
+    }
+
+    /// A shelter's profile as the board shows it.
+    public struct Profile: Encodable, Sendable, Equatable {
+        public var facility_type: String?
+        public var sex: String
+        public var age_min: Int?
+        public var age_max: Int?
+        public var wheelchair_access: Bool
+        public var confidential_address: Bool
+
+        init(_ profile: ShelterProfile) {
+            facility_type = profile.facilityType
+            sex = profile.sexes.rawValue
+            age_min = profile.ageMin
+            age_max = profile.ageMax
+            wheelchair_access = profile.wheelchairAccess
+            confidential_address = profile.confidentialAddress
+        }
     }
 
     /// Tonight's unmet demand in one zone: cases waiting for a unit, active cases that need a bed
@@ -351,12 +372,13 @@ public struct BoardRepository: StoreRepository {
             """
             select shelter_id, zone, min(lat), min(lon), max(reported_at),
                    array_agg(bed_type order by bed_type), array_agg(capacity order by bed_type),
-                   array_agg(occupied order by bed_type), array_agg(held order by bed_type)
-            from shelter_beds where zone = any(\(zones)) group by shelter_id, zone order by zone, shelter_id
+                   array_agg(occupied order by bed_type), array_agg(held order by bed_type),
+                   (select p.profile::text from shelter_profiles p where p.shelter_id = b.shelter_id)
+            from shelter_beds b where zone = any(\(zones)) group by shelter_id, zone order by zone, shelter_id
             """, logger: logger)
         var shelters: [Board.Shelter] = []
-        for try await (id, zone, lat, lon, reported, types, capacities, occupied, held) in rows.decode(
-            (String, String, Double, Double, Date, [String], [Int32], [Int32], [Int32]).self)
+        for try await (id, zone, lat, lon, reported, types, capacities, occupied, held, profile) in rows.decode(
+            (String, String, Double, Double, Date, [String], [Int32], [Int32], [Int32], String?).self)
         {
             let beds = types.indices.map { index in
                 Board.Beds(
@@ -364,8 +386,11 @@ public struct BoardRepository: StoreRepository {
                     held: Int(held[index]),
                     free: max(0, Int(capacities[index]) - Int(occupied[index]) - Int(held[index])))
             }
+            let declared = profile.flatMap { try? JSONParser.parse(Array($0.utf8)) }.flatMap(ShelterProfile.init(json:))
             shelters.append(
-                Board.Shelter(shelter_id: id, zone: zone, lat: lat, lon: lon, reported_at: reported, beds: beds))
+                Board.Shelter(
+                    shelter_id: id, zone: zone, lat: lat, lon: lon, reported_at: reported, beds: beds,
+                    profile: declared.map(Board.Profile.init)))
         }
         return shelters
     }

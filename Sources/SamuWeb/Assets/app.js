@@ -9,7 +9,9 @@ const UI = {
     sign_in: "Se connecter", login_failed: "Identifiant ou mot de passe incorrect.", logout: "Déconnexion",
     open_cases: "Cas ouverts", map: "Carte schématique", legend_case: "cas", legend_unit: "unité",
     legend_shelter: "centre", unmet: "Demande non satisfaite cette nuit", units: "Unités",
-    shelters: "Centres d'hébergement", claim: "Prendre en charge", release: "Libérer", reason: "Motif",
+    shelters: "Centres d'hébergement", takes_women: "femmes seulement", takes_men: "hommes seulement",
+    takes_ages: "âges", takes_wheelchair: "accès fauteuil roulant", takes_confidential: "adresse confidentielle",
+    takes: "Accueille", claim: "Prendre en charge", release: "Libérer", reason: "Motif",
     show_personal: "Afficher les données personnelles (consultation journalisée)",
     reassign: "Réaffecter", close: "Clôturer", cancel: "Annuler le cas", mutual_aid: "Demander l'entraide",
     decisions: "Décisions", timeline: "Historique", best_unit: "Meilleure unité disponible (automatique)",
@@ -45,7 +47,9 @@ const UI = {
     sign_in: "دخول", login_failed: "المعرف أو كلمة المرور غير صحيحة.", logout: "خروج",
     open_cases: "الحالات المفتوحة", map: "خريطة تخطيطية", legend_case: "حالة", legend_unit: "وحدة",
     legend_shelter: "مركز", unmet: "الطلب غير الملبى هذه الليلة", units: "الوحدات",
-    shelters: "مراكز الإيواء", claim: "تولي الحالة", release: "التخلي عن الحالة", reason: "السبب",
+    shelters: "مراكز الإيواء", takes_women: "للنساء فقط", takes_men: "للرجال فقط",
+    takes_ages: "الأعمار", takes_wheelchair: "مهيأ للكراسي المتحركة", takes_confidential: "عنوان سري",
+    takes: "يستقبل", claim: "تولي الحالة", release: "التخلي عن الحالة", reason: "السبب",
     show_personal: "عرض المعطيات الشخصية (اطلاع مسجل)",
     reassign: "إعادة التعيين", close: "إغلاق الحالة", cancel: "إلغاء الحالة", mutual_aid: "طلب الدعم من منطقة مجاورة",
     decisions: "القرارات", timeline: "السجل", best_unit: "أفضل وحدة متاحة (تلقائيا)",
@@ -464,10 +468,25 @@ function renderShelters() {
     const beds = shelter.beds.filter((bed) => bed.capacity > 0)
       .map((bed) => `${label("bed_type", bed.bed_type)} ${bed.free} / ${bed.held} / ${bed.occupied}`).join(" · ");
     rows.push(el("tr", { "data-shelter-id": shelter.shelter_id },
-      el("td", { text: shelter.shelter_id }), el("td", { text: beds }),
+      el("td", { text: shelter.shelter_id }), el("td", { text: beds }), el("td", { text: takes(shelter.profile) }),
       el("td", { "data-reported-at": shelter.reported_at, text: `${t("ago")} ${duration(since(shelter.reported_at))}` })));
   }
-  table($("shelters"), [t("shelter"), t("beds"), t("last_update")], rows);
+  table($("shelters"), [t("shelter"), t("beds"), t("takes"), t("last_update")], rows);
+}
+
+// Who a shelter takes in, in a few words (its declared profile; nothing declared: "—").
+function takes(profile) {
+  if (!profile) return "—";
+  const parts = [];
+  if (profile.facility_type) parts.push(label("facility_type", profile.facility_type));
+  if (profile.sex === "women") parts.push(t("takes_women"));
+  if (profile.sex === "men") parts.push(t("takes_men"));
+  if (profile.age_min != null || profile.age_max != null) {
+    parts.push(`${t("takes_ages")} ${profile.age_min ?? 0}–${profile.age_max ?? "…"}`);
+  }
+  if (profile.wheelchair_access) parts.push(t("takes_wheelchair"));
+  if (profile.confidential_address) parts.push(t("takes_confidential"));
+  return parts.join(" · ");
 }
 
 // ---- a case ---------------------------------------------------------------------------------
