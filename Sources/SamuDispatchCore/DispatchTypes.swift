@@ -167,4 +167,17 @@ public enum DispatchAction: Sendable, Equatable {
     case notify(caseID: UUID, authority: Authority)
     /// An input that could not be applied, and why (stale version, unknown case, illegal move).
     case rejected(reason: String)
+
+    /// The case the action is about, if any.
+    public var caseID: UUID? {
+        switch self {
+        case .decided(let record): record.caseID
+        case .phaseChanged(let caseID, _, _, _), .bedHeld(let caseID, _, _, _, _),
+            .bedReleased(let caseID, _, _, _, _), .bedOccupied(let caseID, _, _, _), .escalated(let caseID, _),
+            .mutualAidRequested(let caseID, _), .resolution(let caseID, _), .followUp(let caseID, _),
+            .notify(let caseID, _):
+            caseID
+        case .rejected: nil
+        }
+    }
 }

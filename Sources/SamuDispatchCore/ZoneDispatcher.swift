@@ -38,6 +38,8 @@ public struct ZoneDispatcher: Sendable {
         var holds: [UUID: (bed: BedType, beds: Int, until: Duration)]
         /// Who the shelter takes in (``ShelterProfile/undeclared`` until it says).
         var profile: ShelterProfile = .undeclared
+        /// The shelter's zone, when its reports said (an area holds shelters of several zones).
+        var zone: String? = nil
 
         func free(_ bed: BedType) -> Int {
             let index = bed.index
@@ -87,6 +89,9 @@ public struct ZoneDispatcher: Sendable {
     var mayNeedBed: Set<UUID> = []
     /// Reference latitude of the local flat-earth projection.
     var referenceLatitude: Double?
+    /// The zones of cases finished since the last ``settle(at:)``, for their records (a dispatch
+    /// area decides for several zones; a case keeps its own).
+    var finishedZones: [UUID: String] = [:]
 
     public init(zone: String, configuration: DispatchConfiguration = DispatchConfiguration()) {
         self.zone = zone
@@ -100,6 +105,9 @@ public struct ZoneDispatcher: Sendable {
     public var waitingCaseIDs: [UUID] { waiting }
 
     public func phase(of caseID: UUID) -> CasePhase? { cases[caseID]?.phase }
+
+    /// The zone of an open case, or of one finished since the last ``settle(at:)``.
+    public func zone(of caseID: UUID) -> String? { cases[caseID]?.triaged.zone ?? finishedZones[caseID] }
 
     /// The case a unit is working on, if any.
     public func assignment(of unitID: String) -> UUID? {
@@ -120,9 +128,12 @@ public struct ZoneDispatcher: Sendable {
 
     public var unitIDs: [String] { units.map(\.id) }
 
-    /// A shelter's position, report version and beds by type (capacity, occupied, held).
-    public func shelter(_ shelterID: String) -> (position: GeoPoint, version: Int64, beds: [BedType: (BedCount, Int)])?
-    {
+    /// A shelter's position, report version, beds by type (capacity, occupied, held) and zone.
+    public func shelter(
+        _ shelterID: String
+    ) -> (
+        position: GeoPoint, version: Int64, beds: [BedType: (BedCount, Int)], zone: String?
+    )? {
         guard let index = shelterIndex[shelterID] else { return nil }
         let shelter = shelters[index]
         var beds: [BedType: (BedCount, Int)] = [:]
@@ -132,7 +143,7 @@ public struct ZoneDispatcher: Sendable {
                 shelter.held[bed.index]
             )
         }
-        return (shelter.position, shelter.version, beds)
+        return (shelter.position, shelter.version, beds, shelter.zone)
     }
 
     /// The zone's case that triage marked for this report's case id (for records), if open.
@@ -233,6 +244,7 @@ public struct ZoneDispatcher: Sendable {
         }
         shelters[index].version = update.version
         if let profile = update.profile { shelters[index].profile = profile }
+        if let zone = update.zone { shelters[index].zone = zone }
         for bed in BedType.allCases {
             let count = update.beds[bed] ?? BedCount(capacity: 0, occupied: 0)
             shelters[index].capacity[bed.index] = max(0, count.capacity)
@@ -397,7 +409,8 @@ public struct ZoneDispatcher: Sendable {
     /// that have none. Call it after each batch of inputs (and ``tick(at:)`` calls it): deciding
     /// for a batch at once lets waiting cases be matched to free units jointly.
     public mutating func settle(at time: DispatchInstant) -> [DispatchAction] {
-        assignWaiting(at: time) + giveBedsToActiveCases(at: time)
+        if !finishedZones.isEmpty { finishedZones.removeAll(keepingCapacity: true) }
+        return assignWaiting(at: time) + giveBedsToActiveCases(at: time)
     }
 
     // MARK: - Deciding
@@ -834,6 +847,7 @@ public struct ZoneDispatcher: Sendable {
         } else {
             actions += releaseHold(of: caseID, reason: .caseCancelled)
         }
+        finishedZones[caseID] = state.triaged.zone
         cases.removeValue(forKey: caseID)
         return actions
     }
@@ -916,7 +930,7 @@ public struct ZoneDispatcher: Sendable {
         let state = cases[caseID]!
         cases[caseID]?.decisions += 1
         return DecisionRecord(
-            decisionID: Self.decisionID(caseID, state.decisions + 1), caseID: caseID, zone: zone,
+            decisionID: Self.decisionID(caseID, state.decisions + 1), caseID: caseID, zone: state.triaged.zone,
             kind: kind, priority: state.triaged.triage.priority, unitID: unit, unitTravelSeconds: travel,
             shelterID: shelter, bedType: state.triaged.triage.bedType, unitCandidates: candidates,
             unitCandidateCount: candidateCount, shelterCandidates: shelterCandidates,

@@ -54,6 +54,8 @@ public struct Deployment: Sendable {
     public var zones: [Zone]
     public var units: [Unit]
     public var shelters: [Shelter]
+    /// Zones served as one (`areas` in the file: `[{"area": id, "zones": [...]}]`).
+    public var areas: DispatchAreas = .none
 
     public static func load(_ url: URL) throws(LoadError) -> Deployment {
         guard let data = FileManager.default.contents(atPath: url.path) else {
@@ -116,32 +118,58 @@ public struct Deployment: Sendable {
                     shelterID: id, zone: zone, nameFrench: value["name_fr"]?.stringValue ?? id,
                     nameArabic: value["name_ar"]?.stringValue ?? "", location: location, beds: beds, profile: profile))
         }
-        return Deployment(label: json["label"]?.stringValue ?? "", zones: zones, units: units, shelters: shelters)
+        var deployment = Deployment(
+            label: json["label"]?.stringValue ?? "", zones: zones, units: units, shelters: shelters)
+        if let areaValues = json["areas"] {
+            guard case .array(let items) = areaValues else { throw LoadError(message: "'areas' must be an array") }
+            var declared: [(area: String, zones: [String])] = []
+            for item in items {
+                guard let area = item["area"]?.stringValue, case .array(let members)? = item["zones"] else {
+                    throw LoadError(message: "an area needs 'area' and 'zones'")
+                }
+                let names = members.compactMap(\.stringValue)
+                guard names.count == members.count else { throw LoadError(message: "area \(area): zones are strings") }
+                declared.append((area, names))
+            }
+            do { deployment.areas = try DispatchAreas(declared) } catch { throw LoadError(message: error.description) }
+        }
+        return deployment
     }
 
     /// How far mutual aid looks: 220 km, great-circle, from a zone's centroid to the nearest unit
     /// base of another zone (Agadir to Marrakech, about three hours by road; a design assumption).
     public static let mutualAidRadiusKilometres = 220.0
 
-    /// Neighbour zones by zone, for mutual aid, nearest first: the zones with a unit based within
-    /// `radiusKilometres` of the zone's centroid (a zone without units: its centroid), at most
-    /// `atMost`. Measured, not written by hand: Laâyoune's nearest zone with units, Agadir, is
-    /// 506 km away (650 km by road), so Laâyoune has none.
+    /// Neighbour dispatch areas by area, for mutual aid, nearest first: the areas with a unit based
+    /// within `radiusKilometres` of one of the area's zone centroids (an area without units: its
+    /// centroids), at most `atMost`. Measured, not written by hand: Laâyoune's nearest zone with
+    /// units, Agadir, is 506 km away (650 km by road), so Laâyoune has none. With no area declared,
+    /// areas are zones.
     public func neighbours(
         radiusKilometres: Double = Self.mutualAidRadiusKilometres, atMost: Int = 4
     ) -> [String: [String]] {
         var bases: [String: [GeoPoint]] = [:]
-        for unit in units { bases[unit.zone, default: []].append(unit.base) }
-        var result: [String: [String]] = [:]
+        for unit in units { bases[areas.area(of: unit.zone), default: []].append(unit.base) }
+        var centroids: [String: [GeoPoint]] = [:]
+        var order: [String] = []
         for zone in zones {
-            var near: [(zone: String, kilometres: Double)] = []
-            for other in zones where other.zone != zone.zone {
-                let points = bases[other.zone] ?? [other.centroid]
-                let kilometres = points.map { zone.centroid.haversineKilometres(to: $0) }.min() ?? .infinity
-                if kilometres <= radiusKilometres { near.append((other.zone, kilometres)) }
+            let area = areas.area(of: zone.zone)
+            if centroids[area] == nil { order.append(area) }
+            centroids[area, default: []].append(zone.centroid)
+        }
+        var result: [String: [String]] = [:]
+        for area in order {
+            var near: [(area: String, kilometres: Double)] = []
+            for other in order where other != area {
+                let points = bases[other] ?? centroids[other] ?? []
+                var kilometres = Double.infinity
+                for centroid in centroids[area] ?? [] {
+                    for point in points { kilometres = min(kilometres, centroid.haversineKilometres(to: point)) }
+                }
+                if kilometres <= radiusKilometres { near.append((other, kilometres)) }
             }
-            near.sort { ($0.kilometres, $0.zone) < ($1.kilometres, $1.zone) }
-            result[zone.zone] = near.prefix(atMost).map(\.zone)
+            near.sort { ($0.kilometres, $0.area) < ($1.kilometres, $1.area) }
+            result[area] = near.prefix(atMost).map(\.area)
         }
         return result
     }

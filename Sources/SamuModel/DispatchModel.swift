@@ -279,11 +279,14 @@ public struct BedUpdate: Sendable, Equatable {
     /// another bed.
     public var declinedCase: UUID?
     public var declineReason: String?
+    /// The shelter's zone (the event's), when known: a dispatch area holds shelters of several.
+    public var zone: String?
 
     public init(
         shelterID: String, version: Int64, position: GeoPoint, beds: [BedType: BedCount], admittedCase: UUID? = nil,
-        profile: ShelterProfile? = nil, declinedCase: UUID? = nil, declineReason: String? = nil
+        profile: ShelterProfile? = nil, declinedCase: UUID? = nil, declineReason: String? = nil, zone: String? = nil
     ) {
+        self.zone = zone
         self.profile = profile
         self.declinedCase = declinedCase
         self.declineReason = declineReason

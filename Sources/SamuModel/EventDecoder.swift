@@ -60,8 +60,11 @@ public struct TopicDecoder: Sendable {
     }
 
     /// Parses and validates one value. With `checkKey`, the record key must be the document's
-    /// `zone`: a zone's events must all travel in the zone's partition.
-    public func document(value: [UInt8]?, key: [UInt8]? = nil, checkKey: Bool = false) -> Result<JSONValue, Rejection> {
+    /// `zone`'s dispatch area (the zone itself unless `areas` groups it): an area's events must all
+    /// travel in the area's partition.
+    public func document(
+        value: [UInt8]?, key: [UInt8]? = nil, checkKey: Bool = false, areas: DispatchAreas = .none
+    ) -> Result<JSONValue, Rejection> {
         guard let value, !value.isEmpty else {
             return .failure(Rejection(reason: .emptyValue, detail: "the record has no value (tombstone or empty)"))
         }
@@ -106,12 +109,14 @@ public struct TopicDecoder: Sendable {
         if let rejection = Self.nulCharacter(in: value, document: document) { return .failure(rejection) }
         if checkKey, let zone = document["zone"]?.stringValue {
             let keyText = key.map { String(decoding: $0, as: UTF8.self) }
-            if keyText != zone {
+            let area = areas.area(of: zone)
+            if keyText != area {
+                let expected =
+                    area == zone ? "the event's zone \"\(zone)\"" : "zone \(zone)'s dispatch area \"\(area)\""
                 return .failure(
                     Rejection(
                         reason: .keyZoneMismatch,
-                        detail:
-                            "record key \(keyText.map { "\"\($0)\"" } ?? "(none)") is not the event's zone \"\(zone)\"",
+                        detail: "record key \(keyText.map { "\"\($0.prefix(64))\"" } ?? "(none)") is not \(expected)",
                         field: "/zone"))
             }
         }

@@ -13,6 +13,19 @@ public struct DecodedEvent: Sendable, Equatable {
     public var eventID: UUID
     public var zone: String
     public var event: InboundEvent
+    /// The dispatch area that decides the event (its zone unless the deployment groups it).
+    public var area: String
+    /// Keyed by its zone although the zone is in a dispatch area (a producer not yet told of the
+    /// area): valid, but it travels in another partition than its area's, so its worker forwards
+    /// it under the area's key instead of deciding it.
+    public var misrouted = false
+
+    public init(eventID: UUID, zone: String, event: InboundEvent, area: String? = nil) {
+        self.eventID = eventID
+        self.zone = zone
+        self.event = event
+        self.area = area ?? zone
+    }
 }
 
 /// Decodes the four inbound topics with their schemas from the catalog.
@@ -20,9 +33,12 @@ public struct InboundDecoder: Sendable {
     let decoders: [String: (TopicRole, TopicDecoder)]
     /// The zones events may name; `nil` accepts any well-formed zone (tools that read history).
     let zones: ZoneDirectory?
+    /// The deployment's dispatch areas: the record key must be the event's area.
+    public let areas: DispatchAreas
 
-    public init(catalog: TopicCatalog, zones: ZoneDirectory?) {
+    public init(catalog: TopicCatalog, zones: ZoneDirectory?, areas: DispatchAreas = .none) {
         self.zones = zones
+        self.areas = areas
         var decoders: [String: (TopicRole, TopicDecoder)] = [:]
         for role in TopicRole.inbound {
             decoders[catalog.name(role)] = (role, TopicDecoder(definition: catalog.definition(role)))
@@ -30,15 +46,30 @@ public struct InboundDecoder: Sendable {
         self.decoders = decoders
     }
 
-    /// Decodes a record from one of the inbound topics; the key must be the event's zone.
+    /// Decodes a record from one of the inbound topics; the key must be the event's dispatch area.
     public func decode(topic: String, key: [UInt8]?, value: [UInt8]?) -> Result<DecodedEvent, Rejection> {
         guard let (role, decoder) = decoders[topic] else {
             return .failure(Rejection(reason: .notAnObject, detail: "topic \(topic) is not an inbound topic"))
         }
-        return decoder.document(value: value, key: key, checkKey: true).flatMap { document in
+        // A zone grouped into an area whose event still comes keyed by the zone is forwarded, not
+        // refused: producers move to area keys after the workers (docs/dispatch.md).
+        let keyText = key.map { String(decoding: $0, as: UTF8.self) }
+        let grouped = keyText.map { areas.isGrouped($0) && areas.area(of: $0) != $0 } ?? false
+        return decoder.document(value: value, key: key, checkKey: !grouped, areas: areas).flatMap { document in
             Result { () throws(Rejection) in
-                let event = try Self.map(role, document)
+                var event = try Self.map(role, document)
                 if let zones, !zones.contains(event.zone) { throw ZoneDirectory.unknown(event.zone) }
+                event.area = areas.area(of: event.zone)
+                if grouped {
+                    guard keyText == event.zone else {
+                        throw Rejection(
+                            reason: .keyZoneMismatch,
+                            detail:
+                                "record key \"\(keyText ?? "")\" is neither zone \(event.zone)'s dispatch area \"\(event.area)\" nor the zone",
+                            field: "/zone")
+                    }
+                    event.misrouted = true
+                }
                 return event
             }
         }
@@ -97,7 +128,8 @@ public struct InboundDecoder: Sendable {
                 shelterID: shelterID, version: version, position: location, beds: beds,
                 admittedCase: uuid("admitted_case_id"),
                 profile: document["profile"].flatMap(ShelterProfile.init(json:)),
-                declinedCase: uuid("declined_case_id"), declineReason: document["decline_reason"]?.stringValue)
+                declinedCase: uuid("declined_case_id"), declineReason: document["decline_reason"]?.stringValue,
+                zone: zone)
             return DecodedEvent(eventID: id, zone: zone, event: .beds(update))
         case .commands:
             guard let caseID = uuid("case_id"), let name = document["command"]?.stringValue,

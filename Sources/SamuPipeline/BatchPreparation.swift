@@ -15,6 +15,9 @@ extension DispatchWorker {
         var recorder: DispatchRecorder
         var touched: Set<String>
         var letters: [DeadLetter]
+        /// Events keyed by a grouped zone instead of its area: published again under the area's
+        /// key before the batch's offsets are stored.
+        var forwards: [KafkaRecord] = []
         var reports: Int
         var rejected: Int
         var begin: ContinuousClock.Instant
@@ -58,8 +61,14 @@ extension DispatchWorker {
         let consumedAt = trace?.now() ?? 0
         var letters: [DeadLetter] = []
         var decoded: [(KafkaMessage, DecodedEvent)] = []
+        var forwards: [KafkaRecord] = []
         for message in batch {
             switch decoder.decode(topic: message.topic, key: message.key, value: message.value) {
+            case .success(let event) where event.misrouted:
+                forwards.append(
+                    KafkaRecord(
+                        topic: message.topic, key: Array(event.area.utf8), value: message.value,
+                        headers: message.headers + [KafkaHeader(name: "samu-forwarded-from", string: event.zone)]))
             case .success(let event): decoded.append((message, event))
             case .failure(let rejection): letters.append(deadLetter(message, rejection, at: now.wall))
             }
@@ -67,7 +76,7 @@ extension DispatchWorker {
         // Zones whose lease this worker holds but whose memory it forgot are reloaded under that
         // lease. A zone it holds no lease on is not its own (its partition was never assigned to
         // it, or was taken away while it was paused): its events are left to the owner.
-        let plan = zones.machine.batch(zones: Set(decoded.map(\.1.zone)))
+        let plan = zones.machine.batch(zones: Set(decoded.map(\.1.area)))
         for zone in plan.newlyLeft {
             logger.warning(
                 "event for a zone this worker holds no lease on; left to its owner", metadata: ["zone.id": "\(zone)"])
@@ -86,7 +95,7 @@ extension DispatchWorker {
         var rejected = 0
         var reports = 0
         for (message, event) in decoded {
-            guard !plan.leftToOwner.contains(event.zone) else { continue }
+            guard !plan.leftToOwner.contains(event.area) else { continue }
             let digest = Self.digest(message.value)
             // An id seen before: an honest redelivery (same bytes) changes nothing; another payload
             // under the same id is a producer's bug, parked with both digests for an operator.
@@ -101,7 +110,7 @@ extension DispatchWorker {
                 DispatchWrite.Processed(
                     eventID: event.eventID, topic: message.topic, partition: message.partition, offset: message.offset,
                     digest: digest))
-            var zone = zones.taking(event.zone) ?? dispatcher(event.zone, in: &zones)
+            var zone = zones.taking(event.area) ?? dispatcher(event.area, in: &zones)
             let firstOutcome = recorder.write.outbox.count
             var triagedAt: Int64 = 0
             let actions: [DispatchAction]
@@ -131,7 +140,7 @@ extension DispatchWorker {
                 }
             case .beds(let update):
                 actions = zone.apply(update, at: now)
-                recorder.touchedShelters[update.shelterID] = event.zone
+                recorder.touchedShelters[update.shelterID] = event.area
                 if let profile = update.profile, zone.shelter(update.shelterID)?.version == update.version {
                     recorder.write.profiles[update.shelterID] = (event.zone, profile, update.version)
                 }
@@ -174,16 +183,16 @@ extension DispatchWorker {
                 logger.info("input not applied", metadata: ["zone.id": "\(event.zone)", "reason": "\(reason)"])
             }
             recorder.record(
-                actions, zone: event.zone, source: event.eventID.lowercased, at: now.wall,
-                currentUnit: { zone.phase(of: $0)?.unitID })
+                actions, zone: event.zone, area: event.area, source: event.eventID.lowercased, at: now.wall,
+                currentUnit: { zone.phase(of: $0)?.unitID }, caseZone: { zone.zone(of: $0) })
             if let trace {
                 let dispatchedAt = trace.now()
                 trace.stamp(
                     recorder.write.outbox[firstOutcome...].lazy.map(\.id),
                     [consumedAt, triagedAt == 0 ? dispatchedAt : triagedAt, dispatchedAt])
             }
-            zones.dispatchers[event.zone] = zone
-            touched.insert(event.zone)
+            zones.dispatchers[event.area] = zone
+            touched.insert(event.area)
         }
         for zoneID in touched.sorted() {
             guard var zone = zones.taking(zoneID) else { continue }
@@ -192,7 +201,7 @@ extension DispatchWorker {
             recorder.record(
                 actions, zone: zoneID,
                 source: "settle/\(batch[0].topic)/\(batch[0].partition)/\(batch[0].offset)/\(zoneID)",
-                at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID })
+                at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID }, caseZone: { zone.zone(of: $0) })
             if let trace {
                 let settledAt = trace.now()
                 trace.stamp(recorder.write.outbox[firstOutcome...].lazy.map(\.id), [consumedAt, settledAt, settledAt])
@@ -202,8 +211,8 @@ extension DispatchWorker {
         refreshShelters(&recorder, zones: zones, at: now.wall)
         for zone in touched { recorder.write.leases[zone] = zones.machine.epoch(of: zone) ?? 0 }
         return PendingBatch(
-            batch: batch, decoded: decoded, recorder: recorder, touched: touched, letters: letters, reports: reports,
-            rejected: rejected, begin: begin, wall: now.wall)
+            batch: batch, decoded: decoded, recorder: recorder, touched: touched, letters: letters, forwards: forwards,
+            reports: reports, rejected: rejected, begin: begin, wall: now.wall)
     }
 
     /// Case work (a social-path step, a follow-up taken or done, a referral acknowledged or
@@ -256,11 +265,12 @@ extension DispatchWorker {
     }
 
     func refreshShelters(_ recorder: inout DispatchRecorder, zones: Zones, at time: Date) {
-        for (shelterID, zoneID) in recorder.touchedShelters {
-            guard let snapshot = zones.dispatchers[zoneID]?.shelter(shelterID) else { continue }
+        for (shelterID, areaID) in recorder.touchedShelters {
+            guard let snapshot = zones.dispatchers[areaID]?.shelter(shelterID) else { continue }
             for (bed, (count, held)) in snapshot.beds {
                 recorder.write.setBeds(
-                    shelterID, zone: zoneID, bedType: bed, count: count, held: held, position: snapshot.position,
+                    shelterID, zone: snapshot.zone ?? areaID, bedType: bed, count: count, held: held,
+                    position: snapshot.position,
                     version: snapshot.version, at: time)
             }
         }

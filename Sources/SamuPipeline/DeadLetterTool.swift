@@ -86,8 +86,13 @@ public struct DeadLetterTool: Sendable {
     /// and headers, plus `samu-replay-of`), once: replayed dead letters are recorded in PostgreSQL,
     /// so running the replay again adds nothing. Run it after a fix or a schema upgrade; events
     /// still invalid are dead-lettered again (as new dead letters).
+    ///
+    /// With `areas`, an event that names a zone is keyed by the zone's dispatch area: the events
+    /// refused as `key_zone_mismatch` while producers still keyed by zone after zones were grouped
+    /// into an area reach the area's worker.
     public func replay(
-        store: SamuStore, reason: String? = nil, sourceTopic: String? = nil, dryRun: Bool = false
+        store: SamuStore, reason: String? = nil, sourceTopic: String? = nil, dryRun: Bool = false,
+        areas: DispatchAreas? = nil
     ) async throws -> ReplayReport {
         let candidates = try await entries(reason: reason).filter {
             sourceTopic == nil || $0.sourceTopic == sourceTopic
@@ -101,8 +106,9 @@ public struct DeadLetterTool: Sendable {
             candidates.filter { !done.contains($0.eventID) && ($0.truncated || $0.sourceTopic.isEmpty) }.count
         if dryRun || replayable.isEmpty { return report }
         let records = replayable.map { entry in
-            KafkaRecord(
-                topic: entry.sourceTopic, key: entry.key, value: entry.value,
+            let zone = areas == nil ? nil : entry.value.flatMap { try? JSONParser.parse($0) }?["zone"]?.stringValue
+            return KafkaRecord(
+                topic: entry.sourceTopic, key: zone.flatMap { areas?.key(for: $0) } ?? entry.key, value: entry.value,
                 headers: entry.headers + [KafkaHeader(name: "samu-replay-of", string: entry.eventID.lowercased)])
         }
         let results = try await KafkaProducer.withProducer(configuration: configuration.producer, logger: logger) {

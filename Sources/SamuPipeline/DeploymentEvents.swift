@@ -10,7 +10,7 @@ public enum DeploymentEvents {
     ) -> [KafkaRecord] {
         let version = Int64(now.timeIntervalSince1970 * 1000)
         func record(_ role: TopicRole, zone: String, _ event: JSONValue) -> KafkaRecord {
-            KafkaRecord(topic: catalog.name(role), key: Array(zone.utf8), value: Array(event.serialized.utf8))
+            KafkaRecord(topic: catalog.name(role), key: plan.areas.key(for: zone), value: Array(event.serialized.utf8))
         }
         var records: [KafkaRecord] = []
         for unit in plan.units {

@@ -64,10 +64,14 @@ struct DispatchRecorder {
 
     /// Records what the dispatcher decided in response to one input (`source` names it).
     mutating func record(
-        _ actions: [DispatchAction], zone: String, source: String, at time: Date, currentUnit: (UUID) -> String?
+        _ actions: [DispatchAction], zone fallback: String, area: String? = nil, source: String, at time: Date,
+        currentUnit: (UUID) -> String?, caseZone: (UUID) -> String? = { _ in nil }
     ) {
+        let area = area ?? fallback
         for (index, action) in actions.enumerated() {
             let id = UUID(v5: "outcome/\(source)/\(index)")
+            // A case's records carry its own zone (a dispatch area decides for several).
+            let zone = action.caseID.flatMap(caseZone) ?? fallback
             switch action {
             case .decided(let record):
                 write.decisions.append(
@@ -119,11 +123,12 @@ struct DispatchRecorder {
             case .bedHeld(let caseID, let shelterID, let bed, let beds, _):
                 bedChange(
                     "case.bed_held", ledger: .hold, reason: "held for the case", caseID: caseID, shelterID: shelterID,
-                    bed: bed, beds: beds, zone: zone, at: time, id: id)
+                    bed: bed, beds: beds, zone: zone, area: area, at: time, id: id)
             case .bedReleased(let caseID, let shelterID, let bed, let beds, let release):
                 bedChange(
                     "case.bed_released", ledger: release.ledgerAction, reason: release.reason,
-                    caseID: caseID, shelterID: shelterID, bed: bed, beds: beds, zone: zone, at: time, id: id)
+                    caseID: caseID, shelterID: shelterID, bed: bed, beds: beds, zone: zone, area: area, at: time, id: id
+                )
                 if case .declined(let why) = release {
                     write.addTimeline(
                         caseID, entry: .shelterDeclined, actor: "shelter:\(shelterID)",
@@ -132,7 +137,7 @@ struct DispatchRecorder {
             case .bedOccupied(let caseID, let shelterID, let bed, let beds):
                 bedChange(
                     "case.admitted", ledger: .admit, reason: "admitted by the shelter", caseID: caseID,
-                    shelterID: shelterID, bed: bed, beds: beds, zone: zone, at: time, id: id)
+                    shelterID: shelterID, bed: bed, beds: beds, zone: zone, area: area, at: time, id: id)
             case .escalated(let caseID, let waited):
                 write.addTimeline(
                     caseID, status: .escalated, actor: actor,
@@ -174,10 +179,10 @@ struct DispatchRecorder {
     /// A bed hold, release, expiry or admission: a ledger row, the shelter's counts refreshed, an outcome.
     private mutating func bedChange(
         _ type: String, ledger action: BedLedgerAction, reason: String, caseID: UUID, shelterID: String, bed: BedType,
-        beds: Int, zone: String, at time: Date, id: UUID
+        beds: Int, zone: String, area: String, at time: Date, id: UUID
     ) {
         write.addLedger(shelterID, bed, caseID, action: action, reason: reason, beds: beds, at: time)
-        touchedShelters[shelterID] = zone
+        touchedShelters[shelterID] = area
         // Version 2 of the outcome: with `beds`, one per person.
         var event = base(type, caseID: caseID, zone: zone, at: time, id: id, version: 2)
         event.append("shelter_id", .string(shelterID))

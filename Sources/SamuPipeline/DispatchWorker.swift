@@ -24,6 +24,9 @@ public final class DispatchWorker: Service {
     public let store: SamuStore
     public let triage: TriageEngine
     public let neighbours: [String: [String]]
+    /// The deployment's dispatch areas: the worker owns and decides areas (a zone in no declared
+    /// area is its own).
+    public let areas: DispatchAreas
     public let partnerFeed: PartnerFeed.Configuration?
     /// The zones events may name (the deployment's provinces and prefectures).
     public let zoneDirectory: ZoneDirectory
@@ -37,6 +40,7 @@ public final class DispatchWorker: Service {
     let opened = Counter(label: "samu_cases_opened_total")
     let batchTimer = Metrics.Timer(label: "samu_worker_batch_seconds")
     let conflicts = Counter(label: "samu_conflicting_duplicates_total")
+    let forwarded = Counter(label: "samu_events_forwarded_total")
     let splits = Counter(label: "samu_batches_split_total")
     let gauges = WorkerGauges()
     let producerBox = Mutex<KafkaProducer?>(nil)
@@ -51,9 +55,10 @@ public final class DispatchWorker: Service {
 
     public init(
         configuration: SamuConfiguration, catalog: TopicCatalog, store: SamuStore, triage: TriageEngine,
-        zones: ZoneDirectory, neighbours: [String: [String]] = [:], partnerFeed: PartnerFeed.Configuration? = nil,
-        trace: (any StageTrace)? = nil, logger: Logger
+        zones: ZoneDirectory, neighbours: [String: [String]] = [:], areas: DispatchAreas = .none,
+        partnerFeed: PartnerFeed.Configuration? = nil, trace: (any StageTrace)? = nil, logger: Logger
     ) {
+        self.areas = areas
         self.zoneDirectory = zones
         self.trace = trace
         self.partnerFeed = partnerFeed
@@ -63,7 +68,7 @@ public final class DispatchWorker: Service {
         self.triage = triage
         self.neighbours = neighbours
         self.logger = logger
-        self.decoder = InboundDecoder(catalog: catalog, zones: zones)
+        self.decoder = InboundDecoder(catalog: catalog, zones: zones, areas: areas)
         self.storeRetry = StoreRetry(
             logger: logger, statistics: statistics, unwritable: Gauge(label: "samu_database_unwritable"),
             attemptDeadline: Self.attemptDeadline)
@@ -167,11 +172,12 @@ public final class DispatchWorker: Service {
     func rebuild(_ partitions: Set<Int32>, zones: inout Zones, relay: OutboxRelay) async throws {
         let store = self.store
         let known = Set(try await retrying { try await store.knownZones() }).union(zoneDirectory.codes)
-        let taking = zones.machine.assigned(partitions, zones: Array(known))
+        let taking = zones.machine.assigned(partitions, zones: Array(Set(known.map(areas.area(of:)))))
         zones.sync()
         try await load(taking, leasing: true, zones: &zones)
         if !taking.isEmpty {
-            try await relay.handOver { try await retrying { try await store.unpublishedOutbox(zones: taking) } }
+            let members = areas.zones(of: taking)
+            try await relay.handOver { try await retrying { try await store.unpublishedOutbox(zones: members) } }
         }
     }
 
@@ -188,12 +194,20 @@ public final class DispatchWorker: Service {
         } else {
             for zone in taking { epochs[zone] = zones.machine.epoch(of: zone) }
         }
-        let states = try await retrying { try await store.zoneStates(taking) }
+        let areas = self.areas
+        let states = try await retrying { try await store.zoneStates(areas.zones(of: taking)) }
         let now = instant()
         var restoredCases = 0
         for zoneID in taking {
             var zone = dispatcher(zoneID, in: &zones)
-            let state = states[zoneID] ?? SamuStore.ZoneState()
+            // An area's state: its zones' units, shelters and open cases together.
+            var state = SamuStore.ZoneState()
+            for member in areas.zones(of: zoneID) {
+                guard let part = states[member] else { continue }
+                state.units += part.units
+                state.shelters += part.shelters
+                state.cases += part.cases
+            }
             zone.restore(
                 units: state.units, shelters: state.shelters,
                 cases: state.cases.map {
@@ -261,7 +275,7 @@ public final class DispatchWorker: Service {
                         // and stored. The zones of those partitions now belong to another worker.
                         let leaving = zones.machine.revoked(Set(partitions.map(\.partition)))
                         zones.sync()
-                        relay.drop(zones: leaving)
+                        relay.drop(zones: Set(areas.zones(of: leaving)))
                         logger.info("partitions revoked", metadata: ["kafka.partitions": "\(partitions)"])
                     }
                     if ContinuousClock.now - zones.lastTick >= Self.tickInterval {
@@ -283,6 +297,33 @@ public final class DispatchWorker: Service {
             throw error
         }
         try await consumer.close()
+    }
+
+    /// Publishes events that came keyed by a grouped zone again under their area's key, and
+    /// returns once the broker has them all (retrying while it is unreachable; a stopping worker
+    /// stops retrying and stores nothing, so the batch comes again). Applied once: the area's
+    /// worker checks the inbox by event id.
+    func forward(_ records: [KafkaRecord]) async throws {
+        var pending = records
+        var backoff = Duration.milliseconds(100)
+        while true {
+            guard let producer else { throw StoppedWhileRetrying() }
+            let results = await producer.send(pending)
+            var retry: [KafkaRecord] = []
+            for (record, result) in zip(pending, results) {
+                guard case .failure(let error) = result else { continue }
+                if error.isFatal || error.refusesRecord { throw error }
+                retry.append(record)
+            }
+            forwarded.increment(by: Int64(pending.count - retry.count))
+            statistics.update { $0.eventsForwarded += pending.count - retry.count }
+            if retry.isEmpty { return }
+            logger.warning("forwarded events not delivered; retrying", metadata: ["event.count": "\(retry.count)"])
+            if Task.isShuttingDownGracefully || Task.isCancelled { throw StoppedWhileRetrying() }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(5))
+            pending = retry
+        }
     }
 
     /// A write left in flight by an error: cancelled (its retries stop) and awaited; its batch's
@@ -387,7 +428,7 @@ public final class DispatchWorker: Service {
                 let recovery = zones.machine.writeFailed(
                     .fenced(zones: Set(failure.zones)), touched: pending.touched, events: pending.batch.count)
                 zones.sync()
-                if case .decideAgain(let lost) = recovery { relay.drop(zones: lost) }
+                if case .decideAgain(let lost) = recovery { relay.drop(zones: Set(areas.zones(of: lost))) }
                 return (pending, .refused)
             case is AlreadyProcessed:
                 logger.info(
@@ -440,6 +481,7 @@ public final class DispatchWorker: Service {
         deadLetters: DeadLetterWriter
     ) async throws {
         let batch = pending.batch
+        if !pending.forwards.isEmpty { try await forward(pending.forwards) }
         if !pending.letters.isEmpty {
             try await deadLetters.write(pending.letters)
             let conflicting = pending.letters.count { $0.rejection.reason == .conflictingDuplicate }
@@ -563,7 +605,7 @@ public final class DispatchWorker: Service {
             if !actions.isEmpty {
                 recorder.record(
                     actions, zone: zoneID, source: "tick/\(configuration.workerID)/\(zoneID)/\(now.monotonic)",
-                    at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID })
+                    at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID }, caseZone: { zone.zone(of: $0) })
             }
             zones.dispatchers[zoneID] = zone
         }

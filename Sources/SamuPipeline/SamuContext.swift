@@ -87,12 +87,19 @@ public struct SamuContext: Sendable {
         try await SamuStore.withStore(configuration: configuration.database, logger: logger, body)
     }
 
+    /// The deployment's dispatch areas (none declared: every zone is its own). Every producer of
+    /// the inbound topics keys a zone's events by its area.
+    public func areas() throws(SetupError) -> DispatchAreas {
+        try deployment()?.areas ?? .none
+    }
+
     /// The worker for this configuration: its triage rules, zones, the deployment's neighbours and
     /// the partner feed; `trace` is a benchmark's (none in the product).
     public func dispatchWorker(store: SamuStore, trace: (any StageTrace)? = nil) throws -> DispatchWorker {
         DispatchWorker(
             configuration: configuration, catalog: catalog, store: store, triage: try triageEngine(),
             zones: try configuration.zoneDirectory(), neighbours: try deployment()?.neighbours ?? [:],
+            areas: try areas(),
             partnerFeed: try configuration.partnerFeed(), trace: trace, logger: logger)
     }
 

@@ -24,6 +24,8 @@ public final class WorkerStatistics: Sendable {
         public var deadLettersParked = 0
         /// Outcome rows the broker refused for good, parked in the outbox.
         public var outboxParked = 0
+        /// Events keyed by a grouped zone, published again under their dispatch area's key.
+        public var eventsForwarded = 0
         /// Set while the worker cannot move on (the database or the dead-letter topic refuses it).
         public var stuck: Stuck?
     }

@@ -7,6 +7,7 @@ extension SamuStore {
     public struct CrewAssignment: Sendable {
         public var caseID: UUID
         public var unitID: String
+        /// The unit's zone (its reports' zone; the case's in a dispatch area may be another).
         public var zone: String
         public var status: String
         public var minor: Bool
@@ -20,7 +21,7 @@ extension SamuStore {
     public func activeAssignments() async throws -> [CrewAssignment] {
         let rows = try await client.query(
             """
-            select c.case_id, a.unit_id, c.zone, c.status, coalesce((c.triage->>'minor')::boolean, false),
+            select c.case_id, a.unit_id, coalesce(u.zone, c.zone), c.status, coalesce((c.triage->>'minor')::boolean, false),
                    coalesce(c.location_lat, 0), coalesce(c.location_lon, 0), coalesce(u.version, 0),
                    h.shelter_id, h.bed_type, coalesce(h.beds, 1)
             from assignments a
@@ -48,22 +49,27 @@ extension SamuStore {
         return result
     }
 
-    /// A shelter's latest reported beds (capacity, occupied) by type, its position and version.
-    public func shelterBeds(_ shelterID: String) async throws -> (GeoPoint, Int64, [BedType: BedCount])? {
+    /// A shelter's latest reported beds (capacity, occupied) by type, its position, version and zone.
+    public func shelterBeds(_ shelterID: String) async throws -> (GeoPoint, Int64, [BedType: BedCount], String)? {
         let rows = try await client.query(
-            "select bed_type, capacity, occupied, lat, lon, version from shelter_beds where shelter_id = \(shelterID)",
+            """
+            select bed_type, capacity, occupied, lat, lon, version, zone from shelter_beds
+            where shelter_id = \(shelterID)
+            """,
             logger: logger)
         var beds: [BedType: BedCount] = [:]
         var position: GeoPoint?
         var version: Int64 = 0
-        for try await (bed, capacity, occupied, lat, lon, rowVersion) in rows.decode(
-            (String, Int, Int, Double, Double, Int64).self)
+        var zone = ""
+        for try await (bed, capacity, occupied, lat, lon, rowVersion, rowZone) in rows.decode(
+            (String, Int, Int, Double, Double, Int64, String).self)
         {
             if let type = BedType(rawValue: bed) { beds[type] = BedCount(capacity: capacity, occupied: occupied) }
             position = GeoPoint(latitude: lat, longitude: lon)
             version = max(version, rowVersion)
+            zone = rowZone
         }
-        return position.map { ($0, version, beds) }
+        return position.map { ($0, version, beds, zone) }
     }
 
     /// How many cases wait for a unit.

@@ -77,7 +77,8 @@ extension SamuStore {
                     shelterID: shelterID, version: version, position: GeoPoint(latitude: lat, longitude: lon),
                     beds: beds,
                     profile: profileText.isEmpty
-                        ? nil : (try? JSONParser.parse(Array(profileText.utf8))).flatMap(ShelterProfile.init(json:))))
+                        ? nil : (try? JSONParser.parse(Array(profileText.utf8))).flatMap(ShelterProfile.init(json:)),
+                    zone: zone))
         }
         let caseRows = try await client.query(
             """

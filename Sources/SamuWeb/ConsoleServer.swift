@@ -18,8 +18,14 @@ public struct ConsoleSettings: Sendable {
     /// Session cookies carry `Secure` (browsers keep them over HTTPS and on localhost only).
     public var secureCookies: Bool
     public var bcryptCost: UInt8
+    /// The deployment's dispatch areas: reports and commands are keyed by their zone's area.
+    public var areas: DispatchAreas
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, secureCookies: Bool = true, bcryptCost: UInt8 = 12) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, secureCookies: Bool = true, bcryptCost: UInt8 = 12,
+        areas: DispatchAreas = .none
+    ) {
+        self.areas = areas
         self.host = host
         self.port = port
         self.secureCookies = secureCookies
@@ -133,10 +139,10 @@ public final class ConsoleServer: Service {
     public func makeRouter(producer: KafkaProducer) -> Router<ConsoleRequestContext> {
         let intake = IntakeController(
             endpoint: IntakeEndpoint(
-                accounts: accounts, producer: producer, catalog: catalog, zones: zones,
+                accounts: accounts, producer: producer, catalog: catalog, zones: zones, areas: settings.areas,
                 credentialFailures: credentialFailures, logger: logger))
         let commands = CaseCommandController(
-            repository: repository, producer: producer, catalog: catalog, logger: logger)
+            repository: repository, producer: producer, catalog: catalog, areas: settings.areas, logger: logger)
         let router = Router(context: ConsoleRequestContext.self)
         router.add(middleware: SecurityHeaders())
         intake.addRoutes(to: router)

@@ -18,6 +18,8 @@ public struct IntakeEndpoint: Sendable {
     let producer: KafkaProducer
     let decoder: ReportDecoder
     let topic: String
+    /// Reports are keyed by their zone's dispatch area.
+    let areas: DispatchAreas
     let limiter: RateLimiter
     /// Failed token checks per address, shared with the console's cookie checks.
     let credentialFailures: RateLimiter
@@ -29,8 +31,9 @@ public struct IntakeEndpoint: Sendable {
 
     public init(
         accounts: Accounts, producer: KafkaProducer, catalog: TopicCatalog, zones: ZoneDirectory,
-        credentialFailures: RateLimiter = RateLimiter(), logger: Logger
+        areas: DispatchAreas = .none, credentialFailures: RateLimiter = RateLimiter(), logger: Logger
     ) {
+        self.areas = areas
         self.credentialFailures = credentialFailures
         self.accounts = accounts
         self.keys = IntakeKeyRepository(store: accounts.store, logger: logger)
@@ -115,7 +118,7 @@ public struct IntakeEndpoint: Sendable {
             break
         }
         let record = KafkaRecord(
-            topic: topic, key: Array(report.zone.utf8), value: body,
+            topic: topic, key: areas.key(for: report.zone), value: body,
             headers: [
                 KafkaHeader(name: "samu-source", string: "http:\(client.id)"),
                 KafkaHeader(name: "samu-idempotency-key", string: key),

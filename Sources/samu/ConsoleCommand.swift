@@ -28,7 +28,8 @@ struct ConsoleCommand: AsyncParsableCommand {
         }
         let console = try ConsoleServer(
             settings: ConsoleSettings(
-                host: host, port: port, secureCookies: context.configuration.consoleSecureCookies),
+                host: host, port: port, secureCookies: context.configuration.consoleSecureCookies,
+                areas: try context.areas()),
             store: store, catalog: context.catalog, zones: try context.configuration.zoneDirectory(),
             producer: context.configuration.producer, registry: registry, logger: context.logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

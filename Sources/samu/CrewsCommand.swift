@@ -23,6 +23,7 @@ struct CrewsCommand: AsyncParsableCommand {
         let context = try Context.forCommand(label: "samu.crews")
         let unitsTopic = context.catalog.name(.units)
         let bedsTopic = context.catalog.name(.beds)
+        let areas = try context.areas()
         try await KafkaProducer.withProducer(configuration: context.configuration.producer, logger: context.logger) {
             producer in
             for round in 1...rounds {
@@ -36,6 +37,7 @@ struct CrewsCommand: AsyncParsableCommand {
                 var records: [KafkaRecord] = []
                 var tally: [Resolution: Int] = [:]
                 var shelterUpdates: [String: (GeoPoint, Int64, [BedType: BedCount], [UUID])] = [:]
+                var shelterZones: [String: String] = [:]
                 for (index, item) in work.enumerated() {
                     let resolution = Self.resolution(for: item, index: index, round: round)
                     tally[resolution, default: 0] += 1
@@ -46,13 +48,15 @@ struct CrewsCommand: AsyncParsableCommand {
                         version += 1
                         records.append(
                             Self.unitEvent(
-                                topic: unitsTopic, item: item, version: version, status: status, resolution: extra))
+                                topic: unitsTopic, item: item, version: version, status: status, resolution: extra,
+                                areas: areas))
                     }
                     if resolution == .sheltered, let hold = item.hold {
                         if shelterUpdates[hold.shelterID] == nil,
                             let beds = try await context.withStore({ try await $0.shelterBeds(hold.shelterID) })
                         {
                             shelterUpdates[hold.shelterID] = (beds.0, beds.1, beds.2, [])
+                            shelterZones[hold.shelterID] = beds.3
                         }
                         if var update = shelterUpdates[hold.shelterID] {
                             update.1 += 1
@@ -61,7 +65,8 @@ struct CrewsCommand: AsyncParsableCommand {
                             shelterUpdates[hold.shelterID] = update
                             records.append(
                                 Self.bedEvent(
-                                    topic: bedsTopic, shelterID: hold.shelterID, zone: item.zone, update: update))
+                                    topic: bedsTopic, shelterID: hold.shelterID,
+                                    zone: shelterZones[hold.shelterID] ?? item.zone, update: update, areas: areas))
                         }
                     }
                 }
@@ -101,7 +106,8 @@ struct CrewsCommand: AsyncParsableCommand {
     }
 
     static func unitEvent(
-        topic: String, item: SamuStore.CrewAssignment, version: Int64, status: String, resolution: Resolution?
+        topic: String, item: SamuStore.CrewAssignment, version: Int64, status: String, resolution: Resolution?,
+        areas: DispatchAreas
     ) -> KafkaRecord {
         var object = JSONObject()
         object.append("schema_version", 1)
@@ -115,11 +121,12 @@ struct CrewsCommand: AsyncParsableCommand {
         object.append("case_id", .string(item.caseID.lowercased))
         if let resolution { object.append("resolution", .string(resolution.rawValue)) }
         return KafkaRecord(
-            topic: topic, key: Array(item.zone.utf8), value: Array(JSONValue.object(object).serialized.utf8))
+            topic: topic, key: areas.key(for: item.zone), value: Array(JSONValue.object(object).serialized.utf8))
     }
 
     static func bedEvent(
-        topic: String, shelterID: String, zone: String, update: (GeoPoint, Int64, [BedType: BedCount], [UUID])
+        topic: String, shelterID: String, zone: String, update: (GeoPoint, Int64, [BedType: BedCount], [UUID]),
+        areas: DispatchAreas
     ) -> KafkaRecord {
         var beds = JSONObject()
         for (bed, count) in update.2.sorted(by: { $0.key < $1.key }) {
@@ -137,6 +144,7 @@ struct CrewsCommand: AsyncParsableCommand {
         object.append("beds", .object(beds))
         if let admitted = update.3.last { object.append("admitted_case_id", .string(admitted.lowercased)) }
         object.append("reported_at", .string(RFC3339.format(Date())))
-        return KafkaRecord(topic: topic, key: Array(zone.utf8), value: Array(JSONValue.object(object).serialized.utf8))
+        return KafkaRecord(
+            topic: topic, key: areas.key(for: zone), value: Array(JSONValue.object(object).serialized.utf8))
     }
 }

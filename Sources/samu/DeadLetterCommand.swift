@@ -45,7 +45,8 @@ struct DeadLetterCommand: AsyncParsableCommand {
             let tool = DeadLetterTool(
                 configuration: context.configuration, catalog: context.catalog, logger: context.logger)
             let report = try await context.withStore { store in
-                try await tool.replay(store: store, reason: reason, sourceTopic: sourceTopic, dryRun: dryRun)
+                try await tool.replay(
+                    store: store, reason: reason, sourceTopic: sourceTopic, dryRun: dryRun, areas: try context.areas())
             }
             print("dlq replay\(dryRun ? " (dry run)" : ""): \(report)")
         }

@@ -38,6 +38,7 @@ struct IntakeCommand: AsyncParsableCommand {
         }
         let decoder = ReportDecoder(
             definition: context.catalog.definition(.reports), zones: try context.configuration.zoneDirectory())
+        let areas = try context.areas()
         let topic = context.catalog.name(.reports)
         var records: [KafkaRecord] = []
         var lineNumbers: [Int] = []
@@ -55,15 +56,15 @@ struct IntakeCommand: AsyncParsableCommand {
             let lineNumber = index + 1
             switch decoder.decode(value: line) {
             case .success(let report):
-                records.append(record(topic: topic, key: Array(report.zone.utf8), value: line, line: lineNumber))
+                records.append(record(topic: topic, key: areas.key(for: report.zone), value: line, line: lineNumber))
                 lineNumbers.append(lineNumber)
             case .failure(let rejection):
                 rejected.append((lineNumber, rejection))
                 if raw {
-                    // Publish it anyway, keyed by its zone when one can be read.
+                    // Publish it anyway, keyed by its zone's area when a zone can be read.
                     let zone = (try? JSONParser.parse(line))?["zone"]?.stringValue
                     records.append(
-                        record(topic: topic, key: zone.map { Array($0.utf8) }, value: line, line: lineNumber))
+                        record(topic: topic, key: zone.map { areas.key(for: $0) }, value: line, line: lineNumber))
                     lineNumbers.append(lineNumber)
                 }
             }

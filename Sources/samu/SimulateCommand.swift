@@ -53,8 +53,9 @@ struct SimulateCommand: AsyncParsableCommand {
         var generator = NightGenerator(deployment: plan, temperature: temperature, seed: seed)
         let effectiveRate = rate * NightProfile.coldWaveMultiplier(temperature: temperature)
         let catalog = context.catalog
+        let areas = plan.areas
         func record(_ role: TopicRole, zone: String, _ event: JSONValue) -> KafkaRecord {
-            KafkaRecord(topic: catalog.name(role), key: Array(zone.utf8), value: Array(event.serialized.utf8))
+            KafkaRecord(topic: catalog.name(role), key: areas.key(for: zone), value: Array(event.serialized.utf8))
         }
         let started = ContinuousClock.now
         let deadline = started + .milliseconds(Int64(duration * 1000))

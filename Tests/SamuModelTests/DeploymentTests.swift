@@ -11,17 +11,21 @@ struct DeploymentTests {
         plan = try Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json"))
     }
 
-    /// The distance mutual aid measures: from the zone's centroid to the other zone's nearest unit base.
-    func kilometres(from zone: String, to other: String) throws -> Double {
-        let centroid = try #require(plan.zones.first { $0.zone == zone }).centroid
-        return plan.units.filter { $0.zone == other }.map { centroid.haversineKilometres(to: $0.base) }.min()
-            ?? .infinity
+    /// The distance mutual aid measures: from the area's zone centroids to the other area's
+    /// nearest unit base.
+    func kilometres(from area: String, to other: String) throws -> Double {
+        let centroids = plan.zones.filter { plan.areas.area(of: $0.zone) == area }.map(\.centroid)
+        try #require(!centroids.isEmpty)
+        let bases = plan.units.filter { plan.areas.area(of: $0.zone) == other }.map(\.base)
+        return centroids.flatMap { centroid in bases.map { centroid.haversineKilometres(to: $0) } }.min() ?? .infinity
     }
+
+    var areaIDs: [String] { Array(Set(plan.zones.map { plan.areas.area(of: $0.zone) })).sorted() }
 
     @Test("neighbours are the zones with a unit within the radius, nearest first, never the zone itself")
     func measured() throws {
         let neighbours = plan.neighbours
-        #expect(Set(neighbours.keys) == Set(plan.zones.map(\.zone)))
+        #expect(Set(neighbours.keys) == Set(areaIDs))
         for (zone, near) in neighbours {
             #expect(!near.contains(zone))
             #expect(near.count <= 4)
@@ -29,7 +33,7 @@ struct DeploymentTests {
             #expect(distances.allSatisfy { $0 <= Deployment.mutualAidRadiusKilometres }, "\(zone): \(distances)")
             #expect(distances == distances.sorted(), "\(zone): \(near) at \(distances)")
             // Every zone left out is farther than the radius, or farther than the last one kept.
-            for other in plan.zones.map(\.zone) where other != zone && !near.contains(other) {
+            for other in areaIDs where other != zone && !near.contains(other) {
                 let away = try kilometres(from: zone, to: other)
                 #expect(
                     away > Deployment.mutualAidRadiusKilometres || near.count == 4 && away >= distances.last!,
@@ -71,9 +75,36 @@ struct DeploymentTests {
                 #expect(shelter.profile.ageMax == 17, "\(shelter.shelterID) has only minors' beds but takes adults")
             }
         }
-        for zone in plan.zones {
-            let houses = plan.shelters.filter { $0.zone == zone.zone && $0.profile.sexes == .women }
-            #expect(!houses.isEmpty, "\(zone.zone) has no women-only house for women victims of violence")
+        for area in areaIDs {
+            let houses = plan.shelters.filter { plan.areas.area(of: $0.zone) == area && $0.profile.sexes == .women }
+            #expect(!houses.isEmpty, "\(area) has no women-only house for women victims of violence")
         }
+    }
+
+    @Test("Casablanca's eight prefectures are one dispatch area: one key, one fleet, and each keeps its zone")
+    func casablancaArea() throws {
+        let areas = plan.areas
+        let prefectures = [
+            "casablanca-anfa", "al-fida-mers-sultan", "ain-sebaa-hay-mohammadi", "hay-hassani", "ain-chock",
+            "sidi-bernoussi", "ben-msick", "moulay-rachid",
+        ]
+        #expect(areas.zones(of: "casablanca") == prefectures.sorted())
+        for zone in prefectures { #expect(areas.key(for: zone) == Array("casablanca".utf8)) }
+        #expect(areas.area(of: "rabat") == "rabat", "a zone in no area is its own")
+        #expect(areas.zones(of: "rabat") == ["rabat"])
+        #expect(plan.neighbours["casablanca"] != nil && plan.neighbours["hay-hassani"] == nil)
+        #expect(plan.neighbours["rabat"]?.contains("casablanca-anfa") != true)
+        // Units of several prefectures are one fleet.
+        #expect(Set(plan.units.filter { areas.area(of: $0.zone) == "casablanca" }.map(\.zone)).count > 1)
+    }
+
+    @Test("areas that would make a key mean two things are refused")
+    func invalidAreas() {
+        #expect(throws: DispatchAreas.Invalid.self) { try DispatchAreas([("a", ["x", "y"]), ("b", ["y"])]) }
+        #expect(throws: DispatchAreas.Invalid.self) { try DispatchAreas([("a", ["x"]), ("x", ["z"])]) }
+        #expect(throws: DispatchAreas.Invalid.self) { try DispatchAreas([("a", [])]) }
+        #expect(throws: DispatchAreas.Invalid.self) { try DispatchAreas([("Casa Blanca", ["x"])]) }
+        #expect(throws: DispatchAreas.Invalid.self) { try DispatchAreas([("a", ["x"]), ("a", ["y"])]) }
+        #expect((try? DispatchAreas([("casablanca", ["casablanca-anfa", "hay-hassani"])])) != nil)
     }
 }

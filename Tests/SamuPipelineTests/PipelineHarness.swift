@@ -79,7 +79,7 @@ struct PipelineHarness {
 
     /// Runs a worker in this process while `body` runs, then shuts it down gracefully.
     func withWorker<Result: Sendable>(
-        neighbours: [String: [String]] = [:], catalog: TopicCatalog? = nil,
+        neighbours: [String: [String]] = [:], areas: DispatchAreas = .none, catalog: TopicCatalog? = nil,
         partnerFeed: PartnerFeed.Configuration? = nil, _ body: (DispatchWorker) async throws -> Result
     ) async throws -> Result {
         let catalog = catalog ?? self.catalog
@@ -88,7 +88,7 @@ struct PipelineHarness {
         let worker = DispatchWorker(
             configuration: configuration, catalog: catalog, store: store, triage: TriageEngine(rules: rules),
             zones: try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json")),
-            neighbours: neighbours, partnerFeed: partnerFeed, logger: logger)
+            neighbours: neighbours, areas: areas, partnerFeed: partnerFeed, logger: logger)
         return try await withServices([StoreService(store: store), worker]) { try await body(worker) }
     }
 
@@ -116,14 +116,17 @@ struct PipelineHarness {
     }
 
     /// An event of `role` for `zone` (schema version 1, a new event id), keyed by the zone.
-    func event(_ role: TopicRole, zone: String, version: Int64 = 1, _ fields: [(String, JSONValue)]) -> KafkaRecord {
+    func event(
+        _ role: TopicRole, zone: String, version: Int64 = 1, key: String? = nil, _ fields: [(String, JSONValue)]
+    ) -> KafkaRecord {
         var object = JSONObject()
         object.append("schema_version", .integer(version))
         object.append("event_id", .string(UUID().uuidString.lowercased()))
         object.append("zone", .string(zone))
         for (key, value) in fields { object.append(key, value) }
         return KafkaRecord(
-            topic: catalog.name(role), key: Array(zone.utf8), value: Array(JSONValue.object(object).serialized.utf8))
+            topic: catalog.name(role), key: Array((key ?? zone).utf8),
+            value: Array(JSONValue.object(object).serialized.utf8))
     }
 
     func produce(_ records: [KafkaRecord]) async throws {

@@ -13,6 +13,8 @@ struct CaseCommandController: Sendable {
     let repository: BoardRepository
     let producer: KafkaProducer
     let catalog: TopicCatalog
+    /// Commands are keyed by their case's zone's dispatch area.
+    let areas: DispatchAreas
     let logger: Logger
 
     struct CommandRequest: Decodable {
@@ -138,7 +140,7 @@ struct CaseCommandController: Sendable {
         do {
             _ = try await producer.send(
                 KafkaRecord(
-                    topic: catalog.name(.commands), key: Array(zone.utf8), value: bytes,
+                    topic: catalog.name(.commands), key: areas.key(for: zone), value: bytes,
                     headers: [KafkaHeader(name: "samu-source", string: "console:\(session.account.id)")]))
         } catch {
             throw Problem(.brokerUnavailable, "the command was not sent; try again", retryAfter: 2)
