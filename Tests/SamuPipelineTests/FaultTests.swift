@@ -418,7 +418,8 @@ struct FaultTests {
             }
             records.append(
                 KafkaRecord(
-                    topic: topic, key: Array(zone.utf8), value: PoisonTests.report(id: id, zone: zone, notesJSON: notes)
+                    topic: topic, key: harness.areas.key(for: zone),
+                    value: PoisonTests.report(id: id, zone: zone, notesJSON: notes)
                 ))
         }
         let started = ContinuousClock.now

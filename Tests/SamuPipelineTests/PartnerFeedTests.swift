@@ -79,7 +79,7 @@ struct PartnerFeedTests {
         object.append("reason", "closed by the crew's phone call")
         object.append("issued_at", "2026-01-15T03:00:00Z")
         return KafkaRecord(
-            topic: harness.catalog.name(.commands), key: Array(zone.utf8),
+            topic: harness.catalog.name(.commands), key: harness.areas.key(for: zone),
             value: Array(JSONValue.object(object).serialized.utf8))
     }
 
@@ -97,7 +97,7 @@ struct PartnerFeedTests {
         object.append("reason", "placed by the judge")
         object.append("issued_at", "2026-01-15T02:55:00Z")
         return KafkaRecord(
-            topic: harness.catalog.name(.commands), key: Array(zone.utf8),
+            topic: harness.catalog.name(.commands), key: harness.areas.key(for: zone),
             value: Array(JSONValue.object(object).serialized.utf8))
     }
 

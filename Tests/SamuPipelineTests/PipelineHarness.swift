@@ -17,6 +17,12 @@ struct PipelineHarness {
     var configuration: SamuConfiguration
     let catalog: TopicCatalog
     let logger: Logger
+    /// The demo deployment's dispatch areas, as the `samu` binary finds them: events are keyed by
+    /// their zone's area and the harness's workers decide areas.
+    let areas: DispatchAreas = Self.demoAreas
+    static let demoAreas: DispatchAreas = {
+        (try? Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json")))?.areas ?? .none
+    }()
 
     init(batchSize: Int = 500, bootstrapServers: String? = nil, databaseURL: String? = nil) throws {
         _ = ProcessMetrics.recorder  // before any worker makes its metrics
@@ -79,7 +85,7 @@ struct PipelineHarness {
 
     /// Runs a worker in this process while `body` runs, then shuts it down gracefully.
     func withWorker<Result: Sendable>(
-        neighbours: [String: [String]] = [:], areas: DispatchAreas = .none, catalog: TopicCatalog? = nil,
+        neighbours: [String: [String]] = [:], areas: DispatchAreas? = nil, catalog: TopicCatalog? = nil,
         partnerFeed: PartnerFeed.Configuration? = nil, _ body: (DispatchWorker) async throws -> Result
     ) async throws -> Result {
         let catalog = catalog ?? self.catalog
@@ -88,7 +94,7 @@ struct PipelineHarness {
         let worker = DispatchWorker(
             configuration: configuration, catalog: catalog, store: store, triage: TriageEngine(rules: rules),
             zones: try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json")),
-            neighbours: neighbours, areas: areas, partnerFeed: partnerFeed, logger: logger)
+            neighbours: neighbours, areas: areas ?? self.areas, partnerFeed: partnerFeed, logger: logger)
         return try await withServices([StoreService(store: store), worker]) { try await body(worker) }
     }
 
@@ -125,7 +131,7 @@ struct PipelineHarness {
         object.append("zone", .string(zone))
         for (key, value) in fields { object.append(key, value) }
         return KafkaRecord(
-            topic: catalog.name(role), key: Array((key ?? zone).utf8),
+            topic: catalog.name(role), key: key.map { Array($0.utf8) } ?? areas.key(for: zone),
             value: Array(JSONValue.object(object).serialized.utf8))
     }
 
@@ -138,7 +144,8 @@ struct PipelineHarness {
 
     func reportRecord(_ document: JSONValue, key: String? = nil, headers: [KafkaHeader] = []) -> KafkaRecord {
         KafkaRecord(
-            topic: catalog.name(.reports), key: Array((key ?? document["zone"]?.stringValue ?? "none").utf8),
+            topic: catalog.name(.reports),
+            key: key.map { Array($0.utf8) } ?? areas.key(for: document["zone"]?.stringValue ?? "none"),
             value: ReportFixture.bytes(document), headers: headers)
     }
 

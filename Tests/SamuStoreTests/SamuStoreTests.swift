@@ -334,12 +334,12 @@ struct ReferenceDataTests {
         #expect(plan.zones.allSatisfy { zones.contains($0.zone) })
         #expect(plan.units.allSatisfy { zones.contains($0.zone) })
         #expect(plan.shelters.allSatisfy { zones.contains($0.zone) })
-        for zone in plan.zones {
-            let units = plan.units.filter { $0.zone == zone.zone }
-            #expect(
-                units.contains { $0.skills.contains(.childProtection) }, "\(zone.zone) has no child-protection crew")
-            #expect(units.contains { $0.skills.contains(.femaleStaff) }, "\(zone.zone) has no female staff")
-            #expect(units.contains { $0.skills.contains(.nurse) }, "\(zone.zone) has no nurse")
+        // Every dispatch area (a zone, or Casablanca's eight prefectures) has each key skill.
+        for area in Set(plan.zones.map { plan.areas.area(of: $0.zone) }) {
+            let units = plan.units.filter { plan.areas.area(of: $0.zone) == area }
+            #expect(units.contains { $0.skills.contains(.childProtection) }, "\(area) has no child-protection crew")
+            #expect(units.contains { $0.skills.contains(.femaleStaff) }, "\(area) has no female staff")
+            #expect(units.contains { $0.skills.contains(.nurse) }, "\(area) has no nurse")
         }
     }
 }
