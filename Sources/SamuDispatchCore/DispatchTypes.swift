@@ -24,8 +24,14 @@ public struct DispatchConfiguration: Sendable, Equatable {
     public var bedHoldDuration: Duration = .seconds(45 * 60)
     /// Waiting longer than this in the queue escalates the case and asks neighbour zones for help.
     public var escalationAfter: [Priority: Duration] = [.p1: .seconds(10 * 60), .p2: .seconds(30 * 60)]
-    /// Zones that mutual-aid requests go to.
+    /// Areas that mutual-aid requests go to, nearest first.
     public var neighbours: [String] = []
+    /// How long a mutual-aid request waits for an offer (and an accepted offer for its
+    /// confirmation), and how long a lender holds an offered unit.
+    public var aidTimeout: Duration = .seconds(30)
+    /// A zone of each declared dispatch area (an area in no declaration is its own zone): the
+    /// `zone` of a mutual-aid message to that area.
+    public var areaZones: [String: String] = [:]
     /// A preferred skill (a language) is worth this much travel time.
     public var preferredSkillBonusSeconds: Double = 120
     /// How many candidates a decision record keeps (the best ones), besides their total count.
@@ -167,6 +173,10 @@ public enum DispatchAction: Sendable, Equatable {
     case notify(caseID: UUID, authority: Authority)
     /// An input that could not be applied, and why (stale version, unknown case, illegal move).
     case rejected(reason: String)
+    /// A mutual-aid message to send to another area's worker (through the outbox).
+    case aid(AidMessage)
+    /// This side's state of a mutual-aid exchange changed (persisted for a takeover).
+    case aidExchange(AidExchange)
 
     /// The case the action is about, if any.
     public var caseID: UUID? {
@@ -177,6 +187,8 @@ public enum DispatchAction: Sendable, Equatable {
             .mutualAidRequested(let caseID, _), .resolution(let caseID, _), .followUp(let caseID, _),
             .notify(let caseID, _):
             caseID
+        case .aid(let message): message.caseID
+        case .aidExchange(let exchange): exchange.caseID
         case .rejected: nil
         }
     }

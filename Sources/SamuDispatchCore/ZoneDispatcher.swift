@@ -24,6 +24,13 @@ public struct ZoneDispatcher: Sendable {
         var assignment: UUID?
         /// Missed an acknowledgement: not offered new cases until it reports again.
         var unresponsive: Bool
+        /// Lender side: the mutual-aid request this unit is offered or lent under (its
+        /// `assignment` is then the other area's case).
+        var lentTo: UUID? = nil
+        /// Requester side: another area's unit lent to a case here (the area), under this request.
+        /// Such a unit is a projection: its own area's worker alone decides what it does.
+        var lentBy: String? = nil
+        var loanRequest: UUID? = nil
     }
 
     struct ShelterState: Sendable {
@@ -89,6 +96,12 @@ public struct ZoneDispatcher: Sendable {
     var mayNeedBed: Set<UUID> = []
     /// Reference latitude of the local flat-earth projection.
     var referenceLatitude: Double?
+    /// Requester side: the mutual-aid request of each waiting case that asked a neighbour area.
+    var aidRequests: [UUID: AidRequest] = [:]
+    /// Lender side: units offered or lent to other areas' cases, by request.
+    var loans: [UUID: Loan] = [:]
+    /// Requester side: other areas' units lent to cases here.
+    var foreignUnits = 0
     /// The zones of cases finished since the last ``settle(at:)``, for their records (a dispatch
     /// area decides for several zones; a case keeps its own).
     var finishedZones: [UUID: String] = [:]
@@ -210,7 +223,10 @@ public struct ZoneDispatcher: Sendable {
         units[index].unresponsive = false
         if let skills = update.skills { units[index].skills = SkillMask(skills) }
         var actions: [DispatchAction] = []
-        if let caseID = units[index].assignment {
+        if let requestID = units[index].lentTo {
+            // Lent (or offered) to another area's case: its worker hears of it from here.
+            actions += lentUnitReported(index, requestID: requestID, update: update, at: time)
+        } else if let caseID = units[index].assignment {
             actions += advance(caseID, unit: index, with: update, at: time)
         } else if let reported = update.caseID, update.status == .enRoute || update.status == .onScene {
             actions.append(
@@ -373,6 +389,8 @@ public struct ZoneDispatcher: Sendable {
         // thousands, and this runs every second.
         let overdue = cases.compactMap { entry -> (UUID, String)? in
             guard case .assigned(let unitID, let deadline) = entry.value.phase, deadline <= now else { return nil }
+            // A lent unit's acknowledgement is its own area's worker's to wait for.
+            if let unit = unitIndex[unitID], units[unit].lentBy != nil { return nil }
             return (entry.key, unitID)
         }
         for (caseID, unitID) in overdue.sorted(by: { $0.0.orderKey < $1.0.orderKey }) {
@@ -400,7 +418,9 @@ public struct ZoneDispatcher: Sendable {
             cases[caseID] = state
             actions.append(.escalated(caseID: caseID, waited: now - since))
             actions.append(.mutualAidRequested(caseID: caseID, zones: configuration.neighbours))
+            actions += askForAid(caseID, at: time)
         }
+        actions += aidTimers(at: time)
         actions += settle(at: time)
         return actions
     }
@@ -410,7 +430,9 @@ public struct ZoneDispatcher: Sendable {
     /// for a batch at once lets waiting cases be matched to free units jointly.
     public mutating func settle(at time: DispatchInstant) -> [DispatchAction] {
         if !finishedZones.isEmpty { finishedZones.removeAll(keepingCapacity: true) }
-        return assignWaiting(at: time) + giveBedsToActiveCases(at: time)
+        let decided = assignWaiting(at: time) + giveBedsToActiveCases(at: time)
+        if aidRequests.isEmpty && loans.isEmpty && !hasForeignUnits { return decided }
+        return decided + settleAid(at: time)
     }
 
     // MARK: - Deciding
@@ -429,8 +451,8 @@ public struct ZoneDispatcher: Sendable {
         var eligible = 0
         for index in units.indices {
             let unit = units[index]
-            guard unit.status.isFree, unit.assignment == nil, !unit.unresponsive, unit.id != excluded,
-                unit.skills.contains(state.skills)
+            guard unit.status.isFree, unit.assignment == nil, !unit.unresponsive, unit.lentBy == nil,
+                unit.id != excluded, unit.skills.contains(state.skills)
             else { continue }
             eligible += 1
             let travel = travelSeconds(unit.x, unit.y, state.x, state.y)
@@ -530,6 +552,7 @@ public struct ZoneDispatcher: Sendable {
         guard !waiting.isEmpty else { return [] }
         var free = units.indices.filter {
             units[$0].status.isFree && units[$0].assignment == nil && !units[$0].unresponsive
+                && units[$0].lentBy == nil
         }
         guard !free.isEmpty else { return [] }
         var actions: [DispatchAction] = []
@@ -587,7 +610,7 @@ public struct ZoneDispatcher: Sendable {
 
     /// Whether some crew of the zone on duty (free or busy) has all these skills.
     func canEverServe(_ skills: SkillMask) -> Bool {
-        units.contains { $0.status != .offDuty && $0.skills.contains(skills) }
+        units.contains { $0.status != .offDuty && $0.lentBy == nil && $0.skills.contains(skills) }
     }
 
     /// The free unit covering most of the required skills, then the nearest.
@@ -595,7 +618,9 @@ public struct ZoneDispatcher: Sendable {
         var best: (index: Int, covered: Int, travel: Double)?
         for index in units.indices {
             let unit = units[index]
-            guard unit.status.isFree, unit.assignment == nil, !unit.unresponsive, unit.id != excluded else { continue }
+            guard unit.status.isFree, unit.assignment == nil, !unit.unresponsive, unit.lentBy == nil,
+                unit.id != excluded
+            else { continue }
             let covered = unit.skills.intersection(state.skills).count
             let travel = travelSeconds(unit.x, unit.y, state.x, state.y)
             if best == nil || covered > best!.covered || (covered == best!.covered && travel < best!.travel) {
@@ -1031,10 +1056,14 @@ extension ZoneDispatcher {
     /// not yet acknowledged gets a full acknowledgement delay; a hold, a full hold).
     public mutating func restore(
         units restoredUnits: [UnitUpdate], shelters restoredShelters: [BedUpdate], cases restoredCases: [RestoredCase],
-        at time: DispatchInstant
+        exchanges: [AidExchange] = [], at time: DispatchInstant
     ) {
         for update in restoredUnits { _ = apply(update, at: time) }
         for update in restoredShelters { _ = apply(update, at: time) }
+        restoreAid(
+            exchanges,
+            locations: Dictionary(restoredCases.map { ($0.triaged.caseID, $0.triaged.location) }) { a, _ in a },
+            at: time)
         for restored in restoredCases.sorted(by: { queueKeyOf($0) < queueKeyOf($1) }) {
             let caseID = restored.triaged.caseID
             let (x, y) = project(restored.triaged.location)

@@ -97,6 +97,9 @@ public enum TimelineEntryKind: String, Sendable, CaseIterable, Codable {
     case referralDecided = "referral_decided"
     /// A shelter declined the person (which shelter, why); samu looks for another bed.
     case shelterDeclined = "shelter_declined"
+    /// A mutual-aid message this area's worker sent about the case (request, offer, accept,
+    /// confirm, withdraw, a lent crew's status): recorded by the requester's and the lender's workers.
+    case mutualAid = "mutual_aid"
 }
 
 /// Entraide Nationale's steps for every beneficiary, after the emergency: reception, listening,

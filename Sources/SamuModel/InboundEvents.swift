@@ -6,6 +6,8 @@ public enum InboundEvent: Sendable, Equatable {
     case unit(UnitUpdate)
     case beds(BedUpdate)
     case command(OperatorCommand)
+    /// A message of the mutual-aid exchange between two areas' workers.
+    case aid(AidMessage)
 }
 
 /// A decoded event with what every inbound event has: its id (the inbox key) and its zone.
@@ -171,6 +173,8 @@ public struct InboundDecoder: Sendable {
                         bySupervisor: document["operator_role"]?.stringValue == "supervisor",
                         byChildProtection: document["operator_role"]?.stringValue == "child_protection"))
             )
+        case .aid:
+            return DecodedEvent(eventID: id, zone: zone, event: .aid(try AidMessage(validated: document)))
         case .outcomes, .deadLetters, .partnerOutcomes:
             throw Rejection(reason: .notAnObject, detail: "\(role.rawValue) is not an inbound topic")
         }

@@ -9,9 +9,11 @@ public enum TopicRole: String, Sendable, CaseIterable, Codable {
     case outcomes
     case deadLetters = "dead_letters"
     case partnerOutcomes = "partner_outcomes"
+    /// Mutual aid between dispatch areas' workers.
+    case aid
 
     /// The topics the dispatch workers consume.
-    public static let inbound: [TopicRole] = [.reports, .units, .beds, .commands]
+    public static let inbound: [TopicRole] = [.reports, .units, .beds, .commands, .aid]
 }
 
 /// One topic as defined in `topics/`: name, partitioning, retention, and the JSON Schema of each

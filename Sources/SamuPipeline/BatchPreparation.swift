@@ -89,7 +89,8 @@ extension DispatchWorker {
             seenBefore = try await retrying { try await store.alreadyProcessed(eventIDs) }
             zones.machine.inboxChecked(foundProcessed: !seenBefore.isEmpty)
         }
-        var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
+        var recorder = DispatchRecorder(
+            outcomesTopic: catalog.name(.outcomes), aidTopic: catalog.name(.aid), actor: actor)
         var seenInBatch: [UUID: String] = [:]
         var touched = Set<String>()
         var rejected = 0
@@ -144,6 +145,8 @@ extension DispatchWorker {
                 if let profile = update.profile, zone.shelter(update.shelterID)?.version == update.version {
                     recorder.write.profiles[update.shelterID] = (event.zone, profile, update.version)
                 }
+            case .aid(let message):
+                actions = zone.apply(message, at: now)
             case .command(let command) where command.action.isCaseWork:
                 let applied = recordCaseWork(command, eventID: event.eventID, recorder: &recorder, at: now.wall)
                 // A decided referral may let a waiting child's case close.

@@ -8,12 +8,15 @@ import SamuStore
 /// event processed again yields the same ids.
 struct DispatchRecorder {
     let outcomesTopic: String
+    /// `samu.aid.v1` (with the deployment's prefix): mutual-aid messages to other areas' workers.
+    let aidTopic: String
     let actor: String
     var write = DispatchWrite()
     /// Shelters whose bed counts changed in this batch (their rows are refreshed at the end).
     var touchedShelters: [String: String] = [:]
 
-    init(outcomesTopic: String, actor: String) {
+    init(outcomesTopic: String, aidTopic: String, actor: String) {
+        self.aidTopic = aidTopic
         self.outcomesTopic = outcomesTopic
         self.actor = actor
     }
@@ -170,6 +173,26 @@ struct DispatchRecorder {
                 var event = base("case.notification", caseID: caseID, zone: zone, at: time, id: id)
                 event.append("authority", .string(authority.rawValue))
                 outcome(.object(event), zone: zone)
+            case .aid(let message):
+                // Through the outbox: sent if and only if the state change that made it commits.
+                write.outbox.append(
+                    OutboxRecord(
+                        id: id, topic: aidTopic, key: message.toArea,
+                        payload: message.json(eventID: id, at: time).serialized, createdAt: Date()))
+                var detail: [String: JSONValue] = [
+                    "message": .string(message.kind.rawValue), "request_id": .string(message.requestID.lowercased),
+                    "from_area": .string(message.fromArea), "to_area": .string(message.toArea),
+                ]
+                if let unit = message.unitID { detail["unit_id"] = .string(unit) }
+                if let reason = message.reason { detail["reason"] = .string(reason) }
+                if let status = message.status, message.kind == .unitStatus {
+                    detail["status"] = .string(status.rawValue)
+                }
+                write.addTimeline(
+                    message.caseID, entry: .mutualAid, actor: actor,
+                    detail: .object(JSONObject(detail.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })), at: time)
+            case .aidExchange(let exchange):
+                write.exchanges[exchange.requestID.lowercased + "/" + exchange.side.rawValue] = exchange
             case .rejected:
                 break  // logged and counted by the worker
             }

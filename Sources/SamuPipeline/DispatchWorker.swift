@@ -196,6 +196,7 @@ public final class DispatchWorker: Service {
         }
         let areas = self.areas
         let states = try await retrying { try await store.zoneStates(areas.zones(of: taking)) }
+        let exchanges = try await retrying { try await store.openAidExchanges(areas: taking) }
         let now = instant()
         var restoredCases = 0
         for zoneID in taking {
@@ -214,7 +215,7 @@ public final class DispatchWorker: Service {
                     RestoredCase(
                         triaged: $0.triaged, status: $0.status, unitID: $0.unitID, holds: $0.holds,
                         decisions: $0.decisions, claimedBy: $0.claimedBy, referralPending: $0.referralPending)
-                }, at: now)
+                }, exchanges: exchanges[zoneID] ?? [], at: now)
             restoredCases += state.cases.count
             zones.dispatchers[zoneID] = zone
         }
@@ -344,6 +345,7 @@ public final class DispatchWorker: Service {
         if let existing = zones.dispatchers[zone] { return existing }
         var settings = DispatchConfiguration()
         settings.neighbours = neighbours[zone] ?? []
+        settings.areaZones = areas.zonesOfArea.compactMapValues(\.first)
         return ZoneDispatcher(zone: zone, configuration: settings)
     }
 
@@ -598,7 +600,8 @@ public final class DispatchWorker: Service {
         // arrives: their open cases have timers.
         try await load(zones.machine.forgotten, leasing: false, zones: &zones)
         let now = instant()
-        var recorder = DispatchRecorder(outcomesTopic: catalog.name(.outcomes), actor: actor)
+        var recorder = DispatchRecorder(
+            outcomesTopic: catalog.name(.outcomes), aidTopic: catalog.name(.aid), actor: actor)
         for zoneID in zones.dispatchers.keys.sorted() {
             guard var zone = zones.taking(zoneID) else { continue }
             let actions = zone.tick(at: now)

@@ -140,6 +140,8 @@ public struct DispatchWrite: Sendable {
     public var followUps: [(caseID: UUID, zone: String, resolution: Resolution, at: Date, task: FollowUpTask)] = []
     public var units: [String: UnitRow] = [:]
     public var beds: [String: BedRow] = [:]
+    /// Mutual-aid exchanges whose side's state changed, by request and side (the last state).
+    public var exchanges: [String: AidExchange] = [:]
     /// Shelters' profiles (who they take in) reported in the batch, by shelter.
     public var profiles: [String: (zone: String, profile: ShelterProfile, version: Int64)] = [:]
     public var outbox: [OutboxRecord] = []
@@ -161,7 +163,7 @@ public struct DispatchWrite: Sendable {
     public var isEmpty: Bool {
         processed.isEmpty && newCases.isEmpty && decisions.isEmpty && cases.isEmpty && timeline.isEmpty
             && ledger.isEmpty && units.isEmpty && beds.isEmpty && outbox.isEmpty && followUps.isEmpty
-            && caseWork.isEmpty && referrals.isEmpty && profiles.isEmpty
+            && caseWork.isEmpty && referrals.isEmpty && profiles.isEmpty && exchanges.isEmpty
     }
 
     /// A case's move to a status, in its timeline.
@@ -372,6 +374,15 @@ extension SamuStore {
                 ]
             }
         ).serialized
+        let exchangesJSON = JSONValue.array(
+            batch.exchanges.keys.sorted().compactMap { batch.exchanges[$0] }.map { row in
+                [
+                    "r": .string(row.requestID.lowercased), "s": .string(row.side.rawValue), "a": .string(row.area),
+                    "p": .string(row.peerArea), "c": .string(row.caseID.lowercased),
+                    "u": row.unitID.map { .string($0) } ?? .null, "st": .string(row.status.rawValue),
+                ]
+            }
+        ).serialized
         let u = Array(batch.units.values)
         let b = Array(batch.beds.values)
         let o = batch.outbox
@@ -408,7 +419,7 @@ extension SamuStore {
                 \(g.map(\.beds))::int4[],
                 \(f.map(\.caseID))::uuid[], \(f.map(\.zone))::text[], \(f.map(\.resolution.rawValue))::text[],
                 \(f.map(\.at))::timestamptz[], \(f.map(\.task.kind.rawValue))::text[], \(f.map(\.task.due))::timestamptz[],
-                \(caseWorkJSON)::jsonb, \(referralsJSON)::jsonb, \(profilesJSON)::jsonb,
+                \(caseWorkJSON)::jsonb, \(referralsJSON)::jsonb, \(profilesJSON)::jsonb, \(exchangesJSON)::jsonb,
                 \(u.map(\.unitID))::text[], \(u.map(\.zone))::text[], \(u.map(\.update.status.rawValue))::text[],
                 \(u.map { $0.skills.joined(separator: ",") })::text[], \(u.map(\.update.position.latitude))::float8[],
                 \(u.map(\.update.position.longitude))::float8[], \(u.map(\.update.version))::int8[],

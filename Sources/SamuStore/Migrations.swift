@@ -675,6 +675,22 @@ public enum Migrations {
                     updated_at timestamptz not null
                 )
                 """,
+                // Mutual aid between dispatch areas: each side's state of an exchange, written by
+                // that side's worker only (its area's lease fences it), read back on a takeover.
+                """
+                create table aid_exchanges (
+                    request_id uuid not null,
+                    side text not null \(oneOf(AidExchange.Side.self, column: "side")),
+                    area text not null,
+                    peer_area text not null,
+                    case_id uuid not null,
+                    unit_id text,
+                    status text not null \(oneOf(AidExchange.Status.self, column: "status")),
+                    updated_at timestamptz not null,
+                    primary key (request_id, side)
+                )
+                """,
+                "create index aid_exchanges_open on aid_exchanges (area) where status <> 'ended'",
                 "drop function samu_write_batch",
                 writeBatchV15,
                 pinSearchPaths,

@@ -37,7 +37,7 @@ public struct DatabaseRoles: Sendable {
 
     /// Tables the worker reads and writes (insert, update; never delete).
     static let workerWritable = [
-        "cases", "assignments", "units", "shelter_beds", "shelter_profiles", "outbox", "zone_leases",
+        "cases", "assignments", "units", "shelter_beds", "shelter_profiles", "aid_exchanges", "outbox", "zone_leases",
         "partner_projection", "partner_days",
     ]
     /// Tables the worker inserts into and updates only these columns of (case work: a task taken

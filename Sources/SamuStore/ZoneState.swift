@@ -26,6 +26,29 @@ extension SamuStore {
         public init() {}
     }
 
+    /// The mutual-aid exchanges these areas' workers left open, by area.
+    public func openAidExchanges(areas: [String]) async throws -> [String: [AidExchange]] {
+        var result: [String: [AidExchange]] = [:]
+        if areas.isEmpty { return result }
+        let rows = try await client.query(
+            """
+            select request_id, side, area, peer_area, case_id, unit_id, status from aid_exchanges
+            where area = any(\(areas)) and status <> \(AidExchange.Status.ended.rawValue)
+            """, logger: logger)
+        for try await (requestID, side, area, peer, caseID, unitID, status) in rows.decode(
+            (UUID, String, String, String, UUID, String?, String).self)
+        {
+            guard let side = AidExchange.Side(rawValue: side), let status = AidExchange.Status(rawValue: status) else {
+                continue
+            }
+            result[area, default: []].append(
+                AidExchange(
+                    requestID: requestID, side: side, area: area, peerArea: peer, caseID: caseID, unitID: unitID,
+                    status: status))
+        }
+        return result
+    }
+
     /// Zones that have units, shelters or open cases.
     public func knownZones() async throws -> [String] {
         let rows = try await client.query(

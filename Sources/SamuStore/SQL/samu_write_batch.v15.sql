@@ -16,7 +16,7 @@ create function samu_write_batch(
     g_at timestamptz[], g_beds int4[],
     f_cases uuid[], f_zones text[], f_resolutions text[], f_at timestamptz[], f_kinds text[], f_due timestamptz[],
     -- Case work and referrals as JSON arrays (a function takes at most 100 arguments).
-    w_rows jsonb, x_rows jsonb, h_rows jsonb,
+    w_rows jsonb, x_rows jsonb, h_rows jsonb, m_rows jsonb,
     u_ids text[], u_zones text[], u_statuses text[], u_skills text[], u_lats float8[], u_lons float8[],
     u_versions int8[], u_cases text[], u_at timestamptz[],
     b_shelters text[], b_zones text[], b_bed_types text[], b_capacities int4[], b_occupied int4[],
@@ -118,6 +118,14 @@ begin
         on conflict (shelter_id) do update set zone = excluded.zone, profile = excluded.profile,
             version = excluded.version, updated_at = excluded.updated_at
         where shelter_profiles.version < excluded.version;
+    end if;
+    -- Mutual aid: this side's state of each exchange it moved (its last state in the batch).
+    if jsonb_array_length(m_rows) > 0 then
+        insert into aid_exchanges (request_id, side, area, peer_area, case_id, unit_id, status, updated_at)
+        select r, s, a, p, c, u, st, now_at
+        from jsonb_to_recordset(m_rows) as x(r uuid, s text, a text, p text, c uuid, u text, st text)
+        on conflict (request_id, side) do update set status = excluded.status,
+            unit_id = coalesce(excluded.unit_id, aid_exchanges.unit_id), updated_at = excluded.updated_at;
     end if;
     -- Child-protection referrals, opened with their case (a redelivered report changes nothing).
     if jsonb_array_length(x_rows) > 0 then
