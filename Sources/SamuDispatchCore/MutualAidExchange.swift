@@ -30,6 +30,9 @@ extension ZoneDispatcher {
         var confirmed: Bool
         /// An offer not accepted by then lapses.
         var expires: Duration
+        /// The crew left the case: the unit comes home once the requester has released it (its
+        /// assignment there ended), never before, so that no unit is ever on two cases.
+        var ending = false
     }
 
     var hasForeignUnits: Bool { foreignUnits > 0 }
@@ -207,7 +210,8 @@ extension ZoneDispatcher {
     }
 
     /// Lender: a lent (or offered) crew reported. Its status goes to the requester; a crew free
-    /// again ends the loan, and an offered crew going off duty withdraws the offer.
+    /// again ends the loan once the requester releases it, and an offered crew going off duty
+    /// withdraws the offer.
     mutating func lentUnitReported(
         _ index: Int, requestID: UUID, update: UnitUpdate, at time: DispatchInstant
     )
@@ -233,18 +237,11 @@ extension ZoneDispatcher {
                 ),
             ]
         }
+        if loan.ending { return [] }  // already on its way home, waiting for the release
         var status = message(.unitStatus, requestID: requestID, caseID: loan.caseID, to: loan.requester, unit: index)
         status.resolution = update.resolution
-        var actions: [DispatchAction] = [.aid(status)]
-        if over {
-            loans[requestID] = nil
-            freeLent(loan, requestID: requestID)
-            actions.append(
-                exchange(
-                    requestID, side: .lender, peer: loan.requester, caseID: loan.caseID, unitID: units[index].id, .ended
-                ))
-        }
-        return actions
+        if over { loans[requestID]?.ending = true }
+        return [.aid(status)]
     }
 
     /// Requester: a neighbour offers a unit. Accepted if the case still waits for it.
@@ -290,7 +287,7 @@ extension ZoneDispatcher {
         }
         aidRequests[confirm.caseID] = nil
         let index = foreignUnit(
-            unitID, from: confirm.fromArea, requestID: confirm.requestID,
+            unitID, from: confirm.fromArea, requestID: confirm.requestID, caseID: confirm.caseID,
             position: confirm.unitPosition ?? state.triaged.location, skills: confirm.unitSkills,
             status: confirm.status ?? .available)
         let travel =
@@ -312,8 +309,8 @@ extension ZoneDispatcher {
 
     /// The projection of another area's unit lent to a case here.
     mutating func foreignUnit(
-        _ unitID: String, from area: String, requestID: UUID, position: GeoPoint, skills: Set<CrewSkill>,
-        status: UnitStatus
+        _ unitID: String, from area: String, requestID: UUID, caseID: UUID, position: GeoPoint,
+        skills: Set<CrewSkill>, status: UnitStatus
     ) -> Int {
         let (x, y) = project(position)
         let index: Int
@@ -330,6 +327,7 @@ extension ZoneDispatcher {
         if units[index].loanRequest == nil { foreignUnits += 1 }
         units[index].lentBy = area
         units[index].loanRequest = requestID
+        units[index].loanCase = caseID
         units[index].status = status
         units[index].position = position
         units[index].x = x
@@ -434,7 +432,7 @@ extension ZoneDispatcher {
             guard let requestID = units[index].loanRequest, let area = units[index].lentBy else { continue }
             if let caseID = units[index].assignment, cases[caseID]?.phase.unitID == units[index].id { continue }
             // The case ended or moved to another unit: the crew is its area's again.
-            let caseID = units[index].assignment ?? UUID(v5: "aid/retired/\(requestID.lowercased)")
+            guard let caseID = units[index].loanCase ?? units[index].assignment else { continue }
             units[index].assignment = nil
             units[index].loanRequest = nil
             units[index].status = .offDuty
@@ -471,7 +469,8 @@ extension ZoneDispatcher {
                 guard let unitID = exchange.unitID, let location = locations[exchange.caseID] else { continue }
                 // Where the crew is comes with its next status; until then, the case's place.
                 _ = foreignUnit(
-                    unitID, from: exchange.peerArea, requestID: exchange.requestID, position: location, skills: [],
+                    unitID, from: exchange.peerArea, requestID: exchange.requestID, caseID: exchange.caseID,
+                    position: location, skills: [],
                     status: .enRoute)
             case (.requester, .requested), (.requester, .accepted):
                 aidRequests[exchange.caseID] = AidRequest(

@@ -31,6 +31,8 @@ public struct ZoneDispatcher: Sendable {
         /// Such a unit is a projection: its own area's worker alone decides what it does.
         var lentBy: String? = nil
         var loanRequest: UUID? = nil
+        /// The case here the unit was lent for.
+        var loanCase: UUID? = nil
     }
 
     struct ShelterState: Sendable {

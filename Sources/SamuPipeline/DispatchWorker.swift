@@ -346,6 +346,10 @@ public final class DispatchWorker: Service {
         var settings = DispatchConfiguration()
         settings.neighbours = neighbours[zone] ?? []
         settings.areaZones = areas.zonesOfArea.compactMapValues(\.first)
+        settings.escalationAfter = [
+            .p1: .seconds(configuration.escalateP1Seconds), .p2: .seconds(configuration.escalateP2Seconds),
+        ]
+        settings.aidTimeout = .seconds(configuration.aidTimeoutSeconds)
         return ZoneDispatcher(zone: zone, configuration: settings)
     }
 

@@ -126,6 +126,11 @@ public struct SamuConfiguration: Sendable {
     public var zonesPath: String?
     public var partnerIntervalMilliseconds: Int
     public var partnerDayGraceHours: Int
+    /// A P1 (P2) case waiting this long is escalated and asks a neighbour area for a unit.
+    public var escalateP1Seconds: Int
+    public var escalateP2Seconds: Int
+    /// How long a mutual-aid request waits for an offer, and a lender holds an offered unit.
+    public var aidTimeoutSeconds: Int
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(Invalid) {
         func value(_ name: String) -> String? {
@@ -231,6 +236,9 @@ public struct SamuConfiguration: Sendable {
         zonesPath = value("SAMU_ZONES")
         partnerIntervalMilliseconds = try integer("SAMU_PARTNER_INTERVAL_MS", default: 10_000, range: 100...3_600_000)
         partnerDayGraceHours = try integer("SAMU_PARTNER_DAY_GRACE_HOURS", default: 6, range: 0...240)
+        escalateP1Seconds = try integer("SAMU_ESCALATE_P1_SECONDS", default: 600, range: 1...86_400)
+        escalateP2Seconds = try integer("SAMU_ESCALATE_P2_SECONDS", default: 1_800, range: 1...86_400)
+        aidTimeoutSeconds = try integer("SAMU_AID_TIMEOUT_SECONDS", default: 30, range: 1...3_600)
     }
 
     /// `host:port` split, or `nil` when it is not one.

@@ -44,6 +44,14 @@ struct PipelineHarness {
         logger = TestEnvironment.logger("pipeline-test")
     }
 
+    /// The same topics, group and schema with these settings changed (another worker id, timers).
+    func with(_ changes: [String: String]) throws -> PipelineHarness {
+        var copy = self
+        for (name, value) in changes { copy.environment[name] = value }
+        copy.configuration = try SamuConfiguration(environment: copy.environment)
+        return copy
+    }
+
     /// The same topics and schema, reached as another database role.
     func connecting(as role: String, password: String) throws -> PipelineHarness {
         var copy = self
