@@ -82,7 +82,10 @@ begin
         on conflict (decision_id) do nothing;
     end if;
     if cardinality(a_ended) > 0 then
-        update assignments set active = false, ended_at = now_at
+        -- Ended when the batch decided (its assignments start then too), not when it is written:
+        -- a unit freed and given a new case in one batch has back-to-back intervals.
+        update assignments set active = false,
+            ended_at = least(now_at, coalesce((select min(x) from unnest(a_at) as x), now_at))
         where active and case_id = any(a_ended);
     end if;
     if cardinality(a_cases) > 0 then
