@@ -18,6 +18,9 @@ sample="${1:-seeds/sample-reports.ndjson}"
 export SAMU_CONSOLE_ADDRESS="${SAMU_CONSOLE_ADDRESS:-127.0.0.1:8080}"
 export SAMU_CONSOLE_OPS_ADDRESS="${SAMU_CONSOLE_OPS_ADDRESS:-127.0.0.1:9090}"
 export SAMU_WORKER_HTTP_ADDRESS="${SAMU_WORKER_HTTP_ADDRESS:-127.0.0.1:9464}"
+# A demo night is short: a P1 waiting 20 s (not 10 min) asks a neighbour area for a unit.
+export SAMU_ESCALATE_P1_SECONDS="${SAMU_ESCALATE_P1_SECONDS:-20}"
+export SAMU_AID_TIMEOUT_SECONDS="${SAMU_AID_TIMEOUT_SECONDS:-10}"
 
 ops/setup.sh
 ops/broker.sh restart
@@ -140,10 +143,60 @@ echo "  a report with a bad field → $(curl -s -X POST "http://$SAMU_CONSOLE_AD
   -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -H 'Idempotency-Key: bad-1' \
   --data '{"schema_version":1,"event_id":"0b9e3f64-7d1c-4a4e-9c57-3d0f5a1e2b77","reported_at":"2026-01-15T02:10:00Z","zone":"rabat","category":"homeless_adult","location":{"lat":34.02,"lon":-6.84},"person":{"age":340,"sex":"male"}}')"
 echo
-echo "== 9. The night report of the samples' busiest night (15–16 January), in HTML and PNG:"
+echo "== 9. The ministry's chains, played tonight:"
+sql() { ops/database.sh psql -qtA -v ON_ERROR_STOP=1 -c "set search_path to \"$SAMU_DATABASE_SCHEMA\"" -c "$1" | sed '/^SET$/d'; }
+# Tonight's reports: a child alone in Rabat, a mother and her two children in Rabat, and six people
+# in danger in Midelt at once (two crews there).
+python3 - >"$SAMU_LOCAL/run/demo-chains.ndjson" <<'PY'
+import datetime, json, uuid
+now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+def report(zone, lat, lon, category, person, factors):
+    return {"schema_version": 1, "event_id": str(uuid.uuid4()), "reported_at": now, "zone": zone,
+            "category": category, "location": {"lat": lat, "lon": lon}, "person": person, "factors": factors,
+            "channel": "hotline", "language": "ar"}
+lines = [report("rabat", 34.0205, -6.8361, "child_street_situation", {"age": 11, "sex": "male", "count": 1},
+                ["alone_at_night", "cold_exposure"]),
+         report("rabat", 34.0132, -6.8326, "homeless_adult", {"age": 31, "sex": "female", "count": 3},
+                ["with_children", "cold_exposure"])]
+lines += [report("midelt", 32.6852 + i / 500, -4.7451, "homeless_adult", {"age": 50 + i, "sex": "male", "count": 1},
+                 ["immediate_danger"]) for i in range(6)]
+for line in lines: print(json.dumps(line, ensure_ascii=False))
+PY
+"$samu" intake "$SAMU_LOCAL/run/demo-chains.ndjson" >/dev/null
+ids=($(python3 -c 'import json, sys; [print(json.loads(l)["event_id"]) for l in open(sys.argv[1])]' "$SAMU_LOCAL/run/demo-chains.ndjson"))
+case_of() { sql "select case_id from cases where report_id = '$1'"; }
+for _ in $(seq 60); do [ -n "$(case_of "${ids[1]}")" ] && [ -n "$(case_of "${ids[0]}")" ] && break; sleep 1; done
+child="$(case_of "${ids[0]}")"; family="$(case_of "${ids[1]}")"
+echo "  a mother and two children: one bed each, together →" \
+  "$(sql "select string_agg(beds || ' ' || bed_type || ' beds at ' || shelter_id, ', ') from bed_ledger where case_id = '$family' and action = 'hold'")"
+first_shelter="$(sql "select shelter_id from bed_ledger where case_id = '$family' and action = 'hold' order by entry_id limit 1")"
+"$samu" shelter decline --shelter "$first_shelter" --case "$family" --reason "the family room is being repaired" | sed 's/^/  /'
+for _ in $(seq 30); do [ "$(sql "select count(*) from bed_ledger where case_id = '$family' and action = 'hold'")" -ge 2 ] && break; sleep 1; done
+echo "  samu held the next fitting beds →" \
+  "$(sql "select string_agg(beds || ' ' || bed_type || ' beds at ' || shelter_id, ', ' order by entry_id) from bed_ledger where case_id = '$family' and action = 'hold' and shelter_id <> '$first_shelter'")"
+echo "  the child's referral: $(sql "select destination || ', due ' || to_char(due_at at time zone 'Africa/Casablanca', 'HH24:MI') || ' (Morocco)' from referrals where case_id = '$child'")"
+# Nadia, of the child-protection body, acknowledges it and records the decision, as on the console.
+jar="$SAMU_LOCAL/run/demo-nadia.headers"
+me="$(curl -s -D "$jar" -X POST "http://$SAMU_CONSOLE_ADDRESS/api/login" -H 'Content-Type: application/json' \
+  --data "{\"operator_id\":\"nadia\",\"password\":\"$(login nadia)\"}")"
+csrf="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["csrf_token"])' "$me")"
+cookie="$(grep -i '^set-cookie: samu_session=' "$jar" | head -1 | sed -E 's/^[^:]+: ([^;]+);.*/\1/' | tr -d '\r')"
+for body in '{"command":"acknowledge_referral","reason":"received by the duty officer"}' \
+  '{"command":"decide_referral","decision":"family_reunification","reason":"his aunt in Salé takes him tomorrow"}'; do
+  curl -s -o /dev/null -X POST "http://$SAMU_CONSOLE_ADDRESS/api/cases/$child/commands" -H "Cookie: $cookie" \
+    -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' --data "$body"
+  sleep 2
+done
+for _ in $(seq 30); do [ "$(sql "select status from referrals where case_id = '$child'")" = decided ] && break; sleep 1; done
+echo "  after Nadia: $(sql "select status || ' by ' || decided_by || ': ' || decision || ' (acknowledged by ' || acknowledged_by || ')' from referrals where case_id = '$child'")"
+echo "  Midelt, six people in danger at once and two crews: a neighbour area lends its crews once a P1 waits ${SAMU_ESCALATE_P1_SECONDS} s:"
+for _ in $(seq 90); do [ "$(sql "select count(*) from aid_exchanges where side = 'requester' and status = 'confirmed'")" -ge 1 ] && break; sleep 1; done
+sql "select '    ' || d.unit_id || ' → case ' || left(d.case_id::text, 8) || ' in ' || d.zone || ': ' || d.reason from decisions d where d.reason like 'mutual aid:%' order by d.decided_at"
+echo
+echo "== 10. The night report of the samples' busiest night (15–16 January), in HTML and PNG:"
 "$samu" report --night 2026-01-15 --output "$SAMU_LOCAL/demo-report" | sed 's/^/  /'
 echo
-echo "== 10. The operator console, live:"
+echo "== 11. The operator console, live:"
 echo "  http://$SAMU_CONSOLE_ADDRESS   operator: fatima / $(login fatima)   supervisor: karim / $(login karim)"
 echo "  child protection (acknowledges and decides the children's referrals): nadia / $(login nadia)"
 echo "  (passwords in $secrets/console-logins.json; hotline token in $secrets/intake-token)"

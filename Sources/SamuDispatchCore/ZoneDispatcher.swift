@@ -77,9 +77,12 @@ public struct ZoneDispatcher: Sendable {
         /// Shelters that declined the person: never proposed again for this case.
         var declinedBy: [String] = []
 
-        /// Beds still to find: one per person, less those held.
+        /// Beds the shelters reported taken by the case's people (admitted).
+        var admittedBeds = 0
+
+        /// Beds still to find: one per person, less those held and those already taken.
         var missingBeds: Int {
-            var held = 0
+            var held = admittedBeds
             for hold in holds { held += hold.beds }
             return triaged.triage.shelterNeed.beds - held
         }
@@ -272,6 +275,7 @@ public struct ZoneDispatcher: Sendable {
         if let admitted = update.admittedCase, let hold = shelters[index].holds.removeValue(forKey: admitted) {
             shelters[index].held[hold.bed.index] -= hold.beds
             cases[admitted]?.holds.removeAll { $0.shelterID == update.shelterID }
+            cases[admitted]?.admittedBeds += hold.beds
             actions.append(
                 .bedOccupied(caseID: admitted, shelterID: update.shelterID, bedType: hold.bed, beds: hold.beds))
         }
