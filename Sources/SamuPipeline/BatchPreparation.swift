@@ -121,6 +121,7 @@ extension DispatchWorker {
                 let caseID = DerivedID.caseID(forReport: report.id)
                 let decision = triage.triage(report)
                 if let trace { triagedAt = trace.now() }
+                recorder.area = event.area
                 recorder.caseOpened(
                     AcceptedReport(
                         report: report, sourceTopic: message.topic, sourcePartition: message.partition,

@@ -14,6 +14,8 @@ struct DispatchRecorder {
     var write = DispatchWrite()
     /// Shelters whose bed counts changed in this batch (their rows are refreshed at the end).
     var touchedShelters: [String: String] = [:]
+    /// The dispatch area deciding what is being recorded: its worker publishes the rows.
+    var area: String?
 
     init(outcomesTopic: String, aidTopic: String, actor: String) {
         self.aidTopic = aidTopic
@@ -71,6 +73,7 @@ struct DispatchRecorder {
         currentUnit: (UUID) -> String?, caseZone: (UUID) -> String? = { _ in nil }
     ) {
         let area = area ?? fallback
+        self.area = area
         for (index, action) in actions.enumerated() {
             let id = UUID(v5: "outcome/\(source)/\(index)")
             // A case's records carry its own zone (a dispatch area decides for several).
@@ -178,7 +181,7 @@ struct DispatchRecorder {
                 write.outbox.append(
                     OutboxRecord(
                         id: id, topic: aidTopic, key: message.toArea,
-                        payload: message.json(eventID: id, at: time).serialized, createdAt: Date()))
+                        payload: message.json(eventID: id, at: time).serialized, createdAt: Date(), area: area))
                 var detail: [String: JSONValue] = [
                     "message": .string(message.kind.rawValue), "request_id": .string(message.requestID.lowercased),
                     "from_area": .string(message.fromArea), "to_area": .string(message.toArea),
@@ -233,7 +236,8 @@ struct DispatchRecorder {
     private mutating func outcome(_ json: JSONValue, id: UUID? = nil, zone: String) {
         let eventID = id ?? json["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) ?? UUID()
         write.outbox.append(
-            OutboxRecord(id: eventID, topic: outcomesTopic, key: zone, payload: json.serialized, createdAt: Date()))
+            OutboxRecord(
+                id: eventID, topic: outcomesTopic, key: zone, payload: json.serialized, createdAt: Date(), area: area))
     }
 
     /// The decision record as stored and shown on the console.

@@ -176,8 +176,9 @@ public final class DispatchWorker: Service {
         zones.sync()
         try await load(taking, leasing: true, zones: &zones)
         if !taking.isEmpty {
-            let members = areas.zones(of: taking)
-            try await relay.handOver { try await retrying { try await store.unpublishedOutbox(zones: members) } }
+            // Rows written for these areas, and rows written before areas keyed by their zones.
+            let owned = taking + areas.zones(of: taking)
+            try await relay.handOver { try await retrying { try await store.unpublishedOutbox(zones: owned) } }
         }
     }
 
@@ -276,7 +277,7 @@ public final class DispatchWorker: Service {
                         // and stored. The zones of those partitions now belong to another worker.
                         let leaving = zones.machine.revoked(Set(partitions.map(\.partition)))
                         zones.sync()
-                        relay.drop(zones: Set(areas.zones(of: leaving)))
+                        relay.drop(zones: Set(leaving + areas.zones(of: leaving)))
                         logger.info("partitions revoked", metadata: ["kafka.partitions": "\(partitions)"])
                     }
                     if ContinuousClock.now - zones.lastTick >= Self.tickInterval {
@@ -434,7 +435,7 @@ public final class DispatchWorker: Service {
                 let recovery = zones.machine.writeFailed(
                     .fenced(zones: Set(failure.zones)), touched: pending.touched, events: pending.batch.count)
                 zones.sync()
-                if case .decideAgain(let lost) = recovery { relay.drop(zones: Set(areas.zones(of: lost))) }
+                if case .decideAgain(let lost) = recovery { relay.drop(zones: Set(lost).union(areas.zones(of: lost))) }
                 return (pending, .refused)
             case is AlreadyProcessed:
                 logger.info(

@@ -68,7 +68,7 @@ public final class OutboxRelay: Sendable {
     /// to the producer may still be delivered, as a byte-identical duplicate.
     func drop(zones: Set<String>) {
         if zones.isEmpty { return }
-        let dropped = queue.removeAll { $0.key.map(zones.contains) ?? false }
+        let dropped = queue.removeAll { ($0.area ?? $0.key).map(zones.contains) ?? false }
         if dropped.isEmpty { return }
         inFlight.withLock { $0.subtract(dropped.map(\.id)) }
         logger.info(

@@ -429,7 +429,7 @@ extension SamuStore {
                 \(b.map(\.position.latitude))::float8[], \(b.map(\.position.longitude))::float8[], \(b.map(\.version))::int8[],
                 \(b.map(\.at))::timestamptz[],
                 \(o.map(\.id))::uuid[], \(o.map(\.topic))::text[], \(o.map { $0.key ?? "" })::text[], \(o.map(\.payload))::text[],
-                \(o.map(\.createdAt))::timestamptz[],
+                \(o.map(\.createdAt))::timestamptz[], \(o.map { $0.area ?? "" })::text[],
                 \(batch.published)::uuid[], \(now)::timestamptz)
             """
     }
@@ -447,16 +447,16 @@ extension SamuStore {
                 \(o.map { $0.recordTime ?? Date.distantPast })::timestamptz[])
                 as x(i, t, k, p, c, r)
             on conflict (outbox_id) do nothing
-            returning outbox_id, topic, key, payload, created_at, record_time
+            returning outbox_id, topic, key, payload, created_at, record_time, area
             """, logger: logger)
         var created: [OutboxRecord] = []
-        for try await (id, topic, key, payload, createdAt, recordTime) in rows.decode(
-            (UUID, String, String?, String, Date, Date?).self)
+        for try await (id, topic, key, payload, createdAt, recordTime, area) in rows.decode(
+            (UUID, String, String?, String, Date, Date?, String?).self)
         {
             created.append(
                 OutboxRecord(
                     id: id, topic: topic, key: key, payload: payload, createdAt: createdAt,
-                    recordTime: recordTime))
+                    recordTime: recordTime, area: area))
         }
         return created
     }

@@ -691,6 +691,9 @@ public enum Migrations {
                 )
                 """,
                 "create index aid_exchanges_open on aid_exchanges (area) where status <> 'ended'",
+                // The dispatch area whose worker wrote an outbox row: its lease holder publishes it
+                // (outcomes are keyed by the case's zone, mutual-aid messages by their recipient).
+                "alter table outbox add column area text",
                 "drop function samu_write_batch",
                 writeBatchV15,
                 pinSearchPaths,

@@ -28,8 +28,15 @@ public struct OutboxRecord: Sendable, Equatable {
     /// The broker record's timestamp, when it must not be the publication time (partner records
     /// carry the start of their time bucket: the publication time would tell when a case closed).
     public var recordTime: Date?
+    /// The dispatch area whose worker wrote the row (its lease holder publishes it); nil for rows
+    /// of no area (partner records).
+    public var area: String?
 
-    public init(id: UUID, topic: String, key: String?, payload: String, createdAt: Date, recordTime: Date? = nil) {
+    public init(
+        id: UUID, topic: String, key: String?, payload: String, createdAt: Date, recordTime: Date? = nil,
+        area: String? = nil
+    ) {
+        self.area = area
         self.id = id
         self.topic = topic
         self.key = key
@@ -195,27 +202,29 @@ public final class SamuStore: Sendable {
     /// With `leaseOwner`, a row keyed by a zone with a lease is returned only when that owner holds
     /// the zone's lease: one worker publishes a zone's outcomes, so a case's outcomes reach the
     /// topic in commit order (rows keyed otherwise, such as partner records, go to any sweeper).
-    /// Outbox rows as `select outbox_id, topic, key, payload, created_at, record_time` returns them.
+    /// Outbox rows as `select outbox_id, topic, key, payload, created_at, record_time, area` returns them.
     static func outboxRecords(_ rows: PostgresRowSequence) async throws -> [OutboxRecord] {
         var records: [OutboxRecord] = []
-        for try await (id, topic, key, payload, createdAt, recordTime) in rows.decode(
-            (UUID, String, String?, String, Date, Date?).self)
+        for try await (id, topic, key, payload, createdAt, recordTime, area) in rows.decode(
+            (UUID, String, String?, String, Date, Date?, String?).self)
         {
             records.append(
                 OutboxRecord(
-                    id: id, topic: topic, key: key, payload: payload, createdAt: createdAt, recordTime: recordTime))
+                    id: id, topic: topic, key: key, payload: payload, createdAt: createdAt, recordTime: recordTime,
+                    area: area))
         }
         return records
     }
 
-    /// The unpublished, unparked rows keyed by these zones, oldest first: what a zone's previous
-    /// owner left to publish, taken over with the zone's lease.
+    /// The unpublished, unparked rows written for these areas (or, written before areas, keyed by
+    /// these zones), oldest first: what an area's previous owner left to publish, taken over with
+    /// the area's lease.
     public func unpublishedOutbox(zones: [String], limit: Int = 10_000) async throws -> [OutboxRecord] {
         if zones.isEmpty { return [] }
         let rows = try await client.query(
             """
-            select outbox_id, topic, key, payload, created_at, record_time from outbox
-            where published_at is null and parked_at is null and key = any(\(zones))
+            select outbox_id, topic, key, payload, created_at, record_time, area from outbox
+            where published_at is null and parked_at is null and coalesce(area, key) = any(\(zones))
             order by seq limit \(limit)
             """, logger: logger)
         return try await Self.outboxRecords(rows)
@@ -227,8 +236,8 @@ public final class SamuStore: Sendable {
         let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
         let rows = try await client.query(
             """
-            select o.outbox_id, o.topic, o.key, o.payload, o.created_at, o.record_time from outbox o
-            left join zone_leases l on l.zone = o.key
+            select o.outbox_id, o.topic, o.key, o.payload, o.created_at, o.record_time, o.area from outbox o
+            left join zone_leases l on l.zone = coalesce(o.area, o.key)
             where o.published_at is null and o.parked_at is null
               and o.created_at < now() - make_interval(secs => \(seconds))
               and (\(leaseOwner ?? "") = '' or l.zone is null or l.owner = \(leaseOwner ?? ""))

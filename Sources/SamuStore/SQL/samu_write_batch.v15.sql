@@ -21,7 +21,7 @@ create function samu_write_batch(
     u_versions int8[], u_cases text[], u_at timestamptz[],
     b_shelters text[], b_zones text[], b_bed_types text[], b_capacities int4[], b_occupied int4[],
     b_held int4[], b_lats float8[], b_lons float8[], b_versions int8[], b_at timestamptz[],
-    o_ids uuid[], o_topics text[], o_keys text[], o_payloads text[], o_at timestamptz[],
+    o_ids uuid[], o_topics text[], o_keys text[], o_payloads text[], o_at timestamptz[], o_areas text[],
     published uuid[], now_at timestamptz
 ) returns setof uuid language plpgsql
 -- Every statement here finds its rows by primary key. The function's plans are
@@ -196,9 +196,9 @@ begin
     end if;
     if cardinality(o_ids) > 0 then
         return query
-            insert into outbox (outbox_id, topic, key, payload, created_at)
-            select i, t, nullif(k, ''), p, c from unnest(o_ids, o_topics, o_keys, o_payloads, o_at)
-                as x(i, t, k, p, c)
+            insert into outbox (outbox_id, topic, key, payload, created_at, area)
+            select i, t, nullif(k, ''), p, c, nullif(a, '') from unnest(o_ids, o_topics, o_keys, o_payloads, o_at, o_areas)
+                as x(i, t, k, p, c, a)
             on conflict (outbox_id) do nothing
             returning outbox_id;
     end if;
