@@ -146,7 +146,7 @@ echo
 echo "== 9. The ministry's chains, played tonight:"
 sql() { ops/database.sh psql -qtA -v ON_ERROR_STOP=1 -c "set search_path to \"$SAMU_DATABASE_SCHEMA\"" -c "$1" | sed '/^SET$/d'; }
 # Tonight's reports: a child alone in Rabat, a mother and her two children in Rabat, and six people
-# in danger in Midelt at once (two crews there).
+# in danger in Midelt at once (three crews there).
 python3 - >"$SAMU_LOCAL/run/demo-chains.ndjson" <<'PY'
 import datetime, json, uuid
 now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -172,8 +172,10 @@ echo "  a mother and two children: one bed each, together →" \
 first_shelter="$(sql "select shelter_id from bed_ledger where case_id = '$family' and action = 'hold' order by entry_id limit 1")"
 "$samu" shelter decline --shelter "$first_shelter" --case "$family" --reason "the family room is being repaired" | sed 's/^/  /'
 for _ in $(seq 30); do [ "$(sql "select count(*) from bed_ledger where case_id = '$family' and action = 'hold'")" -ge 2 ] && break; sleep 1; done
+held_after="$(sql "select coalesce(sum(beds), 0) from bed_ledger where case_id = '$family' and action = 'hold' and shelter_id <> '$first_shelter'")"
 echo "  samu held the next fitting beds →" \
-  "$(sql "select string_agg(beds || ' ' || bed_type || ' beds at ' || shelter_id, ', ' order by entry_id) from bed_ledger where case_id = '$family' and action = 'hold' and shelter_id <> '$first_shelter'")"
+  "$(sql "select coalesce(string_agg(beds || ' ' || bed_type || ' beds at ' || shelter_id, ', ' order by entry_id), 'none free') from bed_ledger where case_id = '$family' and action = 'hold' and shelter_id <> '$first_shelter'")" \
+  "$([ "$held_after" -lt 3 ] && echo "(split, $((3 - held_after)) still without a bed: samu keeps looking while the crew is on its way)")"
 echo "  the child's referral: $(sql "select destination || ', due ' || to_char(due_at at time zone 'Africa/Casablanca', 'HH24:MI') || ' (Morocco)' from referrals where case_id = '$child'")"
 # Nadia, of the child-protection body, acknowledges it and records the decision, as on the console.
 jar="$SAMU_LOCAL/run/demo-nadia.headers"
@@ -189,7 +191,7 @@ for body in '{"command":"acknowledge_referral","reason":"received by the duty of
 done
 for _ in $(seq 30); do [ "$(sql "select status from referrals where case_id = '$child'")" = decided ] && break; sleep 1; done
 echo "  after Nadia: $(sql "select status || ' by ' || decided_by || ': ' || decision || ' (acknowledged by ' || acknowledged_by || ')' from referrals where case_id = '$child'")"
-echo "  Midelt, six people in danger at once and two crews: a neighbour area lends its crews once a P1 waits ${SAMU_ESCALATE_P1_SECONDS} s:"
+echo "  Midelt, six people in danger at once and three crews: a neighbour area lends its crews once a P1 waits ${SAMU_ESCALATE_P1_SECONDS} s:"
 for _ in $(seq 90); do [ "$(sql "select count(*) from aid_exchanges where side = 'requester' and status = 'confirmed'")" -ge 1 ] && break; sleep 1; done
 sql "select '    ' || d.unit_id || ' → case ' || left(d.case_id::text, 8) || ' in ' || d.zone || ': ' || d.reason from decisions d where d.reason like 'mutual aid:%' order by d.decided_at"
 echo
