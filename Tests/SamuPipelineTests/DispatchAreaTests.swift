@@ -17,21 +17,8 @@ struct DispatchAreaTests {
         harness = try PipelineHarness()
     }
 
-    func scalar(_ sql: String) async throws -> Int {
-        try await harness.withStore { store in
-            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
-            for try await value in rows.decode(Int64.self) { return Int(value) }
-            return -1
-        }
-    }
-
-    func text(_ sql: String) async throws -> String? {
-        try await harness.withStore { store in
-            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
-            for try await value in rows.decode(String?.self) { return value }
-            return nil
-        }
-    }
+    func scalar(_ sql: String) async throws -> Int { try await harness.scalar(sql) }
+    func text(_ sql: String) async throws -> String? { try await harness.text(sql) }
 
     func unit(_ id: String, zone: String, lat: Double, lon: Double, key: String = "casablanca") -> KafkaRecord {
         harness.event(

@@ -18,6 +18,9 @@ struct DispatchFlowTests {
         harness = try PipelineHarness()
     }
 
+    func scalar(_ sql: String) async throws -> Int { try await harness.scalar(sql) }
+    func text(_ sql: String) async throws -> String? { try await harness.text(sql) }
+
     func point(_ east: Double, _ north: Double) -> JSONValue {
         [
             "lat": .number(Self.centre.latitude + north / 111.19),
@@ -102,22 +105,6 @@ struct DispatchFlowTests {
             document = .object(object)
         }
         return harness.reportRecord(document)
-    }
-
-    func scalar(_ sql: String) async throws -> Int {
-        try await harness.withStore { store in
-            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
-            for try await value in rows.decode(Int64.self) { return Int(value) }
-            return -1
-        }
-    }
-
-    func text(_ sql: String) async throws -> String? {
-        try await harness.withStore { store in
-            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
-            for try await value in rows.decode(String?.self) { return value }
-            return nil
-        }
     }
 
     func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {

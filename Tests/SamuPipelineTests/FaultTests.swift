@@ -148,7 +148,7 @@ struct FaultTests {
         }
     }
 
-    /// The demo deployment's 58 crews and 40 shelters report in, so that reports get units and beds.
+    /// The demo deployment's 62 crews and 46 shelters report in, so that reports get units and beds.
     func announceDeployment(_ harness: PipelineHarness) async throws {
         let plan = try Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json"))
         try await harness.produce(DeploymentEvents.records(plan, catalog: harness.catalog))

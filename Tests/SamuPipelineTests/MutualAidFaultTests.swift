@@ -31,44 +31,11 @@ struct MutualAidFaultTests {
             ])
         }
 
-        func scalar(_ sql: String) async throws -> Int {
-            try await harness.withStore { store in
-                let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
-                for try await value in rows.decode(Int64.self) { return Int(value) }
-                return -1
-            }
-        }
-
-        func text(_ sql: String) async throws -> String? {
-            try await harness.withStore { store in
-                let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
-                for try await value in rows.decode(String?.self) { return value }
-                return nil
-            }
-        }
-
-        func unit(
-            _ id: String, zone: String, at point: GeoPoint, version: Int64, status: String = "available",
-            caseID: UUID? = nil, resolution: String? = nil
-        ) -> KafkaRecord {
-            var fields: [(String, JSONValue)] = [
-                ("unit_id", .string(id)), ("version", .integer(version)), ("status", .string(status)),
-                ("position", ["lat": .number(point.latitude), "lon": .number(point.longitude)]),
-                ("reported_at", "2026-01-15T01:00:00Z"), ("skills", ["child_protection", "nurse"]),
-            ]
-            if let caseID { fields.append(("case_id", .string(caseID.lowercased))) }
-            if let resolution { fields.append(("resolution", .string(resolution))) }
-            return harness.event(.units, zone: zone, fields)
-        }
+        func scalar(_ sql: String) async throws -> Int { try await harness.scalar(sql) }
+        func text(_ sql: String) async throws -> String? { try await harness.text(sql) }
 
         func danger(_ id: UUID) -> KafkaRecord {
-            var document = ReportFixture.document(
-                id: id, zone: "agadir-ida-outanane", location: MutualAidFaultTests.agadir)
-            if case .object(var object) = document {
-                object = JSONObject(object.entries.map { $0.key == "factors" ? ($0.key, ["immediate_danger"]) : $0 })
-                document = .object(object)
-            }
-            return harness.reportRecord(document)
+            harness.dangerReport(id, zone: "agadir-ida-outanane", at: MutualAidFaultTests.agadir)
         }
 
         /// Two workers; Agadir's crew busy on a first case; Marrakech's crew free.
@@ -81,8 +48,9 @@ struct MutualAidFaultTests {
                     ["worker"], environment: environment, name: "f18\(name)-\(harness.id)")
             }
             try await harness.produce([
-                unit("agadir-ida-outanane-u1", zone: "agadir-ida-outanane", at: MutualAidFaultTests.agadir, version: 1),
-                unit("marrakech-u1", zone: "marrakech", at: MutualAidFaultTests.marrakech, version: 1),
+                harness.crewReport(
+                    "agadir-ida-outanane-u1", zone: "agadir-ida-outanane", at: MutualAidFaultTests.agadir, version: 1),
+                harness.crewReport("marrakech-u1", zone: "marrakech", at: MutualAidFaultTests.marrakech, version: 1),
             ])
             let split = try await eventually(timeout: .seconds(90)) {
                 let owners = try await scalar(
@@ -97,7 +65,7 @@ struct MutualAidFaultTests {
             }
             #expect(taken)
             try await harness.produce([
-                unit(
+                harness.crewReport(
                     "agadir-ida-outanane-u1", zone: "agadir-ida-outanane", at: MutualAidFaultTests.agadir, version: 2,
                     status: "en_route", caseID: busyCase)
             ])
@@ -165,7 +133,7 @@ struct MutualAidFaultTests {
             try await night.scalar("select count(*) from assignments where active and unit_id = 'marrakech-u1'") == 0)
         // The fallback: Agadir's own crew comes back and takes the waiting case.
         try await night.harness.produce([
-            night.unit(
+            night.harness.crewReport(
                 "agadir-ida-outanane-u1", zone: "agadir-ida-outanane", at: Self.agadir, version: 3,
                 status: "returning", caseID: night.busyCase, resolution: "taken_to_hospital")
         ])

@@ -19,45 +19,11 @@ struct MutualAidFlowTests {
         harness = try PipelineHarness().with(["SAMU_ESCALATE_P1_SECONDS": "2", "SAMU_AID_TIMEOUT_SECONDS": "8"])
     }
 
-    func scalar(_ sql: String) async throws -> Int {
-        try await harness.withStore { store in
-            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
-            for try await value in rows.decode(Int64.self) { return Int(value) }
-            return -1
-        }
-    }
+    func scalar(_ sql: String) async throws -> Int { try await harness.scalar(sql) }
+    func text(_ sql: String) async throws -> String? { try await harness.text(sql) }
 
-    func text(_ sql: String) async throws -> String? {
-        try await harness.withStore { store in
-            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
-            for try await value in rows.decode(String?.self) { return value }
-            return nil
-        }
-    }
-
-    func unit(
-        _ id: String, zone: String, at point: GeoPoint, version: Int64, status: String = "available",
-        caseID: UUID? = nil, resolution: String? = nil
-    ) -> KafkaRecord {
-        var fields: [(String, JSONValue)] = [
-            ("unit_id", .string(id)), ("version", .integer(version)), ("status", .string(status)),
-            ("position", ["lat": .number(point.latitude), "lon": .number(point.longitude)]),
-            ("reported_at", "2026-01-15T01:00:00Z"), ("skills", ["child_protection", "nurse"]),
-        ]
-        if let caseID { fields.append(("case_id", .string(caseID.lowercased))) }
-        if let resolution { fields.append(("resolution", .string(resolution))) }
-        return harness.event(.units, zone: zone, fields)
-    }
-
-    /// A P1: an adult in immediate danger (the police are informed; no child-protection referral).
-    func danger(_ id: UUID, zone: String, at point: GeoPoint, category: String = "homeless_adult") -> KafkaRecord {
-        var document = ReportFixture.document(id: id, zone: zone, category: category, location: point)
-        if case .object(var object) = document {
-            object = JSONObject(
-                object.entries.map { $0.key == "factors" ? ($0.key, ["immediate_danger"]) : $0 })
-            document = .object(object)
-        }
-        return harness.reportRecord(document)
+    func danger(_ id: UUID, zone: String, at point: GeoPoint) -> KafkaRecord {
+        harness.dangerReport(id, zone: zone, at: point)
     }
 
     @Test(
@@ -76,8 +42,9 @@ struct MutualAidFlowTests {
         try await requester.withWorker(neighbours: Self.neighbours) { _ in
             try await lender.withWorker(neighbours: Self.neighbours) { _ in
                 try await harness.produce([
-                    unit("agadir-ida-outanane-u1", zone: "agadir-ida-outanane", at: Self.agadir, version: 1),
-                    unit("marrakech-u1", zone: "marrakech", at: Self.marrakech, version: 1),
+                    harness.crewReport(
+                        "agadir-ida-outanane-u1", zone: "agadir-ida-outanane", at: Self.agadir, version: 1),
+                    harness.crewReport("marrakech-u1", zone: "marrakech", at: Self.marrakech, version: 1),
                 ])
                 // Two workers, each with one of the two areas (their keys hash to partitions 6 and 0).
                 let split = try await eventually(timeout: .seconds(60)) {
@@ -96,7 +63,7 @@ struct MutualAidFlowTests {
                 }
                 #expect(busy)
                 try await harness.produce([
-                    unit(
+                    harness.crewReport(
                         "agadir-ida-outanane-u1", zone: "agadir-ida-outanane", at: Self.agadir, version: 2,
                         status: "en_route", caseID: firstCase),
                     danger(waiting, zone: "agadir-ida-outanane", at: Self.agadir),
@@ -126,13 +93,13 @@ struct MutualAidFlowTests {
                 #expect(queued)
                 // The lent crew goes, closes the Agadir case, and comes home to Marrakech's case.
                 try await harness.produce([
-                    unit(
+                    harness.crewReport(
                         "marrakech-u1", zone: "marrakech", at: Self.marrakech, version: 2, status: "en_route",
                         caseID: waitingCase),
-                    unit(
+                    harness.crewReport(
                         "marrakech-u1", zone: "marrakech", at: Self.agadir, version: 3, status: "on_scene",
                         caseID: waitingCase),
-                    unit(
+                    harness.crewReport(
                         "marrakech-u1", zone: "marrakech", at: Self.agadir, version: 4, status: "returning",
                         caseID: waitingCase, resolution: "taken_to_hospital"),
                 ])

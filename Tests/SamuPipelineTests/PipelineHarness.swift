@@ -1,13 +1,15 @@
 import Foundation
 import Logging
+import PostgresNIO
 import RdKafka
 import SamuModel
 import SamuPipeline
-import SamuStore
 import SamuTestSupport
 import SamuTriage
 import ServiceLifecycle
 import Testing
+
+@testable import SamuStore
 
 /// A private corner of the embedded default for one test: its own topics (by prefix), consumer
 /// group and database schema, on the real broker and PostgreSQL.
@@ -80,6 +82,24 @@ struct PipelineHarness {
                 topic: catalog.partnerTopic(partner), client: configuration.kafka, logger: logger)
         }
         return messages
+    }
+
+    /// The first value of a query's first column (-1 when it returns no row).
+    func scalar(_ sql: String) async throws -> Int {
+        try await withStore { store in
+            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
+            for try await value in rows.decode(Int64.self) { return Int(value) }
+            return -1
+        }
+    }
+
+    /// The first value of a query's first column, as text (nil when it returns no row or null).
+    func text(_ sql: String) async throws -> String? {
+        try await withStore { store in
+            let rows = try await store.client.query(PostgresQuery(unsafeSQL: sql))
+            for try await value in rows.decode(String?.self) { return value }
+            return nil
+        }
     }
 
     /// Drops the schema (topics stay on the memory broker until it restarts).
