@@ -168,6 +168,9 @@ public enum DispatchAction: Sendable, Equatable {
     case mutualAidRequested(caseID: UUID, zones: [String])
     /// How a case ended (follows its `phaseChanged` to `resolved`).
     case resolution(caseID: UUID, resolution: Resolution)
+    /// What the crew reported when it left a child whose referral is pending: stored with the case
+    /// (which stays open) so that a worker taking the zone over closes it so once decided.
+    case crewResolution(caseID: UUID, resolution: Resolution)
     /// Follow-up for a person left without help tonight (refused, not found, no bed).
     case followUp(caseID: UUID, resolution: Resolution)
     case notify(caseID: UUID, authority: Authority)
@@ -185,6 +188,7 @@ public enum DispatchAction: Sendable, Equatable {
         case .phaseChanged(let caseID, _, _, _), .bedHeld(let caseID, _, _, _, _),
             .bedReleased(let caseID, _, _, _, _), .bedOccupied(let caseID, _, _, _), .escalated(let caseID, _),
             .mutualAidRequested(let caseID, _), .resolution(let caseID, _), .followUp(let caseID, _),
+            .crewResolution(let caseID, _),
             .notify(let caseID, _):
             caseID
         case .aid(let message): message.caseID

@@ -829,6 +829,7 @@ public struct ZoneDispatcher: Sendable {
                 return move(
                     .awaitingResolution,
                     "unit \(unitID) left as \(resolution.rawValue); the case waits for its referral's decision")
+                    + [.crewResolution(caseID: caseID, resolution: resolution)]
             }
             if let resolution = update.resolution {
                 return finish(
@@ -1040,12 +1041,15 @@ public struct RestoredCase: Sendable {
     public var claimedBy: String?
     /// A child's referral not decided yet (the case does not close).
     public var referralPending: Bool
+    /// The crew's resolution of a child's case waiting for its referral's decision.
+    public var crewResolution: Resolution?
 
     public init(
         triaged: TriagedCase, status: CaseStatus, unitID: String?, holds: [BedHold],
         decisions: Int,
-        claimedBy: String? = nil, referralPending: Bool = false
+        claimedBy: String? = nil, referralPending: Bool = false, crewResolution: Resolution? = nil
     ) {
+        self.crewResolution = crewResolution
         self.referralPending = referralPending
         self.triaged = triaged
         self.status = status
@@ -1090,7 +1094,8 @@ extension ZoneDispatcher {
                 triaged: restored.triaged, x: x, y: y, skills: SkillMask(restored.triaged.triage.requiredSkills),
                 preferred: SkillMask(restored.triaged.triage.preferredSkills), phase: phase,
                 decisions: restored.decisions, holds: [], escalated: false, claimedBy: restored.claimedBy,
-                referralPending: restored.referralPending)
+                referralPending: restored.referralPending,
+                crewResolution: phase == .awaitingResolution ? restored.crewResolution : nil)
             if case .queued = phase { waiting.append(caseID) }
             mayNeedBed.insert(caseID)
             for hold in restored.holds {

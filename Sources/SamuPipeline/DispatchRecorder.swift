@@ -120,6 +120,9 @@ struct DispatchRecorder {
                     event.append("reason", .string(detail))
                     outcome(.object(event), zone: zone)
                 }
+            case .crewResolution(let caseID, let resolution):
+                // Kept with the open case (its status says it is not over).
+                write.cases[caseID]?.resolution = resolution
             case .resolution(let caseID, let resolution):
                 write.cases[caseID]?.resolution = resolution
                 if write.cases[caseID] == nil {

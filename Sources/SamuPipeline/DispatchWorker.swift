@@ -215,7 +215,8 @@ public final class DispatchWorker: Service {
                 cases: state.cases.map {
                     RestoredCase(
                         triaged: $0.triaged, status: $0.status, unitID: $0.unitID, holds: $0.holds,
-                        decisions: $0.decisions, claimedBy: $0.claimedBy, referralPending: $0.referralPending)
+                        decisions: $0.decisions, claimedBy: $0.claimedBy, referralPending: $0.referralPending,
+                        crewResolution: $0.crewResolution)
                 }, exchanges: exchanges[zoneID] ?? [], at: now)
             restoredCases += state.cases.count
             zones.dispatchers[zoneID] = zone

@@ -15,6 +15,9 @@ extension SamuStore {
         public var claimedBy: String?
         /// A child's referral not decided yet.
         public var referralPending: Bool
+        /// What the crew reported when it left a child whose referral was pending (the case closes
+        /// so once the referral is decided).
+        public var crewResolution: Resolution? = nil
     }
 
     /// What a worker needs to take a zone over.
@@ -115,7 +118,8 @@ extension SamuStore {
                            from bed_ledger l where l.case_id = c.case_id order by l.shelter_id, l.entry_id desc
                        ) h where h.action = \(BedLedgerAction.hold.rawValue)), '[]'),
                    coalesce(k.claimant, ''),
-                   exists (select 1 from referrals x where x.case_id = c.case_id and x.status <> \(ReferralStatus.decided.rawValue))
+                   exists (select 1 from referrals x where x.case_id = c.case_id and x.status <> \(ReferralStatus.decided.rawValue)),
+                   coalesce(c.resolution, '')
             from cases c
             join reports r on r.report_id = c.report_id
             \(unescaped: Self.claimJoin(case: "c.case_id"))
@@ -123,12 +127,12 @@ extension SamuStore {
             """, logger: logger)
         for try await (
             caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, holdsText,
-            claimant, referralPending
+            claimant, referralPending, crewResolution
         )
             in caseRows.decode(
                 (
                     UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String,
-                    Bool
+                    Bool, String
                 )
                 .self)
         {
@@ -146,7 +150,7 @@ extension SamuStore {
                     triaged: triaged, status: status, unitID: unitID.isEmpty ? nil : unitID,
                     holds: Self.holds(from: holdsText),
                     decisions: Int(decisions), claimedBy: claimant.isEmpty ? nil : claimant,
-                    referralPending: referralPending))
+                    referralPending: referralPending, crewResolution: Resolution(rawValue: crewResolution)))
         }
         return states
     }

@@ -72,6 +72,19 @@ struct ScenarioTests {
         #expect(world.dispatcher.assignment(of: "u1") == nil)
         #expect(!left.contains { if case .resolution = $0 { true } else { false } })
         #expect(world.dispatcher.beds(at: "minors", .minors)! == (4, 0, 1))
+        #expect(left.contains(.crewResolution(caseID: child.caseID, resolution: .sheltered)), "kept with the case")
+        // A worker that takes the zone over meanwhile remembers what the crew reported.
+        var takeover = ZoneDispatcher(zone: "rabat")
+        takeover.restore(
+            units: [], shelters: [],
+            cases: [
+                RestoredCase(
+                    triaged: child, status: .awaitingResolution, unitID: nil, holds: [], decisions: 1,
+                    referralPending: true, crewResolution: .sheltered)
+            ], at: world.time)
+        #expect(
+            takeover.referralDecided(child.caseID, at: world.time).contains(
+                .resolution(caseID: child.caseID, resolution: .sheltered)))
         let early = world.command(child.caseID, .close(.sheltered), reason: "done")
         #expect(early.rejections == ["a child's case closes once its referral is decided"])
         #expect(world.dispatcher.phase(of: child.caseID) == .awaitingResolution)

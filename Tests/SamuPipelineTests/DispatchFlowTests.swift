@@ -403,6 +403,51 @@ struct DispatchFlowTests {
         try await harness.cleanUp()
     }
 
+    @Test(
+        "a child's case waiting for its referral remembers the crew's resolution across a worker restart, and closes so once decided"
+    )
+    func childWaitsAcrossRestart() async throws {
+        try await harness.prepare()
+        let child = UUID()
+        let childCase = DerivedID.caseID(forReport: child)
+        try await harness.withWorker { _ in
+            try await harness.produce([
+                unit("rabat-u1", 1, "available", at: 0.5, 0, skills: ["child_protection"]),
+                report(child, category: "child_street_situation", age: 10, at: 1),
+            ])
+            try await waitFor("the child's case assigned") {
+                try await text("select unit_id from cases where case_id = '\(childCase)'") == "rabat-u1"
+            }
+            try await harness.produce([
+                unit("rabat-u1", 2, "on_scene", at: 1, 0, caseID: childCase),
+                unit("rabat-u1", 3, "available", at: 1, 0, caseID: childCase, resolution: "sheltered"),
+            ])
+            try await waitFor("the case waiting for its referral, with the crew's resolution kept") {
+                try await text(
+                    "select status || ' ' || coalesce(resolution, '-') from cases where case_id = '\(childCase)'")
+                    == "awaiting_resolution sheltered"
+            }
+        }
+        // Another worker (a restart) decides the referral: the case closes as the crew reported.
+        try await harness.withWorker { _ in
+            try await harness.produce([
+                harness.event(
+                    .commands, zone: zone, version: 2,
+                    [
+                        ("case_id", .string(childCase.lowercased)), ("command", "decide_referral"),
+                        ("operator_id", "nadia"), ("operator_role", "child_protection"), ("reason", "his aunt"),
+                        ("decision", "family_reunification"), ("issued_at", "2026-01-15T03:00:00Z"),
+                    ])
+            ])
+            try await waitFor("the child's case closed once decided, after the restart") {
+                try await text(
+                    "select status || ' ' || coalesce(resolution, '-') from cases where case_id = '\(childCase)'")
+                    == "resolved sheltered"
+            }
+        }
+        try await harness.cleanUp()
+    }
+
     @Test("a console claim survives a worker restart: the new worker refuses another operator's action")
     func claimSurvivesRestart() async throws {
         try await harness.prepare()
