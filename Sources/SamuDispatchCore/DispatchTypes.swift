@@ -174,6 +174,8 @@ public enum DispatchAction: Sendable, Equatable {
     /// Follow-up for a person left without help tonight (refused, not found, no bed).
     case followUp(caseID: UUID, resolution: Resolution)
     case notify(caseID: UUID, authority: Authority)
+    /// A child's referral passed its deadline unacknowledged: escalated to the zone's supervisors.
+    case referralLate(caseID: UUID, destination: ReferralDestination, dueAt: Date)
     /// An input that could not be applied, and why (stale version, unknown case, illegal move).
     case rejected(reason: String)
     /// A mutual-aid message to send to another area's worker (through the outbox).
@@ -188,7 +190,7 @@ public enum DispatchAction: Sendable, Equatable {
         case .phaseChanged(let caseID, _, _, _), .bedHeld(let caseID, _, _, _, _),
             .bedReleased(let caseID, _, _, _, _), .bedOccupied(let caseID, _, _, _), .escalated(let caseID, _),
             .mutualAidRequested(let caseID, _), .resolution(let caseID, _), .followUp(let caseID, _),
-            .crewResolution(let caseID, _),
+            .crewResolution(let caseID, _), .referralLate(let caseID, _, _),
             .notify(let caseID, _):
             caseID
         case .aid(let message): message.caseID

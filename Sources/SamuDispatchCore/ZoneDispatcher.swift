@@ -101,6 +101,9 @@ public struct ZoneDispatcher: Sendable {
     var mayNeedBed: Set<UUID> = []
     /// Reference latitude of the local flat-earth projection.
     var referenceLatitude: Double?
+    /// Children's referrals not yet acknowledged by the receiving body, with their deadlines
+    /// (monotonic): at its deadline one escalates to the zone's supervisors, once.
+    var referralDeadlines: [UUID: (due: Duration, destination: ReferralDestination)] = [:]
     /// Requester side: the mutual-aid request of each waiting case that asked a neighbour area.
     var aidRequests: [UUID: AidRequest] = [:]
     /// Lender side: units offered or lent to other areas' cases, by request.
@@ -195,6 +198,11 @@ public struct ZoneDispatcher: Sendable {
             triaged: triaged, x: x, y: y, skills: SkillMask(triaged.triage.requiredSkills),
             preferred: SkillMask(triaged.triage.preferredSkills), phase: .queued(since: time.monotonic), decisions: 0,
             holds: [], escalated: false, referralPending: triaged.triage.referral != nil)
+        if let referral = triaged.triage.referral {
+            referralDeadlines[triaged.caseID] = (
+                time.monotonic + .seconds(referral.deadlineMinutes * 60), referral.destination
+            )
+        }
         let decided = dispatch(triaged.caseID, kind: .assign, excluding: nil, at: time, from: .triaged)
         if triaged.triage.notify.isEmpty { return decided }
         return triaged.triage.notify.sorted().map { DispatchAction.notify(caseID: triaged.caseID, authority: $0) }
@@ -426,9 +434,30 @@ public struct ZoneDispatcher: Sendable {
             actions.append(.mutualAidRequested(caseID: caseID, zones: configuration.neighbours))
             actions += askForAid(caseID, at: time)
         }
+        actions += lateReferrals(at: time)
         actions += aidTimers(at: time)
         actions += settle(at: time)
         return actions
+    }
+
+    /// Referrals past their deadline and still unacknowledged: each escalates once.
+    mutating func lateReferrals(at time: DispatchInstant) -> [DispatchAction] {
+        if referralDeadlines.isEmpty { return [] }
+        let late = referralDeadlines.filter { $0.value.due <= time.monotonic }.keys.sorted {
+            $0.orderKey < $1.orderKey
+        }
+        return late.compactMap { caseID in
+            guard let (due, destination) = referralDeadlines.removeValue(forKey: caseID) else { return nil }
+            let overdue = time.monotonic - due
+            let dueAt = time.wall.addingTimeInterval(
+                -(Double(overdue.components.seconds) + Double(overdue.components.attoseconds) * 1e-18))
+            return .referralLate(caseID: caseID, destination: destination, dueAt: dueAt)
+        }
+    }
+
+    /// The receiving body acknowledged a child's referral: it can no longer be late.
+    public mutating func referralAcknowledged(_ caseID: UUID) {
+        referralDeadlines[caseID] = nil
     }
 
     /// Serves the waiting cases with the units that became free and gives beds to active cases
@@ -851,6 +880,7 @@ public struct ZoneDispatcher: Sendable {
     /// The receiving body decided a child's referral: the case may close now, and does if its crew
     /// already left with a resolution.
     public mutating func referralDecided(_ caseID: UUID, at time: DispatchInstant) -> [DispatchAction] {
+        referralDeadlines[caseID] = nil
         guard var state = cases[caseID], state.referralPending else { return [] }
         state.referralPending = false
         cases[caseID] = state
@@ -867,6 +897,9 @@ public struct ZoneDispatcher: Sendable {
             units[unit].assignment = nil
         }
         removeFromWaiting(caseID)
+        // A cancelled case's referral is no longer this dispatcher's to watch (a restored zone has
+        // open cases only).
+        referralDeadlines[caseID] = nil
         var actions: [DispatchAction] = [
             .phaseChanged(caseID: caseID, from: state.phase.status, to: phase.status, detail: detail)
         ]
@@ -1043,12 +1076,17 @@ public struct RestoredCase: Sendable {
     public var referralPending: Bool
     /// The crew's resolution of a child's case waiting for its referral's decision.
     public var crewResolution: Resolution?
+    /// When the child's referral is due to be acknowledged, if it is still open and was not
+    /// escalated yet (a past deadline escalates at the first tick).
+    public var referralDue: Date?
 
     public init(
         triaged: TriagedCase, status: CaseStatus, unitID: String?, holds: [BedHold],
         decisions: Int,
-        claimedBy: String? = nil, referralPending: Bool = false, crewResolution: Resolution? = nil
+        claimedBy: String? = nil, referralPending: Bool = false, crewResolution: Resolution? = nil,
+        referralDue: Date? = nil
     ) {
+        self.referralDue = referralDue
         self.crewResolution = crewResolution
         self.referralPending = referralPending
         self.triaged = triaged
@@ -1098,6 +1136,10 @@ extension ZoneDispatcher {
                 crewResolution: phase == .awaitingResolution ? restored.crewResolution : nil)
             if case .queued = phase { waiting.append(caseID) }
             mayNeedBed.insert(caseID)
+            if let due = restored.referralDue, let destination = restored.triaged.triage.referral?.destination {
+                let left = max(0, due.timeIntervalSince(time.wall))
+                referralDeadlines[caseID] = (time.monotonic + .milliseconds(Int64(left * 1000)), destination)
+            }
             for hold in restored.holds {
                 guard let shelter = shelterIndex[hold.shelterID], shelters[shelter].free(hold.bed) >= hold.beds else {
                     continue

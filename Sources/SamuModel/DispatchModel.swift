@@ -89,12 +89,17 @@ public enum TimelineEntryKind: String, Sendable, CaseIterable, Codable {
     case followUpTaken = "follow_up_taken"
     /// The case's follow-up task was done (by whom, with what note).
     case followUpDone = "follow_up_done"
+    /// A re-visit found the person refusing help again, or not at all: the task comes back the
+    /// next night (``VisitOutcome``).
+    case followUpVisit = "follow_up_visit"
     /// A child-protection referral was opened (to whom, due when).
     case referralOpened = "referral_opened"
     /// The receiving body acknowledged the referral.
     case referralAcknowledged = "referral_acknowledged"
     /// The receiving body decided (what, with what note).
     case referralDecided = "referral_decided"
+    /// The referral passed its deadline unacknowledged: escalated to the zone's supervisors.
+    case referralLate = "referral_late"
     /// A shelter declined the person (which shelter, why); samu looks for another bed.
     case shelterDeclined = "shelter_declined"
     /// A mutual-aid message this area's worker sent about the case (request, offer, accept,
@@ -173,6 +178,22 @@ public enum MoroccoTime {
         return String(
             format: "%04d-%02d-%02d %02d:%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0,
             parts.minute ?? 0)
+    }
+}
+
+/// What a follow-up's visit found (`samu.commands.v1` version 3, `visit_outcome`).
+public enum VisitOutcome: String, Sendable, CaseIterable, Codable {
+    /// The task is done: the person was helped, or there is nothing more to do (the note says).
+    case done
+    /// The person refused help again: the re-visit comes back the next night, one more refusal.
+    case helpRefused = "help_refused"
+    /// Nobody was found: the re-visit comes back the next night.
+    case personNotFound = "person_not_found"
+
+    /// When the task comes back after a visit that ended this way at `time` (nil: it is done):
+    /// the next night's round, 20:00 in Morocco, like the first re-visit.
+    public func nextVisit(after time: Date) -> Date? {
+        self == .done ? nil : FollowUpTask.next(hour: 20, after: time)
     }
 }
 
@@ -317,8 +338,9 @@ public struct OperatorCommand: Sendable, Equatable {
         case recordStep(SocialStep)
         /// Case work: the sender takes the case's follow-up task.
         case takeFollowUp
-        /// Case work: the case's follow-up task is done; the reason is its note.
-        case completeFollowUp
+        /// Case work: a visit or follow-up was made; the reason is its note. Done, the task ends;
+        /// the person refusing again or not found, it comes back the next night.
+        case completeFollowUp(VisitOutcome)
         /// Case work: the receiving body has the child's referral.
         case acknowledgeReferral
         /// Case work: the receiving body's decision for the child; the reason is its note.

@@ -155,7 +155,9 @@ public struct InboundDecoder: Sendable {
                 }
                 action = .recordStep(step)
             case "take_follow_up": action = .takeFollowUp
-            case "complete_follow_up": action = .completeFollowUp
+            case "complete_follow_up":
+                let outcome = document["visit_outcome"]?.stringValue.flatMap(VisitOutcome.init(rawValue:))
+                action = .completeFollowUp(outcome ?? .done)
             case "acknowledge_referral": action = .acknowledgeReferral
             case "decide_referral":
                 guard let decision = document["decision"]?.stringValue.flatMap(ReferralDecision.init(rawValue:)) else {

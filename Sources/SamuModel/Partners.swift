@@ -42,7 +42,9 @@ public struct Commune: Sendable, Equatable {
     }
 }
 
-/// The communes of each zone (`seeds/demo/communes.json`), used to coarsen a case's position.
+/// The communes of each zone, used to coarsen a case's position for partners: the statistics
+/// office's (`seeds/hcp/communes.json`, an array of rows with `hcp_code` and `centroid`), or a
+/// file of the older shape (`{"communes": [{"code": …, "centroid": …}]}`).
 public struct CommuneDirectory: Sendable {
     public let communes: [Commune]
     private let byZone: [String: [Commune]]
@@ -54,15 +56,25 @@ public struct CommuneDirectory: Sendable {
 
     public static func load(_ url: URL) throws(ReferenceFileError) -> CommuneDirectory {
         let json = try loadJSONFile(url)
-        guard case .array(let rows)? = json["communes"] else {
-            throw ReferenceFileError(file: url.path, message: "expected a 'communes' array")
+        let rows: [JSONValue]
+        switch json {
+        case .array(let array): rows = array
+        case .object: rows = json["communes"]?.arrayValue ?? []
+        default: rows = []
+        }
+        if rows.isEmpty {
+            throw ReferenceFileError(file: url.path, message: "expected an array of communes (or a 'communes' array)")
         }
         var communes: [Commune] = []
+        communes.reserveCapacity(rows.count)
         for row in rows {
-            guard let code = row["code"]?.stringValue, let zone = row["zone"]?.stringValue,
+            guard let code = row["hcp_code"]?.stringValue ?? row["code"]?.stringValue,
+                let zone = row["zone"]?.stringValue,
                 let latitude = row["centroid"]?["lat"]?.doubleValue,
                 let longitude = row["centroid"]?["lon"]?.doubleValue
-            else { throw ReferenceFileError(file: url.path, message: "a commune needs code, zone and centroid") }
+            else {
+                throw ReferenceFileError(file: url.path, message: "a commune needs a code, a zone and a centroid")
+            }
             communes.append(
                 Commune(
                     code: code, zone: zone, nameArabic: row["name_ar"]?.stringValue ?? "",

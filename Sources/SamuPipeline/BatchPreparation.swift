@@ -151,9 +151,14 @@ extension DispatchWorker {
             case .command(let command) where command.action.isCaseWork:
                 let applied = recordCaseWork(command, eventID: event.eventID, recorder: &recorder, at: now.wall)
                 // A decided referral may let a waiting child's case close.
-                if applied, case .decideReferral = command.action {
+                switch command.action {
+                case .decideReferral where applied:
                     actions = zone.referralDecided(command.caseID, at: now)
-                } else {
+                case .acknowledgeReferral where applied:
+                    // Acknowledged: it can no longer be late.
+                    zone.referralAcknowledged(command.caseID)
+                    actions = []
+                default:
                     actions = []
                 }
             case .command(let command):
@@ -251,9 +256,16 @@ extension DispatchWorker {
             detail.append(("note", .string(command.reason)))
         case .takeFollowUp:
             kind = .followUpTaken
-        case .completeFollowUp:
-            kind = .followUpDone
+        case .completeFollowUp(let outcome):
             detail.append(("note", .string(command.reason)))
+            if let next = outcome.nextVisit(after: time) {
+                // Refused again or not found: the task comes back the next night.
+                kind = .followUpVisit
+                detail.append(("visit_outcome", .string(outcome.rawValue)))
+                detail.append(("next_due", .string(RFC3339.format(next))))
+            } else {
+                kind = .followUpDone
+            }
         case .acknowledgeReferral:
             kind = .referralAcknowledged
         case .decideReferral(let decision):

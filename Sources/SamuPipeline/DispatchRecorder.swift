@@ -179,6 +179,19 @@ struct DispatchRecorder {
                 var event = base("case.notification", caseID: caseID, zone: zone, at: time, id: id)
                 event.append("authority", .string(authority.rawValue))
                 outcome(.object(event), zone: zone)
+            case .referralLate(let caseID, let destination, let dueAt):
+                // The timeline entry and the referral's `escalated_at`, written only while the
+                // referral is still open (case work's path), and an outcome for the supervisors.
+                let detail: JSONValue = [
+                    "destination": .string(destination.rawValue), "due_at": .string(RFC3339.format(dueAt)),
+                    "escalated_to": "supervisors",
+                ]
+                write.caseWork.append((caseID, .referralLate, actor, detail, time))
+                var event = base("case.referral_late", caseID: caseID, zone: zone, at: time, id: id, version: 3)
+                event.append("destination", .string(destination.rawValue))
+                event.append("due_at", .string(RFC3339.format(dueAt)))
+                event.append("reason", .string("the child's referral was not acknowledged by its deadline"))
+                outcome(.object(event), zone: zone)
             case .aid(let message):
                 // Through the outbox: sent if and only if the state change that made it commits.
                 write.outbox.append(

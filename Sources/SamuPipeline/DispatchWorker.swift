@@ -216,7 +216,7 @@ public final class DispatchWorker: Service {
                     RestoredCase(
                         triaged: $0.triaged, status: $0.status, unitID: $0.unitID, holds: $0.holds,
                         decisions: $0.decisions, claimedBy: $0.claimedBy, referralPending: $0.referralPending,
-                        crewResolution: $0.crewResolution)
+                        crewResolution: $0.crewResolution, referralDue: $0.referralDue)
                 }, exchanges: exchanges[zoneID] ?? [], at: now)
             restoredCases += state.cases.count
             zones.dispatchers[zoneID] = zone

@@ -107,6 +107,10 @@ public struct Board: Encodable, Sendable, Equatable {
         /// `due_at` in Morocco's time, for the page.
         public var due_local: String
         public var assignee: String?
+        /// Visits made that found the person refusing again or not at all.
+        public var visits: Int
+        /// Times help was refused: the case's own refusal and the re-visits'.
+        public var refusals: Int
     }
 
     public struct Referral: Encodable, Sendable, Equatable {
@@ -118,6 +122,8 @@ public struct Board: Encodable, Sendable, Equatable {
         public var due_at: Date
         public var due_local: String
         public var late: Bool
+        /// When the worker escalated it to the zone's supervisors (unacknowledged at its deadline).
+        public var escalated_at: Date?
     }
 
     public struct CommandResult: Encodable, Sendable, Equatable {
@@ -191,6 +197,10 @@ public struct CaseDetail: Encodable, Sendable {
         public var done_at: Date?
         public var done_by: String?
         public var note: String?
+        /// Visits made that found the person refusing again or not at all.
+        public var visits: Int
+        /// Times help was refused: the case's own refusal and the re-visits'.
+        public var refusals: Int
     }
 
     public var case_id: String
@@ -214,6 +224,7 @@ public struct CaseDetail: Encodable, Sendable {
         public var due_at: Date
         public var due_local: String
         public var late: Bool
+        public var escalated_at: Date?
         public var acknowledged_at: Date?
         public var acknowledged_by: String?
         public var decided_at: Date?
@@ -285,18 +296,18 @@ public struct BoardRepository: StoreRepository {
     func referrals(zones: [String], now: Date) async throws -> [Board.Referral] {
         let rows = try await client.query(
             """
-            select case_id, zone, destination, status, opened_at, due_at from referrals
+            select case_id, zone, destination, status, opened_at, due_at, escalated_at from referrals
             where zone = any(\(zones)) and status <> \(ReferralStatus.decided.rawValue) order by due_at, case_id limit 200
             """, logger: logger)
         var referrals: [Board.Referral] = []
-        for try await (caseID, zone, destination, status, opened, due) in rows.decode(
-            (UUID, String, String, String, Date, Date).self)
+        for try await (caseID, zone, destination, status, opened, due, escalated) in rows.decode(
+            (UUID, String, String, String, Date, Date, Date?).self)
         {
             referrals.append(
                 Board.Referral(
                     case_id: caseID.lowercased, zone: zone, destination: destination, status: status, opened_at: opened,
                     due_at: due, due_local: MoroccoTime.format(due),
-                    late: status == ReferralStatus.open.rawValue && due < now))
+                    late: status == ReferralStatus.open.rawValue && due < now, escalated_at: escalated))
         }
         return referrals
     }
@@ -304,17 +315,18 @@ public struct BoardRepository: StoreRepository {
     func followUps(zones: [String]) async throws -> [Board.FollowUp] {
         let rows = try await client.query(
             """
-            select case_id, zone, kind, resolution, due_at, assignee from follow_ups
+            select case_id, zone, kind, resolution, due_at, assignee, visits, refusals from follow_ups
             where zone = any(\(zones)) and done_at is null order by due_at, case_id limit 200
             """, logger: logger)
         var tasks: [Board.FollowUp] = []
-        for try await (caseID, zone, kind, resolution, due, assignee) in rows.decode(
-            (UUID, String, String, String, Date, String?).self)
+        for try await (caseID, zone, kind, resolution, due, assignee, visits, refusals) in rows.decode(
+            (UUID, String, String, String, Date, String?, Int32, Int32).self)
         {
             tasks.append(
                 Board.FollowUp(
                     case_id: caseID.lowercased, zone: zone, kind: kind, resolution: resolution, due_at: due,
-                    due_local: MoroccoTime.format(due), assignee: assignee))
+                    due_local: MoroccoTime.format(due), assignee: assignee, visits: Int(visits),
+                    refusals: Int(refusals)))
         }
         return tasks
     }
@@ -506,27 +518,30 @@ public struct BoardRepository: StoreRepository {
         detail.social_path = CaseDetail.socialPath(detail.timeline)
         let tasks = try await client.query(
             """
-            select kind, resolution, created_at, due_at, assignee, done_at, done_by, note from follow_ups
-            where case_id = \(caseID)
+            select kind, resolution, created_at, due_at, assignee, done_at, done_by, note, visits, refusals
+            from follow_ups where case_id = \(caseID)
             """, logger: logger)
-        for try await row in tasks.decode((String, String, Date, Date, String?, Date?, String?, String?).self) {
+        for try await row in tasks.decode(
+            (String, String, Date, Date, String?, Date?, String?, String?, Int32, Int32).self)
+        {
             detail.follow_up = CaseDetail.FollowUp(
                 kind: row.0, resolution: row.1, created_at: row.2, due_at: row.3,
                 due_local: MoroccoTime.format(row.3), assignee: row.4, done_at: row.5,
-                done_by: row.6, note: row.7)
+                done_by: row.6, note: row.7, visits: Int(row.8), refusals: Int(row.9))
         }
         let referrals = try await client.query(
             """
             select destination, rule, status, opened_at, due_at, acknowledged_at, acknowledged_by, decided_at, decided_by,
-                   decision, note
+                   decision, note, escalated_at
             from referrals where case_id = \(caseID)
             """, logger: logger)
         for try await row in referrals.decode(
-            (String, String, String, Date, Date, Date?, String?, Date?, String?, String?, String?).self)
+            (String, String, String, Date, Date, Date?, String?, Date?, String?, String?, String?, Date?).self)
         {
             detail.referral = CaseDetail.Referral(
                 destination: row.0, rule: row.1, status: row.2, opened_at: row.3, due_at: row.4,
                 due_local: MoroccoTime.format(row.4), late: row.2 == ReferralStatus.open.rawValue && row.4 < Date(),
+                escalated_at: row.11,
                 acknowledged_at: row.5, acknowledged_by: row.6, decided_at: row.7, decided_by: row.8, decision: row.9,
                 note: row.10)
         }

@@ -698,6 +698,24 @@ public enum Migrations {
                 writeBatchV15,
                 pinSearchPaths,
             ]),
+        Migration(
+            version: 16, name: "re-visits that come back and count refusals; late referrals escalated",
+            statements: [
+                // A re-visit that finds the person refusing again (or not at all) comes back the
+                // next night: how many visits were made, how many times help was refused (the
+                // case's own refusal included).
+                """
+                alter table follow_ups
+                    add column visits int4 not null default 0 check (visits >= 0),
+                    add column refusals int4 not null default 0 check (refusals >= 0)
+                """,
+                "update follow_ups set refusals = 1 where resolution = 'help_refused'",
+                // When an unacknowledged referral was escalated to the zone's supervisors.
+                "alter table referrals add column escalated_at timestamptz",
+                "drop function samu_write_batch",
+                writeBatchV16,
+                pinSearchPaths,
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint
@@ -742,6 +760,11 @@ public enum Migrations {
     /// Migration 15's (`SQL/samu_write_batch.v15.sql`): version 14's with the beds of each ledger
     /// entry (`g_beds`) and shelters' profiles (`h_rows`).
     static let writeBatchV15 = sql("samu_write_batch.v15")
+
+    /// Migration 16's (`SQL/samu_write_batch.v16.sql`): version 15's with a follow-up's visits
+    /// (`follow_up_visit`: the task comes back the next night, refusals counted) and late referrals
+    /// (`referral_late`: the timeline entry and `referrals.escalated_at`).
+    static let writeBatchV16 = sql("samu_write_batch.v16")
 
     /// A SQL file of the package's `SQL/` folder.
     static func sql(_ name: String) -> String {

@@ -43,10 +43,13 @@ public struct DatabaseRoles: Sendable {
     /// Tables the worker inserts into and updates only these columns of (case work: a task taken
     /// and done, a referral acknowledged and decided).
     static let workerColumnUpdates: [(table: String, columns: [String])] = [
-        ("follow_ups", ["assignee", "done_at", "done_by", "note"]),
+        ("follow_ups", ["assignee", "done_at", "done_by", "note", "kind", "due_at", "visits", "refusals"]),
         (
             "referrals",
-            ["status", "acknowledged_at", "acknowledged_by", "decided_at", "decided_by", "decision", "note"]
+            [
+                "status", "acknowledged_at", "acknowledged_by", "decided_at", "decided_by", "decision", "note",
+                "escalated_at",
+            ]
         ),
     ]
     /// Append-only tables: the worker inserts and reads, never updates (an upsert that does

@@ -18,6 +18,8 @@ extension SamuStore {
         /// What the crew reported when it left a child whose referral was pending (the case closes
         /// so once the referral is decided).
         public var crewResolution: Resolution? = nil
+        /// When the child's referral is due, while it is open and not yet escalated.
+        public var referralDue: Date? = nil
     }
 
     /// What a worker needs to take a zone over.
@@ -119,7 +121,9 @@ extension SamuStore {
                        ) h where h.action = \(BedLedgerAction.hold.rawValue)), '[]'),
                    coalesce(k.claimant, ''),
                    exists (select 1 from referrals x where x.case_id = c.case_id and x.status <> \(ReferralStatus.decided.rawValue)),
-                   coalesce(c.resolution, '')
+                   coalesce(c.resolution, ''),
+                   (select x.due_at from referrals x where x.case_id = c.case_id
+                      and x.status = \(ReferralStatus.open.rawValue) and x.escalated_at is null)
             from cases c
             join reports r on r.report_id = c.report_id
             \(unescaped: Self.claimJoin(case: "c.case_id"))
@@ -127,12 +131,12 @@ extension SamuStore {
             """, logger: logger)
         for try await (
             caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, holdsText,
-            claimant, referralPending, crewResolution
+            claimant, referralPending, crewResolution, referralDue
         )
             in caseRows.decode(
                 (
                     UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String,
-                    Bool, String
+                    Bool, String, Date?
                 )
                 .self)
         {
@@ -150,7 +154,8 @@ extension SamuStore {
                     triaged: triaged, status: status, unitID: unitID.isEmpty ? nil : unitID,
                     holds: Self.holds(from: holdsText),
                     decisions: Int(decisions), claimedBy: claimant.isEmpty ? nil : claimant,
-                    referralPending: referralPending, crewResolution: Resolution(rawValue: crewResolution)))
+                    referralPending: referralPending, crewResolution: Resolution(rawValue: crewResolution),
+                    referralDue: referralDue))
         }
         return states
     }

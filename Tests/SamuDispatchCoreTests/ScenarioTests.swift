@@ -101,6 +101,67 @@ struct ScenarioTests {
         #expect(world.dispatcher.phase(of: adult.caseID) == nil)
     }
 
+    @Test(
+        "a child's referral not acknowledged by its deadline escalates once; an acknowledged one never does; a takeover escalates a past deadline at once and a future one on time"
+    )
+    func lateReferral() throws {
+        var world = World()
+        world.unit("u1", at: 1, 0, skills: [.childProtection])
+        world.unit("u2", at: 2, 0, skills: [.childProtection])
+        func child() -> TriagedCase {
+            World.triaged(
+                priority: .p1, skills: [.childProtection], bed: .minors,
+                referral: ReferralPlan(destination: .prosecutor, deadlineMinutes: 60, rule: "referral-child-danger"))
+        }
+        func late(_ actions: [DispatchAction]) -> [(UUID, ReferralDestination, Date)] {
+            actions.compactMap {
+                if case .referralLate(let caseID, let destination, let due) = $0 {
+                    (caseID, destination, due)
+                } else {
+                    nil
+                }
+            }
+        }
+        let unanswered = child()
+        let acknowledged = child()
+        world.submit(unanswered)
+        world.submit(acknowledged)
+        let due = world.time.wall.addingTimeInterval(3600)
+        #expect(late(world.advance(.seconds(3599))).isEmpty, "not before its deadline")
+        world.dispatcher.referralAcknowledged(acknowledged.caseID)
+        let escalated = late(world.advance(.seconds(5)))
+        #expect(escalated.count == 1)
+        #expect(escalated.first?.0 == unanswered.caseID)
+        #expect(escalated.first?.1 == .prosecutor)
+        #expect(
+            abs((escalated.first?.2 ?? .distantPast).timeIntervalSince(due)) < 0.01, "its deadline, not the tick's time"
+        )
+        #expect(late(world.advance(.seconds(3600))).isEmpty, "once only")
+        // A decided referral no longer escalates either.
+        let decided = child()
+        world.submit(decided)
+        _ = world.dispatcher.referralDecided(decided.caseID, at: world.time)
+        #expect(late(world.advance(.seconds(7200))).isEmpty)
+        // A worker taking the zone over: a deadline already past escalates at the first tick, a
+        // future one when it comes.
+        var takeover = World()
+        let past = child()
+        let future = child()
+        takeover.dispatcher.restore(
+            units: [], shelters: [],
+            cases: [
+                RestoredCase(
+                    triaged: past, status: .queued, unitID: nil, holds: [], decisions: 1, referralPending: true,
+                    referralDue: takeover.time.wall.addingTimeInterval(-600)),
+                RestoredCase(
+                    triaged: future, status: .queued, unitID: nil, holds: [], decisions: 1, referralPending: true,
+                    referralDue: takeover.time.wall.addingTimeInterval(900)),
+            ], at: takeover.time)
+        #expect(late(takeover.advance(.seconds(1))).map(\.0) == [past.caseID])
+        #expect(late(takeover.advance(.seconds(898))).isEmpty)
+        #expect(late(takeover.advance(.seconds(2))).map(\.0) == [future.caseID])
+    }
+
     @Test("a preferred language can outweigh a short extra distance")
     func preferredSkill() {
         var world = World()

@@ -1,5 +1,6 @@
 import Foundation
 import SamuModel
+import SamuTestSupport
 import Testing
 
 @Suite("Follow-up tasks: what a case that ended without help leaves, and when it is due")
@@ -20,6 +21,34 @@ struct FollowUpTests {
             #expect(task.kind == .revisit)
             #expect(task.due == (try date(due)), "\(resolution) at \(ended)")
         }
+    }
+
+    @Test("a visit that finds the person refusing again or gone comes back the next night; a done one ends the task")
+    func visitOutcome() throws {
+        let visit = try date("2026-01-16T21:40:00+01:00")
+        #expect(VisitOutcome.helpRefused.nextVisit(after: visit) == (try date("2026-01-17T20:00:00+01:00")))
+        #expect(VisitOutcome.personNotFound.nextVisit(after: visit) == (try date("2026-01-17T20:00:00+01:00")))
+        #expect(VisitOutcome.done.nextVisit(after: visit) == nil)
+        // Decoded from a command: absent means done (a version 2 producer), an unknown value is refused.
+        let catalog = try Repository.catalog()
+        let decoder = InboundDecoder(catalog: catalog, zones: nil)
+        func command(_ extra: String, version: Int = 3) -> [UInt8] {
+            Array(
+                """
+                {"schema_version":\(version),"event_id":"5d1e2f30-7b53-4a4f-8e66-8f2b3c4d5e6f","zone":"rabat",
+                "case_id":"7c5b1c1e-2f1d-5e3a-9b8c-1d2e3f4a5b6c","command":"complete_follow_up","operator_id":"op",
+                "reason":"encore","issued_at":"2026-01-16T21:40:00Z"\(extra)}
+                """.utf8)
+        }
+        func action(_ bytes: [UInt8]) -> OperatorCommand.Action? {
+            let result = decoder.decode(topic: catalog.name(.commands), key: Array("rabat".utf8), value: bytes)
+            guard case .success(let decoded) = result, case .command(let command) = decoded.event else { return nil }
+            return command.action
+        }
+        #expect(action(command(#","visit_outcome":"help_refused""#)) == .completeFollowUp(.helpRefused))
+        #expect(action(command("", version: 2)) == .completeFollowUp(.done))
+        #expect(action(command(#","visit_outcome":"gone""#)) == nil)
+        #expect(action(command(#","visit_outcome":"done""#, version: 2)) == nil, "version 2 has no visit_outcome")
     }
 
     @Test("a night without a bed: a day team's follow-up at the next 09:00")

@@ -186,7 +186,7 @@ struct ConsoleBrowserTests {
     }
 
     @Test(
-        "a refusal leaves a re-visit on the board; a social worker opens the closed case, records a diagnosis, takes the task and marks it done"
+        "a refusal leaves a re-visit on the board; a social worker opens the closed case, records a diagnosis, takes the task, meets a second refusal (the task comes back, counted), then marks it done"
     )
     func followUpOfAClosedCase() async throws {
         try await harness.prepare()
@@ -250,13 +250,33 @@ struct ConsoleBrowserTests {
                 try await page.waitFor(
                     "[...document.querySelectorAll('#detail-path li[data-step=\"diagnosis\"][data-recorded=\"true\"]')].some(li => li.textContent.includes('Khouribga'))"
                 )
-                // Taken, then done the next night: the task leaves the board.
+                // Taken; the next night he refuses again: the task comes back for the night after,
+                // untaken, and the case counts two refusals.
+                try await page.evaluate("document.getElementById('act-take-follow-up').click(); true")
+                try await page.waitFor(
+                    "state.board.follow_ups.some(t => t.case_id === '\(caseID)' && t.assignee === 'hind')")
+                try await page.evaluate(
+                    """
+                    document.getElementById('act-reason').value = 'refuses again, took a blanket';
+                    document.getElementById('act-visit-outcome').value = 'help_refused';
+                    document.getElementById('act-complete-follow-up').click(); true
+                    """)
+                try await page.waitFor(
+                    "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"][data-refusals=\"2\"]') !== null && state.board.follow_ups.some(t => t.case_id === '\(caseID)' && !t.assignee)"
+                )
+                try await page.waitFor(
+                    "document.getElementById('detail-follow-up').dataset.refusals === '2' && document.getElementById('detail-follow-up').dataset.done === 'false'"
+                )
+                let refusedText = try await page.evaluate("document.getElementById('detail-follow-up').textContent")
+                #expect(refusedText.stringValue?.contains("2") == true, "\(refusedText)")
+                // Taken again, then done: the task leaves the board.
                 try await page.evaluate("document.getElementById('act-take-follow-up').click(); true")
                 try await page.waitFor(
                     "state.board.follow_ups.some(t => t.case_id === '\(caseID)' && t.assignee === 'hind')")
                 try await page.evaluate(
                     """
                     document.getElementById('act-reason').value = 'seen at 21:10, accepted to come to the shelter';
+                    document.getElementById('act-visit-outcome').value = 'done';
                     document.getElementById('act-complete-follow-up').click(); true
                     """)
                 try await page.waitFor("document.getElementById('detail-follow-up').dataset.done === 'true'")

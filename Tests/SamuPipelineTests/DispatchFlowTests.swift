@@ -448,6 +448,100 @@ struct DispatchFlowTests {
         try await harness.cleanUp()
     }
 
+    @Test(
+        "a child's referral unacknowledged past its deadline escalates to supervisors once, across restarts; a re-visit that meets a refusal comes back the next night and counts it"
+    )
+    func lateReferralAndRevisits() async throws {
+        try await harness.prepare()
+        let child = UUID()
+        let childCase = DerivedID.caseID(forReport: child)
+        let adult = UUID()
+        let adultCase = DerivedID.caseID(forReport: adult)
+        func visit(_ outcome: String?) -> KafkaRecord {
+            var fields: [(String, JSONValue)] = [
+                ("case_id", .string(adultCase.lowercased)), ("command", "complete_follow_up"),
+                ("operator_id", "op-karim"), ("reason", "second night"), ("issued_at", "2026-01-16T21:40:00Z"),
+            ]
+            if let outcome { fields.append(("visit_outcome", .string(outcome))) }
+            return harness.event(.commands, zone: zone, version: outcome == nil ? 2 : 3, fields)
+        }
+        try await harness.withWorker { _ in
+            try await harness.produce([
+                unit("rabat-u1", 1, "available", at: 0.5, 0, skills: ["child_protection"]),
+                unit("rabat-u2", 1, "available", at: 3, 0),
+                report(child, category: "child_street_situation", age: 11, at: 1),
+                report(adult, category: "homeless_adult", age: 58, at: 2),
+            ])
+            try await waitFor("the child's referral and the adult's case") {
+                let referral = try await text("select status from referrals where case_id = '\(childCase)'")
+                let cases = try await scalar("select count(*) from cases where case_id = '\(adultCase)'")
+                return referral == "open" && cases == 1
+            }
+            try await harness.produce([
+                command(adultCase, "close", resolution: "help_refused", reason: "refuses the shelter")
+            ])
+            try await waitFor("the adult's re-visit task") {
+                try await scalar("select refusals from follow_ups where case_id = '\(adultCase)'") == 1
+            }
+        }
+        // The referral's deadline passes while no worker runs (a crash, a long restart).
+        _ = try await scalar(
+            "update referrals set due_at = now() - interval '5 minutes' where case_id = '\(childCase)'")
+        try await harness.withWorker { _ in
+            try await waitFor("the late referral escalated by the worker that took the zone over") {
+                try await scalar(
+                    "select count(*) from referrals where case_id = '\(childCase)' and escalated_at is not null") == 1
+            }
+            // The re-visit: the person refuses again, then the next night is not there; then helped.
+            try await harness.produce([visit("help_refused")])
+            try await waitFor("the re-visit back for the next night, a second refusal counted") {
+                try await text(
+                    "select visits || ' ' || refusals || ' ' || (done_at is null) || ' ' || (due_at > now()) from follow_ups where case_id = '\(adultCase)'"
+                ) == "1 2 true true"
+            }
+            #expect(
+                try await text(
+                    "select to_char(due_at at time zone 'Africa/Casablanca', 'HH24:MI') from follow_ups where case_id = '\(adultCase)'"
+                ) == "20:00")
+            try await harness.produce([visit("person_not_found"), visit(nil)])
+            try await waitFor("the task done at last") {
+                try await scalar(
+                    "select count(*) from follow_ups where case_id = '\(adultCase)' and done_at is not null") == 1
+            }
+            #expect(
+                try await text("select visits || ' ' || refusals from follow_ups where case_id = '\(adultCase)'")
+                    == "2 2")
+        }
+        // Another restart: the referral, already escalated, is not escalated again.
+        try await harness.withWorker { _ in
+            try await harness.produce([report(UUID(), category: "homeless_adult", age: 40, at: 2)])
+            try await waitFor("a later case, so the restarted worker has ticked") {
+                try await scalar("select count(*) from cases") == 3
+            }
+            try await Task.sleep(for: .seconds(2))
+        }
+        #expect(
+            try await scalar(
+                "select count(*) from case_timeline where case_id = '\(childCase)' and status = 'referral_late'") == 1)
+        #expect(
+            try await scalar(
+                "select count(*) from case_timeline where case_id = '\(adultCase)' and status = 'follow_up_visit'")
+                == 2)
+        let outcomes = try await KafkaTopicReader.readAll(
+            topic: harness.catalog.name(.outcomes), client: harness.configuration.kafka, logger: harness.logger)
+        let schema = TopicDecoder(definition: harness.catalog.definition(.outcomes))
+        let late = outcomes.compactMap { message -> JSONValue? in
+            guard case .success(let document) = schema.document(value: message.value),
+                document["type"]?.stringValue == "case.referral_late"
+            else { return nil }
+            return document
+        }
+        #expect(late.count == 1, "one case.referral_late outcome, valid under the topic's schema")
+        #expect(late.first?["case_id"]?.stringValue == childCase.lowercased)
+        #expect(late.first?["destination"]?.stringValue != nil)
+        try await harness.cleanUp()
+    }
+
     @Test("a console claim survives a worker restart: the new worker refuses another operator's action")
     func claimSurvivesRestart() async throws {
         try await harness.prepare()

@@ -28,6 +28,9 @@ const UI = {
     complete_follow_up: "Suivi fait", follow_ups: "Suivis et re-visites", no_follow_ups: "Aucun suivi en attente.",
     due: "Échéance", assignee: "Pris par", kind: "Type", overdue: "en retard", follow_up_none: "Aucune tâche de suivi.",
     follow_up_done: "Fait", task_revisit: "re-visite de nuit", task_follow_up: "suivi de jour",
+    visit_done: "Fait : aide apportée ou rien de plus à faire", visit_help_refused: "Refuse encore : re-visite demain soir",
+    visit_person_not_found: "Personne introuvable : re-visite demain soir", refusals: "Refus",
+    refused_times: "aide refusée {n} fois", visits: "visites sans suite", escalated: "transmis aux superviseurs à",
     step_reception: "Accueil", step_listening: "Écoute", step_diagnosis: "Diagnostic",
     step_orientation: "Orientation", step_follow_up: "Suivi", derived: "d'après l'historique",
     referrals: "Signalements de protection de l'enfance", no_referrals: "Aucun signalement en attente.",
@@ -66,6 +69,9 @@ const UI = {
     complete_follow_up: "أُنجزت المتابعة", follow_ups: "المتابعات والزيارات المتجددة", no_follow_ups: "لا توجد متابعات معلقة.",
     due: "الأجل", assignee: "المكلف", kind: "النوع", overdue: "متأخرة", follow_up_none: "لا توجد مهمة متابعة.",
     follow_up_done: "أُنجزت", task_revisit: "زيارة ليلية متجددة", task_follow_up: "متابعة نهارية",
+    visit_done: "أُنجزت: قُدمت المساعدة أو لا شيء آخر", visit_help_refused: "رفض مجددا: زيارة مساء الغد",
+    visit_person_not_found: "لم يُعثر على الشخص: زيارة مساء الغد", refusals: "الرفض",
+    refused_times: "رُفضت المساعدة {n} مرات", visits: "زيارات دون نتيجة", escalated: "أُحيلت على المشرفين على الساعة",
     step_reception: "الاستقبال", step_listening: "الإنصات", step_diagnosis: "التشخيص",
     step_orientation: "التوجيه", step_follow_up: "التتبع", derived: "من السجل",
     referrals: "إحالات حماية الطفولة", no_referrals: "لا توجد إحالات معلقة.",
@@ -82,6 +88,7 @@ const UI = {
 };
 
 const STEPS = ["reception", "listening", "diagnosis", "orientation", "follow_up"];
+const VISIT_OUTCOMES = ["done", "help_refused", "person_not_found"];
 const DECISIONS = ["family_reunification", "child_protection_centre", "social_welfare_institution", "foster_care",
   "medical_care", "no_protection_measure"];
 
@@ -194,7 +201,8 @@ async function start() {
   $("act-close").addEventListener("click", () => send("close", { resolution: $("act-resolution").value }));
   $("act-record-step").addEventListener("click", () => send("record_step", { step: $("act-step").value }));
   $("act-take-follow-up").addEventListener("click", () => send("take_follow_up"));
-  $("act-complete-follow-up").addEventListener("click", () => send("complete_follow_up"));
+  $("act-complete-follow-up").addEventListener("click", () =>
+    send("complete_follow_up", { visit_outcome: $("act-visit-outcome").value }));
   $("act-acknowledge").addEventListener("click", () => send("acknowledge_referral"));
   $("act-decide").addEventListener("click", () => send("decide_referral", { decision: $("act-decision").value }));
   $("act-cancel").addEventListener("click", () => send("cancel"));
@@ -268,6 +276,9 @@ function fillResolutions() {
   const step = $("act-step").value;
   $("act-step").replaceChildren(...STEPS.map((code) => el("option", { value: code, text: t("step_" + code) })));
   if (step) $("act-step").value = step;
+  const outcome = $("act-visit-outcome").value;
+  $("act-visit-outcome").replaceChildren(...VISIT_OUTCOMES.map((code) => el("option", { value: code, text: t("visit_" + code) })));
+  if (outcome) $("act-visit-outcome").value = outcome;
   const decision = $("act-decision").value;
   $("act-decision").replaceChildren(...DECISIONS.map((code) => el("option", { value: code, text: t("dec_" + code) })));
   if (decision) $("act-decision").value = decision;
@@ -426,10 +437,12 @@ function renderReferrals() {
   const rows = (state.board.referrals || []).map((referral) => {
     referral.late = referral.late || (referral.status === "open" && Date.parse(referral.due_at) < Date.now());
     const row = el("tr", { "data-case-id": referral.case_id, "data-status": referral.status,
-      "data-late": String(referral.late), class: referral.late ? "overdue" : "" },
+      "data-late": String(referral.late), "data-escalated": String(Boolean(referral.escalated_at)),
+      class: referral.late ? "overdue" : "" },
       el("td", { text: referral.case_id.slice(0, 8) }), el("td", { text: t("dest_" + referral.destination) }),
       el("td", { text: t("rstatus_" + referral.status) }),
-      el("td", { text: referral.due_local + (referral.late ? ` (${t("late")})` : "") }));
+      el("td", { text: referral.due_local + (referral.late ? ` (${t("late")})` : "")
+        + (referral.escalated_at ? ` — ${t("escalated")} ${when(referral.escalated_at)}` : "") }));
     row.addEventListener("click", () => select(referral.case_id));
     return row;
   });
@@ -441,15 +454,17 @@ function renderReferrals() {
 function renderFollowUps() {
   const rows = (state.board.follow_ups || []).map((task) => {
     const late = Date.parse(task.due_at) < Date.now();
-    const row = el("tr", { "data-case-id": task.case_id, "data-kind": task.kind, class: late ? "overdue" : "" },
+    const row = el("tr", { "data-case-id": task.case_id, "data-kind": task.kind, "data-refusals": String(task.refusals),
+      class: late ? "overdue" : "" },
       el("td", { text: task.case_id.slice(0, 8) }), el("td", { text: t("task_" + task.kind) }),
       el("td", { text: task.due_local + (late ? ` (${t("overdue")})` : "") }),
-      el("td", { text: task.assignee || "—" }));
+      el("td", { text: task.assignee || "—" }),
+      el("td", { text: task.refusals > 0 ? String(task.refusals) : "—", class: task.refusals > 1 ? "repeated" : "" }));
     row.addEventListener("click", () => select(task.case_id));
     return row;
   });
-  if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: "4", class: "meta", text: t("no_follow_ups") })));
-  table($("follow-ups"), [t("case"), t("kind"), t("due"), t("assignee")], rows);
+  if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: "5", class: "meta", text: t("no_follow_ups") })));
+  table($("follow-ups"), [t("case"), t("kind"), t("due"), t("assignee"), t("refusals")], rows);
 }
 
 function renderUnits() {
@@ -581,10 +596,12 @@ function renderDetail() {
   const referralNode = $("detail-referral");
   referralNode.dataset.status = referral ? referral.status : "";
   referralNode.dataset.late = referral ? String(referral.late) : "false";
+  referralNode.dataset.escalated = referral ? String(Boolean(referral.escalated_at)) : "false";
   referralNode.className = "claim" + (referral && referral.late ? " overdue" : "");
   referralNode.textContent = !referral ? t("referral_none")
     : `${t("referral")}: ${t("dest_" + referral.destination)} — ${t("rstatus_" + referral.status)} — ${t("due")}: ${referral.due_local}`
       + (referral.late ? ` (${t("late")})` : "")
+      + (referral.escalated_at ? ` — ${t("escalated")} ${when(referral.escalated_at)}` : "")
       + (referral.acknowledged_by ? ` — ${referral.acknowledged_by}` : "")
       + (referral.decision ? ` — ${t("dec_" + referral.decision)}${referral.note ? ": " + referral.note : ""}` : "");
   // Case work: a step of the social path for any case; the follow-up task of a closed one.
@@ -593,11 +610,16 @@ function renderDetail() {
   $("act-record-step").disabled = !detail || !dispatches;
   $("act-take-follow-up").disabled = !taskOpen || task.assignee === state.me.account.id || !dispatches;
   $("act-complete-follow-up").disabled = !taskOpen || !dispatches;
+  $("act-visit-outcome").disabled = !taskOpen || !dispatches;
   const followUp = $("detail-follow-up");
   followUp.dataset.kind = task ? task.kind : "";
   followUp.dataset.done = task && task.done_at ? "true" : "false";
+  followUp.dataset.refusals = task ? String(task.refusals) : "0";
+  followUp.className = "claim" + (task && task.refusals > 1 ? " repeated" : "");
   followUp.textContent = !task ? t("follow_up_none")
     : `${t("task_" + task.kind)} — ${t("due")}: ${task.due_local} — ${t("assignee")}: ${task.assignee || "—"}`
+      + (task.refusals > 0 ? ` — ${t("refused_times").replace("{n}", task.refusals)}` : "")
+      + (task.visits > 0 ? ` — ${t("visits")}: ${task.visits}` : "")
       + (task.done_at ? ` — ${t("follow_up_done")} ${when(task.done_at)} (${task.done_by})${task.note ? ": " + task.note : ""}` : "");
   if (!detail) return;
   $("detail-path").replaceChildren(...(detail.social_path || []).map((step) =>

@@ -23,6 +23,7 @@ struct CaseCommandController: Sendable {
         var resolution: String?
         var step: String?
         var decision: String?
+        var visit_outcome: String?
         var reason: String?
     }
 
@@ -36,6 +37,7 @@ struct CaseCommandController: Sendable {
         var resolution: String?
         var step: String?
         var decision: String?
+        var visit_outcome: String?
         var operator_id: String
         var operator_role: String
         var reason: String
@@ -108,13 +110,17 @@ struct CaseCommandController: Sendable {
             }
         }
         let reason = (asked.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        // Version 3: what a follow-up's visit found (done unless said otherwise).
+        let visitOutcome =
+            asked.command == "complete_follow_up" ? asked.visit_outcome.flatMap { $0.isEmpty ? nil : $0 } : nil
         let event = CommandEvent(
-            schema_version: caseWork ? 2 : 1,
+            schema_version: visitOutcome != nil ? 3 : caseWork ? 2 : 1,
             event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
             unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
             resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
             step: caseWork ? asked.step.flatMap { $0.isEmpty ? nil : $0 } : nil,
             decision: caseWork ? asked.decision.flatMap { $0.isEmpty ? nil : $0 } : nil,
+            visit_outcome: visitOutcome,
             operator_id: session.account.id, operator_role: session.account.role.rawValue,
             reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
             issued_at: ISO8601DateFormatter().string(from: Date()))
