@@ -240,7 +240,18 @@ public struct ZoneDispatcher: Sendable {
             // Lent (or offered) to another area's case: its worker hears of it from here.
             actions += lentUnitReported(index, requestID: requestID, update: update, at: time)
         } else if let caseID = units[index].assignment {
-            actions += advance(caseID, unit: index, with: update, at: time)
+            if let reported = update.caseID, reported != caseID {
+                // About another case than the unit's (an action made offline, sent after the case
+                // was reassigned or closed): the unit's status and position stand, the case is
+                // left alone.
+                actions.append(
+                    .rejected(
+                        reason:
+                            "unit \(update.unitID) reports case \(reported.lowercased) but is assigned \(caseID.lowercased)"
+                    ))
+            } else {
+                actions += advance(caseID, unit: index, with: update, at: time)
+            }
         } else if let reported = update.caseID, update.status == .enRoute || update.status == .onScene {
             actions.append(
                 .rejected(reason: "unit \(update.unitID) reports case \(reported.lowercased) it was not given"))
@@ -842,13 +853,15 @@ public struct ZoneDispatcher: Sendable {
             return phase.status == from
                 ? [] : [.phaseChanged(caseID: caseID, from: from, to: phase.status, detail: detail)]
         }
+        // The crew's note, when it sent one, goes with what it reported.
+        let noted = update.note.map { " (crew's note: \($0))" } ?? ""
         switch update.status {
         case .enRoute:
-            return move(.enRoute(unitID: unitID), "unit \(unitID) acknowledged")
+            return move(.enRoute(unitID: unitID), "unit \(unitID) acknowledged" + noted)
         case .onScene:
-            return move(.onScene(unitID: unitID), "unit \(unitID) on scene")
+            return move(.onScene(unitID: unitID), "unit \(unitID) on scene" + noted)
         case .transporting:
-            return move(.transporting(unitID: unitID), "unit \(unitID) transporting")
+            return move(.transporting(unitID: unitID), "unit \(unitID) transporting" + noted)
         case .available, .returning, .offDuty:
             if let resolution = update.resolution, state.referralPending {
                 // The crew's part is done; the child's case waits for the referral's decision (a
@@ -862,7 +875,8 @@ public struct ZoneDispatcher: Sendable {
             }
             if let resolution = update.resolution {
                 return finish(
-                    caseID, as: .resolved(resolution), detail: "closed by unit \(unitID) as \(resolution.rawValue)")
+                    caseID, as: .resolved(resolution),
+                    detail: "closed by unit \(unitID) as \(resolution.rawValue)" + noted)
             }
             units[unit].assignment = nil
             switch state.phase {

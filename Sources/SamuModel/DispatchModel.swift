@@ -139,6 +139,8 @@ public enum Resolution: String, Sendable, CaseIterable, Codable {
     case helpRefused = "help_refused"
     case personNotFound = "person_not_found"
     case noBedTonight = "no_bed_tonight"
+    /// The crew found the person dead (the police and the prosecutor take over; no bed).
+    case deceased
 
     /// Resolutions that leave a person without help tonight: they open a follow-up task and count
     /// as unmet demand.
@@ -262,11 +264,14 @@ public struct UnitUpdate: Sendable, Equatable {
     /// How the crew closed the case, when it reports one.
     public var resolution: Resolution?
     public var shelterID: String?
+    /// The crew's short note with the status (version 2 of `samu.units.v1`), for the timeline.
+    public var note: String?
 
     public init(
         unitID: String, version: Int64, status: UnitStatus, position: GeoPoint, skills: Set<CrewSkill>? = nil,
-        caseID: UUID? = nil, resolution: Resolution? = nil, shelterID: String? = nil
+        caseID: UUID? = nil, resolution: Resolution? = nil, shelterID: String? = nil, note: String? = nil
     ) {
+        self.note = note
         self.unitID = unitID
         self.version = version
         self.status = status

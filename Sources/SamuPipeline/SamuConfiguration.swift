@@ -73,7 +73,7 @@ public struct SamuConfiguration: Sendable {
             name: "SAMU_ZONES", defaultValue: "seeds/provinces.json",
             meaning: "the provinces and prefectures events may name; any other zone is refused (`unknown_zone`)"),
         .init(
-            name: "SAMU_COMMUNES", defaultValue: "seeds/demo/communes.json",
+            name: "SAMU_COMMUNES", defaultValue: "seeds/hcp/communes.json",
             meaning: "communes used to coarsen positions for partners"),
         .init(
             name: "SAMU_PARTNER_INTERVAL_MS", defaultValue: "10000",
@@ -283,7 +283,7 @@ public struct SamuConfiguration: Sendable {
             let keyring = try PseudonymKeyring.load(URL(fileURLWithPath: partnerKeysPath))
             guard
                 let communesURL = communesPath.map({ URL(fileURLWithPath: $0) })
-                    ?? RepositoryFiles.locate("seeds/demo/communes.json")
+                    ?? RepositoryFiles.locate("seeds/hcp/communes.json")
             else { throw Invalid(variable: "SAMU_COMMUNES", message: "no communes file found") }
             let feed = PartnerFeed.Configuration(
                 partners: partners, communes: try CommuneDirectory.load(communesURL), keyring: keyring,

@@ -162,6 +162,47 @@ struct ScenarioTests {
         #expect(late(takeover.advance(.seconds(2))).map(\.0) == [future.caseID])
     }
 
+    @Test(
+        "a crew's action about another case than its own (made offline, sent after a reassignment) is refused and changes neither case"
+    )
+    func staleCrewAction() throws {
+        var world = World()
+        world.unit("u1", at: 1, 0)
+        world.unit("u2", at: 5, 0)
+        let first = World.triaged(priority: .p2)
+        world.submit(first)
+        #expect(world.dispatcher.assignment(of: "u1") == first.caseID)
+        // u1 goes on scene offline; meanwhile the operator gives the case to u2 and u1 gets another.
+        let reassigned = world.command(first.caseID, .reassign(unitID: "u2"), reason: "u1 silent")
+        #expect(reassigned.rejections.isEmpty)
+        let second = World.triaged(priority: .p2)
+        world.submit(second)
+        #expect(world.dispatcher.assignment(of: "u1") == second.caseID)
+        // The offline "resolved, sheltered" for the first case arrives now.
+        let late = world.unit("u1", at: 1, 0, status: .available, caseID: first.caseID, resolution: .sheltered)
+        #expect(
+            late.rejections == [
+                "unit u1 reports case \(first.caseID.lowercased) but is assigned \(second.caseID.lowercased)"
+            ])
+        #expect(world.dispatcher.phase(of: first.caseID)?.unitID == "u2", "the first case stays with u2")
+        #expect(world.dispatcher.assignment(of: "u1") == second.caseID, "u1 keeps its new case")
+        // Its own case's actions still apply, with the crew's note in the timeline's detail.
+        var update = UnitUpdate(
+            unitID: "u1", version: 99, status: .available, position: World.point(1, 0), caseID: second.caseID,
+            resolution: .deceased, note: "found dead under the bridge; police called")
+        update.skills = nil
+        let closed = world.record(world.dispatcher.apply(update, at: world.time))
+        #expect(closed.contains(.resolution(caseID: second.caseID, resolution: .deceased)))
+        #expect(
+            closed.contains {
+                if case .phaseChanged(_, _, .resolved, let detail) = $0 {
+                    detail.contains("police called")
+                } else {
+                    false
+                }
+            })
+    }
+
     @Test("a preferred language can outweigh a short extra distance")
     func preferredSkill() {
         var world = World()

