@@ -48,11 +48,17 @@ public struct Commune: Sendable, Equatable {
 public struct CommuneDirectory: Sendable {
     public let communes: [Commune]
     private let byZone: [String: [Commune]]
+    /// Each commune's boundary rings, when a boundaries file came with the communes.
+    private let rings: [String: [CommuneRing]]
 
-    public init(_ communes: [Commune]) {
+    public init(_ communes: [Commune], rings: [String: [CommuneRing]] = [:]) {
         self.communes = communes
         self.byZone = Dictionary(grouping: communes, by: \.zone)
+        self.rings = rings
     }
+
+    /// Whether boundaries were loaded (positions are then placed by containment).
+    public var hasBoundaries: Bool { !rings.isEmpty }
 
     public static func load(_ url: URL) throws(ReferenceFileError) -> CommuneDirectory {
         let json = try loadJSONFile(url)
@@ -85,7 +91,10 @@ public struct CommuneDirectory: Sendable {
         if Set(codes).count != codes.count {
             throw ReferenceFileError(file: url.path, message: "commune codes must be unique")
         }
-        return CommuneDirectory(communes)
+        // The statistics office's boundaries, beside the communes file when they are there.
+        let boundaries = url.deletingLastPathComponent().appendingPathComponent("commune-boundaries.json")
+        guard FileManager.default.fileExists(atPath: boundaries.path) else { return CommuneDirectory(communes) }
+        return CommuneDirectory(communes, rings: try CommuneRing.load(boundaries))
     }
 
     /// The commune a report names (ignoring case, accents and punctuation) or, failing that,
@@ -102,6 +111,18 @@ public struct CommuneDirectory: Sendable {
             }
         }
         guard let point else { return nil }
+        // The commune whose boundary holds the point; in several (a town ring inside its rural
+        // commune's: rings have no holes), the smallest. Outside all (a gap left by the
+        // simplification, a point at sea), the nearest centroid.
+        if !rings.isEmpty {
+            var best: (commune: Commune, area: Double)?
+            for commune in candidates {
+                for ring in rings[commune.code] ?? [] where ring.contains(point) {
+                    if best.map({ ring.area < $0.area }) ?? true { best = (commune, ring.area) }
+                }
+            }
+            if let best { return best.commune }
+        }
         return candidates.min {
             $0.centroid.haversineKilometres(to: point) < $1.centroid.haversineKilometres(to: point)
         }
@@ -112,6 +133,71 @@ public struct CommuneDirectory: Sendable {
             text.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil).unicodeScalars
                 .filter { CharacterSet.alphanumerics.contains($0) }
                 .map(Character.init))
+    }
+}
+
+/// One outer ring of a commune's boundary (`seeds/hcp/commune-boundaries.json`): longitudes and
+/// latitudes, with its bounding box and area (in square degrees, to compare rings).
+public struct CommuneRing: Sendable {
+    let longitudes: [Double]
+    let latitudes: [Double]
+    let minLon: Double, maxLon: Double, minLat: Double, maxLat: Double
+    let area: Double
+
+    init(points: [(lon: Double, lat: Double)]) {
+        longitudes = points.map(\.lon)
+        latitudes = points.map(\.lat)
+        minLon = longitudes.min() ?? 0
+        maxLon = longitudes.max() ?? 0
+        minLat = latitudes.min() ?? 0
+        maxLat = latitudes.max() ?? 0
+        var twice = 0.0
+        for index in points.indices {
+            let next = (index + 1) % points.count
+            twice += points[index].lon * points[next].lat - points[next].lon * points[index].lat
+        }
+        area = abs(twice) / 2
+    }
+
+    /// Whether the point is inside (ray casting; a point on the edge may go either way).
+    func contains(_ point: GeoPoint) -> Bool {
+        let x = point.longitude
+        let y = point.latitude
+        guard x >= minLon, x <= maxLon, y >= minLat, y <= maxLat else { return false }
+        var inside = false
+        var previous = longitudes.count - 1
+        for index in longitudes.indices {
+            let (xi, yi, xj, yj) = (longitudes[index], latitudes[index], longitudes[previous], latitudes[previous])
+            if (yi > y) != (yj > y), x < (xj - xi) * (y - yi) / (yj - yi) + xi { inside.toggle() }
+            previous = index
+        }
+        return inside
+    }
+
+    /// `{"communes": [{"hcp_code": …, "rings": [[[lon, lat], …], …]}]}`, by commune code.
+    static func load(_ url: URL) throws(ReferenceFileError) -> [String: [CommuneRing]] {
+        guard case .array(let rows)? = try loadJSONFile(url)["communes"] else {
+            throw ReferenceFileError(file: url.path, message: "expected a 'communes' array")
+        }
+        var rings: [String: [CommuneRing]] = [:]
+        for row in rows {
+            guard let code = row["hcp_code"]?.stringValue, case .array(let list)? = row["rings"] else {
+                throw ReferenceFileError(file: url.path, message: "a commune needs hcp_code and rings")
+            }
+            for ring in list {
+                let points = (ring.arrayValue ?? []).compactMap { pair -> (lon: Double, lat: Double)? in
+                    guard let values = pair.arrayValue, values.count == 2, let lon = values[0].doubleValue,
+                        let lat = values[1].doubleValue
+                    else { return nil }
+                    return (lon, lat)
+                }
+                guard points.count >= 3 else {
+                    throw ReferenceFileError(file: url.path, message: "a ring of \(code) has fewer than 3 points")
+                }
+                rings[code, default: []].append(CommuneRing(points: points))
+            }
+        }
+        return rings
     }
 }
 

@@ -13,9 +13,13 @@ public struct OperatorAccount: Sendable, Equatable, Codable {
         case supervisor
         /// A child-protection body (prosecutor's office, hospital unit, provincial committee).
         case childProtection = "child_protection"
+        /// A shelter's staff (or a network's): its beds and the people samu sends, nothing else.
+        case shelter
 
         /// Whether the account may send dispatch commands (claim, reassign, cancel, close…).
-        public var dispatches: Bool { self != .childProtection }
+        public var dispatches: Bool { self == .operator || self == .supervisor }
+        /// Whether the account reads the operators' board and cases (a shelter account does not).
+        public var readsBoard: Bool { self != .shelter }
         /// Whether the account may acknowledge and decide child-protection referrals.
         public var decidesReferrals: Bool { self == .childProtection || self == .supervisor }
     }
@@ -24,12 +28,15 @@ public struct OperatorAccount: Sendable, Equatable, Codable {
     public var displayName: String
     public var role: Role
     public var zones: [String]
+    /// The shelters a shelter account keeps (empty for other roles).
+    public var shelters: [String]
 
-    public init(id: String, displayName: String, role: Role, zones: [String]) {
+    public init(id: String, displayName: String, role: Role, zones: [String], shelters: [String] = []) {
         self.id = id
         self.displayName = displayName
         self.role = role
         self.zones = zones
+        self.shelters = shelters
     }
 
     enum CodingKeys: String, CodingKey {
@@ -37,6 +44,7 @@ public struct OperatorAccount: Sendable, Equatable, Codable {
         case displayName = "display_name"
         case role
         case zones
+        case shelters
     }
 
     public func mayAct(in zone: String) -> Bool { zones.contains(zone) }
@@ -79,10 +87,12 @@ public struct AccountRepository: StoreRepository {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query(
                 """
-                insert into operators (operator_id, display_name, role, zones, password_hash)
-                values (\(account.id), \(account.displayName), \(account.role.rawValue), \(account.zones), \(hash))
+                insert into operators (operator_id, display_name, role, zones, password_hash, shelters)
+                values (\(account.id), \(account.displayName), \(account.role.rawValue), \(account.zones), \(hash),
+                    \(account.shelters))
                 on conflict (operator_id) do update set display_name = excluded.display_name, role = excluded.role,
-                    zones = excluded.zones, password_hash = excluded.password_hash, disabled = false
+                    zones = excluded.zones, password_hash = excluded.password_hash, disabled = false,
+                    shelters = excluded.shelters
                 """, logger: logger)
             try await connection.query(
                 "delete from console_sessions where operator_id = \(account.id)", logger: logger)
@@ -91,12 +101,19 @@ public struct AccountRepository: StoreRepository {
 
     public func operatorAccounts() async throws -> [OperatorAccount] {
         let rows = try await client.query(
-            "select operator_id, display_name, role, zones from operators where not disabled order by operator_id",
+            """
+            select operator_id, display_name, role, zones, shelters from operators where not disabled
+            order by operator_id
+            """,
             logger: logger)
         var accounts: [OperatorAccount] = []
-        for try await (id, name, role, zones) in rows.decode((String, String, String, [String]).self) {
+        for try await (id, name, role, zones, shelters) in rows.decode(
+            (String, String, String, [String], [String]).self)
+        {
             accounts.append(
-                OperatorAccount(id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones))
+                OperatorAccount(
+                    id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones,
+                    shelters: shelters))
         }
         return accounts
     }
@@ -105,12 +122,16 @@ public struct AccountRepository: StoreRepository {
     public func credentials(operatorID: String) async throws -> (account: OperatorAccount, passwordHash: String)? {
         let rows = try await client.query(
             """
-            select operator_id, display_name, role, zones, password_hash from operators
+            select operator_id, display_name, role, zones, password_hash, shelters from operators
             where operator_id = \(operatorID) and not disabled
             """, logger: logger)
-        for try await (id, name, role, zones, hash) in rows.decode((String, String, String, [String], String).self) {
+        for try await (id, name, role, zones, hash, shelters) in rows.decode(
+            (String, String, String, [String], String, [String]).self)
+        {
             return (
-                OperatorAccount(id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones), hash
+                OperatorAccount(
+                    id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones,
+                    shelters: shelters), hash
             )
         }
         return nil
@@ -136,15 +157,15 @@ public struct AccountRepository: StoreRepository {
     )? {
         let rows = try await client.query(
             """
-            select o.operator_id, o.display_name, o.role, o.zones, s.csrf_token, s.expires_at
+            select o.operator_id, o.display_name, o.role, o.zones, s.csrf_token, s.expires_at, o.shelters
             from console_sessions s join operators o using (operator_id)
             where s.token_hash = \(tokenDigest) and s.expires_at > now() and not o.disabled
             """, logger: logger)
-        for try await (id, name, role, zones, csrf, expires) in rows.decode(
-            (String, String, String, [String], String, Date).self)
+        for try await (id, name, role, zones, csrf, expires, shelters) in rows.decode(
+            (String, String, String, [String], String, Date, [String]).self)
         {
             let account = OperatorAccount(
-                id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones)
+                id: id, displayName: name, role: .init(rawValue: role) ?? .operator, zones: zones, shelters: shelters)
             return (account, csrf, expires)
         }
         return nil

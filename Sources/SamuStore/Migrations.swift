@@ -716,6 +716,83 @@ public enum Migrations {
                 writeBatchV16,
                 pinSearchPaths,
             ]),
+        Migration(
+            version: 17, name: "crews' devices and shelters' accounts at the door",
+            statements: [
+                // A supervisor's one-time code for enrolling a unit's device (only its digest).
+                """
+                create table crew_enrolments (
+                    code_hash bytea primary key,
+                    unit_id text not null,
+                    zone text not null,
+                    created_by text not null,
+                    created_at timestamptz not null,
+                    expires_at timestamptz not null,
+                    used_at timestamptz
+                )
+                """,
+                // An enrolled device: its credential (a digest) is scoped to one unit, revocable.
+                """
+                create table crew_devices (
+                    device_id text primary key,
+                    token_hash bytea not null unique,
+                    unit_id text not null,
+                    zone text not null,
+                    enrolled_by text not null,
+                    enrolled_at timestamptz not null,
+                    last_seen_at timestamptz,
+                    revoked_at timestamptz,
+                    revoked_by text
+                )
+                """,
+                "create index crew_devices_by_unit on crew_devices (unit_id)",
+                // The crews' actions the console accepted, by the id the device made (a resent
+                // action is answered as before, never sent twice).
+                """
+                create table crew_actions (
+                    event_id uuid primary key,
+                    device_id text not null,
+                    unit_id text not null,
+                    action text not null,
+                    case_id uuid,
+                    accepted_at timestamptz not null
+                )
+                """,
+                // Shelter accounts keep the shelters listed here (a network keeps several).
+                "alter table operators add column shelters text[] not null default '{}'",
+                """
+                alter table operators drop constraint operators_role_check,
+                    add constraint operators_role_check \(oneOf(OperatorAccount.Role.self, column: "role"))
+                """,
+                // What the crew assigned to a case may read of its report: the place as the
+                // caller described it, the notes and the language; only while its unit has the
+                // case, and each read logged under the device.
+                """
+                create function samu_read_crew_case(p_case uuid, p_device text) returns jsonb
+                language plpgsql security definer as $$
+                declare
+                    found jsonb;
+                begin
+                    select jsonb_strip_nulls(jsonb_build_object(
+                               'place', r.payload->'location'->'description', 'commune', r.payload->'location'->'commune',
+                               'notes', r.payload->'notes', 'language', r.payload->'language',
+                               'person', r.payload->'person', 'factors', r.payload->'factors'))
+                    into found
+                    from crew_devices d
+                    join cases c on c.case_id = p_case and c.unit_id = d.unit_id and c.open
+                    join reports r on r.report_id = c.report_id
+                    where d.device_id = p_device and d.revoked_at is null;
+                    if found is null then
+                        return null;
+                    end if;
+                    insert into personal_data_reads (case_id, operator_id) values (p_case, 'device:' || p_device);
+                    return found;
+                end
+                $$
+                """,
+                "revoke execute on function samu_read_crew_case(uuid, text) from public",
+                pinSearchPaths,
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

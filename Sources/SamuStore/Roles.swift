@@ -72,7 +72,9 @@ public struct DatabaseRoles: Sendable {
         "personal_data_reads",
     ]
     /// What the console writes: its sessions and the intake's idempotency keys.
-    static let consoleWritable = ["console_sessions", "intake_requests"]
+    static let consoleWritable = [
+        "console_sessions", "intake_requests", "crew_enrolments", "crew_devices", "crew_actions",
+    ]
     /// Views only: each filters the partner's own rows and leaves out the publication time.
     static let partnerReadable = ["partner_outcomes", "partner_daily_aggregates"]
 
@@ -139,6 +141,7 @@ public struct DatabaseRoles: Sendable {
             "grant select on \(Self.consoleReadOnly.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(console)",
             "grant select, insert, update, delete on \(Self.consoleWritable.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(console)",
             "grant execute on function \(schema).samu_read_personal_data(uuid, text) to \(console)",
+            "grant execute on function \(schema).samu_read_crew_case(uuid, text) to \(console)",
         ]
         for partner in partners {
             let name = try identifier(Self.partnerRole(partner))

@@ -143,16 +143,27 @@ public final class ConsoleServer: Service {
                 credentialFailures: credentialFailures, logger: logger))
         let commands = CaseCommandController(
             repository: repository, producer: producer, catalog: catalog, areas: settings.areas, logger: logger)
+        let crewRepository = CrewRepository(store: store, logger: logger)
+        let crew = CrewController(
+            repository: crewRepository, producer: producer, catalog: catalog, areas: settings.areas, hub: hub,
+            credentialFailures: credentialFailures, logger: logger)
+        let devices = DeviceController(repository: crewRepository, logger: logger)
+        let shelters = ShelterController(
+            repository: crewRepository, producer: producer, catalog: catalog, areas: settings.areas, logger: logger)
         let router = Router(context: ConsoleRequestContext.self)
         router.add(middleware: SecurityHeaders())
         intake.addRoutes(to: router)
         assets.addRoutes(to: router)
         auth.addPublicRoutes(to: router)
+        // The crew app's door: its own bearer credentials, no session cookie.
+        crew.addRoutes(to: router)
         let api = router.group("api")
             .add(middleware: SessionMiddleware(accounts: accounts, credentialFailures: credentialFailures))
         auth.addRoutes(to: api)
         board.addRoutes(to: api)
         commands.addRoutes(to: api)
+        devices.addRoutes(to: api)
+        shelters.addRoutes(to: api)
         return router
     }
 }

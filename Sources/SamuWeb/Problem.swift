@@ -22,6 +22,7 @@ public struct Problem: HTTPResponseError, Sendable {
         case caseClosed = "case-closed"
         case noFollowUp = "no-open-follow-up"
         case noReferral = "no-pending-referral"
+        case staleAction = "stale-action"
         case brokerUnavailable = "broker-unavailable"
         case databaseUnavailable = "database-unavailable"
 
@@ -32,7 +33,7 @@ public struct Problem: HTTPResponseError, Sendable {
             case .notFound: .notFound
             case .invalidBody, .missingIdempotencyKey: .badRequest
             case .validation, .idempotencyKeyReused: .unprocessableContent
-            case .requestInProgress, .caseClosed, .noFollowUp, .noReferral: .conflict
+            case .requestInProgress, .caseClosed, .noFollowUp, .noReferral, .staleAction: .conflict
             case .rateLimited: .tooManyRequests
             case .unsupportedMediaType: .unsupportedMediaType
             case .payloadTooLarge: .contentTooLarge
@@ -55,6 +56,7 @@ public struct Problem: HTTPResponseError, Sendable {
             case .payloadTooLarge: "Body too large"
             case .csrf: "Missing or wrong CSRF token"
             case .caseClosed: "The case is closed"
+            case .staleAction: "The action is about a case the unit no longer has"
             case .noFollowUp: "The case has no open follow-up task"
             case .noReferral: "The case has no referral awaiting this step"
             case .brokerUnavailable: "The broker did not accept the report"

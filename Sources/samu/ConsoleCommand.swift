@@ -70,9 +70,12 @@ struct OperatorAccountCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "operator, supervisor (may also release another operator's claim) or child_protection (acknowledges and decides its provinces' child-protection referrals; no dispatch command)."
+            "operator, supervisor (may also release another operator's claim and enrol crews' devices), child_protection (acknowledges and decides its provinces' child-protection referrals; no dispatch command) or shelter (keeps the shelters of --shelters at /shelter: beds, admissions, declines)."
     )
     var role: String = "operator"
+
+    @Option(help: "With --role shelter: the shelters (ids) the account keeps, comma-separated.")
+    var shelters: String?
 
     @Option(help: "The name shown on the console.")
     var name: String?
@@ -83,7 +86,16 @@ struct OperatorAccountCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try Context.forCommand(label: "samu.accounts")
         guard let role = OperatorAccount.Role(rawValue: role) else {
-            throw ValidationError("--role must be operator, supervisor or child_protection")
+            throw ValidationError("--role must be operator, supervisor, child_protection or shelter")
+        }
+        let shelterList = (shelters ?? "").split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
+        guard (role == .shelter) == !shelterList.isEmpty else {
+            throw ValidationError("--shelters goes with --role shelter, and a shelter account needs at least one")
+        }
+        guard shelterList.allSatisfy({ $0.wholeMatch(of: /[a-z0-9][a-z0-9-]{0,63}/) != nil }) else {
+            throw ValidationError("a shelter id is lowercase letters, digits and hyphens")
         }
         let text =
             passwordFile == "-"
@@ -94,7 +106,8 @@ struct OperatorAccountCommand: AsyncParsableCommand {
         try await context.withStore { store in
             try await store.requireMigrated()
             try await requireKnownZones(zoneList, store: store, context: context)
-            let account = OperatorAccount(id: id, displayName: name ?? id, role: role, zones: zoneList)
+            let account = OperatorAccount(
+                id: id, displayName: name ?? id, role: role, zones: zoneList, shelters: shelterList)
             try await Accounts(store: store, logger: context.logger).saveOperator(account, password: password)
         }
         print("accounts: \(role.rawValue) \(id) can log in for \(zoneList.joined(separator: ", "))")

@@ -231,6 +231,19 @@ struct PartnerOutcomeTests {
             communes.commune(
                 zone: "casablanca-anfa", at: GeoPoint(latitude: 33.582, longitude: -7.69), named: "nowhere")?
                 .nameFrench == "Anfa")
+        // Placed by the boundaries: a point in Rabat's médina is in Rabat, although Touarga's
+        // centroid (the palace's commune, inside Rabat) is nearer; the palace is in Touarga.
+        #expect(communes.hasBoundaries)
+        #expect(
+            communes.commune(zone: "rabat", at: GeoPoint(latitude: 34.025, longitude: -6.835), named: nil)?.nameFrench
+                == "Rabat")
+        #expect(
+            communes.commune(zone: "rabat", at: GeoPoint(latitude: 34.007, longitude: -6.834), named: nil)?.nameFrench
+                == "Touarga")
+        #expect(
+            communes.commune(
+                zone: "casablanca-anfa", at: GeoPoint(latitude: 33.5935, longitude: -7.6187), named: nil)?.code
+                == "06.141.01.07")
         // Rabat is one commune for partners (its arrondissements are not told apart).
         #expect(
             communes.commune(zone: "rabat", at: GeoPoint(latitude: 33.95, longitude: -6.85), named: nil)?.nameFrench

@@ -9,6 +9,8 @@ SHA-256, and read without installing anything.
 
     python3 ops/data/hcp.py && python3 ops/data/centroids.py   # adds `centroid` (idempotent)
 
+ops/data/boundaries.py imports match() for the same rings.
+
 What is changed: latitudes are moved about 20 km south (see latitude()), which puts Morocco's
 northern and southern tips, Cap Spartel and Cap Ghir where they are to within about 1 km. A
 commune's centroid is the area-weighted centroid of its ring plus the rings of its delimited

@@ -18,6 +18,9 @@ const UI = {
     waiting_for_unit: "en attente d'une unité", waiting_for_bed: "sans lit", no_bed_tonight: "sans lit cette nuit (clôturés)",
     zone: "Zone", unit: "Unité", status: "Statut", last_position: "Dernière position", case: "Cas",
     shelter: "Centre", beds: "Lits (libres / réservés / occupés)", last_update: "Mise à jour",
+    stale: "compte périmé", devices: "Téléphones", enrol_device: "Enrôler un téléphone",
+    enrol_code: "Code à saisir sur le téléphone (valable 15 min, affiché une seule fois) : ", revoke: "Révoquer",
+    revoked: "révoqué", enrolled_at: "enrôlé le", seen_at: "vu",
     claimed_by: "Pris en charge par", not_claimed: "Personne ne l'a pris en charge.", you: "vous",
     sent: "Envoyé ; en attente du worker…", applied: "Appliqué.", rejected: "Refusé : ",
     ago: "il y a", live: "en direct", offline: "hors ligne", unit_none: "—", candidates: "candidats",
@@ -59,6 +62,9 @@ const UI = {
     waiting_for_unit: "في انتظار وحدة", waiting_for_bed: "بدون سرير", no_bed_tonight: "بدون سرير هذه الليلة (مغلقة)",
     zone: "المنطقة", unit: "الوحدة", status: "الحالة", last_position: "آخر موقع", case: "الحالة",
     shelter: "المركز", beds: "الأسرة (شاغرة / محجوزة / مشغولة)", last_update: "آخر تحديث",
+    stale: "عدد متقادم", devices: "الهواتف", enrol_device: "تسجيل هاتف",
+    enrol_code: "الرمز الذي يُدخل في الهاتف (صالح 15 دقيقة، يُعرض مرة واحدة): ", revoke: "إلغاء",
+    revoked: "ملغى", enrolled_at: "سُجل في", seen_at: "آخر ظهور",
     claimed_by: "يتولاها", not_claimed: "لم يتولها أحد بعد.", you: "أنت",
     sent: "أُرسل؛ في انتظار التطبيق…", applied: "طُبّق.", rejected: "رُفض: ",
     ago: "منذ", live: "مباشر", offline: "غير متصل", unit_none: "—", candidates: "المرشحون",
@@ -93,7 +99,7 @@ const DECISIONS = ["family_reunification", "child_protection_centre", "social_we
   "medical_care", "no_protection_measure"];
 
 const RESOLUTIONS = ["sheltered", "taken_to_hospital", "referred_child_protection", "referred_police",
-  "referred_family", "help_refused", "person_not_found", "no_bed_tonight"];
+  "referred_family", "help_refused", "person_not_found", "no_bed_tonight", "deceased"];
 
 const state = {
   lang: localStorage.getItem("samu.lang") || "fr",
@@ -470,11 +476,49 @@ function renderFollowUps() {
 function renderUnits() {
   // A unit's case as dispatch sees it (the unit's own report may not have caught up yet).
   const assigned = new Map(state.board.cases.filter((c) => c.unit_id).map((c) => [c.unit_id, c.case_id]));
-  table($("units"), [t("unit"), t("status"), t("case"), t("last_position")],
-    state.board.units.map((unit) => el("tr", { "data-unit-id": unit.unit_id },
-      el("td", { text: unit.unit_id }), el("td", { text: label("unit_status", unit.status) }),
-      el("td", { text: (assigned.get(unit.unit_id) || unit.case_id || "—").slice(0, 8) }),
-      el("td", { "data-reported-at": unit.reported_at, text: `${t("ago")} ${duration(since(unit.reported_at))}` }))));
+  const supervisor = state.me && state.me.account.role === "supervisor";
+  table($("units"), [t("unit"), t("status"), t("case"), t("last_position")].concat(supervisor ? [t("devices")] : []),
+    state.board.units.map((unit) => {
+      const cells = [
+        el("td", { text: unit.unit_id }), el("td", { text: label("unit_status", unit.status) }),
+        el("td", { text: (assigned.get(unit.unit_id) || unit.case_id || "—").slice(0, 8) }),
+        el("td", { "data-reported-at": unit.reported_at, text: `${t("ago")} ${duration(since(unit.reported_at))}` })];
+      if (supervisor) {
+        const button = el("button", { type: "button", class: "quiet", "data-enrol": unit.unit_id, text: t("devices") });
+        button.addEventListener("click", () => showDevices(unit.unit_id));
+        cells.push(el("td", {}, button));
+      }
+      return el("tr", { "data-unit-id": unit.unit_id }, ...cells);
+    }));
+}
+
+// A supervisor enrols a unit's phone (a one-time code, shown once) and revokes its devices.
+async function showDevices(unitID) {
+  const panel = $("devices");
+  panel.hidden = false;
+  panel.dataset.unitId = unitID;
+  const devices = await api(`/api/units/${unitID}/devices`);
+  const enrol = el("button", { type: "button", id: "device-enrol", text: t("enrol_device") });
+  enrol.addEventListener("click", async () => {
+    const made = await api(`/api/units/${unitID}/enrolments`, { method: "POST", body: {} });
+    $("device-code").dataset.code = made.code;
+    $("device-code").textContent = `${t("enrol_code")}${made.code} — ${location.origin}${made.link}`;
+  });
+  const rows = devices.map((device) => {
+    const revoke = el("button", { type: "button", class: "quiet", "data-revoke": device.device_id, text: t("revoke") });
+    revoke.disabled = Boolean(device.revoked_at);
+    revoke.addEventListener("click", async () => {
+      await api(`/api/devices/${device.device_id}/revoke`, { method: "POST", body: {} });
+      showDevices(unitID);
+    });
+    return el("li", { "data-device-id": device.device_id, "data-revoked": String(Boolean(device.revoked_at)) },
+      el("span", { text: `${device.device_id} — ${t("enrolled_at")} ${when(device.enrolled_at)}`
+        + (device.last_seen_at ? ` — ${t("seen_at")} ${when(device.last_seen_at)}` : "")
+        + (device.revoked_at ? ` — ${t("revoked")}` : "") + " " }), revoke);
+  });
+  $("device-list").replaceChildren(...rows);
+  $("device-title").textContent = `${t("devices")} — ${unitID}`;
+  $("device-actions").replaceChildren(enrol);
 }
 
 function renderShelters() {
@@ -482,9 +526,12 @@ function renderShelters() {
   for (const shelter of state.board.shelters) {
     const beds = shelter.beds.filter((bed) => bed.capacity > 0)
       .map((bed) => `${label("bed_type", bed.bed_type)} ${bed.free} / ${bed.held} / ${bed.occupied}`).join(" · ");
-    rows.push(el("tr", { "data-shelter-id": shelter.shelter_id },
+    // A count older than four hours may no longer be true: marked stale.
+    const stale = since(shelter.reported_at) > 4 * 3600;
+    rows.push(el("tr", { "data-shelter-id": shelter.shelter_id, "data-stale": String(stale), class: stale ? "overdue" : "" },
       el("td", { text: shelter.shelter_id }), el("td", { text: beds }), el("td", { text: takes(shelter.profile) }),
-      el("td", { "data-reported-at": shelter.reported_at, text: `${t("ago")} ${duration(since(shelter.reported_at))}` })));
+      el("td", { "data-reported-at": shelter.reported_at,
+        text: `${t("ago")} ${duration(since(shelter.reported_at))}` + (stale ? ` (${t("stale")})` : "") })));
   }
   table($("shelters"), [t("shelter"), t("beds"), t("takes"), t("last_update")], rows);
 }

@@ -19,6 +19,12 @@ struct AssetController: Sendable {
     func addRoutes(to router: Router<ConsoleRequestContext>) {
         router.get("/") { _, _ in asset("index.html") }
         router.get("/assets/{name}") { _, context in asset(context.parameters.get("name") ?? "") }
+        // The crew app (installable: its manifest and its service worker, whose scope is /crew)
+        // and the shelter page.
+        router.get("/crew") { _, _ in asset("crew.html") }
+        router.get("/crew-sw.js") { _, _ in asset("crew-sw.js") }
+        router.get("/crew/manifest.webmanifest") { _, _ in asset("crew.webmanifest") }
+        router.get("/shelter") { _, _ in asset("shelter.html") }
     }
 
     func asset(_ name: String) -> Response {
@@ -46,6 +52,7 @@ struct AssetController: Sendable {
                 case "css": "text/css; charset=utf-8"
                 case "svg": "image/svg+xml"
                 case "png": "image/png"
+                case "webmanifest": "application/manifest+json"
                 default: "application/octet-stream"
                 }
             assets[name] = Asset(bytes: Array(data), type: type)

@@ -32,11 +32,11 @@ final class BoardController: Sendable {
             JSONBody.response(try await self.repository.labelsWithVocabulary())
         }
         group.get("board") { request, context in
-            let zones = try await self.scope(request, try context.requireSession())
+            let zones = try await self.scope(request, try context.requireBoardSession())
             return JSONBody.response(try await self.repository.board(zones: zones))
         }
         group.get("events") { request, context in
-            let session = try context.requireSession()
+            let session = try context.requireBoardSession()
             let zones = try await self.scope(request, session)
             guard
                 self.streams.withLock({ streams -> Bool in
@@ -52,7 +52,7 @@ final class BoardController: Sendable {
             return self.events(session: session, zones: zones)
         }
         group.get("cases/{id}") { _, context in
-            let session = try context.requireSession()
+            let session = try context.requireBoardSession()
             guard
                 let detail = try await self.repository.detail(
                     caseID: try context.caseID(), zones: session.account.zones)
@@ -61,7 +61,7 @@ final class BoardController: Sendable {
         }
         // A case's personal data: one logged read each time (the page asks on the operator's click).
         group.get("cases/{id}/personal") { _, context in
-            let session = try context.requireSession()
+            let session = try context.requireBoardSession()
             guard
                 let text = try await self.repository.personalData(
                     caseID: try context.caseID(), operatorID: session.account.id)

@@ -60,7 +60,7 @@ struct CaseCommandController: Sendable {
 
     func addRoutes(to group: RouterGroup<ConsoleRequestContext>) {
         group.post("cases/{id}/commands") { request, context in
-            try await command(request, caseID: try context.caseID(), session: try context.requireSession())
+            try await command(request, caseID: try context.caseID(), session: try context.requireBoardSession())
         }
     }
 
@@ -114,7 +114,7 @@ struct CaseCommandController: Sendable {
         let visitOutcome =
             asked.command == "complete_follow_up" ? asked.visit_outcome.flatMap { $0.isEmpty ? nil : $0 } : nil
         let event = CommandEvent(
-            schema_version: visitOutcome != nil ? 3 : caseWork ? 2 : 1,
+            schema_version: visitOutcome != nil || asked.resolution == "deceased" ? 3 : caseWork ? 2 : 1,
             event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
             unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
             resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },

@@ -26,6 +26,15 @@ public struct ConsoleRequestContext: RequestContext, RemoteAddressRequestContext
         return session
     }
 
+    /// The session of a board route: any role but a shelter's (which keeps its shelters only).
+    func requireBoardSession() throws -> ConsoleSession {
+        let session = try requireSession()
+        guard session.account.role.readsBoard else {
+            throw Problem(.forbidden, "a shelter account keeps its shelters at /shelter, not the operators' board")
+        }
+        return session
+    }
+
     /// The `{id}` of a case route; a malformed id is answered like an unknown case.
     func caseID() throws -> UUID {
         guard let id = try? parameters.require("id", as: UUID.self) else {

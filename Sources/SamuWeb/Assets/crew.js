@@ -1,0 +1,411 @@
+"use strict";
+// samu's crew app: one unit's phone. Every action is kept in IndexedDB with an id made here, sent
+// in order when there is signal, and applied once by samu (the id is the event's); what is still
+// waiting is on screen. The credential is the device's own (enrolled by a supervisor's code).
+
+const WORDS = {
+  fr: {
+    enrol_title: "Enrôler ce téléphone", enrol_help: "Saisissez le code donné par le superviseur (valable 15 minutes).",
+    enrol: "Enrôler", enrolled: "Téléphone enrôlé pour l'unité ", bad_code: "Code inconnu, déjà utilisé ou expiré.",
+    no_case: "Aucune mission. Restez disponibles.", open_map: "Ouvrir dans la carte", acknowledge: "Reçu — en route",
+    on_scene: "Sur place", transporting: "En transport", resolution: "Issue", note: "Note (facultatif)",
+    resolve: "Clôturer la mission", available: "Disponible", unavailable: "Indisponible", end_shift: "Fin de service",
+    online: "en ligne", offline: "hors ligne", pending: "{n} action(s) en attente d'envoi",
+    refused: "Refusé : ", revoked: "Ce téléphone n'est plus enrôlé. Demandez un nouveau code au superviseur.",
+    new_case: "Nouvelle mission : ", waited: "attend depuis {m} min", away: "à {d} km, direction {b}",
+    needs: "Compétences : ", bed: "Lit réservé : ", confidential: "adresse confidentielle — ne la communiquez à personne",
+    changes: "Nouveau depuis votre dernière lecture", unit: "Unité ", status: "Statut : ", priority: "Priorité ",
+    none: "aucune", beds_n: "{n} lit(s) ", at: " à ",
+  },
+  ar: {
+    enrol_title: "تسجيل هذا الهاتف", enrol_help: "أدخلوا الرمز الذي سلمه المشرف (صالح 15 دقيقة).",
+    enrol: "تسجيل", enrolled: "تم تسجيل الهاتف للوحدة ", bad_code: "رمز غير معروف أو مستعمل أو منتهي الصلاحية.",
+    no_case: "لا توجد مهمة. ابقوا متاحين.", open_map: "فتح في الخريطة", acknowledge: "تم التوصل — في الطريق",
+    on_scene: "في عين المكان", transporting: "في طور النقل", resolution: "النتيجة", note: "ملاحظة (اختيارية)",
+    resolve: "إنهاء المهمة", available: "متاحة", unavailable: "غير متاحة", end_shift: "نهاية الخدمة",
+    online: "متصل", offline: "غير متصل", pending: "{n} إجراء في انتظار الإرسال",
+    refused: "مرفوض: ", revoked: "لم يعد هذا الهاتف مسجلا. اطلبوا رمزا جديدا من المشرف.",
+    new_case: "مهمة جديدة: ", waited: "ينتظر منذ {m} دقيقة", away: "على بعد {d} كلم، الاتجاه {b}",
+    needs: "الكفاءات: ", bed: "سرير محجوز: ", confidential: "عنوان سري — لا تطلعوا عليه أحدا",
+    changes: "الجديد منذ آخر اطلاع", unit: "الوحدة ", status: "الحالة: ", priority: "الأولوية ",
+    none: "لا شيء", beds_n: "{n} سرير ", at: " في ",
+  },
+};
+const LABELS = {
+  fr: {
+    child_street_situation: "Enfant en situation de rue", homeless_adult: "Adulte sans abri",
+    isolated_elderly: "Personne âgée isolée", woman_violence_victim: "Femme victime de violence",
+    person_with_disability: "Personne en situation de handicap", mental_distress: "Personne en détresse psychique",
+    available: "disponible", en_route: "en route", on_scene: "sur place", transporting: "en transport",
+    returning: "retour à la base", off_duty: "hors service",
+    sheltered: "mis à l'abri", taken_to_hospital: "conduit à l'hôpital", referred_family: "remis à la famille",
+    referred_child_protection: "remis à la protection de l'enfance", referred_police: "remis à la police",
+    help_refused: "aide refusée", person_not_found: "personne introuvable", deceased: "personne décédée",
+    men: "hommes", women: "femmes", women_with_children: "femmes avec enfants", minors: "mineurs", elderly: "personnes âgées",
+  },
+  ar: {
+    child_street_situation: "طفل في وضعية الشارع", homeless_adult: "راشد بدون مأوى", isolated_elderly: "شخص مسن في وضعية عزلة",
+    woman_violence_victim: "امرأة ضحية عنف", person_with_disability: "شخص في وضعية إعاقة", mental_distress: "شخص في ضائقة نفسية",
+    available: "متاحة", en_route: "في الطريق", on_scene: "في عين المكان", transporting: "في طور النقل",
+    returning: "في طريق العودة", off_duty: "خارج الخدمة",
+    sheltered: "تم الإيواء", taken_to_hospital: "نُقل إلى المستشفى", referred_family: "أُعيد إلى الأسرة",
+    referred_child_protection: "أُحيل على حماية الطفولة", referred_police: "أُحيل على الشرطة",
+    help_refused: "رفض المساعدة", person_not_found: "لم يُعثر على الشخص", deceased: "متوفى",
+    men: "رجال", women: "نساء", women_with_children: "نساء مع أطفال", minors: "قاصرون", elderly: "مسنون",
+  },
+};
+const RESOLUTIONS = ["sheltered", "taken_to_hospital", "referred_family", "referred_child_protection", "referred_police",
+  "help_refused", "person_not_found", "deceased"];
+const BEARINGS = { fr: ["N", "NE", "E", "SE", "S", "SO", "O", "NO"], ar: ["ش", "ش ق", "ق", "ج ق", "ج", "ج غ", "غ", "ش غ"] };
+
+const state = {
+  lang: localStorage.getItem("samu.crew.lang") || "fr",
+  token: localStorage.getItem("samu.crew.token"),
+  unit: localStorage.getItem("samu.crew.unit"),
+  assignment: null, report: null, caseID: null, flushing: false, revoked: false,
+  lastSent: null, here: null, watch: null,
+};
+
+const $ = (id) => document.getElementById(id);
+const t = (key) => (WORDS[state.lang] || WORDS.fr)[key] || key;
+const label = (code) => (LABELS[state.lang] || LABELS.fr)[code] || code;
+
+// ---- IndexedDB: the actions waiting to be sent, in the order they were made.
+let database = null;
+function db() {
+  if (database) return Promise.resolve(database);
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open("samu-crew", 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("queue", { keyPath: "seq", autoIncrement: true });
+    request.onsuccess = () => { database = request.result; resolve(database); };
+    request.onerror = () => reject(request.error);
+  });
+}
+async function store(mode, work) {
+  const handle = await db();
+  return new Promise((resolve, reject) => {
+    const transaction = handle.transaction("queue", mode);
+    const result = work(transaction.objectStore("queue"));
+    transaction.oncomplete = () => resolve(result && result.result !== undefined ? result.result : result);
+    transaction.onerror = () => reject(transaction.error);
+  });
+}
+const queued = () => store("readonly", (queue) => queue.getAll());
+const unqueue = (seq) => store("readwrite", (queue) => queue.delete(seq));
+
+function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+// An action: kept first, then sent with the others in order.
+async function act(action, extra = {}) {
+  const item = Object.assign({ event_id: uuid(), action, made_at: new Date().toISOString() }, extra);
+  if (state.here && !item.position) item.position = state.here;
+  if (action === "position") {
+    // A newer position replaces one still waiting: the queue never fills with positions.
+    const waiting = (await queued()).filter((entry) => entry.action === "position");
+    for (const entry of waiting) await unqueue(entry.seq);
+  }
+  await store("readwrite", (queue) => queue.add(item));
+  await showPending();
+  flush();
+}
+
+async function showPending() {
+  const items = await queued();
+  const node = $("pending");
+  node.dataset.count = String(items.length);
+  node.hidden = items.length === 0;
+  node.textContent = t("pending").replace("{n}", items.length);
+}
+
+async function flush() {
+  if (state.flushing || state.revoked || !state.token) return;
+  state.flushing = true;
+  try {
+    for (const item of await queued()) {
+      const { seq, ...body } = item;
+      let response;
+      try {
+        response = await fetch("/api/crew/actions", {
+          method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${state.token}` },
+          body: JSON.stringify(body),
+        });
+      } catch (error) {
+        setNet(false);
+        break; // no signal: it stays, in order
+      }
+      setNet(true);
+      if (response.status === 202) {
+        await unqueue(seq);
+      } else if (response.status === 401) {
+        revoked();
+        break;
+      } else if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+        // Refused for good (stale, invalid): dropped, and the crew told why.
+        const problem = await response.json().catch(() => ({}));
+        refusedAction(item, problem.detail || response.statusText);
+        await unqueue(seq);
+      } else {
+        break; // the server or the broker is down: try again later
+      }
+    }
+  } finally {
+    state.flushing = false;
+    await showPending();
+  }
+}
+
+function refusedAction(item, why) {
+  const li = document.createElement("li");
+  li.dataset.eventId = item.event_id;
+  li.dataset.action = item.action;
+  li.textContent = `${t("refused")}${t(item.action)} — ${why}`;
+  $("refused").prepend(li);
+}
+
+function revoked() {
+  state.revoked = true;
+  localStorage.removeItem("samu.crew.token");
+  state.token = null;
+  alertCrew(t("revoked"), false);
+  document.body.dataset.revoked = "true";
+}
+
+function setNet(online) {
+  $("net").dataset.state = online ? "online" : "offline";
+  $("net").textContent = online ? t("online") : t("offline");
+}
+
+// ---- The assignment: heard live (server-sent events over fetch, with the device's token).
+async function listen() {
+  while (state.token && !state.revoked) {
+    try {
+      const response = await fetch("/api/crew/events", { headers: { Authorization: `Bearer ${state.token}` } });
+      if (response.status === 401) { revoked(); return; }
+      if (!response.ok || !response.body) throw new Error(String(response.status));
+      setNet(true);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block.split("\n").filter((line) => line.startsWith("data: ")).map((line) => line.slice(6)).join("\n");
+          if (block.includes("event: assignment") && data) received(JSON.parse(data));
+        }
+      }
+    } catch (error) {
+      setNet(false);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    flush();
+  }
+}
+
+async function received(assignment) {
+  const previous = state.caseID;
+  state.assignment = assignment;
+  state.caseID = assignment.case ? assignment.case.case_id : null;
+  if (state.caseID && state.caseID !== previous) {
+    state.report = null;
+    alertCrew(t("new_case") + label(assignment.case.category), true);
+    try {
+      const response = await fetch(`/api/crew/cases/${state.caseID}/report`, { headers: { Authorization: `Bearer ${state.token}` } });
+      if (response.ok) state.report = await response.json();
+    } catch (error) { /* shown without the place until the next look */ }
+  }
+  render();
+}
+
+function alertCrew(text, loud) {
+  const node = $("alert");
+  node.hidden = false;
+  node.textContent = text;
+  node.dataset.at = String(Date.now());
+  if (!loud) return;
+  if (navigator.vibrate) navigator.vibrate([300, 100, 300]);
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    tone.frequency.value = 880;
+    tone.connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  } catch (error) { /* no sound before the first touch on some phones */ }
+}
+
+function distance(a, b) {
+  const rad = Math.PI / 180;
+  const dLat = (b.lat - a.lat) * rad, dLon = (b.lon - a.lon) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
+  const km = 12742 * Math.asin(Math.sqrt(h));
+  const y = Math.sin(dLon) * Math.cos(b.lat * rad);
+  const x = Math.cos(a.lat * rad) * Math.sin(b.lat * rad) - Math.sin(a.lat * rad) * Math.cos(b.lat * rad) * Math.cos(dLon);
+  const bearing = (Math.atan2(y, x) / rad + 360) % 360;
+  return { km, bearing };
+}
+
+function render() {
+  document.documentElement.lang = state.lang;
+  document.documentElement.dir = state.lang === "ar" ? "rtl" : "ltr";
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  $("lang").textContent = state.lang === "ar" ? "Français" : "العربية";
+  const selected = $("resolution").value;
+  $("resolution").replaceChildren(...RESOLUTIONS.map((code) => {
+    const option = document.createElement("option");
+    option.value = code; option.textContent = label(code);
+    return option;
+  }));
+  if (selected) $("resolution").value = selected;
+  const assignment = state.assignment || {};
+  const unit = assignment.unit;
+  $("unit-name").textContent = t("unit") + (state.unit || "");
+  $("unit-status").textContent = t("status") + (unit ? label(unit.status) : "—");
+  $("unit-status").dataset.status = unit ? unit.status : "";
+  const item = assignment.case;
+  $("assignment").dataset.caseId = item ? item.case_id : "";
+  $("assignment").dataset.caseStatus = item ? item.status : "";
+  $("no-case").hidden = Boolean(item);
+  $("case").hidden = !item;
+  for (const id of ["do-acknowledge", "do-on-scene", "do-transporting", "do-resolve"]) $(id).disabled = !item;
+  if (!item) return;
+  $("case-title").textContent = `${label(item.category)} — ${t("priority")}${item.priority}`;
+  const waited = Math.max(0, Math.round((Date.now() - Date.parse(item.reported_at)) / 60000));
+  $("case-meta").textContent = `${t("waited").replace("{m}", waited)} — ${label(item.status)}`;
+  const from = state.here || (unit && unit.position);
+  if (from) {
+    const { km, bearing } = distance(from, item.location);
+    $("case-where").textContent = t("away").replace("{d}", km.toFixed(1)).replace("{b}", (BEARINGS[state.lang] || BEARINGS.fr)[Math.round(bearing / 45) % 8]);
+  }
+  $("case-map").href = `geo:${item.location.lat},${item.location.lon}?q=${item.location.lat},${item.location.lon}`;
+  const report = state.report || {};
+  $("case-place").textContent = [report.place, report.commune].filter(Boolean).join(", ");
+  const person = report.person ? ` — ${report.person.count || 1} × ${report.person.age ?? "?"} ${report.person.sex || ""}` : "";
+  $("case-needs").textContent = t("needs") + ((item.required_skills || []).join(", ") || t("none")) + person;
+  // The beds held, and a confidential shelter's position, shown to the assigned crew only.
+  const beds = item.beds || [];
+  $("case-bed").replaceChildren(...beds.map((bed) => {
+    const span = document.createElement("span");
+    span.dataset.shelterId = bed.shelter_id;
+    span.textContent = `${t("bed")}${t("beds_n").replace("{n}", bed.beds)}${label(bed.bed_type)}${t("at")}${bed.shelter_id} (${bed.position.lat.toFixed(4)}, ${bed.position.lon.toFixed(4)}) `;
+    if (bed.confidential) {
+      const warning = document.createElement("strong");
+      warning.className = "confidential";
+      warning.textContent = t("confidential");
+      span.append(warning);
+    }
+    return span;
+  }));
+  // What changed since the crew last looked at this case.
+  const key = `samu.crew.seen.${item.case_id}`;
+  const seen = Number(localStorage.getItem(key) || "0");
+  const entries = item.timeline || [];
+  $("case-changes").replaceChildren(...entries.map((entry, index) => {
+    const li = document.createElement("li");
+    li.className = Date.parse(entry.at) > seen ? "new" : "";
+    li.textContent = `${new Date(entry.at).toLocaleTimeString(state.lang === "ar" ? "ar-MA" : "fr-MA", { hour: "2-digit", minute: "2-digit" })} ${label(entry.status)}`;
+    return li;
+  }));
+  if (!document.hidden && entries.length) localStorage.setItem(key, String(Date.parse(entries[entries.length - 1].at)));
+}
+
+// ---- Position while on duty: at most every 30 s or 100 m.
+function track() {
+  if (!navigator.geolocation || state.watch !== null) return;
+  state.watch = navigator.geolocation.watchPosition((position) => {
+    const here = { lat: position.coords.latitude, lon: position.coords.longitude };
+    state.here = here;
+    const last = state.lastSent;
+    const moved = last ? distance(last.at, here).km * 1000 : Infinity;
+    if (!last || Date.now() - last.time >= 30000 || moved >= 100) {
+      state.lastSent = { at: here, time: Date.now() };
+      act("position", { position: here });
+    }
+    render();
+  }, () => {}, { enableHighAccuracy: true, maximumAge: 10000 });
+}
+function stopTracking() {
+  if (state.watch !== null) navigator.geolocation.clearWatch(state.watch);
+  state.watch = null;
+}
+
+async function enrol(code) {
+  $("enrol-status").className = "status";
+  const response = await fetch("/api/crew/enrol", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code }),
+  }).catch(() => null);
+  if (!response || !response.ok) {
+    $("enrol-status").className = "status error";
+    $("enrol-status").textContent = t("bad_code");
+    return false;
+  }
+  const enrolled = await response.json();
+  localStorage.setItem("samu.crew.token", enrolled.token);
+  localStorage.setItem("samu.crew.unit", enrolled.unit_id);
+  state.token = enrolled.token;
+  state.unit = enrolled.unit_id;
+  state.revoked = false;
+  document.body.dataset.revoked = "false";
+  return true;
+}
+
+function enter() {
+  $("enrol-view").hidden = true;
+  $("main-view").hidden = false;
+  document.body.dataset.unit = state.unit;
+  render();
+  showPending();
+  listen();
+  flush();
+  track();
+}
+
+async function start() {
+  $("lang").addEventListener("click", () => {
+    state.lang = state.lang === "ar" ? "fr" : "ar";
+    localStorage.setItem("samu.crew.lang", state.lang);
+    render();
+  });
+  const caseAction = (action, extra = {}) => () => act(action, Object.assign({ case_id: state.caseID }, extra));
+  $("do-acknowledge").addEventListener("click", caseAction("acknowledge"));
+  $("do-on-scene").addEventListener("click", caseAction("on_scene"));
+  $("do-transporting").addEventListener("click", caseAction("transporting"));
+  $("do-resolve").addEventListener("click", () => {
+    act("resolve", { case_id: state.caseID, resolution: $("resolution").value, note: $("note").value || undefined });
+    $("note").value = "";
+  });
+  $("do-available").addEventListener("click", () => { act("available"); track(); });
+  $("do-unavailable").addEventListener("click", () => act("unavailable"));
+  $("do-end-shift").addEventListener("click", () => { act("end_shift"); stopTracking(); });
+  $("enrol-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (await enrol($("enrol-code").value)) enter();
+  });
+  window.addEventListener("online", () => { setNet(true); flush(); });
+  window.addEventListener("offline", () => setNet(false));
+  setInterval(flush, 5000);
+  setInterval(render, 30000);
+  setNet(navigator.onLine);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/crew-sw.js", { scope: "/crew" }).catch(() => {});
+  render();
+  // A link from the supervisor (/crew#enrol=CODE) enrols the phone, then leaves the address bar.
+  const match = location.hash.match(/enrol=([A-Za-z0-9-]+)/);
+  if (match) {
+    history.replaceState(null, "", "/crew");
+    if (await enrol(match[1])) { enter(); return; }
+  }
+  if (state.token) enter();
+  else { $("enrol-view").hidden = false; $("main-view").hidden = true; }
+}
+
+document.addEventListener("DOMContentLoaded", start);
