@@ -228,6 +228,10 @@ public struct ZoneDispatcher: Sendable {
                 )
             ]
         }
+        // The same status again, about no case and with no resolution: a position report (a
+        // crew's phone on the move), not a change of the unit's case.
+        let positionOnly =
+            update.status == units[index].status && update.caseID == nil && update.resolution == nil
         units[index].version = update.version
         units[index].status = update.status
         units[index].position = update.position
@@ -239,6 +243,8 @@ public struct ZoneDispatcher: Sendable {
         if let requestID = units[index].lentTo {
             // Lent (or offered) to another area's case: its worker hears of it from here.
             actions += lentUnitReported(index, requestID: requestID, update: update, at: time)
+        } else if positionOnly {
+            // Nothing for the case: the unit's position is updated above.
         } else if let caseID = units[index].assignment {
             if let reported = update.caseID, reported != caseID {
                 // About another case than the unit's (an action made offline, sent after the case

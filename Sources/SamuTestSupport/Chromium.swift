@@ -171,7 +171,7 @@ public final class Chromium: Sendable {
         attach.append("flatten", true)
         let attached = try await send("Target.attachToTarget", attach)
         guard let session = attached["sessionId"]?.stringValue else { throw Failure(description: "no session") }
-        let page = Page(browser: self, session: session)
+        let page = Page(browser: self, session: session, context: contextID)
         try await send("Page.enable", session: session)
         try await send("Runtime.enable", session: session)
         return page
@@ -181,6 +181,54 @@ public final class Chromium: Sendable {
     public struct Page: Sendable {
         let browser: Chromium
         let session: String
+        /// The page's browser context (its own cookies and permissions).
+        public let context: String
+
+        /// Sends a DevTools command to this page (emulation, network conditions…).
+        @discardableResult
+        public func send(_ method: String, _ params: JSONObject = JSONObject()) async throws -> JSONValue {
+            try await browser.send(method, params, session: session)
+        }
+
+        /// A phone: a 360×640 viewport with touch, and the position the geolocation API gives.
+        public func emulatePhone(latitude: Double, longitude: Double, origin: String) async throws {
+            var metrics = JSONObject()
+            metrics.append("width", 360)
+            metrics.append("height", 640)
+            metrics.append("deviceScaleFactor", 2)
+            metrics.append("mobile", true)
+            try await send("Emulation.setDeviceMetricsOverride", metrics)
+            var touch = JSONObject()
+            touch.append("enabled", true)
+            touch.append("maxTouchPoints", 5)
+            try await send("Emulation.setTouchEmulationEnabled", touch)
+            var grant = JSONObject()
+            grant.append("permissions", ["geolocation"])
+            grant.append("origin", .string(origin))
+            grant.append("browserContextId", .string(context))
+            try await browser.send("Browser.grantPermissions", grant)
+            try await setPosition(latitude: latitude, longitude: longitude)
+        }
+
+        /// Moves the phone (the geolocation API's answer).
+        public func setPosition(latitude: Double, longitude: Double) async throws {
+            var position = JSONObject()
+            position.append("latitude", .number(latitude))
+            position.append("longitude", .number(longitude))
+            position.append("accuracy", 10)
+            try await send("Emulation.setGeolocationOverride", position)
+        }
+
+        /// Takes the page's network away (or gives it back).
+        public func setOffline(_ offline: Bool) async throws {
+            try await send("Network.enable")
+            var conditions = JSONObject()
+            conditions.append("offline", .bool(offline))
+            conditions.append("latency", 0)
+            conditions.append("downloadThroughput", -1)
+            conditions.append("uploadThroughput", -1)
+            try await send("Network.emulateNetworkConditions", conditions)
+        }
 
         public func navigate(_ url: String) async throws {
             var params = JSONObject()

@@ -172,6 +172,10 @@ struct ScenarioTests {
         let first = World.triaged(priority: .p2)
         world.submit(first)
         #expect(world.dispatcher.assignment(of: "u1") == first.caseID)
+        // The phone reports its position with the unit's status unchanged: nothing happens to the case.
+        let moved = world.unit("u1", at: 1.2, 0)
+        #expect(moved.rejections.isEmpty && moved.decisions.isEmpty)
+        #expect(world.dispatcher.assignment(of: "u1") == first.caseID)
         // u1 goes on scene offline; meanwhile the operator gives the case to u2 and u1 gets another.
         let reassigned = world.command(first.caseID, .reassign(unitID: "u2"), reason: "u1 silent")
         #expect(reassigned.rejections.isEmpty)

@@ -117,12 +117,15 @@ struct ConsoleHarness {
         try await pipeline.produce(DeploymentEvents.records(plan, catalog: pipeline.catalog, occupied: 0.5))
     }
 
-    func addOperator(_ id: String, zones: [String], role: OperatorAccount.Role = .operator) async throws {
+    func addOperator(
+        _ id: String, zones: [String], role: OperatorAccount.Role = .operator, shelters: [String] = []
+    ) async throws {
         try await pipeline.withStore { store in
             var accounts = Accounts(store: store, logger: pipeline.logger)
             accounts.bcryptCost = 4  // tests: the cost does not change what is checked
             try await accounts.saveOperator(
-                OperatorAccount(id: id, displayName: id.capitalized, role: role, zones: zones), password: Self.password)
+                OperatorAccount(id: id, displayName: id.capitalized, role: role, zones: zones, shelters: shelters),
+                password: Self.password)
         }
     }
 

@@ -42,6 +42,11 @@ const LABELS = {
     referred_child_protection: "remis à la protection de l'enfance", referred_police: "remis à la police",
     help_refused: "aide refusée", person_not_found: "personne introuvable", deceased: "personne décédée",
     men: "hommes", women: "femmes", women_with_children: "femmes avec enfants", minors: "mineurs", elderly: "personnes âgées",
+    received: "reçue", triaged: "triée", queued: "en attente", assigned: "à accuser", acknowledged: "reçue par l'équipe",
+    awaiting_resolution: "en attente de clôture", escalated: "escaladée", male: "homme", female: "femme", unknown: "sexe inconnu",
+    child_protection: "protection de l'enfance", female_staff: "intervenante", nurse: "infirmier·e",
+    social_worker: "travailleur social", speaks_arabic: "arabe", speaks_darija: "darija", speaks_french: "français",
+    speaks_tamazight: "tamazight", speaks_spanish: "espagnol", speaks_english: "anglais",
   },
   ar: {
     child_street_situation: "طفل في وضعية الشارع", homeless_adult: "راشد بدون مأوى", isolated_elderly: "شخص مسن في وضعية عزلة",
@@ -52,6 +57,11 @@ const LABELS = {
     referred_child_protection: "أُحيل على حماية الطفولة", referred_police: "أُحيل على الشرطة",
     help_refused: "رفض المساعدة", person_not_found: "لم يُعثر على الشخص", deceased: "متوفى",
     men: "رجال", women: "نساء", women_with_children: "نساء مع أطفال", minors: "قاصرون", elderly: "مسنون",
+    received: "مستلمة", triaged: "مصنفة", queued: "في الانتظار", assigned: "في انتظار التأكيد", acknowledged: "تسلمها الفريق",
+    awaiting_resolution: "في انتظار الإغلاق", escalated: "مصعدة", male: "ذكر", female: "أنثى", unknown: "جنس غير معروف",
+    child_protection: "حماية الطفولة", female_staff: "متدخلة", nurse: "ممرض(ة)", social_worker: "مساعد اجتماعي",
+    speaks_arabic: "العربية", speaks_darija: "الدارجة", speaks_french: "الفرنسية", speaks_tamazight: "الأمازيغية",
+    speaks_spanish: "الإسبانية", speaks_english: "الإنجليزية",
   },
 };
 const RESOLUTIONS = ["sheltered", "taken_to_hospital", "referred_family", "referred_child_protection", "referred_police",
@@ -290,8 +300,8 @@ function render() {
   $("case-map").href = `geo:${item.location.lat},${item.location.lon}?q=${item.location.lat},${item.location.lon}`;
   const report = state.report || {};
   $("case-place").textContent = [report.place, report.commune].filter(Boolean).join(", ");
-  const person = report.person ? ` — ${report.person.count || 1} × ${report.person.age ?? "?"} ${report.person.sex || ""}` : "";
-  $("case-needs").textContent = t("needs") + ((item.required_skills || []).join(", ") || t("none")) + person;
+  const person = report.person ? ` — ${report.person.count || 1} × ${report.person.age ?? "?"} ${label(report.person.sex || "unknown")}` : "";
+  $("case-needs").textContent = t("needs") + ((item.required_skills || []).map(label).join(", ") || t("none")) + person;
   // The beds held, and a confidential shelter's position, shown to the assigned crew only.
   const beds = item.beds || [];
   $("case-bed").replaceChildren(...beds.map((bed) => {

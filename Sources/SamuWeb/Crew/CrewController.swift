@@ -139,7 +139,7 @@ final class CrewController: Sendable {
     /// `POST /api/crew/enrol`: a one-time code for a new device credential of the code's unit.
     func enrol(_ request: Request, address: String) async throws -> Response {
         try SessionMiddleware.checkOrigin(request)
-        if let wait = enrolments.take(client: address, ratePerMinute: 10, burst: 5) {
+        if let wait = enrolments.take(client: address, ratePerMinute: 20, burst: 10) {
             throw Problem(.rateLimited, "too many enrolment attempts from this address", retryAfter: wait)
         }
         let buffer = try await request.body.collect(upTo: 1024)

@@ -1,0 +1,413 @@
+import Foundation
+import PostgresNIO
+import SamuModel
+import SamuTestSupport
+import Testing
+
+@testable import SamuStore
+
+/// The crew app and the shelter page in a real headless Chromium (a phone's viewport, touch,
+/// geolocation, the network taken away), against a real worker, broker and PostgreSQL.
+@Suite("Crew app and shelter page in Chromium (integration)", .timeLimit(.minutes(5)))
+struct CrewAppTests {
+    let harness: ConsoleHarness
+
+    init() throws {
+        harness = try ConsoleHarness()
+    }
+
+    func text(_ sql: String) async throws -> String? { try await harness.pipeline.text(sql) }
+    func scalar(_ sql: String) async throws -> Int { try await harness.pipeline.scalar(sql) }
+
+    func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
+        let held = try await eventually(timeout: .seconds(30), condition)
+        #expect(held, "\(what) did not happen")
+        if !held { throw CancellationError() }
+    }
+
+    func logIn(_ page: Chromium.Page, base: URL, as operatorID: String) async throws {
+        try await page.navigate(base.absoluteString)
+        try await page.waitFor("!document.getElementById('login-view').hidden")
+        try await page.evaluate(
+            """
+            document.getElementById('login-id').value = '\(operatorID)';
+            document.getElementById('login-password').value = '\(ConsoleHarness.password)';
+            document.getElementById('login-submit').click(); true
+            """)
+        try await page.waitFor("!document.getElementById('board-view').hidden && document.body.dataset.boardAt")
+    }
+
+    /// rabat-u1's base: a report here goes to rabat-u1, the nearest crew.
+    static let base = GeoPoint(latitude: 34.004, longitude: -6.834)
+
+    @Test(
+        "a supervisor enrols a unit's phone; the crew hears its case, acknowledges, goes on scene offline (sent once, back online), and is told why a stale action is refused; its position reaches the board; a revoked phone is refused"
+    )
+    func crewRunsACase() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("samira", zones: ["rabat"], role: .supervisor)
+        let token = try await harness.addClient("hotline")
+        try await harness.publishDeployment()
+        let browser = try Chromium()
+        defer { browser.close() }
+        try await harness.pipeline.withWorker { _ in
+            try await harness.withConsole { client in
+                let board = try await browser.newPage()
+                try await logIn(board, base: client.base, as: "samira")
+                try await board.waitFor("document.querySelector('#units button[data-enrol=\"rabat-u1\"]') !== null")
+                // The supervisor makes a one-time code for rabat-u1's phone.
+                try await board.evaluate(
+                    "document.querySelector('#units button[data-enrol=\"rabat-u1\"]').click(); true")
+                try await board.waitFor("document.getElementById('device-enrol') !== null")
+                try await board.evaluate("document.getElementById('device-enrol').click(); true")
+                try await board.waitFor("document.getElementById('device-code').dataset.code")
+                let code = try #require(
+                    try await board.evaluate("document.getElementById('device-code').dataset.code").stringValue)
+                #expect(code.count == 10)
+                // The phone opens the link: enrolled, with no operator password.
+                let phone = try await browser.newPage()
+                try await phone.emulatePhone(
+                    latitude: Self.base.latitude, longitude: Self.base.longitude, origin: client.base.absoluteString)
+                try await phone.navigate(client.base.absoluteString + "/crew#enrol=\(code)")
+                try await phone.waitFor("document.body.dataset.unit === 'rabat-u1'")
+                #expect(try await phone.evaluate("location.hash") == .string(""), "the code leaves the address bar")
+                #expect(try await phone.evaluate("window.innerWidth") == .integer(360))
+                // The code is used: a second phone cannot use it.
+                let reuse = try await client.json("POST", "/api/crew/enrol", ["code": .string(code)])
+                #expect(reuse.status == 401)
+                // A report at rabat-u1's base: the phone hears of its case, with an alert.
+                let report = ReportFixture.document(
+                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 40,
+                    location: Self.base)
+                #expect(try await client.postReport(report, token: token).status == 202)
+                let caseID = DerivedID.caseID(
+                    forReport: try #require(UUID(uuidString: report["event_id"]!.stringValue!)))
+                try await phone.waitFor(
+                    "document.getElementById('assignment').dataset.caseId === '\(caseID.lowercased)' && !document.getElementById('alert').hidden",
+                    timeout: .seconds(20))
+                let mapLink = try await phone.evaluate("document.getElementById('case-map').href").stringValue ?? ""
+                #expect(mapLink.hasPrefix("geo:34.004"), "\(mapLink)")
+                #expect(
+                    try await phone.evaluate("document.getElementById('case-place').textContent") == .string("Hassan"))
+                // The crew's read of the report is logged under the device.
+                #expect(
+                    try await scalar(
+                        "select count(*) from personal_data_reads where case_id = '\(caseID)' and operator_id like 'device:%'"
+                    )
+                        >= 1)
+                // Acknowledged from the phone.
+                try await phone.evaluate("document.getElementById('do-acknowledge').click(); true")
+                try await waitFor("the case acknowledged") {
+                    try await text("select status from cases where case_id = '\(caseID)'") == "acknowledged"
+                }
+                // Moving: the position reaches the operator's board.
+                try await phone.setPosition(latitude: 34.0105, longitude: -6.8290)
+                try await board.waitFor(
+                    "state.board.units.some(u => u.unit_id === 'rabat-u1' && Math.abs(u.lat - 34.0105) < 0.0001)",
+                    timeout: .seconds(45))
+                // No signal: "on scene" waits on the phone, and is sent once when it comes back.
+                try await phone.setOffline(true)
+                try await phone.evaluate("document.getElementById('do-on-scene').click(); true")
+                try await phone.waitFor("document.getElementById('pending').dataset.count === '1'")
+                #expect(try await text("select status from cases where case_id = '\(caseID)'") == "acknowledged")
+                let offlineShot = Artifacts.directory.appendingPathComponent("crew-offline.png")
+                try await phone.screenshot(to: offlineShot)
+                try await phone.setOffline(false)
+                try await phone.waitFor(
+                    "document.getElementById('pending').dataset.count === '0'", timeout: .seconds(20))
+                try await waitFor("the case on scene") {
+                    try await text("select status from cases where case_id = '\(caseID)'") == "on_scene"
+                }
+                let onScene = try #require(
+                    try await text(
+                        "select event_id::text from crew_actions where case_id = '\(caseID)' and action = 'on_scene'"))
+                // The same action sent again (an answer lost on the way back): accepted, not applied twice.
+                let resent = try await phone.evaluate(
+                    """
+                    fetch('/api/crew/actions', {method: 'POST', headers: {'Content-Type': 'application/json',
+                      Authorization: 'Bearer ' + localStorage.getItem('samu.crew.token')},
+                      body: JSON.stringify({event_id: '\(onScene)', action: 'on_scene', case_id: '\(caseID.lowercased)'})
+                    }).then(r => r.status)
+                    """)
+                #expect(resent == .integer(202))
+                #expect(
+                    try await scalar(
+                        "select count(*) from case_timeline where case_id = '\(caseID)' and status = 'on_scene'") == 1)
+                try await phone.screenshot(to: Artifacts.directory.appendingPathComponent("crew-fr.png"))
+                try await phone.evaluate("document.getElementById('lang').click(); true")
+                try await phone.waitFor("document.documentElement.dir === 'rtl'")
+                try await phone.screenshot(to: Artifacts.directory.appendingPathComponent("crew-ar.png"))
+                try await phone.evaluate("document.getElementById('lang').click(); true")
+                // Offline again, the crew closes the case; meanwhile dispatch gives it to another
+                // crew. Back online, the close is refused with the reason, and the case is left alone.
+                try await phone.setOffline(true)
+                try await phone.evaluate(
+                    """
+                    document.getElementById('resolution').value = 'sheltered';
+                    document.getElementById('do-resolve').click(); true
+                    """)
+                try await phone.waitFor("document.getElementById('pending').dataset.count === '1'")
+                let supervisor = try await client.loggedIn("samira", password: ConsoleHarness.password)
+                let reassigned = try await supervisor.json(
+                    "POST", "/api/cases/\(caseID.lowercased)/commands",
+                    ["command": "reassign", "unit_id": "rabat-u2", "reason": "u1 silent"])
+                #expect(reassigned.status == 202)
+                try await waitFor("the case given to rabat-u2") {
+                    try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u2"
+                }
+                try await phone.setOffline(false)
+                try await phone.waitFor(
+                    "[...document.querySelectorAll('#refused li')].some(li => li.dataset.action === 'resolve' && li.textContent.includes('another crew'))",
+                    timeout: .seconds(20))
+                #expect(try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u2")
+                #expect(try await text("select resolution from cases where case_id = '\(caseID)'") == nil)
+                // Crew action → operator board, measured over 50 status changes.
+                var latencies: [Duration] = []
+                for index in 0..<50 {
+                    let (button, status) =
+                        index % 2 == 0 ? ("do-unavailable", "off_duty") : ("do-available", "available")
+                    let started = ContinuousClock.now
+                    try await phone.evaluate("document.getElementById('\(button)').click(); true")
+                    try await board.waitFor(
+                        "state.board.units.some(u => u.unit_id === 'rabat-u1' && u.status === '\(status)')",
+                        timeout: .seconds(20))
+                    latencies.append(ContinuousClock.now - started)
+                }
+                let sorted = latencies.sorted()
+                let report50 =
+                    "crew action → operator board over \(sorted.count) actions: p50 \(sorted[sorted.count / 2]), p99 \(sorted[sorted.count * 99 / 100]), max \(sorted.last!)"
+                print(report50)
+                try Data((report50 + "\n").utf8).write(
+                    to: Artifacts.directory.appendingPathComponent("crew-latency.txt"))
+                // Revoked: the phone is told, and nothing it sends is taken.
+                let deviceID = try #require(
+                    try await text("select device_id from crew_devices where unit_id = 'rabat-u1'"))
+                let revoke = try await supervisor.json("POST", "/api/devices/\(deviceID)/revoke", [:])
+                #expect(revoke.status == 200)
+                try await phone.evaluate("document.getElementById('do-unavailable').click(); true")
+                try await phone.waitFor("document.body.dataset.revoked === 'true'", timeout: .seconds(20))
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
+    @Test(
+        "a shelter takes a bed with one tap, admits the person samu sends, declines another (samu releases the beds and looks elsewhere); an old count is stale on its page and on the board"
+    )
+    func shelterAtTheDoor() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("fatna", zones: ["rabat"], role: .shelter, shelters: ["rabat-s1"])
+        try await harness.addOperator("samira", zones: ["rabat"], role: .supervisor)
+        let token = try await harness.addClient("hotline")
+        try await harness.publishDeployment()
+        let browser = try Chromium()
+        defer { browser.close() }
+        let shelterPlace = GeoPoint(latitude: 34.002, longitude: -6.826)
+        try await harness.pipeline.withWorker { _ in
+            try await harness.withConsole { client in
+                let page = try await browser.newPage()
+                try await page.navigate(client.base.absoluteString + "/shelter")
+                try await page.waitFor("!document.getElementById('login-view').hidden")
+                try await page.evaluate(
+                    """
+                    document.getElementById('login-id').value = 'fatna';
+                    document.getElementById('login-password').value = '\(ConsoleHarness.password)';
+                    document.querySelector('#login-form button[type=submit]').click(); true
+                    """)
+                try await page.waitFor(
+                    "document.querySelector('section[data-shelter-id=\"rabat-s1\"] tr[data-bed=\"men\"]') !== null")
+                let before = try await scalar(
+                    "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
+                // One tap: a walk-in took a men's bed.
+                try await page.evaluate("document.querySelector('button[data-less=\"men\"]').click(); true")
+                try await waitFor("the men's beds one fewer") {
+                    try await scalar(
+                        "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
+                        == before + 1
+                }
+                // samu sends a man: he is on the page, then admitted.
+                let first = ReportFixture.document(
+                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 50,
+                    location: shelterPlace)
+                #expect(try await client.postReport(first, token: token).status == 202)
+                let firstCase = DerivedID.caseID(
+                    forReport: try #require(UUID(uuidString: first["event_id"]!.stringValue!)))
+                try await page.waitFor(
+                    "document.querySelector('li[data-case-id=\"\(firstCase.lowercased)\"]') !== null",
+                    timeout: .seconds(20))
+                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("shelter-fr.png"))
+                try await page.evaluate(
+                    "document.querySelector('button[data-admit=\"\(firstCase.lowercased)\"]').click(); true")
+                try await waitFor("the man admitted") {
+                    try await scalar(
+                        "select count(*) from bed_ledger where case_id = '\(firstCase)' and action = 'admit' and shelter_id = 'rabat-s1'"
+                    )
+                        == 1
+                }
+                try await page.waitFor(
+                    "document.querySelector('li[data-case-id=\"\(firstCase.lowercased)\"]') === null",
+                    timeout: .seconds(20))
+                // Another: declined with a reason; samu holds a bed elsewhere at once.
+                let second = ReportFixture.document(
+                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 45,
+                    location: shelterPlace)
+                #expect(try await client.postReport(second, token: token).status == 202)
+                let secondCase = DerivedID.caseID(
+                    forReport: try #require(UUID(uuidString: second["event_id"]!.stringValue!)))
+                try await page.waitFor(
+                    "document.querySelector('li[data-case-id=\"\(secondCase.lowercased)\"]') !== null",
+                    timeout: .seconds(20))
+                try await page.evaluate(
+                    """
+                    document.querySelector('input[data-reason="\(secondCase.lowercased)"]').value = 'barred after a fight last week';
+                    document.querySelector('button[data-decline="\(secondCase.lowercased)"]').click(); true
+                    """)
+                // (Rabat has no other men's beds: samu looks elsewhere, and never here again.)
+                try await waitFor("the decline recorded, the beds released, and never held here again") {
+                    let declined = try await scalar(
+                        "select count(*) from case_timeline where case_id = '\(secondCase)' and status = 'shelter_declined' and detail->>'reason' = 'barred after a fight last week'"
+                    )
+                    let last = try await text(
+                        "select action from bed_ledger where case_id = '\(secondCase)' and shelter_id = 'rabat-s1' order by entry_id desc limit 1"
+                    )
+                    return declined == 1 && last == "release"
+                }
+                try await page.waitFor(
+                    "document.querySelector('li[data-case-id=\"\(secondCase.lowercased)\"]') === null",
+                    timeout: .seconds(20))
+                // A count four hours old is stale, here and on the operators' board.
+                _ = try await scalar(
+                    "update shelter_beds set reported_at = now() - interval '5 hours' where shelter_id = 'rabat-s1'")
+                try await page.waitFor(
+                    "document.querySelector('section[data-shelter-id=\"rabat-s1\"]').dataset.stale === 'true'",
+                    timeout: .seconds(20))
+                let board = try await browser.newPage()
+                try await logIn(board, base: client.base, as: "samira")
+                try await board.waitFor(
+                    "document.querySelector('#shelters tr[data-shelter-id=\"rabat-s1\"][data-stale=\"true\"]') !== null"
+                )
+                try await page.evaluate("document.getElementById('lang').click(); true")
+                try await page.waitFor("document.documentElement.dir === 'rtl'")
+                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("shelter-ar.png"))
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
+    @Test(
+        "hostile or unlucky at the crew's and the shelter's doors: bad, reused or guessed codes, another unit's case, a shelter account on the board or on another shelter, an operator enrolling"
+    )
+    func doorsHoldFirm() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("samira", zones: ["rabat"], role: .supervisor)
+        try await harness.addOperator("omar", zones: ["rabat"])
+        try await harness.addOperator("fatna", zones: ["rabat"], role: .shelter, shelters: ["rabat-s1"])
+        try await harness.addOperator("karim", zones: ["sale"], role: .supervisor)
+        let token = try await harness.addClient("hotline")
+        try await harness.publishDeployment()
+        try await harness.pipeline.withWorker { _ in
+            try await harness.withConsole { client in
+                try await waitFor("the deployment's units stored") {
+                    try await scalar("select count(*) from units where unit_id in ('rabat-u1', 'rabat-u2')") == 2
+                }
+                let samira = try await client.loggedIn("samira", password: ConsoleHarness.password)
+                let omar = try await client.loggedIn("omar", password: ConsoleHarness.password)
+                let fatna = try await client.loggedIn("fatna", password: ConsoleHarness.password)
+                let karim = try await client.loggedIn("karim", password: ConsoleHarness.password)
+                // Only a supervisor of the unit's zone enrols; another zone's unit is unknown.
+                #expect(try await omar.json("POST", "/api/units/rabat-u1/enrolments", [:]).status == 403)
+                #expect(try await karim.json("POST", "/api/units/rabat-u1/enrolments", [:]).status == 404)
+                #expect(try await samira.json("POST", "/api/units/nowhere-u9/enrolments", [:]).status == 404)
+                // Codes: nonsense, then a real one used twice.
+                #expect(try await client.json("POST", "/api/crew/enrol", ["code": "AAAAAAAAAA"]).status == 401)
+                #expect(try await client.json("POST", "/api/crew/enrol", ["code": "x"]).status == 401)
+                #expect(try await client.send("POST", "/api/crew/enrol", body: Data("{".utf8)).status == 400)
+                func enrol(_ unit: String) async throws -> String {
+                    let made = try await samira.json("POST", "/api/units/\(unit)/enrolments", [:])
+                    #expect(made.status == 201)
+                    let code = try #require(made.json["code"]?.stringValue)
+                    // Typed by hand, with spaces and in lower case.
+                    let typed = code.lowercased().enumerated().map {
+                        $0.offset == 5 ? " \($0.element)" : "\($0.element)"
+                    }
+                    .joined()
+                    let enrolled = try await client.json("POST", "/api/crew/enrol", ["code": .string(typed)])
+                    #expect(enrolled.status == 200)
+                    #expect(try await client.json("POST", "/api/crew/enrol", ["code": .string(code)]).status == 401)
+                    return try #require(enrolled.json["token"]?.stringValue)
+                }
+                let u1 = try await enrol("rabat-u1")
+                let u2 = try await enrol("rabat-u2")
+                func crew(_ token: String) -> [String: String] { ["Authorization": "Bearer \(token)"] }
+                #expect(try await client.send("GET", "/api/crew/assignment").status == 401)
+                #expect(
+                    try await client.send("GET", "/api/crew/assignment", headers: crew("samu_crew_guess")).status == 401
+                )
+                #expect(try await client.send("GET", "/api/crew/assignment", headers: crew(u1)).status == 200)
+                // rabat-u1's case: rabat-u2's phone can neither read it nor act on it.
+                let report = ReportFixture.document(
+                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 40,
+                    location: Self.base)
+                #expect(try await client.postReport(report, token: token).status == 202)
+                let caseID = DerivedID.caseID(
+                    forReport: try #require(UUID(uuidString: report["event_id"]!.stringValue!)))
+                try await waitFor("the case given to rabat-u1") {
+                    try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u1"
+                }
+                #expect(
+                    try await client.send("GET", "/api/crew/cases/\(caseID.lowercased)/report", headers: crew(u2))
+                        .status
+                        == 404)
+                let foreign = try await client.json(
+                    "POST", "/api/crew/actions",
+                    [
+                        "event_id": .string(UUID().uuidString), "action": "on_scene",
+                        "case_id": .string(caseID.lowercased),
+                    ], headers: crew(u2))
+                #expect(foreign.status == 409)
+                #expect(foreign.json["detail"]?.stringValue == "the case was given to another crew")
+                // Malformed actions are refused with a reason, and nothing is sent.
+                for body: JSONValue in [
+                    ["event_id": "not-a-uuid", "action": "available"],
+                    ["event_id": .string(UUID().uuidString), "action": "fly"],
+                    [
+                        "event_id": .string(UUID().uuidString), "action": "resolve",
+                        "case_id": .string(caseID.lowercased),
+                    ],
+                    ["event_id": .string(UUID().uuidString), "action": "on_scene"],
+                    [
+                        "event_id": .string(UUID().uuidString), "action": "position",
+                        "position": ["lat": 48.85, "lon": 2.35],
+                    ],
+                ] {
+                    let reply = try await client.json("POST", "/api/crew/actions", body, headers: crew(u1))
+                    #expect([400, 422].contains(reply.status), "\(body.serialized): \(reply.status)")
+                }
+                #expect(try await scalar("select count(*) from crew_actions") == 0)
+                // A shelter account keeps its shelter only: not the board, not another shelter.
+                #expect(try await fatna.send("GET", "/api/board").status == 403)
+                #expect(try await fatna.send("GET", "/api/cases/\(caseID.lowercased)").status == 403)
+                #expect(
+                    try await fatna.json(
+                        "POST", "/api/cases/\(caseID.lowercased)/commands", ["command": "cancel", "reason": "x"]
+                    ).status == 403)
+                #expect(
+                    try await fatna.json(
+                        "POST", "/api/shelter/rabat-s2/beds", ["beds": ["men": ["capacity": 1, "occupied": 0]]]
+                    ).status == 404)
+                #expect(try await omar.send("GET", "/api/shelter").status == 403)
+                let impossible = try await fatna.json(
+                    "POST", "/api/shelter/rabat-s1/beds", ["beds": ["men": ["capacity": -3, "occupied": 0]]])
+                #expect(impossible.status == 422)
+                let unknownBed = try await fatna.json(
+                    "POST", "/api/shelter/rabat-s1/beds", ["beds": ["dragons": ["capacity": 3, "occupied": 0]]])
+                #expect(unknownBed.status == 422)
+                let noHold = try await fatna.json(
+                    "POST", "/api/shelter/rabat-s1/decline", ["case_id": .string(UUID().uuidString), "reason": "x"])
+                #expect(noHold.status == 409)
+                #expect(try await fatna.send("GET", "/api/shelter").status == 200)
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+}
