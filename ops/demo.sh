@@ -68,7 +68,7 @@ echo "demo: worker started (pid $worker, log $log, metrics http://$SAMU_WORKER_H
 import json, os, secrets, sys
 path = sys.argv[1]
 logins = json.load(open(path)) if os.path.exists(path) else {}
-for name in ["fatima", "karim", "nadia"]:
+for name in ["fatima", "karim", "nadia", "hassan"]:
     logins.setdefault(name, secrets.token_urlsafe(12))
 json.dump(logins, open(path, "w"))
 PY
@@ -82,6 +82,9 @@ login karim | "$samu" accounts operator karim --role supervisor --name "Karim (s
 login nadia | "$samu" accounts operator nadia --role child_protection \
   --name "Nadia (child protection, Casablanca, Rabat, Salé)" --zones casablanca-anfa,rabat,sale \
   --password-file - >/dev/null
+# Rabat's emergency shelter's night watchman keeps its beds at /shelter.
+login hassan | "$samu" accounts operator hassan --role shelter --shelters rabat-s1 \
+  --name "Hassan (Rabat emergency shelter)" --zones rabat --password-file - >/dev/null
 "$samu" accounts client hotline-demo --token-file "$secrets/intake-token" >/dev/null
 console_log="$SAMU_LOCAL/run/demo-console.log"
 # The console runs as samu_console: it reads the board and keeps sessions, nothing more.
@@ -201,6 +204,19 @@ echo
 echo "== 11. The operator console, live:"
 echo "  http://$SAMU_CONSOLE_ADDRESS   operator: fatima / $(login fatima)   supervisor: karim / $(login karim)"
 echo "  child protection (acknowledges and decides the children's referrals): nadia / $(login nadia)"
+echo "  the shelter page of Rabat's emergency shelter: http://$SAMU_CONSOLE_ADDRESS/shelter   hassan / $(login hassan)"
+# Karim, supervisor, enrols two Rabat crews' phones (one-time codes, valid 15 minutes), as on the console.
+jar="$SAMU_LOCAL/run/demo-karim.headers"
+me="$(curl -s -D "$jar" -X POST "http://$SAMU_CONSOLE_ADDRESS/api/login" -H 'Content-Type: application/json' \
+  --data "{\"operator_id\":\"karim\",\"password\":\"$(login karim)\"}")"
+csrf="$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["csrf_token"])' "$me")"
+cookie="$(grep -i '^set-cookie: samu_session=' "$jar" | head -1 | sed -E 's/^[^:]+: ([^;]+);.*/\1/' | tr -d '\r')"
+for unit in rabat-u1 rabat-u2; do
+  link="$(curl -s -X POST "http://$SAMU_CONSOLE_ADDRESS/api/units/$unit/enrolments" -H "Cookie: $cookie" \
+    -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' --data '{}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["link"])')"
+  echo "  crew app of $unit (open on the crew's phone within 15 minutes): http://$SAMU_CONSOLE_ADDRESS$link"
+done
 echo "  (passwords in $secrets/console-logins.json; hotline token in $secrets/intake-token)"
 echo "  metrics: http://$SAMU_CONSOLE_OPS_ADDRESS/metrics (console), http://$SAMU_WORKER_HTTP_ADDRESS/metrics (worker)"
 echo "  health:  http://$SAMU_CONSOLE_OPS_ADDRESS/health/ready, http://$SAMU_WORKER_HTTP_ADDRESS/health/ready"

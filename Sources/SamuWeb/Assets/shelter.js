@@ -28,6 +28,10 @@ const BEDS = {
   fr: { men: "hommes", women: "femmes", women_with_children: "femmes avec enfants", minors: "mineurs", elderly: "personnes âgées" },
   ar: { men: "رجال", women: "نساء", women_with_children: "نساء مع أطفال", minors: "قاصرون", elderly: "مسنون" },
 };
+const UNIT_STATUS = {
+  fr: { available: "disponible", en_route: "en route", on_scene: "sur place", transporting: "en transport", returning: "retour", off_duty: "hors service" },
+  ar: { available: "متاحة", en_route: "في الطريق", on_scene: "في عين المكان", transporting: "في طور النقل", returning: "في طريق العودة", off_duty: "خارج الخدمة" },
+};
 const STALE_SECONDS = 4 * 3600;
 const state = { lang: localStorage.getItem("samu.shelter.lang") || "fr", csrf: null, me: null, shelters: [], timer: null };
 const $ = (id) => document.getElementById(id);
@@ -162,7 +166,7 @@ function render() {
       decline.addEventListener("click", () => arrival(shelter, "decline", person.case_id, reason.value));
       return el("li", { "data-case-id": person.case_id },
         el("div", { text: `${bedLabel(person.bed_type)} — ${t("beds_n").replace("{n}", person.beds)} — ${person.priority || ""}`
-          + ` — ${t("crew")} ${person.unit_id || "—"}${person.unit_status ? ` (${person.unit_status})` : ""}${eta}` }),
+          + ` — ${t("crew")} ${person.unit_id || "—"}${person.unit_status ? ` (${(UNIT_STATUS[state.lang] || UNIT_STATUS.fr)[person.unit_status] || person.unit_status})` : ""}${eta}` }),
         admit, noShow, reason, decline);
     });
     return el("section", { class: "card", "data-shelter-id": shelter.shelter_id, "data-stale": String(stale) },
