@@ -192,7 +192,7 @@ struct CrewAppTests {
     }
 
     @Test(
-        "a shelter takes a bed with one tap, admits the person samu sends, declines another (samu releases the beds and looks elsewhere); an old count is stale on its page and on the board"
+        "a shelter takes a bed with one tap, admits the person samu sends, declines a woman (samu holds the next fitting bed elsewhere); an old count is stale on its page and on the board"
     )
     func shelterAtTheDoor() async throws {
         try await harness.prepare()
@@ -250,7 +250,7 @@ struct CrewAppTests {
                 // Another: declined with a reason; samu holds a bed elsewhere at once.
                 let second = ReportFixture.document(
                     zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 45,
-                    location: shelterPlace)
+                    sex: "female", location: shelterPlace)
                 #expect(try await client.postReport(second, token: token).status == 202)
                 let secondCase = DerivedID.caseID(
                     forReport: try #require(UUID(uuidString: second["event_id"]!.stringValue!)))
@@ -262,15 +262,17 @@ struct CrewAppTests {
                     document.querySelector('input[data-reason="\(secondCase.lowercased)"]').value = 'barred after a fight last week';
                     document.querySelector('button[data-decline="\(secondCase.lowercased)"]').click(); true
                     """)
-                // (Rabat has no other men's beds: samu looks elsewhere, and never here again.)
-                try await waitFor("the decline recorded, the beds released, and never held here again") {
+                try await waitFor("the decline recorded, and the next fitting bed held elsewhere") {
                     let declined = try await scalar(
                         "select count(*) from case_timeline where case_id = '\(secondCase)' and status = 'shelter_declined' and detail->>'reason' = 'barred after a fight last week'"
                     )
                     let last = try await text(
                         "select action from bed_ledger where case_id = '\(secondCase)' and shelter_id = 'rabat-s1' order by entry_id desc limit 1"
                     )
-                    return declined == 1 && last == "release"
+                    let elsewhere = try await scalar(
+                        "select count(*) from bed_ledger where case_id = '\(secondCase)' and action = 'hold' and shelter_id <> 'rabat-s1'"
+                    )
+                    return declined == 1 && last == "release" && elsewhere >= 1
                 }
                 try await page.waitFor(
                     "document.querySelector('li[data-case-id=\"\(secondCase.lowercased)\"]') === null",
