@@ -26,18 +26,6 @@ struct ConsoleBrowserTests {
         harness = try ConsoleHarness()
     }
 
-    func logIn(_ page: Chromium.Page, base: URL, as operatorID: String) async throws {
-        try await page.navigate(base.absoluteString)
-        try await page.waitFor("!document.getElementById('login-view').hidden")
-        try await page.evaluate(
-            """
-            document.getElementById('login-id').value = '\(operatorID)';
-            document.getElementById('login-password').value = '\(ConsoleHarness.password)';
-            document.getElementById('login-submit').click(); true
-            """)
-        try await page.waitFor("!document.getElementById('board-view').hidden && document.body.dataset.boardAt")
-    }
-
     @Test(
         "a report posted over HTTP reaches both operators' boards; one claims and reassigns it; the other sees the claim and is refused; Arabic renders right to left"
     )
@@ -53,8 +41,8 @@ struct ConsoleBrowserTests {
             try await harness.withConsole { client in
                 let amina = try await browser.newPage()
                 let youssef = try await browser.newPage()
-                try await logIn(amina, base: client.base, as: "amina")
-                try await logIn(youssef, base: client.base, as: "youssef")
+                try await harness.logIn(amina, base: client.base, as: "amina")
+                try await harness.logIn(youssef, base: client.base, as: "youssef")
                 // The deployment's Rabat crews are on both boards before the report.
                 try await amina.waitFor(
                     "document.querySelectorAll('#units tr[data-unit-id^=\"rabat-\"]').length >= 3",
@@ -198,7 +186,7 @@ struct ConsoleBrowserTests {
         try await harness.pipeline.withWorker { _ in
             try await harness.withConsole { client in
                 let page = try await browser.newPage()
-                try await logIn(page, base: client.base, as: "hind")
+                try await harness.logIn(page, base: client.base, as: "hind")
                 let reply = try await client.postReport(
                     ReportFixture.document(
                         zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 58),
@@ -322,7 +310,7 @@ struct ConsoleBrowserTests {
         try await harness.pipeline.withWorker { _ in
             try await harness.withConsole { client in
                 let page = try await browser.newPage()
-                try await logIn(page, base: client.base, as: "samira")
+                try await harness.logIn(page, base: client.base, as: "samira")
                 let reply = try await client.postReport(
                     ReportFixture.document(
                         zone: "rabat", category: "child_street_situation", reportedAt: RFC3339.format(Date()), age: 10),

@@ -140,6 +140,19 @@ struct ConsoleHarness {
         }
     }
 
+    /// Logs `operatorID` in on the console's page in a browser tab and waits for its board.
+    func logIn(_ page: Chromium.Page, base: URL, as operatorID: String) async throws {
+        try await page.navigate(base.absoluteString)
+        try await page.waitFor("!document.getElementById('login-view').hidden")
+        try await page.evaluate(
+            """
+            document.getElementById('login-id').value = '\(operatorID)';
+            document.getElementById('login-password').value = '\(ConsoleHarness.password)';
+            document.getElementById('login-submit').click(); true
+            """)
+        try await page.waitFor("!document.getElementById('board-view').hidden && document.body.dataset.boardAt")
+    }
+
     /// Runs the console while `body` runs; `body` gets a client for its address.
     func withConsole<Result: Sendable>(_ body: (WebClient) async throws -> Result) async throws -> Result {
         let store = try SamuStore(configuration: pipeline.configuration.database, logger: pipeline.logger)

@@ -25,16 +25,15 @@ struct CrewAppTests {
         if !held { throw CancellationError() }
     }
 
-    func logIn(_ page: Chromium.Page, base: URL, as operatorID: String) async throws {
-        try await page.navigate(base.absoluteString)
-        try await page.waitFor("!document.getElementById('login-view').hidden")
-        try await page.evaluate(
-            """
-            document.getElementById('login-id').value = '\(operatorID)';
-            document.getElementById('login-password').value = '\(ConsoleHarness.password)';
-            document.getElementById('login-submit').click(); true
-            """)
-        try await page.waitFor("!document.getElementById('board-view').hidden && document.body.dataset.boardAt")
+    /// A hotline's report of a homeless adult at `place`, posted over HTTP; its case's id.
+    func report(
+        _ client: WebClient, token: String, age: Int64, sex: String = "male", at place: GeoPoint
+    ) async throws -> UUID {
+        let document = ReportFixture.document(
+            zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: age, sex: sex,
+            location: place)
+        #expect(try await client.postReport(document, token: token).status == 202)
+        return DerivedID.caseID(forReport: try #require(UUID(uuidString: document["event_id"]!.stringValue!)))
     }
 
     /// rabat-u1's base: a report here goes to rabat-u1, the nearest crew.
@@ -53,7 +52,7 @@ struct CrewAppTests {
         try await harness.pipeline.withWorker { _ in
             try await harness.withConsole { client in
                 let board = try await browser.newPage()
-                try await logIn(board, base: client.base, as: "samira")
+                try await harness.logIn(board, base: client.base, as: "samira")
                 try await board.waitFor("document.querySelector('#units button[data-enrol=\"rabat-u1\"]') !== null")
                 // The supervisor makes a one-time code for rabat-u1's phone.
                 try await board.evaluate(
@@ -76,12 +75,8 @@ struct CrewAppTests {
                 let reuse = try await client.json("POST", "/api/crew/enrol", ["code": .string(code)])
                 #expect(reuse.status == 401)
                 // A report at rabat-u1's base: the phone hears of its case, with an alert.
-                let report = ReportFixture.document(
-                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 40,
-                    location: Self.base)
-                #expect(try await client.postReport(report, token: token).status == 202)
-                let caseID = DerivedID.caseID(
-                    forReport: try #require(UUID(uuidString: report["event_id"]!.stringValue!)))
+                let caseID = try await report(
+                    client, token: token, age: 40, at: Self.base)
                 try await phone.waitFor(
                     "document.getElementById('assignment').dataset.caseId === '\(caseID.lowercased)' && !document.getElementById('alert').hidden",
                     timeout: .seconds(20))
@@ -179,6 +174,37 @@ struct CrewAppTests {
                 print(report50)
                 try Data((report50 + "\n").utf8).write(
                     to: Artifacts.directory.appendingPathComponent("crew-latency.txt"))
+                // A whole case from the phone: the next report at the base is rabat-u1's again; the
+                // crew acknowledges, arrives, transports and closes it with a note.
+                let next = try await report(client, token: token, age: 35, at: Self.base)
+                try await phone.waitFor(
+                    "document.getElementById('assignment').dataset.caseId === '\(next.lowercased)'",
+                    timeout: .seconds(20))
+                for (button, status) in [
+                    ("do-acknowledge", "acknowledged"), ("do-on-scene", "on_scene"),
+                    ("do-transporting", "transporting"),
+                ] {
+                    try await phone.evaluate("document.getElementById('\(button)').click(); true")
+                    try await waitFor("the case \(status)") {
+                        try await text("select status from cases where case_id = '\(next)'") == status
+                    }
+                }
+                try await phone.evaluate(
+                    """
+                    document.getElementById('resolution').value = 'sheltered';
+                    document.getElementById('note').value = 'accepted a bed, tired but well';
+                    document.getElementById('do-resolve').click(); true
+                    """)
+                try await waitFor("the case closed from the phone, with the crew's note") {
+                    let closed = try await text(
+                        "select status || ' ' || coalesce(resolution, '-') from cases where case_id = '\(next)'")
+                    let noted = try await scalar(
+                        "select count(*) from case_timeline where case_id = '\(next)' and detail->>'detail' like '%tired but well%'"
+                    )
+                    return closed == "resolved sheltered" && noted == 1
+                }
+                try await phone.waitFor(
+                    "document.getElementById('assignment').dataset.caseId === ''", timeout: .seconds(20))
                 // Revoked: the phone is told, and nothing it sends is taken.
                 let deviceID = try #require(
                     try await text("select device_id from crew_devices where unit_id = 'rabat-u1'"))
@@ -226,12 +252,8 @@ struct CrewAppTests {
                         == before + 1
                 }
                 // samu sends a man: he is on the page, then admitted.
-                let first = ReportFixture.document(
-                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 50,
-                    location: shelterPlace)
-                #expect(try await client.postReport(first, token: token).status == 202)
-                let firstCase = DerivedID.caseID(
-                    forReport: try #require(UUID(uuidString: first["event_id"]!.stringValue!)))
+                let firstCase = try await report(
+                    client, token: token, age: 50, at: shelterPlace)
                 try await page.waitFor(
                     "document.querySelector('li[data-case-id=\"\(firstCase.lowercased)\"]') !== null",
                     timeout: .seconds(20))
@@ -248,12 +270,8 @@ struct CrewAppTests {
                     "document.querySelector('li[data-case-id=\"\(firstCase.lowercased)\"]') === null",
                     timeout: .seconds(20))
                 // Another: declined with a reason; samu holds a bed elsewhere at once.
-                let second = ReportFixture.document(
-                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 45,
-                    sex: "female", location: shelterPlace)
-                #expect(try await client.postReport(second, token: token).status == 202)
-                let secondCase = DerivedID.caseID(
-                    forReport: try #require(UUID(uuidString: second["event_id"]!.stringValue!)))
+                let secondCase = try await report(
+                    client, token: token, age: 45, sex: "female", at: shelterPlace)
                 try await page.waitFor(
                     "document.querySelector('li[data-case-id=\"\(secondCase.lowercased)\"]') !== null",
                     timeout: .seconds(20))
@@ -284,7 +302,7 @@ struct CrewAppTests {
                     "document.querySelector('section[data-shelter-id=\"rabat-s1\"]').dataset.stale === 'true'",
                     timeout: .seconds(20))
                 let board = try await browser.newPage()
-                try await logIn(board, base: client.base, as: "samira")
+                try await harness.logIn(board, base: client.base, as: "samira")
                 try await board.waitFor(
                     "document.querySelector('#shelters tr[data-shelter-id=\"rabat-s1\"][data-stale=\"true\"]') !== null"
                 )
@@ -347,12 +365,8 @@ struct CrewAppTests {
                 )
                 #expect(try await client.send("GET", "/api/crew/assignment", headers: crew(u1)).status == 200)
                 // rabat-u1's case: rabat-u2's phone can neither read it nor act on it.
-                let report = ReportFixture.document(
-                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 40,
-                    location: Self.base)
-                #expect(try await client.postReport(report, token: token).status == 202)
-                let caseID = DerivedID.caseID(
-                    forReport: try #require(UUID(uuidString: report["event_id"]!.stringValue!)))
+                let caseID = try await report(
+                    client, token: token, age: 40, at: Self.base)
                 try await waitFor("the case given to rabat-u1") {
                     try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u1"
                 }
