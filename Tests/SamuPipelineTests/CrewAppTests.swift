@@ -71,6 +71,12 @@ struct CrewAppTests {
                 try await phone.waitFor("document.body.dataset.unit === 'rabat-u1'")
                 #expect(try await phone.evaluate("location.hash") == .string(""), "the code leaves the address bar")
                 #expect(try await phone.evaluate("window.innerWidth") == .integer(360))
+                // Installable: its manifest, and a service worker for /crew that keeps the app's files.
+                let scope = try await phone.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+                #expect(scope.stringValue?.hasSuffix("/crew") == true, "\(scope)")
+                let manifest = try await phone.evaluate(
+                    "fetch('/crew/manifest.webmanifest').then(r => r.json()).then(m => m.start_url + ' ' + m.display)")
+                #expect(manifest == .string("/crew standalone"))
                 // The code is used: a second phone cannot use it.
                 let reuse = try await client.json("POST", "/api/crew/enrol", ["code": .string(code)])
                 #expect(reuse.status == 401)
