@@ -793,6 +793,38 @@ public enum Migrations {
                 "revoke execute on function samu_read_crew_case(uuid, text) from public",
                 pinSearchPaths,
             ]),
+        Migration(
+            version: 18, name: "the report as told, to the operators of its zone",
+            statements: [
+                // The operator's door to a report now gives it whole, as the caller told it (the
+                // person, the factors, the commune, when), still one logged read at a time, and
+                // never to a shelter's account.
+                """
+                create or replace function samu_read_personal_data(p_case uuid, p_operator text) returns jsonb
+                language plpgsql security definer as $$
+                declare
+                    found jsonb;
+                begin
+                    select jsonb_strip_nulls(jsonb_build_object(
+                               'notes', r.payload->'notes', 'reporter', r.payload->'reporter',
+                               'place', r.payload->'location'->'description', 'language', r.payload->'language',
+                               'channel', r.payload->'channel', 'commune', r.payload->'location'->'commune',
+                               'person', r.payload->'person', 'factors', r.payload->'factors',
+                               'reported_at', r.payload->'reported_at'))
+                    into found
+                    from cases c join reports r on r.report_id = c.report_id
+                    join operators o on o.operator_id = p_operator and not o.disabled and o.role <> 'shelter'
+                    where c.case_id = p_case and c.zone = any(o.zones);
+                    if found is null then
+                        return null;
+                    end if;
+                    insert into personal_data_reads (case_id, operator_id) values (p_case, p_operator);
+                    return found;
+                end
+                $$
+                """,
+                pinSearchPaths,
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

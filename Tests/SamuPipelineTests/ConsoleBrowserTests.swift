@@ -173,6 +173,48 @@ struct ConsoleBrowserTests {
         try await harness.pipeline.cleanUp()
     }
 
+    @Test("on a supervisor's phone (390 px) the board and a case fit the screen's width")
+    func boardOnAPhone() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("karim", zones: ["rabat", "sale"], role: .supervisor)
+        let token = try await harness.addClient("hotline")
+        try await harness.publishDeployment()
+        let browser = try Chromium()
+        defer { browser.close() }
+        try await harness.pipeline.withWorker { _ in
+            try await harness.withConsole { client in
+                let page = try await browser.newPage()
+                var metrics = JSONObject()
+                metrics.append("width", 390)
+                metrics.append("height", 844)
+                metrics.append("deviceScaleFactor", 2)
+                metrics.append("mobile", true)
+                try await page.send("Emulation.setDeviceMetricsOverride", metrics)
+                try await harness.logIn(page, base: client.base, as: "karim")
+                let reply = try await client.postReport(
+                    ReportFixture.document(
+                        zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 44),
+                    token: token)
+                #expect(reply.status == 202)
+                try await page.waitFor(
+                    "document.querySelectorAll('#cases li[data-case-id]').length === 1 && document.querySelectorAll('#units tr[data-unit-id]').length >= 3",
+                    timeout: .seconds(20))
+                let fits = "document.documentElement.scrollWidth <= 390 && window.innerWidth === 390"
+                #expect(try await page.evaluate(fits) == .bool(true), "the board overflows the phone's width")
+                try await page.evaluate("document.querySelector('#cases li[data-case-id]').click(); true")
+                try await page.waitFor(
+                    "!document.getElementById('detail').hidden && document.querySelectorAll('#detail-reasons li').length >= 1"
+                )
+                #expect(try await page.evaluate(fits) == .bool(true), "the case overflows the phone's width")
+                let buttonHeight = try await page.evaluate(
+                    "document.getElementById('act-claim').getBoundingClientRect().height")
+                #expect((buttonHeight.doubleValue ?? 0) >= 40, "touch targets: \(buttonHeight)")
+                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("board-phone.png"))
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
     @Test(
         "a refusal leaves a re-visit on the board; a social worker opens the closed case, records a diagnosis, takes the task, meets a second refusal (the task comes back, counted), then marks it done"
     )
@@ -221,6 +263,16 @@ struct ConsoleBrowserTests {
                     "!document.getElementById('detail').hidden && document.querySelector('#detail-path li[data-step=\"reception\"][data-recorded=\"false\"]') !== null && document.querySelector('#detail-path li[data-step=\"orientation\"]') !== null"
                 )
                 #expect(try await page.evaluate("document.getElementById('act-close').disabled") == .bool(true))
+                // Why triage decided, in the operator's language; the report as told, on a logged click.
+                try await page.waitFor("document.querySelectorAll('#detail-reasons li[data-rule]').length >= 1")
+                try await page.evaluate("document.getElementById('show-personal').click(); true")
+                try await page.waitFor(
+                    "!document.getElementById('detail-personal').hidden && document.getElementById('detail-personal').textContent.includes('Hassan') && document.getElementById('detail-personal').textContent.includes('58')"
+                )
+                #expect(
+                    try await harness.pipeline.scalar(
+                        "select count(*) from personal_data_reads where case_id = '\(caseID)' and operator_id = 'hind'")
+                        == 1)
                 #expect(
                     try await page.evaluate("document.getElementById('detail-follow-up').dataset.kind")
                         == .string("revisit"))

@@ -13,6 +13,10 @@ const UI = {
     takes_ages: "âges", takes_wheelchair: "accès fauteuil roulant", takes_confidential: "adresse confidentielle",
     takes: "Accueille", claim: "Prendre en charge", release: "Libérer", reason: "Motif",
     show_personal: "Afficher les données personnelles (consultation journalisée)",
+    why_priority: "Pourquoi cette priorité", told_place: "Lieu", told_commune: "Commune", told_person: "Personne",
+    told_factors: "Facteurs", told_channel: "Canal", told_language: "Langue", told_callback: "Rappel",
+    told_reported: "Signalé le", persons: "personne(s)", age_years: "ans", sex_male: "homme", sex_female: "femme",
+    sex_unknown: "sexe inconnu",
     reassign: "Réaffecter", close: "Clôturer", cancel: "Annuler le cas", mutual_aid: "Demander l'entraide",
     decisions: "Décisions", timeline: "Historique", best_unit: "Meilleure unité disponible (automatique)",
     waiting_for_unit: "en attente d'une unité", waiting_for_bed: "sans lit", no_bed_tonight: "sans lit cette nuit (clôturés)",
@@ -57,6 +61,10 @@ const UI = {
     takes_ages: "الأعمار", takes_wheelchair: "مهيأ للكراسي المتحركة", takes_confidential: "عنوان سري",
     takes: "يستقبل", claim: "تولي الحالة", release: "التخلي عن الحالة", reason: "السبب",
     show_personal: "عرض المعطيات الشخصية (اطلاع مسجل)",
+    why_priority: "لماذا هذه الأولوية", told_place: "المكان", told_commune: "الجماعة", told_person: "الشخص",
+    told_factors: "العوامل", told_channel: "القناة", told_language: "اللغة", told_callback: "رقم الاتصال",
+    told_reported: "تاريخ التبليغ", persons: "شخص", age_years: "سنة", sex_male: "ذكر", sex_female: "أنثى",
+    sex_unknown: "جنس غير معروف",
     reassign: "إعادة التعيين", close: "إغلاق الحالة", cancel: "إلغاء الحالة", mutual_aid: "طلب الدعم من منطقة مجاورة",
     decisions: "القرارات", timeline: "السجل", best_unit: "أفضل وحدة متاحة (تلقائيا)",
     waiting_for_unit: "في انتظار وحدة", waiting_for_bed: "بدون سرير", no_bed_tonight: "بدون سرير هذه الليلة (مغلقة)",
@@ -562,6 +570,8 @@ function select(caseID) {
   $("act-status").className = "status";
   if (caseID) loadDetail(caseID);
   render();
+  // On a phone the detail is below the list: bring it into view.
+  if (caseID && window.innerWidth <= 700) $("detail").scrollIntoView({ block: "start" });
 }
 
 // Personal data (notes, reporter, the place) only on the operator's click: each read is logged.
@@ -571,10 +581,23 @@ async function showPersonal() {
   try {
     const personal = await api(`/api/cases/${caseID}/personal`);
     if (state.selected !== caseID) return;
+    // The report as the caller told it.
     const lines = [];
     if (personal.notes) lines.push(personal.notes);
-    if (personal.place) lines.push(personal.place);
-    if (personal.reporter) lines.push([personal.reporter.name, personal.reporter.phone].filter(Boolean).join(" · "));
+    if (personal.place) lines.push(`${t("told_place")}: ${personal.place}`);
+    if (personal.commune) lines.push(`${t("told_commune")}: ${personal.commune}`);
+    if (personal.person) {
+      const p = personal.person;
+      lines.push(`${t("told_person")}: ${p.count || 1} ${t("persons")}` + (p.age != null ? `, ${p.age} ${t("age_years")}` : "")
+        + `, ${t("sex_" + (p.sex || "unknown"))}`);
+    }
+    if (personal.factors && personal.factors.length) {
+      lines.push(`${t("told_factors")}: ${personal.factors.map((f) => label("factor", f)).join(", ")}`);
+    }
+    if (personal.channel) lines.push(`${t("told_channel")}: ${personal.channel}`);
+    if (personal.language) lines.push(`${t("told_language")}: ${personal.language}`);
+    if (personal.reporter) lines.push(`${t("told_callback")}: ${[personal.reporter.name, personal.reporter.phone].filter(Boolean).join(" · ")}`);
+    if (personal.reported_at) lines.push(`${t("told_reported")}: ${when(personal.reported_at)}`);
     $("detail-personal").textContent = lines.join("\n") || "—";
     $("detail-personal").hidden = false;
   } catch (error) {
@@ -602,6 +625,11 @@ function renderDetail() {
   const category = item ? item.category : detail.category;
   const status = item ? item.status : detail.status;
   $("detail-title").textContent = `${(item && item.priority) || (detail && detail.priority) || ""} · ${label("beneficiary_category", category)} · ${state.selected.slice(0, 8)}`;
+  // Why triage decided: each rule's reason in the operator's language.
+  let reasons = [];
+  try { reasons = (JSON.parse((detail && detail.triage) || "{}").reasons) || []; } catch (error) { reasons = []; }
+  $("detail-reasons").replaceChildren(...reasons.map((reason) =>
+    el("li", { "data-rule": reason.rule, text: reason[state.lang] || reason.fr || reason.en })));
   $("detail-summary").textContent = `${label("case_state", status)} — ${t("unit")}: ${(item && item.unit_id) || "—"} — ${t("bed")}: ${item && item.bed_type ? label("bed_type", item.bed_type) : "—"}${item && item.shelter_id ? " @ " + item.shelter_id : ""}`;
   const claimedBy = item ? item.claimed_by : null;
   const mine = claimedBy === state.me.account.id;
