@@ -20,6 +20,8 @@ public struct Board: Encodable, Sendable, Equatable {
         public var lat: Double?
         public var lon: Double?
         public var claimed_by: String?
+        /// What the operator should check before trusting the report (``ReportFlag``).
+        public var flags: [String] = []
     }
 
     public struct Unit: Encodable, Sendable, Equatable {
@@ -268,10 +270,14 @@ public struct BoardRepository: StoreRepository {
 
     let store: SamuStore
     let logger: Logger
+    /// The zones' outlines, to flag a position far outside its zone (none: not checked) and for
+    /// the console's map.
+    public let outlines: ZoneOutlines?
 
-    public init(store: SamuStore, logger: Logger) {
+    public init(store: SamuStore, logger: Logger, outlines: ZoneOutlines? = nil) {
         self.store = store
         self.logger = logger
+        self.outlines = outlines
     }
     static let caseLimit = 500
 
@@ -356,7 +362,12 @@ public struct BoardRepository: StoreRepository {
                 Board.Case(
                     case_id: row.0.lowercased, zone: row.1, category: row.2, priority: row.3, status: row.4,
                     opened_at: row.5, reported_at: row.6, unit_id: row.7, bed_type: row.8, shelter_id: row.9,
-                    lat: row.10, lon: row.11, claimed_by: row.12))
+                    lat: row.10, lon: row.11, claimed_by: row.12,
+                    flags: ReportFlag.flags(
+                        reportedAt: row.6, received: row.5,
+                        position: row.10.flatMap { lat in row.11.map { GeoPoint(latitude: lat, longitude: $0) } },
+                        zone: row.1, outlines: outlines
+                    ).map(\.rawValue)))
         }
         return cases
     }

@@ -75,7 +75,12 @@ public final class ConsoleServer: Service {
         self.logger = logger
         self.registry = registry
         self.hub = BoardHub(schema: store.configuration.schema)
-        let repository = BoardRepository(store: store, logger: logger)
+        // The zones' outlines flag a report placed far outside its zone (optional: without the
+        // file nothing is flagged for position).
+        let outlines = RepositoryFiles.locate("seeds/hcp/zone-outlines.json").flatMap {
+            try? ZoneOutlines.load($0)
+        }
+        let repository = BoardRepository(store: store, logger: logger, outlines: outlines)
         self.repository = repository
         self.boards = BoardCache(queries: repository)
         var accounts = Accounts(store: store, logger: logger)

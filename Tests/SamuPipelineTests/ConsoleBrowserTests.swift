@@ -173,6 +173,79 @@ struct ConsoleBrowserTests {
         try await harness.pipeline.cleanUp()
     }
 
+    @Test(
+        "the map draws the zones' boundaries with their names and zooms; a report from Algeria for Oujda-Angad and one dated a month ago are flagged on the board and in the case"
+    )
+    func mapAndFlags() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("salma", zones: ["rabat", "sale", "oujda-angad"])
+        let token = try await harness.addClient("hotline")
+        try await harness.publishDeployment()
+        let browser = try Chromium()
+        defer { browser.close() }
+        try await harness.pipeline.withWorker { _ in
+            try await harness.withConsole { client in
+                let page = try await browser.newPage()
+                try await harness.logIn(page, base: client.base, as: "salma")
+                // The zones' outlines, named in the page's language.
+                try await page.waitFor(
+                    "['rabat', 'sale', 'oujda-angad'].every(z => document.querySelector(`#map path.zone[data-zone=\"${z}\"]`) !== null)"
+                )
+                let rabatPath = try await page.evaluate(
+                    "document.querySelector('#map path[data-zone=\"rabat\"]').getAttribute('d').split('L').length")
+                #expect((rabatPath.doubleValue ?? 0) > 20, "an outline, not a box: \(rabatPath)")
+                #expect(
+                    try await page.evaluate(
+                        "document.querySelector('#map text[data-zone-label=\"oujda-angad\"]').textContent"
+                    )
+                    .stringValue?.isEmpty == false)
+                // The wheel zooms in around the pointer; a double click shows everything again.
+                try await page.evaluate(
+                    """
+                    const map = document.getElementById('map'), box = map.getBoundingClientRect();
+                    map.dispatchEvent(new WheelEvent('wheel', {deltaY: -100, clientX: box.left + box.width / 2,
+                      clientY: box.top + box.height / 2, bubbles: true, cancelable: true})); true
+                    """)
+                try await page.waitFor(
+                    "document.getElementById('map-layer').getAttribute('transform').includes('scale(1.25)')")
+                try await page.evaluate(
+                    "document.getElementById('map').dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); true")
+                try await page.waitFor(
+                    "document.getElementById('map-layer').getAttribute('transform').includes('scale(1)')")
+                // Tlemcen's coordinates on an Oujda-Angad report; a Rabat report dated a month ago.
+                let algeria = ReportFixture.document(
+                    zone: "oujda-angad", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 40,
+                    location: GeoPoint(latitude: 34.8828, longitude: -1.3167))
+                let old = ReportFixture.document(
+                    zone: "rabat", category: "homeless_adult",
+                    reportedAt: RFC3339.format(Date().addingTimeInterval(-30 * 86_400)), age: 40)
+                let fine = ReportFixture.document(
+                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 41)
+                for document in [algeria, old, fine] {
+                    #expect(try await client.postReport(document, token: token).status == 202)
+                }
+                func caseID(_ document: JSONValue) -> String {
+                    DerivedID.caseID(forReport: UUID(uuidString: document["event_id"]!.stringValue!)!).lowercased
+                }
+                try await page.waitFor(
+                    "document.querySelectorAll('#cases li[data-case-id]').length === 3", timeout: .seconds(20))
+                func flags(_ document: JSONValue) async throws -> String? {
+                    try await page.evaluate(
+                        "(document.querySelector('#cases li[data-case-id=\"\(caseID(document))\"] .flags') || {dataset: {}}).dataset.flags || ''"
+                    ).stringValue
+                }
+                #expect(try await flags(algeria) == "outside_zone")
+                #expect(try await flags(old) == "reported_long_ago")
+                #expect(try await flags(fine) == "")
+                try await page.evaluate(
+                    "document.querySelector('#cases li[data-case-id=\"\(caseID(algeria))\"]').click(); true")
+                try await page.waitFor("document.getElementById('detail-summary').dataset.flags === 'outside_zone'")
+                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("map.png"))
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
     @Test("on a supervisor's phone (390 px) the board and a case fit the screen's width")
     func boardOnAPhone() async throws {
         try await harness.prepare()

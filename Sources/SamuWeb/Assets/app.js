@@ -7,12 +7,14 @@ const UI = {
     title: "SAMU social — tableau de dispatch", scope: "Zone", all_zones: "Toutes mes zones",
     region: "Région", login: "Connexion", operator_id: "Identifiant", password: "Mot de passe",
     sign_in: "Se connecter", login_failed: "Identifiant ou mot de passe incorrect.", logout: "Déconnexion",
-    open_cases: "Cas ouverts", map: "Carte schématique", legend_case: "cas", legend_unit: "unité",
+    open_cases: "Cas ouverts", map: "Carte", legend_case: "cas", legend_unit: "unité",
     legend_shelter: "centre", unmet: "Demande non satisfaite cette nuit", units: "Unités",
     shelters: "Centres d'hébergement", takes_women: "femmes seulement", takes_men: "hommes seulement",
     takes_ages: "âges", takes_wheelchair: "accès fauteuil roulant", takes_confidential: "adresse confidentielle",
     takes: "Accueille", claim: "Prendre en charge", release: "Libérer", reason: "Motif",
     show_personal: "Afficher les données personnelles (consultation journalisée)",
+    flag_reported_in_future: "heure du signalement dans le futur", flag_reported_long_ago: "signalé il y a plus d'un jour",
+    flag_outside_zone: "position hors de la zone",
     why_priority: "Pourquoi cette priorité", told_place: "Lieu", told_commune: "Commune", told_person: "Personne",
     told_factors: "Facteurs", told_channel: "Canal", told_language: "Langue", told_callback: "Rappel",
     told_reported: "Signalé le", persons: "personne(s)", age_years: "ans", sex_male: "homme", sex_female: "femme",
@@ -55,12 +57,14 @@ const UI = {
     title: "الإسعاف الاجتماعي المتنقل — لوحة التوجيه", scope: "المنطقة", all_zones: "كل مناطقي",
     region: "الجهة", login: "تسجيل الدخول", operator_id: "المعرف", password: "كلمة المرور",
     sign_in: "دخول", login_failed: "المعرف أو كلمة المرور غير صحيحة.", logout: "خروج",
-    open_cases: "الحالات المفتوحة", map: "خريطة تخطيطية", legend_case: "حالة", legend_unit: "وحدة",
+    open_cases: "الحالات المفتوحة", map: "الخريطة", legend_case: "حالة", legend_unit: "وحدة",
     legend_shelter: "مركز", unmet: "الطلب غير الملبى هذه الليلة", units: "الوحدات",
     shelters: "مراكز الإيواء", takes_women: "للنساء فقط", takes_men: "للرجال فقط",
     takes_ages: "الأعمار", takes_wheelchair: "مهيأ للكراسي المتحركة", takes_confidential: "عنوان سري",
     takes: "يستقبل", claim: "تولي الحالة", release: "التخلي عن الحالة", reason: "السبب",
     show_personal: "عرض المعطيات الشخصية (اطلاع مسجل)",
+    flag_reported_in_future: "وقت التبليغ في المستقبل", flag_reported_long_ago: "بُلّغ عنه منذ أكثر من يوم",
+    flag_outside_zone: "الموقع خارج المنطقة",
     why_priority: "لماذا هذه الأولوية", told_place: "المكان", told_commune: "الجماعة", told_person: "الشخص",
     told_factors: "العوامل", told_channel: "القناة", told_language: "اللغة", told_callback: "رقم الاتصال",
     told_reported: "تاريخ التبليغ", persons: "شخص", age_years: "سنة", sex_male: "ذكر", sex_female: "أنثى",
@@ -221,6 +225,7 @@ async function start() {
   $("act-decide").addEventListener("click", () => send("decide_referral", { decision: $("act-decision").value }));
   $("act-cancel").addEventListener("click", () => send("cancel"));
   $("act-mutual-aid").addEventListener("click", () => send("mutual_aid"));
+  setUpMap();
   setInterval(tickClocks, 1000);
   applyLanguage();
   try {
@@ -265,6 +270,7 @@ async function logOut() {
 async function enter() {
   state.csrf = state.me.csrf_token;
   state.labels = await api("/api/labels");
+  state.outlines = await api("/api/outlines").catch(() => ({}));
   $("login-view").hidden = true;
   $("board-view").hidden = false;
   $("logout").hidden = false;
@@ -364,7 +370,11 @@ function renderCases() {
       el("span", { class: "case-status", text: label("case_state", item.status) }),
       el("span", { class: "case-unit", dir: "ltr", text: item.unit_id || t("unit_none") }),
       el("span", { text: label("zone", item.zone) })),
-    claimed);
+    claimed,
+    // What not to trust without a look: a time far from now, a position far outside the zone.
+    (item.flags || []).length
+      ? el("div", { class: "flags", "data-flags": item.flags.join(" "), text: "⚠ " + item.flags.map((f) => t("flag_" + f)).join(" · ") })
+      : null);
     row.addEventListener("click", () => select(item.case_id));
     return row;
   }));
@@ -385,16 +395,22 @@ function tickClocks() {
 
 // A schematic map from the seeded coordinates: no tiles, an equirectangular projection of the
 // points on the board (units, shelters, cases) with a margin.
+// The map: the zones' outlines (the statistics office's boundaries), and on them the cases, the
+// units and the shelters; the wheel zooms, a drag pans, a double click shows everything again.
 function renderMap() {
   const map = $("map");
   const { cases, units, shelters } = state.board;
+  const outlines = state.outlines || {};
+  const zones = (state.board.zones || []).filter((zone) => outlines[zone]);
   const points = [...cases.filter((c) => c.lat !== null && c.lat !== undefined), ...units, ...shelters];
   const keep = map.querySelector("title");
   map.replaceChildren(keep);
   keep.textContent = t("map");
-  if (points.length === 0) return;
-  let minLat = Math.min(...points.map((p) => p.lat)), maxLat = Math.max(...points.map((p) => p.lat));
-  let minLon = Math.min(...points.map((p) => p.lon)), maxLon = Math.max(...points.map((p) => p.lon));
+  const corners = points.map((p) => [p.lon, p.lat]);
+  for (const zone of zones) for (const ring of outlines[zone]) for (const point of ring) corners.push(point);
+  if (corners.length === 0) return;
+  let minLat = Math.min(...corners.map((p) => p[1])), maxLat = Math.max(...corners.map((p) => p[1]));
+  let minLon = Math.min(...corners.map((p) => p[0])), maxLon = Math.max(...corners.map((p) => p[0]));
   const pad = 0.01;
   minLat -= pad; maxLat += pad; minLon -= pad; maxLon += pad;
   const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
@@ -402,33 +418,84 @@ function renderMap() {
   const scale = Math.min((width - 2 * margin) / ((maxLon - minLon) * k), (height - 2 * margin) / (maxLat - minLat));
   const x = (lon) => margin + (lon - minLon) * k * scale;
   const y = (lat) => height - margin - (lat - minLat) * scale;
+  const view = state.mapView || { zoom: 1, dx: 0, dy: 0 };
+  const layer = svg("g", { id: "map-layer", transform: `translate(${view.dx} ${view.dy}) scale(${view.zoom})` });
+  map.append(layer);
+  // Zones: outlined and named (in the page's language).
+  for (const zone of zones) {
+    const d = outlines[zone].map((ring) => "M" + ring.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join("L") + "Z").join("");
+    const path = svg("path", { d, class: "zone", "data-zone": zone, "vector-effect": "non-scaling-stroke" });
+    path.append(svg("title"));
+    path.firstChild.textContent = label("zone", zone);
+    layer.append(path);
+  }
+  for (const zone of zones) {
+    const ring = outlines[zone].reduce((a, b) => (b.length > a.length ? b : a));
+    const cx = ring.reduce((sum, p) => sum + p[0], 0) / ring.length, cy = ring.reduce((sum, p) => sum + p[1], 0) / ring.length;
+    const text = svg("text", { x: x(cx), y: y(cy), class: "zone-label", "data-zone-label": zone, "text-anchor": "middle",
+      "font-size": (10 / view.zoom).toFixed(2) });
+    text.textContent = label("zone", zone);
+    layer.append(text);
+  }
+  const marker = 1 / view.zoom;
   for (const shelter of shelters) {
-    const cx = x(shelter.lon), cy = y(shelter.lat);
-    const node = svg("polygon", { points: `${cx},${cy - 8} ${cx - 7},${cy + 5} ${cx + 7},${cy + 5}`, fill: "#7a4fb3", "data-shelter-id": shelter.shelter_id });
+    const cx = x(shelter.lon), cy = y(shelter.lat), s = marker;
+    const node = svg("polygon", { points: `${cx},${cy - 8 * s} ${cx - 7 * s},${cy + 5 * s} ${cx + 7 * s},${cy + 5 * s}`, fill: "#7a4fb3", "data-shelter-id": shelter.shelter_id });
     node.append(svg("title"));
     node.firstChild.textContent = shelter.shelter_id;
-    map.append(node);
+    layer.append(node);
   }
   const colors = { available: "#1b7f3b", en_route: "#e07b00", on_scene: "#c0262d", transporting: "#7a4fb3", returning: "#2f6fb3", off_duty: "#98a2b3" };
   for (const unit of units) {
-    const node = svg("rect", { x: x(unit.lon) - 5, y: y(unit.lat) - 5, width: 10, height: 10, fill: colors[unit.status] || "#667085", "data-unit-id": unit.unit_id });
+    const node = svg("rect", { x: x(unit.lon) - 5 * marker, y: y(unit.lat) - 5 * marker, width: 10 * marker, height: 10 * marker, fill: colors[unit.status] || "#667085", "data-unit-id": unit.unit_id });
     node.append(svg("title"));
     node.firstChild.textContent = `${unit.unit_id} — ${label("unit_status", unit.status)}`;
-    map.append(node);
-    const text = svg("text", { x: x(unit.lon) + 7, y: y(unit.lat) + 3 });
+    layer.append(node);
+    const text = svg("text", { x: x(unit.lon) + 7 * marker, y: y(unit.lat) + 3 * marker, "font-size": (10 * marker).toFixed(2) });
     text.textContent = unit.unit_id.split("-").pop();
-    map.append(text);
+    layer.append(text);
   }
   const prio = { P1: "#c0262d", P2: "#e07b00", P3: "#2f6fb3", P4: "#6b7280" };
   for (const item of cases) {
     if (item.lat === null || item.lat === undefined) continue;
-    const node = svg("circle", { class: "case-dot", cx: x(item.lon), cy: y(item.lat), r: 6, fill: prio[item.priority] || "#6b7280", "data-case-id": item.case_id });
+    const node = svg("circle", { class: "case-dot", cx: x(item.lon), cy: y(item.lat), r: 6 * marker, fill: prio[item.priority] || "#6b7280", "data-case-id": item.case_id, "vector-effect": "non-scaling-stroke" });
     node.append(svg("title"));
     node.firstChild.textContent = `${item.priority} ${label("beneficiary_category", item.category)}`;
     node.addEventListener("click", () => select(item.case_id));
-    map.append(node);
-    if (item.case_id === state.selected) map.append(svg("circle", { class: "selected-ring", cx: x(item.lon), cy: y(item.lat), r: 10 }));
+    layer.append(node);
+    if (item.case_id === state.selected) layer.append(svg("circle", { class: "selected-ring", cx: x(item.lon), cy: y(item.lat), r: 10 * marker, "vector-effect": "non-scaling-stroke" }));
   }
+}
+
+// Zoom and pan on the map (in the SVG's own units).
+function setUpMap() {
+  const map = $("map");
+  const point = (event) => {
+    const box = map.getBoundingClientRect();
+    return [(event.clientX - box.left) * 600 / box.width, (event.clientY - box.top) * 380 / box.height];
+  };
+  map.addEventListener("wheel", (event) => {
+    event.preventDefault();
+    const view = state.mapView || { zoom: 1, dx: 0, dy: 0 };
+    const [px, py] = point(event);
+    const zoom = Math.min(64, Math.max(1, view.zoom * (event.deltaY < 0 ? 1.25 : 0.8)));
+    // The point under the pointer stays where it is.
+    state.mapView = { zoom, dx: px - (px - view.dx) * zoom / view.zoom, dy: py - (py - view.dy) * zoom / view.zoom };
+    if (state.board) renderMap();
+  }, { passive: false });
+  let drag = null;
+  map.addEventListener("pointerdown", (event) => { drag = { start: point(event), view: state.mapView || { zoom: 1, dx: 0, dy: 0 } }; });
+  map.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    const [px, py] = point(event);
+    // A click is not a drag: the map is redrawn only once the pointer really moved.
+    if (!drag.moved && Math.hypot(px - drag.start[0], py - drag.start[1]) < 4) return;
+    drag.moved = true;
+    state.mapView = { zoom: drag.view.zoom, dx: drag.view.dx + px - drag.start[0], dy: drag.view.dy + py - drag.start[1] };
+    if (state.board) renderMap();
+  });
+  for (const name of ["pointerup", "pointerleave"]) map.addEventListener(name, () => { drag = null; });
+  map.addEventListener("dblclick", () => { state.mapView = null; if (state.board) renderMap(); });
 }
 
 function table(node, headers, rows) {
@@ -630,7 +697,9 @@ function renderDetail() {
   try { reasons = (JSON.parse((detail && detail.triage) || "{}").reasons) || []; } catch (error) { reasons = []; }
   $("detail-reasons").replaceChildren(...reasons.map((reason) =>
     el("li", { "data-rule": reason.rule, text: reason[state.lang] || reason.fr || reason.en })));
-  $("detail-summary").textContent = `${label("case_state", status)} — ${t("unit")}: ${(item && item.unit_id) || "—"} — ${t("bed")}: ${item && item.bed_type ? label("bed_type", item.bed_type) : "—"}${item && item.shelter_id ? " @ " + item.shelter_id : ""}`;
+  $("detail-summary").textContent = `${label("case_state", status)} — ${t("unit")}: ${(item && item.unit_id) || "—"} — ${t("bed")}: ${item && item.bed_type ? label("bed_type", item.bed_type) : "—"}${item && item.shelter_id ? " @ " + item.shelter_id : ""}`
+    + (item && (item.flags || []).length ? ` — ⚠ ${item.flags.map((f) => t("flag_" + f)).join(" · ")}` : "");
+  $("detail-summary").dataset.flags = item ? (item.flags || []).join(" ") : "";
   const claimedBy = item ? item.claimed_by : null;
   const mine = claimedBy === state.me.account.id;
   const claim = $("detail-claim");

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import SamuModel
 import SamuStore
 import Synchronization
 
@@ -30,6 +31,14 @@ final class BoardController: Sendable {
     func addRoutes(to group: RouterGroup<ConsoleRequestContext>) {
         group.get("labels") { _, _ in
             JSONBody.response(try await self.repository.labelsWithVocabulary())
+        }
+        // The outlines of the account's zones, for the map (the statistics office's boundaries).
+        group.get("outlines") { _, context in
+            let session = try context.requireBoardSession()
+            let body = self.repository.outlines?.json(for: session.account.zones) ?? .object(JSONObject())
+            return Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "private, max-age=3600"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body.serializedBytes)))
         }
         group.get("board") { request, context in
             let zones = try await self.scope(request, try context.requireBoardSession())
