@@ -93,19 +93,46 @@ SAMU_DATABASE_URL="postgres://samu_console:$(role_password samu_console)@127.0.0
 console=$!
 echo "demo: console started (pid $console, log $console_log) on http://$SAMU_CONSOLE_ADDRESS"
 
+# The samples are a week of January nights; the demo plays them as the week that ended last night
+# (whole days added, times of day kept: the last night's reports are from last night, never from
+# the future), so waits and response times are those of a real week, not of eleven months.
+shifted="$SAMU_LOCAL/run/demo-reports.ndjson"
+burst="$SAMU_LOCAL/run/demo-burst.ndjson"
+shift_days="$(python3 - "$sample" "$shifted" seeds/sample-burst.ndjson "$burst" <<'PY'
+import datetime, json, sys
+from zoneinfo import ZoneInfo
+now = datetime.datetime.now(ZoneInfo("Africa/Casablanca"))
+# The last night that is over: it ended this morning at 06:00, or yesterday morning before that.
+last_morning = now.date() if now.hour >= 6 else now.date() - datetime.timedelta(days=1)
+days = (last_morning - datetime.date(2026, 1, 22)).days
+for source, target in [(sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])]:
+    with open(source, "rb") as lines, open(target, "wb") as out:
+        for line in lines:
+            try:
+                report = json.loads(line.decode("utf-8"))
+                stamped = datetime.datetime.fromisoformat(report["reported_at"])
+            except Exception:
+                out.write(line)  # malformed on purpose: sent as it is
+                continue
+            report["reported_at"] = (stamped + datetime.timedelta(days=days)).isoformat()
+            out.write((json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+print(days)
+PY
+)"
+busiest="$(python3 -c 'import datetime, sys; print(datetime.date(2026, 1, 15) + datetime.timedelta(days=int(sys.argv[1])))' "$shift_days")"
 echo
 echo "== 1. Hotline intake validates every line before publishing; malformed lines are refused:"
-"$samu" intake "$sample" || echo "   (intake exits non-zero because some lines were rejected)"
+"$samu" intake "$shifted" || echo "   (intake exits non-zero because some lines were rejected)"
 echo
 echo "== 2. A misbehaving producer sends the same file unvalidated (valid reports again, and the bad lines):"
-"$samu" intake --raw "$sample" 2>/dev/null
+"$samu" intake --raw "$shifted" 2>/dev/null
 echo
 echo "== 3. What the worker made of it:"
-"$samu" summary --file "$sample" --wait 90
+"$samu" summary --file "$shifted" --wait 90
 echo
 echo "== 4. A busy hour in Casablanca-Anfa: 10 more reports for its units (more reports than crews):"
-"$samu" intake seeds/sample-burst.ndjson
-"$samu" summary --file seeds/sample-burst.ndjson --wait 60 | grep -E "cases in|dispatch:|decisions:|summary:"
+"$samu" intake "$burst"
+"$samu" summary --file "$burst" --wait 60 | grep -E "cases in|dispatch:|decisions:|summary:"
 echo
 echo "== 5. The crews work the night (acknowledge, reach the person, close the case; shelters admit); the queue drains:"
 "$samu" crews --rounds 5
@@ -198,8 +225,8 @@ echo "  Midelt, six people in danger at once and three crews: a neighbour area l
 for _ in $(seq 90); do [ "$(sql "select count(*) from aid_exchanges where side = 'requester' and status = 'confirmed'")" -ge 1 ] && break; sleep 1; done
 sql "select '    ' || d.unit_id || ' → case ' || left(d.case_id::text, 8) || ' in ' || d.zone || ': ' || d.reason from decisions d where d.reason like 'mutual aid:%' order by d.decided_at"
 echo
-echo "== 10. The night report of the samples' busiest night (15–16 January), in HTML and PNG:"
-"$samu" report --night 2026-01-15 --output "$SAMU_LOCAL/demo-report" | sed 's/^/  /'
+echo "== 10. The night report of the week's busiest night ($busiest), in HTML and PNG:"
+"$samu" report --night "$busiest" --output "$SAMU_LOCAL/demo-report" | sed 's/^/  /'
 echo
 echo "== 11. The operator console, live:"
 echo "  http://$SAMU_CONSOLE_ADDRESS   operator: fatima / $(login fatima)   supervisor: karim / $(login karim)"
