@@ -825,6 +825,90 @@ public enum Migrations {
                 """,
                 pinSearchPaths,
             ]),
+        Migration(
+            version: 19, name: "law 09-08: personal data of closed cases removed after their retention",
+            statements: [
+                // What was done to personal data, by whom and when (a purge, an export, an erasure).
+                """
+                create table privacy_log (
+                    entry_id bigint generated always as identity primary key,
+                    action text not null,
+                    cases integer not null,
+                    detail jsonb not null default '{}',
+                    done_by text not null,
+                    done_at timestamptz not null default now()
+                )
+                """,
+                "alter table reports add column purged_at timestamptz",
+                // The timeline stays append-only, except for the purge's removal of free text
+                // (the purge sets samu.purging for its own transaction only).
+                """
+                create or replace function case_timeline_append_only() returns trigger language plpgsql as $$
+                begin
+                    if tg_op = 'UPDATE' and current_setting('samu.purging', true) = 'on'
+                        and new.case_id = old.case_id and new.at = old.at and new.status = old.status
+                        and new.actor = old.actor then
+                        return new;
+                    end if;
+                    raise exception 'case_timeline is append-only (% refused)', tg_op using errcode = '42501';
+                end
+                $$
+                """,
+                // Closed cases last changed before `p_before` keep what is counted (zone, category,
+                // priority, times, resolution, the person's count, sex and age band) and lose what
+                // identifies or describes the person: the notes, the reporter and callback number,
+                // the place as described, the exact age, the position (kept to about 1 km), and the
+                // free text of operators, crews and social workers about the case.
+                """
+                create function samu_purge_personal_data(p_before timestamptz, p_by text) returns integer
+                language plpgsql as $$
+                declare
+                    purged integer;
+                begin
+                    perform set_config('samu.purging', 'on', true);
+                    create temporary table purge_cases on commit drop as
+                        select c.case_id, c.report_id from cases c join reports r using (report_id)
+                        where not c.open and c.updated_at < p_before and r.purged_at is null;
+                    update reports r set purged_at = now(),
+                        payload = jsonb_strip_nulls((r.payload - 'notes' - 'reporter')
+                            #- '{location,description}' #- '{location,landmark}'
+                            || jsonb_build_object(
+                                'location', (r.payload->'location') - 'description' - 'landmark'
+                                    || jsonb_build_object(
+                                        'lat', round((r.payload->'location'->>'lat')::numeric, 2),
+                                        'lon', round((r.payload->'location'->>'lon')::numeric, 2)),
+                                'person', (r.payload->'person') - 'age' || jsonb_build_object('age_band',
+                                    case when (r.payload->'person'->>'age') is null then null
+                                         when (r.payload->'person'->>'age')::int < 18 then 'minor'
+                                         when (r.payload->'person'->>'age')::int < 60 then 'adult'
+                                         else 'elderly' end)))
+                    from purge_cases p where r.report_id = p.report_id;
+                    get diagnostics purged = row_count;
+                    update cases c set location_lat = round(c.location_lat::numeric, 2),
+                        location_lon = round(c.location_lon::numeric, 2)
+                    from purge_cases p where c.case_id = p.case_id;
+                    -- Free text: notes and reasons, the crew's note and an operator's reason in a
+                    -- status's wording ("closed by … as …: reason").
+                    update case_timeline t set detail = ((t.detail - 'note') - 'reason')
+                        || (case when t.detail ? 'detail' then jsonb_build_object('detail',
+                               regexp_replace(regexp_replace(t.detail->>'detail', ' \\(crew''s note: .*\\)$', ''),
+                                   '^((closed by \\S+ as \\S+)|(cancelled by \\S+)): .*$', '\\1'))
+                            else '{}'::jsonb end)
+                    from purge_cases p where t.case_id = p.case_id;
+                    update decisions d set operator_reason = null from purge_cases p
+                        where d.case_id = p.case_id and d.operator_reason is not null;
+                    update follow_ups f set note = null from purge_cases p where f.case_id = p.case_id;
+                    update referrals x set note = null from purge_cases p where x.case_id = p.case_id;
+                    perform set_config('samu.purging', 'off', true);
+                    insert into privacy_log (action, cases, detail, done_by)
+                        values ('purge', purged, jsonb_build_object('closed_before', p_before), p_by);
+                    return purged;
+                end
+                $$
+                """,
+                "revoke execute on function samu_purge_personal_data(timestamptz, text) from public",
+                pinSearchPaths,
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

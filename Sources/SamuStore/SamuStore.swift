@@ -255,6 +255,18 @@ public final class SamuStore: Sendable {
             logger: logger)
     }
 
+    /// Removes the personal data of cases closed and last changed before `before` (law 09-08's
+    /// limited retention): they keep what is counted. Logged in `privacy_log` under `by`.
+    /// Returns how many cases were purged.
+    public func purgePersonalData(closedBefore before: Date, by: String) async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                "select samu_purge_personal_data(\(before), \(by))", logger: logger)
+            for try await count in rows.decode(Int32.self) { return Int(count) }
+            return 0
+        }
+    }
+
     /// Marks rows created since `since` (optionally of one topic) as unpublished, so that the
     /// relay's sweep publishes them again with the same ids and bytes: the recovery after a broker
     /// lost its log. Returns how many rows will go out again.

@@ -133,6 +133,38 @@ struct RolesCommand: AsyncParsableCommand {
     }
 }
 
+struct PrivacyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "privacy", abstract: "Personal data under law 09-08.", subcommands: [Purge.self])
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove the personal data of cases closed longer ago than the retention period.",
+            discussion: """
+                Closed cases keep what is counted (zone, category, priority, times, resolution, the person's \
+                count, sex and age band, a position to about 1 km) and lose the notes, the reporter and \
+                callback number, the place as described, the exact age and the free text about the case. \
+                Each run is logged in privacy_log. Run it daily (cron or a systemd timer).
+                """)
+
+        @Option(help: "Days a closed case keeps its personal data (default SAMU_RETENTION_DAYS, else 90).")
+        var days: Int?
+
+        func run() async throws {
+            let environment = ProcessInfo.processInfo.environment
+            let retention = days ?? environment["SAMU_RETENTION_DAYS"].flatMap(Int.init) ?? 90
+            guard (1...3650).contains(retention) else { throw ValidationError("--days: between 1 and 3650") }
+            let context = try Context.forCommand(label: "samu.privacy")
+            let before = Date().addingTimeInterval(-Double(retention) * 86_400)
+            let by = environment["USER"].map { "cli:\($0)" } ?? "cli"
+            let count = try await context.withStore { store in
+                try await store.purgePersonalData(closedBefore: before, by: by)
+            }
+            print("privacy: personal data removed from \(count) cases closed more than \(retention) days ago")
+        }
+    }
+}
+
 struct OutboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outbox", abstract: "The outbox of published events.", subcommands: [Republish.self])

@@ -17,7 +17,7 @@ struct Samu: AsyncParsableCommand {
             WorkerCommand.self, IntakeCommand.self, TopicsCommand.self, MigrateCommand.self, SeedCommand.self,
             SummaryCommand.self, CrewsCommand.self, DeadLetterCommand.self,
             PartnersCommand.self, RolesCommand.self, OutboxCommand.self, SimulateCommand.self, ConfigCommand.self,
-            ConsoleCommand.self, AccountsCommand.self, ReportCommand.self, ShelterCommand.self,
+            ConsoleCommand.self, AccountsCommand.self, ReportCommand.self, ShelterCommand.self, PrivacyCommand.self,
         ]
     )
 }

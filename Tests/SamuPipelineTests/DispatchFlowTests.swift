@@ -542,6 +542,70 @@ struct DispatchFlowTests {
         try await harness.cleanUp()
     }
 
+    @Test(
+        "law 09-08: a case closed longer ago than the retention loses its personal data and keeps its counts; open and recent cases keep theirs; each purge is logged"
+    )
+    func retentionPurge() async throws {
+        try await harness.prepare()
+        let old = UUID()
+        let recent = UUID()
+        let open = UUID()
+        let oldCase = DerivedID.caseID(forReport: old)
+        let recentCase = DerivedID.caseID(forReport: recent)
+        let openCase = DerivedID.caseID(forReport: open)
+        try await harness.withWorker { _ in
+            try await harness.produce([
+                unit("rabat-u1", 1, "available", at: 0.5, 0), unit("rabat-u2", 1, "available", at: 1.5, 0),
+                report(old, category: "homeless_adult", age: 52, at: 1),
+                report(recent, category: "homeless_adult", age: 47, at: 2),
+                report(open, category: "homeless_adult", age: 33, at: 3),
+            ])
+            try await waitFor("three cases") { try await scalar("select count(*) from cases") == 3 }
+            try await harness.produce([
+                command(oldCase, "close", resolution: "help_refused", reason: "Ahmed, sleeps behind the bakery"),
+                command(recentCase, "close", resolution: "help_refused", reason: "refuses tonight"),
+            ])
+            try await waitFor("two cases closed") { try await scalar("select count(*) from cases where not open") == 2 }
+        }
+        // The first case closed 100 days ago; the open one last changed then too.
+        _ = try await scalar(
+            "update cases set updated_at = now() - interval '100 days' where case_id in ('\(oldCase)', '\(openCase)')")
+        let purged = try await harness.withStore {
+            try await $0.purgePersonalData(closedBefore: Date().addingTimeInterval(-90 * 86_400), by: "test")
+        }
+        #expect(purged == 1)
+        let payload = try #require(
+            try await text(
+                "select r.payload::text from reports r join cases c using (report_id) where c.case_id = '\(oldCase)'"))
+        for gone in ["notes", "\"age\":", "reporter"] {
+            #expect(!payload.contains(gone), "\(gone) still in \(payload)")
+        }
+        #expect(payload.contains("\"age_band\": \"adult\""), "\(payload)")
+        #expect(payload.contains("\"category\": \"homeless_adult\""), "what is counted stays: \(payload)")
+        #expect(
+            try await scalar(
+                "select count(*) from case_timeline where case_id = '\(oldCase)' and detail::text like '%bakery%'") == 0
+        )
+        #expect(try await text("select note from follow_ups where case_id = '\(oldCase)'") == nil)
+        #expect(try await text("select resolution from cases where case_id = '\(oldCase)'") == "help_refused")
+        // The recent closed case and the open one keep everything.
+        for kept in [recentCase, openCase] {
+            #expect(
+                try await scalar(
+                    "select count(*) from reports r join cases c using (report_id) where c.case_id = '\(kept)' and r.payload ? 'notes' and r.purged_at is null"
+                ) == 1)
+        }
+        #expect(
+            try await text("select action || ' ' || cases || ' ' || done_by from privacy_log") == "purge 1 test")
+        // Again: nothing left to purge, and the run is logged too.
+        #expect(
+            try await harness.withStore {
+                try await $0.purgePersonalData(closedBefore: Date().addingTimeInterval(-90 * 86_400), by: "test")
+            } == 0)
+        #expect(try await scalar("select count(*) from privacy_log") == 2)
+        try await harness.cleanUp()
+    }
+
     @Test("a console claim survives a worker restart: the new worker refuses another operator's action")
     func claimSurvivesRestart() async throws {
         try await harness.prepare()
