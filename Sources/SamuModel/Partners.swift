@@ -176,15 +176,20 @@ public struct CommuneRing: Sendable {
 
     /// `{"communes": [{"hcp_code": …, "rings": [[[lon, lat], …], …]}]}`, by commune code.
     static func load(_ url: URL) throws(ReferenceFileError) -> [String: [CommuneRing]] {
-        guard case .array(let rows)? = try loadJSONFile(url)["communes"] else {
-            throw ReferenceFileError(file: url.path, message: "expected a 'communes' array")
+        try load(url, list: "communes", key: "hcp_code")
+    }
+
+    /// `{list: [{key: …, "rings": [[[lon, lat], …], …]}]}`: the rings of each row, by its key.
+    static func load(_ url: URL, list: String, key: String) throws(ReferenceFileError) -> [String: [CommuneRing]] {
+        guard case .array(let rows)? = try loadJSONFile(url)[list] else {
+            throw ReferenceFileError(file: url.path, message: "expected a '\(list)' array")
         }
         var rings: [String: [CommuneRing]] = [:]
         for row in rows {
-            guard let code = row["hcp_code"]?.stringValue, case .array(let list)? = row["rings"] else {
-                throw ReferenceFileError(file: url.path, message: "a commune needs hcp_code and rings")
+            guard let code = row[key]?.stringValue, case .array(let ringList)? = row["rings"] else {
+                throw ReferenceFileError(file: url.path, message: "a row needs \(key) and rings")
             }
-            for ring in list {
+            for ring in ringList {
                 let points = (ring.arrayValue ?? []).compactMap { pair -> (lon: Double, lat: Double)? in
                     guard let values = pair.arrayValue, values.count == 2, let lon = values[0].doubleValue,
                         let lat = values[1].doubleValue

@@ -31,28 +31,7 @@ public struct ZoneOutlines: Sendable {
 
     /// `{"zones": [{"zone": …, "rings": [[[lon, lat], …], …]}]}`.
     public static func load(_ url: URL) throws(ReferenceFileError) -> ZoneOutlines {
-        guard case .array(let rows)? = try loadJSONFile(url)["zones"] else {
-            throw ReferenceFileError(file: url.path, message: "expected a 'zones' array")
-        }
-        var rings: [String: [CommuneRing]] = [:]
-        for row in rows {
-            guard let zone = row["zone"]?.stringValue, case .array(let list)? = row["rings"] else {
-                throw ReferenceFileError(file: url.path, message: "a zone needs zone and rings")
-            }
-            for ring in list {
-                let points = (ring.arrayValue ?? []).compactMap { pair -> (lon: Double, lat: Double)? in
-                    guard let values = pair.arrayValue, values.count == 2, let lon = values[0].doubleValue,
-                        let lat = values[1].doubleValue
-                    else { return nil }
-                    return (lon, lat)
-                }
-                guard points.count >= 3 else {
-                    throw ReferenceFileError(file: url.path, message: "a ring of \(zone) has fewer than 3 points")
-                }
-                rings[zone, default: []].append(CommuneRing(points: points))
-            }
-        }
-        return ZoneOutlines(rings: rings)
+        ZoneOutlines(rings: try CommuneRing.load(url, list: "zones", key: "zone"))
     }
 
     /// How far outside the zone's outline the point lies, in kilometres (0 inside); nil for a zone

@@ -18,7 +18,7 @@ enum Artifacts {
 
 /// The console end to end in a real headless Chromium, against a real worker, broker and
 /// PostgreSQL: two operators in browsers of their own, a report posted over HTTP.
-@Suite("Operator console in Chromium (integration)", .timeLimit(.minutes(4)))
+@Suite("Operator console in Chromium (integration)", .serialized, .timeLimit(.minutes(4)))
 struct ConsoleBrowserTests {
     let harness: ConsoleHarness
 
@@ -33,144 +33,137 @@ struct ConsoleBrowserTests {
         try await harness.prepare()
         try await harness.addOperator("amina", zones: ["rabat", "sale"])
         try await harness.addOperator("youssef", zones: ["rabat"])
-        let token = try await harness.addClient("hotline")
-        try await harness.publishDeployment()
-        let browser = try Chromium()
-        defer { browser.close() }
-        try await harness.pipeline.withWorker { _ in
-            try await harness.withConsole { client in
-                let amina = try await browser.newPage()
-                let youssef = try await browser.newPage()
-                try await harness.logIn(amina, base: client.base, as: "amina")
-                try await harness.logIn(youssef, base: client.base, as: "youssef")
-                // The deployment's Rabat crews are on both boards before the report.
-                try await amina.waitFor(
-                    "document.querySelectorAll('#units tr[data-unit-id^=\"rabat-\"]').length >= 3",
-                    timeout: .seconds(30))
+        try await harness.withBrowserNight { client, token, browser in
+            let amina = try await browser.newPage()
+            let youssef = try await browser.newPage()
+            try await harness.logIn(amina, base: client.base, as: "amina")
+            try await harness.logIn(youssef, base: client.base, as: "youssef")
+            // The deployment's Rabat crews are on both boards before the report.
+            try await amina.waitFor(
+                "document.querySelectorAll('#units tr[data-unit-id^=\"rabat-\"]').length >= 3",
+                timeout: .seconds(30))
 
-                // The hotline posts a report; it appears on the board (time measured, reported).
-                let reportID = UUID()
-                let body = ReportFixture.bytes(
-                    ReportFixture.document(
-                        id: reportID, zone: "rabat", category: "homeless_adult",
-                        reportedAt: RFC3339.format(Date().addingTimeInterval(-120)), age: 61))
-                let posted = ContinuousClock.now
+            // The hotline posts a report; it appears on the board (time measured, reported).
+            let reportID = UUID()
+            let body = ReportFixture.bytes(
+                ReportFixture.document(
+                    id: reportID, zone: "rabat", category: "homeless_adult",
+                    reportedAt: RFC3339.format(Date().addingTimeInterval(-120)), age: 61))
+            let posted = ContinuousClock.now
+            let reply = try await client.send(
+                "POST", "/v1/reports",
+                headers: [
+                    "Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                    "Idempotency-Key": reportID.lowercased,
+                ], body: Data(body))
+            #expect(reply.status == 202)
+            try await amina.waitFor(
+                "document.querySelectorAll('#cases li[data-case-id]').length === 1", timeout: .seconds(20))
+            let onBoard = ContinuousClock.now - posted
+            print("console: report on the board \(onBoard) after the 202 (posted over HTTP, through the worker)")
+            try await youssef.waitFor("document.querySelectorAll('#cases li[data-case-id]').length === 1")
+            let caseID = try #require(
+                try await amina.evaluate("document.querySelector('#cases li[data-case-id]').dataset.caseId")
+                    .stringValue)
+            try await amina.waitFor("document.querySelector('#cases li[data-case-id]').dataset.unitId !== ''")
+            let firstUnit = try #require(
+                try await amina.evaluate("document.querySelector('#cases li[data-case-id]').dataset.unitId")
+                    .stringValue)
+
+            // Amina claims the case.
+            try await amina.evaluate("document.querySelector('#cases li[data-case-id]').click(); true")
+            try await amina.waitFor(
+                "!document.getElementById('detail').hidden && document.getElementById('detail-decisions').children.length > 0"
+            )
+            try await amina.evaluate("document.getElementById('act-claim').click(); true")
+            try await amina.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
+            try await amina.waitFor("document.getElementById('detail-claim').dataset.claimedBy === 'amina'")
+            // Youssef sees the claim on his board, and his actions on the case are disabled.
+            try await youssef.waitFor(
+                "document.querySelector('#cases li[data-case-id=\"\(caseID)\"] [data-claimed-by=\"amina\"]') !== null"
+            )
+            try await youssef.evaluate("document.querySelector('#cases li[data-case-id]').click(); true")
+            try await youssef.waitFor("!document.getElementById('detail').hidden")
+            #expect(try await youssef.evaluate("document.getElementById('act-reassign').disabled") == .bool(true))
+            #expect(try await youssef.evaluate("document.getElementById('act-claim').disabled") == .bool(true))
+            // Sent anyway (a stale page, another tool): the zone's worker refuses it.
+            let youssefAPI = try await client.loggedIn("youssef", password: ConsoleHarness.password)
+            let sneaky = try await youssefAPI.json(
+                "POST", "/api/cases/\(caseID)/commands", ["command": "cancel", "reason": "not mine"])
+            #expect(sneaky.status == 202)
+            let sneakyID = try #require(sneaky.json["event_id"]?.stringValue)
+            try await youssef.waitFor(
+                "state.board.commands.some(c => c.event_id === '\(sneakyID)' && c.outcome === 'rejected' && c.rejection === 'case is claimed by amina')"
+            )
+            // Nor may he release Amina's claim (only she or a supervisor may): nothing is sent.
+            let release = try await youssefAPI.json(
+                "POST", "/api/cases/\(caseID)/commands", ["command": "release", "reason": "taking over"])
+            #expect(release.status == 403)
+            #expect(release.json["detail"]?.stringValue?.contains("claimed by amina") == true)
+
+            // Amina reassigns the case to another free Rabat unit, with a reason.
+            let target = try #require(
+                try await amina.evaluate(
+                    "state.board.units.filter(u => u.zone === 'rabat' && u.status === 'available' && u.unit_id !== '\(firstUnit)').map(u => u.unit_id).sort()[0]"
+                ).stringValue)
+            try await amina.evaluate(
+                """
+                document.getElementById('act-reason').value = 'crew with a nurse closer to the person';
+                document.getElementById('act-unit').value = '\(target)';
+                document.getElementById('act-reassign').click(); true
+                """)
+            try await amina.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
+            try await amina.waitFor(
+                "document.querySelector('#cases li[data-case-id=\"\(caseID)\"]').dataset.unitId === '\(target)'")
+            try await youssef.waitFor(
+                "document.querySelector('#cases li[data-case-id=\"\(caseID)\"]').dataset.unitId === '\(target)'")
+            // The decision record shows the override with the operator and the reason.
+            try await amina.waitFor(
+                "[...document.querySelectorAll('#detail-decisions li')].some(li => li.dataset.kind === 'override' && li.textContent.includes('amina') && li.textContent.includes('nurse'))"
+            )
+            // A busier night for the screenshots: five more reports in Rabat and Salé.
+            let more: [(String, String, Int64, String, GeoPoint)] = [
+                ("rabat", "child_street_situation", 12, "male", GeoPoint(latitude: 34.0132, longitude: -6.8326)),
+                ("sale", "isolated_elderly", 79, "female", GeoPoint(latitude: 34.0531, longitude: -6.7985)),
+                ("rabat", "woman_violence_victim", 31, "female", GeoPoint(latitude: 33.9911, longitude: -6.8498)),
+                ("sale", "homeless_adult", 52, "male", GeoPoint(latitude: 34.0381, longitude: -6.8122)),
+                ("rabat", "mental_distress", 40, "male", GeoPoint(latitude: 34.0065, longitude: -6.8602)),
+            ]
+            for (index, (zone, category, age, sex, location)) in more.enumerated() {
+                let id = UUID()
                 let reply = try await client.send(
                     "POST", "/v1/reports",
                     headers: [
                         "Authorization": "Bearer \(token)", "Content-Type": "application/json",
-                        "Idempotency-Key": reportID.lowercased,
-                    ], body: Data(body))
-                #expect(reply.status == 202)
-                try await amina.waitFor(
-                    "document.querySelectorAll('#cases li[data-case-id]').length === 1", timeout: .seconds(20))
-                let onBoard = ContinuousClock.now - posted
-                print("console: report on the board \(onBoard) after the 202 (posted over HTTP, through the worker)")
-                try await youssef.waitFor("document.querySelectorAll('#cases li[data-case-id]').length === 1")
-                let caseID = try #require(
-                    try await amina.evaluate("document.querySelector('#cases li[data-case-id]').dataset.caseId")
-                        .stringValue)
-                try await amina.waitFor("document.querySelector('#cases li[data-case-id]').dataset.unitId !== ''")
-                let firstUnit = try #require(
-                    try await amina.evaluate("document.querySelector('#cases li[data-case-id]').dataset.unitId")
-                        .stringValue)
-
-                // Amina claims the case.
-                try await amina.evaluate("document.querySelector('#cases li[data-case-id]').click(); true")
-                try await amina.waitFor(
-                    "!document.getElementById('detail').hidden && document.getElementById('detail-decisions').children.length > 0"
-                )
-                try await amina.evaluate("document.getElementById('act-claim').click(); true")
-                try await amina.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
-                try await amina.waitFor("document.getElementById('detail-claim').dataset.claimedBy === 'amina'")
-                // Youssef sees the claim on his board, and his actions on the case are disabled.
-                try await youssef.waitFor(
-                    "document.querySelector('#cases li[data-case-id=\"\(caseID)\"] [data-claimed-by=\"amina\"]') !== null"
-                )
-                try await youssef.evaluate("document.querySelector('#cases li[data-case-id]').click(); true")
-                try await youssef.waitFor("!document.getElementById('detail').hidden")
-                #expect(try await youssef.evaluate("document.getElementById('act-reassign').disabled") == .bool(true))
-                #expect(try await youssef.evaluate("document.getElementById('act-claim').disabled") == .bool(true))
-                // Sent anyway (a stale page, another tool): the zone's worker refuses it.
-                let youssefAPI = try await client.loggedIn("youssef", password: ConsoleHarness.password)
-                let sneaky = try await youssefAPI.json(
-                    "POST", "/api/cases/\(caseID)/commands", ["command": "cancel", "reason": "not mine"])
-                #expect(sneaky.status == 202)
-                let sneakyID = try #require(sneaky.json["event_id"]?.stringValue)
-                try await youssef.waitFor(
-                    "state.board.commands.some(c => c.event_id === '\(sneakyID)' && c.outcome === 'rejected' && c.rejection === 'case is claimed by amina')"
-                )
-                // Nor may he release Amina's claim (only she or a supervisor may): nothing is sent.
-                let release = try await youssefAPI.json(
-                    "POST", "/api/cases/\(caseID)/commands", ["command": "release", "reason": "taking over"])
-                #expect(release.status == 403)
-                #expect(release.json["detail"]?.stringValue?.contains("claimed by amina") == true)
-
-                // Amina reassigns the case to another free Rabat unit, with a reason.
-                let target = try #require(
-                    try await amina.evaluate(
-                        "state.board.units.filter(u => u.zone === 'rabat' && u.status === 'available' && u.unit_id !== '\(firstUnit)').map(u => u.unit_id).sort()[0]"
-                    ).stringValue)
-                try await amina.evaluate(
-                    """
-                    document.getElementById('act-reason').value = 'crew with a nurse closer to the person';
-                    document.getElementById('act-unit').value = '\(target)';
-                    document.getElementById('act-reassign').click(); true
-                    """)
-                try await amina.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
-                try await amina.waitFor(
-                    "document.querySelector('#cases li[data-case-id=\"\(caseID)\"]').dataset.unitId === '\(target)'")
-                try await youssef.waitFor(
-                    "document.querySelector('#cases li[data-case-id=\"\(caseID)\"]').dataset.unitId === '\(target)'")
-                // The decision record shows the override with the operator and the reason.
-                try await amina.waitFor(
-                    "[...document.querySelectorAll('#detail-decisions li')].some(li => li.dataset.kind === 'override' && li.textContent.includes('amina') && li.textContent.includes('nurse'))"
-                )
-                // A busier night for the screenshots: five more reports in Rabat and Salé.
-                let more: [(String, String, Int64, String, GeoPoint)] = [
-                    ("rabat", "child_street_situation", 12, "male", GeoPoint(latitude: 34.0132, longitude: -6.8326)),
-                    ("sale", "isolated_elderly", 79, "female", GeoPoint(latitude: 34.0531, longitude: -6.7985)),
-                    ("rabat", "woman_violence_victim", 31, "female", GeoPoint(latitude: 33.9911, longitude: -6.8498)),
-                    ("sale", "homeless_adult", 52, "male", GeoPoint(latitude: 34.0381, longitude: -6.8122)),
-                    ("rabat", "mental_distress", 40, "male", GeoPoint(latitude: 34.0065, longitude: -6.8602)),
-                ]
-                for (index, (zone, category, age, sex, location)) in more.enumerated() {
-                    let id = UUID()
-                    let reply = try await client.send(
-                        "POST", "/v1/reports",
-                        headers: [
-                            "Authorization": "Bearer \(token)", "Content-Type": "application/json",
-                            "Idempotency-Key": id.lowercased,
-                        ],
-                        body: Data(
-                            ReportFixture.bytes(
-                                ReportFixture.document(
-                                    id: id, zone: zone, category: category,
-                                    reportedAt: RFC3339.format(Date().addingTimeInterval(Double(-300 * (index + 1)))),
-                                    age: age, sex: sex, location: location))))
-                    #expect(reply.status == 202, "\(String(decoding: reply.body, as: UTF8.self))")
-                }
-                try await amina.waitFor("document.querySelectorAll('#cases li[data-case-id]').length === 6")
-                try await amina.screenshot(to: Artifacts.directory.appendingPathComponent("board-fr.png"))
-                try await youssef.screenshot(
-                    to: Artifacts.directory.appendingPathComponent("board-second-operator.png"))
-
-                // Arabic: the page turns right to left, labels from seeds/ in Arabic.
-                try await amina.evaluate("document.getElementById('lang').click(); true")
-                try await amina.waitFor("document.documentElement.dir === 'rtl'")
-                #expect(try await amina.evaluate("getComputedStyle(document.body).direction") == .string("rtl"))
-                // The first grid column (the cases) is laid out on the right half of the window.
-                #expect(
-                    try await amina.evaluate(
-                        "document.querySelector('.column.cases').getBoundingClientRect().left > window.innerWidth / 2")
-                        == .bool(true))
-                let zoneName = try await amina.evaluate(
-                    "document.querySelector('#cases li[data-case-id] .line.meta span:last-child').textContent")
-                #expect(zoneName.stringValue?.unicodeScalars.contains { (0x0600...0x06FF).contains($0.value) } == true)
-                try await amina.screenshot(to: Artifacts.directory.appendingPathComponent("board-ar.png"))
+                        "Idempotency-Key": id.lowercased,
+                    ],
+                    body: Data(
+                        ReportFixture.bytes(
+                            ReportFixture.document(
+                                id: id, zone: zone, category: category,
+                                reportedAt: RFC3339.format(Date().addingTimeInterval(Double(-300 * (index + 1)))),
+                                age: age, sex: sex, location: location))))
+                #expect(reply.status == 202, "\(String(decoding: reply.body, as: UTF8.self))")
             }
+            try await amina.waitFor("document.querySelectorAll('#cases li[data-case-id]').length === 6")
+            try await amina.screenshot(to: Artifacts.directory.appendingPathComponent("board-fr.png"))
+            try await youssef.screenshot(
+                to: Artifacts.directory.appendingPathComponent("board-second-operator.png"))
+
+            // Arabic: the page turns right to left, labels from seeds/ in Arabic.
+            try await amina.evaluate("document.getElementById('lang').click(); true")
+            try await amina.waitFor("document.documentElement.dir === 'rtl'")
+            #expect(try await amina.evaluate("getComputedStyle(document.body).direction") == .string("rtl"))
+            // The first grid column (the cases) is laid out on the right half of the window.
+            #expect(
+                try await amina.evaluate(
+                    "document.querySelector('.column.cases').getBoundingClientRect().left > window.innerWidth / 2")
+                    == .bool(true))
+            let zoneName = try await amina.evaluate(
+                "document.querySelector('#cases li[data-case-id] .line.meta span:last-child').textContent")
+            #expect(zoneName.stringValue?.unicodeScalars.contains { (0x0600...0x06FF).contains($0.value) } == true)
+            try await amina.screenshot(to: Artifacts.directory.appendingPathComponent("board-ar.png"))
         }
-        try await harness.pipeline.cleanUp()
     }
 
     @Test(
@@ -179,113 +172,99 @@ struct ConsoleBrowserTests {
     func mapAndFlags() async throws {
         try await harness.prepare()
         try await harness.addOperator("salma", zones: ["rabat", "sale", "oujda-angad"])
-        let token = try await harness.addClient("hotline")
-        try await harness.publishDeployment()
-        let browser = try Chromium()
-        defer { browser.close() }
-        try await harness.pipeline.withWorker { _ in
-            try await harness.withConsole { client in
-                let page = try await browser.newPage()
-                try await harness.logIn(page, base: client.base, as: "salma")
-                // The zones' outlines, named in the page's language.
-                try await page.waitFor(
-                    "['rabat', 'sale', 'oujda-angad'].every(z => document.querySelector(`#map path.zone[data-zone=\"${z}\"]`) !== null)"
+        try await harness.withBrowserNight { client, token, browser in
+            let page = try await browser.newPage()
+            try await harness.logIn(page, base: client.base, as: "salma")
+            // The zones' outlines, named in the page's language.
+            try await page.waitFor(
+                "['rabat', 'sale', 'oujda-angad'].every(z => document.querySelector(`#map path.zone[data-zone=\"${z}\"]`) !== null)"
+            )
+            let rabatPath = try await page.evaluate(
+                "document.querySelector('#map path[data-zone=\"rabat\"]').getAttribute('d').split('L').length")
+            #expect((rabatPath.doubleValue ?? 0) > 20, "an outline, not a box: \(rabatPath)")
+            #expect(
+                try await page.evaluate(
+                    "document.querySelector('#map text[data-zone-label=\"oujda-angad\"]').textContent"
                 )
-                let rabatPath = try await page.evaluate(
-                    "document.querySelector('#map path[data-zone=\"rabat\"]').getAttribute('d').split('L').length")
-                #expect((rabatPath.doubleValue ?? 0) > 20, "an outline, not a box: \(rabatPath)")
-                #expect(
-                    try await page.evaluate(
-                        "document.querySelector('#map text[data-zone-label=\"oujda-angad\"]').textContent"
-                    )
-                    .stringValue?.isEmpty == false)
-                // The wheel zooms in around the pointer; a double click shows everything again.
-                try await page.evaluate(
-                    """
-                    const map = document.getElementById('map'), box = map.getBoundingClientRect();
-                    map.dispatchEvent(new WheelEvent('wheel', {deltaY: -100, clientX: box.left + box.width / 2,
-                      clientY: box.top + box.height / 2, bubbles: true, cancelable: true})); true
-                    """)
-                try await page.waitFor(
-                    "document.getElementById('map-layer').getAttribute('transform').includes('scale(1.25)')")
-                try await page.evaluate(
-                    "document.getElementById('map').dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); true")
-                try await page.waitFor(
-                    "document.getElementById('map-layer').getAttribute('transform').includes('scale(1)')")
-                // Tlemcen's coordinates on an Oujda-Angad report; a Rabat report dated a month ago.
-                let algeria = ReportFixture.document(
-                    zone: "oujda-angad", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 40,
-                    location: GeoPoint(latitude: 34.8828, longitude: -1.3167))
-                let old = ReportFixture.document(
-                    zone: "rabat", category: "homeless_adult",
-                    reportedAt: RFC3339.format(Date().addingTimeInterval(-30 * 86_400)), age: 40)
-                let fine = ReportFixture.document(
-                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 41)
-                for document in [algeria, old, fine] {
-                    #expect(try await client.postReport(document, token: token).status == 202)
-                }
-                func caseID(_ document: JSONValue) -> String {
-                    DerivedID.caseID(forReport: UUID(uuidString: document["event_id"]!.stringValue!)!).lowercased
-                }
-                try await page.waitFor(
-                    "document.querySelectorAll('#cases li[data-case-id]').length === 3", timeout: .seconds(20))
-                func flags(_ document: JSONValue) async throws -> String? {
-                    try await page.evaluate(
-                        "(document.querySelector('#cases li[data-case-id=\"\(caseID(document))\"] .flags') || {dataset: {}}).dataset.flags || ''"
-                    ).stringValue
-                }
-                #expect(try await flags(algeria) == "outside_zone")
-                #expect(try await flags(old) == "reported_long_ago")
-                #expect(try await flags(fine) == "")
-                try await page.evaluate(
-                    "document.querySelector('#cases li[data-case-id=\"\(caseID(algeria))\"]').click(); true")
-                try await page.waitFor("document.getElementById('detail-summary').dataset.flags === 'outside_zone'")
-                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("map.png"))
+                .stringValue?.isEmpty == false)
+            // The wheel zooms in around the pointer; a double click shows everything again.
+            try await page.evaluate(
+                """
+                const map = document.getElementById('map'), box = map.getBoundingClientRect();
+                map.dispatchEvent(new WheelEvent('wheel', {deltaY: -100, clientX: box.left + box.width / 2,
+                  clientY: box.top + box.height / 2, bubbles: true, cancelable: true})); true
+                """)
+            try await page.waitFor(
+                "document.getElementById('map-layer').getAttribute('transform').includes('scale(1.25)')")
+            try await page.evaluate(
+                "document.getElementById('map').dispatchEvent(new MouseEvent('dblclick', {bubbles: true})); true")
+            try await page.waitFor(
+                "document.getElementById('map-layer').getAttribute('transform').includes('scale(1)')")
+            // Tlemcen's coordinates on an Oujda-Angad report; a Rabat report dated a month ago.
+            let algeria = ReportFixture.document(
+                zone: "oujda-angad", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 40,
+                location: GeoPoint(latitude: 34.8828, longitude: -1.3167))
+            let old = ReportFixture.document(
+                zone: "rabat", category: "homeless_adult",
+                reportedAt: RFC3339.format(Date().addingTimeInterval(-30 * 86_400)), age: 40)
+            let fine = ReportFixture.document(
+                zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 41)
+            for document in [algeria, old, fine] {
+                #expect(try await client.postReport(document, token: token).status == 202)
             }
+            func caseID(_ document: JSONValue) -> String {
+                DerivedID.caseID(forReport: UUID(uuidString: document["event_id"]!.stringValue!)!).lowercased
+            }
+            try await page.waitFor(
+                "document.querySelectorAll('#cases li[data-case-id]').length === 3", timeout: .seconds(20))
+            func flags(_ document: JSONValue) async throws -> String? {
+                try await page.evaluate(
+                    "(document.querySelector('#cases li[data-case-id=\"\(caseID(document))\"] .flags') || {dataset: {}}).dataset.flags || ''"
+                ).stringValue
+            }
+            #expect(try await flags(algeria) == "outside_zone")
+            #expect(try await flags(old) == "reported_long_ago")
+            #expect(try await flags(fine) == "")
+            try await page.evaluate(
+                "document.querySelector('#cases li[data-case-id=\"\(caseID(algeria))\"]').click(); true")
+            try await page.waitFor("document.getElementById('detail-summary').dataset.flags === 'outside_zone'")
+            try await page.screenshot(to: Artifacts.directory.appendingPathComponent("map.png"))
         }
-        try await harness.pipeline.cleanUp()
     }
 
     @Test("on a supervisor's phone (390 px) the board and a case fit the screen's width")
     func boardOnAPhone() async throws {
         try await harness.prepare()
         try await harness.addOperator("karim", zones: ["rabat", "sale"], role: .supervisor)
-        let token = try await harness.addClient("hotline")
-        try await harness.publishDeployment()
-        let browser = try Chromium()
-        defer { browser.close() }
-        try await harness.pipeline.withWorker { _ in
-            try await harness.withConsole { client in
-                let page = try await browser.newPage()
-                var metrics = JSONObject()
-                metrics.append("width", 390)
-                metrics.append("height", 844)
-                metrics.append("deviceScaleFactor", 2)
-                metrics.append("mobile", true)
-                try await page.send("Emulation.setDeviceMetricsOverride", metrics)
-                try await harness.logIn(page, base: client.base, as: "karim")
-                let reply = try await client.postReport(
-                    ReportFixture.document(
-                        zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 44),
-                    token: token)
-                #expect(reply.status == 202)
-                try await page.waitFor(
-                    "document.querySelectorAll('#cases li[data-case-id]').length === 1 && document.querySelectorAll('#units tr[data-unit-id]').length >= 3",
-                    timeout: .seconds(20))
-                let fits = "document.documentElement.scrollWidth <= 390 && window.innerWidth === 390"
-                #expect(try await page.evaluate(fits) == .bool(true), "the board overflows the phone's width")
-                try await page.evaluate("document.querySelector('#cases li[data-case-id]').click(); true")
-                try await page.waitFor(
-                    "!document.getElementById('detail').hidden && document.querySelectorAll('#detail-reasons li').length >= 1"
-                )
-                #expect(try await page.evaluate(fits) == .bool(true), "the case overflows the phone's width")
-                let buttonHeight = try await page.evaluate(
-                    "document.getElementById('act-claim').getBoundingClientRect().height")
-                #expect((buttonHeight.doubleValue ?? 0) >= 40, "touch targets: \(buttonHeight)")
-                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("board-phone.png"))
-            }
+        try await harness.withBrowserNight { client, token, browser in
+            let page = try await browser.newPage()
+            var metrics = JSONObject()
+            metrics.append("width", 390)
+            metrics.append("height", 844)
+            metrics.append("deviceScaleFactor", 2)
+            metrics.append("mobile", true)
+            try await page.send("Emulation.setDeviceMetricsOverride", metrics)
+            try await harness.logIn(page, base: client.base, as: "karim")
+            let reply = try await client.postReport(
+                ReportFixture.document(
+                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 44),
+                token: token)
+            #expect(reply.status == 202)
+            try await page.waitFor(
+                "document.querySelectorAll('#cases li[data-case-id]').length === 1 && document.querySelectorAll('#units tr[data-unit-id]').length >= 3",
+                timeout: .seconds(20))
+            let fits = "document.documentElement.scrollWidth <= 390 && window.innerWidth === 390"
+            #expect(try await page.evaluate(fits) == .bool(true), "the board overflows the phone's width")
+            try await page.evaluate("document.querySelector('#cases li[data-case-id]').click(); true")
+            try await page.waitFor(
+                "!document.getElementById('detail').hidden && document.querySelectorAll('#detail-reasons li').length >= 1"
+            )
+            #expect(try await page.evaluate(fits) == .bool(true), "the case overflows the phone's width")
+            let buttonHeight = try await page.evaluate(
+                "document.getElementById('act-claim').getBoundingClientRect().height")
+            #expect((buttonHeight.doubleValue ?? 0) >= 40, "touch targets: \(buttonHeight)")
+            try await page.screenshot(to: Artifacts.directory.appendingPathComponent("board-phone.png"))
         }
-        try await harness.pipeline.cleanUp()
     }
 
     @Test(
@@ -294,131 +273,123 @@ struct ConsoleBrowserTests {
     func followUpOfAClosedCase() async throws {
         try await harness.prepare()
         try await harness.addOperator("hind", zones: ["rabat"])
-        let token = try await harness.addClient("hotline")
-        try await harness.publishDeployment()
-        let browser = try Chromium()
-        defer { browser.close() }
-        try await harness.pipeline.withWorker { _ in
-            try await harness.withConsole { client in
-                let page = try await browser.newPage()
-                try await harness.logIn(page, base: client.base, as: "hind")
-                let reply = try await client.postReport(
-                    ReportFixture.document(
-                        zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 58),
-                    token: token)
-                #expect(reply.status == 202)
-                try await page.waitFor(
-                    "document.querySelectorAll('#cases li[data-case-id]').length === 1", timeout: .seconds(20))
-                let caseID = try #require(
-                    try await page.evaluate("document.querySelector('#cases li[data-case-id]').dataset.caseId")
-                        .stringValue)
-                let api = try await client.loggedIn("hind", password: ConsoleHarness.password)
-                // Case work needs a task: none yet, so nothing is sent.
-                let early = try await api.json(
-                    "POST", "/api/cases/\(caseID)/commands", ["command": "take_follow_up", "reason": "mine"])
-                #expect(early.status == 409)
-                let closed = try await api.json(
-                    "POST", "/api/cases/\(caseID)/commands",
-                    [
-                        "command": "close", "resolution": "help_refused",
-                        "reason": "refuses the shelter, accepts a blanket",
-                    ])
-                #expect(closed.status == 202)
-                // The case leaves the board; its re-visit appears among the tasks.
-                try await page.waitFor(
-                    "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"][data-kind=\"revisit\"]') !== null",
-                    timeout: .seconds(20))
-                try await page.waitFor("document.querySelectorAll('#cases li[data-case-id]').length === 0")
-                // Opened from the task: the closed case's path read from its timeline.
-                try await page.evaluate(
-                    "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"]').click(); true")
-                try await page.waitFor(
-                    "!document.getElementById('detail').hidden && document.querySelector('#detail-path li[data-step=\"reception\"][data-recorded=\"false\"]') !== null && document.querySelector('#detail-path li[data-step=\"orientation\"]') !== null"
-                )
-                #expect(try await page.evaluate("document.getElementById('act-close').disabled") == .bool(true))
-                // Why triage decided, in the operator's language; the report as told, on a logged click.
-                try await page.waitFor("document.querySelectorAll('#detail-reasons li[data-rule]').length >= 1")
-                try await page.evaluate("document.getElementById('show-personal').click(); true")
-                try await page.waitFor(
-                    "!document.getElementById('detail-personal').hidden && document.getElementById('detail-personal').textContent.includes('Hassan') && document.getElementById('detail-personal').textContent.includes('58')"
-                )
-                #expect(
-                    try await harness.pipeline.scalar(
-                        "select count(*) from personal_data_reads where case_id = '\(caseID)' and operator_id = 'hind'")
-                        == 1)
-                #expect(
-                    try await page.evaluate("document.getElementById('detail-follow-up').dataset.kind")
-                        == .string("revisit"))
-                // Due at 20:00 in Morocco, shown in Morocco's time whatever the browser's zone.
-                let dueText = try await page.evaluate("document.getElementById('detail-follow-up').textContent")
-                #expect(dueText.stringValue?.contains("20:00") == true, "\(dueText)")
-                // A diagnosis, recorded with its note.
-                try await page.evaluate(
-                    """
-                    document.getElementById('act-reason').value = 'wants to go back to his family in Khouribga';
-                    document.getElementById('act-step').value = 'diagnosis';
-                    document.getElementById('act-record-step').click(); true
-                    """)
-                try await page.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
-                try await page.waitFor(
-                    "[...document.querySelectorAll('#detail-path li[data-step=\"diagnosis\"][data-recorded=\"true\"]')].some(li => li.textContent.includes('Khouribga'))"
-                )
-                // Taken; the next night he refuses again: the task comes back for the night after,
-                // untaken, and the case counts two refusals.
-                try await page.evaluate("document.getElementById('act-take-follow-up').click(); true")
-                try await page.waitFor(
-                    "state.board.follow_ups.some(t => t.case_id === '\(caseID)' && t.assignee === 'hind')")
-                try await page.evaluate(
-                    """
-                    document.getElementById('act-reason').value = 'refuses again, took a blanket';
-                    document.getElementById('act-visit-outcome').value = 'help_refused';
-                    document.getElementById('act-complete-follow-up').click(); true
-                    """)
-                try await page.waitFor(
-                    "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"][data-refusals=\"2\"]') !== null && state.board.follow_ups.some(t => t.case_id === '\(caseID)' && !t.assignee)"
-                )
-                try await page.waitFor(
-                    "document.getElementById('detail-follow-up').dataset.refusals === '2' && document.getElementById('detail-follow-up').dataset.done === 'false'"
-                )
-                let refusedText = try await page.evaluate("document.getElementById('detail-follow-up').textContent")
-                #expect(refusedText.stringValue?.contains("2") == true, "\(refusedText)")
-                // Taken again, then done: the task leaves the board.
-                try await page.evaluate("document.getElementById('act-take-follow-up').click(); true")
-                try await page.waitFor(
-                    "state.board.follow_ups.some(t => t.case_id === '\(caseID)' && t.assignee === 'hind')")
-                try await page.evaluate(
-                    """
-                    document.getElementById('act-reason').value = 'seen at 21:10, accepted to come to the shelter';
-                    document.getElementById('act-visit-outcome').value = 'done';
-                    document.getElementById('act-complete-follow-up').click(); true
-                    """)
-                try await page.waitFor("document.getElementById('detail-follow-up').dataset.done === 'true'")
-                try await page.waitFor(
-                    "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"]') === null")
-                try await page.waitFor("document.querySelector('#detail-path li[data-step=\"follow_up\"]') !== null")
-                try await page.evaluate("document.getElementById('detail-path').scrollIntoView(); true")
-                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("follow-up.png"))
-                // In the database: who did it, when, with what note; a second "done" changes nothing.
-                let late = try await api.json(
-                    "POST", "/api/cases/\(caseID)/commands", ["command": "complete_follow_up", "reason": "again"])
-                #expect(late.status == 409)
-                try await harness.pipeline.withStore { store in
-                    let rows = try await store.client.query(
-                        PostgresQuery(
-                            unsafeSQL:
-                                "select assignee, done_by, note, done_at is not null from follow_ups where case_id = '\(caseID)'"
-                        ))
-                    for try await (assignee, doneBy, note, done) in rows.decode((String?, String?, String?, Bool).self)
-                    {
-                        #expect(assignee == "hind")
-                        #expect(doneBy == "hind")
-                        #expect(note == "seen at 21:10, accepted to come to the shelter")
-                        #expect(done)
-                    }
+        try await harness.withBrowserNight { client, token, browser in
+            let page = try await browser.newPage()
+            try await harness.logIn(page, base: client.base, as: "hind")
+            let reply = try await client.postReport(
+                ReportFixture.document(
+                    zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: 58),
+                token: token)
+            #expect(reply.status == 202)
+            try await page.waitFor(
+                "document.querySelectorAll('#cases li[data-case-id]').length === 1", timeout: .seconds(20))
+            let caseID = try #require(
+                try await page.evaluate("document.querySelector('#cases li[data-case-id]').dataset.caseId")
+                    .stringValue)
+            let api = try await client.loggedIn("hind", password: ConsoleHarness.password)
+            // Case work needs a task: none yet, so nothing is sent.
+            let early = try await api.json(
+                "POST", "/api/cases/\(caseID)/commands", ["command": "take_follow_up", "reason": "mine"])
+            #expect(early.status == 409)
+            let closed = try await api.json(
+                "POST", "/api/cases/\(caseID)/commands",
+                [
+                    "command": "close", "resolution": "help_refused",
+                    "reason": "refuses the shelter, accepts a blanket",
+                ])
+            #expect(closed.status == 202)
+            // The case leaves the board; its re-visit appears among the tasks.
+            try await page.waitFor(
+                "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"][data-kind=\"revisit\"]') !== null",
+                timeout: .seconds(20))
+            try await page.waitFor("document.querySelectorAll('#cases li[data-case-id]').length === 0")
+            // Opened from the task: the closed case's path read from its timeline.
+            try await page.evaluate(
+                "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"]').click(); true")
+            try await page.waitFor(
+                "!document.getElementById('detail').hidden && document.querySelector('#detail-path li[data-step=\"reception\"][data-recorded=\"false\"]') !== null && document.querySelector('#detail-path li[data-step=\"orientation\"]') !== null"
+            )
+            #expect(try await page.evaluate("document.getElementById('act-close').disabled") == .bool(true))
+            // Why triage decided, in the operator's language; the report as told, on a logged click.
+            try await page.waitFor("document.querySelectorAll('#detail-reasons li[data-rule]').length >= 1")
+            try await page.evaluate("document.getElementById('show-personal').click(); true")
+            try await page.waitFor(
+                "!document.getElementById('detail-personal').hidden && document.getElementById('detail-personal').textContent.includes('Hassan') && document.getElementById('detail-personal').textContent.includes('58')"
+            )
+            #expect(
+                try await harness.pipeline.scalar(
+                    "select count(*) from personal_data_reads where case_id = '\(caseID)' and operator_id = 'hind'")
+                    == 1)
+            #expect(
+                try await page.evaluate("document.getElementById('detail-follow-up').dataset.kind")
+                    == .string("revisit"))
+            // Due at 20:00 in Morocco, shown in Morocco's time whatever the browser's zone.
+            let dueText = try await page.evaluate("document.getElementById('detail-follow-up').textContent")
+            #expect(dueText.stringValue?.contains("20:00") == true, "\(dueText)")
+            // A diagnosis, recorded with its note.
+            try await page.evaluate(
+                """
+                document.getElementById('act-reason').value = 'wants to go back to his family in Khouribga';
+                document.getElementById('act-step').value = 'diagnosis';
+                document.getElementById('act-record-step').click(); true
+                """)
+            try await page.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
+            try await page.waitFor(
+                "[...document.querySelectorAll('#detail-path li[data-step=\"diagnosis\"][data-recorded=\"true\"]')].some(li => li.textContent.includes('Khouribga'))"
+            )
+            // Taken; the next night he refuses again: the task comes back for the night after,
+            // untaken, and the case counts two refusals.
+            try await page.evaluate("document.getElementById('act-take-follow-up').click(); true")
+            try await page.waitFor(
+                "state.board.follow_ups.some(t => t.case_id === '\(caseID)' && t.assignee === 'hind')")
+            try await page.evaluate(
+                """
+                document.getElementById('act-reason').value = 'refuses again, took a blanket';
+                document.getElementById('act-visit-outcome').value = 'help_refused';
+                document.getElementById('act-complete-follow-up').click(); true
+                """)
+            try await page.waitFor(
+                "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"][data-refusals=\"2\"]') !== null && state.board.follow_ups.some(t => t.case_id === '\(caseID)' && !t.assignee)"
+            )
+            try await page.waitFor(
+                "document.getElementById('detail-follow-up').dataset.refusals === '2' && document.getElementById('detail-follow-up').dataset.done === 'false'"
+            )
+            let refusedText = try await page.evaluate("document.getElementById('detail-follow-up').textContent")
+            #expect(refusedText.stringValue?.contains("2") == true, "\(refusedText)")
+            // Taken again, then done: the task leaves the board.
+            try await page.evaluate("document.getElementById('act-take-follow-up').click(); true")
+            try await page.waitFor(
+                "state.board.follow_ups.some(t => t.case_id === '\(caseID)' && t.assignee === 'hind')")
+            try await page.evaluate(
+                """
+                document.getElementById('act-reason').value = 'seen at 21:10, accepted to come to the shelter';
+                document.getElementById('act-visit-outcome').value = 'done';
+                document.getElementById('act-complete-follow-up').click(); true
+                """)
+            try await page.waitFor("document.getElementById('detail-follow-up').dataset.done === 'true'")
+            try await page.waitFor(
+                "document.querySelector('#follow-ups tr[data-case-id=\"\(caseID)\"]') === null")
+            try await page.waitFor("document.querySelector('#detail-path li[data-step=\"follow_up\"]') !== null")
+            try await page.evaluate("document.getElementById('detail-path').scrollIntoView(); true")
+            try await page.screenshot(to: Artifacts.directory.appendingPathComponent("follow-up.png"))
+            // In the database: who did it, when, with what note; a second "done" changes nothing.
+            let late = try await api.json(
+                "POST", "/api/cases/\(caseID)/commands", ["command": "complete_follow_up", "reason": "again"])
+            #expect(late.status == 409)
+            try await harness.pipeline.withStore { store in
+                let rows = try await store.client.query(
+                    PostgresQuery(
+                        unsafeSQL:
+                            "select assignee, done_by, note, done_at is not null from follow_ups where case_id = '\(caseID)'"
+                    ))
+                for try await (assignee, doneBy, note, done) in rows.decode((String?, String?, String?, Bool).self) {
+                    #expect(assignee == "hind")
+                    #expect(doneBy == "hind")
+                    #expect(note == "seen at 21:10, accepted to come to the shelter")
+                    #expect(done)
                 }
             }
         }
-        try await harness.pipeline.cleanUp()
     }
 
     @Test(
@@ -428,100 +399,93 @@ struct ConsoleBrowserTests {
         try await harness.prepare()
         try await harness.addOperator("samira", zones: ["rabat"], role: .childProtection)
         try await harness.addOperator("amal", zones: ["rabat"])
-        let token = try await harness.addClient("hotline")
-        try await harness.publishDeployment()
-        let browser = try Chromium()
-        defer { browser.close() }
-        try await harness.pipeline.withWorker { _ in
-            try await harness.withConsole { client in
-                let page = try await browser.newPage()
-                try await harness.logIn(page, base: client.base, as: "samira")
-                let reply = try await client.postReport(
-                    ReportFixture.document(
-                        zone: "rabat", category: "child_street_situation", reportedAt: RFC3339.format(Date()), age: 10),
-                    token: token)
-                #expect(reply.status == 202, "\(String(decoding: reply.body, as: UTF8.self))")
-                // The referral is on the child-protection account's board: family tracing, open.
-                try await page.waitFor(
-                    "document.querySelector('#referrals tr[data-status=\"open\"]') !== null", timeout: .seconds(20))
-                let caseID = try #require(
-                    try await page.evaluate("document.querySelector('#referrals tr[data-case-id]').dataset.caseId")
-                        .stringValue)
-                let caseUUID = try #require(UUID(uuidString: caseID))
-                // Its deadline passes unacknowledged: late, escalated on every board of the zone.
-                _ = try await harness.pipeline.withStore { store in
-                    try await store.client.query(
-                        "update referrals set due_at = now() - interval '1 minute' where case_id = \(caseUUID)")
-                }
-                // (A case change refreshes the boards; the deadline is read at that time.)
-                let amal = try await client.loggedIn("amal", password: ConsoleHarness.password)
-                _ = try await amal.json(
-                    "POST", "/api/cases/\(caseID)/commands", ["command": "claim", "reason": "night shift"])
-                try await page.waitFor(
-                    "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"][data-late=\"true\"]') !== null")
-                // An operator may not acknowledge; a child-protection account may not dispatch.
-                let operatorAck = try await amal.json(
-                    "POST", "/api/cases/\(caseID)/commands", ["command": "acknowledge_referral", "reason": "seen"])
-                #expect(operatorAck.status == 403)
-                let samira = try await client.loggedIn("samira", password: ConsoleHarness.password)
-                let dispatch = try await samira.json(
-                    "POST", "/api/cases/\(caseID)/commands", ["command": "cancel", "reason": "not ours"])
-                #expect(dispatch.status == 403)
-                let undecided = try await samira.json(
-                    "POST", "/api/cases/\(caseID)/commands", ["command": "decide_referral", "reason": "no decision"])
-                #expect(undecided.status == 422)
-                // Samira opens it: dispatch actions are disabled for her.
-                try await page.evaluate(
-                    "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"]').click(); true")
-                try await page.waitFor(
-                    "!document.getElementById('detail').hidden && document.getElementById('detail-referral').dataset.status === 'open'"
-                )
-                #expect(try await page.evaluate("document.getElementById('act-cancel').disabled") == .bool(true))
-                #expect(try await page.evaluate("document.getElementById('act-claim').disabled") == .bool(true))
-                try await page.evaluate("document.getElementById('act-acknowledge').click(); true")
-                try await page.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
-                try await page.waitFor("document.getElementById('detail-referral').dataset.status === 'acknowledged'")
-                try await page.waitFor(
-                    "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"][data-status=\"acknowledged\"][data-late=\"false\"]') !== null"
-                )
-                try await page.evaluate(
+        try await harness.withBrowserNight { client, token, browser in
+            let page = try await browser.newPage()
+            try await harness.logIn(page, base: client.base, as: "samira")
+            let reply = try await client.postReport(
+                ReportFixture.document(
+                    zone: "rabat", category: "child_street_situation", reportedAt: RFC3339.format(Date()), age: 10),
+                token: token)
+            #expect(reply.status == 202, "\(String(decoding: reply.body, as: UTF8.self))")
+            // The referral is on the child-protection account's board: family tracing, open.
+            try await page.waitFor(
+                "document.querySelector('#referrals tr[data-status=\"open\"]') !== null", timeout: .seconds(20))
+            let caseID = try #require(
+                try await page.evaluate("document.querySelector('#referrals tr[data-case-id]').dataset.caseId")
+                    .stringValue)
+            let caseUUID = try #require(UUID(uuidString: caseID))
+            // Its deadline passes unacknowledged: late, escalated on every board of the zone.
+            _ = try await harness.pipeline.withStore { store in
+                try await store.client.query(
+                    "update referrals set due_at = now() - interval '1 minute' where case_id = \(caseUUID)")
+            }
+            // (A case change refreshes the boards; the deadline is read at that time.)
+            let amal = try await client.loggedIn("amal", password: ConsoleHarness.password)
+            _ = try await amal.json(
+                "POST", "/api/cases/\(caseID)/commands", ["command": "claim", "reason": "night shift"])
+            try await page.waitFor(
+                "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"][data-late=\"true\"]') !== null")
+            // An operator may not acknowledge; a child-protection account may not dispatch.
+            let operatorAck = try await amal.json(
+                "POST", "/api/cases/\(caseID)/commands", ["command": "acknowledge_referral", "reason": "seen"])
+            #expect(operatorAck.status == 403)
+            let samira = try await client.loggedIn("samira", password: ConsoleHarness.password)
+            let dispatch = try await samira.json(
+                "POST", "/api/cases/\(caseID)/commands", ["command": "cancel", "reason": "not ours"])
+            #expect(dispatch.status == 403)
+            let undecided = try await samira.json(
+                "POST", "/api/cases/\(caseID)/commands", ["command": "decide_referral", "reason": "no decision"])
+            #expect(undecided.status == 422)
+            // Samira opens it: dispatch actions are disabled for her.
+            try await page.evaluate(
+                "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"]').click(); true")
+            try await page.waitFor(
+                "!document.getElementById('detail').hidden && document.getElementById('detail-referral').dataset.status === 'open'"
+            )
+            #expect(try await page.evaluate("document.getElementById('act-cancel').disabled") == .bool(true))
+            #expect(try await page.evaluate("document.getElementById('act-claim').disabled") == .bool(true))
+            try await page.evaluate("document.getElementById('act-acknowledge').click(); true")
+            try await page.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
+            try await page.waitFor("document.getElementById('detail-referral').dataset.status === 'acknowledged'")
+            try await page.waitFor(
+                "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"][data-status=\"acknowledged\"][data-late=\"false\"]') !== null"
+            )
+            try await page.evaluate(
+                """
+                document.getElementById('act-reason').value = 'father found in Salé; the prosecutor agreed';
+                document.getElementById('act-decision').value = 'family_reunification';
+                document.getElementById('act-decide').click(); true
+                """)
+            try await page.waitFor("document.getElementById('detail-referral').dataset.status === 'decided'")
+            try await page.waitFor(
+                "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"]') === null")
+            try await page.evaluate("document.getElementById('detail-referral').scrollIntoView(); true")
+            try await page.screenshot(to: Artifacts.directory.appendingPathComponent("referral.png"))
+            let again = try await samira.json(
+                "POST", "/api/cases/\(caseID)/commands",
+                ["command": "decide_referral", "decision": "foster_care", "reason": "again"])
+            #expect(again.status == 409)
+            try await harness.pipeline.withStore { store in
+                let rows = try await store.client.query(
                     """
-                    document.getElementById('act-reason').value = 'father found in Salé; the prosecutor agreed';
-                    document.getElementById('act-decision').value = 'family_reunification';
-                    document.getElementById('act-decide').click(); true
+                    select destination, status, acknowledged_by, decided_by, decision, note from referrals
+                    where case_id = \(caseUUID)
                     """)
-                try await page.waitFor("document.getElementById('detail-referral').dataset.status === 'decided'")
-                try await page.waitFor(
-                    "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"]') === null")
-                try await page.evaluate("document.getElementById('detail-referral').scrollIntoView(); true")
-                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("referral.png"))
-                let again = try await samira.json(
-                    "POST", "/api/cases/\(caseID)/commands",
-                    ["command": "decide_referral", "decision": "foster_care", "reason": "again"])
-                #expect(again.status == 409)
-                try await harness.pipeline.withStore { store in
-                    let rows = try await store.client.query(
-                        """
-                        select destination, status, acknowledged_by, decided_by, decision, note from referrals
-                        where case_id = \(caseUUID)
-                        """)
-                    for try await (destination, status, acknowledgedBy, decidedBy, decision, note) in rows.decode(
-                        (String, String, String?, String?, String?, String?).self)
-                    {
-                        #expect(destination == "family_tracing")
-                        #expect(status == "decided")
-                        #expect(acknowledgedBy == "samira" && decidedBy == "samira")
-                        #expect(decision == "family_reunification")
-                        #expect(note == "father found in Salé; the prosecutor agreed")
-                    }
-                    // The night report counts it: made, acknowledged (after its deadline: late), decided.
-                    let counts = try await NightReportRepository(store: store, logger: harness.pipeline.logger)
-                        .referrals(from: Date().addingTimeInterval(-3600), to: Date().addingTimeInterval(60))
-                    #expect(counts == .init(made: 1, acknowledged: 1, decided: 1, late: 1))
+                for try await (destination, status, acknowledgedBy, decidedBy, decision, note) in rows.decode(
+                    (String, String, String?, String?, String?, String?).self)
+                {
+                    #expect(destination == "family_tracing")
+                    #expect(status == "decided")
+                    #expect(acknowledgedBy == "samira" && decidedBy == "samira")
+                    #expect(decision == "family_reunification")
+                    #expect(note == "father found in Salé; the prosecutor agreed")
                 }
+                // The night report counts it: made, acknowledged (after its deadline: late), decided.
+                let counts = try await NightReportRepository(store: store, logger: harness.pipeline.logger)
+                    .referrals(from: Date().addingTimeInterval(-3600), to: Date().addingTimeInterval(60))
+                #expect(counts == .init(made: 1, acknowledged: 1, decided: 1, late: 1))
             }
         }
-        try await harness.pipeline.cleanUp()
     }
 
     @Test("an operator of one province can neither see nor act on another province's cases")

@@ -153,6 +153,20 @@ struct ConsoleHarness {
         try await page.waitFor("!document.getElementById('board-view').hidden && document.body.dataset.boardAt")
     }
 
+    /// A night in a browser: the demo deployment reports in, a hotline client is made, then a
+    /// worker, the console and a headless Chromium run while `body` runs (it gets the console's
+    /// client, the hotline's token and the browser); the schema is dropped afterwards.
+    func withBrowserNight(_ body: (WebClient, String, Chromium) async throws -> Void) async throws {
+        let token = try await addClient("hotline")
+        try await publishDeployment()
+        let browser = try Chromium()
+        defer { browser.close() }
+        try await pipeline.withWorker { _ in
+            try await withConsole { client in try await body(client, token, browser) }
+        }
+        try await pipeline.cleanUp()
+    }
+
     /// Runs the console while `body` runs; `body` gets a client for its address.
     func withConsole<Result: Sendable>(_ body: (WebClient) async throws -> Result) async throws -> Result {
         let store = try SamuStore(configuration: pipeline.configuration.database, logger: pipeline.logger)

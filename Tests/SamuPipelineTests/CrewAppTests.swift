@@ -8,7 +8,7 @@ import Testing
 
 /// The crew app and the shelter page in a real headless Chromium (a phone's viewport, touch,
 /// geolocation, the network taken away), against a real worker, broker and PostgreSQL.
-@Suite("Crew app and shelter page in Chromium (integration)", .timeLimit(.minutes(5)))
+@Suite("Crew app and shelter page in Chromium (integration)", .serialized, .timeLimit(.minutes(5)))
 struct CrewAppTests {
     let harness: ConsoleHarness
 
@@ -45,182 +45,175 @@ struct CrewAppTests {
     func crewRunsACase() async throws {
         try await harness.prepare()
         try await harness.addOperator("samira", zones: ["rabat"], role: .supervisor)
-        let token = try await harness.addClient("hotline")
-        try await harness.publishDeployment()
-        let browser = try Chromium()
-        defer { browser.close() }
-        try await harness.pipeline.withWorker { _ in
-            try await harness.withConsole { client in
-                let board = try await browser.newPage()
-                try await harness.logIn(board, base: client.base, as: "samira")
-                try await board.waitFor("document.querySelector('#units button[data-enrol=\"rabat-u1\"]') !== null")
-                // The supervisor makes a one-time code for rabat-u1's phone.
-                try await board.evaluate(
-                    "document.querySelector('#units button[data-enrol=\"rabat-u1\"]').click(); true")
-                try await board.waitFor("document.getElementById('device-enrol') !== null")
-                try await board.evaluate("document.getElementById('device-enrol').click(); true")
-                try await board.waitFor("document.getElementById('device-code').dataset.code")
-                let code = try #require(
-                    try await board.evaluate("document.getElementById('device-code').dataset.code").stringValue)
-                #expect(code.count == 10)
-                // The phone opens the link: enrolled, with no operator password.
-                let phone = try await browser.newPage()
-                try await phone.emulatePhone(
-                    latitude: Self.base.latitude, longitude: Self.base.longitude, origin: client.base.absoluteString)
-                try await phone.navigate(client.base.absoluteString + "/crew#enrol=\(code)")
-                try await phone.waitFor("document.body.dataset.unit === 'rabat-u1'")
-                #expect(try await phone.evaluate("location.hash") == .string(""), "the code leaves the address bar")
-                #expect(try await phone.evaluate("window.innerWidth") == .integer(360))
-                // Installable: its manifest, and a service worker for /crew that keeps the app's files.
-                let scope = try await phone.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
-                #expect(scope.stringValue?.hasSuffix("/crew") == true, "\(scope)")
-                let manifest = try await phone.evaluate(
-                    "fetch('/crew/manifest.webmanifest').then(r => r.json()).then(m => m.start_url + ' ' + m.display)")
-                #expect(manifest == .string("/crew standalone"))
-                // The code is used: a second phone cannot use it.
-                let reuse = try await client.json("POST", "/api/crew/enrol", ["code": .string(code)])
-                #expect(reuse.status == 401)
-                // A report at rabat-u1's base: the phone hears of its case, with an alert.
-                let caseID = try await report(
-                    client, token: token, age: 40, at: Self.base)
-                try await phone.waitFor(
-                    "document.getElementById('assignment').dataset.caseId === '\(caseID.lowercased)' && !document.getElementById('alert').hidden",
-                    timeout: .seconds(20))
-                let mapLink = try await phone.evaluate("document.getElementById('case-map').href").stringValue ?? ""
-                #expect(mapLink.hasPrefix("geo:34.004"), "\(mapLink)")
-                #expect(
-                    try await phone.evaluate("document.getElementById('case-place').textContent") == .string("Hassan"))
-                // The crew's read of the report is logged under the device.
-                #expect(
-                    try await scalar(
-                        "select count(*) from personal_data_reads where case_id = '\(caseID)' and operator_id like 'device:%'"
-                    )
-                        >= 1)
-                // Acknowledged from the phone.
-                try await phone.evaluate("document.getElementById('do-acknowledge').click(); true")
-                try await waitFor("the case acknowledged") {
-                    try await text("select status from cases where case_id = '\(caseID)'") == "acknowledged"
-                }
-                // Moving: the position reaches the operator's board.
-                try await phone.setPosition(latitude: 34.0105, longitude: -6.8290)
-                try await board.waitFor(
-                    "state.board.units.some(u => u.unit_id === 'rabat-u1' && Math.abs(u.lat - 34.0105) < 0.0001)",
-                    timeout: .seconds(45))
-                // No signal: "on scene" waits on the phone, and is sent once when it comes back.
-                try await phone.setOffline(true)
-                try await phone.evaluate("document.getElementById('do-on-scene').click(); true")
-                try await phone.waitFor("document.getElementById('pending').dataset.count === '1'")
-                #expect(try await text("select status from cases where case_id = '\(caseID)'") == "acknowledged")
-                let offlineShot = Artifacts.directory.appendingPathComponent("crew-offline.png")
-                try await phone.screenshot(to: offlineShot)
-                try await phone.setOffline(false)
-                try await phone.waitFor(
-                    "document.getElementById('pending').dataset.count === '0'", timeout: .seconds(20))
-                try await waitFor("the case on scene") {
-                    try await text("select status from cases where case_id = '\(caseID)'") == "on_scene"
-                }
-                let onScene = try #require(
-                    try await text(
-                        "select event_id::text from crew_actions where case_id = '\(caseID)' and action = 'on_scene'"))
-                // The same action sent again (an answer lost on the way back): accepted, not applied twice.
-                let resent = try await phone.evaluate(
-                    """
-                    fetch('/api/crew/actions', {method: 'POST', headers: {'Content-Type': 'application/json',
-                      Authorization: 'Bearer ' + localStorage.getItem('samu.crew.token')},
-                      body: JSON.stringify({event_id: '\(onScene)', action: 'on_scene', case_id: '\(caseID.lowercased)'})
-                    }).then(r => r.status)
-                    """)
-                #expect(resent == .integer(202))
-                #expect(
-                    try await scalar(
-                        "select count(*) from case_timeline where case_id = '\(caseID)' and status = 'on_scene'") == 1)
-                try await phone.screenshot(to: Artifacts.directory.appendingPathComponent("crew-fr.png"))
-                try await phone.evaluate("document.getElementById('lang').click(); true")
-                try await phone.waitFor("document.documentElement.dir === 'rtl'")
-                try await phone.screenshot(to: Artifacts.directory.appendingPathComponent("crew-ar.png"))
-                try await phone.evaluate("document.getElementById('lang').click(); true")
-                // Offline again, the crew closes the case; meanwhile dispatch gives it to another
-                // crew. Back online, the close is refused with the reason, and the case is left alone.
-                try await phone.setOffline(true)
-                try await phone.evaluate(
-                    """
-                    document.getElementById('resolution').value = 'sheltered';
-                    document.getElementById('do-resolve').click(); true
-                    """)
-                try await phone.waitFor("document.getElementById('pending').dataset.count === '1'")
-                let supervisor = try await client.loggedIn("samira", password: ConsoleHarness.password)
-                let reassigned = try await supervisor.json(
-                    "POST", "/api/cases/\(caseID.lowercased)/commands",
-                    ["command": "reassign", "unit_id": "rabat-u2", "reason": "u1 silent"])
-                #expect(reassigned.status == 202)
-                try await waitFor("the case given to rabat-u2") {
-                    try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u2"
-                }
-                try await phone.setOffline(false)
-                try await phone.waitFor(
-                    "[...document.querySelectorAll('#refused li')].some(li => li.dataset.action === 'resolve' && li.textContent.includes('another crew'))",
-                    timeout: .seconds(20))
-                #expect(try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u2")
-                #expect(try await text("select resolution from cases where case_id = '\(caseID)'") == nil)
-                // Crew action → operator board, measured over 50 status changes.
-                var latencies: [Duration] = []
-                for index in 0..<50 {
-                    let (button, status) =
-                        index % 2 == 0 ? ("do-unavailable", "off_duty") : ("do-available", "available")
-                    let started = ContinuousClock.now
-                    try await phone.evaluate("document.getElementById('\(button)').click(); true")
-                    try await board.waitFor(
-                        "state.board.units.some(u => u.unit_id === 'rabat-u1' && u.status === '\(status)')",
-                        timeout: .seconds(20))
-                    latencies.append(ContinuousClock.now - started)
-                }
-                let sorted = latencies.sorted()
-                let report50 =
-                    "crew action → operator board over \(sorted.count) actions: p50 \(sorted[sorted.count / 2]), p99 \(sorted[sorted.count * 99 / 100]), max \(sorted.last!)"
-                print(report50)
-                try Data((report50 + "\n").utf8).write(
-                    to: Artifacts.directory.appendingPathComponent("crew-latency.txt"))
-                // A whole case from the phone: the next report at the base is rabat-u1's again; the
-                // crew acknowledges, arrives, transports and closes it with a note.
-                let next = try await report(client, token: token, age: 35, at: Self.base)
-                try await phone.waitFor(
-                    "document.getElementById('assignment').dataset.caseId === '\(next.lowercased)'",
-                    timeout: .seconds(20))
-                for (button, status) in [
-                    ("do-acknowledge", "acknowledged"), ("do-on-scene", "on_scene"),
-                    ("do-transporting", "transporting"),
-                ] {
-                    try await phone.evaluate("document.getElementById('\(button)').click(); true")
-                    try await waitFor("the case \(status)") {
-                        try await text("select status from cases where case_id = '\(next)'") == status
-                    }
-                }
-                try await phone.evaluate(
-                    """
-                    document.getElementById('resolution').value = 'sheltered';
-                    document.getElementById('note').value = 'accepted a bed, tired but well';
-                    document.getElementById('do-resolve').click(); true
-                    """)
-                try await waitFor("the case closed from the phone, with the crew's note") {
-                    let closed = try await text(
-                        "select status || ' ' || coalesce(resolution, '-') from cases where case_id = '\(next)'")
-                    let noted = try await scalar(
-                        "select count(*) from case_timeline where case_id = '\(next)' and detail->>'detail' like '%tired but well%'"
-                    )
-                    return closed == "resolved sheltered" && noted == 1
-                }
-                try await phone.waitFor(
-                    "document.getElementById('assignment').dataset.caseId === ''", timeout: .seconds(20))
-                // Revoked: the phone is told, and nothing it sends is taken.
-                let deviceID = try #require(
-                    try await text("select device_id from crew_devices where unit_id = 'rabat-u1'"))
-                let revoke = try await supervisor.json("POST", "/api/devices/\(deviceID)/revoke", [:])
-                #expect(revoke.status == 200)
-                try await phone.evaluate("document.getElementById('do-unavailable').click(); true")
-                try await phone.waitFor("document.body.dataset.revoked === 'true'", timeout: .seconds(20))
+        try await harness.withBrowserNight { client, token, browser in
+            let board = try await browser.newPage()
+            try await harness.logIn(board, base: client.base, as: "samira")
+            try await board.waitFor("document.querySelector('#units button[data-enrol=\"rabat-u1\"]') !== null")
+            // The supervisor makes a one-time code for rabat-u1's phone.
+            try await board.evaluate(
+                "document.querySelector('#units button[data-enrol=\"rabat-u1\"]').click(); true")
+            try await board.waitFor("document.getElementById('device-enrol') !== null")
+            try await board.evaluate("document.getElementById('device-enrol').click(); true")
+            try await board.waitFor("document.getElementById('device-code').dataset.code")
+            let code = try #require(
+                try await board.evaluate("document.getElementById('device-code').dataset.code").stringValue)
+            #expect(code.count == 10)
+            // The phone opens the link: enrolled, with no operator password.
+            let phone = try await browser.newPage()
+            try await phone.emulatePhone(
+                latitude: Self.base.latitude, longitude: Self.base.longitude, origin: client.base.absoluteString)
+            try await phone.navigate(client.base.absoluteString + "/crew#enrol=\(code)")
+            try await phone.waitFor("document.body.dataset.unit === 'rabat-u1'")
+            #expect(try await phone.evaluate("location.hash") == .string(""), "the code leaves the address bar")
+            #expect(try await phone.evaluate("window.innerWidth") == .integer(360))
+            // Installable: its manifest, and a service worker for /crew that keeps the app's files.
+            let scope = try await phone.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+            #expect(scope.stringValue?.hasSuffix("/crew") == true, "\(scope)")
+            let manifest = try await phone.evaluate(
+                "fetch('/crew/manifest.webmanifest').then(r => r.json()).then(m => m.start_url + ' ' + m.display)")
+            #expect(manifest == .string("/crew standalone"))
+            // The code is used: a second phone cannot use it.
+            let reuse = try await client.json("POST", "/api/crew/enrol", ["code": .string(code)])
+            #expect(reuse.status == 401)
+            // A report at rabat-u1's base: the phone hears of its case, with an alert.
+            let caseID = try await report(
+                client, token: token, age: 40, at: Self.base)
+            try await phone.waitFor(
+                "document.getElementById('assignment').dataset.caseId === '\(caseID.lowercased)' && !document.getElementById('alert').hidden",
+                timeout: .seconds(20))
+            let mapLink = try await phone.evaluate("document.getElementById('case-map').href").stringValue ?? ""
+            #expect(mapLink.hasPrefix("geo:34.004"), "\(mapLink)")
+            #expect(
+                try await phone.evaluate("document.getElementById('case-place').textContent") == .string("Hassan"))
+            // The crew's read of the report is logged under the device.
+            #expect(
+                try await scalar(
+                    "select count(*) from personal_data_reads where case_id = '\(caseID)' and operator_id like 'device:%'"
+                )
+                    >= 1)
+            // Acknowledged from the phone.
+            try await phone.evaluate("document.getElementById('do-acknowledge').click(); true")
+            try await waitFor("the case acknowledged") {
+                try await text("select status from cases where case_id = '\(caseID)'") == "acknowledged"
             }
+            // Moving: the position reaches the operator's board.
+            try await phone.setPosition(latitude: 34.0105, longitude: -6.8290)
+            try await board.waitFor(
+                "state.board.units.some(u => u.unit_id === 'rabat-u1' && Math.abs(u.lat - 34.0105) < 0.0001)",
+                timeout: .seconds(45))
+            // No signal: "on scene" waits on the phone, and is sent once when it comes back.
+            try await phone.setOffline(true)
+            try await phone.evaluate("document.getElementById('do-on-scene').click(); true")
+            try await phone.waitFor("document.getElementById('pending').dataset.count === '1'")
+            #expect(try await text("select status from cases where case_id = '\(caseID)'") == "acknowledged")
+            let offlineShot = Artifacts.directory.appendingPathComponent("crew-offline.png")
+            try await phone.screenshot(to: offlineShot)
+            try await phone.setOffline(false)
+            try await phone.waitFor(
+                "document.getElementById('pending').dataset.count === '0'", timeout: .seconds(20))
+            try await waitFor("the case on scene") {
+                try await text("select status from cases where case_id = '\(caseID)'") == "on_scene"
+            }
+            let onScene = try #require(
+                try await text(
+                    "select event_id::text from crew_actions where case_id = '\(caseID)' and action = 'on_scene'"))
+            // The same action sent again (an answer lost on the way back): accepted, not applied twice.
+            let resent = try await phone.evaluate(
+                """
+                fetch('/api/crew/actions', {method: 'POST', headers: {'Content-Type': 'application/json',
+                  Authorization: 'Bearer ' + localStorage.getItem('samu.crew.token')},
+                  body: JSON.stringify({event_id: '\(onScene)', action: 'on_scene', case_id: '\(caseID.lowercased)'})
+                }).then(r => r.status)
+                """)
+            #expect(resent == .integer(202))
+            #expect(
+                try await scalar(
+                    "select count(*) from case_timeline where case_id = '\(caseID)' and status = 'on_scene'") == 1)
+            try await phone.screenshot(to: Artifacts.directory.appendingPathComponent("crew-fr.png"))
+            try await phone.evaluate("document.getElementById('lang').click(); true")
+            try await phone.waitFor("document.documentElement.dir === 'rtl'")
+            try await phone.screenshot(to: Artifacts.directory.appendingPathComponent("crew-ar.png"))
+            try await phone.evaluate("document.getElementById('lang').click(); true")
+            // Offline again, the crew closes the case; meanwhile dispatch gives it to another
+            // crew. Back online, the close is refused with the reason, and the case is left alone.
+            try await phone.setOffline(true)
+            try await phone.evaluate(
+                """
+                document.getElementById('resolution').value = 'sheltered';
+                document.getElementById('do-resolve').click(); true
+                """)
+            try await phone.waitFor("document.getElementById('pending').dataset.count === '1'")
+            let supervisor = try await client.loggedIn("samira", password: ConsoleHarness.password)
+            let reassigned = try await supervisor.json(
+                "POST", "/api/cases/\(caseID.lowercased)/commands",
+                ["command": "reassign", "unit_id": "rabat-u2", "reason": "u1 silent"])
+            #expect(reassigned.status == 202)
+            try await waitFor("the case given to rabat-u2") {
+                try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u2"
+            }
+            try await phone.setOffline(false)
+            try await phone.waitFor(
+                "[...document.querySelectorAll('#refused li')].some(li => li.dataset.action === 'resolve' && li.textContent.includes('another crew'))",
+                timeout: .seconds(20))
+            #expect(try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u2")
+            #expect(try await text("select resolution from cases where case_id = '\(caseID)'") == nil)
+            // Crew action → operator board, measured over 50 status changes.
+            var latencies: [Duration] = []
+            for index in 0..<50 {
+                let (button, status) =
+                    index % 2 == 0 ? ("do-unavailable", "off_duty") : ("do-available", "available")
+                let started = ContinuousClock.now
+                try await phone.evaluate("document.getElementById('\(button)').click(); true")
+                try await board.waitFor(
+                    "state.board.units.some(u => u.unit_id === 'rabat-u1' && u.status === '\(status)')",
+                    timeout: .seconds(20))
+                latencies.append(ContinuousClock.now - started)
+            }
+            let sorted = latencies.sorted()
+            let report50 =
+                "crew action → operator board over \(sorted.count) actions: p50 \(sorted[sorted.count / 2]), p99 \(sorted[sorted.count * 99 / 100]), max \(sorted.last!)"
+            print(report50)
+            try Data((report50 + "\n").utf8).write(
+                to: Artifacts.directory.appendingPathComponent("crew-latency.txt"))
+            // A whole case from the phone: the next report at the base is rabat-u1's again; the
+            // crew acknowledges, arrives, transports and closes it with a note.
+            let next = try await report(client, token: token, age: 35, at: Self.base)
+            try await phone.waitFor(
+                "document.getElementById('assignment').dataset.caseId === '\(next.lowercased)'",
+                timeout: .seconds(20))
+            for (button, status) in [
+                ("do-acknowledge", "acknowledged"), ("do-on-scene", "on_scene"),
+                ("do-transporting", "transporting"),
+            ] {
+                try await phone.evaluate("document.getElementById('\(button)').click(); true")
+                try await waitFor("the case \(status)") {
+                    try await text("select status from cases where case_id = '\(next)'") == status
+                }
+            }
+            try await phone.evaluate(
+                """
+                document.getElementById('resolution').value = 'sheltered';
+                document.getElementById('note').value = 'accepted a bed, tired but well';
+                document.getElementById('do-resolve').click(); true
+                """)
+            try await waitFor("the case closed from the phone, with the crew's note") {
+                let closed = try await text(
+                    "select status || ' ' || coalesce(resolution, '-') from cases where case_id = '\(next)'")
+                let noted = try await scalar(
+                    "select count(*) from case_timeline where case_id = '\(next)' and detail->>'detail' like '%tired but well%'"
+                )
+                return closed == "resolved sheltered" && noted == 1
+            }
+            try await phone.waitFor(
+                "document.getElementById('assignment').dataset.caseId === ''", timeout: .seconds(20))
+            // Revoked: the phone is told, and nothing it sends is taken.
+            let deviceID = try #require(
+                try await text("select device_id from crew_devices where unit_id = 'rabat-u1'"))
+            let revoke = try await supervisor.json("POST", "/api/devices/\(deviceID)/revoke", [:])
+            #expect(revoke.status == 200)
+            try await phone.evaluate("document.getElementById('do-unavailable').click(); true")
+            try await phone.waitFor("document.body.dataset.revoked === 'true'", timeout: .seconds(20))
         }
-        try await harness.pipeline.cleanUp()
     }
 
     @Test(
@@ -230,94 +223,88 @@ struct CrewAppTests {
         try await harness.prepare()
         try await harness.addOperator("fatna", zones: ["rabat"], role: .shelter, shelters: ["rabat-s1"])
         try await harness.addOperator("samira", zones: ["rabat"], role: .supervisor)
-        let token = try await harness.addClient("hotline")
-        try await harness.publishDeployment()
-        let browser = try Chromium()
-        defer { browser.close() }
         let shelterPlace = GeoPoint(latitude: 34.002, longitude: -6.826)
-        try await harness.pipeline.withWorker { _ in
-            try await harness.withConsole { client in
-                let page = try await browser.newPage()
-                try await page.navigate(client.base.absoluteString + "/shelter")
-                try await page.waitFor("!document.getElementById('login-view').hidden")
-                try await page.evaluate(
-                    """
-                    document.getElementById('login-id').value = 'fatna';
-                    document.getElementById('login-password').value = '\(ConsoleHarness.password)';
-                    document.querySelector('#login-form button[type=submit]').click(); true
-                    """)
-                try await page.waitFor(
-                    "document.querySelector('section[data-shelter-id=\"rabat-s1\"] tr[data-bed=\"men\"]') !== null")
-                let before = try await scalar(
+        try await harness.withBrowserNight { client, token, browser in
+            let page = try await browser.newPage()
+            try await page.navigate(client.base.absoluteString + "/shelter")
+            try await page.waitFor("!document.getElementById('login-view').hidden")
+            try await page.evaluate(
+                """
+                document.getElementById('login-id').value = 'fatna';
+                document.getElementById('login-password').value = '\(ConsoleHarness.password)';
+                document.querySelector('#login-form button[type=submit]').click(); true
+                """)
+            try await page.waitFor(
+                "document.querySelector('section[data-shelter-id=\"rabat-s1\"] tr[data-bed=\"men\"]') !== null",
+                timeout: .seconds(45))
+            let before = try await scalar(
+                "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
+            // One tap: a walk-in took a men's bed.
+            try await page.evaluate("document.querySelector('button[data-less=\"men\"]').click(); true")
+            try await waitFor("the men's beds one fewer") {
+                try await scalar(
                     "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
-                // One tap: a walk-in took a men's bed.
-                try await page.evaluate("document.querySelector('button[data-less=\"men\"]').click(); true")
-                try await waitFor("the men's beds one fewer") {
-                    try await scalar(
-                        "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
-                        == before + 1
-                }
-                // samu sends a man: he is on the page, then admitted.
-                let firstCase = try await report(
-                    client, token: token, age: 50, at: shelterPlace)
-                try await page.waitFor(
-                    "document.querySelector('li[data-case-id=\"\(firstCase.lowercased)\"]') !== null",
-                    timeout: .seconds(20))
-                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("shelter-fr.png"))
-                try await page.evaluate(
-                    "document.querySelector('button[data-admit=\"\(firstCase.lowercased)\"]').click(); true")
-                try await waitFor("the man admitted") {
-                    try await scalar(
-                        "select count(*) from bed_ledger where case_id = '\(firstCase)' and action = 'admit' and shelter_id = 'rabat-s1'"
-                    )
-                        == 1
-                }
-                try await page.waitFor(
-                    "document.querySelector('li[data-case-id=\"\(firstCase.lowercased)\"]') === null",
-                    timeout: .seconds(20))
-                // Another: declined with a reason; samu holds a bed elsewhere at once.
-                let secondCase = try await report(
-                    client, token: token, age: 45, sex: "female", at: shelterPlace)
-                try await page.waitFor(
-                    "document.querySelector('li[data-case-id=\"\(secondCase.lowercased)\"]') !== null",
-                    timeout: .seconds(20))
-                try await page.evaluate(
-                    """
-                    document.querySelector('input[data-reason="\(secondCase.lowercased)"]').value = 'barred after a fight last week';
-                    document.querySelector('button[data-decline="\(secondCase.lowercased)"]').click(); true
-                    """)
-                try await waitFor("the decline recorded, and the next fitting bed held elsewhere") {
-                    let declined = try await scalar(
-                        "select count(*) from case_timeline where case_id = '\(secondCase)' and status = 'shelter_declined' and detail->>'reason' = 'barred after a fight last week'"
-                    )
-                    let last = try await text(
-                        "select action from bed_ledger where case_id = '\(secondCase)' and shelter_id = 'rabat-s1' order by entry_id desc limit 1"
-                    )
-                    let elsewhere = try await scalar(
-                        "select count(*) from bed_ledger where case_id = '\(secondCase)' and action = 'hold' and shelter_id <> 'rabat-s1'"
-                    )
-                    return declined == 1 && last == "release" && elsewhere >= 1
-                }
-                try await page.waitFor(
-                    "document.querySelector('li[data-case-id=\"\(secondCase.lowercased)\"]') === null",
-                    timeout: .seconds(20))
-                // A count four hours old is stale, here and on the operators' board.
-                _ = try await scalar(
-                    "update shelter_beds set reported_at = now() - interval '5 hours' where shelter_id = 'rabat-s1'")
-                try await page.waitFor(
-                    "document.querySelector('section[data-shelter-id=\"rabat-s1\"]').dataset.stale === 'true'",
-                    timeout: .seconds(20))
-                let board = try await browser.newPage()
-                try await harness.logIn(board, base: client.base, as: "samira")
-                try await board.waitFor(
-                    "document.querySelector('#shelters tr[data-shelter-id=\"rabat-s1\"][data-stale=\"true\"]') !== null"
-                )
-                try await page.evaluate("document.getElementById('lang').click(); true")
-                try await page.waitFor("document.documentElement.dir === 'rtl'")
-                try await page.screenshot(to: Artifacts.directory.appendingPathComponent("shelter-ar.png"))
+                    == before + 1
             }
+            // samu sends a man: he is on the page, then admitted.
+            let firstCase = try await report(
+                client, token: token, age: 50, at: shelterPlace)
+            try await page.waitFor(
+                "document.querySelector('li[data-case-id=\"\(firstCase.lowercased)\"]') !== null",
+                timeout: .seconds(20))
+            try await page.screenshot(to: Artifacts.directory.appendingPathComponent("shelter-fr.png"))
+            try await page.evaluate(
+                "document.querySelector('button[data-admit=\"\(firstCase.lowercased)\"]').click(); true")
+            try await waitFor("the man admitted") {
+                try await scalar(
+                    "select count(*) from bed_ledger where case_id = '\(firstCase)' and action = 'admit' and shelter_id = 'rabat-s1'"
+                )
+                    == 1
+            }
+            try await page.waitFor(
+                "document.querySelector('li[data-case-id=\"\(firstCase.lowercased)\"]') === null",
+                timeout: .seconds(20))
+            // Another: declined with a reason; samu holds a bed elsewhere at once.
+            let secondCase = try await report(
+                client, token: token, age: 45, sex: "female", at: shelterPlace)
+            try await page.waitFor(
+                "document.querySelector('li[data-case-id=\"\(secondCase.lowercased)\"]') !== null",
+                timeout: .seconds(20))
+            try await page.evaluate(
+                """
+                document.querySelector('input[data-reason="\(secondCase.lowercased)"]').value = 'barred after a fight last week';
+                document.querySelector('button[data-decline="\(secondCase.lowercased)"]').click(); true
+                """)
+            try await waitFor("the decline recorded, and the next fitting bed held elsewhere") {
+                let declined = try await scalar(
+                    "select count(*) from case_timeline where case_id = '\(secondCase)' and status = 'shelter_declined' and detail->>'reason' = 'barred after a fight last week'"
+                )
+                let last = try await text(
+                    "select action from bed_ledger where case_id = '\(secondCase)' and shelter_id = 'rabat-s1' order by entry_id desc limit 1"
+                )
+                let elsewhere = try await scalar(
+                    "select count(*) from bed_ledger where case_id = '\(secondCase)' and action = 'hold' and shelter_id <> 'rabat-s1'"
+                )
+                return declined == 1 && last == "release" && elsewhere >= 1
+            }
+            try await page.waitFor(
+                "document.querySelector('li[data-case-id=\"\(secondCase.lowercased)\"]') === null",
+                timeout: .seconds(20))
+            // A count four hours old is stale, here and on the operators' board.
+            _ = try await scalar(
+                "update shelter_beds set reported_at = now() - interval '5 hours' where shelter_id = 'rabat-s1'")
+            try await page.waitFor(
+                "document.querySelector('section[data-shelter-id=\"rabat-s1\"]').dataset.stale === 'true'",
+                timeout: .seconds(20))
+            let board = try await browser.newPage()
+            try await harness.logIn(board, base: client.base, as: "samira")
+            try await board.waitFor(
+                "document.querySelector('#shelters tr[data-shelter-id=\"rabat-s1\"][data-stale=\"true\"]') !== null"
+            )
+            try await page.evaluate("document.getElementById('lang').click(); true")
+            try await page.waitFor("document.documentElement.dir === 'rtl'")
+            try await page.screenshot(to: Artifacts.directory.appendingPathComponent("shelter-ar.png"))
         }
-        try await harness.pipeline.cleanUp()
     }
 
     @Test(

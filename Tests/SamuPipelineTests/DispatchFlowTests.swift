@@ -108,7 +108,7 @@ struct DispatchFlowTests {
     }
 
     func waitFor(_ what: String, _ condition: () async throws -> Bool) async throws {
-        let held = try await eventually(timeout: .seconds(40), condition)
+        let held = try await eventually(timeout: .seconds(60), condition)
         #expect(held, "\(what) did not happen")
         if !held { throw CancellationError() }
     }

@@ -37,7 +37,7 @@ struct NightReportTests {
         let outside = UUID()
         try await harness.pipeline.withWorker { worker in
             // The crews are known before the reports arrive (no case waits in the queue).
-            let crews = try await eventually(timeout: .seconds(30)) {
+            let crews = try await eventually(timeout: .seconds(60)) {
                 try await harness.pipeline.withStore { store in
                     let rows = try await store.client.query("select count(*) from units where zone = 'rabat'")
                     for try await count in rows.decode(Int.self) { return count == 4 }

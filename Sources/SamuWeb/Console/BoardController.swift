@@ -17,7 +17,7 @@ final class BoardController: Sendable {
     let accounts: Accounts
     let logger: Logger
     /// Open event streams per session (a page holds one; reloads and tabs add more).
-    private let streams = Mutex<[String: Int]>([:])
+    let streams = StreamSlots(limit: maximumStreamsPerSession)
     static let maximumStreamsPerSession = 4
 
     init(repository: BoardRepository, boards: BoardCache, hub: BoardHub, accounts: Accounts, logger: Logger) {
@@ -47,14 +47,7 @@ final class BoardController: Sendable {
         group.get("events") { request, context in
             let session = try context.requireBoardSession()
             let zones = try await self.scope(request, session)
-            guard
-                self.streams.withLock({ streams -> Bool in
-                    let open = streams[session.token, default: 0]
-                    guard open < Self.maximumStreamsPerSession else { return false }
-                    streams[session.token] = open + 1
-                    return true
-                })
-            else {
+            guard self.streams.take(session.token) else {
                 throw Problem(
                     .rateLimited, "at most \(Self.maximumStreamsPerSession) live boards per session", retryAfter: 5)
             }
@@ -114,10 +107,7 @@ final class BoardController: Sendable {
     func events(session: ConsoleSession, zones: [String]) -> Response {
         let body = ResponseBody { [boards, hub, accounts, logger, self] writer in
             defer {
-                self.streams.withLock { streams in
-                    streams[session.token, default: 1] -= 1
-                    if streams[session.token] == 0 { streams[session.token] = nil }
-                }
+                self.streams.give(session.token)
             }
             var last: Board?
             var seen = hub.version
@@ -152,12 +142,6 @@ final class BoardController: Sendable {
             logger.debug("event stream ended", metadata: ["operator.id": "\(session.account.id)"])
             try await writer.finish(nil)
         }
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/event-stream", .cacheControl: "no-store",
-                HTTPField.Name("X-Accel-Buffering")!: "no",
-            ],
-            body: body)
+        return .eventStream(body)
     }
 }

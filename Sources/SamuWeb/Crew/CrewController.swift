@@ -23,8 +23,8 @@ final class CrewController: Sendable {
     let credentialFailures: RateLimiter
     let enrolments: RateLimiter
     let logger: Logger
-    private let streams = Mutex<[String: Int]>([:])
     static let maximumStreamsPerDevice = 2
+    let streams = StreamSlots(limit: maximumStreamsPerDevice)
     static let tokenPrefix = "samu_crew_"
 
     init(
@@ -238,22 +238,12 @@ final class CrewController: Sendable {
 
     /// `GET /api/crew/events`: server-sent events, the unit's assignment now and at each change.
     func events(device: CrewDevice, token: String) throws -> Response {
-        guard
-            streams.withLock({ streams -> Bool in
-                let open = streams[device.device_id, default: 0]
-                guard open < Self.maximumStreamsPerDevice else { return false }
-                streams[device.device_id] = open + 1
-                return true
-            })
-        else {
+        guard streams.take(device.device_id) else {
             throw Problem(.rateLimited, "at most \(Self.maximumStreamsPerDevice) streams per device", retryAfter: 5)
         }
         let body = ResponseBody { [repository, hub, logger, self] writer in
             defer {
-                self.streams.withLock { streams in
-                    streams[device.device_id, default: 1] -= 1
-                    if streams[device.device_id] == 0 { streams[device.device_id] = nil }
-                }
+                self.streams.give(device.device_id)
             }
             var last = ""
             var seen = hub.version
@@ -280,12 +270,6 @@ final class CrewController: Sendable {
             logger.debug("crew stream ended", metadata: ["device.id": "\(device.device_id)"])
             try await writer.finish(nil)
         }
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/event-stream", .cacheControl: "no-store",
-                HTTPField.Name("X-Accel-Buffering")!: "no",
-            ],
-            body: body)
+        return .eventStream(body)
     }
 }
