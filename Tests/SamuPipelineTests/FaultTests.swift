@@ -331,9 +331,17 @@ struct FaultTests {
         let survivorFenced = survivorLog.components(separatedBy: "write refused (fenced)").count - 1
         ledger.conclude(
             "F2 zombie worker (SIGSTOP 18 s)",
-            note: "zombie writes fenced: \(fenced); survivor writes fenced: \(survivorFenced)")
+            note:
+                "zombie writes fenced: \(fenced); survivor writes fenced: \(survivorFenced); zombie found its partitions lost: \(zombieLog.contains("lost: true") ? "yes" : "no")"
+        )
         #expect(recovered)
-        #expect(fenced > 0, "the zombie woke up with no write to fence: the scenario did not happen")
+        // The zombie woke up after the takeover: either with a batch in hand, whose write is
+        // fenced, or between batches, when it finds its partitions lost and writes nothing. Either
+        // way the ledger above shows no case twice and no unit double-booked.
+        let lostOnWaking = zombieLog.contains("lost: true")
+        #expect(
+            fenced > 0 || lostOnWaking,
+            "the zombie neither had a write fenced nor lost its partitions: the scenario did not happen")
         #expect(survivorFenced == 0, "the zombie took a lease outside an assignment")
         try await harness.cleanUp()
     }
