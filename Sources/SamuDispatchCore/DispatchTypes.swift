@@ -176,6 +176,10 @@ public enum DispatchAction: Sendable, Equatable {
     case notify(caseID: UUID, authority: Authority)
     /// A child's referral passed its deadline unacknowledged: escalated to the zone's supervisors.
     case referralLate(caseID: UUID, destination: ReferralDestination, dueAt: Date)
+    /// The case's priority changed, recorded as an override decision (the new priority, who and
+    /// why): an operator's override, or another call about the person that made it more urgent
+    /// (`reportID`). The unit and the beds are unchanged.
+    case priorityChanged(DecisionRecord, from: Priority, reportID: UUID?)
     /// An input that could not be applied, and why (stale version, unknown case, illegal move).
     case rejected(reason: String)
     /// A mutual-aid message to send to another area's worker (through the outbox).
@@ -186,7 +190,7 @@ public enum DispatchAction: Sendable, Equatable {
     /// The case the action is about, if any.
     public var caseID: UUID? {
         switch self {
-        case .decided(let record): record.caseID
+        case .decided(let record), .priorityChanged(let record, _, _): record.caseID
         case .phaseChanged(let caseID, _, _, _), .bedHeld(let caseID, _, _, _, _),
             .bedReleased(let caseID, _, _, _, _), .bedOccupied(let caseID, _, _, _), .escalated(let caseID, _),
             .mutualAidRequested(let caseID, _), .resolution(let caseID, _), .followUp(let caseID, _),

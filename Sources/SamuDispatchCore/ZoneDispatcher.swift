@@ -383,6 +383,13 @@ public struct ZoneDispatcher: Sendable {
         case .recordStep, .takeFollowUp, .completeFollowUp, .acknowledgeReferral, .decideReferral:
             // Case work: the worker records it beside the dispatcher; dispatch is unchanged.
             return []
+        case .setPriority(let priority):
+            guard state.triaged.triage.priority != priority else {
+                return [.rejected(reason: "the case is already \(priority.code)")]
+            }
+            return reprioritise(
+                command.caseID, to: priority, operatorID: command.operatorID, reason: command.reason, reportID: nil,
+                at: time)
         case .reassign(let target):
             let previous = state.phase.unitID
             if let target {
@@ -410,6 +417,46 @@ public struct ZoneDispatcher: Sendable {
             }
             return actions
         }
+    }
+
+    /// Another call about an open case of this zone (schema version 3's `linked_case_id`): the
+    /// case takes the call's priority if it is more urgent (a second call saying the child is now
+    /// injured), and no second unit is sent. `nil` when the case is not open here: the call then
+    /// opens a case of its own.
+    public mutating func link(
+        report reportID: UUID, priority: Priority, to caseID: UUID, at time: DispatchInstant
+    ) -> [DispatchAction]? {
+        guard let state = cases[caseID], !state.phase.isTerminal else { return nil }
+        guard priority < state.triaged.triage.priority else { return [] }
+        return reprioritise(
+            caseID, to: priority, operatorID: nil, reason: "another call about the person", reportID: reportID, at: time
+        )
+    }
+
+    /// Gives a case a new priority: a waiting case leaves the queue under its old key and comes
+    /// back at its new place (its wait so far still counts: it keeps its received time). Bed holds
+    /// and escalation follow the new priority from now on. The override is a decision of its own.
+    mutating func reprioritise(
+        _ caseID: UUID, to priority: Priority, operatorID: String?, reason: String, reportID: UUID?,
+        at time: DispatchInstant
+    ) -> [DispatchAction] {
+        guard let state = cases[caseID] else { return [] }
+        let from = state.triaged.triage.priority
+        let waiting: Bool
+        if case .queued = state.phase { waiting = true } else { waiting = false }
+        if waiting { removeFromWaiting(caseID) }
+        cases[caseID]?.triaged.triage.priority = priority
+        // A case made more urgent may escalate again at its new priority's wait.
+        if priority < from { cases[caseID]?.escalated = false }
+        if waiting { self.waiting.insert(caseID, at: waitingPosition(after: queueOrder(caseID))) }
+        if priority < from { mayNeedBed.insert(caseID) }
+        let wording =
+            "priority \(from.code) → \(priority.code)" + (operatorID.map { " by \($0)" } ?? "") + ": \(reason)"
+        let decision = record(
+            caseID, kind: .override, unit: nil, travel: nil, shelter: nil, candidates: [], candidateCount: 0,
+            shelterCandidates: [], joint: false, reason: wording, operatorID: operatorID,
+            operatorReason: operatorID == nil ? nil : reason, at: time)
+        return [.priorityChanged(decision, from: from, reportID: reportID)]
     }
 
     /// The clock: acknowledgement timeouts, hold expiry, escalation of long waits.

@@ -102,6 +102,13 @@ public enum TimelineEntryKind: String, Sendable, CaseIterable, Codable {
     case referralLate = "referral_late"
     /// A shelter declined the person (which shelter, why); samu looks for another bed.
     case shelterDeclined = "shelter_declined"
+    /// An operator changed the case's priority (from, to, who, why).
+    case priorityChanged = "priority_changed"
+    /// Another call about the same person was added to the case (its report id, who linked it).
+    case reportLinked = "report_linked"
+    /// A call linked to a case that could not take it (closed, unknown, another area's) opened a
+    /// case of its own: why, on that new case.
+    case linkRefused = "link_refused"
     /// A mutual-aid message this area's worker sent about the case (request, offer, accept,
     /// confirm, withdraw, a lent crew's status): recorded by the requester's and the lender's workers.
     case mutualAid = "mutual_aid"
@@ -350,6 +357,9 @@ public struct OperatorCommand: Sendable, Equatable {
         case acknowledgeReferral
         /// Case work: the receiving body's decision for the child; the reason is its note.
         case decideReferral(ReferralDecision)
+        /// The operator overrides triage's priority (schema version 4): a waiting case takes its
+        /// new place in the queue.
+        case setPriority(Priority)
 
         /// A child-protection referral's acknowledgement or decision.
         public var isReferral: Bool {
@@ -385,6 +395,7 @@ public struct OperatorCommand: Sendable, Equatable {
         case .completeFollowUp: "complete_follow_up"
         case .acknowledgeReferral: "acknowledge_referral"
         case .decideReferral: "decide_referral"
+        case .setPriority: "set_priority"
         }
     }
     public var operatorID: String

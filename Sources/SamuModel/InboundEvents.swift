@@ -165,6 +165,12 @@ public struct InboundDecoder: Sendable {
                         reason: .schemaViolation, detail: "decide_referral needs a decision", field: "/decision")
                 }
                 action = .decideReferral(decision)
+            case "set_priority":
+                guard let priority = document["priority"]?.stringValue.flatMap(Priority.init(code:)) else {
+                    throw Rejection(
+                        reason: .schemaViolation, detail: "set_priority needs a priority", field: "/priority")
+                }
+                action = .setPriority(priority)
             default: throw missing("/command")
             }
             return DecodedEvent(

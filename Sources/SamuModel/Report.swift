@@ -10,6 +10,18 @@ public enum BeneficiaryCategory: String, Sendable, CaseIterable, Codable {
     case mentalDistress = "mental_distress"
 }
 
+extension BeneficiaryCategory {
+    /// Whether two calls' categories may be about the same person: the same category; or one is a
+    /// homeless adult (what callers say of anyone sleeping outside: an adolescent, a woman who fled
+    /// violence, an old man); or both are among the elderly, disabled and distressed, whom callers
+    /// tell apart by what they notice first.
+    public func mayBeSamePerson(as other: BeneficiaryCategory) -> Bool {
+        if self == other || self == .homelessAdult || other == .homelessAdult { return true }
+        let adults: Set<BeneficiaryCategory> = [.isolatedElderly, .personWithDisability, .mentalDistress]
+        return adults.contains(self) && adults.contains(other)
+    }
+}
+
 /// Vulnerability and danger factors the call taker ticked.
 public enum ReportFactor: String, Sendable, CaseIterable, Codable {
     case injury
@@ -72,6 +84,8 @@ public struct Report: Sendable, Equatable {
     public var channel: String?
     public var language: String?
     public var notes: String?
+    /// Schema version 3: the open case this call is about (another call about the same person).
+    public var linkedCaseID: UUID?
     /// The report exactly as received (validated JSON), kept for audit.
     public var document: JSONValue
 
@@ -122,6 +136,7 @@ public struct Report: Sendable, Equatable {
         self.channel = document["channel"]?.stringValue
         self.language = document["language"]?.stringValue
         self.notes = document["notes"]?.stringValue
+        self.linkedCaseID = document["linked_case_id"]?.stringValue.flatMap(UUID.init(uuidString:))
         self.document = document
     }
 }

@@ -36,6 +36,11 @@ public struct ZoneOutlines: Sendable {
 
     /// How far outside the zone's outline the point lies, in kilometres (0 inside); nil for a zone
     /// without an outline.
+    /// The first of `zones` whose outline holds the point (a click on the map names its zone).
+    public func zone(containing point: GeoPoint, among zones: [String]) -> String? {
+        zones.first { zone in rings[zone]?.contains(where: { $0.contains(point) }) ?? false }
+    }
+
     public func kilometresOutside(_ point: GeoPoint, zone: String) -> Double? {
         guard let zoneRings = rings[zone], !zoneRings.isEmpty else { return nil }
         if zoneRings.contains(where: { $0.contains(point) }) { return 0 }

@@ -122,11 +122,28 @@ extension DispatchWorker {
                 let decision = triage.triage(report)
                 if let trace { triagedAt = trace.now() }
                 recorder.area = event.area
-                recorder.caseOpened(
-                    AcceptedReport(
-                        report: report, sourceTopic: message.topic, sourcePartition: message.partition,
-                        sourceOffset: message.offset),
-                    caseID: caseID, triage: decision, at: now.wall)
+                let accepted = AcceptedReport(
+                    report: report, sourceTopic: message.topic, sourcePartition: message.partition,
+                    sourceOffset: message.offset)
+                // Another call about an open case of this area: added to it, no second unit.
+                if let linked = report.linkedCaseID,
+                    let raised = zone.link(report: report.id, priority: decision.priority, to: linked, at: now)
+                {
+                    recorder.reportLinked(accepted, to: linked, triage: decision, at: now.wall)
+                    actions = raised
+                    break
+                }
+                recorder.caseOpened(accepted, caseID: caseID, triage: decision, at: now.wall)
+                if let linked = report.linkedCaseID {
+                    recorder.write.addTimeline(
+                        caseID, entry: .linkRefused, actor: actor,
+                        detail: [
+                            "linked_case_id": .string(linked.lowercased),
+                            "reason": .string(
+                                zone.zone(of: linked) == nil
+                                    ? "the case is not open in this dispatch area" : "the case is closed"),
+                        ], at: now.wall)
+                }
                 actions = zone.submit(
                     TriagedCase(
                         caseID: caseID, reportID: report.id, zone: report.zone,

@@ -58,6 +58,38 @@ struct DispatchRecorder {
         }
     }
 
+    /// Another call about an open case, added to it: the report is stored with the case (case
+    /// work's path: written only if the database has the case), the timeline says so, and
+    /// `case.report_linked` tells the operators. No case is opened and no unit sent.
+    mutating func reportLinked(_ report: AcceptedReport, to caseID: UUID, triage: TriageDecision, at time: Date) {
+        let detail: JSONValue = [
+            "report_id": .string(report.report.id.lowercased), "priority": .string(triage.priority.code),
+            "category": .string(report.report.category.rawValue),
+            // Why that call alone would be this urgent, in the operators' languages.
+            "reasons": .array(
+                triage.reasons.map {
+                    [
+                        "rule": .string($0.rule), "en": .string($0.english), "fr": .string($0.french),
+                        "ar": .string($0.arabic),
+                    ]
+                }),
+            "source": .string("\(report.sourceTopic)/\(report.sourcePartition)/\(report.sourceOffset)"),
+            // Stored in `reports`, never in the timeline (the store removes it there).
+            "report": [
+                "zone": .string(report.report.zone), "reported_at": .string(RFC3339.format(report.report.reportedAt)),
+                "payload": report.report.document, "topic": .string(report.sourceTopic),
+                "partition": .integer(Int64(report.sourcePartition)), "offset": .integer(report.sourceOffset),
+            ],
+        ]
+        write.caseWork.append((caseID, .reportLinked, actor, detail, time))
+        var event = base(
+            "case.report_linked", caseID: caseID, zone: report.report.zone, at: time,
+            id: DerivedID.outcomeID(caseID: report.report.id, transition: "linked", channel: "outcomes"), version: 4)
+        event.append("report_id", .string(report.report.id.lowercased))
+        event.append("reported_at", .string(RFC3339.format(report.report.reportedAt)))
+        outcome(.object(event), zone: report.report.zone)
+    }
+
     /// The timeline's "triaged" entry: the outcome and the rules that fired. The full triage (with
     /// the reasons in English and French) is stored once, with the case.
     static func triagedDetail(_ triage: TriageDecision) -> JSONValue {
@@ -102,6 +134,33 @@ struct DispatchRecorder {
                 if let unit = record.unitID { event.append("unit_id", .string(unit)) }
                 if let shelter = record.shelterID { event.append("shelter_id", .string(shelter)) }
                 event.append("bed_type", .string(record.bedType.rawValue))
+                event.append("reason", .string(record.reason))
+                outcome(.object(event), zone: zone)
+            case .priorityChanged(let record, let from, let reportID):
+                // The override decision (the unit and beds unchanged), the case's new priority
+                // (with the stored triage, which a takeover restores) and an outcome.
+                write.decisions.append(
+                    DispatchWrite.Decision(
+                        decisionID: record.decisionID, caseID: record.caseID, zone: record.zone,
+                        kind: record.kind.rawValue, priority: record.priority, unitID: nil, shelterID: nil,
+                        bedType: record.bedType, rulesVersion: record.rulesVersion, reason: record.reason,
+                        operatorID: record.operatorID, operatorReason: record.operatorReason, record: Self.json(record),
+                        at: record.at))
+                var detail: [(String, JSONValue)] = [
+                    ("from", .string(from.code)), ("to", .string(record.priority.code)),
+                    ("decision_id", .string(record.decisionID.lowercased)),
+                    ("reason", .string(record.operatorReason ?? record.reason)),
+                ]
+                if let operatorID = record.operatorID { detail.append(("operator", .string(operatorID))) }
+                if let reportID { detail.append(("report_id", .string(reportID.lowercased))) }
+                write.caseWork.append(
+                    (
+                        record.caseID, .priorityChanged, record.operatorID.map { "operator:\($0)" } ?? actor,
+                        .object(JSONObject(detail)), time
+                    ))
+                var event = base("case.reprioritised", caseID: record.caseID, zone: zone, at: time, id: id, version: 4)
+                event.append("priority", .string(record.priority.code))
+                event.append("decision_id", .string(record.decisionID.lowercased))
                 event.append("reason", .string(record.reason))
                 outcome(.object(event), zone: zone)
             case .phaseChanged(let caseID, let from, let to, let detail):

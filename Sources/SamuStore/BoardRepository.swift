@@ -149,6 +149,23 @@ public struct Board: Encodable, Sendable, Equatable {
 /// A case's detail: its timeline and its decision records (why this unit and this bed, the
 /// candidates, the rules version).
 /// One read of a case's personal data.
+/// An open case near a call being taken (`GET /api/calls/nearby`): what tells the operator
+/// whether the call is about the same person, without personal data.
+public struct NearbyCase: Encodable, Sendable, Equatable {
+    public var case_id: String
+    public var zone: String
+    public var category: String
+    public var priority: String
+    public var status: String
+    public var opened_at: Date
+    public var distance_m: Int
+    public var unit_id: String?
+    /// Calls already linked to the case.
+    public var linked_calls: Int
+    /// The same category as the call, or one a caller easily confuses with it.
+    public var compatible: Bool
+}
+
 public struct PersonalDataRead: Encodable, Sendable {
     public var operator_id: String
     public var read_at: Date
@@ -480,6 +497,39 @@ public struct BoardRepository: StoreRepository {
             """, logger: logger)
         for try await claimant in rows.decode(String?.self) { return claimant }
         return nil
+    }
+
+    /// Open cases of `zones` opened in the last `hours` whose position lies within a box of
+    /// `kilometres` around the point (the caller sorts them by true distance): the cases a new
+    /// call may be about.
+    public func openCases(
+        near point: GeoPoint, kilometres: Double, hours: Int, zones: [String]
+    ) async throws -> [NearbyCase] {
+        let dLat = kilometres / 111.19
+        let dLon = kilometres / (111.19 * max(0.1, cos(point.latitude * .pi / 180)))
+        let rows = try await client.query(
+            """
+            select case_id, zone, category, priority, status, opened_at, location_lat, location_lon,
+                coalesce(unit_id, ''), (select count(*)::int8 from reports r where r.linked_case_id = c.case_id)
+            from cases c
+            where open and zone = any(\(zones)) and opened_at > now() - \(Double(hours) * 3600) * interval '1 second'
+              and location_lat between \(point.latitude - dLat) and \(point.latitude + dLat)
+              and location_lon between \(point.longitude - dLon) and \(point.longitude + dLon)
+            order by opened_at desc limit 50
+            """, logger: logger)
+        var found: [NearbyCase] = []
+        for try await (id, zone, category, priority, status, opened, lat, lon, unit, calls) in rows.decode(
+            (UUID, String, String, String, String, Date, Double, Double, String, Int64).self)
+        {
+            let distance = point.haversineKilometres(to: GeoPoint(latitude: lat, longitude: lon))
+            guard distance <= kilometres else { continue }
+            found.append(
+                NearbyCase(
+                    case_id: id.lowercased, zone: zone, category: category, priority: priority, status: status,
+                    opened_at: opened, distance_m: Int((distance * 1000).rounded()), unit_id: unit.isEmpty ? nil : unit,
+                    linked_calls: Int(calls), compatible: false))
+        }
+        return found
     }
 
     /// The zone of a case and whether it is still open, or `nil` when it is unknown.

@@ -909,6 +909,113 @@ public enum Migrations {
                 "revoke execute on function samu_purge_personal_data(timestamptz, text) from public",
                 pinSearchPaths,
             ]),
+        Migration(
+            version: 20, name: "several calls about one person in one case; priority overrides",
+            statements: [
+                // A call linked to an open case (another call about the same person) is stored
+                // with that case and opens none.
+                "alter table reports add column linked_case_id uuid references cases (case_id)",
+                "create index reports_linked_case on reports (linked_case_id) where linked_case_id is not null",
+                // The console's call-taker form posts through the intake's idempotency keys under
+                // this client (no token: disabled for bearer requests; the key is the report's id).
+                """
+                insert into intake_clients (client_id, token_hash, rate_per_minute, burst, zones, disabled)
+                values ('console', sha256(convert_to(gen_random_uuid()::text || clock_timestamp()::text, 'UTF8')),
+                        1, 1, '{}', true)
+                on conflict (client_id) do nothing
+                """,
+                "drop function samu_write_batch",
+                writeBatchV17,
+                // What the purge keeps of a report: the counted fields, not the person's words.
+                """
+                create function samu_minimised_report(p jsonb) returns jsonb language sql immutable as $$
+                    select jsonb_strip_nulls((p - 'notes' - 'reporter')
+                        || jsonb_build_object(
+                            'location', (p->'location') - 'description' - 'landmark'
+                                || jsonb_build_object(
+                                    'lat', round((p->'location'->>'lat')::numeric, 2),
+                                    'lon', round((p->'location'->>'lon')::numeric, 2)),
+                            'person', (p->'person') - 'age' || jsonb_build_object('age_band',
+                                case when (p->'person'->>'age') is null then null
+                                     when (p->'person'->>'age')::int < 18 then 'minor'
+                                     when (p->'person'->>'age')::int < 60 then 'adult'
+                                     else 'elderly' end)))
+                $$
+                """,
+                // The purge of migration 19, with the case's linked calls too.
+                """
+                create or replace function samu_purge_personal_data(p_before timestamptz, p_by text) returns integer
+                language plpgsql as $$
+                declare
+                    purged integer;
+                begin
+                    perform set_config('samu.purging', 'on', true);
+                    create temporary table purge_cases on commit drop as
+                        select c.case_id, c.report_id from cases c join reports r using (report_id)
+                        where not c.open and c.updated_at < p_before and r.purged_at is null;
+                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
+                    from purge_cases p where r.report_id = p.report_id;
+                    get diagnostics purged = row_count;
+                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
+                    from purge_cases p where r.linked_case_id = p.case_id and r.purged_at is null;
+                    update cases c set location_lat = round(c.location_lat::numeric, 2),
+                        location_lon = round(c.location_lon::numeric, 2)
+                    from purge_cases p where c.case_id = p.case_id;
+                    update case_timeline t set detail = ((t.detail - 'note') - 'reason')
+                        || (case when t.detail ? 'detail' then jsonb_build_object('detail',
+                               regexp_replace(regexp_replace(t.detail->>'detail', ' \\(crew''s note: .*\\)$', ''),
+                                   '^((closed by \\S+ as \\S+)|(cancelled by \\S+)): .*$', '\\1'))
+                            else '{}'::jsonb end)
+                    from purge_cases p where t.case_id = p.case_id;
+                    update decisions d set operator_reason = null,
+                        reason = regexp_replace(d.reason, '^(priority P. → P.( by \\S+)?): .*$', '\\1')
+                        from purge_cases p
+                        where d.case_id = p.case_id and (d.operator_reason is not null or d.kind = 'override');
+                    update follow_ups f set note = null from purge_cases p where f.case_id = p.case_id;
+                    update referrals x set note = null from purge_cases p where x.case_id = p.case_id;
+                    perform set_config('samu.purging', 'off', true);
+                    insert into privacy_log (action, cases, detail, done_by)
+                        values ('purge', purged, jsonb_build_object('closed_before', p_before), p_by);
+                    return purged;
+                end
+                $$
+                """,
+                // The operator's door to a case's calls: the first as before, and every call linked
+                // to it (`calls`), still one logged read at a time.
+                """
+                create or replace function samu_read_personal_data(p_case uuid, p_operator text) returns jsonb
+                language plpgsql security definer as $$
+                declare
+                    found jsonb;
+                begin
+                    select jsonb_strip_nulls(samu_report_as_told(r.payload) || jsonb_build_object('calls', (
+                               select jsonb_agg(samu_report_as_told(l.payload)
+                                                || jsonb_build_object('report_id', l.report_id)
+                                                order by l.reported_at, l.report_id)
+                               from reports l where l.linked_case_id = c.case_id)))
+                    into found
+                    from cases c join reports r on r.report_id = c.report_id
+                    join operators o on o.operator_id = p_operator and not o.disabled and o.role <> 'shelter'
+                    where c.case_id = p_case and c.zone = any(o.zones);
+                    if found is null then
+                        return null;
+                    end if;
+                    insert into personal_data_reads (case_id, operator_id) values (p_case, p_operator);
+                    return found;
+                end
+                $$
+                """,
+                """
+                create function samu_report_as_told(p jsonb) returns jsonb language sql immutable as $$
+                    select jsonb_strip_nulls(jsonb_build_object(
+                        'notes', p->'notes', 'reporter', p->'reporter', 'place', p->'location'->'description',
+                        'language', p->'language', 'channel', p->'channel', 'commune', p->'location'->'commune',
+                        'person', p->'person', 'factors', p->'factors', 'reported_at', p->'reported_at',
+                        'category', p->'category'))
+                $$
+                """,
+                pinSearchPaths,
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint
@@ -958,6 +1065,11 @@ public enum Migrations {
     /// (`follow_up_visit`: the task comes back the next night, refusals counted) and late referrals
     /// (`referral_late`: the timeline entry and `referrals.escalated_at`).
     static let writeBatchV16 = sql("samu_write_batch.v16")
+
+    /// Migration 20's (`SQL/samu_write_batch.v17.sql`): version 16's with calls linked to an open
+    /// case (`report_linked`: the report stored with the case) and priority overrides
+    /// (`priority_changed`: `cases.priority` and the stored triage).
+    static let writeBatchV17 = sql("samu_write_batch.v17")
 
     /// A SQL file of the package's `SQL/` folder.
     static func sql(_ name: String) -> String {

@@ -60,6 +60,9 @@ public final class ConsoleServer: Service {
     let board: BoardController
     let assets: AssetController
 
+    /// The call-taker's commune picker (`seeds/hcp/communes.json`).
+    let communes: [CallController.Commune]
+
     /// The zones reports may name (HTTP intake refuses any other with `unknown_zone`).
     let zones: ZoneDirectory
 
@@ -91,6 +94,7 @@ public final class ConsoleServer: Service {
         self.board = BoardController(
             repository: repository, boards: boards, hub: hub, accounts: accounts, logger: logger)
         self.assets = try AssetController()
+        self.communes = CallController.loadCommunes(RepositoryFiles.locate("seeds/hcp/communes.json"))
     }
 
     /// The console's operations listener: `/metrics`, `/health/live` and `/health/ready` (the
@@ -142,10 +146,13 @@ public final class ConsoleServer: Service {
     /// and everything else under `/api` behind ``SessionMiddleware``. Every answer carries the
     /// security headers, and every ``Problem`` becomes problem details.
     public func makeRouter(producer: KafkaProducer) -> Router<ConsoleRequestContext> {
-        let intake = IntakeController(
-            endpoint: IntakeEndpoint(
-                accounts: accounts, producer: producer, catalog: catalog, zones: zones, areas: settings.areas,
-                credentialFailures: credentialFailures, logger: logger))
+        let endpoint = IntakeEndpoint(
+            accounts: accounts, producer: producer, catalog: catalog, zones: zones, areas: settings.areas,
+            credentialFailures: credentialFailures, logger: logger)
+        let intake = IntakeController(endpoint: endpoint)
+        let calls = CallController(
+            intake: endpoint, repository: repository, outlines: repository.outlines, communes: communes,
+            logger: logger)
         let commands = CaseCommandController(
             repository: repository, producer: producer, catalog: catalog, areas: settings.areas, logger: logger)
         let crewRepository = CrewRepository(store: store, logger: logger)
@@ -167,6 +174,7 @@ public final class ConsoleServer: Service {
         auth.addRoutes(to: api)
         board.addRoutes(to: api)
         commands.addRoutes(to: api)
+        calls.addRoutes(to: api)
         devices.addRoutes(to: api)
         shelters.addRoutes(to: api)
         return router

@@ -81,13 +81,7 @@ public struct IntakeEndpoint: Sendable {
         case .success(let decoded): report = decoded
         case .failure(let rejection):
             Self.requests(client: client.id, outcome: "invalid").increment()
-            switch rejection.reason {
-            case .emptyValue, .invalidUTF8, .notJSON, .duplicateKey, .tooDeep, .notAnObject, .oversized:
-                throw Problem(.invalidBody, rejection.detail, field: rejection.field, reason: rejection.reason.rawValue)
-            default:
-                throw Problem(
-                    .validation, rejection.detail, field: rejection.field ?? "", reason: rejection.reason.rawValue)
-            }
+            throw Self.problem(rejection)
         }
         guard client.mayReport(for: report.zone) else {
             Self.requests(client: client.id, outcome: "forbidden").increment()
@@ -95,22 +89,34 @@ public struct IntakeEndpoint: Sendable {
                 .forbidden, "client \(client.id) may not report for zone \(report.zone)", field: "/zone",
                 reason: "zone_not_allowed")
         }
+        let published = try await publish(
+            body: body, report: report, client: client.id, key: key, source: "http:\(client.id)")
+        Self.requests(client: client.id, outcome: published.replayed ? "replayed" : "accepted").increment()
+        return accepted(reportID: published.reportID, zone: published.zone, replayed: published.replayed)
+    }
+
+    /// Publishes a validated report once per (client, key): a retry with the same key and body gets
+    /// the first answer (`replayed`), another body under the key a conflict, and a broker that
+    /// refuses gives the key back so that the retry goes through. The console's call-taker form
+    /// uses it too (its client is the operator, its key the report's id made once by the form).
+    func publish(
+        body: [UInt8], report: Report, client: String, key: String, source: String
+    ) async throws -> (reportID: String, zone: String, replayed: Bool) {
         let hash = ByteBuffer(bytes: SHA256.hash(data: body))
         let claimID = UUID()
         let outcome = try await keys.claim(
-            client: client.id, key: key, requestHash: hash, reportID: report.id, zone: report.zone, claimID: claimID,
+            client: client, key: key, requestHash: hash, reportID: report.id, zone: report.zone, claimID: claimID,
             abandonedAfter: abandonedAfter)
         switch outcome {
         case .replay(let reportID, let zone):
-            Self.requests(client: client.id, outcome: "replayed").increment()
-            return accepted(reportID: reportID.lowercased, zone: zone, replayed: true)
+            return (reportID.lowercased, zone, true)
         case .reusedForAnotherBody(let firstReportID):
-            Self.requests(client: client.id, outcome: "conflict").increment()
+            Self.requests(client: client, outcome: "conflict").increment()
             throw Problem(
                 .idempotencyKeyReused,
                 "Idempotency-Key \(key) was first used for report \(firstReportID.lowercased) with another body")
         case .inProgress:
-            Self.requests(client: client.id, outcome: "conflict").increment()
+            Self.requests(client: client, outcome: "conflict").increment()
             throw Problem(
                 .requestInProgress, "the first request with this key is still being delivered; retry shortly",
                 retryAfter: 1)
@@ -120,24 +126,34 @@ public struct IntakeEndpoint: Sendable {
         let record = KafkaRecord(
             topic: topic, key: areas.key(for: report.zone), value: body,
             headers: [
-                KafkaHeader(name: "samu-source", string: "http:\(client.id)"),
+                KafkaHeader(name: "samu-source", string: source),
                 KafkaHeader(name: "samu-idempotency-key", string: key),
             ])
         do {
             _ = try await producer.send(record)
         } catch {
             // Nothing was published: the key is given back so that the client's retry goes through.
-            try? await keys.release(client: client.id, key: key, claimID: claimID)
-            Self.requests(client: client.id, outcome: "broker_unavailable").increment()
+            try? await keys.release(client: client, key: key, claimID: claimID)
+            Self.requests(client: client, outcome: "broker_unavailable").increment()
             logger.warning(
                 "intake: report not delivered",
-                metadata: ["intake.client": "\(client.id)", "error": "\(error)"])
+                metadata: ["intake.client": "\(client)", "error": "\(error)"])
             throw Problem(
                 .brokerUnavailable, "the report was not published; retry with the same Idempotency-Key", retryAfter: 2)
         }
-        try await keys.markPublished(client: client.id, key: key, claimID: claimID)
-        Self.requests(client: client.id, outcome: "accepted").increment()
-        return accepted(reportID: report.id.lowercased, zone: report.zone, replayed: false)
+        try await keys.markPublished(client: client, key: key, claimID: claimID)
+        return (report.id.lowercased, report.zone, false)
+    }
+
+    /// A refused report as problem details: the body itself (`invalid-body`), or a field that
+    /// breaks the schema (`validation`, naming the field).
+    static func problem(_ rejection: Rejection) -> Problem {
+        switch rejection.reason {
+        case .emptyValue, .invalidUTF8, .notJSON, .duplicateKey, .tooDeep, .notAnObject, .oversized:
+            Problem(.invalidBody, rejection.detail, field: rejection.field, reason: rejection.reason.rawValue)
+        default:
+            Problem(.validation, rejection.detail, field: rejection.field ?? "", reason: rejection.reason.rawValue)
+        }
     }
 
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!

@@ -174,6 +174,7 @@ async function api(path, options = {}) {
   if (!response.ok) {
     const error = new Error((body && (body.detail || body.title)) || response.statusText);
     error.status = response.status;
+    error.field = body && body.field;
     throw error;
   }
   return body;
@@ -192,6 +193,7 @@ function applyLanguage() {
     $("who").textContent = `${state.me.account.display_name} (${t(state.me.account.role)})`;
     fillScope();
     fillResolutions();
+    if (typeof fillCallForm === "function") fillCallForm();
   }
   render();
 }
@@ -419,6 +421,11 @@ function renderMap() {
   const x = (lon) => margin + (lon - minLon) * k * scale;
   const y = (lat) => height - margin - (lat - minLat) * scale;
   const view = state.mapView || { zoom: 1, dx: 0, dy: 0 };
+  // From the SVG's units back to a position (a click places a call being taken).
+  state.mapInverse = (sx, sy) => {
+    const lx = (sx - view.dx) / view.zoom, ly = (sy - view.dy) / view.zoom;
+    return [minLon + (lx - margin) / (k * scale), minLat + (height - margin - ly) / scale];
+  };
   const layer = svg("g", { id: "map-layer", transform: `translate(${view.dx} ${view.dy}) scale(${view.zoom})` });
   map.append(layer);
   // Zones: outlined and named (in the page's language).
@@ -494,7 +501,14 @@ function setUpMap() {
     state.mapView = { zoom: drag.view.zoom, dx: drag.view.dx + px - drag.start[0], dy: drag.view.dy + py - drag.start[1] };
     if (state.board) renderMap();
   });
-  for (const name of ["pointerup", "pointerleave"]) map.addEventListener(name, () => { drag = null; });
+  for (const name of ["pointerup", "pointerleave"]) {
+    map.addEventListener(name, () => { state.mapDragged = Boolean(drag && drag.moved); drag = null; });
+  }
+  map.addEventListener("click", (event) => {
+    if (state.mapDragged || !state.mapInverse || typeof placeCall !== "function") return;
+    const [lon, lat] = state.mapInverse(...point(event));
+    placeCall(lat, lon);
+  });
   map.addEventListener("dblclick", () => { state.mapView = null; if (state.board) renderMap(); });
 }
 
@@ -641,6 +655,27 @@ function select(caseID) {
   if (caseID && window.innerWidth <= 700) $("detail").scrollIntoView({ block: "start" });
 }
 
+// One call as the caller told it, line by line.
+function toldLines(told) {
+  const lines = [];
+  if (told.notes) lines.push(told.notes);
+  if (told.place) lines.push(`${t("told_place")}: ${told.place}`);
+  if (told.commune) lines.push(`${t("told_commune")}: ${told.commune}`);
+  if (told.person) {
+    const p = told.person;
+    lines.push(`${t("told_person")}: ${p.count || 1} ${t("persons")}` + (p.age != null ? `, ${p.age} ${t("age_years")}` : "")
+      + `, ${t("sex_" + (p.sex || "unknown"))}`);
+  }
+  if (told.factors && told.factors.length) {
+    lines.push(`${t("told_factors")}: ${told.factors.map((f) => label("factor", f)).join(", ")}`);
+  }
+  if (told.channel) lines.push(`${t("told_channel")}: ${told.channel}`);
+  if (told.language) lines.push(`${t("told_language")}: ${told.language}`);
+  if (told.reporter) lines.push(`${t("told_callback")}: ${[told.reporter.name, told.reporter.phone].filter(Boolean).join(" · ")}`);
+  if (told.reported_at) lines.push(`${t("told_reported")}: ${when(told.reported_at)}`);
+  return lines;
+}
+
 // Personal data (notes, reporter, the place) only on the operator's click: each read is logged.
 async function showPersonal() {
   const caseID = state.selected;
@@ -648,23 +683,11 @@ async function showPersonal() {
   try {
     const personal = await api(`/api/cases/${caseID}/personal`);
     if (state.selected !== caseID) return;
-    // The report as the caller told it.
-    const lines = [];
-    if (personal.notes) lines.push(personal.notes);
-    if (personal.place) lines.push(`${t("told_place")}: ${personal.place}`);
-    if (personal.commune) lines.push(`${t("told_commune")}: ${personal.commune}`);
-    if (personal.person) {
-      const p = personal.person;
-      lines.push(`${t("told_person")}: ${p.count || 1} ${t("persons")}` + (p.age != null ? `, ${p.age} ${t("age_years")}` : "")
-        + `, ${t("sex_" + (p.sex || "unknown"))}`);
+    // The report as the caller told it, then each call linked to the case.
+    const lines = toldLines(personal);
+    for (const [index, linked] of (personal.calls || []).entries()) {
+      lines.push("", `— ${t("linked_calls")} ${index + 1} —`, ...toldLines(linked));
     }
-    if (personal.factors && personal.factors.length) {
-      lines.push(`${t("told_factors")}: ${personal.factors.map((f) => label("factor", f)).join(", ")}`);
-    }
-    if (personal.channel) lines.push(`${t("told_channel")}: ${personal.channel}`);
-    if (personal.language) lines.push(`${t("told_language")}: ${personal.language}`);
-    if (personal.reporter) lines.push(`${t("told_callback")}: ${[personal.reporter.name, personal.reporter.phone].filter(Boolean).join(" · ")}`);
-    if (personal.reported_at) lines.push(`${t("told_reported")}: ${when(personal.reported_at)}`);
     $("detail-personal").textContent = lines.join("\n") || "—";
     $("detail-personal").hidden = false;
   } catch (error) {
@@ -710,7 +733,15 @@ function renderDetail() {
   $("act-claim").disabled = !open || Boolean(claimedBy);
   $("act-release").disabled = !open || !claimedBy || (!mine && state.me.account.role !== "supervisor");
   const dispatches = state.me.account.role !== "child_protection";
-  for (const id of ["act-reassign", "act-close", "act-cancel", "act-mutual-aid"]) $(id).disabled = !open || blocked || !dispatches;
+  for (const id of ["act-reassign", "act-close", "act-cancel", "act-mutual-aid", "act-set-priority", "act-priority"]) {
+    $(id).disabled = !open || blocked || !dispatches;
+  }
+  // The priority override starts from the case's own priority.
+  const priority = (item && item.priority) || (detail && detail.priority);
+  if (priority && $("act-priority").dataset.caseId !== state.selected) {
+    $("act-priority").value = priority;
+    $("act-priority").dataset.caseId = state.selected;
+  }
   if (!dispatches) { $("act-claim").disabled = true; $("act-release").disabled = true; }
   // Units of the case's zone for a reassignment: free ones first.
   const zone = item ? item.zone : detail.zone;
@@ -766,6 +797,17 @@ function renderDetail() {
       + (task.visits > 0 ? ` — ${t("visits")}: ${task.visits}` : "")
       + (task.done_at ? ` — ${t("follow_up_done")} ${when(task.done_at)} (${task.done_by})${task.note ? ": " + task.note : ""}` : "");
   if (!detail) return;
+  // Other calls about the person, linked to the case: when, how urgent each alone was, and why.
+  const calls = detail.timeline.filter((entry) => entry.status === "report_linked").map((entry) => {
+    try { return Object.assign({ at: entry.at, actor: entry.actor }, JSON.parse(entry.detail)); } catch (error) { return null; }
+  }).filter(Boolean);
+  $("detail-calls-box").hidden = calls.length === 0;
+  $("detail-calls").replaceChildren(...calls.map((linked) =>
+    el("li", { "data-report-id": linked.report_id },
+      el("span", { class: "when", text: when(linked.at) + " " }),
+      el("strong", { text: `${linked.priority} · ${label("beneficiary_category", linked.category)} ` }),
+      el("ul", { class: "reasons" }, ...(linked.reasons || []).map((reason) =>
+        el("li", { "data-rule": reason.rule, text: reason[state.lang] || reason.fr || reason.en }))))));
   $("detail-path").replaceChildren(...(detail.social_path || []).map((step) =>
     el("li", { "data-step": step.step, "data-recorded": String(step.recorded) },
       el("span", { class: "when", text: when(step.at) + " " }),

@@ -24,6 +24,7 @@ struct CaseCommandController: Sendable {
         var step: String?
         var decision: String?
         var visit_outcome: String?
+        var priority: String?
         var reason: String?
     }
 
@@ -38,6 +39,7 @@ struct CaseCommandController: Sendable {
         var step: String?
         var decision: String?
         var visit_outcome: String?
+        var priority: String?
         var operator_id: String
         var operator_role: String
         var reason: String
@@ -97,6 +99,15 @@ struct CaseCommandController: Sendable {
         {
             throw Problem(.noFollowUp, "the case has no follow-up task still to do")
         }
+        if asked.command == "set_priority" {
+            guard !(asked.priority ?? "").isEmpty else {
+                throw Problem(.validation, "set_priority needs a priority", field: "/priority")
+            }
+            // An override of triage is answered for: its reason is part of the decision.
+            guard !(asked.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw Problem(.validation, "a priority override needs a reason", field: "/reason")
+            }
+        }
         if asked.command == "decide_referral", (asked.decision ?? "").isEmpty {
             throw Problem(.validation, "decide_referral needs a decision", field: "/decision")
         }
@@ -114,13 +125,15 @@ struct CaseCommandController: Sendable {
         let visitOutcome =
             asked.command == "complete_follow_up" ? asked.visit_outcome.flatMap { $0.isEmpty ? nil : $0 } : nil
         let event = CommandEvent(
-            schema_version: visitOutcome != nil || asked.resolution == "deceased" ? 3 : caseWork ? 2 : 1,
+            schema_version: asked.command == "set_priority"
+                ? 4 : visitOutcome != nil || asked.resolution == "deceased" ? 3 : caseWork ? 2 : 1,
             event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
             unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
             resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
             step: caseWork ? asked.step.flatMap { $0.isEmpty ? nil : $0 } : nil,
             decision: caseWork ? asked.decision.flatMap { $0.isEmpty ? nil : $0 } : nil,
             visit_outcome: visitOutcome,
+            priority: asked.command == "set_priority" ? asked.priority : nil,
             operator_id: session.account.id, operator_role: session.account.role.rawValue,
             reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
             issued_at: ISO8601DateFormatter().string(from: Date()))
