@@ -66,8 +66,8 @@ struct ReportDecoderTests {
         ("an array", Array("[1,2]".utf8), .notAnObject, nil),
         ("no version", Array(#"{"event_id":"x"}"#.utf8), .schemaVersionMissing, "/schema_version"),
         (
-            "version 3 (unknown)",
-            edit { $0.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":3"#) },
+            "version 9 (unknown)",
+            edit { $0.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":9"#) },
             .schemaVersionUnknown, "/schema_version"
         ),
         (

@@ -474,9 +474,11 @@ struct FaultTests {
         "F12: producers of the current and a next version interleaved (it adds an optional field); an unknown version is dead-lettered"
     )
     func schemaEvolution() async throws {
-        // The catalog as it would be with a next report schema version (3): the newest (2) plus an
+        // The catalog as it would be with a next report schema version: the newest plus an
         // optional field; version 1 producers carry on beside it.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("topics-v2-\(UUID())")
+        let newest = try #require(Repository.catalog().definition(.reports).schemas.keys.max())
+        let next = newest + 1
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("topics-next-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for file in try FileManager.default.contentsOfDirectory(at: Repository.topics, includingPropertiesForKeys: nil)
@@ -484,15 +486,15 @@ struct FaultTests {
             var data = try Data(contentsOf: file)
             if file.lastPathComponent == "samu.reports.v1.json" {
                 guard case .object(var topic) = try JSONParser.parse(Array(data)),
-                    case .object(var schemas)? = topic["schemas"], case .object(var next)? = schemas["2"],
-                    case .object(var properties)? = next["properties"]
+                    case .object(var schemas)? = topic["schemas"], case .object(var schema)? = schemas["\(newest)"],
+                    case .object(var properties)? = schema["properties"]
                 else { throw LoopbackHTTP.Failure(description: "unexpected reports topic file") }
-                properties.set("schema_version", ["const": 3])
+                properties.set("schema_version", ["const": .integer(Int64(next))])
                 properties.set("callback_window_minutes", ["type": "integer", "minimum": 0, "maximum": 1440])
-                next.set("properties", .object(properties))
-                schemas.set("3", .object(next))
+                schema.set("properties", .object(properties))
+                schemas.set("\(next)", .object(schema))
                 topic.set("schemas", .object(schemas))
-                #expect(SchemaCompatibility.breakingChanges(from: schemas["2"]!, to: .object(next)) == [])
+                #expect(SchemaCompatibility.breakingChanges(from: schemas["\(newest)"]!, to: .object(schema)) == [])
                 data = Data(JSONValue.object(topic).serializedBytes)
             }
             try data.write(to: directory.appendingPathComponent(file.lastPathComponent))
@@ -505,7 +507,7 @@ struct FaultTests {
         for (index, document) in documents.enumerated() {
             var text = document.serialized
             if index % 2 == 1 {
-                text = text.replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":3"#)
+                text = text.replacingOccurrences(of: #""schema_version":1"#, with: "\"schema_version\":\(next)")
                     .replacingOccurrences(of: #""channel":"#, with: #""callback_window_minutes":30,"channel":"#)
             }
             records.append(
@@ -514,7 +516,7 @@ struct FaultTests {
                     value: Array(text.utf8)))
         }
         let unknown = ReportFixture.document(zone: "rabat").serialized
-            .replacingOccurrences(of: #""schema_version":1"#, with: #""schema_version":4"#)
+            .replacingOccurrences(of: #""schema_version":1"#, with: "\"schema_version\":\(next + 1)")
         records.append(
             KafkaRecord(topic: harness.catalog.name(.reports), key: Array("rabat".utf8), value: Array(unknown.utf8)))
         try await harness.withWorker(catalog: catalog) { worker in
@@ -530,7 +532,8 @@ struct FaultTests {
             $0.value.flatMap { try? JSONParser.parse($0) }?["reason"]?.stringValue
         }
         ledger.conclude(
-            "F12 v1 and v3 reports interleaved, one v4", note: "100 v1 + 100 v3 cases; v4: \(reasons.joined())")
+            "F12 v1 and v\(next) reports interleaved, one v\(next + 1)",
+            note: "100 v1 + 100 v\(next) cases; v\(next + 1): \(reasons.joined())")
         #expect(reasons == ["schema_version_unknown"])
         try await harness.cleanUp()
     }

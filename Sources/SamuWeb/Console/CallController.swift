@@ -103,13 +103,6 @@ struct CallController: Sendable {
         group.post("calls") { request, context in
             let session = try callTaker(context)
             let (body, report) = try await decode(request, session: session)
-            if let linked = report.linkedCaseID {
-                // Said now rather than found out by the worker: the case must be open and the
-                // operator's (the worker still refuses a link it cannot apply, and says why).
-                guard let (zone, open) = try await repository.zone(of: linked), session.account.mayAct(in: zone)
-                else { throw Problem(.validation, "no such case in your zones", field: "/linked_case_id") }
-                guard open else { throw Problem(.caseClosed, "the case the call is linked to is closed") }
-            }
             let published = try await intake.publish(
                 body: body, report: report, client: "console", key: report.id.lowercased,
                 source: "console:\(session.account.id)")
@@ -143,7 +136,7 @@ struct CallController: Sendable {
     }
 
     /// The report as the workers will decode it: the topic's schema, the known zones, the
-    /// operator's zones.
+    /// operator's zones, and the case it is linked to (open, in those zones).
     func decode(_ request: Request, session: ConsoleSession) async throws -> ([UInt8], Report) {
         let body: [UInt8]
         do {
@@ -158,6 +151,13 @@ struct CallController: Sendable {
                 throw Problem(
                     .forbidden, "your account is not scoped to zone \(report.zone)", field: "/zone",
                     reason: "zone_not_allowed")
+            }
+            if let linked = report.linkedCaseID {
+                // Said now rather than found out by the worker: the case must be open and the
+                // operator's (the worker still refuses a link it cannot apply, and says why).
+                guard let (zone, open) = try await repository.zone(of: linked), session.account.mayAct(in: zone)
+                else { throw Problem(.validation, "no such case in your zones", field: "/linked_case_id") }
+                guard open else { throw Problem(.caseClosed, "the case the call is linked to is closed") }
             }
             return (body, report)
         case .failure(let rejection):
