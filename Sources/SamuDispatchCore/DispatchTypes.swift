@@ -139,6 +139,8 @@ public enum BedRelease: Sendable, Equatable {
     case caseCancelled
     /// The shelter will not take the person (its reason).
     case declined(String)
+    /// An operator chose another bed type or shelter for the case.
+    case operatorChoice
 
     /// The bed-ledger entry it makes.
     public var ledgerAction: BedLedgerAction { self == .holdExpired ? .expire : .release }
@@ -151,6 +153,7 @@ public enum BedRelease: Sendable, Equatable {
         case .caseEnded(let resolution): "case \(resolution.rawValue)"
         case .caseCancelled: "case cancelled"
         case .declined(let reason): "declined by the shelter: \(reason)"
+        case .operatorChoice: "an operator chose another bed"
         }
     }
 }
@@ -180,6 +183,9 @@ public enum DispatchAction: Sendable, Equatable {
     /// why): an operator's override, or another call about the person that made it more urgent
     /// (`reportID`). The unit and the beds are unchanged.
     case priorityChanged(DecisionRecord, from: Priority, reportID: UUID?)
+    /// An operator chose the case's bed type (and shelter: the record's `shelterID`), recorded as
+    /// an override decision; the releases and holds it made follow it.
+    case bedChosen(DecisionRecord, from: BedType)
     /// An input that could not be applied, and why (stale version, unknown case, illegal move).
     case rejected(reason: String)
     /// A mutual-aid message to send to another area's worker (through the outbox).
@@ -190,7 +196,7 @@ public enum DispatchAction: Sendable, Equatable {
     /// The case the action is about, if any.
     public var caseID: UUID? {
         switch self {
-        case .decided(let record), .priorityChanged(let record, _, _): record.caseID
+        case .decided(let record), .priorityChanged(let record, _, _), .bedChosen(let record, _): record.caseID
         case .phaseChanged(let caseID, _, _, _), .bedHeld(let caseID, _, _, _, _),
             .bedReleased(let caseID, _, _, _, _), .bedOccupied(let caseID, _, _, _), .escalated(let caseID, _),
             .mutualAidRequested(let caseID, _), .resolution(let caseID, _), .followUp(let caseID, _),

@@ -390,6 +390,10 @@ public struct ZoneDispatcher: Sendable {
             return reprioritise(
                 command.caseID, to: priority, operatorID: command.operatorID, reason: command.reason, reportID: nil,
                 at: time)
+        case .chooseBed(let bed, let shelterID):
+            return chooseBed(
+                command.caseID, bed: bed, shelterID: shelterID, operatorID: command.operatorID, reason: command.reason,
+                at: time)
         case .reassign(let target):
             let previous = state.phase.unitID
             if let target {
@@ -457,6 +461,56 @@ public struct ZoneDispatcher: Sendable {
             shelterCandidates: [], joint: false, reason: wording, operatorID: operatorID,
             operatorReason: operatorID == nil ? nil : reason, at: time)
         return [.priorityChanged(decision, from: from, reportID: reportID)]
+    }
+
+    /// An operator's choice of bed type, and of shelter if given: the beds held are given back
+    /// and held again as chosen (at that shelter if it has a free bed of the type and takes the
+    /// person; beds it lacks are found as usual). A shelter is chosen for a case with a crew on its
+    /// way or on scene (the cases that hold beds); a bed type, at any time.
+    mutating func chooseBed(
+        _ caseID: UUID, bed: BedType, shelterID: String?, operatorID: String, reason: String, at time: DispatchInstant
+    ) -> [DispatchAction] {
+        guard let state = cases[caseID] else { return [] }
+        guard state.triaged.triage.holdsBed else { return [.rejected(reason: "no bed is held for this case")] }
+        let from = state.triaged.triage.bedType
+        var shelter: Int?
+        if let shelterID {
+            guard state.phase.needsBed else {
+                return [.rejected(reason: "the case has no crew on its way: its shelter is chosen once one goes")]
+            }
+            guard let index = shelterIndex[shelterID] else {
+                return [.rejected(reason: "shelter \(shelterID) is unknown in \(zone)")]
+            }
+            if let refusal = shelters[index].profile.refusal(of: state.triaged.triage.shelterNeed) {
+                return [.rejected(reason: "shelter \(shelterID) cannot take the person (\(refusal.rawValue))")]
+            }
+            let own = shelters[index].holds[caseID].map { $0.bed == bed ? $0.beds : 0 } ?? 0
+            guard shelters[index].free(bed) + own > 0 else {
+                return [.rejected(reason: "shelter \(shelterID) has no free \(bed.rawValue) bed")]
+            }
+            shelter = index
+        } else if bed == from {
+            return [.rejected(reason: "the case's bed type is already \(bed.rawValue)")]
+        }
+        var held = releaseHold(of: caseID, reason: .operatorChoice)
+        cases[caseID]?.triaged.triage.bedType = bed
+        cases[caseID]?.declinedBy.removeAll { $0 == shelterID }
+        if let shelter, let missing = cases[caseID]?.missingBeds,
+            let hold = holdBed(
+                for: caseID, at: shelter, beds: min(missing, shelters[shelter].free(bed)),
+                until: time.monotonic + configuration.bedHoldDuration)
+        {
+            held.append(hold)
+        }
+        mayNeedBed.insert(caseID)
+        let wording =
+            "bed \(from.rawValue) → \(bed.rawValue)" + (shelterID.map { " at \($0)" } ?? "")
+            + " by \(operatorID): \(reason)"
+        let decision = record(
+            caseID, kind: .override, unit: nil, travel: nil, shelter: shelterID, candidates: [], candidateCount: 0,
+            shelterCandidates: [], joint: false, reason: wording, operatorID: operatorID, operatorReason: reason,
+            at: time)
+        return [.bedChosen(decision, from: from)] + held
     }
 
     /// The clock: acknowledgement timeouts, hold expiry, escalation of long waits.

@@ -104,6 +104,8 @@ public enum TimelineEntryKind: String, Sendable, CaseIterable, Codable {
     case shelterDeclined = "shelter_declined"
     /// An operator changed the case's priority (from, to, who, why).
     case priorityChanged = "priority_changed"
+    /// An operator chose the case's bed type or shelter (from, to, which shelter, who, why).
+    case bedChosen = "bed_chosen"
     /// Another call about the same person was added to the case (its report id, who linked it).
     case reportLinked = "report_linked"
     /// A call linked to a case that could not take it (closed, unknown, another area's) opened a
@@ -360,6 +362,9 @@ public struct OperatorCommand: Sendable, Equatable {
         /// The operator overrides triage's priority (schema version 4): a waiting case takes its
         /// new place in the queue.
         case setPriority(Priority)
+        /// The operator chooses the case's bed type, and the shelter if given (schema version 4):
+        /// the beds held are given back and held again as chosen.
+        case chooseBed(BedType, shelterID: String?)
 
         /// A child-protection referral's acknowledgement or decision.
         public var isReferral: Bool {
@@ -396,6 +401,7 @@ public struct OperatorCommand: Sendable, Equatable {
         case .acknowledgeReferral: "acknowledge_referral"
         case .decideReferral: "decide_referral"
         case .setPriority: "set_priority"
+        case .chooseBed: "choose_bed"
         }
     }
     public var operatorID: String

@@ -171,6 +171,12 @@ public struct InboundDecoder: Sendable {
                         reason: .schemaViolation, detail: "set_priority needs a priority", field: "/priority")
                 }
                 action = .setPriority(priority)
+            case "choose_bed":
+                guard let bed = document["bed_type"]?.stringValue.flatMap(BedType.init(rawValue:)) else {
+                    throw Rejection(
+                        reason: .schemaViolation, detail: "choose_bed needs a bed_type", field: "/bed_type")
+                }
+                action = .chooseBed(bed, shelterID: document["shelter_id"]?.stringValue)
             default: throw missing("/command")
             }
             return DecodedEvent(

@@ -137,32 +137,21 @@ struct DispatchRecorder {
                 event.append("reason", .string(record.reason))
                 outcome(.object(event), zone: zone)
             case .priorityChanged(let record, let from, let reportID):
-                // The override decision (the unit and beds unchanged), the case's new priority
-                // (with the stored triage, which a takeover restores) and an outcome.
-                write.decisions.append(
-                    DispatchWrite.Decision(
-                        decisionID: record.decisionID, caseID: record.caseID, zone: record.zone,
-                        kind: record.kind.rawValue, priority: record.priority, unitID: nil, shelterID: nil,
-                        bedType: record.bedType, rulesVersion: record.rulesVersion, reason: record.reason,
-                        operatorID: record.operatorID, operatorReason: record.operatorReason, record: Self.json(record),
-                        at: record.at))
+                // The case's new priority goes with the stored triage, which a takeover restores.
                 var detail: [(String, JSONValue)] = [
                     ("from", .string(from.code)), ("to", .string(record.priority.code)),
-                    ("decision_id", .string(record.decisionID.lowercased)),
-                    ("reason", .string(record.operatorReason ?? record.reason)),
                 ]
-                if let operatorID = record.operatorID { detail.append(("operator", .string(operatorID))) }
                 if let reportID { detail.append(("report_id", .string(reportID.lowercased))) }
-                write.caseWork.append(
-                    (
-                        record.caseID, .priorityChanged, record.operatorID.map { "operator:\($0)" } ?? actor,
-                        .object(JSONObject(detail)), time
-                    ))
-                var event = base("case.reprioritised", caseID: record.caseID, zone: zone, at: time, id: id, version: 4)
-                event.append("priority", .string(record.priority.code))
-                event.append("decision_id", .string(record.decisionID.lowercased))
-                event.append("reason", .string(record.reason))
-                outcome(.object(event), zone: zone)
+                override(
+                    record, entry: .priorityChanged, detail: detail, outcome: "case.reprioritised", zone: zone,
+                    at: time, id: id)
+            case .bedChosen(let record, let from):
+                var detail: [(String, JSONValue)] = [
+                    ("from", .string(from.rawValue)), ("to", .string(record.bedType.rawValue)),
+                ]
+                if let shelter = record.shelterID { detail.append(("shelter_id", .string(shelter))) }
+                override(
+                    record, entry: .bedChosen, detail: detail, outcome: "case.bed_chosen", zone: zone, at: time, id: id)
             case .phaseChanged(let caseID, let from, let to, let detail):
                 write.addTimeline(
                     caseID, status: to, actor: actor,
@@ -275,6 +264,37 @@ struct DispatchRecorder {
                 break  // logged and counted by the worker
             }
         }
+    }
+
+    /// An override decision that changes no unit (a priority, a bed type): its decision row, the
+    /// change as case work (`entry`: the store updates the case and its stored triage) and an
+    /// outcome for the operators.
+    private mutating func override(
+        _ record: DecisionRecord, entry: TimelineEntryKind, detail: [(String, JSONValue)], outcome type: String,
+        zone: String, at time: Date, id: UUID
+    ) {
+        write.decisions.append(
+            DispatchWrite.Decision(
+                decisionID: record.decisionID, caseID: record.caseID, zone: record.zone, kind: record.kind.rawValue,
+                priority: record.priority, unitID: nil, shelterID: record.shelterID, bedType: record.bedType,
+                rulesVersion: record.rulesVersion, reason: record.reason, operatorID: record.operatorID,
+                operatorReason: record.operatorReason, record: Self.json(record), at: record.at))
+        var fields = detail
+        fields.append(("decision_id", .string(record.decisionID.lowercased)))
+        fields.append(("reason", .string(record.operatorReason ?? record.reason)))
+        if let operatorID = record.operatorID { fields.append(("operator", .string(operatorID))) }
+        write.caseWork.append(
+            (
+                record.caseID, entry, record.operatorID.map { "operator:\($0)" } ?? actor, .object(JSONObject(fields)),
+                time
+            ))
+        var event = base(type, caseID: record.caseID, zone: zone, at: time, id: id, version: 4)
+        event.append("priority", .string(record.priority.code))
+        event.append("bed_type", .string(record.bedType.rawValue))
+        if let shelter = record.shelterID { event.append("shelter_id", .string(shelter)) }
+        event.append("decision_id", .string(record.decisionID.lowercased))
+        event.append("reason", .string(record.reason))
+        outcome(.object(event), zone: zone)
     }
 
     /// A bed hold, release, expiry or admission: a ledger row, the shelter's counts refreshed, an outcome.

@@ -100,4 +100,64 @@ struct OverrideTests {
         #expect(world.command(first.caseID, .setPriority(.p1), by: "op-b").rejections == ["case is claimed by op-a"])
         #expect(world.command(first.caseID, .setPriority(.p1), by: "op-a").rejections.isEmpty)
     }
+
+    @Test(
+        "an operator's bed choice gives the held beds back and holds them again as chosen; what cannot be held is refused with its reason"
+    )
+    func chooseBed() throws {
+        var world = World()
+        world.unit("u1", at: 1, 0)
+        world.shelter("men-near", at: 0.2, 0, beds: [.men: BedCount(capacity: 5, occupied: 0)])
+        world.shelter(
+            "family-far", at: 3, 0,
+            beds: [.womenWithChildren: BedCount(capacity: 3, occupied: 0), .men: BedCount(capacity: 2, occupied: 0)])
+        world.shelter("full", at: 0.5, 0, beds: [.womenWithChildren: BedCount(capacity: 2, occupied: 2)])
+        let person = World.triaged(priority: .p2)
+        world.submit(person)
+        #expect(world.dispatcher.holds(of: person.caseID).map(\.shelterID) == ["men-near"])
+        // She is a mother with her children: the operator chooses the family shelter.
+        let chosen = world.command(
+            person.caseID, .chooseBed(.womenWithChildren, shelterID: "family-far"), reason: "with her two children")
+        guard case .bedChosen(let record, let from)? = chosen.first else {
+            Issue.record("no bed choice: \(chosen)")
+            return
+        }
+        #expect(from == .men && record.bedType == .womenWithChildren && record.shelterID == "family-far")
+        #expect(record.kind == .override && record.operatorReason == "with her two children")
+        #expect(chosen.releases.map(\.1) == [.operatorChoice])
+        #expect(chosen.holds.map(\.1) == ["family-far"])
+        #expect(world.dispatcher.beds(at: "men-near", .men)! == (5, 0, 0))
+        #expect(world.dispatcher.beds(at: "family-far", .womenWithChildren)! == (3, 0, 1))
+        #expect(world.dispatcher.triagedCase(person.caseID)?.triage.bedType == .womenWithChildren)
+        // Refused: a shelter unknown here, one with no free bed of the type, the type it already has.
+        #expect(
+            world.command(person.caseID, .chooseBed(.womenWithChildren, shelterID: "nowhere")).rejections == [
+                "shelter nowhere is unknown in rabat"
+            ])
+        #expect(
+            world.command(person.caseID, .chooseBed(.womenWithChildren, shelterID: "full")).rejections == [
+                "shelter full has no free women_with_children bed"
+            ])
+        #expect(
+            world.command(person.caseID, .chooseBed(.womenWithChildren, shelterID: nil)).rejections == [
+                "the case's bed type is already women_with_children"
+            ])
+        // Choosing its own shelter again is allowed (its own held bed counts as free for it).
+        #expect(
+            world.command(person.caseID, .chooseBed(.womenWithChildren, shelterID: "family-far")).rejections.isEmpty)
+        #expect(world.dispatcher.beds(at: "family-far", .womenWithChildren)! == (3, 0, 1))
+        // A waiting case gets no shelter yet, but may change its bed type: held as chosen later.
+        var queue = World()
+        queue.shelter("men-near", at: 0.2, 0, beds: [.men: BedCount(capacity: 5, occupied: 0)])
+        queue.shelter("elderly", at: 2, 0, beds: [.elderly: BedCount(capacity: 2, occupied: 0)])
+        let waiting = World.triaged(priority: .p3)
+        queue.submit(waiting)
+        #expect(
+            queue.command(waiting.caseID, .chooseBed(.elderly, shelterID: "elderly")).rejections == [
+                "the case has no crew on its way: its shelter is chosen once one goes"
+            ])
+        #expect(queue.command(waiting.caseID, .chooseBed(.elderly, shelterID: nil)).rejections.isEmpty)
+        queue.unit("u1", at: 1, 0)
+        #expect(queue.dispatcher.holds(of: waiting.caseID).map(\.shelterID) == ["elderly"])
+    }
 }

@@ -10,7 +10,7 @@ import Testing
 /// PostgreSQL (in the browser suite: one Chromium at a time).
 extension ConsoleBrowserTests {
     @Test(
-        "a call taken on the console is proposed as a duplicate of an open case nearby, linked, and shown in that case with its reasons; a second click publishes nothing more; a priority override moves a waiting case up the queue"
+        "a call taken on the console is proposed as a duplicate of an open case nearby, linked, and shown in that case with its reasons; a second click publishes nothing more; a priority override moves a waiting case up the queue; a bed chosen by the operator is held"
     )
     func callTakerAndOverride() async throws {
         try await harness.prepare()
@@ -171,6 +171,32 @@ extension ConsoleBrowserTests {
                 ) == .bool(true))
             try await page.waitFor(
                 "[...document.querySelectorAll('#detail-decisions li')].some(li => li.dataset.kind === 'override' && li.textContent.includes('P1') && li.textContent.includes('fever'))"
+            )
+
+            // The old man of the first call: the operator chooses an elderly person's bed for him,
+            // at a shelter of the zone that has one free.
+            try await page.evaluate(
+                "document.querySelector('#cases li[data-case-id=\"\(caseID)\"]').click(); true")
+            try await page.waitFor(
+                "document.getElementById('detail').dataset.caseId === '\(caseID)' && !document.getElementById('act-choose-bed').disabled"
+            )
+            try await page.evaluate(
+                """
+                const bed = document.getElementById('act-bed-type'); bed.value = 'elderly';
+                bed.dispatchEvent(new Event('change')); true
+                """)
+            try await page.waitFor("document.getElementById('act-shelter').options.length > 1")
+            let shelter = try #require(
+                try await page.evaluate("document.getElementById('act-shelter').options[1].value").stringValue)
+            try await page.evaluate(
+                """
+                document.getElementById('act-shelter').value = '\(shelter)';
+                document.getElementById('act-reason').value = 'he is 74: the elderly wing';
+                document.getElementById('act-choose-bed').click(); true
+                """)
+            try await page.waitFor("document.getElementById('act-status').dataset.outcome === 'applied'")
+            try await page.waitFor(
+                "state.board.cases.some(c => c.case_id === '\(caseID)' && c.bed_type === 'elderly' && c.shelter_id === '\(shelter)')"
             )
         }
     }

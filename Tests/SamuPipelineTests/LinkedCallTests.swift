@@ -35,7 +35,7 @@ extension DispatchFlowTests {
     }
 
     @Test(
-        "calls linked to a case through the broker: one case and no second unit, a more urgent call raises the priority, a redelivered call changes nothing, a call linked to a closed or unknown case opens its own with the reason, a priority override is stored for a takeover, and the purge removes the linked calls' words"
+        "calls linked to a case through the broker: one case and no second unit, a more urgent call raises the priority, a redelivered call changes nothing, a call linked to a closed or unknown case opens its own with the reason, a priority or bed override is stored for a takeover, and the purge removes the linked calls' words"
     )
     func linkedCalls() async throws {
         try await harness.prepare()
@@ -71,9 +71,11 @@ extension DispatchFlowTests {
                 try await scalar(
                     "select count(*) from decisions where case_id = '\(firstCase)' and kind = 'override' and priority = 'P1' and reason like 'priority \(before) → P1:%'"
                 ) == 1)
-            let outcomes = try await harness.outcomes(ofType: "case.report_linked")
-            #expect(outcomes.map { $0["report_id"]?.stringValue } == [second.lowercased])
-            #expect(try await harness.outcomes(ofType: "case.reprioritised").count == 1)
+            try await waitFor("case.report_linked and case.reprioritised published") {
+                let linked = try await harness.outcomes(ofType: "case.report_linked")
+                let raised = try await harness.outcomes(ofType: "case.reprioritised")
+                return linked.map { $0["report_id"]?.stringValue } == [second.lowercased] && raised.count == 1
+            }
             // The same call delivered again: nothing more.
             try await harness.produce([call])
             // Closed, the case takes no more calls: the next one opens its own case, saying why.
@@ -115,6 +117,30 @@ extension DispatchFlowTests {
                 try await text(
                     "select detail->>'from' || '>' || (detail->>'to') from case_timeline where case_id = '\(lateCase)' and status = 'priority_changed'"
                 ) != nil)
+            // And of its bed type: triage gave the old man an elderly person's bed; he will only go
+            // to the men's night shelter he knows.
+            try await harness.produce([
+                harness.event(
+                    .commands, zone: zone, version: 4,
+                    [
+                        ("case_id", .string(lateCase.lowercased)), ("command", "choose_bed"),
+                        ("bed_type", "men"), ("operator_id", "op-fatima"),
+                        ("reason", "refuses the elderly centre, accepts the men's shelter"),
+                        ("issued_at", .string(RFC3339.format(Date()))),
+                    ])
+            ])
+            try await waitFor("the bed choice stored") {
+                try await text(
+                    "select bed_type || '/' || (triage->>'bed_type') from cases where case_id = '\(lateCase)'")
+                    == "men/men"
+            }
+            #expect(
+                try await scalar(
+                    "select count(*) from decisions where case_id = '\(lateCase)' and kind = 'override' and bed_type = 'men'"
+                ) == 1)
+            try await waitFor("case.bed_chosen published") {
+                try await harness.outcomes(ofType: "case.bed_chosen").count == 1
+            }
         }
         // A worker taking the zone over restores the override (the stored triage).
         let restored = try await harness.withStore { store in

@@ -141,7 +141,7 @@ begin
         on conflict (case_id) do nothing;
     end if;
     -- Case work: a social-path step, a follow-up taken, done or visited again, a referral
-    -- acknowledged, decided or escalated late, a linked call, a priority override (or a refused
+    -- acknowledged, decided or escalated late, a linked call, a priority or bed override (or a refused
     -- command's record), for cases the
     -- database has and that have what the step needs (an open follow-up, a referral not yet
     -- decided, or open and not yet escalated): otherwise nothing is written and nothing held back.
@@ -165,13 +165,21 @@ begin
               from jsonb_to_recordset(w_rows) as y(c uuid, k text, o text, d jsonb, at timestamptz, n int)
               where y.k = 'priority_changed' order by y.c, y.n desc) as x
         where c.case_id = x.c;
+        -- An operator's choice of bed type: the column and the stored triage.
+        update cases c set bed_type = x.d->>'to', triage = jsonb_set(c.triage, '{bed_type}', x.d->'to'),
+            updated_at = now_at
+        from (select distinct on (y.c) y.c, y.d
+              from jsonb_to_recordset(w_rows) as y(c uuid, k text, o text, d jsonb, at timestamptz, n int)
+              where y.k = 'bed_chosen' order by y.c, y.n desc) as x
+        where c.case_id = x.c;
         insert into case_timeline (case_id, at, status, actor, detail)
         select x.c, x.at, x.k,
-            case when x.k in ('referral_late', 'report_linked', 'priority_changed') then x.o else 'operator:' || x.o end,
+            case when x.k in ('referral_late', 'report_linked', 'priority_changed', 'bed_chosen') then x.o
+                 else 'operator:' || x.o end,
             x.d - 'report'
         from jsonb_to_recordset(w_rows) as x(c uuid, k text, o text, d jsonb, at timestamptz, n int)
         where exists (select 1 from cases where case_id = x.c)
-          and (x.k in ('social_step', 'operator_command', 'report_linked', 'priority_changed')
+          and (x.k in ('social_step', 'operator_command', 'report_linked', 'priority_changed', 'bed_chosen')
                or (x.k = 'referral_acknowledged'
                    and exists (select 1 from referrals r where r.case_id = x.c and r.status = 'open'))
                or (x.k = 'referral_decided'

@@ -733,9 +733,23 @@ function renderDetail() {
   $("act-claim").disabled = !open || Boolean(claimedBy);
   $("act-release").disabled = !open || !claimedBy || (!mine && state.me.account.role !== "supervisor");
   const dispatches = state.me.account.role !== "child_protection";
-  for (const id of ["act-reassign", "act-close", "act-cancel", "act-mutual-aid", "act-set-priority", "act-priority"]) {
+  for (const id of ["act-reassign", "act-close", "act-cancel", "act-mutual-aid", "act-set-priority", "act-priority",
+    "act-bed-type", "act-shelter", "act-choose-bed", "act-add-information"]) {
     $(id).disabled = !open || blocked || !dispatches;
   }
+  // The bed override: the zone's shelters with a free bed of the chosen type, or the best one.
+  const bedType = item && item.bed_type;
+  if (bedType && $("act-bed-type").dataset.caseId !== state.selected) {
+    $("act-bed-type").value = bedType;
+    $("act-bed-type").dataset.caseId = state.selected;
+  }
+  const wanted = $("act-bed-type").value;
+  const shelterChosen = $("act-shelter").value;
+  const caseZone = item ? item.zone : detail.zone;
+  const fitting = state.board.shelters.filter((s) => s.zone === caseZone && (s.beds || []).some((b) => b.bed_type === wanted && b.free > 0));
+  $("act-shelter").replaceChildren(el("option", { value: "", text: t("best_shelter") }),
+    ...fitting.map((s) => el("option", { value: s.shelter_id, text: s.shelter_id })));
+  if ([...$("act-shelter").options].some((o) => o.value === shelterChosen)) $("act-shelter").value = shelterChosen;
   // The priority override starts from the case's own priority.
   const priority = (item && item.priority) || (detail && detail.priority);
   if (priority && $("act-priority").dataset.caseId !== state.selected) {

@@ -15,6 +15,8 @@ Object.assign(UI.fr, {
   call_sent: "Appel envoyé : ", call_replayed: " (déjà reçu : un seul signalement)", call_sending: "Envoi…",
   call_ago: "il y a", call_calls: "appel(s) lié(s)", call_other_category: "autre catégorie",
   set_priority: "Changer la priorité", linked_calls: "Autres appels sur cette personne",
+  choose_bed: "Choisir le lit", best_shelter: "Meilleur centre (automatique)",
+  add_information: "Ajouter une information (appel lié)",
   channel_hotline: "ligne d'urgence", channel_partner_app: "application partenaire", channel_street_patrol: "maraude",
   channel_police: "police", channel_health_services: "services de santé", channel_other: "autre",
   language_ar: "arabe", language_ary: "darija", language_fr: "français", language_zgh: "amazighe",
@@ -40,6 +42,8 @@ Object.assign(UI.ar, {
   call_sent: "تم إرسال البلاغ: ", call_replayed: " (سبق استلامه: بلاغ واحد فقط)", call_sending: "جار الإرسال…",
   call_ago: "منذ", call_calls: "مكالمة مرتبطة", call_other_category: "فئة أخرى",
   set_priority: "تغيير الأولوية", linked_calls: "مكالمات أخرى حول هذا الشخص",
+  choose_bed: "اختيار السرير", best_shelter: "أفضل مركز (تلقائي)",
+  add_information: "إضافة معلومة (مكالمة مرتبطة)",
   channel_hotline: "الخط الهاتفي", channel_partner_app: "تطبيق شريك", channel_street_patrol: "دورية ميدانية",
   channel_police: "الشرطة", channel_health_services: "المصالح الصحية", channel_other: "أخرى",
   language_ar: "العربية", language_ary: "الدارجة", language_fr: "الفرنسية", language_zgh: "الأمازيغية",
@@ -78,6 +82,7 @@ function fillCallForm() {
   options($("call-channel"), CALL_CHANNELS, (c) => t("channel_" + c));
   options($("call-language"), CALL_LANGUAGES, (c) => t("language_" + c), true);
   options($("act-priority"), ["P1", "P2", "P3", "P4"], (p) => p);
+  options($("act-bed-type"), ["men", "women", "women_with_children", "minors", "elderly"], (b) => label("bed_type", b));
   const box = $("call-factors");
   const ticked = new Set([...box.querySelectorAll("input:checked")].map((i) => i.value));
   box.replaceChildren(el("legend", { text: t("told_factors") }), ...CALL_FACTORS.map((factor) =>
@@ -92,6 +97,20 @@ function fillCallForm() {
     $("call-communes").replaceChildren(...call.communes.map((c) =>
       el("option", { value: state.lang === "ar" ? c.name_ar : c.name_fr, text: label("zone", c.zone) })));
   }
+}
+
+// "Add information" on a case: a call linked to it, where it is, of its category.
+function addInformation() {
+  const item = state.board && state.board.cases.find((c) => c.case_id === state.selected);
+  if (!item) return;
+  openCall().then(() => {
+    $("call-zone").value = item.zone;
+    $("call-category").value = item.category;
+    if (item.lat != null) { $("call-lat").value = String(item.lat); $("call-lon").value = String(item.lon); }
+    call.linked = item.case_id;
+    renderLink();
+    checkCall();
+  });
 }
 
 async function openCall() {
@@ -248,7 +267,6 @@ async function sendCall(event) {
     node.dataset.outcome = sent.replayed ? "replayed" : "accepted";
     node.dataset.reportId = sent.report_id;
     node.textContent = t("call_sent") + sent.report_id.slice(0, 8) + (sent.replayed ? t("call_replayed") : "");
-    if (sent.linked_case_id) select(sent.linked_case_id);
   } catch (error) {
     node.className = "status rejected";
     node.dataset.outcome = "error";
@@ -256,6 +274,8 @@ async function sendCall(event) {
   } finally {
     $("call-submit").disabled = false;
   }
+  // The case the call was added to, in the detail beside the form.
+  if (call.sent && call.sent.linked_case_id) select(call.sent.linked_case_id);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -276,4 +296,8 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   $("act-set-priority").addEventListener("click", () => send("set_priority", { priority: $("act-priority").value }));
+  $("act-bed-type").addEventListener("change", () => renderDetail());
+  $("act-choose-bed").addEventListener("click", () =>
+    send("choose_bed", { bed_type: $("act-bed-type").value, shelter_id: $("act-shelter").value || undefined }));
+  $("act-add-information").addEventListener("click", addInformation);
 });

@@ -25,6 +25,8 @@ struct CaseCommandController: Sendable {
         var decision: String?
         var visit_outcome: String?
         var priority: String?
+        var bed_type: String?
+        var shelter_id: String?
         var reason: String?
     }
 
@@ -40,6 +42,8 @@ struct CaseCommandController: Sendable {
         var decision: String?
         var visit_outcome: String?
         var priority: String?
+        var bed_type: String?
+        var shelter_id: String?
         var operator_id: String
         var operator_role: String
         var reason: String
@@ -57,6 +61,8 @@ struct CaseCommandController: Sendable {
     static let caseWork: Set<String> = [
         "record_step", "take_follow_up", "complete_follow_up", "acknowledge_referral", "decide_referral",
     ]
+    /// Overrides of triage (schema version 4): a reason is required.
+    static let overrides: Set<String> = ["set_priority", "choose_bed"]
     /// What a child-protection body does on the console: its referrals, nothing else.
     static let referralCommands: Set<String> = ["acknowledge_referral", "decide_referral"]
 
@@ -99,13 +105,17 @@ struct CaseCommandController: Sendable {
         {
             throw Problem(.noFollowUp, "the case has no follow-up task still to do")
         }
-        if asked.command == "set_priority" {
-            guard !(asked.priority ?? "").isEmpty else {
+        // Overrides of triage (schema version 4) are answered for: the reason is part of the decision.
+        let override = Self.overrides.contains(asked.command)
+        if override {
+            if asked.command == "set_priority", (asked.priority ?? "").isEmpty {
                 throw Problem(.validation, "set_priority needs a priority", field: "/priority")
             }
-            // An override of triage is answered for: its reason is part of the decision.
+            if asked.command == "choose_bed", (asked.bed_type ?? "").isEmpty {
+                throw Problem(.validation, "choose_bed needs a bed_type", field: "/bed_type")
+            }
             guard !(asked.reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                throw Problem(.validation, "a priority override needs a reason", field: "/reason")
+                throw Problem(.validation, "an override needs a reason", field: "/reason")
             }
         }
         if asked.command == "decide_referral", (asked.decision ?? "").isEmpty {
@@ -125,7 +135,7 @@ struct CaseCommandController: Sendable {
         let visitOutcome =
             asked.command == "complete_follow_up" ? asked.visit_outcome.flatMap { $0.isEmpty ? nil : $0 } : nil
         let event = CommandEvent(
-            schema_version: asked.command == "set_priority"
+            schema_version: override
                 ? 4 : visitOutcome != nil || asked.resolution == "deceased" ? 3 : caseWork ? 2 : 1,
             event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
             unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
@@ -134,6 +144,8 @@ struct CaseCommandController: Sendable {
             decision: caseWork ? asked.decision.flatMap { $0.isEmpty ? nil : $0 } : nil,
             visit_outcome: visitOutcome,
             priority: asked.command == "set_priority" ? asked.priority : nil,
+            bed_type: asked.command == "choose_bed" ? asked.bed_type : nil,
+            shelter_id: asked.command == "choose_bed" ? asked.shelter_id.flatMap { $0.isEmpty ? nil : $0 } : nil,
             operator_id: session.account.id, operator_role: session.account.role.rawValue,
             reason: reason.isEmpty ? "\(asked.command) from the console" : reason,
             issued_at: ISO8601DateFormatter().string(from: Date()))
