@@ -510,7 +510,8 @@ public struct BoardRepository: StoreRepository {
         let rows = try await client.query(
             """
             select case_id, zone, category, priority, status, opened_at, location_lat, location_lon,
-                coalesce(unit_id, ''), (select count(*)::int8 from reports r where r.linked_case_id = c.case_id)
+                coalesce(unit_id, ''),
+                (select count(*)::int8 from case_timeline t where t.case_id = c.case_id and t.status = 'report_linked')
             from cases c
             where open and zone = any(\(zones)) and opened_at > now() - \(Double(hours) * 3600) * interval '1 second'
               and location_lat between \(point.latitude - dLat) and \(point.latitude + dLat)

@@ -942,44 +942,144 @@ public enum Migrations {
                                      else 'elderly' end)))
                 $$
                 """,
-                // The purge of migration 19, with the case's linked calls too.
+                // What identifies or describes the person in these cases, removed; what is counted,
+                // kept (migration 19's purge, now shared with a person's erasure, with the cases'
+                // linked calls too). Returns how many cases' reports were minimised.
+                """
+                create function samu_minimise_cases(p_cases uuid[]) returns integer language plpgsql as $$
+                declare
+                    done integer;
+                begin
+                    perform set_config('samu.purging', 'on', true);
+                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
+                    from cases c where c.case_id = any(p_cases) and r.report_id = c.report_id and r.purged_at is null;
+                    get diagnostics done = row_count;
+                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
+                    where r.linked_case_id = any(p_cases) and r.purged_at is null;
+                    update cases c set location_lat = round(c.location_lat::numeric, 2),
+                        location_lon = round(c.location_lon::numeric, 2)
+                    where c.case_id = any(p_cases);
+                    -- Free text: notes and reasons, the crew's note and an operator's reason in a
+                    -- status's wording ("closed by … as …: reason").
+                    update case_timeline t set detail = ((t.detail - 'note') - 'reason')
+                        || (case when t.detail ? 'detail' then jsonb_build_object('detail',
+                               regexp_replace(regexp_replace(t.detail->>'detail', ' \\(crew''s note: .*\\)$', ''),
+                                   '^((closed by \\S+ as \\S+)|(cancelled by \\S+)): .*$', '\\1'))
+                            else '{}'::jsonb end)
+                    where t.case_id = any(p_cases);
+                    update decisions d set operator_reason = null,
+                        reason = regexp_replace(d.reason, '^((priority|bed) \\S+ → \\S+( at \\S+)?( by \\S+)?): .*$', '\\1')
+                    where d.case_id = any(p_cases) and (d.operator_reason is not null or d.kind = 'override');
+                    update follow_ups f set note = null where f.case_id = any(p_cases) and f.note is not null;
+                    update referrals x set note = null where x.case_id = any(p_cases) and x.note is not null;
+                    perform set_config('samu.purging', 'off', true);
+                    return done;
+                end
+                $$
+                """,
                 """
                 create or replace function samu_purge_personal_data(p_before timestamptz, p_by text) returns integer
                 language plpgsql as $$
                 declare
                     purged integer;
                 begin
-                    perform set_config('samu.purging', 'on', true);
-                    create temporary table purge_cases on commit drop as
-                        select c.case_id, c.report_id from cases c join reports r using (report_id)
-                        where not c.open and c.updated_at < p_before and r.purged_at is null;
-                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
-                    from purge_cases p where r.report_id = p.report_id;
-                    get diagnostics purged = row_count;
-                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
-                    from purge_cases p where r.linked_case_id = p.case_id and r.purged_at is null;
-                    update cases c set location_lat = round(c.location_lat::numeric, 2),
-                        location_lon = round(c.location_lon::numeric, 2)
-                    from purge_cases p where c.case_id = p.case_id;
-                    update case_timeline t set detail = ((t.detail - 'note') - 'reason')
-                        || (case when t.detail ? 'detail' then jsonb_build_object('detail',
-                               regexp_replace(regexp_replace(t.detail->>'detail', ' \\(crew''s note: .*\\)$', ''),
-                                   '^((closed by \\S+ as \\S+)|(cancelled by \\S+)): .*$', '\\1'))
-                            else '{}'::jsonb end)
-                    from purge_cases p where t.case_id = p.case_id;
-                    update decisions d set operator_reason = null,
-                        reason = regexp_replace(d.reason, '^(priority P. → P.( by \\S+)?): .*$', '\\1')
-                        from purge_cases p
-                        where d.case_id = p.case_id and (d.operator_reason is not null or d.kind = 'override');
-                    update follow_ups f set note = null from purge_cases p where f.case_id = p.case_id;
-                    update referrals x set note = null from purge_cases p where x.case_id = p.case_id;
-                    perform set_config('samu.purging', 'off', true);
+                    select samu_minimise_cases(coalesce(array_agg(c.case_id), '{}')) into purged
+                    from cases c join reports r using (report_id)
+                    where not c.open and c.updated_at < p_before and r.purged_at is null;
                     insert into privacy_log (action, cases, detail, done_by)
                         values ('purge', purged, jsonb_build_object('closed_before', p_before), p_by);
                     return purged;
                 end
                 $$
                 """,
+                // A person the service meets again and again, under an alias it chooses (never an
+                // identity document's number), and the cases linked to them.
+                """
+                create table persons (
+                    person_id uuid primary key,
+                    alias text not null check (alias ~ '^[A-Za-zÀ-ÿ]+ [0-9]{1,4}$'),
+                    created_by text not null,
+                    created_at timestamptz not null default now(),
+                    erased_at timestamptz
+                )
+                """,
+                """
+                create table case_persons (
+                    case_id uuid primary key references cases (case_id),
+                    person_id uuid not null references persons (person_id),
+                    linked_by text not null,
+                    linked_at timestamptz not null default now()
+                )
+                """,
+                "create unique index persons_alias on persons (alias) where erased_at is null",
+                "create index case_persons_by_person on case_persons (person_id)",
+                // A person's erasure (law 09-08's right to erasure): every linked case minimised,
+                // the links and the alias removed, logged. Refused while one of the cases is open.
+                """
+                create function samu_erase_person(p_person uuid, p_by text, p_reason text) returns integer
+                language plpgsql security definer as $$
+                declare
+                    linked uuid[];
+                    erased integer;
+                begin
+                    select coalesce(array_agg(case_id), '{}') into linked from case_persons where person_id = p_person;
+                    if exists (select 1 from cases where case_id = any(linked) and open) then
+                        raise exception 'the person has an open case' using errcode = 'SM003';
+                    end if;
+                    erased := samu_minimise_cases(linked);
+                    delete from case_persons where person_id = p_person;
+                    update persons set erased_at = now(), alias = 'Effacé 0' where person_id = p_person;
+                    insert into privacy_log (action, cases, detail, done_by)
+                        values ('erase', cardinality(linked),
+                                jsonb_build_object('person_id', p_person, 'reason', p_reason, 'reports', erased), p_by);
+                    return cardinality(linked);
+                end
+                $$
+                """,
+                // A person's data on request (law 09-08's right of access): every case of theirs in
+                // the supervisor's zones, with the calls as told, the timeline, the follow-up and
+                // the referral. Logged.
+                """
+                create function samu_export_person(p_person uuid, p_operator text) returns jsonb
+                language plpgsql security definer as $$
+                declare
+                    found jsonb;
+                    counted integer;
+                begin
+                    select jsonb_build_object(
+                               'person_id', p.person_id, 'alias', p.alias, 'known_since', p.created_at,
+                               'exported_at', now(), 'exported_by', p_operator,
+                               'cases', coalesce(jsonb_agg(jsonb_build_object(
+                                   'case_id', c.case_id, 'zone', c.zone, 'category', c.category,
+                                   'opened_at', c.opened_at, 'status', c.status, 'resolution', c.resolution,
+                                   'calls', (select jsonb_agg(r.payload order by r.reported_at, r.report_id) from reports r
+                                             where r.report_id = c.report_id or r.linked_case_id = c.case_id),
+                                   'timeline', (select jsonb_agg(jsonb_build_object('at', t.at, 'status', t.status,
+                                                    'actor', t.actor, 'detail', t.detail) order by t.entry_id)
+                                                from case_timeline t where t.case_id = c.case_id),
+                                   'follow_up', (select to_jsonb(f) from follow_ups f where f.case_id = c.case_id),
+                                   'referral', (select to_jsonb(x) from referrals x where x.case_id = c.case_id))
+                                   order by c.opened_at) filter (where c.case_id is not null), '[]')),
+                           count(c.case_id)
+                    into found, counted
+                    from persons p
+                    join operators o on o.operator_id = p_operator and not o.disabled and o.role = 'supervisor'
+                    left join case_persons k on k.person_id = p.person_id
+                    left join cases c on c.case_id = k.case_id and c.zone = any(o.zones)
+                    where p.person_id = p_person and p.erased_at is null
+                    group by p.person_id, p.alias, p.created_at;
+                    if found is null then
+                        return null;
+                    end if;
+                    insert into privacy_log (action, cases, detail, done_by)
+                        values ('export', counted, jsonb_build_object('person_id', p_person), p_operator);
+                    return found;
+                end
+                $$
+                """,
+                "revoke execute on function samu_minimise_cases(uuid[]) from public",
+                "revoke execute on function samu_erase_person(uuid, text, text) from public",
+                "revoke execute on function samu_export_person(uuid, text) from public",
                 // The operator's door to a case's calls: the first as before, and every call linked
                 // to it (`calls`), still one logged read at a time.
                 """

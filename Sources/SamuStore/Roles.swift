@@ -73,7 +73,8 @@ public struct DatabaseRoles: Sendable {
     ]
     /// What the console writes: its sessions and the intake's idempotency keys.
     static let consoleWritable = [
-        "console_sessions", "intake_requests", "crew_enrolments", "crew_devices", "crew_actions",
+        "console_sessions", "intake_requests", "crew_enrolments", "crew_devices", "crew_actions", "persons",
+        "case_persons",
     ]
     /// Views only: each filters the partner's own rows and leaves out the publication time.
     static let partnerReadable = ["partner_outcomes", "partner_daily_aggregates"]
@@ -142,6 +143,8 @@ public struct DatabaseRoles: Sendable {
             "grant select, insert, update, delete on \(Self.consoleWritable.map { "\(schema).\($0)" }.joined(separator: ", ")) to \(console)",
             "grant execute on function \(schema).samu_read_personal_data(uuid, text) to \(console)",
             "grant execute on function \(schema).samu_read_crew_case(uuid, text) to \(console)",
+            "grant execute on function \(schema).samu_export_person(uuid, text) to \(console)",
+            "grant execute on function \(schema).samu_erase_person(uuid, text, text) to \(console)",
         ]
         for partner in partners {
             let name = try identifier(Self.partnerRole(partner))

@@ -162,6 +162,8 @@ public final class ConsoleServer: Service {
         let devices = DeviceController(repository: crewRepository, logger: logger)
         let shelters = ShelterController(
             repository: crewRepository, producer: producer, catalog: catalog, areas: settings.areas, logger: logger)
+        let persons = PersonController(
+            persons: PersonRepository(store: store, logger: logger), board: repository, logger: logger)
         let router = Router(context: ConsoleRequestContext.self)
         router.add(middleware: SecurityHeaders())
         intake.addRoutes(to: router)
@@ -175,6 +177,7 @@ public final class ConsoleServer: Service {
         board.addRoutes(to: api)
         commands.addRoutes(to: api)
         calls.addRoutes(to: api)
+        persons.addRoutes(to: api)
         devices.addRoutes(to: api)
         shelters.addRoutes(to: api)
         return router

@@ -377,6 +377,22 @@ struct PartnerFeedTests {
                 #expect(try await queries.personalData(caseID: caseID, operatorID: "nobody") == nil)
                 let reads = try await queries.personalDataReads(caseID: caseID)
                 #expect(reads.map(\.operator_id) == ["op-in"])
+                // The call-taker's proposals and known people work under the console's role; a
+                // person's data leaves only through the logged export, for a supervisor.
+                _ = try await queries.openCases(
+                    near: GeoPoint(latitude: 33.59, longitude: -7.6), kilometres: 1.5, hours: 12, zones: [zone])
+                let persons = PersonRepository(store: store, logger: harness.logger)
+                let person = try await persons.createAndLink(caseID: caseID, by: "op-in")
+                let id = try #require(UUID(uuidString: person.person_id))
+                #expect(try await persons.history(id, zones: [zone])?.encounters.count == 1)
+                #expect(try await persons.export(id, by: "op-in") == nil, "an operator is no supervisor")
+                for sql in [
+                    "select samu_minimise_cases(array[gen_random_uuid()])",
+                    "select samu_purge_personal_data(now(), 'console')", "delete from privacy_log",
+                ] {
+                    let answer = await refusal(store, sql)
+                    #expect(answer?.hasPrefix("42501") == true, "\(sql): \(answer ?? "allowed")")
+                }
             }
             // Every function in the schema resolves names in it alone (fixed search_path).
             let unpinned = try await harness.withStore { store in

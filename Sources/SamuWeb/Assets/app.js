@@ -187,6 +187,7 @@ function applyLanguage() {
   document.documentElement.dir = state.lang === "ar" ? "rtl" : "ltr";
   document.title = t("title");
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
   $("lang").textContent = state.lang === "ar" ? "Français" : "العربية";
   setConnection($("connection").dataset.state === "live");
   if (state.me) {
@@ -699,7 +700,11 @@ async function showPersonal() {
 async function loadDetail(caseID) {
   try {
     const detail = await api(`/api/cases/${caseID}`);
-    if (state.selected === caseID) { state.detail = detail; renderDetail(); }
+    if (state.selected === caseID) {
+      state.detail = detail;
+      renderDetail();
+      if (typeof loadPerson === "function") loadPerson(caseID);
+    }
   } catch (error) {
     if (state.selected === caseID) { state.detail = null; renderDetail(); }
   }

@@ -1,0 +1,149 @@
+import Foundation
+import PostgresNIO
+import SamuModel
+import SamuTestSupport
+import Testing
+
+@testable import SamuStore
+
+extension ConsoleBrowserTests {
+    /// Posts a hotline report for Rabat and returns its case id.
+    func post(
+        _ client: WebClient, token: String, category: String, age: Int64, notes: String, at place: GeoPoint
+    ) async throws -> String {
+        let id = UUID()
+        let document = ReportFixture.document(
+            id: id, zone: "rabat", category: category, reportedAt: RFC3339.format(Date().addingTimeInterval(-300)),
+            age: age, location: place
+        ).replacing(path: ["notes"], with: .string(notes))
+        let reply = try await client.send(
+            "POST", "/v1/reports",
+            headers: [
+                "Authorization": "Bearer \(token)", "Content-Type": "application/json",
+                "Idempotency-Key": id.lowercased,
+            ], body: Data(ReportFixture.bytes(document)))
+        #expect(reply.status == 202)
+        return DerivedID.caseID(forReport: id).lowercased
+    }
+
+    @Test(
+        "law 09-08 in the console: a case linked to a known person shows their history with the refusals; a supervisor exports it; the retention purge removes an old closed case's personal fields; an erasure waits for the open case, then removes the person"
+    )
+    func knownPersonAndPersonalData() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("hind", zones: ["rabat"], role: .supervisor)
+        try await harness.withBrowserNight { client, token, browser in
+            let api = try await client.loggedIn("hind", password: ConsoleHarness.password)
+            let page = try await browser.newPage()
+            try await harness.logIn(page, base: client.base, as: "hind")
+            let bridge = GeoPoint(latitude: 34.0245, longitude: -6.8362)
+            // Last week: the old man under the bridge refused help.
+            let first = try await post(
+                client, token: token, category: "isolated_elderly", age: 77, notes: "dort sous le pont, toux forte",
+                at: bridge)
+            try await page.waitFor(
+                "document.querySelector('#cases li[data-case-id=\"\(first)\"]') !== null", timeout: .seconds(20))
+            let closed = try await api.json(
+                "POST", "/api/cases/\(first)/commands",
+                ["command": "close", "resolution": "help_refused", "reason": "ne veut pas quitter le pont"])
+            #expect(closed.status == 202)
+            try await page.waitFor(
+                "document.querySelector('#follow-ups tr[data-case-id=\"\(first)\"]') !== null", timeout: .seconds(20))
+            // Tonight: another call about him.
+            let second = try await post(
+                client, token: token, category: "isolated_elderly", age: 77, notes: "le vieil homme du pont grelotte",
+                at: bridge)
+            try await page.waitFor(
+                "document.querySelector('#cases li[data-case-id=\"\(second)\"]') !== null", timeout: .seconds(20))
+            try await page.evaluate("document.querySelector('#cases li[data-case-id=\"\(second)\"]').click(); true")
+            try await page.waitFor(
+                "document.getElementById('detail').dataset.caseId === '\(second)' && document.getElementById('person-line').dataset.personId === ''"
+            )
+            // The service names him: an alias it chooses.
+            try await page.evaluate("document.getElementById('person-new').click(); true")
+            try await page.waitFor("document.getElementById('person-line').dataset.personId !== ''")
+            let personID = try #require(
+                try await page.evaluate("document.getElementById('person-line').dataset.personId").stringValue)
+            let alias = try #require(
+                try await harness.pipeline.text("select alias from persons where person_id = '\(personID)'"))
+            #expect(alias.range(of: #"^[A-Za-z]+ [0-9]{1,3}$"#, options: .regularExpression) != nil, "\(alias)")
+            // Last week's case, from the follow-ups: linked to him by his alias.
+            try await page.evaluate("document.querySelector('#follow-ups tr[data-case-id=\"\(first)\"]').click(); true")
+            try await page.waitFor("document.getElementById('detail').dataset.caseId === '\(first)'")
+            try await page.evaluate(
+                """
+                const search = document.getElementById('person-search'); search.value = '\(alias.prefix(4))';
+                search.dispatchEvent(new Event('input', { bubbles: true })); true
+                """)
+            try await page.waitFor("persons.matches.some(p => p.alias === '\(alias)')")
+            try await page.evaluate(
+                "document.getElementById('person-search').value = '\(alias)'; document.getElementById('person-link').click(); true"
+            )
+            try await page.waitFor("document.getElementById('person-line').dataset.personId === '\(personID)'")
+            // His history: two encounters, one refusal.
+            try await page.evaluate("document.getElementById('person-history-button').click(); true")
+            try await page.waitFor("document.querySelectorAll('#person-encounters li').length === 2")
+            #expect(
+                try await page.evaluate(
+                    "document.querySelector('#person-encounters li[data-resolution=\"help_refused\"]') !== null")
+                    == .bool(true))
+            #expect(
+                try await page.evaluate("document.getElementById('person-line').textContent.includes('1 refus')")
+                    == .bool(true))
+            try await page.screenshot(to: Artifacts.directory.appendingPathComponent("person-history.png"))
+            // Right of access: the supervisor exports his data (logged).
+            try await page.evaluate("document.getElementById('person-export').click(); true")
+            try await page.waitFor("document.getElementById('person-status').dataset.outcome === 'exported'")
+            let export = try await api.send("GET", "/api/persons/\(personID)/export")
+            #expect(export.status == 200)
+            #expect(export.json["cases"]?.arrayValue?.count == 2)
+            #expect(String(decoding: export.body, as: UTF8.self).contains("sous le pont"))
+            #expect(try await harness.pipeline.scalar("select count(*) from privacy_log where action = 'export'") == 2)
+
+            // The retention: last week's case, closed 100 days ago, loses its personal fields.
+            _ = try await harness.pipeline.scalar(
+                "update cases set updated_at = now() - interval '100 days' where case_id = '\(first)'")
+            let purged = try await harness.pipeline.withStore {
+                try await $0.purgePersonalData(closedBefore: Date().addingTimeInterval(-90 * 86_400), by: "test")
+            }
+            #expect(purged == 1)
+            try await page.evaluate("document.getElementById('show-personal').click(); true")
+            try await page.waitFor(
+                "!document.getElementById('detail-personal').hidden && document.getElementById('detail-personal').textContent.length > 0"
+            )
+            let told = try #require(
+                try await page.evaluate("document.getElementById('detail-personal').textContent").stringValue)
+            #expect(!told.contains("sous le pont"), "the notes are gone: \(told)")
+            #expect(!told.contains("77"), "the exact age is gone: \(told)")
+
+            // Right of erasure: refused while tonight's case is open, done once it is closed.
+            try await page.evaluate(
+                "document.getElementById('person-erase-reason').value = 'demande écrite du 6 décembre'; document.getElementById('person-erase').click(); true"
+            )
+            try await page.waitFor("document.getElementById('person-status').dataset.outcome === 'error'")
+            #expect(
+                try await page.evaluate("document.getElementById('person-status').textContent.includes('open')")
+                    == .bool(true))
+            let done = try await api.json(
+                "POST", "/api/cases/\(second)/commands",
+                ["command": "close", "resolution": "sheltered", "reason": "accepted a bed"])
+            #expect(done.status == 202)
+            try await page.waitFor(
+                "document.querySelector('#cases li[data-case-id=\"\(second)\"]') === null", timeout: .seconds(20))
+            try await page.evaluate("document.getElementById('person-erase').click(); true")
+            try await page.waitFor("document.getElementById('person-status').dataset.outcome === 'erased'")
+            let after = try await harness.pipeline.withStore { store in
+                try await store.client.query(
+                    """
+                    select (select count(*) from case_persons)::int8,
+                           (select count(*) from persons where erased_at is not null and alias = 'Effacé 0')::int8,
+                           (select count(*) from reports where purged_at is not null and not payload ? 'notes')::int8,
+                           (select count(*) from privacy_log where action = 'erase' and done_by = 'hind')::int8
+                    """, logger: harness.pipeline.logger
+                ).collect().first!.decode((Int64, Int64, Int64, Int64).self)
+            }
+            #expect(after.0 == 0 && after.1 == 1 && after.2 == 2 && after.3 == 1, "\(after)")
+            #expect(try await api.send("GET", "/api/persons/\(personID)").status == 404)
+        }
+    }
+}
