@@ -65,7 +65,8 @@ public struct DatabaseRoles: Sendable {
     /// Not `reports`: its personal data is read through `samu_read_personal_data`, one logged
     /// read at a time; the board reads `report_facts`.
     static let consoleReadOnly = [
-        "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_communes", "report_facts", "cases",
+        "schema_migrations", "ref_regions", "ref_zones", "ref_labels", "ref_communes", "ref_projects", "report_facts",
+        "cases",
         "case_timeline", "decisions", "follow_ups", "referrals", "units", "shelter_beds", "shelter_profiles",
         "bed_ledger",
         "operators", "intake_clients",

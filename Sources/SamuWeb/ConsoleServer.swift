@@ -178,6 +178,7 @@ public final class ConsoleServer: Service {
         commands.addRoutes(to: api)
         calls.addRoutes(to: api)
         persons.addRoutes(to: api)
+        StatisticsController(store: store, board: repository, logger: logger).addRoutes(to: api)
         devices.addRoutes(to: api)
         shelters.addRoutes(to: api)
         return router

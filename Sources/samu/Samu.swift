@@ -18,6 +18,7 @@ struct Samu: AsyncParsableCommand {
             SummaryCommand.self, CrewsCommand.self, DeadLetterCommand.self,
             PartnersCommand.self, RolesCommand.self, OutboxCommand.self, SimulateCommand.self, ConfigCommand.self,
             ConsoleCommand.self, AccountsCommand.self, ReportCommand.self, ShelterCommand.self, PrivacyCommand.self,
+            StatisticsCommand.self,
         ]
     )
 }

@@ -195,6 +195,8 @@ function applyLanguage() {
     fillScope();
     fillResolutions();
     if (typeof fillCallForm === "function") fillCallForm();
+    $("statistics-link").href = `/api/statistics.html?lang=${state.lang}`;
+    $("statistics-link").hidden = !["operator", "supervisor"].includes(state.me.account.role);
   }
   render();
 }
