@@ -108,8 +108,8 @@ public struct StatisticsRepository: StoreRepository {
                         from cases c join report_facts r using (report_id)
                         where r.reported_at >= $1 and r.reported_at < $2 and c.zone = any($3))
                     select zone, count(*)::int8, count(s)::int8,
-                           percentile_cont(0.5) within group (order by greatest(s, 0)),
-                           percentile_cont(0.9) within group (order by greatest(s, 0))
+                           percentile_cont(0.5) within group (order by greatest(s, 0)) filter (where s is not null),
+                           percentile_cont(0.9) within group (order by greatest(s, 0)) filter (where s is not null)
                     from timed group by zone order by zone
                     """, binds: Self.binds(from, to, zones)), logger: logger)
         var result: [Response] = []

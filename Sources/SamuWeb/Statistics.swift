@@ -201,7 +201,7 @@ public struct StatisticsPage: Sendable {
             ("no_bed", "#c0262d", { $0.no_bed }), ("not_reached", "#667085", { $0.not_reached }),
         ]
         let group = 4 * 12 + 16
-        let width = max(320, rows.count * group + 60)
+        let width = max(720, rows.count * group + 60)
         let height = 220
         let largest = max(1, rows.map(\.cases).max() ?? 1)
         var svg =

@@ -113,6 +113,7 @@ extension ConsoleBrowserTests {
             try await page.waitFor(
                 "document.getElementById('detail-personal').textContent.includes('+212 600 000 111') && document.getElementById('detail-personal').textContent.includes('il saigne')"
             )
+            try await page.evaluate("document.getElementById('detail-calls-box').scrollIntoView(); true")
             try await page.screenshot(to: Artifacts.directory.appendingPathComponent("call-linked-case.png"))
 
             // A busy night in Rabat: more reports than crews, so some wait.

@@ -81,6 +81,7 @@ struct StatisticsTests {
         #expect(all.unmet.map(\.month) == ["2026-01", "2026-02"])
         #expect(all.unmet.first?.no_bed == 1)
         #expect(all.responses.map(\.province) == ["rabat", "sale"])
+        #expect(all.responses.allSatisfy { $0.reached > 0 || $0.median_seconds == nil }, "no median without a crew on scene")
         #expect(all.projects.count == 30, "S1–S29 and the others of seeds/samu-projects.json")
         #expect(all.occupancy.contains { $0.zone == "sale" })
 
@@ -112,16 +113,19 @@ struct StatisticsTests {
             #expect(try await client.send("GET", "/api/statistics.csv").status == 401)
         }
         // The command line, for the ministry's national figures.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("samu-stats-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = Artifacts.directory.appendingPathComponent("statistics")
+        var environment = harness.pipeline.environment
+        environment["SAMU_CHROMIUM"] = environment["SAMU_CHROMIUM"] ?? "/usr/bin/chromium"
         let run = try SamuBinary.start(
-            ["statistics", "--from", "2026-01-01", "--to", "2026-02-28", "--output", directory.path, "--no-png"],
-            environment: harness.pipeline.environment)
+            ["statistics", "--from", "2026-01-01", "--to", "2026-02-28", "--output", directory.path],
+            environment: environment)
         let outcome = try await run.wait(timeout: .seconds(60))
         #expect(outcome.status == 0, "\(outcome.output)")
         let written = try String(contentsOf: directory.appendingPathComponent("statistics.csv"), encoding: .utf8)
         #expect(written.contains(",sale,child_street_situation,2026-02,1\r\n"))
-        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("statistics.html").path))
+        for file in ["statistics.html", "statistics.json", "statistics.png"] {
+            #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path), "\(file)")
+        }
         try await harness.pipeline.cleanUp()
     }
 }
