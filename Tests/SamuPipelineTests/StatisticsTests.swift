@@ -81,7 +81,9 @@ struct StatisticsTests {
         #expect(all.unmet.map(\.month) == ["2026-01", "2026-02"])
         #expect(all.unmet.first?.no_bed == 1)
         #expect(all.responses.map(\.province) == ["rabat", "sale"])
-        #expect(all.responses.allSatisfy { $0.reached > 0 || $0.median_seconds == nil }, "no median without a crew on scene")
+        #expect(
+            all.responses.allSatisfy { $0.reached > 0 || $0.median_seconds == nil }, "no median without a crew on scene"
+        )
         #expect(all.projects.count == 30, "S1–S29 and the others of seeds/samu-projects.json")
         #expect(all.occupancy.contains { $0.zone == "sale" })
 
