@@ -37,6 +37,27 @@ public struct CaseOutcome: Sendable, Equatable {
     }
 }
 
+/// A record of `samu.outcomes.v1`: one step of a case (schema versions 1 to 4), or the steps of one
+/// case that committed together (`case.steps`, version 5), in order, each as it would have been
+/// published alone, with its own event id.
+public enum OutcomeRecord {
+    public static let stepsType = "case.steps"
+
+    /// The steps a record carries: the record itself, or its `steps`.
+    public static func steps(_ record: JSONValue) -> [JSONValue] {
+        guard record["type"]?.stringValue == stepsType, case .array(let steps)? = record["steps"] else {
+            return [record]
+        }
+        return steps
+    }
+
+    /// The steps of a record's bytes (none when they are not JSON).
+    public static func steps(_ bytes: [UInt8]?) -> [JSONValue] {
+        guard let bytes, let record = try? JSONParser.parse(bytes) else { return [] }
+        return steps(record)
+    }
+}
+
 /// A record for `samu.dlq.v1`: the refused event's bytes and position, and why.
 public struct DeadLetter: Sendable, Equatable {
     /// Original values longer than this are kept as their first bytes, size and SHA-256, so that a

@@ -330,9 +330,62 @@ struct DispatchRecorder {
 
     private mutating func outcome(_ json: JSONValue, id: UUID? = nil, zone: String) {
         let eventID = id ?? json["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) ?? UUID()
+        if let caseID = json["case_id"]?.stringValue, let at = json["occurred_at"]?.stringValue {
+            outcomeSteps[write.outbox.count] = (caseID, at)
+        }
         write.outbox.append(
             OutboxRecord(
                 id: eventID, topic: outcomesTopic, key: zone, payload: json.serialized, createdAt: Date(), area: area))
+    }
+
+    /// The outbox rows that are one case's outcome steps: the case and when the step happened.
+    private var outcomeSteps: [Int: (caseID: String, at: String)] = [:]
+
+    /// Publishes the outcomes of each case that commit together as one record: a case with several
+    /// steps in this write (received, triaged, assigned and its bed held, for a report dispatched
+    /// at once) gets one `case.steps` record (outcomes schema version 5) carrying them in order,
+    /// each step exactly as it would have been published alone, with its own id. One broker record
+    /// per case per batch instead of one per step. The record takes its first step's id and row;
+    /// a case with one step keeps it as it is.
+    mutating func coalesceOutcomes() {
+        defer { outcomeSteps.removeAll(keepingCapacity: true) }
+        guard outcomeSteps.count > 1 else { return }
+        var firstRow: [String: Int] = [:]
+        var members: [Int: [Int]] = [:]
+        for index in write.outbox.indices {
+            guard let step = outcomeSteps[index] else { continue }
+            if let first = firstRow[step.caseID] {
+                members[first, default: [first]].append(index)
+            } else {
+                firstRow[step.caseID] = index
+            }
+        }
+        guard !members.isEmpty else { return }
+        var merged: [OutboxRecord] = []
+        merged.reserveCapacity(write.outbox.count)
+        var absorbed = Set<Int>()
+        for rows in members.values { absorbed.formUnion(rows.dropFirst()) }
+        for (index, row) in write.outbox.enumerated() where !absorbed.contains(index) {
+            guard let rows = members[index], let step = outcomeSteps[index] else {
+                merged.append(row)
+                continue
+            }
+            let last = outcomeSteps[rows[rows.count - 1]]?.at ?? step.at
+            var payload =
+                #"{"schema_version":5,"event_id":""# + row.id.lowercased + #"","type":"case.steps","case_id":"#
+            payload += JSONValue.string(step.caseID).serialized + #","zone":"#
+            payload += JSONValue.string(row.key ?? "").serialized + #","occurred_at":"#
+            payload += JSONValue.string(last).serialized + #","steps":["#
+            for (position, member) in rows.enumerated() {
+                if position > 0 { payload += "," }
+                payload += write.outbox[member].payload
+            }
+            payload += "]}"
+            var record = row
+            record.payload = payload
+            merged.append(record)
+        }
+        write.outbox = merged
     }
 
     /// The decision record as stored and shown on the console.

@@ -78,6 +78,8 @@ public final class DispatchWorker: Service {
 
     public func run() async throws {
         try LibrdKafka.requireSupportedVersion()
+        // The store's pool starts beside the worker (a service before it in the group).
+        await store.waitUntilRunning()
         try await store.checkSettings()
         try await store.requireMigrated()
         logger.info(
@@ -619,6 +621,7 @@ public final class DispatchWorker: Service {
             zones.dispatchers[zoneID] = zone
         }
         guard !recorder.write.isEmpty else { return }
+        recorder.coalesceOutcomes()
         let decisions = recorder.write.decisions.count
         guard
             let outbox = try await persist(

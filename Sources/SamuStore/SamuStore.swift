@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import SamuModel
+import Synchronization
 
 /// A report accepted by the worker, ready to be persisted with its case and outcome.
 public struct AcceptedReport: Sendable {
@@ -87,7 +88,43 @@ public final class SamuStore: Sendable {
 
     /// Runs the connection pool until the task is cancelled.
     public func run() async {
+        // Those waiting for the pool go on once it runs: `PostgresClient.run()` marks itself
+        // running before its first suspension, and they are resumed on other tasks.
+        started.fire()
         await client.run()
+    }
+
+    /// Returns once ``run()`` has been called: a service that starts beside the pool in a
+    /// `ServiceGroup` waits here before its first query (PostgresNIO warns of, and queues, a lease
+    /// asked before the pool runs).
+    public func waitUntilRunning() async {
+        await started.wait()
+    }
+
+    let started = Signal()
+
+    /// A one-time signal: `wait()` returns once `fire()` was called, before or after.
+    final class Signal: Sendable {
+        private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+        func fire() {
+            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.fired = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let fired = state.withLock { state -> Bool in
+                    if !state.fired { state.waiters.append(continuation) }
+                    return state.fired
+                }
+                if fired { continuation.resume() }
+            }
+        }
     }
 
     /// Runs `body` with a store whose connection pool runs beside it (for commands and tests; a
@@ -99,8 +136,8 @@ public final class SamuStore: Sendable {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await store.run() }
             defer { group.cancelAll() }
-            // Let the pool start before the first lease (PostgresNIO warns otherwise).
-            await Task.yield()
+            // The pool runs before the first lease (PostgresNIO warns otherwise).
+            await store.waitUntilRunning()
             return try await body(store)
         }
     }

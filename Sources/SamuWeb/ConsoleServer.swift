@@ -112,6 +112,7 @@ public final class ConsoleServer: Service {
     public var port: Int? { boundPort.withLock { $0 } }
 
     public func run() async throws {
+        await store.waitUntilRunning()
         try await store.checkSettings()
         try await KafkaProducer.withProducer(configuration: producerConfiguration, logger: logger) { producer in
             producerBox.withLock { $0 = producer }

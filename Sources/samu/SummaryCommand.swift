@@ -125,9 +125,10 @@ struct SummaryCommand: AsyncParsableCommand {
         }
         let outcomeMessages = try await KafkaTopicReader.readAll(
             topic: outcomesTopic, client: context.configuration.kafka, logger: context.logger)
-        let outcomes = outcomeMessages.compactMap { message -> Observed.Outcome? in
-            guard let value = message.value, let json = try? JSONParser.parse(value),
-                let eventID = json["event_id"]?.stringValue,
+        // A record is one step, or (schema version 5) the steps of one case that committed together.
+        let outcomes = outcomeMessages.flatMap { OutcomeRecord.steps($0.value) }.compactMap {
+            json -> Observed.Outcome? in
+            guard let eventID = json["event_id"]?.stringValue,
                 let report = json["report_id"]?.stringValue.flatMap(UUID.init(uuidString:))
             else { return nil }
             return .init(eventID: eventID, reportID: report)

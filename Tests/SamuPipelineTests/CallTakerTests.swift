@@ -21,21 +21,9 @@ extension ConsoleBrowserTests {
             try await page.waitFor(
                 "document.querySelectorAll('#units tr[data-unit-id^=\"rabat-\"]').length >= 4", timeout: .seconds(30))
             // The hotline reports an old man asleep near Bab El Had.
-            let firstReport = UUID()
-            let place = GeoPoint(latitude: 34.0209, longitude: -6.8416)
-            let reply = try await client.send(
-                "POST", "/v1/reports",
-                headers: [
-                    "Authorization": "Bearer \(token)", "Content-Type": "application/json",
-                    "Idempotency-Key": firstReport.lowercased,
-                ],
-                body: Data(
-                    ReportFixture.bytes(
-                        ReportFixture.document(
-                            id: firstReport, zone: "rabat", category: "isolated_elderly",
-                            reportedAt: RFC3339.format(Date().addingTimeInterval(-600)), age: 74, location: place))))
-            #expect(reply.status == 202)
-            let caseID = DerivedID.caseID(forReport: firstReport).lowercased
+            let caseID = try await post(
+                client, token: token, category: "isolated_elderly", age: 74, notes: "رجل مسن ينام قرب باب الأحد",
+                at: GeoPoint(latitude: 34.0209, longitude: -6.8416))
             try await page.waitFor(
                 "document.querySelector('#cases li[data-case-id=\"\(caseID)\"]') !== null", timeout: .seconds(20))
 
@@ -117,26 +105,10 @@ extension ConsoleBrowserTests {
             try await page.screenshot(to: Artifacts.directory.appendingPathComponent("call-linked-case.png"))
 
             // A busy night in Rabat: more reports than crews, so some wait.
-            var others: [String] = []
             for index in 0..<6 {
-                let id = UUID()
-                others.append(DerivedID.caseID(forReport: id).lowercased)
-                let reply = try await client.send(
-                    "POST", "/v1/reports",
-                    headers: [
-                        "Authorization": "Bearer \(token)", "Content-Type": "application/json",
-                        "Idempotency-Key": id.lowercased,
-                    ],
-                    body: Data(
-                        ReportFixture.bytes(
-                            ReportFixture.document(
-                                id: id, zone: "rabat", category: "homeless_adult",
-                                reportedAt: RFC3339.format(Date().addingTimeInterval(Double(-60 * (6 - index)))),
-                                age: 40,
-                                location: GeoPoint(
-                                    latitude: 33.99 + Double(index) * 0.004, longitude: -6.86 + Double(index) * 0.003)
-                            ))))
-                #expect(reply.status == 202)
+                _ = try await post(
+                    client, token: token, category: "homeless_adult", age: 40, notes: "un homme allongé",
+                    at: GeoPoint(latitude: 33.99 + Double(index) * 0.004, longitude: -6.86 + Double(index) * 0.003))
             }
             try await page.waitFor(
                 "state.board.cases.filter(c => c.status === 'queued').length >= 2", timeout: .seconds(20))

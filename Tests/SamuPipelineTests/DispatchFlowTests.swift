@@ -232,7 +232,12 @@ struct DispatchFlowTests {
         for outcome in outcomes {
             try #require(harness.catalog.definition(.outcomes).schema(for: outcome)).validate(outcome)
         }
-        let types = Set(outcomes.compactMap { $0["type"]?.stringValue })
+        let steps = outcomes.flatMap(OutcomeRecord.steps)
+        for step in steps where step["schema_version"] != 5 {
+            try #require(harness.catalog.definition(.outcomes).schema(for: step)).validate(step)
+        }
+        #expect(outcomes.contains { $0["type"]?.stringValue == OutcomeRecord.stepsType }, "no coalesced record")
+        let types = Set(steps.compactMap { $0["type"]?.stringValue })
         for expected in [
             "case.received", "case.triaged", "case.assigned", "case.queued", "case.acknowledged", "case.resolved",
             "case.bed_held", "case.admitted", "case.notification",
@@ -530,11 +535,9 @@ struct DispatchFlowTests {
         let outcomes = try await KafkaTopicReader.readAll(
             topic: harness.catalog.name(.outcomes), client: harness.configuration.kafka, logger: harness.logger)
         let schema = TopicDecoder(definition: harness.catalog.definition(.outcomes))
-        let late = outcomes.compactMap { message -> JSONValue? in
-            guard case .success(let document) = schema.document(value: message.value),
-                document["type"]?.stringValue == "case.referral_late"
-            else { return nil }
-            return document
+        let late = outcomes.flatMap { message -> [JSONValue] in
+            guard case .success(let document) = schema.document(value: message.value) else { return [] }
+            return OutcomeRecord.steps(document).filter { $0["type"]?.stringValue == "case.referral_late" }
         }
         #expect(late.count == 1, "one case.referral_late outcome, valid under the topic's schema")
         #expect(late.first?["case_id"]?.stringValue == childCase.lowercased)

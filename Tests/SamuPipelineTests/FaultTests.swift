@@ -278,12 +278,13 @@ struct FaultTests {
         }
         var latencies: [Int64] = []
         for message in try await harness.readAll(.outcomes) {
-            guard let event = message.value.flatMap({ try? JSONParser.parse($0) }),
-                event["type"]?.stringValue == "case.received",
-                let report = event["report_id"]?.stringValue, let sent = producedAt[report],
-                let time = message.timestampMilliseconds
-            else { continue }
-            latencies.append(time - sent)
+            for event in OutcomeRecord.steps(message.value) {
+                guard event["type"]?.stringValue == "case.received",
+                    let report = event["report_id"]?.stringValue, let sent = producedAt[report],
+                    let time = message.timestampMilliseconds
+                else { continue }
+                latencies.append(time - sent)
+            }
         }
         latencies.sort()
         func percentile(_ p: Double) -> Int64 {

@@ -13,7 +13,7 @@ extension ConsoleBrowserTests {
     ) async throws -> String {
         let id = UUID()
         let document = ReportFixture.document(
-            id: id, zone: "rabat", category: category, reportedAt: RFC3339.format(Date().addingTimeInterval(-300)),
+            id: id, zone: "rabat", category: category, reportedAt: RFC3339.format(Date().addingTimeInterval(-600)),
             age: age, location: place
         ).replacing(path: ["notes"], with: .string(notes))
         let reply = try await client.send(

@@ -181,9 +181,9 @@ struct PipelineHarness {
         try await KafkaTopicReader.readAll(topic: catalog.name(role), client: configuration.kafka, logger: logger)
     }
 
-    /// The outcome events of one type, parsed.
+    /// The outcome steps of one type, parsed (a `case.steps` record gives each of its steps).
     func outcomes(ofType type: String) async throws -> [JSONValue] {
-        try await readAll(.outcomes).compactMap { $0.value.flatMap { try? JSONParser.parse($0) } }
+        try await readAll(.outcomes).flatMap { OutcomeRecord.steps($0.value) }
             .filter { $0["type"]?.stringValue == type }
     }
 }

@@ -81,6 +81,8 @@ struct PipelineResult: Sendable {
     /// p99 of the decisions in the last fifth of the run against the first fifth: a backlog that
     /// grows shows as a ratio well above 1.
     var trend: Double
+    /// Catch-up runs: reports decided per second from the first decision read back to the last.
+    var drainRate = Double.nan
 
     static let segmentNames = [
         "sent → consumed", "consumed → triaged", "triaged → dispatched", "dispatched → committed",
@@ -102,6 +104,9 @@ struct PipelineRun {
     let count: Int
     let warmup: Int
     var temperature = 6.0
+    /// Catch-up: every report is produced before the worker starts (the backlog an outage leaves),
+    /// then the worker drains it; `drainRate` is read from the first decision read back to the last.
+    var backlog = false
 
     func measure() async throws -> PipelineResult {
         let logger = context.logger
@@ -160,9 +165,16 @@ struct PipelineRun {
                         value: Array(report.serialized.utf8))
                 ])
             }
+            if backlog {
+                // The backlog is on the broker before the worker exists.
+                for index in 0..<total { await send(index) }
+                try await producer.flush(timeout: .seconds(120))
+            }
+            let backlog = self.backlog
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    let giveUp = ContinuousClock.now + .seconds(Double(total) / rate + 60)
+                    let giveUp =
+                        ContinuousClock.now + .seconds((backlog ? Double(total) / 1000 : Double(total) / rate) + 60)
                     while !collected.done(total + 1), ContinuousClock.now < giveUp,
                         let event = try await reader.next(timeout: .milliseconds(100))
                     {
@@ -170,6 +182,21 @@ struct PipelineRun {
                         collected.read(messages, at: WallClock.now())
                     }
                     reader.stopConsuming()
+                }
+                if backlog {
+                    let othersBefore = CPUBudget.sample()
+                    let spawned = ContinuousClock.now
+                    try worker.run()
+                    while !collected.done(total) && ContinuousClock.now - spawned < .seconds(Double(total) / 500 + 60) {
+                        try await Task.sleep(for: .milliseconds(20))
+                        peakResident = max(peakResident, Self.residentBytes(worker.processIdentifier))
+                    }
+                    sendSeconds = seconds(ContinuousClock.now - spawned)
+                    try await group.waitForAll()
+                    cpuSeconds = Self.cpuSeconds(worker.processIdentifier)
+                    others = CPUBudget.sample().minus(othersBefore)
+                    peakResident = max(peakResident, Self.peakResidentBytes(worker.processIdentifier))
+                    return
                 }
                 // Time to first outcome: the worker starts, one report goes out at once.
                 let spawned = ContinuousClock.now
@@ -212,12 +239,19 @@ struct PipelineRun {
         }
         result.rate = rate
         result.achievedRate = Double(total) / sendSeconds
+        if backlog {
+            // From the first decision read back to the last: the worker's start and group join are
+            // not part of the drain.
+            let span = collected.decisionSpanSeconds()
+            result.drainRate = span > 0 ? Double(total - 1) / span : .nan
+            result.firstOutcomeSeconds = sendSeconds - span
+        }
         result.cpuMicrosecondsPerReport = cpuSeconds / Double(total) * 1e6
         result.brokerMicrosecondsPerReport = others.broker / Double(total) * 1e6
         result.databaseMicrosecondsPerReport = others.database / Double(total) * 1e6
         result.benchMicrosecondsPerReport = others.bench / Double(total) * 1e6
         result.peakResidentMegabytes = Double(peakResident) / 1_048_576
-        result.firstOutcomeSeconds = firstOutcome
+        if !backlog { result.firstOutcomeSeconds = firstOutcome }
         result.openCases = openCases
         return result
     }
@@ -229,6 +263,17 @@ struct PipelineRun {
             let user = Double(fields[11]), let system = Double(fields[12])
         else { return .nan }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The resident set size of a process now (VmRSS), from /proc.
+    static func residentBytes(_ pid: Int32) -> Int { statusKilobytes(pid, "VmRSS:") * 1024 }
+
+    static func statusKilobytes(_ pid: Int32, _ field: String) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
+            let kilobytes = Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes
     }
 
     /// The peak resident set size of a process (VmHWM), from /proc.
@@ -266,6 +311,15 @@ final class Collected: Sendable {
         state.withLock { $0.cases[caseID] = Case(index: index, sent: now) }
     }
 
+    /// Seconds from the first decision read back to the last.
+    func decisionSpanSeconds() -> Double {
+        state.withLock { state in
+            let times = state.cases.values.compactMap(\.decided)
+            guard let first = times.min(), let last = times.max() else { return 0 }
+            return Double(last - first) / 1_000_000
+        }
+    }
+
     /// Whether `count` cases have been decided and read back.
     func done(_ count: Int) -> Bool { state.withLock { $0.decidedCount >= count } }
 
@@ -275,14 +329,21 @@ final class Collected: Sendable {
             guard let value = message.value, let type = Self.field("type", in: value),
                 let caseID = Self.field("case_id", in: value)
             else { continue }
-            let priority = type == "case.triaged" ? Self.field("priority", in: value) : nil
             var stages: [Int64] = []
-            if type == "case.assigned" || type == "case.queued",
-                let header = message.headers.first(where: { $0.name == "samu-stages" })?.value
-            {
+            if let header = message.headers.first(where: { $0.name == "samu-stages" })?.value {
                 stages = String(decoding: header, as: UTF8.self).split(separator: ",").compactMap { Int64($0) }
             }
-            parsed.append((type, caseID, priority, stages))
+            // One step, or (outcomes schema version 5) the steps of a case that committed together:
+            // the record's stages are its steps'.
+            guard type == OutcomeRecord.stepsType else {
+                let priority = type == "case.triaged" ? Self.field("priority", in: value) : nil
+                parsed.append((type, caseID, priority, stages))
+                continue
+            }
+            for step in OutcomeRecord.steps(value) {
+                guard let stepType = step["type"]?.stringValue else { continue }
+                parsed.append((stepType, caseID, step["priority"]?.stringValue, stages))
+            }
         }
         state.withLock { state in
             for (type, caseID, priority, stages) in parsed {

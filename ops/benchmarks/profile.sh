@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A CPU profile of the worker on the hot path: samu end to end at a fixed rate (`samu-bench
+# pipeline`, on an empty broker of its own), `perf record` on the worker process for a while in
+# the middle of the run, and a flame graph of it (SVG, no third-party code).
+#   ops/benchmarks/profile.sh [--rate R] [--seconds S]   writes docs/performance/flame-worker.svg
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+. ops/env.sh
+rate=1000; seconds=12
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rate) rate="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    *) echo "profile: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+command -v perf >/dev/null || { echo "profile: perf is missing (Debian: linux-perf)" >&2; exit 1; }
+ops/database.sh start >/dev/null
+swift build -c release --package-path Benchmarks --scratch-path "$root/.build-bench" --product samu-bench -q
+port="${SAMU_BENCH_KAFKA_PORT:-19392}"
+export SAMU_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$port"
+out="${SAMU_BENCH_RESULTS:-$root/docs/performance}"
+work="$(mktemp -d)"
+# An empty broker of its own (Tansu's memory store only grows), stopped at the end.
+broker() { SAMU_KAFKA_PORT="$port" SAMU_BROKER_DIR="$work/broker" ops/broker.sh "$@"; }
+broker start >/dev/null
+trap 'broker stop >/dev/null 2>&1 || true' EXIT
+count=$(( rate * (seconds + 20) ))
+"$root/.build-bench/release/samu-bench" pipeline --rate "$rate" --count "$count" > "$work/pipeline.txt" 2>&1 &
+bench=$!
+# The worker is the bench's child; profile it once the reports flow.
+for _ in $(seq 1 100); do
+  pid="$(pgrep -f 'samu-bench worker' | head -1 || true)"
+  [ -n "$pid" ] && break
+  sleep 0.2
+done
+[ -n "${pid:-}" ] || { echo "profile: no worker process" >&2; kill "$bench"; exit 1; }
+sleep 8
+perf record -F 499 -g -p "$pid" -o "$work/perf.data" -- sleep "$seconds" 2> "$work/perf.log"
+wait "$bench" || true
+perf script -i "$work/perf.data" 2>/dev/null \
+  | python3 ops/benchmarks/flamegraph.py --title "samu worker at ${rate}/s (perf, ${seconds} s, $(date -u +%F))" \
+  > "$out/flame-worker.svg"
+perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 > "$out/flame-worker-top.txt"
+cat "$work/pipeline.txt" | tail -12
+echo "profile: $out/flame-worker.svg, $out/flame-worker-top.txt"
+broker stop >/dev/null 2>&1 || true
+rm -rf "$work"
