@@ -49,13 +49,11 @@ struct StoreRetry: Sendable {
                     unwritable.record(1)
                     let sqlState = StoreFailurePolicy.sqlState(of: error)
                     statistics.update {
+                        // Stuck since the first refusal; the reason is the latest one's.
                         $0.storeRetries += 1
-                        $0.stuck =
-                            $0.stuck
-                            ?? .init(
-                                since: .now,
-                                reason:
-                                    "database refuses writes (\(sqlState.map { "SQLSTATE \($0)" } ?? "unreachable"))")
+                        $0.stuck = .init(
+                            since: $0.stuck?.since ?? .now,
+                            reason: "database refuses writes (\(sqlState.map { "SQLSTATE \($0)" } ?? "unreachable"))")
                     }
                     let metadata: Logger.Metadata = [
                         "db.attempt": "\(attempts)", "error": "\(String(reflecting: error))",

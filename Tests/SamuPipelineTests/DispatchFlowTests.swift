@@ -718,6 +718,37 @@ struct DispatchFlowTests {
     }
 
     @Test(
+        "a zone's first event never takes a lease: a zone leased away before any of its events stays with its new owner"
+    )
+    func firstEventTakesNoLease() async throws {
+        try await harness.prepare()
+        let owner = harness.configuration.workerID
+        try await harness.withWorker { worker in
+            // Leases are taken on assignment, for every zone of the assigned partitions, before any
+            // event: Salé is this worker's although none of its events came yet.
+            try await waitFor("Salé leased on assignment") {
+                try await text("select owner from zone_leases where zone = 'sale'") == owner
+            }
+            #expect(try await scalar("select count(*) from cases") == 0)
+            // Another worker takes Salé (as after a rebalance this one missed while paused); then
+            // Salé's first event comes to this worker. Taking a lease on a zone's first event, this
+            // worker would take Salé back from its rightful owner and open the case.
+            _ = try await harness.withStore { try await $0.takeLeases(["sale"], owner: "someone-else") }
+            let epoch = try await scalar("select epoch from zone_leases where zone = 'sale'")
+            try await harness.produce([
+                harness.reportRecord(
+                    ReportFixture.document(id: UUID(), zone: "sale", reportedAt: "2026-01-15T02:10:00+01:00"))
+            ])
+            try await waitFor("the write refused") { worker.statistics.snapshot.fencedWrites == 1 }
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await scalar("select count(*) from cases where zone = 'sale'") == 0)
+            #expect(try await text("select owner from zone_leases where zone = 'sale'") == "someone-else")
+            #expect(try await scalar("select epoch from zone_leases where zone = 'sale'") == epoch)
+        }
+        try await harness.cleanUp()
+    }
+
+    @Test(
         "a write refused for a lost zone keeps the leases of the batch's other zones: they are reloaded, not taken again"
     )
     func fencedBatchKeepsOtherLeases() async throws {

@@ -330,6 +330,9 @@ struct FaultTests {
         let recovered = try await eventually(timeout: .seconds(120)) { try await allDone(harness, ids.count) }
         var ledger = try await Ledger.check(harness, reports: ids, eventsIn: ids.count)
         ledger.recovery = ContinuousClock.now - resumed
+        // Zones changed owner here: rows the zombie left unpublished went out through the
+        // survivor, before anything it decided for those zones.
+        let (outOfOrder, ordered) = try await outcomeOrder(harness)
         zombie.signal(SIGTERM)
         survivor.signal(SIGTERM)
         let zombieLog = try await zombie.wait(timeout: .seconds(30)).output
@@ -341,9 +344,11 @@ struct FaultTests {
         ledger.conclude(
             "F2 zombie worker (SIGSTOP 18 s)",
             note:
-                "zombie writes fenced: \(fenced); survivor writes fenced: \(survivorFenced); zombie found its partitions lost: \(zombieLog.contains("lost: true") ? "yes" : "no")"
+                "zombie writes fenced: \(fenced); survivor writes fenced: \(survivorFenced); zombie found its partitions lost: \(zombieLog.contains("lost: true") ? "yes" : "no"); cases with outcomes out of commit order: \(outOfOrder) of \(ordered)"
         )
         #expect(recovered)
+        #expect(ordered == ids.count)
+        #expect(outOfOrder == 0, "a case's outcomes reached the topic out of their commit order across the takeover")
         // The zombie woke up after the takeover: either with a batch in hand, whose write is
         // fenced, or between batches, when it finds its partitions lost and writes nothing. Either
         // way the ledger above shows no case twice and no unit double-booked.
@@ -570,6 +575,81 @@ struct FaultTests {
         let received = try await harness.outcomes(ofType: "case.received").count
         ledger.conclude("F13 a 2 MB outcome among 300 reports", note: "parked \(parked); case.received \(received)/300")
         #expect(received == documents.count)
+        try await harness.cleanUp()
+    }
+
+    @Test("F13: the worker killed between an outcome's delivery and its published mark: sent again, byte-identical")
+    func killedBeforeMark() async throws {
+        let (harness, documents, ids) = try await prepared(reports: 6)
+        var environment = harness.environment
+        environment["SAMU_WORKER_ID"] = "mark-\(harness.id)"
+        environment["SAMU_LOG_LEVEL"] = "info"
+        // A reader of the outcome topic of its own (a group of one, from the beginning), so that the
+        // kill follows the delivery within a few milliseconds: the "published" mark waits for the
+        // next batch or half a second.
+        var reading = KafkaConsumerConfiguration(client: harness.configuration.kafka, groupID: "f13-\(harness.id)")
+        reading.autoOffsetReset = "earliest"
+        let reader = try KafkaConsumer(
+            configuration: reading, topics: [harness.catalog.name(.outcomes)], logger: harness.logger)
+        var seen: [UUID: Int] = [:]
+        func read(until condition: () async throws -> Bool) async throws -> Bool {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                if try await condition() { return true }
+                guard case .messages(let batch) = try await reader.next(maxMessages: 500, timeout: .milliseconds(50))
+                else { continue }
+                for message in batch {
+                    guard let value = message.value, let outcome = try? JSONParser.parse(value),
+                        let caseID = outcome["case_id"]?.stringValue.flatMap(UUID.init(uuidString:))
+                    else { continue }
+                    seen[caseID, default: 0] += 1
+                }
+            }
+            return try await condition()
+        }
+        func unmarked(_ caseID: UUID) async throws -> Int {
+            try await harness.scalar(
+                "select count(*) from outbox where published_at is null and payload::jsonb ->> 'case_id' = '\(caseID.lowercased)'"
+            )
+        }
+        // Each round: a worker, one report, and kill -9 as soon as its outcome is on the topic. A
+        // round whose mark was written before the kill tries again with the next report.
+        var caught: UUID?
+        var sent = 0
+        for (round, document) in documents.enumerated() where caught == nil {
+            let worker = try SamuBinary.start(["worker"], environment: environment, name: "f13m\(round)-\(harness.id)")
+            #expect(try await eventually(timeout: .seconds(30)) { worker.log.contains("partitions assigned") })
+            try await harness.produce([harness.reportRecord(document)])
+            sent += 1
+            let caseID = DerivedID.caseID(forReport: ids[round])
+            let delivered = try await read { seen[caseID] != nil }
+            worker.signal(SIGKILL)
+            _ = try await worker.wait(timeout: .seconds(10))
+            #expect(delivered, "round \(round): no outcome on the topic: \(worker.log.suffix(1500))")
+            if try await unmarked(caseID) > 0 { caught = caseID }
+        }
+        guard let caught else {
+            Issue.record("in \(sent) rounds the kill never fell between a delivery and its mark")
+            return
+        }
+        // The next worker's sweep finds the row unmarked and publishes it again, with the same id
+        // and bytes: consumers dedupe by event_id.
+        let restarted = ContinuousClock.now
+        let worker = try SamuBinary.start(["worker"], environment: environment, name: "f13r-\(harness.id)")
+        let republished = try await read {
+            try await unmarked(caught) == 0 && (seen[caught] ?? 0) >= 2
+        }
+        var ledger = try await Ledger.check(harness, reports: Array(ids.prefix(sent)), eventsIn: sent)
+        ledger.recovery = ContinuousClock.now - restarted
+        worker.signal(SIGTERM)
+        _ = try await worker.wait(timeout: .seconds(30))
+        try? await reader.close()
+        ledger.conclude(
+            "F13 relay killed between delivery and mark",
+            note: "kill -9 after the delivery, before the mark (round \(sent)); the row sent \(seen[caught] ?? 0)×")
+        #expect(republished, "the unmarked row was not published again: \(worker.log.suffix(1500))")
+        #expect(ledger.redeliveredOutcomes >= 1)
+        #expect(ledger.cases == sent)
         try await harness.cleanUp()
     }
 

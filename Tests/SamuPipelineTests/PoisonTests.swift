@@ -1,4 +1,5 @@
 import Foundation
+import MetricsTestKit
 import PostgresNIO
 import RdKafka
 import SamuModel
@@ -259,6 +260,77 @@ struct PoisonTests {
         }
         let parked = try await harness.withStore { try await $0.parkedDeadLetterCount() }
         #expect(parked == 1)
+        #expect(try await harness.readAll(.deadLetters).isEmpty)
+        try await harness.cleanUp()
+    }
+
+    @Test(
+        "a database refusing writes for the worker's rights (42501) or a fail-over (25006): the batch waits with an alert, nothing is dead-lettered, and it drains once writes pass"
+    )
+    func unwritableDatabaseWaits() async throws {
+        let metrics = ProcessMetrics.recorder
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        let schema = harness.configuration.database.schema
+        // A switch the test turns: while it holds an SQLSTATE, every report is refused with it.
+        try await harness.withStore { store in
+            for sql in [
+                "create table \(schema).refuse_writes (code text)",
+                """
+                create function \(schema).refuse_writes() returns trigger language plpgsql as $$
+                declare c text;
+                begin
+                    select code into c from \(schema).refuse_writes limit 1;
+                    if c is not null then raise exception 'writes refused (test)' using errcode = c; end if;
+                    return new;
+                end $$
+                """,
+                """
+                create trigger refuse_writes before insert on \(schema).reports for each row
+                execute function \(schema).refuse_writes()
+                """,
+            ] {
+                try await store.client.query(PostgresQuery(unsafeSQL: sql), logger: harness.logger)
+            }
+        }
+        func refuse(_ code: String?) async throws {
+            try await harness.withStore { store in
+                try await store.client.query(
+                    PostgresQuery(unsafeSQL: "delete from \(schema).refuse_writes"), logger: harness.logger)
+                if let code {
+                    try await store.client.query(
+                        "insert into \(unescaped: schema).refuse_writes values (\(code))", logger: harness.logger)
+                }
+            }
+        }
+        let documents = (0..<40).map { ReportFixture.document(id: UUID(), zone: Self.zones[$0 % Self.zones.count]) }
+        let records = documents.map { harness.reportRecord($0) }
+        try await refuse("42501")
+        try await harness.withWorker { worker in
+            func stuck(on code: String) async throws -> Bool {
+                try await eventually(timeout: .seconds(30)) {
+                    worker.statistics.snapshot.stuck?.reason.contains("SQLSTATE \(code)") == true
+                }
+            }
+            try await harness.produce(Array(records.prefix(20)))
+            #expect(try await stuck(on: "42501"), "\(worker.statistics.snapshot)")
+            #expect(try metrics.expectGauge("samu_database_unwritable").values.contains(1))
+            try await refuse("25006")
+            #expect(try await stuck(on: "25006"), "\(worker.statistics.snapshot)")
+            try await harness.produce(Array(records.suffix(20)))
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await harness.scalar("select count(*) from cases") == 0)
+            try await refuse(nil)
+            let drained = try await eventually(timeout: .seconds(60)) {
+                try await harness.scalar("select count(*) from cases") == documents.count
+            }
+            #expect(drained, "\(worker.statistics.snapshot)")
+            let snapshot = worker.statistics.snapshot
+            #expect(snapshot.stuck == nil)
+            #expect(snapshot.storeRetries > 0)
+            #expect(snapshot.deadLettered == 0)
+            #expect(snapshot.batchesSplit == 0)
+        }
         #expect(try await harness.readAll(.deadLetters).isEmpty)
         try await harness.cleanUp()
     }
