@@ -186,6 +186,16 @@ public struct ZoneDispatcher: Sendable {
     /// The operator who claimed the case on the console.
     public func claimant(of caseID: UUID) -> String? { cases[caseID]?.claimedBy }
 
+    /// What an open case keeps of its triage in memory: everything but the reasons' texts (three
+    /// languages each, stored with the case in PostgreSQL, never read by dispatch). With tens of
+    /// thousands of open cases (a backlog drained after an outage) they were most of the worker's
+    /// memory.
+    static func kept(_ triaged: TriagedCase) -> TriagedCase {
+        var kept = triaged
+        kept.triage.reasons = []
+        return kept
+    }
+
     // MARK: - Inputs
 
     /// A new triaged case: assign the best unit and bed now, or queue it.
@@ -195,7 +205,7 @@ public struct ZoneDispatcher: Sendable {
         }
         let (x, y) = project(triaged.location)
         cases[triaged.caseID] = CaseState(
-            triaged: triaged, x: x, y: y, skills: SkillMask(triaged.triage.requiredSkills),
+            triaged: Self.kept(triaged), x: x, y: y, skills: SkillMask(triaged.triage.requiredSkills),
             preferred: SkillMask(triaged.triage.preferredSkills), phase: .queued(since: time.monotonic), decisions: 0,
             holds: [], escalated: false, referralPending: triaged.triage.referral != nil)
         if let referral = triaged.triage.referral {
@@ -1250,7 +1260,8 @@ extension ZoneDispatcher {
             }
             if let unitID = phase.unitID, let index = unitIndex[unitID] { units[index].assignment = caseID }
             cases[caseID] = CaseState(
-                triaged: restored.triaged, x: x, y: y, skills: SkillMask(restored.triaged.triage.requiredSkills),
+                triaged: Self.kept(restored.triaged), x: x, y: y,
+                skills: SkillMask(restored.triaged.triage.requiredSkills),
                 preferred: SkillMask(restored.triaged.triage.preferredSkills), phase: phase,
                 decisions: restored.decisions, holds: [], escalated: false, claimedBy: restored.claimedBy,
                 referralPending: restored.referralPending,

@@ -31,7 +31,7 @@ count=$(( rate * (seconds + 20) ))
 bench=$!
 # The worker is the bench's child; profile it once the reports flow.
 for _ in $(seq 1 100); do
-  pid="$(pgrep -f 'samu-bench worker' | head -1 || true)"
+  pid="$(pgrep -P "$bench" -f 'samu-bench worker' | head -1 || true)"
   [ -n "$pid" ] && break
   sleep 0.2
 done
@@ -42,8 +42,12 @@ wait "$bench" || true
 perf script -i "$work/perf.data" 2>/dev/null \
   | python3 ops/benchmarks/flamegraph.py --title "samu worker at ${rate}/s (perf, ${seconds} s, $(date -u +%F))" \
   > "$out/flame-worker.svg"
-perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 > "$out/flame-worker-top.txt"
+# The flat profile: where the worker's own samples land, by library and function.
+perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio -g none --percent-limit 0.4 2>/dev/null \
+  | grep -v '^#' | grep -v '^$' > "$out/flame-worker-top.txt" || true
+perf report -i "$work/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null \
+  | grep -v '^#' | grep -v '^$' > "$out/flame-worker-dso.txt" || true
 cat "$work/pipeline.txt" | tail -12
-echo "profile: $out/flame-worker.svg, $out/flame-worker-top.txt"
+echo "profile: $out/flame-worker.svg, $out/flame-worker-top.txt, $out/flame-worker-dso.txt"
 broker stop >/dev/null 2>&1 || true
 rm -rf "$work"

@@ -18,15 +18,17 @@ struct PipelineBench: AsyncParsableCommand {
 
     @OptionGroup var load: OpenLoop
     @Option(help: "Zones (the demo deployment repeated; 14 is the demo itself).") var zones = 14
+    @Flag(help: "Catch-up: produce every report before the worker starts, then time the drain.") var backlog = false
 
     func run() async throws {
         try SamuContext.requireLibrdKafka()
         let context = try SamuContext.load(label: "samu.bench")
         guard let plan = try context.deployment() else { throw ValidationError("no deployment file found") }
         let (rate, count) = (load.rate, load.count)
-        let result = try await PipelineRun(
-            context: context, plan: plan.scaled(toZones: zones), rate: rate, count: count, warmup: load.warmup
-        ).measure()
+        var pipeline = PipelineRun(
+            context: context, plan: plan.scaled(toZones: zones), rate: rate, count: count, warmup: load.warmup)
+        pipeline.backlog = backlog
+        let result = try await pipeline.measure()
         print(
             String(
                 format: "bench pipeline: %d reports at %.0f/s (achieved %.0f/s) through a samu worker, %d zones",
@@ -37,6 +39,7 @@ struct PipelineBench: AsyncParsableCommand {
                     format: "p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms", percentile(values, 0.5),
                     percentile(values, 0.99), percentile(values, 0.999))
         }
+        if backlog { print(String(format: "  catch-up: the backlog drained at %.0f reports/s", result.drainRate)) }
         print(line("sent → case.received read back", result.received))
         print(line("sent → decision (assigned or queued) read back", result.decided))
         print(line("P1 only, sent → decision", result.urgent))
