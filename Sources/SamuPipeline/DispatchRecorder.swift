@@ -28,14 +28,13 @@ struct DispatchRecorder {
         write.newCases.append(DispatchWrite.NewCase(report: report, caseID: caseID, triage: triage))
         let received = CaseOutcome.received(report: report.report, caseID: caseID, at: time)
         outcome(received.json, id: received.eventID, zone: report.report.zone)
+        // One entry for the report received and triaged together (one row, not two, per report):
+        // the report it came from and what triage decided.
         write.addTimeline(
-            caseID, status: .received, actor: actor,
-            detail: [
-                "report_id": .string(report.report.id.lowercased),
-                "source": .string("\(report.sourceTopic)/\(report.sourcePartition)/\(report.sourceOffset)"),
-            ], at: time)
-        write.addTimeline(
-            caseID, status: .triaged, actor: "triage:\(triage.rulesVersion)", detail: Self.triagedDetail(triage),
+            caseID, status: .triaged, actor: "triage:\(triage.rulesVersion)",
+            detail: Self.triagedDetail(
+                triage, report: report.report.id,
+                source: "\(report.sourceTopic)/\(report.sourcePartition)/\(report.sourceOffset)"),
             at: time)
         var triaged = base(
             "case.triaged", caseID: caseID, zone: report.report.zone, at: time,
@@ -90,10 +89,11 @@ struct DispatchRecorder {
         outcome(.object(event), zone: report.report.zone)
     }
 
-    /// The timeline's "triaged" entry: the outcome and the rules that fired. The full triage (with
-    /// the reasons in English and French) is stored once, with the case.
-    static func triagedDetail(_ triage: TriageDecision) -> JSONValue {
+    /// The timeline's first entry of a case: the report it came from, the outcome and the rules that
+    /// fired. The full triage (with the reasons in three languages) is stored once, with the case.
+    static func triagedDetail(_ triage: TriageDecision, report: UUID, source: String) -> JSONValue {
         [
+            "report_id": .string(report.lowercased), "source": .string(source),
             "priority": .string(triage.priority.code), "bed_type": .string(triage.bedType.rawValue),
             "rules": .array(triage.reasons.map { .string($0.rule) }),
         ]

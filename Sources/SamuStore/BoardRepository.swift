@@ -262,7 +262,8 @@ public struct CaseDetail: Encodable, Sendable {
         }
         for entry in timeline {
             switch entry.status {
-            case CaseStatus.received.rawValue: derive(.reception, entry)
+            // Received and triaged are one entry since a report's first write made one row of them.
+            case CaseStatus.received.rawValue, CaseStatus.triaged.rawValue: derive(.reception, entry)
             case CaseStatus.onScene.rawValue: derive(.listening, entry)
             case CaseStatus.resolved.rawValue: derive(.orientation, entry)
             case TimelineEntryKind.followUpDone.rawValue: derive(.followUp, entry)

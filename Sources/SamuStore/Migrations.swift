@@ -1116,6 +1116,13 @@ public enum Migrations {
                 """,
                 pinSearchPaths,
             ]),
+        Migration(
+            version: 21, name: "one index for the outbox's unpublished rows",
+            statements: [
+                // Both queries for unpublished rows read them in commit order (`seq`), which
+                // `outbox_unpublished_seq` serves; this one only cost every outbox row an index entry.
+                "drop index outbox_unpublished"
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

@@ -517,7 +517,7 @@ struct SuiteResults {
 }
 
 /// PostgreSQL `COPY` of the rows samu writes for each report — the report, its case, the inbox row,
-/// two timeline entries, the decision and one outbox row (the case's steps together) — into a fresh schema, in one durable
+/// one timeline entry, the decision and one outbox row (the case's steps together) — into a fresh schema, in one durable
 /// transaction: what the database ingests with no per-batch round trips and no dispatch.
 struct CopyBaseline {
     struct Result {
@@ -573,19 +573,15 @@ struct CopyBaseline {
                     stamp, decision.priority.code, decision.bedType.rawValue, triageJSON,
                     String(report.location.latitude), String(report.location.longitude),
                 ])
-            let timeline = ["case_id", "at", "status", "actor", "detail"]
-            add(
-                "case_timeline", timeline,
-                [
-                    caseID.lowercased, stamp, "received", "worker:copy",
-                    (["report_id": .string(report.id.lowercased), "source": .string("samu.reports.v1/0/\(index)")]
-                        as JSONValue).serialized,
-                ])
+            // One timeline entry: the report received and triaged (as samu writes it).
             let rules: JSONValue = [
+                "report_id": .string(report.id.lowercased), "source": .string("samu.reports.v1/0/\(index)"),
                 "priority": .string(decision.priority.code), "bed_type": .string(decision.bedType.rawValue),
                 "rules": .array(decision.reasons.map { .string($0.rule) }),
             ]
-            add("case_timeline", timeline, [caseID.lowercased, stamp, "triaged", "triage:copy", rules.serialized])
+            add(
+                "case_timeline", ["case_id", "at", "status", "actor", "detail"],
+                [caseID.lowercased, stamp, "triaged", "triage:copy", rules.serialized])
             let decisionID = UUID(v5: "copy-decision/\(caseID.lowercased)")
             let record: JSONValue = [
                 "decision_id": .string(decisionID.lowercased), "kind": "queue",
