@@ -75,12 +75,94 @@ public struct JSONSchema: Sendable {
 
     /// A regular expression from a `pattern` keyword (ECMA-262 syntax shared with Swift's Regex for
     /// the patterns samu uses), matched anywhere in the string as JSON Schema specifies.
+    ///
+    /// The anchored shapes samu's topics use are matched by a byte scan (``Shape``): the worker
+    /// checks several per event, and a regular expression match costs a conversion to UTF-16 and
+    /// an ICU matcher each time. Any other pattern goes to `NSRegularExpression`.
     struct Pattern: Sendable {
         let source: String
         let regex: NSRegularExpression
+        let shape: Shape?
+
+        init(source: String) throws {
+            self.source = source
+            self.regex = try NSRegularExpression(pattern: source)
+            self.shape = Shape(source)
+        }
 
         func matches(_ text: String) -> Bool {
-            regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+            if let shape { return shape.matches(text) }
+            return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
+    }
+
+    /// The anchored patterns of samu's topics, matched byte by byte (ECMA-262's `$`: the end of the
+    /// input, never before a final line break).
+    enum Shape: Sendable, Equatable {
+        /// `^[a-z][a-z0-9]*(-[a-z0-9]+)*$`: zone and area codes.
+        case code
+        /// `^[a-z0-9][a-z0-9-]{0,N}$`: unit and shelter ids.
+        case identifier(maxTail: Int)
+        /// `^\+?[0-9 ]{6,20}$`: a telephone number.
+        case phone
+        /// `^[0-9a-f]{N}$`: a hexadecimal digest.
+        case hex(length: Int)
+
+        init?(_ source: String) {
+            switch source {
+            case "^[a-z][a-z0-9]*(-[a-z0-9]+)*$": self = .code
+            case "^\\+?[0-9 ]{6,20}$": self = .phone
+            default:
+                if let tail = Self.bound(source, prefix: "^[a-z0-9][a-z0-9-]{0,", suffix: "}$") {
+                    self = .identifier(maxTail: tail)
+                } else if let length = Self.bound(source, prefix: "^[0-9a-f]{", suffix: "}$") {
+                    self = .hex(length: length)
+                } else {
+                    return nil
+                }
+            }
+        }
+
+        private static func bound(_ source: String, prefix: String, suffix: String) -> Int? {
+            guard source.hasPrefix(prefix), source.hasSuffix(suffix), source.count > prefix.count + suffix.count
+            else { return nil }
+            let digits = source.dropFirst(prefix.count).dropLast(suffix.count)
+            guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let value = Int(digits), value < 1000
+            else { return nil }
+            return value
+        }
+
+        func matches(_ text: String) -> Bool {
+            let bytes = text.utf8
+            func lower(_ byte: UInt8) -> Bool { byte >= 0x61 && byte <= 0x7A }
+            func digit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+            switch self {
+            case .code:
+                // A letter, then letters and digits, in groups joined by single hyphens.
+                guard let first = bytes.first, lower(first), bytes.last != 0x2D else { return false }
+                var previousHyphen = false
+                for byte in bytes.dropFirst() {
+                    if byte == 0x2D {
+                        if previousHyphen { return false }
+                        previousHyphen = true
+                    } else if lower(byte) || digit(byte) {
+                        previousHyphen = false
+                    } else {
+                        return false
+                    }
+                }
+                return true
+            case .identifier(let maxTail):
+                guard let first = bytes.first, lower(first) || digit(first), bytes.count <= maxTail + 1 else {
+                    return false
+                }
+                return bytes.dropFirst().allSatisfy { lower($0) || digit($0) || $0 == 0x2D }
+            case .phone:
+                let body = bytes.first == 0x2B ? bytes.dropFirst() : bytes[...]
+                return (6...20).contains(body.count) && body.allSatisfy { digit($0) || $0 == 0x20 }
+            case .hex(let length):
+                return bytes.count == length && bytes.allSatisfy { digit($0) || ($0 >= 0x61 && $0 <= 0x66) }
+            }
         }
     }
 
@@ -191,7 +273,7 @@ public struct JSONSchema: Sendable {
         var pattern: Pattern?
         if let source = object["pattern"]?.stringValue {
             do {
-                pattern = Pattern(source: source, regex: try NSRegularExpression(pattern: source))
+                pattern = try Pattern(source: source)
             } catch {
                 throw CompileError(path: path, message: "invalid pattern \(source)")
             }

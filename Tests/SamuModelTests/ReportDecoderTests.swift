@@ -374,3 +374,66 @@ struct DerivedIDTests {
         #expect(UUID(derivedFrom: UUID(), 3) != ids[3])
     }
 }
+
+@Suite("Schema patterns without a regular expression")
+struct PatternShapeTests {
+    /// Every pattern of samu's topics, and what matches them: the byte scans against
+    /// `NSRegularExpression` on random strings over the characters that matter.
+    @Test("the topics' patterns are matched by byte scans that agree with the regular expressions")
+    func shapesAgreeWithRegularExpressions() throws {
+        var sources = Set<String>()
+        func collect(_ value: JSONValue) {
+            switch value {
+            case .object(let object):
+                for (key, child) in object.entries {
+                    if key == "pattern", let source = child.stringValue {
+                        sources.insert(source)
+                    } else {
+                        collect(child)
+                    }
+                }
+            case .array(let items): items.forEach(collect)
+            default: break
+            }
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Repository.topics.path)
+        for file in files where file.hasSuffix(".json") {
+            collect(try JSONParser.parse(Array(try Data(contentsOf: Repository.topics.appendingPathComponent(file)))))
+        }
+        let shaped = sources.filter { JSONSchema.Shape($0) != nil }
+        // The hot path's patterns (zones, ids, telephone numbers, digests) all have a byte scan.
+        for source in [
+            "^[a-z][a-z0-9]*(-[a-z0-9]+)*$", "^[a-z0-9][a-z0-9-]{0,47}$", "^[a-z0-9][a-z0-9-]{0,63}$",
+            "^\\+?[0-9 ]{6,20}$", "^[0-9a-f]{64}$",
+        ] {
+            #expect(shaped.contains(source), "\(source) is not among the topics' patterns with a byte scan")
+        }
+        let alphabet = Array("ab9z0-+ AéF")
+        var random = SplitMix64(seed: 2026)
+        let examples = [
+            "rabat", "casablanca-anfa", "s-1", "u-12", "+212 661 00 00 00", "0661000000",
+            String(repeating: "ab", count: 32),
+        ]
+        for source in shaped {
+            let pattern = try JSONSchema.Pattern(source: source)
+            let regex = try NSRegularExpression(pattern: source)
+            func expected(_ text: String) -> Bool {
+                regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+            }
+            var matched = 0
+            for _ in 0..<4000 {
+                let length = Int(random.next() % 24)
+                let text = String((0..<length).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
+                #expect(pattern.matches(text) == expected(text), "\(source) on \(text.debugDescription)")
+                if expected(text) { matched += 1 }
+            }
+            for text in examples {
+                #expect(pattern.matches(text) == expected(text), "\(source) on \(text)")
+                if expected(text) { matched += 1 }
+                // ICU's `$` also matches before a final line break; ECMA-262's (JSON Schema's) does not.
+                #expect(!pattern.matches(text + "\n"), "\(source) matched \(text) with a line break")
+            }
+            #expect(matched > 0, "\(source): no text matched, only refusals were compared")
+        }
+    }
+}
