@@ -81,6 +81,57 @@ struct DeploymentTests {
         }
     }
 
+    @Test(
+        "the women's multi-functional institutions the sources name are in known provinces of their region; a demo house cites the source only where the seed names its province"
+    )
+    func womenInstitutions() throws {
+        func file(_ name: String) throws -> JSONValue {
+            try JSONParser.parse(Array(try Data(contentsOf: Repository.seeds.appendingPathComponent(name))))
+        }
+        func rows(_ name: String) throws -> [JSONValue] { try file(name).arrayValue ?? [] }
+        let regionOf = Dictionary(
+            uniqueKeysWithValues: try rows("provinces.json").compactMap { row -> (String, String)? in
+                guard let code = row["code"]?.stringValue, let region = row["region"]?.stringValue else { return nil }
+                return (code, region)
+            })
+        let seed = try rows("women-institutions.json")
+        #expect(!seed.isEmpty)
+        var named: [String: JSONValue] = [:]
+        var perRegion: [String: Int64] = [:]
+        for row in seed {
+            let region = try #require(row["region"]?.stringValue)
+            let count = try #require(row["count"]?.integerValue)
+            #expect(count > 0)
+            #expect(["created", "activated", "being_activated"].contains(row["status"]?.stringValue ?? ""))
+            let line = try #require(row["source"]?.stringValue)
+            #expect(line.range(of: #"^004 L[0-9]+$"#, options: .regularExpression) != nil, "\(line)")
+            perRegion[region, default: 0] += count
+            guard let province = row["province"]?.stringValue else { continue }
+            #expect(regionOf[province] != nil, "\(province) is not in seeds/provinces.json")
+            #expect(regionOf[province] == region, "\(province) is not in \(region)")
+            #expect(named.updateValue(row, forKey: province) == nil, "\(province) listed twice")
+        }
+        // The totals the source gives per region (004 L854, L1402, L1654, L2020, L2405, L2690, L2930,
+        // L3165, L3450, L3694).
+        #expect(
+            perRegion == [
+                "LSH": 5, "MS": 4, "SM": 3, "ORI": 6, "GON": 4, "BMK": 3, "FMK": 7, "CS": 5, "RSK": 8, "TTA": 8,
+            ])
+        var cited = 0
+        for shelter in try file("demo/deployment.json")["shelters"]?.arrayValue ?? [] {
+            guard shelter["facility_type"]?.stringValue == "mfi_women" else { continue }
+            let id = shelter["shelter_id"]?.stringValue ?? "?"
+            let zone = try #require(shelter["zone"]?.stringValue)
+            let source = try #require(shelter["source"]?.stringValue)
+            if source == "demo" { continue }
+            cited += 1
+            let row = try #require(named[zone], "\(id) cites the source, but the seed names no institution in \(zone)")
+            #expect(source.hasPrefix((row["source"]?.stringValue ?? "") + ":"), "\(id): \(source)")
+            #expect(source.contains("invented"), "\(id) says what is invented")
+        }
+        #expect(cited > 0)
+    }
+
     @Test("Casablanca's eight prefectures are one dispatch area: one key, one fleet, and each keeps its zone")
     func casablancaArea() throws {
         let areas = plan.areas

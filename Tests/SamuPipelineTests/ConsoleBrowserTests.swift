@@ -393,15 +393,22 @@ struct ConsoleBrowserTests {
     }
 
     @Test(
-        "a child's case opens a referral; it turns late at its deadline; the province's child-protection account acknowledges and decides it, and may do nothing else"
+        "a child's case opens a referral; it turns late at its deadline and alerts the zone's supervisors, not its operators, until each dismisses it; the province's child-protection account acknowledges and decides it, and may do nothing else"
     )
     func childProtectionReferral() async throws {
         try await harness.prepare()
         try await harness.addOperator("samira", zones: ["rabat"], role: .childProtection)
         try await harness.addOperator("amal", zones: ["rabat"])
+        try await harness.addOperator("nadia", zones: ["rabat"], role: .supervisor)
+        try await harness.addOperator("yasmine", zones: ["rabat"], role: .supervisor)
         try await harness.withBrowserNight { client, token, browser in
             let page = try await browser.newPage()
             try await harness.logIn(page, base: client.base, as: "samira")
+            // A supervisor's and an operator's consoles are open too, each in a browser of its own.
+            let supervisorPage = try await browser.newPage()
+            try await harness.logIn(supervisorPage, base: client.base, as: "nadia")
+            let operatorPage = try await browser.newPage()
+            try await harness.logIn(operatorPage, base: client.base, as: "amal")
             let reply = try await client.postReport(
                 ReportFixture.document(
                     zone: "rabat", category: "child_street_situation", reportedAt: RFC3339.format(Date()), age: 10),
@@ -414,10 +421,20 @@ struct ConsoleBrowserTests {
                 try await page.evaluate("document.querySelector('#referrals tr[data-case-id]').dataset.caseId")
                     .stringValue)
             let caseUUID = try #require(UUID(uuidString: caseID))
-            // Its deadline passes unacknowledged: late, escalated on every board of the zone.
+            let referralRow = "#referrals tr[data-case-id=\"\(caseID)\"]"
+            let alert = "#alerts .alert[data-case-id=\"\(caseID)\"]"
+            // Open and not late yet: on the supervisor's board, with no alert.
+            try await supervisorPage.waitFor("document.querySelector('\(referralRow)') !== null", timeout: .seconds(20))
+            #expect(try await supervisorPage.evaluate("document.getElementById('alerts').hidden") == .bool(true))
+            // Its deadline passes unacknowledged: late, escalated on every board of the zone (the
+            // zone's worker writes `escalated_at` at the deadline, see DispatchFlowTests; here
+            // the deadline is moved, so the escalation is written as the worker would).
             _ = try await harness.pipeline.withStore { store in
                 try await store.client.query(
-                    "update referrals set due_at = now() - interval '1 minute' where case_id = \(caseUUID)")
+                    """
+                    update referrals set due_at = now() - interval '10 minutes',
+                    escalated_at = now() - interval '9 minutes' where case_id = \(caseUUID)
+                    """)
             }
             // (A case change refreshes the boards; the deadline is read at that time.)
             let amal = try await client.loggedIn("amal", password: ConsoleHarness.password)
@@ -425,6 +442,39 @@ struct ConsoleBrowserTests {
                 "POST", "/api/cases/\(caseID)/commands", ["command": "claim", "reason": "night shift"])
             try await page.waitFor(
                 "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"][data-late=\"true\"]') !== null")
+            // The live board raises the supervisor's alert: the case, the destination, how late.
+            try await supervisorPage.waitFor(
+                "!document.getElementById('alerts').hidden && document.querySelector('\(alert)') !== null")
+            let alertText =
+                try await supervisorPage.evaluate("document.querySelector('\(alert)').textContent")
+                .stringValue ?? ""
+            #expect(alertText.contains(String(caseID.prefix(8))), "\(alertText)")
+            #expect(alertText.contains("Recherche de la famille"), "\(alertText)")
+            #expect(alertText.contains("en retard de 1"), "10 minutes late: \(alertText)")
+            #expect(
+                try await supervisorPage.evaluate("document.querySelector('\(alert)').dataset.destination")
+                    == .string("family_tracing"))
+            // Not on the operator's page, nor the child-protection account's, whose boards show it escalated.
+            for other in [operatorPage, page] {
+                try await other.waitFor("document.querySelector('\(referralRow)[data-escalated=\"true\"]') !== null")
+                #expect(try await other.evaluate("document.getElementById('alerts').hidden") == .bool(true))
+                #expect(
+                    try await other.evaluate("document.querySelectorAll('#alerts .alert').length === 0") == .bool(true))
+            }
+            // Dismissed, it stays dismissed for this supervisor, page reloaded (the referral still open).
+            try await supervisorPage.evaluate("document.querySelector('\(alert) button.dismiss').click(); true")
+            try await supervisorPage.waitFor("document.querySelector('\(alert)') === null")
+            #expect(try await supervisorPage.evaluate("document.getElementById('alerts').hidden") == .bool(true))
+            try await supervisorPage.navigate(client.base.absoluteString)
+            try await supervisorPage.waitFor(
+                "!document.getElementById('board-view').hidden && document.querySelector('\(referralRow)[data-escalated=\"true\"]') !== null"
+            )
+            #expect(try await supervisorPage.evaluate("document.querySelector('\(alert)') === null") == .bool(true))
+            // Another supervisor at the same workstation still gets it: the dismissal was Nadia's.
+            try await supervisorPage.evaluate("document.getElementById('logout').click(); true")
+            try await supervisorPage.waitFor("!document.getElementById('login-view').hidden")
+            try await harness.logIn(supervisorPage, base: client.base, as: "yasmine")
+            try await supervisorPage.waitFor("document.querySelector('\(alert)') !== null")
             // An operator may not acknowledge; a child-protection account may not dispatch.
             let operatorAck = try await amal.json(
                 "POST", "/api/cases/\(caseID)/commands", ["command": "acknowledge_referral", "reason": "seen"])
@@ -450,6 +500,8 @@ struct ConsoleBrowserTests {
             try await page.waitFor(
                 "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"][data-status=\"acknowledged\"][data-late=\"false\"]') !== null"
             )
+            // Acknowledged by the receiving body: the supervisor's alert goes by itself.
+            try await supervisorPage.waitFor("document.querySelector('\(alert)') === null")
             try await page.evaluate(
                 """
                 document.getElementById('act-reason').value = 'father found in Salé; the prosecutor agreed';

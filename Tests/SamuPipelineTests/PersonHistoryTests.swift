@@ -91,6 +91,20 @@ extension ConsoleBrowserTests {
                 try await page.evaluate("document.getElementById('person-line').textContent.includes('1 refus')")
                     == .bool(true))
             try await page.screenshot(to: Artifacts.directory.appendingPathComponent("person-history.png"))
+            // Tonight's case, which has no refusal of its own, shows the one of last week's case.
+            try await page.evaluate("document.querySelector('#cases li[data-case-id=\"\(second)\"]').click(); true")
+            try await page.waitFor(
+                "document.getElementById('detail').dataset.caseId === '\(second)' && document.getElementById('person-line').dataset.personId === '\(personID)'"
+            )
+            let line = try await page.evaluate("document.getElementById('person-line').textContent").stringValue ?? ""
+            #expect(line.contains("\(alias) — 2 rencontre(s), 1 refus"), "\(line)")
+            #expect(
+                try await harness.pipeline.scalar("select count(*) from follow_ups where case_id = '\(second)'") == 0)
+            // Back to last week's case.
+            try await page.evaluate("document.querySelector('#follow-ups tr[data-case-id=\"\(first)\"]').click(); true")
+            try await page.waitFor(
+                "document.getElementById('detail').dataset.caseId === '\(first)' && document.getElementById('person-line').dataset.personId === '\(personID)'"
+            )
             // Right of access: the supervisor exports his data (logged).
             try await page.evaluate("document.getElementById('person-export').click(); true")
             try await page.waitFor("document.getElementById('person-status').dataset.outcome === 'exported'")

@@ -49,6 +49,8 @@ const UI = {
     "dest_public_prosecutor": "Procureur du Roi", "dest_hospital_child_protection_unit": "Unité hospitalière de protection de l'enfance",
     "dest_provincial_child_protection_committee": "Comité provincial de protection de l'enfance", "dest_family_tracing": "Recherche de la famille",
     "rstatus_open": "en attente", "rstatus_acknowledged": "reçu", "rstatus_decided": "décidé",
+    alert_referral_late: "Signalement d'un enfant non reçu à temps", alert_late_by: "en retard de",
+    alert_dismiss: "Vu", alert_open: "Ouvrir le cas",
     "dec_family_reunification": "Retour en famille", "dec_child_protection_centre": "Centre de protection de l'enfance",
     "dec_social_welfare_institution": "Établissement de protection sociale", "dec_foster_care": "Kafala ou famille d'accueil",
     "dec_medical_care": "Prise en charge médicale", "dec_no_protection_measure": "Pas de mesure de protection",
@@ -99,6 +101,8 @@ const UI = {
     "dest_public_prosecutor": "وكيل الملك", "dest_hospital_child_protection_unit": "الوحدة الاستشفائية لحماية الطفولة",
     "dest_provincial_child_protection_committee": "اللجنة الإقليمية لحماية الطفولة", "dest_family_tracing": "البحث عن الأسرة",
     "rstatus_open": "في الانتظار", "rstatus_acknowledged": "تم التوصل", "rstatus_decided": "تم البت",
+    alert_referral_late: "إحالة طفل لم يُتوصل بها في أجلها", alert_late_by: "متأخرة بـ",
+    alert_dismiss: "اطّلعت", alert_open: "فتح الحالة",
     "dec_family_reunification": "الإرجاع إلى الأسرة", "dec_child_protection_centre": "مركز حماية الطفولة",
     "dec_social_welfare_institution": "مؤسسة الرعاية الاجتماعية", "dec_foster_care": "الكفالة أو أسرة مستقبلة",
     "dec_medical_care": "التكفل الطبي", "dec_no_protection_measure": "لا تدبير حمائي",
@@ -246,7 +250,8 @@ function showLogin() {
   if (state.source) { state.source.close(); state.source = null; }
   state.me = null; state.csrf = null; state.board = null; state.selected = null; state.detail = null;
   state.pending.clear();
-  for (const id of ["cases", "units", "shelters", "unmet", "follow-ups", "referrals", "detail-decisions", "detail-timeline", "detail-path"]) $(id).replaceChildren();
+  for (const id of ["cases", "units", "shelters", "unmet", "follow-ups", "referrals", "detail-decisions", "detail-timeline", "detail-path", "alerts"]) $(id).replaceChildren();
+  $("alerts").hidden = true;
   $("detail").hidden = true;
   $("login-view").hidden = false;
   $("board-view").hidden = true;
@@ -346,6 +351,7 @@ function render() {
   renderCases();
   renderMap();
   renderUnmet();
+  renderAlerts();
   renderReferrals();
   renderFollowUps();
   renderUnits();
@@ -391,6 +397,9 @@ function tickClocks() {
     const age = since(node.dataset.reportedAt);
     node.textContent = `${t("ago")} ${duration(age)}`;
     node.classList.toggle("stale", age > 900);
+  }
+  for (const node of document.querySelectorAll("[data-late-since]")) {
+    node.textContent = `${t("alert_late_by")} ${duration(since(node.dataset.lateSince))}`;
   }
   // A referral turns late at its deadline, without waiting for the next board.
   if (state.board && (state.board.referrals || []).some((r) => r.status === "open" && !r.late && Date.parse(r.due_at) < Date.now())) {
@@ -546,6 +555,47 @@ function renderReferrals() {
   });
   if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: "4", class: "meta", text: t("no_referrals") })));
   table($("referrals"), [t("case"), t("destination"), t("status"), t("due")], rows);
+}
+
+// A supervisor's alerts: each child's referral escalated to the supervisors (unacknowledged past
+// its deadline, still open) in the board's zones stays at the top of the page until the receiving
+// body acknowledges it or the supervisor dismisses it. A new escalation raises one as soon as the
+// live board brings it. Dismissals are remembered in this browser, per account.
+function dismissedAlertsKey() { return `samu.alerts.dismissed.${state.me.account.id}`; }
+
+function dismissedAlerts() {
+  try { return JSON.parse(localStorage.getItem(dismissedAlertsKey()) || "[]"); } catch (error) { return []; }
+}
+
+function alertKey(referral) { return `${referral.case_id}@${referral.escalated_at}`; }
+
+function dismissAlert(referral) {
+  const kept = dismissedAlerts().filter((key) => key !== alertKey(referral)).slice(-199);
+  localStorage.setItem(dismissedAlertsKey(), JSON.stringify(kept.concat([alertKey(referral)])));
+  renderAlerts();
+}
+
+function renderAlerts() {
+  const panel = $("alerts");
+  if (state.me.account.role !== "supervisor") { panel.replaceChildren(); panel.hidden = true; return; }
+  const dismissed = new Set(dismissedAlerts());
+  const escalated = (state.board.referrals || []).filter((referral) =>
+    referral.status === "open" && referral.escalated_at && !dismissed.has(alertKey(referral)));
+  panel.hidden = escalated.length === 0;
+  panel.replaceChildren(...escalated.map((referral) => {
+    const open = el("button", { type: "button", class: "quiet", text: t("alert_open") });
+    open.addEventListener("click", () => select(referral.case_id));
+    const dismiss = el("button", { type: "button", class: "dismiss", "data-dismiss": referral.case_id, text: t("alert_dismiss") });
+    dismiss.addEventListener("click", () => dismissAlert(referral));
+    return el("div", { class: "alert", "data-case-id": referral.case_id, "data-destination": referral.destination },
+      el("strong", { text: t("alert_referral_late") }),
+      el("span", { text: `${t("case")} ${referral.case_id.slice(0, 8)} — ${label("zone", referral.zone)}` }),
+      el("span", { text: `${t("destination")} : ${t("dest_" + referral.destination)}` }),
+      el("span", { "data-late-since": referral.due_at,
+        text: `${t("alert_late_by")} ${duration(since(referral.due_at))}` }),
+      el("span", { class: "meta", text: `${t("escalated")} ${when(referral.escalated_at)}` }),
+      open, dismiss);
+  }));
 }
 
 // Tasks cases left: a click opens the case (closed cases included).
