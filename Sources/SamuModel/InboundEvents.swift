@@ -81,7 +81,7 @@ public struct InboundDecoder: Sendable {
         func missing(_ field: String) -> Rejection {
             Rejection(reason: .schemaViolation, detail: "schema and decoder disagree about \(field)", field: field)
         }
-        guard let id = document["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) else {
+        guard let id = document["event_id"]?.stringValue.flatMap(UUID.init(canonical:)) else {
             throw missing("/event_id")
         }
         guard let zone = document["zone"]?.stringValue else { throw missing("/zone") }
@@ -91,7 +91,7 @@ public struct InboundDecoder: Sendable {
             }
             return GeoPoint(latitude: latitude, longitude: longitude)
         }
-        func uuid(_ name: String) -> UUID? { document[name]?.stringValue.flatMap(UUID.init(uuidString:)) }
+        func uuid(_ name: String) -> UUID? { document[name]?.stringValue.flatMap(UUID.init(canonical:)) }
         switch role {
         case .reports:
             return DecodedEvent(eventID: id, zone: zone, event: .report(try Report(validated: document)))

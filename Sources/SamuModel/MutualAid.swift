@@ -116,8 +116,8 @@ public struct AidMessage: Sendable, Equatable {
         guard let kind = document["message"]?.stringValue.flatMap(Kind.init(rawValue:)) else {
             throw missing("/message")
         }
-        guard let requestID = document["request_id"]?.stringValue.flatMap(UUID.init(uuidString:)),
-            let caseID = document["case_id"]?.stringValue.flatMap(UUID.init(uuidString:))
+        guard let requestID = document["request_id"]?.stringValue.flatMap(UUID.init(canonical:)),
+            let caseID = document["case_id"]?.stringValue.flatMap(UUID.init(canonical:))
         else { throw missing("/request_id") }
         guard let from = document["from_area"]?.stringValue, let to = document["to_area"]?.stringValue,
             let zone = document["zone"]?.stringValue

@@ -136,7 +136,7 @@ public struct Report: Sendable, Equatable {
         self.channel = document["channel"]?.stringValue
         self.language = document["language"]?.stringValue
         self.notes = document["notes"]?.stringValue
-        self.linkedCaseID = document["linked_case_id"]?.stringValue.flatMap(UUID.init(uuidString:))
+        self.linkedCaseID = document["linked_case_id"]?.stringValue.flatMap(UUID.init(canonical:))
         self.document = document
     }
 }

@@ -57,7 +57,7 @@ public struct DeadLetterTool: Sendable {
             topic: catalog.name(.deadLetters), client: configuration.kafka, logger: logger)
         return messages.compactMap { message -> Entry? in
             guard let value = message.value, let json = try? JSONParser.parse(value),
-                let id = json["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)),
+                let id = json["event_id"]?.stringValue.flatMap(UUID.init(canonical:)),
                 let entryReason = json["reason"]?.stringValue
             else { return nil }
             if let reason, reason != entryReason { return nil }

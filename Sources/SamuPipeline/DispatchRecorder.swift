@@ -329,7 +329,7 @@ struct DispatchRecorder {
     }
 
     private mutating func outcome(_ json: JSONValue, id: UUID? = nil, zone: String) {
-        let eventID = id ?? json["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) ?? UUID()
+        let eventID = id ?? json["event_id"]?.stringValue.flatMap(UUID.init(canonical:)) ?? UUID()
         if let caseID = json["case_id"]?.stringValue, let at = json["occurred_at"]?.stringValue {
             outcomeSteps[write.outbox.count] = (caseID, at)
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SamuModel
@@ -87,5 +88,22 @@ struct RFC3339Tests {
         let date = try #require(RFC3339.parse("2024-02-29T23:59:59.123Z"))
         #expect(RFC3339.format(date) == "2024-02-29T23:59:59.123Z")
         #expect(RFC3339.format(try #require(RFC3339.parse("1969-12-31T23:59:59Z"))) == "1969-12-31T23:59:59.000Z")
+    }
+
+    @Test("any millisecond from 1900 to 2200 formats as ISO 8601 in UTC and parses back to itself")
+    func formatRoundTrip() throws {
+        var random = SplitMix64(seed: 3339)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        for _ in 0..<2000 {
+            let milliseconds = Int64(random.next() % 9_467_280_000_000) - 2_208_988_800_000
+            // A fifth of a millisecond in: milliseconds are truncated, the formatter rounds.
+            let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000 + 0.0002)
+            let text = RFC3339.format(date)
+            #expect(text == formatter.string(from: date), "\(milliseconds)")
+            let parsed = try #require(RFC3339.parse(text))
+            #expect(Int64((parsed.timeIntervalSince1970 * 1000).rounded()) == milliseconds, "\(text)")
+        }
     }
 }
