@@ -12,6 +12,8 @@ extension SamuStore {
         public var status: String
         public var minor: Bool
         public var location: GeoPoint
+        /// Where the unit last reported (the person's location when it never did).
+        public var unitPosition: GeoPoint
         public var unitVersion: Int64
         /// The shelter, bed type and beds (one per person) held last for the case.
         public var hold: (shelterID: String, bedType: BedType, beds: Int)?
@@ -23,6 +25,7 @@ extension SamuStore {
             """
             select c.case_id, a.unit_id, coalesce(u.zone, c.zone), c.status, coalesce((c.triage->>'minor')::boolean, false),
                    coalesce(c.location_lat, 0), coalesce(c.location_lon, 0), coalesce(u.version, 0),
+                   coalesce(u.lat, c.location_lat, 0), coalesce(u.lon, c.location_lon, 0),
                    h.shelter_id, h.bed_type, coalesce(h.beds, 1)
             from assignments a
             join cases c on c.case_id = a.case_id
@@ -35,13 +38,16 @@ extension SamuStore {
             order by c.opened_at, c.case_id
             """, logger: logger)
         var result: [CrewAssignment] = []
-        for try await (caseID, unitID, zone, status, minor, lat, lon, version, shelter, bed, beds) in rows.decode(
-            (UUID, String, String, String, Bool, Double, Double, Int64, String?, String?, Int32).self)
+        for try await (caseID, unitID, zone, status, minor, lat, lon, version, unitLat, unitLon, shelter, bed, beds)
+            in rows.decode(
+                (UUID, String, String, String, Bool, Double, Double, Int64, Double, Double, String?, String?, Int32)
+                    .self)
         {
             result.append(
                 CrewAssignment(
                     caseID: caseID, unitID: unitID, zone: zone, status: status, minor: minor,
-                    location: GeoPoint(latitude: lat, longitude: lon), unitVersion: version,
+                    location: GeoPoint(latitude: lat, longitude: lon),
+                    unitPosition: GeoPoint(latitude: unitLat, longitude: unitLon), unitVersion: version,
                     hold: shelter.flatMap { shelter in
                         bed.flatMap(BedType.init(rawValue:)).map { (shelter, $0, Int(beds)) }
                     }))

@@ -22,6 +22,7 @@ public struct UnitRow: Sendable, Equatable {
     public var latitude: Double
     public var longitude: Double
     public var caseID: UUID?
+    public var version: Int64
 }
 
 /// A shelter's counts as stored (`shelter_beds`), for the shelter page's next report.
@@ -42,6 +43,21 @@ public struct ShelterRow: Sendable, Equatable {
 /// What the crew app and the shelter page read, and the crews' devices. The console writes only
 /// enrolments, devices and accepted crew actions; every state change a crew or a shelter makes
 /// travels as an event on `samu.units.v1` or `samu.beds.v1`, applied by the zone's worker.
+/// Shelters' names (the deployment's), in French and Arabic, for what the crew app shows.
+public struct ShelterNames: Sendable {
+    public var ids: [String] = []
+    public var french: [String] = []
+    public var arabic: [String] = []
+
+    public init(_ names: [(id: String, french: String, arabic: String)]) {
+        for (id, french, arabic) in names {
+            ids.append(id)
+            self.french.append(french)
+            self.arabic.append(arabic)
+        }
+    }
+}
+
 public struct CrewRepository: StoreRepository {
     let store: SamuStore
     let logger: Logger
@@ -56,11 +72,13 @@ public struct CrewRepository: StoreRepository {
     /// The unit's last report, if any worker stored one.
     public func unit(_ unitID: String) async throws -> UnitRow? {
         let rows = try await client.query(
-            "select unit_id, zone, status, lat, lon, case_id from units where unit_id = \(unitID)", logger: logger)
-        for try await (id, zone, status, lat, lon, caseID) in rows.decode(
-            (String, String, String, Double, Double, UUID?).self)
+            "select unit_id, zone, status, lat, lon, case_id, version from units where unit_id = \(unitID)",
+            logger: logger)
+        for try await (id, zone, status, lat, lon, caseID, version) in rows.decode(
+            (String, String, String, Double, Double, UUID?, Int64).self)
         {
-            return UnitRow(unitID: id, zone: zone, status: status, latitude: lat, longitude: lon, caseID: caseID)
+            return UnitRow(
+                unitID: id, zone: zone, status: status, latitude: lat, longitude: lon, caseID: caseID, version: version)
         }
         return nil
     }
@@ -184,8 +202,8 @@ public struct CrewRepository: StoreRepository {
     }
 
     /// What the crew app shows: the unit and its open case (where, who needs what, the beds held,
-    /// the last entries of its timeline), as JSON.
-    public func assignment(unitID: String) async throws -> String {
+    /// the last entries of its timeline), as JSON. A bed's shelter is named from `names`.
+    public func assignment(unitID: String, names: ShelterNames = ShelterNames([])) async throws -> String {
         let rows = try await client.query(
             """
             select json_build_object(
@@ -202,6 +220,7 @@ public struct CrewRepository: StoreRepository {
                             'beds', coalesce((
                                 select json_agg(json_build_object(
                                     'shelter_id', h.shelter_id, 'bed_type', h.bed_type, 'beds', h.beds,
+                                    'name_fr', n.name_fr, 'name_ar', n.name_ar,
                                     'admitted', h.action = 'admit',
                                     'position', json_build_object('lat', b.lat, 'lon', b.lon),
                                     'confidential', coalesce((p.profile->>'confidential_address')::boolean, false))
@@ -214,6 +233,8 @@ public struct CrewRepository: StoreRepository {
                                     select sb.lat, sb.lon from shelter_beds sb where sb.shelter_id = h.shelter_id limit 1
                                 ) b on true
                                 left join shelter_profiles p on p.shelter_id = h.shelter_id
+                                left join unnest(\(names.ids)::text[], \(names.french)::text[], \(names.arabic)::text[])
+                                    as n(shelter_id, name_fr, name_ar) on n.shelter_id = h.shelter_id
                                 where h.action in ('hold', 'admit')), '[]'::json),
                             'timeline', (
                                 select coalesce(json_agg(json_build_object('at', t.at, 'status', t.status) order by t.entry_id), '[]'::json)

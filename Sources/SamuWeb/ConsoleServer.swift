@@ -20,12 +20,15 @@ public struct ConsoleSettings: Sendable {
     public var bcryptCost: UInt8
     /// The deployment's dispatch areas: reports and commands are keyed by their zone's area.
     public var areas: DispatchAreas
+    /// The deployment's shelters: the crew app names the shelter of a bed held.
+    public var shelters: [Deployment.Shelter]
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, secureCookies: Bool = true, bcryptCost: UInt8 = 12,
-        areas: DispatchAreas = .none
+        areas: DispatchAreas = .none, shelters: [Deployment.Shelter] = []
     ) {
         self.areas = areas
+        self.shelters = shelters
         self.host = host
         self.port = port
         self.secureCookies = secureCookies
@@ -159,7 +162,8 @@ public final class ConsoleServer: Service {
         let crewRepository = CrewRepository(store: store, logger: logger)
         let crew = CrewController(
             repository: crewRepository, producer: producer, catalog: catalog, areas: settings.areas, hub: hub,
-            credentialFailures: credentialFailures, logger: logger)
+            credentialFailures: credentialFailures, logger: logger,
+            shelterNames: .init(settings.shelters.map { ($0.shelterID, $0.nameFrench, $0.nameArabic) }))
         let devices = DeviceController(repository: crewRepository, logger: logger)
         let shelters = ShelterController(
             repository: crewRepository, producer: producer, catalog: catalog, areas: settings.areas, logger: logger)

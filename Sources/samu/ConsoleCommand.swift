@@ -26,10 +26,11 @@ struct ConsoleCommand: AsyncParsableCommand {
         guard let (host, port) = SamuConfiguration.hostAndPort(context.configuration.consoleAddress) else {
             throw ValidationError("SAMU_CONSOLE_ADDRESS is not host:port")
         }
+        let deployment = try context.deployment()
         let console = try ConsoleServer(
             settings: ConsoleSettings(
                 host: host, port: port, secureCookies: context.configuration.consoleSecureCookies,
-                areas: try context.areas()),
+                areas: deployment?.areas ?? .none, shelters: deployment?.shelters ?? []),
             store: store, catalog: context.catalog, zones: try context.configuration.zoneDirectory(),
             producer: context.configuration.producer, registry: registry, logger: context.logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

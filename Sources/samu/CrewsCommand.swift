@@ -5,7 +5,8 @@ import SamuModel
 import SamuStore
 
 /// Plays the crews for a demonstration: every unit with a case acknowledges it, reaches the
-/// person and closes the case, as its tablet would report; shelters report the admissions.
+/// person and closes the case, with the same events the crew app sends (``CrewReport``); shelters
+/// report the admissions.
 struct CrewsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crews",
@@ -41,15 +42,21 @@ struct CrewsCommand: AsyncParsableCommand {
                 for (index, item) in work.enumerated() {
                     let resolution = Self.resolution(for: item, index: index, round: round)
                     tally[resolution, default: 0] += 1
+                    // The steps a crew with the app would send, built as the app's are.
                     var version = item.unitVersion
-                    for (status, extra) in [("en_route", nil), ("on_scene", nil), ("returning", resolution)]
-                        as [(String, Resolution?)]
-                    {
-                        version += 1
+                    var current = (status: UnitStatus.available, position: item.unitPosition)
+                    let steps = CrewReport.simulatedCase(
+                        item.caseID, resolution: resolution, from: item.unitPosition, to: item.location)
+                    for step in steps {
+                        let now = Date()
+                        version = CrewReport.version(at: now, after: version)
+                        let event = step.unitEvent(
+                            unitID: item.unitID, zone: item.zone, current: current, version: version, at: now)
+                        current = (step.action.status ?? current.status, step.position ?? current.position)
                         records.append(
-                            Self.unitEvent(
-                                topic: unitsTopic, item: item, version: version, status: status, resolution: extra,
-                                areas: areas))
+                            KafkaRecord(
+                                topic: unitsTopic, key: areas.key(for: item.zone), value: event.serializedBytes,
+                                headers: [KafkaHeader(name: "samu-source", string: "crews")]))
                     }
                     if resolution == .sheltered, let hold = item.hold {
                         if shelterUpdates[hold.shelterID] == nil,
@@ -103,25 +110,6 @@ struct CrewsCommand: AsyncParsableCommand {
         case 17..<19: return .helpRefused
         default: return .personNotFound
         }
-    }
-
-    static func unitEvent(
-        topic: String, item: SamuStore.CrewAssignment, version: Int64, status: String, resolution: Resolution?,
-        areas: DispatchAreas
-    ) -> KafkaRecord {
-        var object = JSONObject()
-        object.append("schema_version", 1)
-        object.append("event_id", .string(UUID().uuidString.lowercased()))
-        object.append("zone", .string(item.zone))
-        object.append("unit_id", .string(item.unitID))
-        object.append("version", .integer(version))
-        object.append("status", .string(status))
-        object.append("position", ["lat": .number(item.location.latitude), "lon": .number(item.location.longitude)])
-        object.append("reported_at", .string(RFC3339.format(Date())))
-        object.append("case_id", .string(item.caseID.lowercased))
-        if let resolution { object.append("resolution", .string(resolution.rawValue)) }
-        return KafkaRecord(
-            topic: topic, key: areas.key(for: item.zone), value: Array(JSONValue.object(object).serialized.utf8))
     }
 
     static func bedEvent(

@@ -27,10 +27,11 @@ struct CrewAppTests {
 
     /// A hotline's report of a homeless adult at `place`, posted over HTTP; its case's id.
     func report(
-        _ client: WebClient, token: String, age: Int64, sex: String = "male", at place: GeoPoint
+        _ client: WebClient, token: String, age: Int64, sex: String = "male", category: String = "homeless_adult",
+        at place: GeoPoint
     ) async throws -> UUID {
         let document = ReportFixture.document(
-            zone: "rabat", category: "homeless_adult", reportedAt: RFC3339.format(Date()), age: age, sex: sex,
+            zone: "rabat", category: category, reportedAt: RFC3339.format(Date()), age: age, sex: sex,
             location: place)
         #expect(try await client.postReport(document, token: token).status == 202)
         return DerivedID.caseID(forReport: try #require(UUID(uuidString: document["event_id"]!.stringValue!)))
@@ -62,6 +63,16 @@ struct CrewAppTests {
             let phone = try await browser.newPage()
             try await phone.emulatePhone(
                 latitude: Self.base.latitude, longitude: Self.base.longitude, origin: client.base.absoluteString)
+            // The phone's vibrator, counted (headless Chromium has none).
+            var stub = JSONObject()
+            stub.append(
+                "source",
+                """
+                window.vibrations = [];
+                Object.defineProperty(Navigator.prototype, 'vibrate', {configurable: true,
+                  value: (pattern) => { window.vibrations.push(pattern); return true; }});
+                """)
+            try await phone.send("Page.addScriptToEvaluateOnNewDocument", stub)
             try await phone.navigate(client.base.absoluteString + "/crew#enrol=\(code)")
             try await phone.waitFor("document.body.dataset.unit === 'rabat-u1'")
             #expect(try await phone.evaluate("location.hash") == .string(""), "the code leaves the address bar")
@@ -75,12 +86,15 @@ struct CrewAppTests {
             // The code is used: a second phone cannot use it.
             let reuse = try await client.json("POST", "/api/crew/enrol", ["code": .string(code)])
             #expect(reuse.status == 401)
-            // A report at rabat-u1's base: the phone hears of its case, with an alert.
+            // A report at rabat-u1's base: the phone hears of its case, with an alert and a buzz.
+            let reported = ContinuousClock.now
             let caseID = try await report(
                 client, token: token, age: 40, at: Self.base)
             try await phone.waitFor(
                 "document.getElementById('assignment').dataset.caseId === '\(caseID.lowercased)' && !document.getElementById('alert').hidden",
                 timeout: .seconds(20))
+            print("crew app: a new report → the case on the crew's phone in \(ContinuousClock.now - reported)")
+            #expect(try await phone.evaluate("window.vibrations.length") == .integer(1))
             let mapLink = try await phone.evaluate("document.getElementById('case-map').href").stringValue ?? ""
             #expect(mapLink.hasPrefix("geo:34.004"), "\(mapLink)")
             #expect(
@@ -132,8 +146,13 @@ struct CrewAppTests {
             try await phone.screenshot(to: Artifacts.directory.appendingPathComponent("crew-fr.png"))
             try await phone.evaluate("document.getElementById('lang').click(); true")
             try await phone.waitFor("document.documentElement.dir === 'rtl'")
+            // All of the page speaks Arabic now: the connection's badge and the new case's banner too.
+            #expect(try await phone.evaluate("document.getElementById('net').textContent") == .string("متصل"))
+            let banner = try await phone.evaluate("document.getElementById('alert').textContent").stringValue ?? ""
+            #expect(banner.hasPrefix("مهمة جديدة"), "\(banner)")
             try await phone.screenshot(to: Artifacts.directory.appendingPathComponent("crew-ar.png"))
             try await phone.evaluate("document.getElementById('lang').click(); true")
+            #expect(try await phone.evaluate("document.getElementById('net').textContent") == .string("en ligne"))
             // Offline again, the crew closes the case; meanwhile dispatch gives it to another
             // crew. Back online, the close is refused with the reason, and the case is left alone.
             try await phone.setOffline(true)
@@ -153,8 +172,15 @@ struct CrewAppTests {
             }
             try await phone.setOffline(false)
             try await phone.waitFor(
-                "[...document.querySelectorAll('#refused li')].some(li => li.dataset.action === 'resolve' && li.textContent.includes('another crew'))",
+                "[...document.querySelectorAll('#refused li')].some(li => li.dataset.action === 'resolve' && li.dataset.reason === 'case_reassigned' && li.textContent.includes('une autre équipe'))",
                 timeout: .seconds(20))
+            // The refusal is said again in Arabic when the crew switches.
+            try await phone.evaluate("document.getElementById('lang').click(); true")
+            #expect(
+                try await phone.evaluate(
+                    "document.querySelector('#refused li[data-reason=\"case_reassigned\"]').textContent.includes('أسندت المهمة إلى فريق آخر')"
+                ) == .bool(true))
+            try await phone.evaluate("document.getElementById('lang').click(); true")
             #expect(try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u2")
             #expect(try await text("select resolution from cases where case_id = '\(caseID)'") == nil)
             // Crew action → operator board, measured over 50 status changes.
@@ -181,6 +207,15 @@ struct CrewAppTests {
             try await phone.waitFor(
                 "document.getElementById('assignment').dataset.caseId === '\(next.lowercased)'",
                 timeout: .seconds(20))
+            // The bed held: the shelter by its name, and a link to it for the phone's map app.
+            try await phone.waitFor(
+                "document.querySelector('#case-bed a[data-shelter-map]') !== null", timeout: .seconds(20))
+            let bedLine = try await phone.evaluate("document.getElementById('case-bed').textContent").stringValue ?? ""
+            #expect(bedLine.contains("Centre d'hébergement d'urgence et temporaire de Rabat"), "\(bedLine)")
+            let shelterMap =
+                try await phone.evaluate("document.querySelector('#case-bed a[data-shelter-map]').href").stringValue
+                ?? ""
+            #expect(shelterMap.hasPrefix("geo:34.002,-6.826"), "\(shelterMap)")
             for (button, status) in [
                 ("do-acknowledge", "acknowledged"), ("do-on-scene", "on_scene"),
                 ("do-transporting", "transporting"),
@@ -206,13 +241,57 @@ struct CrewAppTests {
             }
             try await phone.waitFor(
                 "document.getElementById('assignment').dataset.caseId === ''", timeout: .seconds(20))
-            // Revoked: the phone is told, and nothing it sends is taken.
+            // The worst night: the crew finds the person dead.
+            let last = try await report(client, token: token, age: 45, at: Self.base)
+            try await phone.waitFor(
+                "document.getElementById('assignment').dataset.caseId === '\(last.lowercased)'",
+                timeout: .seconds(20))
+            try await phone.evaluate(
+                """
+                document.getElementById('resolution').value = 'deceased';
+                document.getElementById('do-resolve').click(); true
+                """)
+            try await waitFor("the case closed as deceased") {
+                try await text("select status || ' ' || coalesce(resolution, '-') from cases where case_id = '\(last)'")
+                    == "resolved deceased"
+            }
+            // End of shift: the unit is off duty, and the phone stops watching its position, also
+            // when the page is opened again, until the crew is available.
+            try await phone.evaluate("document.getElementById('do-end-shift').click(); true")
+            try await waitFor("rabat-u1 off duty") {
+                try await text("select status from units where unit_id = 'rabat-u1'") == "off_duty"
+            }
+            try await phone.navigate(client.base.absoluteString + "/crew")
+            try await phone.waitFor("document.body.dataset.unit === 'rabat-u1'")
+            #expect(try await phone.evaluate("document.body.dataset.duty + ' ' + state.watch") == .string("off null"))
+            let positions = try await scalar("select count(*) from crew_actions where action = 'position'")
+            try await phone.setPosition(latitude: 34.0200, longitude: -6.8500)
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await scalar("select count(*) from crew_actions where action = 'position'") == positions)
+            try await phone.evaluate("document.getElementById('do-available').click(); true")
+            try await phone.waitFor("document.body.dataset.duty === 'on' && state.watch !== null")
+            try await waitFor("rabat-u1 available again") {
+                try await text("select status from units where unit_id = 'rabat-u1'") == "available"
+            }
+            // Revoked: the phone is told, and nothing it sends is taken: the unit stays available.
             let deviceID = try #require(
                 try await text("select device_id from crew_devices where unit_id = 'rabat-u1'"))
+            let oldToken = try #require(try await phone.evaluate("localStorage.getItem('samu.crew.token')").stringValue)
             let revoke = try await supervisor.json("POST", "/api/devices/\(deviceID)/revoke", [:])
             #expect(revoke.status == 200)
+            let actions = try await scalar("select count(*) from crew_actions")
             try await phone.evaluate("document.getElementById('do-unavailable').click(); true")
             try await phone.waitFor("document.body.dataset.revoked === 'true'", timeout: .seconds(20))
+            let replay = try await phone.evaluate(
+                """
+                fetch('/api/crew/actions', {method: 'POST', headers: {'Content-Type': 'application/json',
+                  Authorization: 'Bearer \(oldToken)'},
+                  body: JSON.stringify({event_id: crypto.randomUUID(), action: 'end_shift'})}).then(r => r.status)
+                """)
+            #expect(replay == .integer(401))
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await text("select status from units where unit_id = 'rabat-u1'") == "available")
+            #expect(try await scalar("select count(*) from crew_actions") == actions)
         }
     }
 
@@ -239,13 +318,36 @@ struct CrewAppTests {
                 timeout: .seconds(45))
             let before = try await scalar(
                 "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
-            // One tap: a walk-in took a men's bed.
-            try await page.evaluate("document.querySelector('button[data-less=\"men\"]').click(); true")
-            try await waitFor("the men's beds one fewer") {
+            // Two quick taps: two walk-ins took a men's bed each; neither is lost.
+            try await page.evaluate(
+                """
+                document.querySelector('button[data-less="men"]').click();
+                document.querySelector('button[data-less="men"]').click(); true
+                """)
+            #expect(
+                try await page.evaluate("document.querySelector('tr[data-bed=\"men\"] input[data-occupied]').value")
+                    == .string(String(before + 2)), "the page counts both taps at once")
+            try await waitFor("the men's beds two fewer") {
                 try await scalar(
                     "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
-                    == before + 1
+                    == before + 2
             }
+            // A full count: the elderly beds as the watchman counted them.
+            try await page.evaluate(
+                """
+                document.querySelector('input[data-capacity="elderly"]').value = '7';
+                document.querySelector('input[data-occupied="elderly"]').value = '3';
+                document.querySelector('button[data-count="elderly"]').click(); true
+                """)
+            try await waitFor("the elderly beds counted") {
+                try await text(
+                    "select capacity || '/' || occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'elderly'"
+                ) == "7/3"
+            }
+            #expect(
+                try await scalar(
+                    "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
+                    == before + 2, "the full count of one bed type keeps the others")
             // samu sends a man: he is on the page, then admitted.
             let firstCase = try await report(
                 client, token: token, age: 50, at: shelterPlace)
@@ -289,6 +391,21 @@ struct CrewAppTests {
             }
             try await page.waitFor(
                 "document.querySelector('li[data-case-id=\"\(secondCase.lowercased)\"]') === null",
+                timeout: .seconds(20))
+            // A man samu sends never arrives: the shelter says so, and his bed is given back.
+            let thirdCase = try await report(client, token: token, age: 38, at: shelterPlace)
+            try await page.waitFor(
+                "document.querySelector('li[data-case-id=\"\(thirdCase.lowercased)\"]') !== null",
+                timeout: .seconds(20))
+            try await page.evaluate(
+                "document.querySelector('button[data-no-show=\"\(thirdCase.lowercased)\"]').click(); true")
+            try await waitFor("the no-show recorded, the bed released") {
+                try await scalar(
+                    "select count(*) from bed_ledger where case_id = '\(thirdCase)' and shelter_id = 'rabat-s1' and action = 'release' and reason like '%no-show%'"
+                ) == 1
+            }
+            try await page.waitFor(
+                "document.querySelector('li[data-case-id=\"\(thirdCase.lowercased)\"]') === null",
                 timeout: .seconds(20))
             // A count four hours old is stale, here and on the operators' board.
             _ = try await scalar(
@@ -415,6 +532,41 @@ struct CrewAppTests {
                     "POST", "/api/shelter/rabat-s1/decline", ["case_id": .string(UUID().uuidString), "reason": "x"])
                 #expect(noHold.status == 409)
                 #expect(try await fatna.send("GET", "/api/shelter").status == 200)
+                // Without the session's CSRF token, a shelter's change is refused and nothing is sent.
+                var forged = fatna
+                forged.csrf = nil
+                let unprotected = try await forged.json(
+                    "POST", "/api/shelter/rabat-s1/beds", ["beds": ["men": ["capacity": 30, "occupied": 29]]])
+                #expect(unprotected.status == 403)
+                #expect(
+                    try await scalar(
+                        "select count(*) from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men' and occupied = 29"
+                    ) == 0)
+                // A woman victim of violence: rabat-u2 (female staff) takes her to the women's
+                // house, whose address is confidential. Her crew sees the house, named, and where it
+                // is; rabat-u1's phone never receives it, in its assignment or her report.
+                let victim = try await report(
+                    client, token: token, age: 29, sex: "female", category: "woman_violence_victim", at: Self.base)
+                try await waitFor("her case given to rabat-u2, with a bed held at the women's house") {
+                    let unit = try await text("select unit_id from cases where case_id = '\(victim)'")
+                    let held = try await scalar(
+                        "select count(*) from bed_ledger where case_id = '\(victim)' and shelter_id = 'rabat-s2' and action = 'hold'"
+                    )
+                    return unit == "rabat-u2" && held == 1
+                }
+                let hers = try await client.send("GET", "/api/crew/assignment", headers: crew(u2))
+                let bed = hers.json["case"]?["beds"]?.arrayValue?.first
+                #expect(bed?["shelter_id"] == .string("rabat-s2"))
+                #expect(bed?["confidential"] == .bool(true))
+                #expect(bed?["position"]?["lat"] == .number(33.994))
+                #expect(bed?["name_fr"]?.stringValue?.hasPrefix("Établissement multifonctionnel pour femmes") == true)
+                let other = try await client.send("GET", "/api/crew/assignment", headers: crew(u1))
+                #expect(other.status == 200)
+                let seen = String(decoding: other.body, as: UTF8.self)
+                #expect(!seen.contains("rabat-s2") && !seen.contains("33.994"), "\(seen)")
+                #expect(
+                    try await client.send("GET", "/api/crew/cases/\(victim.lowercased)/report", headers: crew(u1))
+                        .status == 404)
             }
         }
         try await harness.pipeline.cleanUp()

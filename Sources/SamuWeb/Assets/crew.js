@@ -16,6 +16,8 @@ const WORDS = {
     needs: "Compétences : ", bed: "Lit réservé : ", confidential: "adresse confidentielle — ne la communiquez à personne",
     changes: "Nouveau depuis votre dernière lecture", unit: "Unité ", status: "Statut : ", priority: "Priorité ",
     none: "aucune", beds_n: "{n} lit(s) ", at: " à ",
+    why_case_reassigned: "la mission a été confiée à une autre équipe", why_case_closed: "la mission est close",
+    why_no_such_case: "mission inconnue",
   },
   ar: {
     enrol_title: "تسجيل هذا الهاتف", enrol_help: "أدخلوا الرمز الذي سلمه المشرف (صالح 15 دقيقة).",
@@ -29,6 +31,7 @@ const WORDS = {
     needs: "الكفاءات: ", bed: "سرير محجوز: ", confidential: "عنوان سري — لا تطلعوا عليه أحدا",
     changes: "الجديد منذ آخر اطلاع", unit: "الوحدة ", status: "الحالة: ", priority: "الأولوية ",
     none: "لا شيء", beds_n: "{n} سرير ", at: " في ",
+    why_case_reassigned: "أسندت المهمة إلى فريق آخر", why_case_closed: "المهمة مغلقة", why_no_such_case: "مهمة غير معروفة",
   },
 };
 const LABELS = {
@@ -73,7 +76,11 @@ const state = {
   token: localStorage.getItem("samu.crew.token"),
   unit: localStorage.getItem("samu.crew.unit"),
   assignment: null, report: null, caseID: null, flushing: false, revoked: false,
-  lastSent: null, here: null, watch: null,
+  lastSent: null, here: null, watch: null, online: navigator.onLine,
+  // The banner's message as keys (re-said in the language the crew switches to).
+  alert: null,
+  // On duty until the crew ends its shift: positions only then.
+  onDuty: localStorage.getItem("samu.crew.duty") !== "off",
 };
 
 const $ = (id) => document.getElementById(id);
@@ -158,7 +165,7 @@ async function flush() {
       } else if (response.status >= 400 && response.status < 500 && response.status !== 429) {
         // Refused for good (stale, invalid): dropped, and the crew told why.
         const problem = await response.json().catch(() => ({}));
-        refusedAction(item, problem.detail || response.statusText);
+        refusedAction(item, { reason: problem.reason, detail: problem.detail || response.statusText });
         await unqueue(seq);
       } else {
         break; // the server or the broker is down: try again later
@@ -170,23 +177,33 @@ async function flush() {
   }
 }
 
-function refusedAction(item, why) {
+function refusedAction(item, problem) {
   const li = document.createElement("li");
   li.dataset.eventId = item.event_id;
   li.dataset.action = item.action;
-  li.textContent = `${t("refused")}${t(item.action)} — ${why}`;
+  li.dataset.reason = problem.reason || "";
+  li.dataset.detail = problem.detail || "";
   $("refused").prepend(li);
+  sayRefusal(li);
+}
+// A refusal in the current language: samu's reason when the app knows it, else samu's words.
+function sayRefusal(li) {
+  const known = li.dataset.reason && WORDS.fr[`why_${li.dataset.reason}`];
+  const why = known ? t(`why_${li.dataset.reason}`) : li.dataset.detail;
+  li.textContent = `${t("refused")}${t(li.dataset.action)} — ${why}`;
 }
 
 function revoked() {
   state.revoked = true;
   localStorage.removeItem("samu.crew.token");
   state.token = null;
-  alertCrew(t("revoked"), false);
+  stopTracking();
+  alertCrew({ key: "revoked" }, false);
   document.body.dataset.revoked = "true";
 }
 
 function setNet(online) {
+  state.online = online;
   $("net").dataset.state = online ? "online" : "offline";
   $("net").textContent = online ? t("online") : t("offline");
 }
@@ -228,7 +245,7 @@ async function received(assignment) {
   state.caseID = assignment.case ? assignment.case.case_id : null;
   if (state.caseID && state.caseID !== previous) {
     state.report = null;
-    alertCrew(t("new_case") + label(assignment.case.category), true);
+    alertCrew({ key: "new_case", code: assignment.case.category }, true);
     try {
       const response = await fetch(`/api/crew/cases/${state.caseID}/report`, { headers: { Authorization: `Bearer ${state.token}` } });
       if (response.ok) state.report = await response.json();
@@ -237,10 +254,12 @@ async function received(assignment) {
   render();
 }
 
-function alertCrew(text, loud) {
+function alertCrew(message, loud) {
+  state.alert = message;
   const node = $("alert");
   node.hidden = false;
-  node.textContent = text;
+  node.dataset.key = message.key;
+  sayAlert();
   node.dataset.at = String(Date.now());
   if (!loud) return;
   if (navigator.vibrate) navigator.vibrate([300, 100, 300]);
@@ -252,6 +271,10 @@ function alertCrew(text, loud) {
     tone.start();
     tone.stop(audio.currentTime + 0.4);
   } catch (error) { /* no sound before the first touch on some phones */ }
+}
+
+function sayAlert() {
+  if (state.alert) $("alert").textContent = t(state.alert.key) + (state.alert.code ? label(state.alert.code) : "");
 }
 
 function distance(a, b) {
@@ -270,6 +293,9 @@ function render() {
   document.documentElement.dir = state.lang === "ar" ? "rtl" : "ltr";
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   $("lang").textContent = state.lang === "ar" ? "Français" : "العربية";
+  setNet(state.online);
+  sayAlert();
+  for (const li of $("refused").children) sayRefusal(li);
   const selected = $("resolution").value;
   $("resolution").replaceChildren(...RESOLUTIONS.map((code) => {
     const option = document.createElement("option");
@@ -307,7 +333,16 @@ function render() {
   $("case-bed").replaceChildren(...beds.map((bed) => {
     const span = document.createElement("span");
     span.dataset.shelterId = bed.shelter_id;
-    span.textContent = `${t("bed")}${t("beds_n").replace("{n}", bed.beds)}${label(bed.bed_type)}${t("at")}${bed.shelter_id} (${bed.position.lat.toFixed(4)}, ${bed.position.lon.toFixed(4)}) `;
+    const name = (state.lang === "ar" ? bed.name_ar : bed.name_fr) || bed.name_fr || bed.shelter_id;
+    span.textContent = `${t("bed")}${t("beds_n").replace("{n}", bed.beds)}${label(bed.bed_type)}${t("at")}${name} `;
+    if (bed.position && bed.position.lat !== null) {
+      const map = document.createElement("a");
+      map.className = "map";
+      map.dataset.shelterMap = bed.shelter_id;
+      map.href = `geo:${bed.position.lat},${bed.position.lon}?q=${bed.position.lat},${bed.position.lon}`;
+      map.textContent = t("open_map");
+      span.append(map, " ");
+    }
     if (bed.confidential) {
       const warning = document.createElement("strong");
       warning.className = "confidential";
@@ -329,9 +364,18 @@ function render() {
   if (!document.hidden && entries.length) localStorage.setItem(key, String(Date.parse(entries[entries.length - 1].at)));
 }
 
-// ---- Position while on duty: at most every 30 s or 100 m.
+// ---- Position while on duty: at most every 30 s or 100 m. From the end of the shift (a pause,
+// unavailable, is still on duty) the phone stops watching, and a page opened again stays so until
+// the crew says it is available.
+function setDuty(onDuty) {
+  state.onDuty = onDuty;
+  localStorage.setItem("samu.crew.duty", onDuty ? "on" : "off");
+  document.body.dataset.duty = onDuty ? "on" : "off";
+  if (onDuty) track();
+  else stopTracking();
+}
 function track() {
-  if (!navigator.geolocation || state.watch !== null) return;
+  if (!navigator.geolocation || state.watch !== null || !state.onDuty) return;
   state.watch = navigator.geolocation.watchPosition((position) => {
     const here = { lat: position.coords.latitude, lon: position.coords.longitude };
     state.here = here;
@@ -366,6 +410,8 @@ async function enrol(code) {
   state.unit = enrolled.unit_id;
   state.revoked = false;
   document.body.dataset.revoked = "false";
+  localStorage.setItem("samu.crew.duty", "on");
+  state.onDuty = true;
   return true;
 }
 
@@ -373,6 +419,7 @@ function enter() {
   $("enrol-view").hidden = true;
   $("main-view").hidden = false;
   document.body.dataset.unit = state.unit;
+  document.body.dataset.duty = state.onDuty ? "on" : "off";
   render();
   showPending();
   listen();
@@ -394,9 +441,9 @@ async function start() {
     act("resolve", { case_id: state.caseID, resolution: $("resolution").value, note: $("note").value || undefined });
     $("note").value = "";
   });
-  $("do-available").addEventListener("click", () => { act("available"); track(); });
+  $("do-available").addEventListener("click", () => { act("available"); setDuty(true); });
   $("do-unavailable").addEventListener("click", () => act("unavailable"));
-  $("do-end-shift").addEventListener("click", () => { act("end_shift"); stopTracking(); });
+  $("do-end-shift").addEventListener("click", () => { act("end_shift"); setDuty(false); });
   $("enrol-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     if (await enrol($("enrol-code").value)) enter();

@@ -33,7 +33,12 @@ const UNIT_STATUS = {
   ar: { available: "متاحة", en_route: "في الطريق", on_scene: "في عين المكان", transporting: "في طور النقل", returning: "في طريق العودة", off_duty: "خارج الخدمة" },
 };
 const STALE_SECONDS = 4 * 3600;
-const state = { lang: localStorage.getItem("samu.shelter.lang") || "fr", csrf: null, me: null, shelters: [], timer: null };
+const state = {
+  lang: localStorage.getItem("samu.shelter.lang") || "fr", csrf: null, me: null, shelters: [], timer: null,
+  // Per shelter: a report on its way, another change made meanwhile, the version samu gave the
+  // last one sent (counts read back older than it are not shown over the page's own).
+  sending: {},
+};
 const $ = (id) => document.getElementById(id);
 const t = (key) => (WORDS[state.lang] || WORDS.fr)[key] || key;
 const bedLabel = (code) => (BEDS[state.lang] || BEDS.fr)[code] || code;
@@ -74,20 +79,52 @@ function say(text, failed) {
 
 async function refresh() {
   try {
-    state.shelters = await api("/api/shelter");
+    const shelters = await api("/api/shelter");
+    // The page's own counts stand while a change is on its way or until samu has stored it.
+    for (const shelter of shelters) {
+      const sending = state.sending[shelter.shelter_id];
+      const mine = state.shelters.find((old) => old.shelter_id === shelter.shelter_id);
+      if (!sending || !mine || (!sending.busy && shelter.version >= sending.version)) continue;
+      for (const [bed, count] of Object.entries(mine.beds)) {
+        if (shelter.beds[bed]) Object.assign(shelter.beds[bed], { capacity: count.capacity, occupied: count.occupied });
+      }
+    }
+    state.shelters = shelters;
     render();
   } catch (error) {
     if (error.status === 401) showLogin();
   }
 }
 
-// Sends the shelter's full counts after a change.
-async function sendCounts(shelter, beds) {
+// A change (a tap, a full count) is applied to the page's counts at once, then sent: one report
+// at a time per shelter, each with the page's counts as they are when it leaves, so taps made
+// while one is on its way go with the next and none is lost.
+function change(shelter, bed, count) {
+  Object.assign(shelter.beds[bed], count);
+  render();
+  const sending = state.sending[shelter.shelter_id] ||= { busy: false, again: false, version: 0 };
+  sending.again = true;
+  if (!sending.busy) sendCounts(shelter.shelter_id, sending);
+}
+
+async function sendCounts(shelterID, sending) {
+  sending.busy = true;
   try {
-    await api(`/api/shelter/${shelter.shelter_id}/beds`, { method: "POST", body: { beds } });
-    say(t("sent"), false);
+    while (sending.again) {
+      sending.again = false;
+      const shelter = state.shelters.find((item) => item.shelter_id === shelterID);
+      if (!shelter) break;
+      const sent = await api(`/api/shelter/${shelterID}/beds`, { method: "POST", body: { beds: counts(shelter) } });
+      sending.version = sent.version;
+      say(t("sent"), false);
+    }
   } catch (error) {
+    // Not sent: the page shows samu's counts again.
+    sending.again = false;
+    sending.version = 0;
     say(t("error") + error.message, true);
+  } finally {
+    sending.busy = false;
   }
   setTimeout(refresh, 300);
 }
@@ -131,18 +168,16 @@ function render() {
       less.disabled = count.occupied >= count.capacity;
       more.disabled = count.occupied <= 0;
       less.addEventListener("click", () => {
-        const beds = counts(shelter); beds[bed].occupied += 1; sendCounts(shelter, beds);
+        if (count.occupied < count.capacity) change(shelter, bed, { occupied: count.occupied + 1 });
       });
       more.addEventListener("click", () => {
-        const beds = counts(shelter); beds[bed].occupied -= 1; sendCounts(shelter, beds);
+        if (count.occupied > 0) change(shelter, bed, { occupied: count.occupied - 1 });
       });
       const capacity = el("input", { type: "number", min: "0", value: String(count.capacity), "data-capacity": bed });
       const occupied = el("input", { type: "number", min: "0", value: String(count.occupied), "data-occupied": bed });
       const save = el("button", { type: "button", class: "quiet", "data-count": bed, text: t("save") });
       save.addEventListener("click", () => {
-        const beds = counts(shelter);
-        beds[bed] = { capacity: Number(capacity.value), occupied: Number(occupied.value) };
-        sendCounts(shelter, beds);
+        change(shelter, bed, { capacity: Number(capacity.value), occupied: Number(occupied.value) });
       });
       return el("tr", { "data-bed": bed, "data-free": String(free) },
         el("th", { text: bedLabel(bed) }),

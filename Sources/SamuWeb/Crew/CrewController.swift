@@ -23,14 +23,17 @@ final class CrewController: Sendable {
     let credentialFailures: RateLimiter
     let enrolments: RateLimiter
     let logger: Logger
+    let shelterNames: ShelterNames
     static let maximumStreamsPerDevice = 2
     let streams = StreamSlots(limit: maximumStreamsPerDevice)
     static let tokenPrefix = "samu_crew_"
 
     init(
         repository: CrewRepository, producer: KafkaProducer, catalog: TopicCatalog, areas: DispatchAreas,
-        hub: BoardHub, credentialFailures: RateLimiter, logger: Logger, enrolments: RateLimiter = RateLimiter()
+        hub: BoardHub, credentialFailures: RateLimiter, logger: Logger, enrolments: RateLimiter = RateLimiter(),
+        shelterNames: ShelterNames = ShelterNames([])
     ) {
+        self.shelterNames = shelterNames
         self.repository = repository
         self.producer = producer
         self.catalog = catalog
@@ -75,21 +78,13 @@ final class CrewController: Sendable {
         var status: String
     }
 
-    /// The unit statuses the app's actions report (acknowledging is setting off: en route).
-    static let statuses: [String: UnitStatus] = [
-        "acknowledge": .enRoute, "on_scene": .onScene, "transporting": .transporting, "resolve": .available,
-        "available": .available, "unavailable": .offDuty, "end_shift": .offDuty, "position": .available,
-    ]
-    /// Actions about the unit's case: they carry its id and are refused once it is not the unit's.
-    static let caseActions: Set<String> = ["acknowledge", "on_scene", "transporting", "resolve"]
-
     func addRoutes(to router: Router<ConsoleRequestContext>) {
         router.post("/api/crew/enrol") { request, context in
             try await self.enrol(request, address: context.clientAddress)
         }
         router.get("/api/crew/assignment") { request, context in
             let device = try await self.device(request, address: context.clientAddress)
-            return Self.json(try await self.repository.assignment(unitID: device.unit_id))
+            return Self.json(try await self.repository.assignment(unitID: device.unit_id, names: self.shelterNames))
         }
         router.get("/api/crew/cases/{id}/report") { request, context in
             let device = try await self.device(request, address: context.clientAddress)
@@ -168,55 +163,43 @@ final class CrewController: Sendable {
         guard let action = try? JSONDecoder().decode(Action.self, from: Data(buffer: buffer)),
             let eventID = UUID(uuidString: action.event_id)
         else { throw Problem(.invalidBody, "send {\"event_id\": …, \"action\": …}") }
-        guard let status = Self.statuses[action.action] else {
-            throw Problem(.validation, "unknown action \(action.action)", field: "/action")
+        let report: CrewReport
+        do {
+            report = try CrewReport(
+                eventID: eventID, action: action.action, caseID: action.case_id, resolution: action.resolution,
+                note: action.note, position: action.position.map { GeoPoint(latitude: $0.lat, longitude: $0.lon) })
+        } catch {
+            throw Problem(.validation, error.detail, field: error.field)
         }
         // Sent before (the answer was lost on the way back): the same answer, nothing sent again.
         if try await repository.actionAccepted(eventID) {
             return JSONBody.response(Accepted(event_id: eventID.lowercased, status: "accepted"), status: .accepted)
         }
-        let caseID = action.case_id.flatMap(UUID.init(uuidString:))
-        if Self.caseActions.contains(action.action) {
-            guard let caseID else { throw Problem(.validation, "\(action.action) needs the case", field: "/case_id") }
+        if let caseID = report.caseID {
             // Made offline and stale by now: the case went to another crew, or ended.
             guard let holder = try await repository.caseHolder(caseID) else {
-                throw Problem(.staleAction, "no such case")
+                throw Problem(.staleAction, "no such case", reason: "no_such_case")
             }
-            guard holder.open else { throw Problem(.staleAction, "the case is closed") }
+            guard holder.open else { throw Problem(.staleAction, "the case is closed", reason: "case_closed") }
             guard holder.unitID == device.unit_id else {
-                throw Problem(.staleAction, "the case was given to another crew")
+                throw Problem(.staleAction, "the case was given to another crew", reason: "case_reassigned")
             }
-        }
-        if action.action == "resolve", action.resolution.flatMap(Resolution.init(rawValue:)) == nil {
-            throw Problem(.validation, "resolve needs a resolution", field: "/resolution")
         }
         guard let unit = try await repository.unit(device.unit_id) else {
             throw Problem(.notFound, "the unit has not reported yet; ask the dispatch to start its shift")
         }
         // A position report keeps the unit's status; any action keeps the last position the
-        // device did not improve on.
-        let reportedStatus = action.action == "position" ? UnitStatus(rawValue: unit.status) ?? status : status
-        let position: (lat: Double, lon: Double) =
-            action.position.map { ($0.lat, $0.lon) } ?? (unit.latitude, unit.longitude)
-        var event = JSONObject()
-        event.append("schema_version", 2)
-        event.append("event_id", .string(eventID.lowercased))
-        event.append("zone", .string(unit.zone))
-        event.append("unit_id", .string(device.unit_id))
-        // Versions follow the server's clock: the order actions reach samu, which the device's
-        // queue keeps (its clock may be wrong).
-        event.append("version", .integer(Int64(Date().timeIntervalSince1970 * 1000)))
-        event.append("status", .string(reportedStatus.rawValue))
-        event.append("position", ["lat": .number(position.lat), "lon": .number(position.lon)])
-        event.append("reported_at", .string(RFC3339.format(Date())))
-        if Self.caseActions.contains(action.action), let caseID { event.append("case_id", .string(caseID.lowercased)) }
-        if action.action == "resolve", let resolution = action.resolution {
-            event.append("resolution", .string(resolution))
-        }
-        if let note = action.note?.trimmingCharacters(in: .whitespacesAndNewlines), !note.isEmpty {
-            event.append("note", .string(note))
-        }
-        let bytes = JSONValue.object(event).serializedBytes
+        // device did not improve on. Versions follow the server's clock: the order actions reach
+        // samu, which the device's queue keeps (its clock may be wrong).
+        let now = Date()
+        let event = report.unitEvent(
+            unitID: device.unit_id, zone: unit.zone,
+            current: (
+                UnitStatus(rawValue: unit.status) ?? .available,
+                GeoPoint(latitude: unit.latitude, longitude: unit.longitude)
+            ),
+            version: CrewReport.version(at: now, after: unit.version), at: now)
+        let bytes = event.serializedBytes
         let decoder = TopicDecoder(definition: catalog.definition(.units))
         if case .failure(let rejection) = decoder.document(value: bytes) {
             throw Problem(.validation, rejection.detail, field: rejection.field, reason: rejection.reason.rawValue)
@@ -231,7 +214,7 @@ final class CrewController: Sendable {
         }
         try await repository.recordAction(
             eventID: eventID, deviceID: device.device_id, unitID: device.unit_id, action: action.action,
-            caseID: caseID, at: Date())
+            caseID: report.caseID, at: Date())
         Metrics.Counter(label: "samu_crew_actions_total", dimensions: [("action", action.action)]).increment()
         return JSONBody.response(Accepted(event_id: eventID.lowercased, status: "accepted"), status: .accepted)
     }
@@ -241,7 +224,7 @@ final class CrewController: Sendable {
         guard streams.take(device.device_id) else {
             throw Problem(.rateLimited, "at most \(Self.maximumStreamsPerDevice) streams per device", retryAfter: 5)
         }
-        let body = ResponseBody { [repository, hub, logger, self] writer in
+        let body = ResponseBody { [repository, hub, logger, shelterNames, self] writer in
             defer {
                 self.streams.give(device.device_id)
             }
@@ -251,7 +234,7 @@ final class CrewController: Sendable {
             var lastCheck = ContinuousClock.now
             try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
             while !hub.isClosed && !Task.isCancelled {
-                let assignment = try await repository.assignment(unitID: device.unit_id)
+                let assignment = try await repository.assignment(unitID: device.unit_id, names: shelterNames)
                 if assignment != last {
                     try await writer.write(ByteBuffer(string: "event: assignment\ndata: \(assignment)\n\n"))
                     last = assignment

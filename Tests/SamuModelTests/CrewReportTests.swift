@@ -1,0 +1,90 @@
+import Foundation
+import SamuTestSupport
+import Testing
+
+@testable import SamuModel
+
+@Suite("Crew reports: the crew app and the demo's simulator send the same unit events")
+struct CrewReportTests {
+    static let base = GeoPoint(latitude: 34.0209, longitude: -6.8416)
+    static let person = GeoPoint(latitude: 34.0132, longitude: -6.8326)
+    static let caseID = UUID(uuidString: "7c5b1c1e-2f1d-4e3a-9b8c-1d2e3f4a5b6c")!
+
+    /// What the crew app posts for a step (crew.js `act`: the action's name, the case, the
+    /// resolution and the phone's position), checked as `POST /api/crew/actions` checks it.
+    static func fromApp(_ step: CrewReport) throws -> CrewReport {
+        try CrewReport(
+            eventID: step.eventID, action: step.action.rawValue, caseID: step.caseID?.lowercased,
+            resolution: step.resolution?.rawValue, note: nil, position: step.position)
+    }
+
+    @Test(
+        "for every resolution, each step of samu crews is the app's action, and its event is identical and valid",
+        arguments: Resolution.allCases)
+    func simulatorIsTheApp(resolution: Resolution) throws {
+        let catalog = try Repository.catalog()
+        let schema = TopicDecoder(definition: catalog.definition(.units))
+        let inbound = InboundDecoder(catalog: catalog, zones: nil)
+        let steps = CrewReport.simulatedCase(Self.caseID, resolution: resolution, from: Self.base, to: Self.person)
+        #expect(steps.first?.action == .acknowledge)
+        #expect(steps.last?.action == .resolve)
+        #expect(steps.contains { $0.action == .position })
+        #expect(steps.contains { $0.action == .transporting } == (resolution == .sheltered || resolution == .hospital))
+        var current = (status: UnitStatus.available, position: Self.base)
+        var version: Int64 = 41
+        let time = RFC3339.parse("2026-01-15T02:10:37.250Z")!
+        var statuses: [UnitStatus] = []
+        for step in steps {
+            let app = try Self.fromApp(step)
+            #expect(app == step)
+            version = CrewReport.version(at: time, after: version)
+            let simulated = step.unitEvent(
+                unitID: "rabat-u1", zone: "rabat", current: current, version: version, at: time)
+            let sent = app.unitEvent(unitID: "rabat-u1", zone: "rabat", current: current, version: version, at: time)
+            #expect(simulated.serializedBytes == sent.serializedBytes)
+            // Valid against the topic's schema, and read by the worker as the step says.
+            let bytes = simulated.serializedBytes
+            guard case .success(let document) = schema.document(value: bytes) else {
+                Issue.record("\(step.action) is not valid: \(simulated.serialized)")
+                continue
+            }
+            #expect(document["schema_version"] == .integer(CrewReport.schemaVersion))
+            let decoded = inbound.decode(topic: catalog.name(.units), key: Array("rabat".utf8), value: bytes)
+            guard case .success(let event) = decoded, case .unit(let update) = event.event else {
+                Issue.record("\(step.action) was not read as a unit update")
+                continue
+            }
+            #expect(update.caseID == (step.action == .position ? nil : Self.caseID))
+            #expect(update.resolution == (step.action == .resolve ? resolution : nil))
+            statuses.append(update.status)
+            current = (update.status, update.position)
+        }
+        // The case closes with the unit available (never `returning`), a position keeps en route.
+        #expect(statuses.first == .enRoute)
+        #expect(statuses[1] == .enRoute)
+        #expect(statuses.last == .available)
+        #expect(!statuses.contains(.returning))
+    }
+
+    @Test("the app's action is checked: unknown action, a case action without its case, resolve without resolution")
+    func checked() {
+        #expect(throws: CrewReport.Invalid.self) {
+            try CrewReport(eventID: UUID(), action: "fly", caseID: nil, resolution: nil, note: nil, position: nil)
+        }
+        #expect(throws: CrewReport.Invalid(detail: "on_scene needs the case", field: "/case_id")) {
+            try CrewReport(eventID: UUID(), action: "on_scene", caseID: nil, resolution: nil, note: nil, position: nil)
+        }
+        #expect(throws: CrewReport.Invalid(detail: "resolve needs a resolution", field: "/resolution")) {
+            try CrewReport(
+                eventID: UUID(), action: "resolve", caseID: Self.caseID.lowercased, resolution: "flew", note: nil,
+                position: nil)
+        }
+        // A note of blanks is no note; a position report carries no case.
+        let position = try? CrewReport(
+            eventID: UUID(), action: "position", caseID: Self.caseID.lowercased, resolution: nil, note: "  ",
+            position: Self.base)
+        #expect(position?.caseID == nil && position?.note == nil)
+        #expect(CrewReport.version(at: Date(timeIntervalSince1970: 10), after: 3) == 10_000)
+        #expect(CrewReport.version(at: Date(timeIntervalSince1970: 10), after: 20_000) == 20_001)
+    }
+}
