@@ -219,6 +219,12 @@ public final class Chromium: Sendable {
             try await send("Emulation.setGeolocationOverride", position)
         }
 
+        /// Removes the position set by ``setPosition(latitude:longitude:)``: the page's geolocation
+        /// has no fix.
+        public func clearPosition() async throws {
+            try await send("Emulation.clearGeolocationOverride")
+        }
+
         /// Takes the page's network away (or gives it back).
         public func setOffline(_ offline: Bool) async throws {
             try await send("Network.enable")

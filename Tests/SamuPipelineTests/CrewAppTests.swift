@@ -268,6 +268,10 @@ struct CrewAppTests {
             try await phone.setPosition(latitude: 34.0200, longitude: -6.8500)
             try await Task.sleep(for: .seconds(2))
             #expect(try await scalar("select count(*) from crew_actions where action = 'position'") == positions)
+            // No fix while the crew comes back on duty: a position sent the moment after "available"
+            // carries the unit's status as PostgreSQL last stored it, which may still be off duty
+            // (a known limit, docs/crew.md), and would make this step depend on the worker's pace.
+            try await phone.clearPosition()
             try await phone.evaluate("document.getElementById('do-available').click(); true")
             try await phone.waitFor("document.body.dataset.duty === 'on' && state.watch !== null")
             try await waitFor("rabat-u1 available again") {
