@@ -40,9 +40,6 @@ public struct ShelterRow: Sendable, Equatable {
     }
 }
 
-/// What the crew app and the shelter page read, and the crews' devices. The console writes only
-/// enrolments, devices and accepted crew actions; every state change a crew or a shelter makes
-/// travels as an event on `samu.units.v1` or `samu.beds.v1`, applied by the zone's worker.
 /// Shelters' names (the deployment's), in French and Arabic, for what the crew app shows.
 public struct ShelterNames: Sendable {
     public var ids: [String] = []
@@ -58,6 +55,9 @@ public struct ShelterNames: Sendable {
     }
 }
 
+/// What the crew app and the shelter page read, and the crews' devices. The console writes only
+/// enrolments, devices and accepted crew actions; every state change a crew or a shelter makes
+/// travels as an event on `samu.units.v1` or `samu.beds.v1`, applied by the zone's worker.
 public struct CrewRepository: StoreRepository {
     let store: SamuStore
     let logger: Logger

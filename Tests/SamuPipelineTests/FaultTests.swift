@@ -171,6 +171,15 @@ struct FaultTests {
         documents.compactMap { $0["event_id"]?.stringValue.flatMap(UUID.init(uuidString:)) }
     }
 
+    /// The environment of a `samu worker` process named `worker` in this scenario, logging at info
+    /// level (the scenarios read its group and fencing lines).
+    func workerEnvironment(_ harness: PipelineHarness, worker: String) -> [String: String] {
+        var environment = harness.environment
+        environment["SAMU_WORKER_ID"] = "\(worker)-\(harness.id)"
+        environment["SAMU_LOG_LEVEL"] = "info"
+        return environment
+    }
+
     func cases(_ harness: PipelineHarness) async throws -> Int {
         try await harness.withStore { try await $0.counts().cases }
     }
@@ -233,9 +242,7 @@ struct FaultTests {
     @Test("F3: a rebalance storm, a second worker started or stopped every 5 s for 60 s while 200 reports/s flow")
     func rebalanceStorm() async throws {
         let (harness, documents, ids) = try await prepared(reports: 12_000)
-        var steady = harness.environment
-        steady["SAMU_WORKER_ID"] = "steady-\(harness.id)"
-        steady["SAMU_LOG_LEVEL"] = "info"
+        let steady = workerEnvironment(harness, worker: "steady")
         let base = try SamuBinary.start(["worker"], environment: steady, name: "f3-base-\(harness.id)")
         // About 200 reports a second for 60 s.
         let producing = produceSteadily(harness, documents.map { harness.reportRecord($0) }, perChunk: 10)
@@ -303,12 +310,8 @@ struct FaultTests {
     @Test("F2: a zombie worker paused past its session, then resumed, while another took its zones over")
     func zombie() async throws {
         let (harness, documents, ids) = try await prepared(reports: 3000)
-        var first = harness.environment
-        first["SAMU_WORKER_ID"] = "zombie-\(harness.id)"
-        first["SAMU_LOG_LEVEL"] = "info"
-        var second = harness.environment
-        second["SAMU_WORKER_ID"] = "survivor-\(harness.id)"
-        second["SAMU_LOG_LEVEL"] = "info"
+        let first = workerEnvironment(harness, worker: "zombie")
+        let second = workerEnvironment(harness, worker: "survivor")
         let zombie = try SamuBinary.start(["worker"], environment: first, name: "f2z-\(harness.id)")
         #expect(try await eventually(timeout: .seconds(30)) { zombie.log.contains("partitions assigned") })
         let survivor = try SamuBinary.start(["worker"], environment: second, name: "f2s-\(harness.id)")
@@ -581,9 +584,7 @@ struct FaultTests {
     @Test("F13: the worker killed between an outcome's delivery and its published mark: sent again, byte-identical")
     func killedBeforeMark() async throws {
         let (harness, documents, ids) = try await prepared(reports: 6)
-        var environment = harness.environment
-        environment["SAMU_WORKER_ID"] = "mark-\(harness.id)"
-        environment["SAMU_LOG_LEVEL"] = "info"
+        let environment = workerEnvironment(harness, worker: "mark")
         // A reader of the outcome topic of its own (a group of one, from the beginning), so that the
         // kill follows the delivery within a few milliseconds: the "published" mark waits for the
         // next batch or half a second.

@@ -238,9 +238,7 @@ extension FaultTests {
         let (harness, documents, ids) = try await prepared(reports: 4000, bootstrapServers: broker.bootstrapServers)
         var workers: [SamuBinary.Running] = []
         for name in ["a", "b"] {
-            var environment = harness.environment
-            environment["SAMU_WORKER_ID"] = "order-\(name)-\(harness.id)"
-            environment["SAMU_LOG_LEVEL"] = "info"
+            let environment = workerEnvironment(harness, worker: "order-\(name)")
             let worker = try SamuBinary.start(["worker"], environment: environment, name: "f6o\(name)-\(harness.id)")
             #expect(try await eventually(timeout: .seconds(30)) { worker.log.contains("partitions assigned") })
             workers.append(worker)
