@@ -76,18 +76,22 @@ extension UUID {
     /// The canonical lowercase text form, formatted here: Foundation's `uuidString` goes through
     /// `sprintf`, which was the worker's largest single cost (ids appear in every outcome).
     public var lowercased: String {
-        var text = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
-        var position = 0
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        writeLowercased(to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Appends ``lowercased``'s text to a buffer.
+    public func writeLowercased(to text: inout [UInt8]) {
         unsafe withUnsafeBytes(of: uuid) { bytes in
             for index in 0..<16 {
+                if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
                 let byte = unsafe bytes[index]
-                if position == 8 || position == 13 || position == 18 || position == 23 { position += 1 }
-                text[position] = Self.hexDigits[Int(byte >> 4)]
-                text[position + 1] = Self.hexDigits[Int(byte & 0x0f)]
-                position += 2
+                text.append(Self.hexDigits[Int(byte >> 4)])
+                text.append(Self.hexDigits[Int(byte & 0x0f)])
             }
         }
-        return String(decoding: text, as: UTF8.self)
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

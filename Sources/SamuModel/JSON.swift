@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value as samu reads it from the wire: numbers keep whether they were written as integers,
 /// objects keep their keys' order, and duplicate keys are an error rather than a silent choice.
 public enum JSONValue: Sendable, Equatable {
@@ -475,5 +477,87 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(JSONObject(elements.map { (key: $0.0, value: $0.1) }))
+    }
+}
+
+/// A flat JSON object written straight into bytes: the records the worker makes for every report
+/// (outcomes, timeline entries, decision records) without building a ``JSONValue`` tree first. Its
+/// text is exactly what ``JSONValue/serialized`` gives for the same keys and values in the same
+/// order.
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8]
+    private var empty = true
+
+    public init(capacity: Int = 512) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
+    }
+
+    private mutating func key(_ key: String) {
+        if !empty { bytes.append(UInt8(ascii: ",")) }
+        empty = false
+        JSONValue.writeString(key, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    public mutating func append(_ key: String, _ value: String) {
+        self.key(key)
+        JSONValue.writeString(value, to: &bytes)
+    }
+
+    /// An id in its lowercase text form.
+    public mutating func append(_ key: String, id value: UUID) {
+        self.key(key)
+        bytes.append(UInt8(ascii: "\""))
+        value.writeLowercased(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A time as RFC 3339 text (UTC, milliseconds).
+    public mutating func append(_ key: String, time value: Date) {
+        self.key(key)
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.write(value, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    public mutating func append(_ key: String, integer value: Int64) {
+        self.key(key)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    public mutating func append(_ key: String, strings values: [String]) {
+        self.key(key)
+        bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(value, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    public mutating func append(_ key: String, _ value: JSONValue) {
+        self.key(key)
+        value.write(to: &bytes)
+    }
+
+    /// An array of JSON texts, each written as it is (each must be one JSON value).
+    public mutating func append(_ key: String, jsonTexts values: some Sequence<String>) {
+        self.key(key)
+        bytes.append(UInt8(ascii: "["))
+        var first = true
+        for value in values {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            bytes.append(contentsOf: value.utf8)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// The object's text.
+    public consuming func finished() -> String {
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

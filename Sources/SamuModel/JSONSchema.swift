@@ -489,15 +489,21 @@ public enum RFC3339 {
 
     /// Formats a date as `2026-01-15T02:10:00.250Z` (UTC, milliseconds).
     public static func format(_ date: Date) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        write(date, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``format(_:)``'s text to a buffer, digit by digit: every outcome and timeline entry
+    /// has timestamps.
+    public static func write(_ date: Date, to bytes: inout [UInt8]) {
         let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
         let milliseconds = Int(((totalMilliseconds % 1000) + 1000) % 1000)
         let totalSeconds = (totalMilliseconds - Int64(milliseconds)) / 1000
         let days = Int(totalSeconds >= 0 ? totalSeconds / 86_400 : (totalSeconds - 86_399) / 86_400)
         let secondsOfDay = Int(totalSeconds - Int64(days) * 86_400)
         let (year, month, day) = civilFromDays(days)
-        // Written digit by digit into one buffer: every outcome and timeline entry has timestamps.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(24)
         func digits(_ value: Int, _ width: Int) {
             if value >= 10_000 || value < 0 {
                 bytes.append(contentsOf: String(value).utf8)
@@ -524,7 +530,6 @@ public enum RFC3339 {
         bytes.append(UInt8(ascii: "."))
         digits(milliseconds, 3)
         bytes.append(UInt8(ascii: "Z"))
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func daysIn(month: Int, year: Int) -> Int {

@@ -21,6 +21,22 @@ public struct CaseOutcome: Sendable, Equatable {
             category: report.category.rawValue, status: "received", occurredAt: time, reportedAt: report.reportedAt)
     }
 
+    /// ``json``'s text, written without building the tree (every new case publishes one).
+    public var payload: String {
+        var writer = JSONWriter()
+        writer.append("schema_version", integer: 1)
+        writer.append("event_id", id: eventID)
+        writer.append("type", type)
+        writer.append("case_id", id: caseID)
+        writer.append("report_id", id: reportID)
+        writer.append("zone", zone)
+        writer.append("category", category)
+        writer.append("status", status)
+        writer.append("occurred_at", time: occurredAt)
+        if let reportedAt { writer.append("reported_at", time: reportedAt) }
+        return writer.finished()
+    }
+
     public var json: JSONValue {
         var object = JSONObject()
         object.append("schema_version", 1)

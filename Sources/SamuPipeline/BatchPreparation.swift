@@ -22,6 +22,9 @@ extension DispatchWorker {
         var rejected: Int
         var begin: ContinuousClock.Instant
         var wall: Date
+        /// The write's rows, encoded while the previous batch's write runs (nil: encoded when the
+        /// write starts).
+        var encoded: EncodedWrite? = nil
     }
 
     /// The SHA-256 of an event's payload, in hexadecimal: what the inbox keeps to tell a
@@ -124,7 +127,7 @@ extension DispatchWorker {
                 recorder.area = event.area
                 let accepted = AcceptedReport(
                     report: report, sourceTopic: message.topic, sourcePartition: message.partition,
-                    sourceOffset: message.offset)
+                    sourceOffset: message.offset, payload: message.value.map { String(decoding: $0, as: UTF8.self) })
                 // Another call about an open case of this area: added to it, no second unit.
                 if let linked = report.linkedCaseID,
                     let raised = zone.link(report: report.id, priority: decision.priority, to: linked, at: now)
@@ -239,7 +242,8 @@ extension DispatchWorker {
         for zone in touched { recorder.write.leases[zone] = zones.machine.epoch(of: zone) ?? 0 }
         return PendingBatch(
             batch: batch, decoded: decoded, recorder: recorder, touched: touched, letters: letters, forwards: forwards,
-            reports: reports, rejected: rejected, begin: begin, wall: now.wall)
+            reports: reports, rejected: rejected, begin: begin, wall: now.wall,
+            encoded: SamuStore.encode(recorder.write))
     }
 
     /// Case work (a social-path step, a follow-up taken or done, a referral acknowledged or

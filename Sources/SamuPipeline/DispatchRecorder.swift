@@ -27,7 +27,7 @@ struct DispatchRecorder {
     mutating func caseOpened(_ report: AcceptedReport, caseID: UUID, triage: TriageDecision, at time: Date) {
         write.newCases.append(DispatchWrite.NewCase(report: report, caseID: caseID, triage: triage))
         let received = CaseOutcome.received(report: report.report, caseID: caseID, at: time)
-        outcome(received.json, id: received.eventID, zone: report.report.zone)
+        outcome(received.payload, id: received.eventID, caseID: caseID, at: time, zone: report.report.zone)
         // One entry for the report received and triaged together (one row, not two, per report):
         // the report it came from and what triage decided.
         write.addTimeline(
@@ -39,11 +39,11 @@ struct DispatchRecorder {
         var triaged = base(
             "case.triaged", caseID: caseID, zone: report.report.zone, at: time,
             id: DerivedID.outcomeID(caseID: caseID, transition: "triaged", channel: "outcomes"))
-        triaged.append("priority", .string(triage.priority.code))
-        triaged.append("bed_type", .string(triage.bedType.rawValue))
-        triaged.append("rules_version", .string(triage.rulesVersion))
-        triaged.append("reason", .string(triage.reasons.map(\.english).joined(separator: " ")))
-        outcome(.object(triaged), zone: report.report.zone)
+        triaged.append("priority", triage.priority.code)
+        triaged.append("bed_type", triage.bedType.rawValue)
+        triaged.append("rules_version", triage.rulesVersion)
+        triaged.append("reason", triage.reasons.map(\.english).joined(separator: " "))
+        outcome(triaged, zone: report.report.zone)
         write.cases[caseID] = DispatchWrite.CaseState(status: .triaged, unitID: nil, resolution: nil)
         if let referral = triage.referral {
             let due = time.addingTimeInterval(Double(referral.deadlineMinutes) * 60)
@@ -86,7 +86,7 @@ struct DispatchRecorder {
             id: DerivedID.outcomeID(caseID: report.report.id, transition: "linked", channel: "outcomes"), version: 4)
         event.append("report_id", .string(report.report.id.lowercased))
         event.append("reported_at", .string(RFC3339.format(report.report.reportedAt)))
-        outcome(.object(event), zone: report.report.zone)
+        outcome(event, zone: report.report.zone)
     }
 
     /// The timeline's first entry of a case: the report it came from, the outcome and the rules that
@@ -129,13 +129,13 @@ struct DispatchRecorder {
                 var event = base(
                     record.unitID == nil ? "case.queued" : "case.assigned", caseID: record.caseID, zone: zone, at: time,
                     id: id)
-                event.append("decision_id", .string(record.decisionID.lowercased))
-                event.append("priority", .string(record.priority.code))
-                if let unit = record.unitID { event.append("unit_id", .string(unit)) }
-                if let shelter = record.shelterID { event.append("shelter_id", .string(shelter)) }
-                event.append("bed_type", .string(record.bedType.rawValue))
-                event.append("reason", .string(record.reason))
-                outcome(.object(event), zone: zone)
+                event.append("decision_id", id: record.decisionID)
+                event.append("priority", record.priority.code)
+                if let unit = record.unitID { event.append("unit_id", unit) }
+                if let shelter = record.shelterID { event.append("shelter_id", shelter) }
+                event.append("bed_type", record.bedType.rawValue)
+                event.append("reason", record.reason)
+                outcome(event, zone: zone)
             case .priorityChanged(let record, let from, let reportID):
                 // The case's new priority goes with the stored triage, which a takeover restores.
                 var detail: [(String, JSONValue)] = [
@@ -166,7 +166,7 @@ struct DispatchRecorder {
                     var event = base("case.\(to.rawValue)", caseID: caseID, zone: zone, at: time, id: id)
                     event.append("status", .string(to.rawValue))
                     event.append("reason", .string(detail))
-                    outcome(.object(event), zone: zone)
+                    outcome(event, zone: zone)
                 }
             case .crewResolution(let caseID, let resolution):
                 // Kept with the open case (its status says it is not over).
@@ -202,14 +202,14 @@ struct DispatchRecorder {
                     at: time)
                 var event = base("case.escalated", caseID: caseID, zone: zone, at: time, id: id)
                 event.append("waited_seconds", .integer(waited.components.seconds))
-                outcome(.object(event), zone: zone)
+                outcome(event, zone: zone)
             case .mutualAidRequested(let caseID, let zones):
                 write.addTimeline(
                     caseID, entry: .mutualAidRequested, actor: actor,
                     detail: ["zones": .array(zones.map { .string($0) })], at: time)
                 var event = base("case.mutual_aid_requested", caseID: caseID, zone: zone, at: time, id: id)
                 event.append("zones", .array(zones.map { .string($0) }))
-                outcome(.object(event), zone: zone)
+                outcome(event, zone: zone)
             case .followUp(let caseID, let resolution):
                 guard let task = resolution.followUp(endedAt: time) else { break }
                 write.followUps.append((caseID, zone, resolution, time, task))
@@ -226,7 +226,7 @@ struct DispatchRecorder {
                     at: time)
                 var event = base("case.notification", caseID: caseID, zone: zone, at: time, id: id)
                 event.append("authority", .string(authority.rawValue))
-                outcome(.object(event), zone: zone)
+                outcome(event, zone: zone)
             case .referralLate(let caseID, let destination, let dueAt):
                 // The timeline entry and the referral's `escalated_at`, written only while the
                 // referral is still open (case work's path), and an outcome for the supervisors.
@@ -239,7 +239,7 @@ struct DispatchRecorder {
                 event.append("destination", .string(destination.rawValue))
                 event.append("due_at", .string(RFC3339.format(dueAt)))
                 event.append("reason", .string("the child's referral was not acknowledged by its deadline"))
-                outcome(.object(event), zone: zone)
+                outcome(event, zone: zone)
             case .aid(let message):
                 // Through the outbox: sent if and only if the state change that made it commits.
                 write.outbox.append(
@@ -294,7 +294,7 @@ struct DispatchRecorder {
         if let shelter = record.shelterID { event.append("shelter_id", .string(shelter)) }
         event.append("decision_id", .string(record.decisionID.lowercased))
         event.append("reason", .string(record.reason))
-        outcome(.object(event), zone: zone)
+        outcome(event, zone: zone)
     }
 
     /// A bed hold, release, expiry or admission: a ledger row, the shelter's counts refreshed, an outcome.
@@ -306,40 +306,52 @@ struct DispatchRecorder {
         touchedShelters[shelterID] = area
         // Version 2 of the outcome: with `beds`, one per person.
         var event = base(type, caseID: caseID, zone: zone, at: time, id: id, version: 2)
-        event.append("shelter_id", .string(shelterID))
-        event.append("bed_type", .string(bed.rawValue))
-        event.append("beds", .integer(Int64(beds)))
-        event.append("reason", .string(reason))
-        outcome(.object(event), zone: zone)
+        event.append("shelter_id", shelterID)
+        event.append("bed_type", bed.rawValue)
+        event.append("beds", integer: Int64(beds))
+        event.append("reason", reason)
+        outcome(event, zone: zone)
+    }
+
+    /// An outcome being written: its common fields first, then its own.
+    struct Draft {
+        var writer = JSONWriter()
+        let id: UUID
+        let caseID: UUID
+        let at: Date
+
+        mutating func append(_ key: String, _ value: String) { writer.append(key, value) }
+        mutating func append(_ key: String, id value: UUID) { writer.append(key, id: value) }
+        mutating func append(_ key: String, integer value: Int64) { writer.append(key, integer: value) }
+        mutating func append(_ key: String, _ value: JSONValue) { writer.append(key, value) }
     }
 
     private func base(
         _ type: String, caseID: UUID, zone: String, at time: Date, id: UUID, version: Int64 = 1
-    )
-        -> JSONObject
-    {
-        var object = JSONObject()
-        object.append("schema_version", .integer(version))
-        object.append("event_id", .string(id.lowercased))
-        object.append("type", .string(type))
-        object.append("case_id", .string(caseID.lowercased))
-        object.append("zone", .string(zone))
-        object.append("occurred_at", .string(RFC3339.format(time)))
-        return object
+    ) -> Draft {
+        var draft = Draft(id: id, caseID: caseID, at: time)
+        draft.writer.append("schema_version", integer: version)
+        draft.writer.append("event_id", id: id)
+        draft.writer.append("type", type)
+        draft.writer.append("case_id", id: caseID)
+        draft.writer.append("zone", zone)
+        draft.writer.append("occurred_at", time: time)
+        return draft
     }
 
-    private mutating func outcome(_ json: JSONValue, id: UUID? = nil, zone: String) {
-        let eventID = id ?? json["event_id"]?.stringValue.flatMap(UUID.init(canonical:)) ?? UUID()
-        if let caseID = json["case_id"]?.stringValue, let at = json["occurred_at"]?.stringValue {
-            outcomeSteps[write.outbox.count] = (caseID, at)
-        }
+    private mutating func outcome(_ draft: consuming Draft, zone: String) {
+        let (id, caseID, at) = (draft.id, draft.caseID, draft.at)
+        outcome(draft.writer.finished(), id: id, caseID: caseID, at: at, zone: zone)
+    }
+
+    private mutating func outcome(_ payload: String, id: UUID, caseID: UUID, at time: Date, zone: String) {
+        outcomeSteps[write.outbox.count] = (caseID, time)
         write.outbox.append(
-            OutboxRecord(
-                id: eventID, topic: outcomesTopic, key: zone, payload: json.serialized, createdAt: Date(), area: area))
+            OutboxRecord(id: id, topic: outcomesTopic, key: zone, payload: payload, createdAt: Date(), area: area))
     }
 
     /// The outbox rows that are one case's outcome steps: the case and when the step happened.
-    private var outcomeSteps: [Int: (caseID: String, at: String)] = [:]
+    private var outcomeSteps: [Int: (caseID: UUID, at: Date)] = [:]
 
     /// Publishes the outcomes of each case that commit together as one record: a case with several
     /// steps in this write (received, triaged, assigned and its bed held, for a report dispatched
@@ -350,7 +362,7 @@ struct DispatchRecorder {
     mutating func coalesceOutcomes() {
         defer { outcomeSteps.removeAll(keepingCapacity: true) }
         guard outcomeSteps.count > 1 else { return }
-        var firstRow: [String: Int] = [:]
+        var firstRow: [UUID: Int] = [:]
         var members: [Int: [Int]] = [:]
         for index in write.outbox.indices {
             guard let step = outcomeSteps[index] else { continue }
@@ -365,24 +377,22 @@ struct DispatchRecorder {
         merged.reserveCapacity(write.outbox.count)
         var absorbed = Set<Int>()
         for rows in members.values { absorbed.formUnion(rows.dropFirst()) }
-        for (index, row) in write.outbox.enumerated() where !absorbed.contains(index) {
+        let outbox = write.outbox
+        for (index, row) in outbox.enumerated() where !absorbed.contains(index) {
             guard let rows = members[index], let step = outcomeSteps[index] else {
                 merged.append(row)
                 continue
             }
-            let last = outcomeSteps[rows[rows.count - 1]]?.at ?? step.at
-            var payload =
-                #"{"schema_version":5,"event_id":""# + row.id.lowercased + #"","type":"case.steps","case_id":"#
-            payload += JSONValue.string(step.caseID).serialized + #","zone":"#
-            payload += JSONValue.string(row.key ?? "").serialized + #","occurred_at":"#
-            payload += JSONValue.string(last).serialized + #","steps":["#
-            for (position, member) in rows.enumerated() {
-                if position > 0 { payload += "," }
-                payload += write.outbox[member].payload
-            }
-            payload += "]}"
+            var writer = JSONWriter(capacity: rows.reduce(256) { $0 + outbox[$1].payload.utf8.count })
+            writer.append("schema_version", integer: 5)
+            writer.append("event_id", id: row.id)
+            writer.append("type", OutcomeRecord.stepsType)
+            writer.append("case_id", id: step.caseID)
+            writer.append("zone", row.key ?? "")
+            writer.append("occurred_at", time: outcomeSteps[rows[rows.count - 1]]?.at ?? step.at)
+            writer.append("steps", jsonTexts: rows.lazy.map { outbox[$0].payload })
             var record = row
-            record.payload = payload
+            record.payload = writer.finished()
             merged.append(record)
         }
         write.outbox = merged

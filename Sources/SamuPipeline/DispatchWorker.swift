@@ -380,18 +380,15 @@ public final class DispatchWorker: Service {
     /// Starts a batch's write (with the relay's pending "published" marks) in a task of its own.
     func start(_ pending: PendingBatch, relay: OutboxRelay) -> InFlight {
         let marks = relay.takeDelivered()
-        let write = {
-            var write = pending.recorder.write
-            write.published = marks
-            return write
-        }()
+        let encoded = pending.encoded ?? SamuStore.encode(pending.recorder.write)
+        let (events, outcomes) = (pending.recorder.write.processed.count, encoded.outbox.count)
         let store = self.store
         let logger = self.logger
         let task = Task { () -> Swift.Result<[OutboxRecord], any Error> in
             let started = ContinuousClock.now
             let result: Swift.Result<[OutboxRecord], any Error>
             do {
-                result = .success(try await self.retrying { try await store.write(write) })
+                result = .success(try await self.retrying { try await store.write(encoded, published: marks) })
             } catch {
                 result = .failure(error)
             }
@@ -399,7 +396,7 @@ public final class DispatchWorker: Service {
             logger.debug(
                 "batch written",
                 metadata: [
-                    "batch.events": "\(write.processed.count)", "outbox.count": "\(write.outbox.count)",
+                    "batch.events": "\(events)", "outbox.count": "\(outcomes)",
                     "db.microseconds": "\(took.seconds * 1_000_000 + took.attoseconds / 1_000_000_000_000)",
                 ])
             return result

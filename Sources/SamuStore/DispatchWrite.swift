@@ -296,13 +296,32 @@ extension SamuStore {
     /// - Throws: ``ZoneFenced`` when another worker took one of the batch's zones, and
     ///   ``AlreadyProcessed`` when one of its events was processed before; nothing is written then.
     public func write(_ batch: DispatchWrite) async throws -> [OutboxRecord] {
-        if batch.isEmpty && batch.published.isEmpty { return [] }
+        try await write(Self.encode(batch), published: batch.published)
+    }
+
+    /// Encodes a batch's rows for ``write(_:published:)``: the worker does it while the previous
+    /// batch's write runs, so that the database's turn starts with the rows ready.
+    public static func encode(_ batch: DispatchWrite) -> EncodedWrite {
+        EncodedWrite(binds: batchHead(batch).binds, outbox: batch.outbox, isEmpty: batch.isEmpty)
+    }
+
+    /// Writes an encoded batch with the relay's "published" marks (rows delivered since the last
+    /// write): one transaction, one round trip. Returns the outbox rows to publish (those not
+    /// already in the outbox).
+    ///
+    /// - Throws: ``ZoneFenced`` when another worker took one of the batch's zones, and
+    ///   ``AlreadyProcessed`` when one of its events was processed before; nothing is written then.
+    public func write(_ encoded: EncodedWrite, published: [UUID]) async throws -> [OutboxRecord] {
+        if encoded.isEmpty && published.isEmpty { return [] }
+        var binds = encoded.binds
+        binds.append(published)
+        binds.append(Date())
         do {
-            let rows = try await client.execute(
-                WriteBatchStatement(binds: Self.batchQuery(batch).binds), logger: logger)
+            let rows = try await client.execute(WriteBatchStatement(binds: binds), logger: logger)
             var created = Set<UUID>()
             for try await id in rows { created.insert(id) }
-            return created.count == batch.outbox.count ? batch.outbox : batch.outbox.filter { created.contains($0.id) }
+            let outbox = encoded.outbox
+            return created.count == outbox.count ? outbox : outbox.filter { created.contains($0.id) }
         } catch let error as PSQLError {
             switch error.serverInfo?[.sqlState] {
             case "SM001":
@@ -315,18 +334,25 @@ extension SamuStore {
     }
 
     /// The batch write as a prepared statement: its text is the same for every batch (only the
-    /// bound arrays differ), so each connection parses and plans it once.
+    /// bound arrays differ), so each connection parses and plans it once. The last two parameters
+    /// are the relay's marks and the time, bound when the write starts.
     struct WriteBatchStatement: PostgresPreparedStatement {
         typealias Row = UUID
         static let name = "samu_write_batch_v15"
-        static let sql = SamuStore.batchQuery(DispatchWrite()).sql
+        static let sql: String = {
+            let head = SamuStore.batchHead(DispatchWrite())
+            let count = head.binds.count
+            return head.sql + " $\(count + 1)::uuid[], $\(count + 2)::timestamptz)"
+        }()
         let binds: PostgresBindings
 
         func makeBindings() throws -> PostgresBindings { binds }
         func decodeRow(_ row: PostgresRow) throws -> UUID { try row.decode(UUID.self) }
     }
 
-    static func batchQuery(_ batch: DispatchWrite) -> PostgresQuery {
+    /// `samu_write_batch`'s call with every parameter but the last two (the relay's marks and the
+    /// time), its text ending with the comma after the outbox rows' areas.
+    static func batchHead(_ batch: DispatchWrite) -> PostgresQuery {
         let p = batch.processed
         let c = batch.newCases
         let r = c.map(\.report)
@@ -388,14 +414,13 @@ extension SamuStore {
         let o = batch.outbox
         let zones = Array(batch.leases.keys)
         let epochs = zones.map { batch.leases[$0]! }
-        let now = Date()
         return """
             select * from samu_write_batch(
                 \(zones)::text[], \(epochs)::int8[],
                 \(p.map(\.eventID))::uuid[], \(p.map(\.topic))::text[], \(p.map(\.partition))::int4[], \(p.map(\.offset))::int8[],
                 \(p.map(\.digest))::text[],
                 \(r.map(\.report.id))::uuid[], \(r.map(\.report.zone))::text[], \(r.map(\.report.category.rawValue))::text[],
-                \(r.map(\.report.reportedAt))::timestamptz[], \(r.map(\.report.document.serialized))::text[],
+                \(r.map(\.report.reportedAt))::timestamptz[], \(r.map { $0.payload ?? $0.report.document.serialized })::text[],
                 \(r.map(\.sourceTopic))::text[], \(r.map(\.sourcePartition))::int4[], \(r.map(\.sourceOffset))::int8[],
                 \(c.map(\.caseID))::uuid[], \(c.map(\.triage.priority.code))::text[], \(c.map(\.triage.bedType.rawValue))::text[],
                 \(c.map { triageJSON($0.triage).serialized })::text[],
@@ -430,7 +455,6 @@ extension SamuStore {
                 \(b.map(\.at))::timestamptz[],
                 \(o.map(\.id))::uuid[], \(o.map(\.topic))::text[], \(o.map { $0.key ?? "" })::text[], \(o.map(\.payload))::text[],
                 \(o.map(\.createdAt))::timestamptz[], \(o.map { $0.area ?? "" })::text[],
-                \(batch.published)::uuid[], \(now)::timestamptz)
             """
     }
 
@@ -511,4 +535,13 @@ extension SamuStore {
         for try await (key, count) in rows.decode((String, Int64).self) { summary[key] = Int(count) }
         return summary
     }
+}
+
+/// A batch's rows encoded for `samu_write_batch` (``SamuStore/encode(_:)``), without the relay's
+/// marks: what the worker prepares while the previous batch's write runs.
+public struct EncodedWrite: Sendable {
+    let binds: PostgresBindings
+    /// The batch's outbox rows (those the write inserts are returned by it).
+    public let outbox: [OutboxRecord]
+    let isEmpty: Bool
 }

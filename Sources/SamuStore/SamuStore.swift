@@ -10,12 +10,18 @@ public struct AcceptedReport: Sendable {
     public var sourceTopic: String
     public var sourcePartition: Int32
     public var sourceOffset: Int64
+    /// The report as received (JSON that passed the topic's schema), stored as it came instead of
+    /// writing the parsed document again; nil: the document is serialized.
+    public var payload: String?
 
-    public init(report: Report, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64) {
+    public init(
+        report: Report, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64, payload: String? = nil
+    ) {
         self.report = report
         self.sourceTopic = sourceTopic
         self.sourcePartition = sourcePartition
         self.sourceOffset = sourceOffset
+        self.payload = payload
     }
 }
 

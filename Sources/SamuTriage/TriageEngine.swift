@@ -6,12 +6,39 @@ import SamuModel
 public struct TriageEngine: Sendable {
     public let rules: TriageRules
     private let calendar: Calendar
+    /// The rules, each behind one reference: walking them retains nothing but the reference (a
+    /// rule's sets and texts copied out of the array for every report cost a fifth of triage).
+    private let compiled: [Compiled]
+    /// The first reason of every decision, by category (its texts built once).
+    private let baseReasons: [BeneficiaryCategory: (priority: Priority, reason: TriageReason)]
+
+    /// A rule or a referral rule, read in place.
+    private final class Compiled: Sendable {
+        let rule: TriageRules.Rule
+        init(_ rule: TriageRules.Rule) { self.rule = rule }
+    }
 
     public init(rules: TriageRules) {
         self.rules = rules
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = rules.timeZone
         self.calendar = calendar
+        self.compiled = rules.rules.map(Compiled.init)
+        var base: [BeneficiaryCategory: (Priority, TriageReason)] = [:]
+        for category in BeneficiaryCategory.allCases {
+            base[category] = Self.baseReason(category, priority: rules.basePriority[category] ?? .p3)
+        }
+        self.baseReasons = base
+    }
+
+    static func baseReason(_ category: BeneficiaryCategory, priority base: Priority) -> (Priority, TriageReason) {
+        (
+            base,
+            TriageReason(
+                rule: "base", english: "Category \(category.rawValue): base \(base.code).",
+                french: "Catégorie \(category.rawValue) : base \(base.code).",
+                arabic: "الفئة \(category.rawValue): الأولوية الأساسية \(base.code).")
+        )
     }
 
     /// The facts triage looks at, derived once from a report.
@@ -30,7 +57,9 @@ public struct TriageEngine: Sendable {
 
     public func triage(_ report: Report) -> TriageDecision {
         let facts = facts(of: report)
-        let base = rules.basePriority[facts.category] ?? .p3
+        let (base, baseReason) =
+            baseReasons[facts.category]
+            ?? Self.baseReason(facts.category, priority: rules.basePriority[facts.category] ?? .p3)
         var priority = base
         var raise = 0
         var skills = Set<CrewSkill>()
@@ -39,22 +68,18 @@ public struct TriageEngine: Sendable {
         var beds = Set<BedType>()
         var holdsBed = true
         var shelterNeeds = Set<ShelterRequirement>()
-        var reasons = [
-            TriageReason(
-                rule: "base", english: "Category \(facts.category.rawValue): base \(base.code).",
-                french: "Catégorie \(facts.category.rawValue) : base \(base.code).",
-                arabic: "الفئة \(facts.category.rawValue): الأولوية الأساسية \(base.code).")
-        ]
-        for rule in rules.rules where holds(rule.when, facts) {
-            if let floor = rule.then.priorityAtLeast { priority = min(priority, floor) }
-            raise += rule.then.raise
-            skills.formUnion(rule.then.skills)
-            preferred.formUnion(rule.then.preferSkills)
-            notify.formUnion(rule.then.notify)
-            if let bed = rule.then.bed { beds.insert(bed) }
-            if rule.then.holdBed == false { holdsBed = false }
-            shelterNeeds.formUnion(rule.then.shelterNeeds)
-            reasons.append(rule.reason)
+        var reasons = [baseReason]
+        for compiled in compiled where holds(compiled.rule.when, facts) {
+            let then = compiled.rule.then
+            if let floor = then.priorityAtLeast { priority = min(priority, floor) }
+            raise += then.raise
+            if !then.skills.isEmpty { skills.formUnion(then.skills) }
+            if !then.preferSkills.isEmpty { preferred.formUnion(then.preferSkills) }
+            if !then.notify.isEmpty { notify.formUnion(then.notify) }
+            if let bed = then.bed { beds.insert(bed) }
+            if then.holdBed == false { holdsBed = false }
+            if !then.shelterNeeds.isEmpty { shelterNeeds.formUnion(then.shelterNeeds) }
+            reasons.append(compiled.rule.reason)
         }
         let bed = rules.bedPrecedence.first { beds.contains($0) } ?? rules.defaultBed[facts.sex] ?? .men
         // The first referral rule that holds: a minor, or children in a case of danger.

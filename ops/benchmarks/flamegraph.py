@@ -55,12 +55,27 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--title", default="samu worker")
     parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--folded", help="also write the folded stacks (one line per stack, with its count) here")
+    parser.add_argument("--inclusive", help="also write each function's inclusive share of the samples here")
     args = parser.parse_args()
     stacks = list(frames(sys.stdin))
     names = sorted({frame for stack in stacks for frame in stack})
     names = demangle(names)
     folded = collections.Counter(";".join(short(names[f]) for f in stack) for stack in stacks)
     total = sum(folded.values())
+    if args.folded:
+        with open(args.folded, "w") as handle:
+            for key, count in folded.most_common():
+                handle.write(f"{key} {count}\n")
+    if args.inclusive:
+        # Inclusive: a function counts once per sample whose stack holds it (recursion included once).
+        inclusive = collections.Counter()
+        for key, count in folded.items():
+            for frame in set(key.split(";")):
+                inclusive[frame] += count
+        with open(args.inclusive, "w") as handle:
+            for frame, count in inclusive.most_common(400):
+                handle.write(f"{100 * count / max(total, 1):6.2f} %  {count:6d}  {frame}\n")
     # A tree of (name → (count, children)).
     root = {"count": 0, "children": {}}
     for key, count in folded.items():

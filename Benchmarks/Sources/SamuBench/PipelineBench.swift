@@ -178,7 +178,8 @@ struct PipelineRun {
                 group.addTask {
                     let giveUp =
                         ContinuousClock.now + .seconds((backlog ? Double(total) / 1000 : Double(total) / rate) + 60)
-                    while !collected.done(total + 1), ContinuousClock.now < giveUp,
+                    // A backlog run has no extra report (the time to first outcome is the drain's).
+                    while !collected.done(backlog ? total : total + 1), ContinuousClock.now < giveUp,
                         let event = try await reader.next(timeout: .milliseconds(100))
                     {
                         guard case .messages(let messages) = event else { continue }
@@ -195,9 +196,10 @@ struct PipelineRun {
                         peakResident = max(peakResident, Self.residentBytes(worker.processIdentifier))
                     }
                     sendSeconds = seconds(ContinuousClock.now - spawned)
-                    try await group.waitForAll()
+                    // CPU over the drain alone: the worker from its start, the others from then.
                     cpuSeconds = Self.cpuSeconds(worker.processIdentifier)
                     others = CPUBudget.sample().minus(othersBefore)
+                    try await group.waitForAll()
                     peakResident = max(peakResident, Self.peakResidentBytes(worker.processIdentifier))
                     return
                 }
