@@ -51,6 +51,8 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // glibc's malloc.h (mallopt), for the worker's allocator settings.
+        .systemLibrary(name: "CMalloc"),
         // The only target that calls C (librdkafka): producer, consumer, admin, errors, configuration.
         .target(
             name: "RdKafka",
@@ -94,7 +96,7 @@ let package = Package(
         .target(
             name: "SamuPipeline",
             dependencies: [
-                "SamuModel", "SamuStore", "RdKafka", "SamuTriage", "SamuDispatchCore",
+                "SamuModel", "SamuStore", "RdKafka", "SamuTriage", "SamuDispatchCore", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -78,6 +78,7 @@ public final class DispatchWorker: Service {
 
     public func run() async throws {
         try LibrdKafka.requireSupportedVersion()
+        _ = MemoryTuning.applied
         // The store's pool starts beside the worker (a service before it in the group).
         await store.waitUntilRunning()
         try await store.checkSettings()

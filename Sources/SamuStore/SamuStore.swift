@@ -94,10 +94,17 @@ public final class SamuStore: Sendable {
 
     /// Runs the connection pool until the task is cancelled.
     public func run() async {
-        // Those waiting for the pool go on once it runs: `PostgresClient.run()` marks itself
-        // running before its first suspension, and they are resumed on other tasks.
-        started.fire()
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            // Those waiting for the pool go on once it runs. `PostgresClient.run()` marks itself
+            // running on its first line but says so nowhere public; released at once, a waiter on
+            // the other core could lease first (PostgresNIO then warns, and queues the lease), as
+            // a loaded benchmark machine showed. A millisecond later the flag is long set.
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(1))
+                self.started.fire()
+            }
+        }
     }
 
     /// Returns once ``run()`` has been called: a service that starts beside the pool in a
