@@ -39,6 +39,7 @@ struct BenchSuite: AsyncParsableCommand {
         let machine = Machine.current
         say("samu bench suite — \(machine.description)")
         var report = SuiteResults(machine: machine.description, started: RFC3339.format(Date()))
+        let ticksBefore = CPUTicks.sample()
         let scale = quick ? 0.1 : 1.0
         func count(_ value: Double) -> Int { max(200, Int(value * scale)) }
         let broker =
@@ -163,6 +164,7 @@ struct BenchSuite: AsyncParsableCommand {
                 memory.firstOutcomeSeconds))
 
         report.finished = RFC3339.format(Date())
+        report.stealPercent = CPUTicks.sample().stealPercent(since: ticksBefore)
         say("")
         say(report.table)
         try report.json.serialized.write(
@@ -304,6 +306,9 @@ struct SuiteResults {
     var machine: String
     var started: String
     var finished = ""
+    /// The share of the machine's CPU time its hypervisor gave to others during the run (steal): a
+    /// run on a crowded host is slower throughout, the baselines too.
+    var stealPercent = Double.nan
     var latency: [Latency] = []
     var copy: CopyBaseline.Result?
     var sweep: [Step] = []
@@ -314,7 +319,10 @@ struct SuiteResults {
 
     /// The table for the README (Markdown).
     var table: String {
-        var lines = ["Machine: \(machine). Run \(started) → \(finished).", ""]
+        var lines = [
+            "Machine: \(machine). Run \(started) → \(finished); "
+                + String(format: "CPU time stolen by the hypervisor during the run: %.1f %%.", stealPercent), "",
+        ]
         lines.append("| measure | baseline | samu | ratio samu / baseline |")
         lines.append("|---|---|---|---|")
         func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
@@ -446,6 +454,7 @@ struct SuiteResults {
         object.append("machine", .string(machine))
         object.append("started", .string(started))
         object.append("finished", .string(finished))
+        object.append("steal_percent", .number((stealPercent * 10).rounded() / 10))
         object.append(
             "latency",
             .array(
@@ -648,5 +657,26 @@ extension PrivateServers.Broker {
     func restart() async throws {
         try await kill()
         try await start()
+    }
+}
+
+/// The machine's CPU time by state, from the first line of /proc/stat (clock ticks).
+struct CPUTicks {
+    var total: Int64 = 0
+    var steal: Int64 = 0
+
+    static func sample() -> CPUTicks {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ")
+        else { return CPUTicks() }
+        // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+        let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { Int64($0) }
+        guard fields.count == 8 else { return CPUTicks() }
+        return CPUTicks(total: fields.reduce(0, +), steal: fields[7])
+    }
+
+    func stealPercent(since before: CPUTicks) -> Double {
+        let total = self.total - before.total
+        return total > 0 ? Double(steal - before.steal) / Double(total) * 100 : .nan
     }
 }
