@@ -208,7 +208,7 @@ struct DispatchRecorder {
                     caseID, entry: .mutualAidRequested, actor: actor,
                     detail: ["zones": .array(zones.map { .string($0) })], at: time)
                 var event = base("case.mutual_aid_requested", caseID: caseID, zone: zone, at: time, id: id)
-                event.append("zones", .array(zones.map { .string($0) }))
+                event.append("zones", strings: zones)
                 outcome(event, zone: zone)
             case .followUp(let caseID, let resolution):
                 guard let task = resolution.followUp(endedAt: time) else { break }
@@ -323,6 +323,7 @@ struct DispatchRecorder {
         mutating func append(_ key: String, _ value: String) { writer.append(key, value) }
         mutating func append(_ key: String, id value: UUID) { writer.append(key, id: value) }
         mutating func append(_ key: String, integer value: Int64) { writer.append(key, integer: value) }
+        mutating func append(_ key: String, strings values: [String]) { writer.append(key, strings: values) }
         mutating func append(_ key: String, _ value: JSONValue) { writer.append(key, value) }
     }
 

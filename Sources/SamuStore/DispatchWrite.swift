@@ -296,7 +296,8 @@ extension SamuStore {
     /// - Throws: ``ZoneFenced`` when another worker took one of the batch's zones, and
     ///   ``AlreadyProcessed`` when one of its events was processed before; nothing is written then.
     public func write(_ batch: DispatchWrite) async throws -> [OutboxRecord] {
-        try await write(Self.encode(batch), published: batch.published)
+        if batch.isEmpty && batch.published.isEmpty { return [] }
+        return try await write(Self.encode(batch), published: batch.published)
     }
 
     /// Encodes a batch's rows for ``write(_:published:)``: the worker does it while the previous

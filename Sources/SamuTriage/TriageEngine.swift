@@ -12,7 +12,7 @@ public struct TriageEngine: Sendable {
     /// The first reason of every decision, by category (its texts built once).
     private let baseReasons: [BeneficiaryCategory: (priority: Priority, reason: TriageReason)]
 
-    /// A rule or a referral rule, read in place.
+    /// A rule, read in place.
     private final class Compiled: Sendable {
         let rule: TriageRules.Rule
         init(_ rule: TriageRules.Rule) { self.rule = rule }
@@ -57,9 +57,8 @@ public struct TriageEngine: Sendable {
 
     public func triage(_ report: Report) -> TriageDecision {
         let facts = facts(of: report)
-        let (base, baseReason) =
-            baseReasons[facts.category]
-            ?? Self.baseReason(facts.category, priority: rules.basePriority[facts.category] ?? .p3)
+        // Every category has its entry (built from `allCases`).
+        let (base, baseReason) = baseReasons[facts.category]!
         var priority = base
         var raise = 0
         var skills = Set<CrewSkill>()
