@@ -480,10 +480,10 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     }
 }
 
-/// A flat JSON object written straight into bytes: the records the worker makes for every report
-/// (outcomes, timeline entries, decision records) without building a ``JSONValue`` tree first. Its
-/// text is exactly what ``JSONValue/serialized`` gives for the same keys and values in the same
-/// order.
+/// A JSON object written straight into bytes: the records the worker makes for every report
+/// (outcomes, timeline entries, decision records, the stored triage) without building a
+/// ``JSONValue`` tree first. Its text is exactly what ``JSONValue/serialized`` gives for the same
+/// keys and values in the same order.
 public struct JSONWriter: Sendable {
     public private(set) var bytes: [UInt8]
     private var empty = true
@@ -540,6 +540,57 @@ public struct JSONWriter: Sendable {
     public mutating func append(_ key: String, _ value: JSONValue) {
         self.key(key)
         value.write(to: &bytes)
+    }
+
+    public mutating func append(_ key: String, bool value: Bool) {
+        self.key(key)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// A number as ``JSONValue/number(_:)`` writes it.
+    public mutating func append(_ key: String, number value: Double) {
+        self.key(key)
+        JSONValue.number(value).write(to: &bytes)
+    }
+
+    /// A string, or `null` when there is none.
+    public mutating func append(_ key: String, _ value: String?) {
+        guard let value else { return appendNull(key) }
+        append(key, value)
+    }
+
+    public mutating func appendNull(_ key: String) {
+        self.key(key)
+        bytes.append(contentsOf: "null".utf8)
+    }
+
+    /// A nested object, its fields written by `build` into this writer.
+    public mutating func append(_ key: String, object build: (inout JSONWriter) -> Void) {
+        self.key(key)
+        nested(build)
+    }
+
+    /// An array of objects, one per element, each written by `build`.
+    public mutating func append<Elements: Sequence>(
+        _ key: String, objects elements: Elements, _ build: (inout JSONWriter, Elements.Element) -> Void
+    ) {
+        self.key(key)
+        bytes.append(UInt8(ascii: "["))
+        var first = true
+        for element in elements {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            nested { build(&$0, element) }
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    private mutating func nested(_ build: (inout JSONWriter) -> Void) {
+        bytes.append(UInt8(ascii: "{"))
+        empty = true
+        build(&self)
+        bytes.append(UInt8(ascii: "}"))
+        empty = false
     }
 
     /// An array of JSON texts, each written as it is (each must be one JSON value).

@@ -147,6 +147,17 @@ public struct ShelterNeed: Sendable, Equatable, Codable {
         return .object(object)
     }
 
+    /// Writes ``json``'s fields, in its order, into an object being written.
+    public func write(to writer: inout JSONWriter) {
+        writer.append("beds", integer: Int64(beds))
+        writer.append("sex", sex.rawValue)
+        if let age { writer.append("age", integer: Int64(age)) }
+        writer.append("minor", bool: minor)
+        writer.append("elderly", bool: elderly)
+        writer.append("women_only", bool: womenOnly)
+        writer.append("wheelchair", bool: wheelchair)
+    }
+
     public init(json: JSONValue) {
         self.init(
             beds: max(1, Int(json["beds"]?.integerValue ?? 1)),

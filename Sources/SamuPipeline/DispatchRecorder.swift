@@ -32,7 +32,7 @@ struct DispatchRecorder {
         // the report it came from and what triage decided.
         write.addTimeline(
             caseID, status: .triaged, actor: "triage:\(triage.rulesVersion)",
-            detail: Self.triagedDetail(
+            detailText: Self.triagedDetail(
                 triage, report: report.report.id,
                 source: "\(report.sourceTopic)/\(report.sourcePartition)/\(report.sourceOffset)"),
             at: time)
@@ -91,12 +91,14 @@ struct DispatchRecorder {
 
     /// The timeline's first entry of a case: the report it came from, the outcome and the rules that
     /// fired. The full triage (with the reasons in three languages) is stored once, with the case.
-    static func triagedDetail(_ triage: TriageDecision, report: UUID, source: String) -> JSONValue {
-        [
-            "report_id": .string(report.lowercased), "source": .string(source),
-            "priority": .string(triage.priority.code), "bed_type": .string(triage.bedType.rawValue),
-            "rules": .array(triage.reasons.map { .string($0.rule) }),
-        ]
+    static func triagedDetail(_ triage: TriageDecision, report: UUID, source: String) -> String {
+        var writer = JSONWriter(capacity: 256)
+        writer.append("report_id", id: report)
+        writer.append("source", source)
+        writer.append("priority", triage.priority.code)
+        writer.append("bed_type", triage.bedType.rawValue)
+        writer.append("rules", strings: triage.reasons.map(\.rule))
+        return writer.finished()
     }
 
     /// Records what the dispatcher decided in response to one input (`source` names it).
@@ -118,7 +120,8 @@ struct DispatchRecorder {
                         kind: record.kind.rawValue,
                         priority: record.priority, unitID: record.unitID, shelterID: record.shelterID,
                         bedType: record.bedType, rulesVersion: record.rulesVersion, reason: record.reason,
-                        operatorID: record.operatorID, operatorReason: record.operatorReason, record: Self.json(record),
+                        operatorID: record.operatorID, operatorReason: record.operatorReason,
+                        record: Self.recordText(record),
                         at: record.at))
                 if let unitID = record.unitID {
                     write.assignmentsEnded.insert(record.caseID)
@@ -278,7 +281,7 @@ struct DispatchRecorder {
                 decisionID: record.decisionID, caseID: record.caseID, zone: record.zone, kind: record.kind.rawValue,
                 priority: record.priority, unitID: nil, shelterID: record.shelterID, bedType: record.bedType,
                 rulesVersion: record.rulesVersion, reason: record.reason, operatorID: record.operatorID,
-                operatorReason: record.operatorReason, record: Self.json(record), at: record.at))
+                operatorReason: record.operatorReason, record: Self.recordText(record), at: record.at))
         var fields = detail
         fields.append(("decision_id", .string(record.decisionID.lowercased)))
         fields.append(("reason", .string(record.operatorReason ?? record.reason)))
@@ -399,34 +402,37 @@ struct DispatchRecorder {
         write.outbox = merged
     }
 
-    /// The decision record as stored and shown on the console.
-    static func json(_ record: DecisionRecord) -> JSONValue {
-        func candidates(_ list: [Candidate]) -> JSONValue {
-            .array(
-                list.map {
-                    [
-                        "id": .string($0.id), "travel_seconds": .number(($0.travelSeconds * 10).rounded() / 10),
-                        "score": .number(($0.score * 10).rounded() / 10),
-                    ]
-                })
+    /// The decision record as stored and shown on the console, written straight into its text
+    /// (one or more for every report).
+    static func recordText(_ record: DecisionRecord) -> String {
+        func tenths(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+        func candidates(_ key: String, _ list: [Candidate], to writer: inout JSONWriter) {
+            writer.append(key, objects: list) {
+                $0.append("id", $1.id)
+                $0.append("travel_seconds", number: tenths($1.travelSeconds))
+                $0.append("score", number: tenths($1.score))
+            }
         }
-        var object = JSONObject()
-        object.append("decision_id", .string(record.decisionID.lowercased))
-        object.append("kind", .string(record.kind.rawValue))
-        object.append("priority", .string(record.priority.code))
-        object.append("unit_id", record.unitID.map { .string($0) } ?? .null)
-        object.append(
-            "unit_travel_seconds", record.unitTravelSeconds.map { .number(($0 * 10).rounded() / 10) } ?? .null)
-        object.append("shelter_id", record.shelterID.map { .string($0) } ?? .null)
-        object.append("bed_type", .string(record.bedType.rawValue))
-        object.append("unit_candidates", candidates(record.unitCandidates))
-        object.append("unit_candidate_count", .integer(Int64(record.unitCandidateCount)))
-        object.append("shelter_candidates", candidates(record.shelterCandidates))
-        object.append("joint", .bool(record.joint))
-        object.append("rules_version", .string(record.rulesVersion))
-        object.append("reason", .string(record.reason))
-        if let operatorID = record.operatorID { object.append("operator_id", .string(operatorID)) }
-        if let reason = record.operatorReason { object.append("operator_reason", .string(reason)) }
-        return .object(object)
+        var writer = JSONWriter(capacity: 768)
+        writer.append("decision_id", id: record.decisionID)
+        writer.append("kind", record.kind.rawValue)
+        writer.append("priority", record.priority.code)
+        writer.append("unit_id", record.unitID)
+        if let travel = record.unitTravelSeconds {
+            writer.append("unit_travel_seconds", number: tenths(travel))
+        } else {
+            writer.appendNull("unit_travel_seconds")
+        }
+        writer.append("shelter_id", record.shelterID)
+        writer.append("bed_type", record.bedType.rawValue)
+        candidates("unit_candidates", record.unitCandidates, to: &writer)
+        writer.append("unit_candidate_count", integer: Int64(record.unitCandidateCount))
+        candidates("shelter_candidates", record.shelterCandidates, to: &writer)
+        writer.append("joint", bool: record.joint)
+        writer.append("rules_version", record.rulesVersion)
+        writer.append("reason", record.reason)
+        if let operatorID = record.operatorID { writer.append("operator_id", operatorID) }
+        if let reason = record.operatorReason { writer.append("operator_reason", reason) }
+        return writer.finished()
     }
 }

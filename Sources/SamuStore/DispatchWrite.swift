@@ -49,13 +49,14 @@ public struct DispatchWrite: Sendable {
         public var reason: String
         public var operatorID: String?
         public var operatorReason: String?
-        public var record: JSONValue
+        /// The decision record as JSON text.
+        public var record: String
         public var at: Date
 
         public init(
             decisionID: UUID, caseID: UUID, zone: String, kind: String, priority: Priority, unitID: String?,
             shelterID: String?, bedType: BedType, rulesVersion: String, reason: String, operatorID: String?,
-            operatorReason: String?, record: JSONValue, at: Date
+            operatorReason: String?, record: String, at: Date
         ) {
             self.decisionID = decisionID
             self.caseID = caseID
@@ -91,7 +92,8 @@ public struct DispatchWrite: Sendable {
         public var caseID: UUID
         public var status: String
         public var actor: String
-        public var detail: JSONValue
+        /// JSON text.
+        public var detail: String
         public var at: Date
     }
 
@@ -168,14 +170,23 @@ public struct DispatchWrite: Sendable {
 
     /// A case's move to a status, in its timeline.
     public mutating func addTimeline(_ caseID: UUID, status: CaseStatus, actor: String, detail: JSONValue, at: Date) {
-        timeline.append(TimelineEntry(caseID: caseID, status: status.rawValue, actor: actor, detail: detail, at: at))
+        addTimeline(caseID, status: status, actor: actor, detailText: detail.serialized, at: at)
+    }
+
+    /// A case's move to a status, its detail already JSON text.
+    public mutating func addTimeline(
+        _ caseID: UUID, status: CaseStatus, actor: String, detailText: String, at: Date
+    ) {
+        timeline.append(
+            TimelineEntry(caseID: caseID, status: status.rawValue, actor: actor, detail: detailText, at: at))
     }
 
     /// An entry of a case's timeline that is not a move to a status.
     public mutating func addTimeline(
         _ caseID: UUID, entry: TimelineEntryKind, actor: String, detail: JSONValue, at: Date
     ) {
-        timeline.append(TimelineEntry(caseID: caseID, status: entry.rawValue, actor: actor, detail: detail, at: at))
+        timeline.append(
+            TimelineEntry(caseID: caseID, status: entry.rawValue, actor: actor, detail: detail.serialized, at: at))
     }
 
     public mutating func addLedger(
@@ -424,7 +435,7 @@ extension SamuStore {
                 \(r.map(\.report.reportedAt))::timestamptz[], \(r.map { $0.payload ?? $0.report.document.serialized })::text[],
                 \(r.map(\.sourceTopic))::text[], \(r.map(\.sourcePartition))::int4[], \(r.map(\.sourceOffset))::int8[],
                 \(c.map(\.caseID))::uuid[], \(c.map(\.triage.priority.code))::text[], \(c.map(\.triage.bedType.rawValue))::text[],
-                \(c.map { triageJSON($0.triage).serialized })::text[],
+                \(c.map { triageText($0.triage) })::text[],
                 \(r.map(\.report.location.latitude))::float8[], \(r.map(\.report.location.longitude))::float8[],
                 \(final.map(\.status.rawValue))::text[], \(final.map { $0.unitID ?? "" })::text[],
                 \(final.map { $0.resolution?.rawValue ?? "" })::text[],
@@ -432,14 +443,14 @@ extension SamuStore {
                 \(d.map(\.priority.code))::text[], \(d.map { $0.unitID ?? "" })::text[], \(d.map { $0.shelterID ?? "" })::text[],
                 \(d.map(\.bedType.rawValue))::text[], \(d.map(\.rulesVersion))::text[], \(d.map(\.reason))::text[],
                 \(d.map { $0.operatorID ?? "" })::text[], \(d.map { $0.operatorReason ?? "" })::text[],
-                \(d.map(\.record.serialized))::text[], \(d.map(\.at))::timestamptz[],
+                \(d.map(\.record))::text[], \(d.map(\.at))::timestamptz[],
                 \(ended)::uuid[],
                 \(a.map(\.caseID))::uuid[], \(a.map(\.unitID))::text[], \(a.map(\.decisionID))::uuid[], \(active)::bool[],
                 \(a.map(\.at))::timestamptz[],
                 \(sIDs)::uuid[], \(s.map(\.status.rawValue))::text[], \(s.map { $0.unitID ?? "" })::text[],
                 \(s.map { $0.resolution?.rawValue ?? "" })::text[],
                 \(t.map(\.caseID))::uuid[], \(t.map(\.at))::timestamptz[], \(t.map(\.status))::text[], \(t.map(\.actor))::text[],
-                \(t.map(\.detail.serialized))::text[],
+                \(t.map(\.detail))::text[],
                 \(g.map(\.shelterID))::text[], \(g.map(\.bedType.rawValue))::text[], \(g.map(\.caseID))::uuid[],
                 \(g.map(\.action.rawValue))::text[], \(g.map(\.reason))::text[], \(g.map(\.at))::timestamptz[],
                 \(g.map(\.beds))::int4[],
@@ -486,33 +497,35 @@ extension SamuStore {
         return created
     }
 
-    /// Triage as stored with the case (and shown on the console).
-    public static func triageJSON(_ triage: TriageDecision) -> JSONValue {
-        [
-            "priority": .string(triage.priority.code),
-            "required_skills": .array(triage.requiredSkills.sorted().map { .string($0.rawValue) }),
-            "preferred_skills": .array(triage.preferredSkills.sorted().map { .string($0.rawValue) }),
-            "bed_type": .string(triage.bedType.rawValue),
-            "holds_bed": .bool(triage.holdsBed),
-            "notify": .array(triage.notify.sorted().map { .string($0.rawValue) }),
-            "minor": .bool(triage.minor),
-            "referral": triage.referral.map {
-                [
-                    "destination": .string($0.destination.rawValue),
-                    "deadline_minutes": .integer(Int64($0.deadlineMinutes)),
-                    "rule": .string($0.rule),
-                ]
-            } ?? .null,
-            "rules_version": .string(triage.rulesVersion),
-            "shelter_need": triage.shelterNeed.json,
-            "reasons": .array(
-                triage.reasons.map {
-                    [
-                        "rule": .string($0.rule), "en": .string($0.english), "fr": .string($0.french),
-                        "ar": .string($0.arabic),
-                    ]
-                }),
-        ]
+    /// Triage as stored with the case (and shown on the console), written straight into its text:
+    /// this runs for every report. ``ZoneState/triage(from:)`` reads it back.
+    public static func triageText(_ triage: TriageDecision) -> String {
+        var writer = JSONWriter(capacity: 1024)
+        writer.append("priority", triage.priority.code)
+        writer.append("required_skills", strings: triage.requiredSkills.map(\.rawValue).sorted())
+        writer.append("preferred_skills", strings: triage.preferredSkills.map(\.rawValue).sorted())
+        writer.append("bed_type", triage.bedType.rawValue)
+        writer.append("holds_bed", bool: triage.holdsBed)
+        writer.append("notify", strings: triage.notify.map(\.rawValue).sorted())
+        writer.append("minor", bool: triage.minor)
+        if let referral = triage.referral {
+            writer.append("referral") {
+                $0.append("destination", referral.destination.rawValue)
+                $0.append("deadline_minutes", integer: Int64(referral.deadlineMinutes))
+                $0.append("rule", referral.rule)
+            }
+        } else {
+            writer.appendNull("referral")
+        }
+        writer.append("rules_version", triage.rulesVersion)
+        writer.append("shelter_need") { triage.shelterNeed.write(to: &$0) }
+        writer.append("reasons", objects: triage.reasons) {
+            $0.append("rule", $1.rule)
+            $0.append("en", $1.english)
+            $0.append("fr", $1.french)
+            $0.append("ar", $1.arabic)
+        }
+        return writer.finished()
     }
 }
 

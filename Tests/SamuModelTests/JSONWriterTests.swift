@@ -19,7 +19,7 @@ struct JSONWriterTests {
             var object = JSONObject()
             for index in 0..<Int(random.next() % 8) {
                 let key = Self.text(&random) + "\(index)"
-                switch random.next() % 6 {
+                switch random.next() % 8 {
                 case 0:
                     let value = Self.text(&random)
                     writer.append(key, value)
@@ -40,6 +40,31 @@ struct JSONWriterTests {
                     let values = (0..<Int(random.next() % 4)).map { _ in Self.text(&random) }
                     writer.append(key, strings: values)
                     object.append(key, .array(values.map { .string($0) }))
+                case 5:
+                    let number = [0, -0.5, 1e21, 12, 3.14159, Double(random.next() % 1_000) / 7][Int(random.next() % 6)]
+                    let flag = random.next() % 2 == 0
+                    let name: String? = random.next() % 2 == 0 ? nil : Self.text(&random)
+                    switch random.next() % 3 {
+                    case 0:
+                        writer.append(key, number: number)
+                        object.append(key, .number(number))
+                    case 1:
+                        writer.append(key, bool: flag)
+                        object.append(key, .bool(flag))
+                    default:
+                        writer.append(key, name)
+                        object.append(key, name.map { .string($0) } ?? .null)
+                    }
+                case 6:
+                    // Nested objects, alone and in an array, with an empty one.
+                    let names = (0..<Int(random.next() % 3)).map { _ in Self.text(&random) }
+                    writer.append(key, objects: names) { inner, name in
+                        inner.append("name", name)
+                        inner.append("inner") { $0.append("n", integer: 1) }
+                    }
+                    object.append(key, .array(names.map { ["name": .string($0), "inner": ["n": 1]] }))
+                    writer.append(key + "-empty") { _ in }
+                    object.append(key + "-empty", .object(JSONObject()))
                 default:
                     let value: JSONValue = ["n": .number(1.5), "a": [true, nil, .string(Self.text(&random))]]
                     let texts = [value.serialized, "[]", "7"]

@@ -155,7 +155,7 @@ struct SamuStoreTests {
                     decisionID: UUID(), caseID: caseID, zone: "rabat", kind: "assign", priority: .p2,
                     unitID: "rabat-u1",
                     shelterID: nil, bedType: .men, rulesVersion: "test", reason: "test", operatorID: nil,
-                    operatorReason: nil, record: [:], at: Date())
+                    operatorReason: nil, record: "{}", at: Date())
             }
             var first = DispatchWrite()
             let firstDecision = decision(cases[0])
