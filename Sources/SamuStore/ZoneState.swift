@@ -186,7 +186,7 @@ extension SamuStore {
         }
     }
 
-    /// The triage decision stored with a case (the inverse of ``triageJSON(_:)``).
+    /// The triage decision stored with a case (the inverse of ``triageText(_:)``).
     public static func triage(from json: JSONValue) -> TriageDecision? {
         func set<T>(_ key: String, _ make: (String) -> T?) -> Set<T> {
             guard case .array(let items)? = json[key] else { return [] }

@@ -556,7 +556,7 @@ struct CopyBaseline {
             guard case .success(let report) = decoder.decode(value: document.serializedBytes) else { continue }
             let caseID = DerivedID.caseID(forReport: report.id)
             let decision = triage.triage(report)
-            let triageJSON = SamuStore.triageJSON(decision).serialized
+            let triageJSON = SamuStore.triageText(decision)
             add(
                 "processed_events", ["event_id", "topic", "partition", "offset", "processed_at"],
                 [report.id.lowercased, "samu.reports.v1", "0", String(index), stamp])
