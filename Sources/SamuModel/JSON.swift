@@ -216,7 +216,9 @@ public struct JSONParser {
         defer { depth -= 1 }
         index += 1
         var object = JSONObject()
-        var seen = Set<String>()
+        // Duplicate keys: a small object's keys are compared in place (no hashing, no set); a large
+        // one's go into a set, so that a hostile object cannot make this quadratic.
+        var seen: Set<String>? = nil
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -227,7 +229,14 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
             let keyOffset = index
             let key = try parseString()
-            if !seen.insert(key).inserted {
+            let duplicate: Bool
+            if object.entries.count < 16 {
+                duplicate = object.entries.contains { $0.key == key }
+            } else {
+                if seen == nil { seen = Set(object.entries.map(\.key)) }
+                duplicate = !seen!.insert(key).inserted
+            }
+            if duplicate {
                 throw JSONParseError(kind: .duplicateKey, offset: keyOffset, message: "duplicate key \"\(key)\"")
             }
             skipWhitespace()
@@ -380,10 +389,29 @@ public struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid exponent") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
+        if isInteger, let value = integer(from: start) { return .integer(value) }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger, let value = Int64(text) { return .integer(value) }
         guard let value = Double(text), value.isFinite else { throw error("number out of range") }
         return .number(value)
+    }
+
+    /// The integer written from `start` up to the parser's position (an optional minus sign, then
+    /// digits), or nil when it does not fit in 64 bits. Read from the bytes: no text is made.
+    private func integer(from start: Int) -> Int64? {
+        var position = start
+        let negative = bytes[position] == UInt8(ascii: "-")
+        if negative { position += 1 }
+        // Accumulated as a negative number, which reaches Int64.min.
+        var value: Int64 = 0
+        while position < index {
+            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, underflow) = times.subtractingReportingOverflow(Int64(bytes[position] - UInt8(ascii: "0")))
+            if overflow || underflow { return nil }
+            value = next
+            position += 1
+        }
+        if negative { return value }
+        return value == .min ? nil : -value
     }
 
     private func isDigit(_ byte: UInt8) -> Bool {

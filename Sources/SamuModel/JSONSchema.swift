@@ -9,6 +9,11 @@ public struct SchemaViolation: Error, Sendable, Equatable, CustomStringConvertib
     public var message: String
 
     public var description: String { "\(path.isEmpty ? "/" : path): \(message)" }
+
+    /// The violation seen from the value that holds this one under `step` (`/key` or `/index`).
+    func under(_ step: String) -> SchemaViolation {
+        SchemaViolation(path: step + path, keyword: keyword, message: message)
+    }
 }
 
 /// A compiled JSON Schema (the subset of draft 2020-12 that samu's topic schemas use).
@@ -24,6 +29,8 @@ public struct JSONSchema: Sendable {
 
     final class Node: Sendable {
         let types: Set<String>?
+        /// `types` as bits (``JSONSchema/typeBit(_:)``): checked for every value without hashing.
+        let typeMask: UInt8
         let properties: [(String, Node)]
         let required: [String]
         let additionalProperties: AdditionalProperties
@@ -52,6 +59,7 @@ public struct JSONSchema: Sendable {
             uniqueItems: Bool, reference: String?
         ) {
             self.types = types
+            typeMask = types.map { $0.reduce(0) { $0 | JSONSchema.typeBit($1) } } ?? 0
             self.properties = properties
             self.required = required
             self.additionalProperties = additionalProperties
@@ -303,20 +311,50 @@ public struct JSONSchema: Sendable {
 
     /// Checks `value`; throws the first violation found (in document order).
     public func validate(_ value: JSONValue) throws(SchemaViolation) {
-        try validate(value, against: root, path: "")
+        try validate(value, against: root)
     }
 
-    private func validate(_ value: JSONValue, against node: Node, path: String) throws(SchemaViolation) {
+    /// A type's bit in ``Node/typeMask``.
+    static func typeBit(_ name: String) -> UInt8 {
+        switch name {
+        case "null": 1
+        case "boolean": 2
+        case "integer": 4
+        case "number": 8
+        case "string": 16
+        case "array": 32
+        case "object": 64
+        default: 0
+        }
+    }
+
+    static func typeBit(_ value: JSONValue) -> UInt8 {
+        switch value {
+        case .null: 1
+        case .bool: 2
+        case .integer: 4
+        case .number: 8
+        case .string: 16
+        case .array: 32
+        case .object: 64
+        }
+    }
+
+    /// Validates a value; a violation's path is relative to the value (each level adds its key as
+    /// the error goes up, so that no path is built for a valid document).
+    private func validate(_ value: JSONValue, against node: Node) throws(SchemaViolation) {
         func fail(_ keyword: String, _ message: String) -> SchemaViolation {
-            SchemaViolation(path: path, keyword: keyword, message: message)
+            SchemaViolation(path: "", keyword: keyword, message: message)
         }
         if let reference = node.reference, let target = definitions[reference] {
-            try validate(value, against: target, path: path)
+            try validate(value, against: target)
         }
         if let types = node.types {
+            let mask = node.typeMask
             let matches =
-                types.contains(value.typeName) || (value.typeName == "integer" && types.contains("number"))
-                || (types.contains("integer")
+                mask & Self.typeBit(value) != 0
+                || { if case .integer = value { return mask & 8 != 0 } else { return false } }()
+                || (mask & 4 != 0
                     && { if case .number(let n) = value { return n == n.rounded() } else { return false } }())
             if !matches {
                 throw fail("type", "expected \(types.sorted().joined(separator: " or ")), found \(value.typeName)")
@@ -373,26 +411,35 @@ public struct JSONSchema: Sendable {
             }
             if let items = node.items {
                 for (index, element) in elements.enumerated() {
-                    try validate(element, against: items, path: "\(path)/\(index)")
+                    do {
+                        try validate(element, against: items)
+                    } catch {
+                        throw error.under("/\(index)")
+                    }
                 }
             }
         case .object(let object):
             for name in node.required where object[name] == nil {
-                throw SchemaViolation(
-                    path: "\(path)/\(name)", keyword: "required", message: "required field is missing")
+                throw SchemaViolation(path: "/\(name)", keyword: "required", message: "required field is missing")
             }
             for entry in object.entries {
-                let childPath = "\(path)/\(Self.escape(entry.key))"
-                if let child = node.properties.first(where: { $0.0 == entry.key })?.1 {
-                    try validate(entry.value, against: child, path: childPath)
+                let child: Node
+                if let property = node.properties.first(where: { $0.0 == entry.key })?.1 {
+                    child = property
                 } else {
                     switch node.additionalProperties {
-                    case .allowed: break
+                    case .allowed: continue
                     case .forbidden:
                         throw SchemaViolation(
-                            path: childPath, keyword: "additionalProperties", message: "unknown field")
-                    case .schema(let child): try validate(entry.value, against: child, path: childPath)
+                            path: "/\(Self.escape(entry.key))", keyword: "additionalProperties",
+                            message: "unknown field")
+                    case .schema(let schema): child = schema
                     }
+                }
+                do {
+                    try validate(entry.value, against: child)
+                } catch {
+                    throw error.under("/\(Self.escape(entry.key))")
                 }
             }
         case .null, .bool:

@@ -41,6 +41,42 @@ struct JSONParserTests {
         #expect(error?.kind == .duplicateKey)
     }
 
+    @Test("a duplicate key is found at any position in objects of any size, and distinct keys are kept")
+    func duplicateKeyAnySize() throws {
+        for size in [1, 2, 15, 16, 17, 40] {
+            let keys = (0..<size).map { "k\($0)" }
+            let fields = keys.map { "\"\($0)\":1" }
+            let object = try JSONParser.parse("{" + fields.joined(separator: ",") + "}")
+            #expect(object.arrayValue == nil && (try? JSONParser.parse(object.serialized)) == object)
+            guard case .object(let parsed) = object else { Issue.record("not an object"); continue }
+            #expect(parsed.keys == keys)
+            for repeated in keys.indices {
+                let text = "{" + (fields + ["\"\(keys[repeated])\":2"]).joined(separator: ",") + "}"
+                let error = #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+                #expect(error?.kind == .duplicateKey)
+                #expect(error?.offset == fields.joined(separator: ",").utf8.count + 2)
+            }
+        }
+    }
+
+    @Test("integers are read from their bytes as Int64 reads their text; beyond 64 bits they are numbers")
+    func integers() throws {
+        var random = SplitMix64(seed: 9)
+        var texts = [
+            "0", "-0", "7", "-7", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+            "-9223372036854775809", "18446744073709551616", "99999999999999999999",
+        ]
+        for _ in 0..<2_000 {
+            let value = Int64(bitPattern: random.next()) >> (random.next() % 64)
+            texts.append(String(value))
+        }
+        for text in texts {
+            let expected: JSONValue = Int64(text).map { .integer($0) } ?? .number(Double(text)!)
+            #expect(try JSONParser.parse(text) == expected, "\(text)")
+            #expect(try JSONParser.parse("[\(text)]") == .array([expected]))
+        }
+    }
+
     @Test("nesting is bounded")
     func depth() {
         let deep = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
