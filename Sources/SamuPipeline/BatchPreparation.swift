@@ -238,7 +238,8 @@ extension DispatchWorker {
             zones.dispatchers[zoneID] = zone
         }
         refreshShelters(&recorder, zones: zones, at: now.wall)
-        recorder.coalesceOutcomes()
+        let absorbed = recorder.coalesceOutcomes()
+        if let trace, !absorbed.isEmpty { trace.forget(absorbed) }
         for zone in touched { recorder.write.leases[zone] = zones.machine.epoch(of: zone) ?? 0 }
         return PendingBatch(
             batch: batch, decoded: decoded, recorder: recorder, touched: touched, letters: letters, forwards: forwards,

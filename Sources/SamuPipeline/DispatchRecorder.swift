@@ -362,10 +362,11 @@ struct DispatchRecorder {
     /// at once) gets one `case.steps` record (outcomes schema version 5) carrying them in order,
     /// each step exactly as it would have been published alone, with its own id. One broker record
     /// per case per batch instead of one per step. The record takes its first step's id and row;
-    /// a case with one step keeps it as it is.
-    mutating func coalesceOutcomes() {
+    /// a case with one step keeps it as it is. Returns the ids of the rows folded into another.
+    @discardableResult
+    mutating func coalesceOutcomes() -> [UUID] {
         defer { outcomeSteps.removeAll(keepingCapacity: true) }
-        guard outcomeSteps.count > 1 else { return }
+        guard outcomeSteps.count > 1 else { return [] }
         var firstRow: [UUID: Int] = [:]
         var members: [Int: [Int]] = [:]
         for index in write.outbox.indices {
@@ -376,7 +377,7 @@ struct DispatchRecorder {
                 firstRow[step.caseID] = index
             }
         }
-        guard !members.isEmpty else { return }
+        guard !members.isEmpty else { return [] }
         var merged: [OutboxRecord] = []
         merged.reserveCapacity(write.outbox.count)
         var absorbed = Set<Int>()
@@ -400,6 +401,7 @@ struct DispatchRecorder {
             merged.append(record)
         }
         write.outbox = merged
+        return absorbed.map { outbox[$0].id }
     }
 
     /// The decision record as stored and shown on the console, written straight into its text

@@ -14,4 +14,7 @@ public protocol StageTrace: Sendable {
     func stamp(_ ids: some Sequence<UUID>, _ stamps: [Int64])
     /// Headers for a row handed to the producer now (the trace forgets the row).
     func headers(for id: UUID) -> [KafkaHeader]
+    /// These rows were folded into another row of their case (`case.steps`) and will never be
+    /// handed to the producer: the trace forgets them.
+    func forget(_ ids: [UUID])
 }

@@ -57,8 +57,12 @@ struct OutcomeStepsTests {
         recorder.write.outbox.append(
             OutboxRecord(id: UUID(), topic: "samu.aid.v1", key: "sale", payload: "{}", createdAt: Date()))
         let before = recorder.write.outbox
-        recorder.coalesceOutcomes()
+        let absorbed = recorder.coalesceOutcomes()
         let after = recorder.write.outbox
+        // The rows folded into another are named (a stage trace forgets them): every row of
+        // before that is not a row of after.
+        #expect(Set(absorbed) == Set(before.map(\.id)).subtracting(after.map(\.id)))
+        #expect(absorbed.count == before.count - after.count)
         #expect(after.count == 3, "two cases' records and the aid message: \(after.map(\.payload))")
         let schema = TopicDecoder(definition: catalog.definition(.outcomes))
         // The first case: a unit and a bed at once, four steps in one record.

@@ -45,6 +45,12 @@ final class HeaderTrace: StageTrace {
         }
     }
 
+    func forget(_ ids: [UUID]) {
+        stamps.withLock { table in
+            for id in ids { table.removeValue(forKey: id) }
+        }
+    }
+
     func headers(for id: UUID) -> [KafkaHeader] {
         let submitted = now()
         guard let stamps = stamps.withLock({ $0.removeValue(forKey: id) }) else { return [] }
