@@ -144,6 +144,7 @@ let package = Package(
             name: "SamuModelTests",
             dependencies: [
                 "SamuModel", "SamuTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ], swiftSettings: strict),
         .testTarget(
             name: "SamuDispatchCoreTests",

@@ -8,30 +8,26 @@ extension UUID {
     /// A name-based (version 5, SHA-1) UUID, RFC 9562 §5.5: the same namespace and name always
     /// give the same id, which is what makes redelivered events and republished outcomes dedupable.
     public init(v5 name: String, namespace: UUID = .samuNamespace) {
-        self.init(v5bytes: Array(name.utf8), namespace: namespace)
+        var name = name
+        self = name.withUTF8 { bytes in
+            UUID(namespace: namespace) { unsafe $0.update(bufferPointer: UnsafeRawBufferPointer(bytes)) }
+        }
     }
 
     /// A version 5 UUID over a binary name.
     public init(v5bytes name: [UInt8], namespace: UUID = .samuNamespace) {
-        var input = unsafe withUnsafeBytes(of: namespace.uuid) { unsafe Array($0) }
-        input.append(contentsOf: name)
-        var bytes = Array(Insecure.SHA1.hash(data: input).prefix(16))
-        bytes[6] = (bytes[6] & 0x0F) | 0x50
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        self.init(
-            uuid: (
-                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
-                bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
-            ))
+        self = unsafe name.withUnsafeBytes { bytes in
+            UUID(namespace: namespace) { unsafe $0.update(bufferPointer: bytes) }
+        }
     }
 
-    /// A version 5 UUID over another UUID's 16 bytes and a number (big-endian): the same
-    /// derivation as `init(v5bytes:)` on those 20 bytes, without building arrays (hot path).
-    public init(v5 base: UUID, _ number: UInt32, namespace: UUID = .samuNamespace) {
+    /// SHA-1 over the namespace's 16 bytes, then whatever `name` feeds the hasher; the digest's
+    /// first 16 bytes with the version and variant set. No array is built (ids are derived for
+    /// every outcome).
+    private init(namespace: UUID, name: (inout Insecure.SHA1) -> Void) {
         var hasher = Insecure.SHA1()
         unsafe withUnsafeBytes(of: namespace.uuid) { unsafe hasher.update(bufferPointer: $0) }
-        unsafe withUnsafeBytes(of: base.uuid) { unsafe hasher.update(bufferPointer: $0) }
-        unsafe withUnsafeBytes(of: number.bigEndian) { unsafe hasher.update(bufferPointer: $0) }
+        name(&hasher)
         var uuid = UUID.samuNamespace.uuid
         unsafe hasher.finalize().withUnsafeBytes { digest in
             unsafe withUnsafeMutableBytes(of: &uuid) { bytes in
@@ -41,6 +37,15 @@ extension UUID {
             }
         }
         self.init(uuid: uuid)
+    }
+
+    /// A version 5 UUID over another UUID's 16 bytes and a number (big-endian): the same
+    /// derivation as `init(v5bytes:)` on those 20 bytes, without building arrays (hot path).
+    public init(v5 base: UUID, _ number: UInt32, namespace: UUID = .samuNamespace) {
+        self.init(namespace: namespace) { hasher in
+            unsafe withUnsafeBytes(of: base.uuid) { unsafe hasher.update(bufferPointer: $0) }
+            unsafe withUnsafeBytes(of: number.bigEndian) { unsafe hasher.update(bufferPointer: $0) }
+        }
     }
 
     /// A version 8 (custom) UUID derived from another UUID and a number by a 64-bit mixer
@@ -138,12 +143,25 @@ extension UUID {
 public enum DerivedID {
     /// The case opened for a report.
     public static func caseID(forReport reportID: UUID) -> UUID {
-        UUID(v5: "case/\(reportID.lowercased)")
+        var name: [UInt8] = []
+        name.reserveCapacity(41)
+        name.append(contentsOf: "case/".utf8)
+        reportID.writeLowercased(to: &name)
+        return UUID(v5bytes: name)
     }
 
     /// An outcome event: one per case transition and channel, stable across republishing.
     public static func outcomeID(caseID: UUID, transition: String, channel: String) -> UUID {
-        UUID(v5: "outcome/\(caseID.lowercased)/\(transition)/\(channel)")
+        // The name `outcome/<case id>/<transition>/<channel>`, written into one buffer.
+        var name: [UInt8] = []
+        name.reserveCapacity(46 + transition.utf8.count + channel.utf8.count)
+        name.append(contentsOf: "outcome/".utf8)
+        caseID.writeLowercased(to: &name)
+        name.append(UInt8(ascii: "/"))
+        name.append(contentsOf: transition.utf8)
+        name.append(UInt8(ascii: "/"))
+        name.append(contentsOf: channel.utf8)
+        return UUID(v5bytes: name)
     }
 
     /// A dead-letter record: one per source message.

@@ -349,13 +349,13 @@ struct DispatchRecorder {
     }
 
     private mutating func outcome(_ payload: String, id: UUID, caseID: UUID, at time: Date, zone: String) {
-        outcomeSteps[write.outbox.count] = (caseID, time)
+        outcomeSteps.append((write.outbox.count, caseID, time))
         write.outbox.append(
             OutboxRecord(id: id, topic: outcomesTopic, key: zone, payload: payload, createdAt: Date(), area: area))
     }
 
     /// The outbox rows that are one case's outcome steps: the case and when the step happened.
-    private var outcomeSteps: [Int: (caseID: UUID, at: Date)] = [:]
+    private var outcomeSteps: [(row: Int, caseID: UUID, at: Date)] = []
 
     /// Publishes the outcomes of each case that commit together as one record: a case with several
     /// steps in this write (received, triaged, assigned and its bed held, for a report dispatched
@@ -366,42 +366,59 @@ struct DispatchRecorder {
     @discardableResult
     mutating func coalesceOutcomes() -> [UUID] {
         defer { outcomeSteps.removeAll(keepingCapacity: true) }
-        guard outcomeSteps.count > 1 else { return [] }
-        var firstRow: [UUID: Int] = [:]
-        var members: [Int: [Int]] = [:]
-        for index in write.outbox.indices {
-            guard let step = outcomeSteps[index] else { continue }
-            if let first = firstRow[step.caseID] {
-                members[first, default: [first]].append(index)
-            } else {
-                firstRow[step.caseID] = index
+        let steps = outcomeSteps
+        guard steps.count > 1 else { return [] }
+        // Each case's steps chained in row order: `next` is the step after this one of the same
+        // case (-1: none), `follows` marks every step but a case's first.
+        var next = [Int](repeating: -1, count: steps.count)
+        var follows = [Bool](repeating: false, count: steps.count)
+        var last: [UUID: Int] = [:]
+        last.reserveCapacity(steps.count)
+        for (position, step) in steps.enumerated() {
+            if let previous = last.updateValue(position, forKey: step.caseID) {
+                next[previous] = position
+                follows[position] = true
             }
         }
-        guard !members.isEmpty else { return [] }
-        var merged: [OutboxRecord] = []
-        merged.reserveCapacity(write.outbox.count)
-        var absorbed = Set<Int>()
-        for rows in members.values { absorbed.formUnion(rows.dropFirst()) }
+        guard last.count < steps.count else { return [] }
         let outbox = write.outbox
-        for (index, row) in outbox.enumerated() where !absorbed.contains(index) {
-            guard let rows = members[index], let step = outcomeSteps[index] else {
-                merged.append(row)
+        // A row's step (-1: not a step: a mutual-aid message).
+        var stepOfRow = [Int](repeating: -1, count: outbox.count)
+        for (position, step) in steps.enumerated() { stepOfRow[step.row] = position }
+        var merged: [OutboxRecord] = []
+        merged.reserveCapacity(last.count + outbox.count - steps.count)
+        var absorbed: [UUID] = []
+        absorbed.reserveCapacity(steps.count - last.count)
+        for (index, row) in outbox.enumerated() {
+            let position = stepOfRow[index]
+            if position >= 0 && follows[position] {
+                absorbed.append(row.id)  // carried by its case's first row
                 continue
             }
-            var writer = JSONWriter(capacity: rows.reduce(256) { $0 + outbox[$1].payload.utf8.count })
+            if position < 0 || next[position] < 0 {
+                merged.append(row)  // not a step, or its case's only one
+                continue
+            }
+            var chain = [position]
+            var capacity = 256 + row.payload.utf8.count
+            while let after = chain.last.map({ next[$0] }), after >= 0 {
+                chain.append(after)
+                capacity += outbox[steps[after].row].payload.utf8.count
+            }
+            var writer = JSONWriter(capacity: capacity)
             writer.append("schema_version", integer: 5)
             writer.append("event_id", id: row.id)
             writer.append("type", OutcomeRecord.stepsType)
-            writer.append("case_id", id: step.caseID)
+            writer.append("case_id", id: steps[position].caseID)
             writer.append("zone", row.key ?? "")
-            writer.append("occurred_at", time: outcomeSteps[rows[rows.count - 1]]?.at ?? step.at)
-            writer.append("steps", jsonTexts: rows.lazy.map { outbox[$0].payload })
+            writer.append("occurred_at", time: steps[chain[chain.count - 1]].at)
+            writer.append("steps", jsonTexts: chain.lazy.map { outbox[steps[$0].row].payload })
             var record = row
             record.payload = writer.finished()
             merged.append(record)
         }
         write.outbox = merged
-        return absorbed.map { outbox[$0].id }
+        return absorbed
     }
 
     /// The decision record as stored and shown on the console, written straight into its text

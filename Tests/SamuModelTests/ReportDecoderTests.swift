@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SamuTestSupport
 import Testing
@@ -354,6 +355,33 @@ struct SchemaEvolutionTests {
 
 @Suite("Derived ids")
 struct DerivedIDTests {
+    @Test("derived ids are RFC 9562's version 5 over the names they always had")
+    func derivedIDsKeepTheirNames() {
+        // The reference: SHA-1 over the namespace's bytes and the name, as arrays.
+        func reference(_ name: String) -> UUID {
+            var input = unsafe withUnsafeBytes(of: UUID.samuNamespace.uuid) { unsafe Array($0) }
+            input.append(contentsOf: name.utf8)
+            var bytes = Array(Insecure.SHA1.hash(data: input).prefix(16))
+            bytes[6] = (bytes[6] & 0x0F) | 0x50
+            bytes[8] = (bytes[8] & 0x3F) | 0x80
+            return UUID(
+                uuid: (
+                    bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
+                    bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+                ))
+        }
+        for index in 0..<300 {
+            let id = UUID()
+            let transition = ["received", "triaged", "", "é/ⵣ"][index % 4]
+            #expect(DerivedID.caseID(forReport: id) == reference("case/\(id.uuidString.lowercased())"))
+            #expect(
+                DerivedID.outcomeID(caseID: id, transition: transition, channel: "outcomes")
+                    == reference("outcome/\(id.uuidString.lowercased())/\(transition)/outcomes"))
+            #expect(UUID(v5: "outcome/x/\(index)") == reference("outcome/x/\(index)"))
+            #expect(UUID(v5bytes: Array("dlq/t/\(index)".utf8)) == reference("dlq/t/\(index)"))
+        }
+    }
+
     @Test("the allocation-free UUIDv5 over a UUID and a number equals the byte-array derivation")
     func sameAsBytes() {
         for number: UInt32 in [0, 1, 7, 65_536] {
