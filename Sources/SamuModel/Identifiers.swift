@@ -22,8 +22,8 @@ extension UUID {
     }
 
     /// SHA-1 over the namespace's 16 bytes, then whatever `name` feeds the hasher; the digest's
-    /// first 16 bytes with the version and variant set. No array is built (ids are derived for
-    /// every outcome).
+    /// first 16 bytes with the version and variant set. The name is hashed where it lies: no copy
+    /// of it with the namespace, no digest array (ids are derived for every outcome).
     private init(namespace: UUID, name: (inout Insecure.SHA1) -> Void) {
         var hasher = Insecure.SHA1()
         unsafe withUnsafeBytes(of: namespace.uuid) { unsafe hasher.update(bufferPointer: $0) }

@@ -29,7 +29,8 @@ public struct JSONSchema: Sendable {
 
     final class Node: Sendable {
         let types: Set<String>?
-        /// `types` as bits (``JSONSchema/typeBit(_:)``): checked for every value without hashing.
+        /// `types` as bits (one per type name, see `JSONSchema.typeBit`): checked for every value
+        /// without hashing.
         let typeMask: UInt8
         let properties: [(String, Node)]
         let required: [String]
@@ -463,7 +464,7 @@ public struct JSONSchema: Sendable {
     }
 
     static func escape(_ key: String) -> String {
-        // Almost every key needs no escape: skip Foundation's search for them (it runs per field).
+        // Almost every key needs no escape: skip Foundation's search for them.
         guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return key }
         return key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }

@@ -619,6 +619,7 @@ public final class DispatchWorker: Service {
             zones.dispatchers[zoneID] = zone
         }
         guard !recorder.write.isEmpty else { return }
+        // The tick's rows carry no stage stamps: nothing for a trace to forget.
         recorder.coalesceOutcomes()
         let decisions = recorder.write.decisions.count
         guard

@@ -18,3 +18,8 @@ public protocol StageTrace: Sendable {
     /// handed to the producer: the trace forgets them.
     func forget(_ ids: [UUID])
 }
+
+extension StageTrace {
+    /// A trace that keeps nothing per row has nothing to forget.
+    public func forget(_ ids: [UUID]) {}
+}

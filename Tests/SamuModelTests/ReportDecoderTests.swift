@@ -370,6 +370,14 @@ struct DerivedIDTests {
                     bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
                 ))
         }
+        // Pinned by an independent implementation (Python's uuid.uuid5 over the same names): a change
+        // to the namespace or the derivation would orphan every stored id.
+        let report = UUID(uuidString: "0d1f6c2a-3b4e-4f5a-8b6c-7d8e9f0a1b2c")!
+        let caseID = DerivedID.caseID(forReport: report)
+        #expect(caseID.lowercased == "8643cd24-ab42-5366-a943-ba9e586c32df")
+        #expect(
+            DerivedID.outcomeID(caseID: caseID, transition: "received", channel: "outcomes").lowercased
+                == "a7ff3cdf-9258-528e-bd90-b13c08e6a3ea")
         for index in 0..<300 {
             let id = UUID()
             let transition = ["received", "triaged", "", "é/ⵣ"][index % 4]

@@ -556,7 +556,7 @@ struct CopyBaseline {
             guard case .success(let report) = decoder.decode(value: document.serializedBytes) else { continue }
             let caseID = DerivedID.caseID(forReport: report.id)
             let decision = triage.triage(report)
-            let triageJSON = SamuStore.triageText(decision)
+            let triageText = SamuStore.triageText(decision)
             add(
                 "processed_events", ["event_id", "topic", "partition", "offset", "processed_at"],
                 [report.id.lowercased, "samu.reports.v1", "0", String(index), stamp])
@@ -579,7 +579,7 @@ struct CopyBaseline {
                 ],
                 [
                     caseID.lowercased, report.id.lowercased, report.zone, report.category.rawValue, "queued", stamp,
-                    stamp, decision.priority.code, decision.bedType.rawValue, triageJSON,
+                    stamp, decision.priority.code, decision.bedType.rawValue, triageText,
                     String(report.location.latitude), String(report.location.longitude),
                 ])
             // One timeline entry: the report received and triaged (as samu writes it).

@@ -35,9 +35,9 @@ enum WallClock {
 /// Keeps each outbox row's stamps until the relay hands the row to the producer, then puts them in
 /// a `samu-stages` header with the hand-over's stamp last.
 final class HeaderTrace: StageTrace {
-    /// A row's stamps, held inline (at most eight: consumed, triaged, dispatched, committed), so
-    /// that stamping a row allocates nothing: the trace is the benchmark's, not the product's, and
-    /// its own cost is counted in the worker's CPU.
+    /// A row's stamps, held inline (four today: consumed, triaged and dispatched when its batch is
+    /// decided, committed; room for eight), so that stamping a row allocates nothing: the trace is
+    /// the benchmark's, not the product's, and its own cost is counted in the worker's CPU.
     struct Stamps {
         var values: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0)
         var count = 0
@@ -47,6 +47,7 @@ final class HeaderTrace: StageTrace {
         }
 
         mutating func append(_ value: Int64) {
+            assert(count < 8, "a row stamped more than eight times")
             guard count < 8 else { return }
             unsafe withUnsafeMutableBytes(of: &values) {
                 unsafe $0.storeBytes(of: value, toByteOffset: count * 8, as: Int64.self)
