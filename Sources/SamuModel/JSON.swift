@@ -556,13 +556,7 @@ public struct JSONWriter: Sendable {
     }
 
     public mutating func append(_ key: String, strings values: [String]) {
-        self.key(key)
-        bytes.append(UInt8(ascii: "["))
-        for (index, value) in values.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            JSONValue.writeString(value, to: &bytes)
-        }
-        bytes.append(UInt8(ascii: "]"))
+        array(key, values) { JSONValue.writeString($1, to: &$0.bytes) }
     }
 
     public mutating func append(_ key: String, _ value: JSONValue) {
@@ -602,13 +596,20 @@ public struct JSONWriter: Sendable {
     public mutating func append<Elements: Sequence>(
         _ key: String, objects elements: Elements, _ build: (inout JSONWriter, Elements.Element) -> Void
     ) {
+        array(key, elements) { writer, element in writer.nested { build(&$0, element) } }
+    }
+
+    /// `key`, then an array with one value per element, each written by `write`.
+    private mutating func array<Elements: Sequence>(
+        _ key: String, _ elements: Elements, _ write: (inout JSONWriter, Elements.Element) -> Void
+    ) {
         self.key(key)
         bytes.append(UInt8(ascii: "["))
         var first = true
         for element in elements {
             if !first { bytes.append(UInt8(ascii: ",")) }
             first = false
-            nested { build(&$0, element) }
+            write(&self, element)
         }
         bytes.append(UInt8(ascii: "]"))
     }
@@ -623,15 +624,7 @@ public struct JSONWriter: Sendable {
 
     /// An array of JSON texts, each written as it is (each must be one JSON value).
     public mutating func append(_ key: String, jsonTexts values: some Sequence<String>) {
-        self.key(key)
-        bytes.append(UInt8(ascii: "["))
-        var first = true
-        for value in values {
-            if !first { bytes.append(UInt8(ascii: ",")) }
-            first = false
-            bytes.append(contentsOf: value.utf8)
-        }
-        bytes.append(UInt8(ascii: "]"))
+        array(key, values) { $0.bytes.append(contentsOf: $1.utf8) }
     }
 
     /// The object's text.

@@ -247,8 +247,7 @@ public struct JSONSchema: Sendable {
         case .array(let names)?: types = Set(names.compactMap(\.stringValue))
         default: throw CompileError(path: path, message: "'type' must be a string or an array of strings")
         }
-        let allTypes: Set<String> = ["null", "boolean", "integer", "number", "string", "array", "object"]
-        if let types, !types.isSubset(of: allTypes) {
+        if let types, !types.isSubset(of: Self.typeNames) {
             throw CompileError(path: path, message: "unknown type in \(types.sorted())")
         }
         var properties: [(String, Node)] = []
@@ -315,29 +314,26 @@ public struct JSONSchema: Sendable {
         try validate(value, against: root)
     }
 
-    /// A type's bit in ``Node/typeMask``.
+    /// The JSON Schema type names, in the order of their bits in `Node.typeMask`.
+    static let typeNames = ["null", "boolean", "integer", "number", "string", "array", "object"]
+    static let integerBit = typeBit("integer")
+    static let numberBit = typeBit("number")
+
+    /// A type name's bit in `Node.typeMask` (0 for a name that is not a type).
     static func typeBit(_ name: String) -> UInt8 {
-        switch name {
-        case "null": 1
-        case "boolean": 2
-        case "integer": 4
-        case "number": 8
-        case "string": 16
-        case "array": 32
-        case "object": 64
-        default: 0
-        }
+        typeNames.firstIndex(of: name).map { 1 << $0 } ?? 0
     }
 
+    /// The bit of a value's type (``JSONValue/typeName`` as a bit, without comparing text).
     static func typeBit(_ value: JSONValue) -> UInt8 {
         switch value {
-        case .null: 1
-        case .bool: 2
-        case .integer: 4
-        case .number: 8
-        case .string: 16
-        case .array: 32
-        case .object: 64
+        case .null: 1 << 0
+        case .bool: 1 << 1
+        case .integer: 1 << 2
+        case .number: 1 << 3
+        case .string: 1 << 4
+        case .array: 1 << 5
+        case .object: 1 << 6
         }
     }
 
@@ -354,8 +350,8 @@ public struct JSONSchema: Sendable {
             let mask = node.typeMask
             let matches =
                 mask & Self.typeBit(value) != 0
-                || { if case .integer = value { return mask & 8 != 0 } else { return false } }()
-                || (mask & 4 != 0
+                || { if case .integer = value { return mask & Self.numberBit != 0 } else { return false } }()
+                || (mask & Self.integerBit != 0
                     && { if case .number(let n) = value { return n == n.rounded() } else { return false } }())
             if !matches {
                 throw fail("type", "expected \(types.sorted().joined(separator: " or ")), found \(value.typeName)")

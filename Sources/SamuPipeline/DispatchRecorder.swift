@@ -401,9 +401,11 @@ struct DispatchRecorder {
             }
             var chain = [position]
             var capacity = 256 + row.payload.utf8.count
-            while let after = chain.last.map({ next[$0] }), after >= 0 {
+            var after = next[position]
+            while after >= 0 {
                 chain.append(after)
                 capacity += outbox[steps[after].row].payload.utf8.count
+                after = next[after]
             }
             var writer = JSONWriter(capacity: capacity)
             writer.append("schema_version", integer: 5)

@@ -498,7 +498,7 @@ extension SamuStore {
     }
 
     /// Triage as stored with the case (and shown on the console), written straight into its text:
-    /// this runs for every report. ``ZoneState/triage(from:)`` reads it back.
+    /// this runs for every report. ``SamuStore/triage(from:)`` reads it back.
     public static func triageText(_ triage: TriageDecision) -> String {
         var writer = JSONWriter(capacity: 1024)
         writer.append("priority", triage.priority.code)
