@@ -97,8 +97,9 @@ struct CrewAppTests {
             #expect(try await phone.evaluate("window.vibrations.length") == .integer(1))
             let mapLink = try await phone.evaluate("document.getElementById('case-map').href").stringValue ?? ""
             #expect(mapLink.hasPrefix("geo:34.004"), "\(mapLink)")
-            #expect(
-                try await phone.evaluate("document.getElementById('case-place').textContent") == .string("Hassan"))
+            // What the caller said follows the case on its own request.
+            try await phone.waitFor(
+                "document.getElementById('case-place').textContent === 'Hassan'", timeout: .seconds(10))
             // The crew's read of the report is logged under the device.
             #expect(
                 try await scalar(

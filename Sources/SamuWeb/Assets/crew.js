@@ -75,7 +75,7 @@ const state = {
   lang: localStorage.getItem("samu.crew.lang") || "fr",
   token: localStorage.getItem("samu.crew.token"),
   unit: localStorage.getItem("samu.crew.unit"),
-  assignment: null, report: null, caseID: null, flushing: false, revoked: false,
+  assignment: null, report: null, reportLoading: null, caseID: null, flushing: false, revoked: false,
   lastSent: null, here: null, watch: null, online: navigator.onLine,
   // The banner's message as keys (re-said in the language the crew switches to).
   alert: null,
@@ -246,12 +246,29 @@ async function received(assignment) {
   if (state.caseID && state.caseID !== previous) {
     state.report = null;
     alertCrew({ key: "new_case", code: assignment.case.category }, true);
-    try {
-      const response = await fetch(`/api/crew/cases/${state.caseID}/report`, { headers: { Authorization: `Bearer ${state.token}` } });
-      if (response.ok) state.report = await response.json();
-    } catch (error) { /* shown without the place until the next look */ }
   }
+  // The case is shown at once; what the caller said follows when it arrives, and is asked
+  // for again with every later event until it does.
   render();
+  if (state.caseID && !state.report) await loadReport(state.caseID);
+}
+
+async function loadReport(caseID) {
+  if (state.reportLoading === caseID) return;
+  state.reportLoading = caseID;
+  try {
+    const response = await fetch(`/api/crew/cases/${caseID}/report`, { headers: { Authorization: `Bearer ${state.token}` } });
+    // A report that arrives after the crew moved on to another case is not shown under it.
+    const report = response.ok ? await response.json() : null;
+    if (report && state.caseID === caseID) {
+      state.report = report;
+      render();
+    }
+  } catch (error) {
+    /* shown without the place until the next event */
+  } finally {
+    if (state.reportLoading === caseID) state.reportLoading = null;
+  }
 }
 
 function alertCrew(message, loud) {
