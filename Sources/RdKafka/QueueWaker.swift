@@ -7,10 +7,19 @@ import Synchronization
 /// (`rd_kafka_queue_cb_event_enable`); the poller drains the queue with zero-timeout polls, then
 /// awaits ``wait(atMost:)``. A signal that arrives while nobody waits is remembered, so no wake-up is
 /// lost between the last empty poll and the wait. The timeout is a safety net, not the mechanism.
+///
+/// The timeout costs no task per wait: one timer is armed at a time and serves every wait that
+/// ends after it fires. A poller woken by data (most waits, under load) leaves the timer armed for
+/// the next wait, and the timer's firing is at worst one early, spurious wake-up, which a poller
+/// answers with an empty poll.
 final class QueueWaker: Sendable {
     private struct State {
         var signalled = false
         var waiter: CheckedContinuation<Void, Never>?
+        /// When the armed timer fires; nil when none is armed.
+        var timerFires: ContinuousClock.Instant?
+        /// Timers started, for tests.
+        var timersStarted = 0
     }
 
     private let state = Mutex(State())
@@ -27,28 +36,44 @@ final class QueueWaker: Sendable {
         waiter?.resume()
     }
 
-    /// Returns when the queue has (probably) something, after `timeout`, or when the task is cancelled.
+    /// Timers started so far (one per wait that found none armed early enough).
+    var timersStarted: Int { state.withLock { $0.timersStarted } }
+
+    /// Returns when the queue has (probably) something, by `timeout` (perhaps earlier, when a timer
+    /// armed by an earlier wait fires), or when the task is cancelled.
     func wait(atMost timeout: Duration) async {
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            if !Task.isCancelled { self?.signal() }
-        }
-        defer { timer.cancel() }
+        let deadline = ContinuousClock.now + timeout
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
+                let (resumeNow, arm) = state.withLock { state -> (Bool, Bool) in
                     if state.signalled || Task.isCancelled {
                         state.signalled = false
-                        return true
+                        return (true, false)
                     }
                     state.waiter = continuation
-                    return false
+                    if let fires = state.timerFires, fires <= deadline { return (false, false) }
+                    state.timerFires = deadline
+                    state.timersStarted += 1
+                    return (false, true)
                 }
                 if resumeNow { continuation.resume() }
+                if arm {
+                    Task { [weak self] in
+                        try? await Task.sleep(until: deadline, clock: .continuous)
+                        self?.timerFired(deadline)
+                    }
+                }
             }
         } onCancel: {
             signal()
         }
+    }
+
+    private func timerFired(_ instant: ContinuousClock.Instant) {
+        state.withLock { state in
+            if state.timerFires == instant { state.timerFires = nil }
+        }
+        signal()
     }
 }
 
