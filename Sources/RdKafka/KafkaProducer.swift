@@ -249,12 +249,16 @@ public final class KafkaProducer: Sendable {
     }
 }
 
-/// The delivery results of records submitted together, available when the last one arrives.
+/// The delivery results of records submitted together, available when the last one arrives:
+/// awaited (``results()``) or handed to a handler (``whenComplete(_:)``).
 public final class KafkaDeliveryBatch: Sendable {
+    public typealias Results = [Result<KafkaDeliveryReport, KafkaError>]
+
     private struct State {
         var results: [Result<KafkaDeliveryReport, KafkaError>?]
         var remaining: Int
-        var continuation: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>?
+        var continuation: CheckedContinuation<Results, Never>?
+        var handler: (@Sendable (Results) -> Void)?
     }
 
     private let state: Mutex<State>
@@ -264,9 +268,9 @@ public final class KafkaDeliveryBatch: Sendable {
     }
 
     /// Waits for every result (returns at once when they are all in), in submission order.
-    public func results() async -> [Result<KafkaDeliveryReport, KafkaError>] {
+    public func results() async -> Results {
         await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> [Result<KafkaDeliveryReport, KafkaError>]? in
+            let ready = state.withLock { state -> Results? in
                 if state.remaining == 0 { return state.results.map { $0! } }
                 state.continuation = continuation
                 return nil
@@ -275,19 +279,33 @@ public final class KafkaDeliveryBatch: Sendable {
         }
     }
 
+    /// Calls `handler` once with every result, in submission order, when the last one is in (at
+    /// once, here, when they all are): on the thread that delivered the last report, so no task
+    /// waits for the batch. The handler must not block.
+    public func whenComplete(_ handler: @escaping @Sendable (Results) -> Void) {
+        let ready = state.withLock { state -> Results? in
+            if state.remaining == 0 { return state.results.map { $0! } }
+            state.handler = handler
+            return nil
+        }
+        if let ready { handler(ready) }
+    }
+
     func complete(_ index: Int, with result: Result<KafkaDeliveryReport, KafkaError>) {
         let finished = state.withLock {
-            state -> (
-                CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>,
-                [Result<KafkaDeliveryReport, KafkaError>]
-            )? in
+            state -> (CheckedContinuation<Results, Never>?, (@Sendable (Results) -> Void)?, Results)? in
             state.results[index] = result
             state.remaining -= 1
-            guard state.remaining == 0, let continuation = state.continuation else { return nil }
-            state.continuation = nil
-            return (continuation, state.results.map { $0! })
+            guard state.remaining == 0, state.continuation != nil || state.handler != nil else { return nil }
+            defer {
+                state.continuation = nil
+                state.handler = nil
+            }
+            return (state.continuation, state.handler, state.results.map { $0! })
         }
-        if let (continuation, results) = finished { continuation.resume(returning: results) }
+        guard let (continuation, handler, results) = finished else { return }
+        continuation?.resume(returning: results)
+        handler?(results)
     }
 }
 

@@ -18,6 +18,8 @@ public final class OutboxRelay: Sendable {
     private let producer: KafkaProducer
     private let logger: Logger
     private let queue = BoundedQueue<OutboxRecord>(capacity: 20_000)
+    /// Published batches awaiting their delivery reports, at most this many at once.
+    private let window = DeliveryWindow(limit: 8)
     /// Rows queued or being published, so that the sweep does not queue them a second time.
     private let inFlight = Mutex(Set<UUID>())
     /// Rows delivered to the brokers whose "published" mark is not written yet.
@@ -191,35 +193,34 @@ public final class OutboxRelay: Sendable {
         }
     }
 
+    /// Hands queued rows to the producer in commit order. Each batch's delivery reports are
+    /// settled by a handler on the producer's delivery thread (``complete(_:_:)``), with no task
+    /// waiting per batch; at most ``deliveryWindow`` batches await their reports at once.
     private func publishUntilFinished() async {
-        await withTaskGroup(of: Void.self) { publishing in
-            var running = 0
-            while let records = await queue.pop(limit: 1000) {
-                let kafkaRecords = records.map { record in
-                    var headers = [
-                        KafkaHeader(name: "samu-event-id", string: record.id.lowercased),
-                        KafkaHeader(name: "content-type", string: "application/json"),
-                    ]
-                    if let trace { headers += trace.headers(for: record.id) }
-                    return KafkaRecord(
-                        topic: record.topic, key: record.key.map { Array($0.utf8) }, value: Array(record.payload.utf8),
-                        headers: headers,
-                        timestampMilliseconds: record.recordTime.map { Int64($0.timeIntervalSince1970 * 1000) })
-                }
-                // Submitted in order here; delivery reports are awaited concurrently below.
-                let deliveries = await producer.submit(kafkaRecords)
-                publishing.addTask { await self.complete(records, deliveries) }
-                running += 1
-                if running >= 8 {
-                    await publishing.next()
-                    running -= 1
-                }
+        while let records = await queue.pop(limit: 1000) {
+            let kafkaRecords = records.map { record in
+                var headers = [
+                    KafkaHeader(name: "samu-event-id", string: record.id.lowercased),
+                    KafkaHeader(name: "content-type", string: "application/json"),
+                ]
+                if let trace { headers += trace.headers(for: record.id) }
+                return KafkaRecord(
+                    topic: record.topic, key: record.key.map { Array($0.utf8) }, value: Array(record.payload.utf8),
+                    headers: headers,
+                    timestampMilliseconds: record.recordTime.map { Int64($0.timeIntervalSince1970 * 1000) })
             }
+            await window.acquire()
+            // Submitted in order here; the reports are settled as they come.
+            let deliveries = await producer.submit(kafkaRecords)
+            deliveries.whenComplete { results in self.complete(records, results) }
         }
+        await window.drained()
     }
 
-    private func complete(_ records: [OutboxRecord], _ deliveries: KafkaDeliveryBatch) async {
-        let results = await deliveries.results()
+    /// A batch's delivery reports are in: delivered rows wait for their "published" mark, others
+    /// are recorded as failed (retried by the sweep) or parked (refused for good). Runs on the
+    /// producer's delivery thread: only the failures' database call runs in a task of its own.
+    private func complete(_ records: [OutboxRecord], _ results: KafkaDeliveryBatch.Results) {
         var delivered: [UUID] = []
         var undelivered: [UUID] = []
         var refused: [UUID] = []
@@ -236,33 +237,38 @@ public final class OutboxRelay: Sendable {
             }
         }
         self.delivered.withLock { $0.append(contentsOf: delivered) }
-        if let lastError {
-            if !refused.isEmpty {
-                // Too large (or refused by the topic) for good: parked with an alert rather than
-                // swept every few seconds for ever; the rest of the outbox flows on.
-                parked.increment(by: Int64(refused.count))
-                statistics.update { $0.outboxParked += refused.count }
-                logger.error(
-                    "outbox rows refused by the broker for good; parked in the outbox (parked_at)",
-                    metadata: ["outbox.count": "\(refused.count)", "kafka.error": "\(lastError)"])
-            }
-            if !undelivered.isEmpty {
-                failed.increment(by: Int64(undelivered.count))
-                logger.warning(
-                    "outbox rows not delivered; the sweep retries them",
-                    metadata: ["outbox.count": "\(undelivered.count)", "kafka.error": "\(lastError)"])
-            }
-            let store = self.store
-            let failure = lastError.description
-            let (retried, refusedForGood) = (undelivered, refused)
+        published.increment(by: Int64(delivered.count))
+        statistics.update { $0.outcomesPublished += delivered.count }
+        guard let lastError else {
+            window.release()
+            return
+        }
+        if !refused.isEmpty {
+            // Too large (or refused by the topic) for good: parked with an alert rather than
+            // swept every few seconds for ever; the rest of the outbox flows on.
+            parked.increment(by: Int64(refused.count))
+            statistics.update { $0.outboxParked += refused.count }
+            logger.error(
+                "outbox rows refused by the broker for good; parked in the outbox (parked_at)",
+                metadata: ["outbox.count": "\(refused.count)", "kafka.error": "\(lastError)"])
+        }
+        if !undelivered.isEmpty {
+            failed.increment(by: Int64(undelivered.count))
+            logger.warning(
+                "outbox rows not delivered; the sweep retries them",
+                metadata: ["outbox.count": "\(undelivered.count)", "kafka.error": "\(lastError)"])
+        }
+        let store = self.store
+        let failure = lastError.description
+        let (retried, refusedForGood) = (undelivered, refused)
+        Task {
             _ = try? await withDeadline(Self.callDeadline) {
                 try await store.markPublishFailed(retried, parked: refusedForGood, error: failure)
             }
+            // Undelivered rows leave the in-flight set once their failure is recorded (the sweep
+            // takes them again, parked ones never); delivered ones when their mark is written.
+            self.inFlight.withLock { $0.subtract(retried + refusedForGood) }
+            self.window.release()
         }
-        published.increment(by: Int64(delivered.count))
-        statistics.update { $0.outcomesPublished += delivered.count }
-        // Undelivered rows leave the in-flight set now (the sweep takes them again, parked ones
-        // never); delivered ones when their mark is written.
-        inFlight.withLock { $0.subtract(undelivered + refused) }
     }
 }

@@ -3,7 +3,9 @@ import Testing
 
 @testable import RdKafka
 
-@Suite("The queue waker: signals are never lost, timeouts end waits, and waits share one timer")
+@Suite(
+    "The queue waker: signals are never lost, timeouts end waits, and waits share one timer",
+    .timeLimit(.minutes(1)))
 struct QueueWakerTests {
     @Test("a signal sent while nobody waits is kept for the next wait, which starts no timer")
     func rememberedSignal() async {
@@ -55,9 +57,25 @@ struct QueueWakerTests {
         while waker.timersStarted == 0 { await Task.yield() }
         waker.signal()
         await first
-        // The second wait needs its own, earlier timer, and ends by it.
+        // The second wait needs its own, earlier timer, and ends by it, not by the hour-long one.
+        let clock = ContinuousClock()
+        let began = clock.now
         await waker.wait(atMost: .milliseconds(20))
+        #expect(clock.now - began < .seconds(30))
         #expect(waker.timersStarted == 2)
+    }
+
+    @Test("a timer that fires while nobody waits is kept as a signal: the next wait returns at once")
+    func timerBetweenWaits() async throws {
+        let waker = QueueWaker()
+        async let first: Void = waker.wait(atMost: .milliseconds(20))
+        while waker.timersStarted == 0 { await Task.yield() }
+        waker.signal()
+        await first
+        // The 20 ms timer fires with nobody waiting.
+        try await Task.sleep(for: .milliseconds(200))
+        await waker.wait(atMost: .seconds(3600))
+        #expect(waker.timersStarted == 1)
     }
 
     @Test("cancelling the waiting task ends its wait")

@@ -1,0 +1,91 @@
+import Synchronization
+import Testing
+
+@testable import RdKafka
+@testable import SamuPipeline
+
+@Suite(
+    "Published batches awaiting delivery: a bounded window, and reports handed to a handler", .timeLimit(.minutes(1)))
+struct DeliveryWindowTests {
+    @Test(
+        "never more than the limit out, releases from other threads let the publisher on, and drained waits for the last"
+    )
+    func bounded() async {
+        let window = DeliveryWindow(limit: 3)
+        let most = Atomic<Int>(0)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<200 {
+                await window.acquire()
+                let out = window.outstanding
+                #expect(out <= 3)
+                most.max(out, ordering: .relaxed)
+                // Released later, by another task, as a delivery thread would.
+                group.addTask {
+                    await Task.yield()
+                    window.release()
+                }
+            }
+            await window.drained()
+            #expect(window.outstanding == 0)
+        }
+        let highest = most.load(ordering: .relaxed)
+        #expect((1...3).contains(highest))
+    }
+
+    @Test("with the limit out, the publisher waits until a batch is released")
+    func waitsAtLimit() async {
+        let window = DeliveryWindow(limit: 3)
+        for _ in 0..<3 { await window.acquire() }
+        let done = Flag()
+        let publisher = Task {
+            await window.acquire()
+            done.value.withLock { $0 = true }
+        }
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(done.value.withLock { $0 } == false)
+        #expect(window.outstanding == 3)
+        window.release()
+        await publisher.value
+        #expect(done.value.withLock { $0 })
+        #expect(window.outstanding == 3)
+    }
+
+    @Test("drained returns at once when nothing is out, and waits for a batch that is")
+    func drained() async {
+        let window = DeliveryWindow(limit: 8)
+        await window.drained()
+        await window.acquire()
+        let done = Flag()
+        let waiter = Task {
+            await window.drained()
+            done.value.withLock { $0 = true }
+        }
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(done.value.withLock { $0 } == false)
+        window.release()
+        await waiter.value
+        #expect(done.value.withLock { $0 })
+    }
+
+    @Test("a batch's handler gets every report in submission order, once, whether set before or after the last one")
+    func handler() {
+        for handlerFirst in [true, false] {
+            let batch = KafkaDeliveryBatch(count: 3)
+            let calls = Mutex<[[Int64]]>([])
+            let handle: @Sendable (KafkaDeliveryBatch.Results) -> Void = { results in
+                calls.withLock { $0.append(results.map { (try? $0.get().offset) ?? -1 }) }
+            }
+            if handlerFirst { batch.whenComplete(handle) }
+            batch.complete(2, with: .success(KafkaDeliveryReport(topic: "t", partition: 0, offset: 12)))
+            batch.complete(0, with: .success(KafkaDeliveryReport(topic: "t", partition: 0, offset: 10)))
+            #expect(calls.withLock { $0.isEmpty })
+            batch.complete(1, with: .failure(KafkaError(kind: .closed, message: "closed")))
+            if !handlerFirst { batch.whenComplete(handle) }
+            #expect(calls.withLock { $0 } == [[10, -1, 12]], "handler set first: \(handlerFirst)")
+        }
+    }
+}
+
+private final class Flag: Sendable {
+    let value = Mutex(false)
+}
