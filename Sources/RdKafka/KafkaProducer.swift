@@ -201,7 +201,10 @@ public final class KafkaProducer: Sendable {
                     throw fatal
                 }
             }
-            if state.withLock({ $0.stopping }) || Task.isCancelled {
+            // Cancelled, the loop ends as if stopped: a record submitted afterwards is refused at
+            // once instead of waiting for a report nobody serves.
+            if Task.isCancelled { state.withLock { $0.stopping = true } }
+            if state.withLock({ $0.stopping }) {
                 fail(with: KafkaError(kind: .closed, message: "the producer closed before delivery"))
                 return
             }
@@ -284,6 +287,7 @@ public final class KafkaDeliveryBatch: Sendable {
     /// waits for the batch. The handler must not block.
     public func whenComplete(_ handler: @escaping @Sendable (Results) -> Void) {
         let ready = state.withLock { state -> Results? in
+            precondition(state.handler == nil, "a delivery batch takes one handler")
             if state.remaining == 0 { return state.results.map { $0! } }
             state.handler = handler
             return nil

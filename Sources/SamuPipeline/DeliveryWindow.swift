@@ -21,10 +21,13 @@ final class DeliveryWindow: Sendable {
     /// Batches out now.
     var outstanding: Int { state.withLock { $0.outstanding } }
 
-    /// Takes a place for one more batch, waiting while `limit` are out.
+    /// The publishing task is waiting (for room or for the last batch), for tests.
+    var isWaiting: Bool { state.withLock { $0.waiter != nil } }
+
+    /// Takes a place for one more batch, waiting while `limit` are out. The place is taken under
+    /// the same lock as the check (by ``release()`` when it wakes the waiter).
     func acquire() async {
         await wait(emptied: false)
-        state.withLock { $0.outstanding += 1 }
     }
 
     /// A batch's reports are in: its place is free.
@@ -35,6 +38,7 @@ final class DeliveryWindow: Sendable {
             guard let waiter = state.waiter, Self.satisfied(state.outstanding, limit: limit, emptied: waiter.emptied)
             else { return nil }
             state.waiter = nil
+            if !waiter.emptied { state.outstanding += 1 }
             return waiter.continuation
         }
         waiter?.resume()
@@ -48,7 +52,10 @@ final class DeliveryWindow: Sendable {
     private func wait(emptied: Bool) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { state -> Bool in
-                if Self.satisfied(state.outstanding, limit: limit, emptied: emptied) { return true }
+                if Self.satisfied(state.outstanding, limit: limit, emptied: emptied) {
+                    if !emptied { state.outstanding += 1 }
+                    return true
+                }
                 precondition(state.waiter == nil, "a delivery window serves one publishing task")
                 state.waiter = (continuation, emptied)
                 return false

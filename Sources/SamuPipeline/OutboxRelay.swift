@@ -195,7 +195,7 @@ public final class OutboxRelay: Sendable {
 
     /// Hands queued rows to the producer in commit order. Each batch's delivery reports are
     /// settled by a handler on the producer's delivery thread (``complete(_:_:)``), with no task
-    /// waiting per batch; at most ``deliveryWindow`` batches await their reports at once.
+    /// waiting per batch; at most eight batches (``window``) await their reports at once.
     private func publishUntilFinished() async {
         while let records = await queue.pop(limit: 1000) {
             let kafkaRecords = records.map { record in

@@ -49,6 +49,26 @@ struct MockClusterTests {
         #expect(zone3.map(\.offset) == zone3.map(\.offset).sorted())
     }
 
+    @Test(
+        "a producer whose delivery-report loop was cancelled refuses a later record at once instead of leaving it unanswered"
+    )
+    func cancelledReportLoop() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("cancelled", partitions: 1)
+        let producer = try KafkaProducer(
+            configuration: TestEnvironment.producerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: logger)
+        let reports = Task { try await producer.serveDeliveryReports() }
+        let record = KafkaRecord(topic: "cancelled", key: nil, value: Array("before".utf8))
+        #expect((try? await producer.send(record)) != nil)
+        reports.cancel()
+        try await reports.value
+        await #expect(throws: KafkaError.self) {
+            _ = try await producer.send(KafkaRecord(topic: "cancelled", key: nil, value: Array("after".utf8)))
+        }
+        #expect(producer.outstandingCount == 0)
+    }
+
     @Test("a new member of the group resumes after the last stored offset, not after the last fetched one")
     func resumesFromStoredOffsets() async throws {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
