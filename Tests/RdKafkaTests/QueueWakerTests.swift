@@ -3,9 +3,7 @@ import Testing
 
 @testable import RdKafka
 
-@Suite(
-    "The queue waker: signals are never lost, timeouts end waits, and waits share one timer",
-    .timeLimit(.minutes(1)))
+@Suite("Queue waker: kept signals, timeouts, one shared timer", .timeLimit(.minutes(1)))
 struct QueueWakerTests {
     @Test("a signal sent while nobody waits is kept for the next wait, which starts no timer")
     func rememberedSignal() async {

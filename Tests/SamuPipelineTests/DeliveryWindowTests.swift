@@ -4,8 +4,7 @@ import Testing
 @testable import RdKafka
 @testable import SamuPipeline
 
-@Suite(
-    "Published batches awaiting delivery: a bounded window, and reports handed to a handler", .timeLimit(.minutes(1)))
+@Suite("Batches awaiting delivery: the window and the handler", .timeLimit(.minutes(1)))
 struct DeliveryWindowTests {
     @Test(
         "never more than the limit out, releases from other threads let the publisher on, and drained waits for the last"
