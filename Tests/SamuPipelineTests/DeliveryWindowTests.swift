@@ -31,17 +31,7 @@ struct DeliveryWindowTests {
     func waitsAtLimit() async {
         let window = DeliveryWindow(limit: 3)
         for _ in 0..<3 { await window.acquire() }
-        let done = Flag()
-        let publisher = Task {
-            await window.acquire()
-            done.value.withLock { $0 = true }
-        }
-        while !window.isWaiting { await Task.yield() }
-        #expect(done.value.withLock { $0 } == false)
-        #expect(window.outstanding == 3)
-        window.release()
-        await publisher.value
-        #expect(done.value.withLock { $0 })
+        await expectParkedUntilRelease(window) { await window.acquire() }
         #expect(window.outstanding == 3)
     }
 
@@ -50,16 +40,27 @@ struct DeliveryWindowTests {
         let window = DeliveryWindow(limit: 8)
         await window.drained()
         await window.acquire()
+        await expectParkedUntilRelease(window) { await window.drained() }
+        #expect(window.outstanding == 0)
+    }
+
+    /// Runs `operation` in a task, checks it stays parked on the window until one batch is
+    /// released, then that it finishes.
+    private func expectParkedUntilRelease(
+        _ window: DeliveryWindow, _ operation: @escaping @Sendable () async -> Void
+    ) async {
         let done = Flag()
-        let waiter = Task {
-            await window.drained()
+        let task = Task {
+            await operation()
             done.value.withLock { $0 = true }
         }
         while !window.isWaiting { await Task.yield() }
         #expect(done.value.withLock { $0 } == false)
+        let before = window.outstanding
         window.release()
-        await waiter.value
+        await task.value
         #expect(done.value.withLock { $0 })
+        #expect(before > 0)
     }
 
     @Test("a batch's handler gets every report in submission order, once, whether set before or after the last one")
