@@ -210,6 +210,12 @@ extension Deployment {
             }
             copy += 1
         }
+        // The first copy keeps its zones' names, so their areas; the copies are zones of their own.
+        let kept = Set(scaled.zones.map(\.zone))
+        let areas = areas.zonesOfArea.sorted { $0.key < $1.key }.map {
+            (area: $0.key, zones: $0.value.filter(kept.contains))
+        }
+        scaled.areas = (try? DispatchAreas(areas.filter { !$0.zones.isEmpty })) ?? .none
         return scaled
     }
 }

@@ -483,12 +483,16 @@ public final class DispatchWorker: Service {
         }
     }
 
-    /// After a batch is written (or dead-lettered): its dead letters, its offsets, its outcomes.
+    /// After a batch is written (or dead-lettered): its outcomes, its forwards and dead letters,
+    /// its offsets. The outcomes are committed: they go to the relay first, so that they do not
+    /// wait for the broker to acknowledge the batch's forwarded events and dead letters (which
+    /// the offsets do wait for).
     func finish(
         _ pending: PendingBatch, outbox: [OutboxRecord], zones: Zones, consumer: KafkaConsumer, relay: OutboxRelay,
         deadLetters: DeadLetterWriter
     ) async throws {
         let batch = pending.batch
+        await relay.enqueue(outbox)
         if !pending.forwards.isEmpty { try await forward(pending.forwards) }
         if !pending.letters.isEmpty {
             try await deadLetters.write(pending.letters)
@@ -510,7 +514,6 @@ public final class DispatchWorker: Service {
         // A fenced zone's partition belongs to another worker now: store nothing for it.
         let lostPartitions = zones.machine.lostPartitions
         try consumer.storeOffsets(after: batch.filter { !lostPartitions.contains($0.partition) })
-        await relay.enqueue(outbox)
 
         let write = pending.recorder.write
         consumed.increment(by: Int64(batch.count))

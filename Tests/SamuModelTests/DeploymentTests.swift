@@ -149,6 +149,20 @@ struct DeploymentTests {
         #expect(Set(plan.units.filter { areas.area(of: $0.zone) == "casablanca" }.map(\.zone)).count > 1)
     }
 
+    @Test("a scaled plan keeps the areas of the zones it keeps; its copies are zones of their own")
+    func scaledAreas() throws {
+        let few = plan.scaled(toZones: 3)
+        #expect(few.zones.map(\.zone) == Array(plan.zones.prefix(3).map(\.zone)))
+        #expect(few.areas.zones(of: "casablanca") == few.zones.map(\.zone).sorted())
+        for zone in few.zones { #expect(few.areas.key(for: zone.zone) == Array("casablanca".utf8)) }
+        let big = plan.scaled(toZones: 75)
+        #expect(big.zones.count == 75)
+        #expect(big.areas.zones(of: "casablanca") == plan.areas.zones(of: "casablanca"))
+        #expect(big.areas.area(of: "casablanca-anfa") == "casablanca")
+        #expect(big.areas.area(of: "casablanca-anfa-b2") == "casablanca-anfa-b2", "a copy is not in the area")
+        #expect(big.areas.area(of: "rabat") == "rabat")
+    }
+
     @Test("areas that would make a key mean two things are refused")
     func invalidAreas() {
         #expect(throws: DispatchAreas.Invalid.self) { try DispatchAreas([("a", ["x", "y"]), ("b", ["y"])]) }

@@ -110,24 +110,19 @@ struct BenchSuite: AsyncParsableCommand {
         // 3. The sweep: the highest rate samu sustains (p99 < 100 ms, no growing backlog). A step
         // that fails is not the end (a 2-core VM has noisy seconds): two failures in a row are.
         let steps = rates.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        // Once samu has failed, the baseline goes on alone until it fails too: the ratio of the
-        // highest sustained rates is measured, not assumed.
-        var failures = 0
-        var baselineFailures = 0
-        for rate in steps {
+        /// One step: the baseline, then samu unless `samuToo` is false. Returns whether each held.
+        func step(_ rate: Double, samuToo: Bool) async throws -> (baseline: Bool, samu: Bool?) {
             let sent = max(count(rate * stepSeconds), 1000)
             try await fresh()
             let hops = try await HopsRun(context: context, rate: rate, count: sent, warmup: count(rate)).measure()
             let baselineHeld = SuiteResults.sustained(hops)
-            baselineFailures = baselineHeld ? 0 : baselineFailures + 1
-            if failures >= 2 {
+            guard samuToo else {
                 report.sweep.append(SuiteResults.Step(rate: rate, baseline: hops))
                 say(
                     String(
                         format: "sweep %6.0f/s: baseline alone p50 %.1f / p99 %.1f ms → %@", rate,
                         percentile(hops, 0.5), percentile(hops, 0.99), baselineHeld ? "sustained" : "not sustained"))
-                if baselineFailures == 2 { break }
-                continue
+                return (baselineHeld, nil)
             }
             try await fresh()
             let samu = try await PipelineRun(
@@ -142,9 +137,33 @@ struct BenchSuite: AsyncParsableCommand {
                     rate, step.baselineP50, step.baselineP99, samu.achievedRate, step.samuP50, step.samuP99,
                     samu.trend, samu.cpuMicrosecondsPerReport, samu.brokerMicrosecondsPerReport,
                     samu.databaseMicrosecondsPerReport, samu.sustained ? "sustained" : "not sustained"))
-            failures = samu.sustained ? 0 : failures + 1
+            return (baselineHeld, samu.sustained)
+        }
+        // Once samu has failed, the baseline goes on alone until it fails too: the ratio of the
+        // highest sustained rates is measured, not assumed.
+        var failures = 0
+        var baselineFailures = 0
+        for rate in steps {
+            let held = try await step(rate, samuToo: failures < 2)
+            baselineFailures = held.baseline ? 0 : baselineFailures + 1
+            if let samuHeld = held.samu { failures = samuHeld ? 0 : failures + 1 }
             if failures >= 2 && baselineFailures >= 2 { break }
         }
+        // A side that sustained none of the sweep's rates (a busy host) is measured below them, by
+        // halving, down to 50/s: a ratio of zero would say nothing.
+        var lower = (steps.min() ?? 100) / 2
+        while lower >= 50 {
+            let samuHeld = report.sweep.contains { $0.sustained }
+            let baselineHeld = report.sweep.contains { $0.baselineSustained }
+            if samuHeld && baselineHeld { break }
+            if samuHeld {
+                _ = try await step(lower, samuToo: false)
+            } else {
+                _ = try await step(lower, samuToo: true)
+            }
+            lower /= 2
+        }
+        report.sweep.sort { $0.rate < $1.rate }
         report.sustainedRate = report.sweep.filter(\.sustained).map(\.rate).max() ?? 0
         report.baselineSustainedRate = report.sweep.filter(\.baselineSustained).map(\.rate).max() ?? 0
 
