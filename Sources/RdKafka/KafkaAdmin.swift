@@ -140,6 +140,13 @@ public enum KafkaAdmin {
         if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw .rdKafka(code, context: "mock topic \(name)") }
     }
 
+    /// Delays every answer of a broker (1-based id) by this much: a broker that is slow, or, with a
+    /// delay past the clients' timeouts, one that no longer answers.
+    public func setRoundTrip(broker: Int, milliseconds: Int) throws(KafkaError) {
+        let code = unsafe rd_kafka_mock_broker_set_rtt(cluster, Int32(broker), Int32(milliseconds))
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw .rdKafka(code, context: "mock broker \(broker) round trip") }
+    }
+
     deinit {
         unsafe rd_kafka_mock_cluster_destroy(cluster)
     }

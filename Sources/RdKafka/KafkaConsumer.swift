@@ -174,16 +174,21 @@ public final class KafkaConsumer: Sendable {
     /// Leaves the group cleanly: commits the stored offsets, gives the partitions back, and waits
     /// until librdkafka has finished. Messages fetched but not yet returned are not stored and will
     /// be delivered again to the next owner.
-    public func close() async throws(KafkaError) {
+    ///
+    /// A group that does not answer within `timeout` (the brokers are down or paused) is left
+    /// without its answer: offsets not committed are delivered again to the next owner, and the
+    /// group frees the partitions after its session timeout. Closing never waits much longer.
+    public func close(timeout: Duration = .seconds(15)) async throws(KafkaError) {
         if state.withLock({ state -> Bool in
             defer { state.lifecycle = .closed }
             return state.lifecycle == .closed
         }) {
             return
         }
+        let deadline = ContinuousClock.now + timeout
         try? await acknowledgePendingRebalance()
         do throws(KafkaError) {
-            try await commit()
+            try await commit(timeout: timeout / 3)
         } catch {
             logger.info(
                 "final commit failed; the last stored offsets are committed on close",
@@ -193,6 +198,13 @@ public final class KafkaConsumer: Sendable {
             throw unsafe KafkaError.consuming(error, context: "close consumer")
         }
         while unsafe rd_kafka_consumer_closed(client.handle) == 0 {
+            if ContinuousClock.now >= deadline {
+                client.skipConsumerClose.store(true, ordering: .releasing)
+                logger.warning(
+                    "the group did not answer the consumer's close in time; leaving without its answer (uncommitted offsets are delivered again to the next owner)",
+                    metadata: ["kafka.group": "\(groupID)", "timeout": "\(timeout)"])
+                return
+            }
             while let event = unsafe client.pollEvent() {
                 defer { unsafe rd_kafka_event_destroy(event) }
                 switch unsafe rd_kafka_event_type(event) {

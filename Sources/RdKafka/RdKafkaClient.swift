@@ -1,5 +1,6 @@
 import CRdKafka
 import Logging
+import Synchronization
 
 /// Owns one `rd_kafka_t` handle, the queue samu polls it through, and that queue's waker.
 ///
@@ -19,6 +20,9 @@ import Logging
     let queue: OpaquePointer
     let waker = QueueWaker()
     let logger: Logger
+    /// Set when a consumer gave up waiting for its group to answer its close: destroying the
+    /// handle must not start (and wait for) the close again.
+    let skipConsumerClose = Atomic<Bool>(false)
 
     /// Creates the handle. The configuration object is destroyed here if any setting fails or if
     /// `rd_kafka_new` fails; on success the handle owns it.
@@ -58,7 +62,21 @@ import Logging
     deinit {
         unsafe rd_kafka_queue_cb_event_enable(queue, nil, nil)
         unsafe rd_kafka_queue_destroy(queue)
-        unsafe rd_kafka_destroy(handle)
+        guard skipConsumerClose.load(ordering: .acquiring) else {
+            unsafe rd_kafka_destroy(handle)
+            return
+        }
+        // The group did not answer the close: librdkafka's destroy still waits for that answer (up
+        // to a request's timeout), so it runs on a blocking thread, not in the releasing caller.
+        let handle = unsafe AbandonedHandle(pointer: handle)
+        BlockingPool.shared.submit {
+            unsafe rd_kafka_destroy_flags(handle.pointer, Int32(RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE))
+        }
+    }
+
+    /// A handle whose destroy is left to a blocking thread (nothing else uses it any more).
+    @safe private struct AbandonedHandle: @unchecked Sendable {
+        let pointer: OpaquePointer
     }
 
     /// The name librdkafka gave this client (`rdkafka#producer-1`), for logs.

@@ -50,6 +50,8 @@ public final class DispatchWorker: Service {
     static let tickInterval = Duration.seconds(1)
     /// How long a stopping worker waits for queued outcomes to be delivered.
     static let publishGrace = Duration.seconds(10)
+    /// After the grace period, how often the stop purges what the producer still holds.
+    static let purgeInterval = Duration.milliseconds(250)
     /// The longest a single database call may take before it is abandoned and retried.
     static let attemptDeadline = Duration.seconds(30)
 
@@ -120,11 +122,18 @@ public final class DispatchWorker: Service {
                 await feed?.value
                 relay.finish()
                 // Publishing what is queued may wait for the brokers; bound the stop: after the
-                // grace period undelivered rows are purged and stay in the outbox for the next start.
+                // grace period the relay's queue is dropped and undelivered rows are purged; they
+                // stay in the outbox for the next start. A batch the relay was handing over when
+                // the purge came reaches the producer after it: the purge is repeated until the
+                // relay is done, instead of leaving that batch to `message.timeout.ms`.
                 let watchdog = Task {
                     try await Task.sleep(for: Self.publishGrace)
                     logger.warning("outcomes still unpublished at shutdown; left in the outbox for the next start")
-                    producer.purgeOutstanding()
+                    relay.abandonQueued()
+                    while true {
+                        producer.purgeOutstanding()
+                        try await Task.sleep(for: Self.purgeInterval)
+                    }
                 }
                 try await group.waitForAll()
                 watchdog.cancel()
@@ -292,6 +301,7 @@ public final class DispatchWorker: Service {
                 }
                 try await drain()
             } onGracefulShutdown: {
+                self.logger.info("stopping: finishing the batch in hand")
                 consumer.stopConsuming()
             }
         } catch is StoppedWhileRetrying {
@@ -302,7 +312,9 @@ public final class DispatchWorker: Service {
             try? await consumer.close()
             throw error
         }
+        logger.info("stopping: committing offsets and leaving the group")
         try await consumer.close()
+        logger.info("stopping: left the group")
     }
 
     /// Publishes events that came keyed by a grouped zone again under their area's key, and

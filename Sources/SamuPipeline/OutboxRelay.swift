@@ -89,6 +89,13 @@ public final class OutboxRelay: Sendable {
         await queue.push(fresh)
     }
 
+    /// A stop that cannot wait any longer for the brokers: the rows still queued are not handed to
+    /// the producer (they stay unpublished in the outbox, for the next start).
+    func abandonQueued() {
+        let dropped = queue.removeAll { _ in true }
+        inFlight.withLock { $0.subtract(dropped.map(\.id)) }
+    }
+
     /// No more rows will be enqueued: ``run()`` publishes what is queued, then returns.
     func finish() {
         queue.finish()
@@ -219,7 +226,7 @@ public final class OutboxRelay: Sendable {
 
     /// A batch's delivery reports are in: delivered rows wait for their "published" mark, others
     /// are recorded as failed (retried by the sweep) or parked (refused for good). Runs on the
-    /// producer's delivery thread: only the failures' database call runs in a task of its own.
+    /// producer's delivery thread: the failures' logging and database call run in a task of their own.
     private func complete(_ records: [OutboxRecord], _ results: KafkaDeliveryBatch.Results) {
         var delivered: [UUID] = []
         var undelivered: [UUID] = []
@@ -243,25 +250,28 @@ public final class OutboxRelay: Sendable {
             window.release()
             return
         }
-        if !refused.isEmpty {
-            // Too large (or refused by the topic) for good: parked with an alert rather than
-            // swept every few seconds for ever; the rest of the outbox flows on.
-            parked.increment(by: Int64(refused.count))
-            statistics.update { $0.outboxParked += refused.count }
-            logger.error(
-                "outbox rows refused by the broker for good; parked in the outbox (parked_at)",
-                metadata: ["outbox.count": "\(refused.count)", "kafka.error": "\(lastError)"])
-        }
-        if !undelivered.isEmpty {
-            failed.increment(by: Int64(undelivered.count))
-            logger.warning(
-                "outbox rows not delivered; the sweep retries them",
-                metadata: ["outbox.count": "\(undelivered.count)", "kafka.error": "\(lastError)"])
-        }
+        // Too large (or refused by the topic) for good: parked with an alert rather than swept
+        // every few seconds for ever; the rest of the outbox flows on.
+        parked.increment(by: Int64(refused.count))
+        statistics.update { $0.outboxParked += refused.count }
+        failed.increment(by: Int64(undelivered.count))
         let store = self.store
+        let logger = self.logger
         let failure = lastError.description
         let (retried, refusedForGood) = (undelivered, refused)
+        // The logging and the database call run in a task: a log handler must not hold the
+        // producer's delivery thread.
         Task {
+            if !refusedForGood.isEmpty {
+                logger.error(
+                    "outbox rows refused by the broker for good; parked in the outbox (parked_at)",
+                    metadata: ["outbox.count": "\(refusedForGood.count)", "kafka.error": "\(failure)"])
+            }
+            if !retried.isEmpty {
+                logger.warning(
+                    "outbox rows not delivered; the sweep retries them",
+                    metadata: ["outbox.count": "\(retried.count)", "kafka.error": "\(failure)"])
+            }
             _ = try? await withDeadline(Self.callDeadline) {
                 try await store.markPublishFailed(retried, parked: refusedForGood, error: failure)
             }

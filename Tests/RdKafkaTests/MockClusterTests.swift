@@ -69,6 +69,36 @@ struct MockClusterTests {
         #expect(producer.outstandingCount == 0)
     }
 
+    @Test("a consumer whose group does not answer its close returns after its timeout and is destroyed at once")
+    func closeWithoutAnswer() async throws {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic("silent", partitions: 1)
+        try await KafkaProducer.withProducer(
+            configuration: TestEnvironment.producerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: logger
+        ) { producer in
+            _ = try await producer.send(KafkaRecord(topic: "silent", key: nil, value: Array("v".utf8)))
+        }
+        var started = ContinuousClock.now
+        var closed = ContinuousClock.now
+        do {
+            let consumer = try KafkaConsumer(
+                configuration: TestEnvironment.consumerConfiguration(
+                    group: "g", bootstrapServers: cluster.bootstrapServers),
+                topics: ["silent"], logger: logger)
+            #expect(try await collect(from: consumer, count: 1).count == 1)
+            // Every answer now comes after a minute: the commit and the group's leave go unanswered.
+            try cluster.setRoundTrip(broker: 1, milliseconds: 60_000)
+            started = .now
+            try await consumer.close(timeout: .seconds(2))
+            closed = .now
+        }
+        // The consumer is released here: destroying it must not start the close again.
+        let destroyed = ContinuousClock.now
+        #expect(closed - started >= .seconds(2) && closed - started < .seconds(10), "close took \(closed - started)")
+        #expect(destroyed - closed < .seconds(10), "destroying the consumer took \(destroyed - closed)")
+    }
+
     @Test("a new member of the group resumes after the last stored offset, not after the last fetched one")
     func resumesFromStoredOffsets() async throws {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)

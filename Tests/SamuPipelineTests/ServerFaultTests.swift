@@ -198,6 +198,46 @@ extension FaultTests {
         try await harness.cleanUp()
     }
 
+    @Test("F6: a worker stopped while the broker is paused exits after its grace period; a restart publishes the rest")
+    func stopDuringBrokerPause() async throws {
+        let broker = try await PrivateServers.Broker.start()
+        let (harness, documents, ids) = try await prepared(
+            reports: 3000, bootstrapServers: broker.bootstrapServers)
+        // Every report is on the broker before the worker starts: its first fetches take hundreds,
+        // which it decides and commits while the broker is paused.
+        try await produceSteadily(harness, documents.map { harness.reportRecord($0) }, perChunk: 500).value
+        let environment = harness.environment.merging(["SAMU_LOG_LEVEL": "info"]) { $1 }
+        let worker = try SamuBinary.start(["worker"], environment: environment, name: "f6s-\(harness.id)")
+        #expect(try await eventually(timeout: .seconds(60)) { try await cases(harness) >= 300 })
+        try await broker.pause()
+        // The worker commits what it fetched; the relay's batches await the paused broker (at most
+        // eight), the rest of its rows wait in its queue.
+        var unpublished = 0
+        #expect(
+            try await eventually(timeout: .seconds(20)) {
+                unpublished = try await harness.withStore { try await $0.counts().unpublished }
+                return unpublished >= 1000
+            }, "outcome rows committed and not published during the pause: \(unpublished)")
+        let stopped = ContinuousClock.now
+        worker.signal(SIGTERM)
+        // Killed (and nil) after two minutes.
+        let outcome = try? await worker.wait(timeout: .seconds(120))
+        let took = ContinuousClock.now - stopped
+        let output = outcome?.output ?? worker.log
+        // The consumer's close waits at most 15 s for the group, the relay 10 s for the broker
+        // (then the purge): not the librdkafka timeouts (a request's 60 s, a delivery's 300 s).
+        #expect(outcome != nil && took < .seconds(45), "the stop took \(seconds(took)); log:\n\(output.suffix(3000))")
+        #expect(output.contains("outcomes still unpublished at shutdown"), "unpublished: \(unpublished)")
+        try await broker.resume()
+        let second = try SamuBinary.start(["worker"], environment: environment, name: "f6s2-\(harness.id)")
+        let done = await eventuallyReachable(timeout: .seconds(90)) { try await allDone(harness, ids.count) }
+        second.signal(SIGTERM)
+        let log = try await second.wait(timeout: .seconds(60)).output
+        #expect(done, "the restarted worker did not finish; its log:\n\(log.suffix(3000))")
+        try await broker.kill()
+        try await harness.cleanUp()
+    }
+
     @Test(
         "F8: the network between the worker and the broker down 15 s, then slow (200 ms a chunk) and stalled 10 s each")
     func brokerPartition() async throws {
