@@ -156,11 +156,7 @@ struct BenchSuite: AsyncParsableCommand {
             let samuHeld = report.sweep.contains { $0.sustained }
             let baselineHeld = report.sweep.contains { $0.baselineSustained }
             if samuHeld && baselineHeld { break }
-            if samuHeld {
-                _ = try await step(lower, samuToo: false)
-            } else {
-                _ = try await step(lower, samuToo: true)
-            }
+            _ = try await step(lower, samuToo: !samuHeld)
             lower /= 2
         }
         report.sweep.sort { $0.rate < $1.rate }
