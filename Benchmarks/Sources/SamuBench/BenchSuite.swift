@@ -448,9 +448,10 @@ struct SuiteResults {
             }
             lines.append(
                 String(
-                    format: "| %.0f/s | %.1f / %.1f | %.0f/s | %.1f / %.1f | %.0f / %.0f / %.0f / %.0f µs | %@ |",
+                    format: "| %.0f/s | %.1f / %.1f%@ | %.0f/s | %.1f / %.1f | %.0f / %.0f / %.0f / %.0f µs | %@ |",
                     step.rate,
-                    step.baselineP50, step.baselineP99, step.achievedRate, step.samuP50, step.samuP99,
+                    step.baselineP50, step.baselineP99, step.baselineSustained ? "" : " (not sustained)",
+                    step.achievedRate, step.samuP50, step.samuP99,
                     step.cpuMicrosecondsPerReport, step.brokerMicrosecondsPerReport, step.databaseMicrosecondsPerReport,
                     step.benchMicrosecondsPerReport, step.sustained ? "yes" : "no"))
         }

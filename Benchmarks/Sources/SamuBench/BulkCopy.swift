@@ -26,8 +26,9 @@ enum BulkCopy {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            // Let the pool start before the first lease (PostgresNIO warns otherwise).
-            await Task.yield()
+            // Let the pool start before the first lease (PostgresNIO warns otherwise): a yield was
+            // not enough on a loaded machine, where the pool's task may wait for the other core.
+            try? await Task.sleep(for: .milliseconds(10))
             return try await copy(tables, client: client, logger: logger)
         }
     }
