@@ -9,6 +9,19 @@ import Testing
 struct MockClusterTests {
     let logger = TestEnvironment.logger("mock-cluster-test")
 
+    /// A one-broker mock cluster with a topic holding one record (key `k`, value `v`).
+    func clusterWithOneRecord(topic: String, partitions: Int) async throws -> KafkaMockCluster {
+        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
+        try cluster.createTopic(topic, partitions: partitions)
+        try await KafkaProducer.withProducer(
+            configuration: TestEnvironment.producerConfiguration(bootstrapServers: cluster.bootstrapServers),
+            logger: logger
+        ) { producer in
+            _ = try await producer.send(KafkaRecord(topic: topic, key: Array("k".utf8), value: Array("v".utf8)))
+        }
+        return cluster
+    }
+
     @Test("records keep their key, value, headers and tombstones through a round trip")
     func roundTrip() async throws {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
@@ -71,14 +84,7 @@ struct MockClusterTests {
 
     @Test("a consumer whose group does not answer its close returns after its timeout and is destroyed at once")
     func closeWithoutAnswer() async throws {
-        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
-        try cluster.createTopic("silent", partitions: 1)
-        try await KafkaProducer.withProducer(
-            configuration: TestEnvironment.producerConfiguration(bootstrapServers: cluster.bootstrapServers),
-            logger: logger
-        ) { producer in
-            _ = try await producer.send(KafkaRecord(topic: "silent", key: nil, value: Array("v".utf8)))
-        }
+        let cluster = try await clusterWithOneRecord(topic: "silent", partitions: 1)
         var started = ContinuousClock.now
         var closed = ContinuousClock.now
         do {
@@ -126,14 +132,7 @@ struct MockClusterTests {
 
     @Test("the consumer surfaces its assignment before any message")
     func assignmentFirst() async throws {
-        let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
-        try cluster.createTopic("assign", partitions: 2)
-        try await KafkaProducer.withProducer(
-            configuration: TestEnvironment.producerConfiguration(bootstrapServers: cluster.bootstrapServers),
-            logger: logger
-        ) { producer in
-            _ = try await producer.send(KafkaRecord(topic: "assign", key: Array("k".utf8), value: Array("v".utf8)))
-        }
+        let cluster = try await clusterWithOneRecord(topic: "assign", partitions: 2)
         let consumer = try KafkaConsumer(
             configuration: TestEnvironment.consumerConfiguration(
                 group: "g", bootstrapServers: cluster.bootstrapServers),
