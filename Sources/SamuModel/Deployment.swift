@@ -212,10 +212,11 @@ extension Deployment {
         }
         // The first copy keeps its zones' names, so their areas; the copies are zones of their own.
         let kept = Set(scaled.zones.map(\.zone))
-        let areas = areas.zonesOfArea.sorted { $0.key < $1.key }.map {
-            (area: $0.key, zones: $0.value.filter(kept.contains))
+        let keptAreas = areas.zonesOfArea.sorted { $0.key < $1.key }.compactMap { area, members in
+            let zones = members.filter(kept.contains)
+            return zones.isEmpty ? nil : (area: area, zones: zones)
         }
-        scaled.areas = (try? DispatchAreas(areas.filter { !$0.zones.isEmpty })) ?? .none
+        scaled.areas = (try? DispatchAreas(keptAreas)) ?? .none
         return scaled
     }
 }
