@@ -213,7 +213,7 @@ extension DispatchWorker {
             }
             recorder.record(
                 actions, zone: event.zone, area: event.area, source: event.eventID.lowercased, at: now.wall,
-                currentUnit: { zone.phase(of: $0)?.unitID }, caseZone: { zone.zone(of: $0) })
+                dispatcher: zone)
             if let trace {
                 let dispatchedAt = trace.now()
                 trace.stamp(
@@ -230,7 +230,7 @@ extension DispatchWorker {
             recorder.record(
                 actions, zone: zoneID,
                 source: "settle/\(batch[0].topic)/\(batch[0].partition)/\(batch[0].offset)/\(zoneID)",
-                at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID }, caseZone: { zone.zone(of: $0) })
+                at: now.wall, dispatcher: zone)
             if let trace {
                 let settledAt = trace.now()
                 trace.stamp(recorder.write.outbox[firstOutcome...].lazy.map(\.id), [consumedAt, settledAt, settledAt])

@@ -101,17 +101,20 @@ struct DispatchRecorder {
         return writer.finished()
     }
 
-    /// Records what the dispatcher decided in response to one input (`source` names it).
+    /// Records what the dispatcher decided in response to one input (`source` names it);
+    /// `dispatcher` (the zone's, after the actions) tells a case's zone and current unit. It is
+    /// read in place: a closure capturing the caller's dispatcher copied all of it for every lookup.
     mutating func record(
         _ actions: [DispatchAction], zone fallback: String, area: String? = nil, source: String, at time: Date,
-        currentUnit: (UUID) -> String?, caseZone: (UUID) -> String? = { _ in nil }
+        dispatcher: borrowing ZoneDispatcher
     ) {
         let area = area ?? fallback
         self.area = area
         for (index, action) in actions.enumerated() {
             let id = UUID(v5: "outcome/\(source)/\(index)")
             // A case's records carry its own zone (a dispatch area decides for several).
-            let zone = action.caseID.flatMap(caseZone) ?? fallback
+            var zone = fallback
+            if let caseID = action.caseID, let own = dispatcher.zone(of: caseID) { zone = own }
             switch action {
             case .decided(let record):
                 write.decisions.append(
@@ -163,7 +166,7 @@ struct DispatchRecorder {
                 let keepsUnit = to.keepsUnit
                 if !keepsUnit { write.assignmentsEnded.insert(caseID) }
                 write.cases[caseID] = DispatchWrite.CaseState(
-                    status: to, unitID: keepsUnit ? currentUnit(caseID) : nil,
+                    status: to, unitID: keepsUnit ? dispatcher.phase(of: caseID)?.unitID : nil,
                     resolution: write.cases[caseID]?.resolution)
                 if to != .assigned && to != .queued {
                     var event = base("case.\(to.rawValue)", caseID: caseID, zone: zone, at: time, id: id)

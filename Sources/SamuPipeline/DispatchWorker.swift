@@ -629,7 +629,7 @@ public final class DispatchWorker: Service {
             if !actions.isEmpty {
                 recorder.record(
                     actions, zone: zoneID, source: "tick/\(configuration.workerID)/\(zoneID)/\(now.monotonic)",
-                    at: now.wall, currentUnit: { zone.phase(of: $0)?.unitID }, caseZone: { zone.zone(of: $0) })
+                    at: now.wall, dispatcher: zone)
             }
             zones.dispatchers[zoneID] = zone
         }

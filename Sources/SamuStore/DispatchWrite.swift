@@ -519,12 +519,7 @@ extension SamuStore {
         }
         writer.append("rules_version", triage.rulesVersion)
         writer.append("shelter_need") { triage.shelterNeed.write(to: &$0) }
-        writer.append("reasons", objects: triage.reasons) {
-            $0.append("rule", $1.rule)
-            $0.append("en", $1.english)
-            $0.append("fr", $1.french)
-            $0.append("ar", $1.arabic)
-        }
+        writer.append("reasons", jsonTexts: triage.reasons.lazy.map(\.json))
         return writer.finished()
     }
 }

@@ -51,7 +51,7 @@ struct OutcomeStepsTests {
                 TriagedCase(
                     caseID: caseID, reportID: report.id, zone: "rabat", location: here, category: report.category,
                     triage: decision, receivedAt: report.reportedAt), at: start)
-            recorder.record(actions, zone: "rabat", source: "test/\(index)", at: start.wall, currentUnit: { _ in nil })
+            recorder.record(actions, zone: "rabat", source: "test/\(index)", at: start.wall, dispatcher: zone)
         }
         // An aid message (another topic) stays a row of its own.
         recorder.write.outbox.append(

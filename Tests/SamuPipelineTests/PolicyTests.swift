@@ -29,6 +29,34 @@ struct PolicyTests {
     }
 
     @Test(
+        "deadlines share one sleeping task: a later one waits with the armed one, an earlier one arms its own, a removed one never fires"
+    )
+    func deadlineTimer() async throws {
+        let timer = DeadlineTimer()
+        let fired = Mutex<[Int]>([])
+        let late = ContinuousClock.now + .seconds(2)
+        // Fifty calls with the same allowance, one after another: one sleeping task for them all.
+        let tokens = (0..<50).map { index in
+            timer.add(at: late + .milliseconds(index)) { fired.withLock { $0.append(index) } }
+        }
+        #expect(timer.sleepersStarted == 1)
+        for token in tokens[10...] { timer.remove(token) }
+        // Earlier than the armed sleeper: it arms its own and does not wait for the other.
+        _ = timer.add(at: .now + .milliseconds(10)) { fired.withLock { $0.append(-1) } }
+        #expect(timer.sleepersStarted == 2)
+        for _ in 0..<200 where fired.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
+        if ContinuousClock.now < late {
+            #expect(fired.withLock { $0 } == [-1])
+        }
+        for _ in 0..<200 where fired.withLock({ $0.count }) < 11 { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .milliseconds(100))
+        let order = fired.withLock { $0 }
+        #expect(Set(order) == Set([-1] + Array(0..<10)))
+        #expect(order.count == 11)
+        #expect(timer.pending == 0)
+    }
+
+    @Test(
         "database failures that say 'later' are retried; failures caused by the data are dead-lettered",
         arguments: [
             (nil, StoreFailurePolicy.Decision.retry), ("08006", .retry), ("40001", .retry), ("40P01", .retry),
