@@ -218,6 +218,12 @@ struct PartnerOutcomeTests {
             #expect(findings.contains { $0.contains(expected) }, "\(event.serialized): \(findings)")
         }
         #expect(PartnerPrivacyScanner.scan(["record": "case_outcome", "commune_code": "06.141.01.07"]).isEmpty)
+        // A record's own id is opaque, even where its hex digits spell a telephone number or a
+        // decimal (a random event id did); the same id in another field is an identifier.
+        let id = "3f2a1b4c-1d2e-4f5a-8b9c-061234567890"
+        #expect(PartnerPrivacyScanner.scan(["record": "case_outcome", "event_id": .string(id)]).isEmpty)
+        let elsewhere = PartnerPrivacyScanner.scan(["record": "case_outcome", "ref": .string(id)])
+        #expect(elsewhere == ["/ref: an identifier (UUID)"])
     }
 
     @Test("communes: the one a report names, else the nearest; partners' thresholds need a recorded decision")
