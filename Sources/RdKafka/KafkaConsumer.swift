@@ -186,9 +186,11 @@ public final class KafkaConsumer: Sendable {
             return
         }
         let deadline = ContinuousClock.now + timeout
-        try? await acknowledgePendingRebalance()
+        // A revoke still to acknowledge commits first, within the same allowance as the final
+        // commit, which then has what is left of it.
+        try? await acknowledgePendingRebalance(commitTimeout: timeout / 3)
         do throws(KafkaError) {
-            try await commit(timeout: timeout / 3)
+            try await commit(timeout: max(.zero, min(timeout / 3, deadline - .now - timeout / 3)))
         } catch {
             logger.info(
                 "final commit failed; the last stored offsets are committed on close",
@@ -248,7 +250,9 @@ public final class KafkaConsumer: Sendable {
         return event
     }
 
-    private func acknowledgePendingRebalance(commitFirst: Bool = true) async throws(KafkaError) {
+    private func acknowledgePendingRebalance(
+        commitFirst: Bool = true, commitTimeout: Duration = .seconds(10)
+    ) async throws(KafkaError) {
         guard
             let ack = state.withLock({ state -> PendingAck? in
                 defer { state.pendingAck = nil }
@@ -274,7 +278,7 @@ public final class KafkaConsumer: Sendable {
         case .revoke(let partitions, let lost):
             if !lost && commitFirst {
                 do throws(KafkaError) {
-                    try await commit()
+                    try await commit(timeout: commitTimeout)
                 } catch {
                     logger.info("commit before revoke failed", metadata: ["kafka.error": "\(error)"])
                 }

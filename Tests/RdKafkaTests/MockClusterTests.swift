@@ -105,6 +105,36 @@ struct MockClusterTests {
         #expect(destroyed - closed < .seconds(10), "destroying the consumer took \(destroyed - closed)")
     }
 
+    @Test(
+        "a consumer closed with a revoke still to acknowledge commits within its close's allowance, not ten seconds more"
+    )
+    func closeWithPendingRevoke() async throws {
+        let cluster = try await clusterWithOneRecord(topic: "handover", partitions: 2)
+        let configuration = TestEnvironment.consumerConfiguration(
+            group: "g", bootstrapServers: cluster.bootstrapServers)
+        var started = ContinuousClock.now
+        var closed = ContinuousClock.now
+        var revoked = false
+        do {
+            let first = try KafkaConsumer(configuration: configuration, topics: ["handover"], logger: logger)
+            #expect(try await collect(from: first, count: 1).count == 1)
+            // A second member joins: the first is told to give its partitions back, and stops there.
+            let second = try KafkaConsumer(configuration: configuration, topics: ["handover"], logger: logger)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !revoked, ContinuousClock.now < deadline {
+                if case .revoked = try await first.next(timeout: .milliseconds(200)) { revoked = true }
+            }
+            // The group goes silent before the revoke is acknowledged: its commit is never answered.
+            try cluster.setRoundTrip(broker: 1, milliseconds: 60_000)
+            started = .now
+            try await first.close(timeout: .seconds(3))
+            closed = .now
+            try? await second.close(timeout: .seconds(1))
+        }
+        #expect(revoked)
+        #expect(closed - started < .seconds(8), "close took \(closed - started)")
+    }
+
     @Test("a new member of the group resumes after the last stored offset, not after the last fetched one")
     func resumesFromStoredOffsets() async throws {
         let cluster = try KafkaMockCluster(brokers: 1, logger: logger)
