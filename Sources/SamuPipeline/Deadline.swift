@@ -55,12 +55,12 @@ final class DeadlineRace<Result: Sendable>: Sendable {
     }
 }
 
-/// Deadlines kept by one sleeping task at a time, armed for the earliest of them.
+/// Deadlines kept by a sleeping task armed for the earliest of them (one task in the usual case).
 ///
-/// Adding a deadline later than the armed one (the usual case: calls with the same allowance, one
-/// after another) costs a lock and a table entry; removing it, the same. When the sleeper wakes it
-/// fires the deadlines that are due and arms itself again for the earliest left. A deadline removed
-/// before it is due never fires.
+/// Adding a deadline later than one a sleeper wakes for (the usual case: calls with the same
+/// allowance, one after another) costs a lock and a table entry; removing it, the same. A sleeper
+/// that wakes fires the deadlines that are due and arms another for the earliest left, unless one
+/// already wakes by then. A deadline removed before it is due never fires.
 final class DeadlineTimer: Sendable {
     static let shared = DeadlineTimer()
 
@@ -69,10 +69,18 @@ final class DeadlineTimer: Sendable {
     private struct State {
         var entries: [UInt64: (at: ContinuousClock.Instant, fire: @Sendable () -> Void)] = [:]
         var nextToken: UInt64 = 0
-        /// When the sleeping task wakes; nil when none sleeps.
-        var armed: ContinuousClock.Instant?
+        /// When each sleeping task wakes (one in the usual case).
+        var sleeping: [ContinuousClock.Instant] = []
         /// Sleepers started, for tests.
         var sleepersStarted = 0
+
+        /// Whether a sleeper wakes by `instant`; if none does, one is counted as armed for it.
+        mutating func arm(for instant: ContinuousClock.Instant) -> Bool {
+            if sleeping.contains(where: { $0 <= instant }) { return false }
+            sleeping.append(instant)
+            sleepersStarted += 1
+            return true
+        }
     }
 
     private let state = Mutex(State())
@@ -89,10 +97,7 @@ final class DeadlineTimer: Sendable {
             let token = state.nextToken
             state.nextToken += 1
             state.entries[token] = (instant, fire)
-            if let armed = state.armed, armed <= instant { return (token, false) }
-            state.armed = instant
-            state.sleepersStarted += 1
-            return (token, true)
+            return (token, state.arm(for: instant))
         }
         if arm { sleep(until: instant) }
         return Token(value: token)
@@ -109,12 +114,12 @@ final class DeadlineTimer: Sendable {
         }
     }
 
-    /// Fires what is due and arms the next sleeper for the earliest deadline left, if no earlier
-    /// one sleeps.
+    /// Fires what is due and arms the next sleeper for the earliest deadline left, unless another
+    /// sleeper wakes by then.
     private func wake(armedFor instant: ContinuousClock.Instant) {
         let now = ContinuousClock.now
         let (due, next) = state.withLock { state -> ([@Sendable () -> Void], ContinuousClock.Instant?) in
-            if state.armed == instant { state.armed = nil }
+            if let index = state.sleeping.firstIndex(of: instant) { state.sleeping.remove(at: index) }
             var dueTokens: [UInt64] = []
             var earliest: ContinuousClock.Instant?
             for (token, entry) in state.entries {
@@ -125,9 +130,7 @@ final class DeadlineTimer: Sendable {
                 }
             }
             let due = dueTokens.compactMap { state.entries.removeValue(forKey: $0)?.fire }
-            guard let earliest, state.armed.map({ earliest < $0 }) ?? true else { return (due, nil) }
-            state.armed = earliest
-            state.sleepersStarted += 1
+            guard let earliest, state.arm(for: earliest) else { return (due, nil) }
             return (due, earliest)
         }
         for fire in due { fire() }

@@ -47,6 +47,9 @@ struct PolicyTests {
         for _ in 0..<200 where fired.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
         if ContinuousClock.now < late {
             #expect(fired.withLock { $0 } == [-1])
+            // Once woken, the early sleeper left the later deadlines to the sleeper already armed
+            // for them instead of starting another.
+            #expect(timer.sleepersStarted == 2)
         }
         for _ in 0..<200 where fired.withLock({ $0.count }) < 11 { try await Task.sleep(for: .milliseconds(50)) }
         try await Task.sleep(for: .milliseconds(100))
