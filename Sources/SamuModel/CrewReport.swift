@@ -46,6 +46,9 @@ public struct CrewReport: Sendable, Equatable {
     public var note: String?
     /// Where the phone was; nil keeps the unit's last position.
     public var position: GeoPoint?
+    /// A fix outside the served area came with an action about a case and was left out: the
+    /// action counts, the unit keeps its last position.
+    public var droppedFix: GeoPoint?
 
     public init(
         eventID: UUID = UUID(), action: CrewAction, caseID: UUID? = nil, resolution: Resolution? = nil,
@@ -57,7 +60,15 @@ public struct CrewReport: Sendable, Equatable {
         self.resolution = action == .resolve ? resolution : nil
         let trimmed = note?.trimmingCharacters(in: .whitespacesAndNewlines)
         self.note = trimmed?.isEmpty == false ? trimmed : nil
-        self.position = position
+        // A phone's first fixes can be wild (0, 0 before the satellites answer, a cell tower's
+        // guess abroad): a resolve or an on-scene must not be lost for them. A position report is
+        // nothing but its fix, and is refused by the topic's schema instead.
+        if let position, !position.isServed, action != .position {
+            self.position = nil
+            self.droppedFix = position
+        } else {
+            self.position = position
+        }
     }
 
     /// Why an action as sent cannot be a report, with the field at fault.

@@ -12,6 +12,16 @@ public struct GeoPoint: Sendable, Equatable, Hashable, Codable {
 
     static let earthRadiusKilometres = 6371.0088
 
+    /// The latitudes and longitudes the topics' schemas accept for a position: Morocco with its
+    /// southern provinces, and a margin.
+    public static let servedLatitudes = 20.5...36.0
+    public static let servedLongitudes = -17.5 ... -0.9
+
+    /// Whether the point lies in the area the topics accept (false for NaN).
+    public var isServed: Bool {
+        Self.servedLatitudes.contains(latitude) && Self.servedLongitudes.contains(longitude)
+    }
+
     /// Great-circle distance (haversine): exact on the sphere, the baseline the benchmark compares with.
     public func haversineKilometres(to other: GeoPoint) -> Double {
         let φ1 = latitude * .pi / 180

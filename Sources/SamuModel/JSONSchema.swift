@@ -495,7 +495,10 @@ public enum RFC3339 {
             bytes[13] == UInt8(ascii: ":"), let minute = number(14, 2), bytes[16] == UInt8(ascii: ":"),
             let second = number(17, 2)
         else { return nil }
-        guard (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24, minute < 60,
+        // Year 0 has no place in PostgreSQL's calendar (1 BC is followed by AD 1): refused here, not by the
+        // database after the report was accepted.
+        guard year >= 1, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour < 24,
+            minute < 60,
             second < 61
         else { return nil }
         var index = 19

@@ -59,6 +59,16 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// What PostgreSQL said of a value it refused (SQLSTATE class 22, a data exception: a NUL
+/// character in text, a date out of its range, a number too large), or nil for any other error. A
+/// door answers it as the client's mistake, not as a failure of samu.
+public func refusedValue(_ error: any Error) -> String? {
+    guard let error = error as? PSQLError, let state = error.serverInfo?[.sqlState], state.hasPrefix("22") else {
+        return nil
+    }
+    return error.serverInfo?[.message] ?? "a value the database refuses"
+}
+
 /// The database refused samu's settings (credentials, database name): retrying cannot help.
 public struct DatabaseRefused: Error, Sendable, CustomStringConvertible {
     public var sqlState: String

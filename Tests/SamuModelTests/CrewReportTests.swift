@@ -84,6 +84,28 @@ struct CrewReportTests {
             eventID: UUID(), action: "position", caseID: Self.caseID.lowercased, resolution: nil, note: "  ",
             position: Self.base)
         #expect(position?.caseID == nil && position?.note == nil)
+        // A wild fix with a case action is left out (the unit keeps its last position); a position
+        // report keeps it, for the topic's schema to refuse. NaN is never in the served area.
+        for wild in [
+            GeoPoint(latitude: 0, longitude: 0), GeoPoint(latitude: 48.85, longitude: 2.35),
+            GeoPoint(latitude: .nan, longitude: -6.8),
+        ] {
+            let resolve = try? CrewReport(
+                eventID: UUID(), action: "resolve", caseID: Self.caseID.lowercased, resolution: "sheltered", note: nil,
+                position: wild)
+            #expect(resolve?.position == nil)
+            #expect(resolve?.droppedFix != nil)
+            let event = resolve?.unitEvent(
+                unitID: "u", zone: "rabat", current: (.onScene, Self.base), version: 1, at: Date())
+            #expect(event?["position"]?["lat"] == .number(Self.base.latitude))
+            let moved = try? CrewReport(
+                eventID: UUID(), action: "position", caseID: nil, resolution: nil, note: nil, position: wild)
+            #expect(moved?.droppedFix == nil && moved?.position != nil)
+        }
+        let fine = try? CrewReport(
+            eventID: UUID(), action: "on_scene", caseID: Self.caseID.lowercased, resolution: nil, note: nil,
+            position: Self.base)
+        #expect(fine?.position == Self.base && fine?.droppedFix == nil)
         #expect(CrewReport.version(at: Date(timeIntervalSince1970: 10), after: 3) == 10_000)
         #expect(CrewReport.version(at: Date(timeIntervalSince1970: 10), after: 20_000) == 20_001)
     }

@@ -110,10 +110,10 @@ struct RFC3339Tests {
     }
 
     @Test(
-        "refuses dates that are not RFC 3339",
+        "refuses dates that are not RFC 3339, and year 0, which PostgreSQL has not",
         arguments: [
             "2026-01-15", "2026-01-15T02:10:00", "2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-15 02:10:00Z",
-            "2026-01-15T25:00:00Z", "2026-01-15T02:10:00Zjunk",
+            "2026-01-15T25:00:00Z", "2026-01-15T02:10:00Zjunk", "0000-01-01T00:00:00Z",
         ])
     func refuse(text: String) {
         #expect(RFC3339.parse(text) == nil)

@@ -515,6 +515,20 @@ struct CrewAppTests {
                     #expect([400, 422].contains(reply.status), "\(body.serialized): \(reply.status)")
                 }
                 #expect(try await scalar("select count(*) from crew_actions") == 0)
+                // A wild fix (a phone's 0, 0 before the satellites answer) does not lose the action it
+                // came with: the action counts, the unit keeps its last position.
+                let before = try await text("select lat::text from units where unit_id = 'rabat-u1'")
+                let wild = try await client.json(
+                    "POST", "/api/crew/actions",
+                    [
+                        "event_id": .string(UUID().uuidString), "action": "acknowledge",
+                        "case_id": .string(caseID.lowercased), "position": ["lat": 0, "lon": 0],
+                    ], headers: crew(u1))
+                #expect(wild.status == 202, "\(wild.json)")
+                try await waitFor("the case acknowledged despite the fix") {
+                    try await text("select status from cases where case_id = '\(caseID)'") == "acknowledged"
+                }
+                #expect(try await text("select lat::text from units where unit_id = 'rabat-u1'") == before)
                 // A shelter account keeps its shelter only: not the board, not another shelter.
                 #expect(try await fatna.send("GET", "/api/board").status == 403)
                 #expect(try await fatna.send("GET", "/api/cases/\(caseID.lowercased)").status == 403)

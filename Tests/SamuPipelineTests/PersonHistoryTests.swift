@@ -98,6 +98,24 @@ extension ConsoleBrowserTests {
             )
             let line = try await page.evaluate("document.getElementById('person-line').textContent").stringValue ?? ""
             #expect(line.contains("\(alias) — 2 rencontre(s), 1 refus"), "\(line)")
+            // A malformed link request is refused; it is not read as "a new person", which would move
+            // the case off him.
+            for body in [#"{"person_id": 7}"#, #"{"personId": "x"}"#, #"{"person_id": "#, "[]"] {
+                let refused = try await api.send(
+                    "POST", "/api/cases/\(second)/person", headers: ["Content-Type": "application/json"],
+                    body: Data(body.utf8))
+                #expect([400, 422].contains(refused.status), "\(body): \(refused.status)")
+            }
+            #expect(
+                try await harness.pipeline.text("select person_id::text from case_persons where case_id = '\(second)'")
+                    == personID)
+            #expect(try await harness.pipeline.scalar("select count(*) from persons") == 1)
+            // Text the database refuses (a NUL character) is the client's mistake: 422, nothing logged.
+            let logged = try await harness.pipeline.scalar("select count(*) from privacy_log")
+            let nul = try await api.json("POST", "/api/persons/\(personID)/erase", ["reason": "demande\u{0}"])
+            #expect(nul.status == 422, "\(nul.status)")
+            #expect(try await api.send("GET", "/api/persons?alias=%00ab").status == 422)
+            #expect(try await harness.pipeline.scalar("select count(*) from privacy_log") == logged)
             #expect(
                 try await harness.pipeline.scalar("select count(*) from follow_ups where case_id = '\(second)'") == 0)
             // Back to last week's case.

@@ -86,8 +86,7 @@ struct CallController: Sendable {
             let session = try callTaker(context)
             let query = request.uri.queryParameters
             guard let lat = query["lat"].flatMap({ Double(String($0)) }),
-                let lon = query["lon"].flatMap({ Double(String($0)) }), (20.5...36).contains(lat),
-                (-17.5 ... -0.9).contains(lon)
+                let lon = query["lon"].flatMap({ Double(String($0)) }), GeoPoint(latitude: lat, longitude: lon).isServed
             else { throw Problem(.validation, "lat and lon (within Morocco) are required", field: "/location") }
             let category = query["category"].flatMap { BeneficiaryCategory(rawValue: String($0)) }
             var cases = try await repository.openCases(

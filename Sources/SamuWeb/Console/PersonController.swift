@@ -14,11 +14,6 @@ struct PersonController: Sendable {
     let board: BoardRepository
     let logger: Logger
 
-    struct LinkRequest: Decodable {
-        /// An existing person; none: a new person under a new alias.
-        var person_id: String?
-    }
-
     struct EraseRequest: Decodable {
         var reason: String?
     }
@@ -28,14 +23,29 @@ struct PersonController: Sendable {
         var cases: Int
     }
 
+    /// The person a link request names: nil (no body, `{}` or `{"person_id": null}`) for a new
+    /// person. Anything else is refused rather than read as "new": a misspelt key or a number would
+    /// otherwise move the case off the person it belongs to.
+    static func linkedPerson(_ buffer: ByteBuffer) throws -> String? {
+        let bytes = Array(buffer.readableBytesView)
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
+        guard case .object(let fields)? = try? JSONParser.parse(bytes),
+            fields.keys.allSatisfy({ $0 == "person_id" })
+        else { throw Problem(.invalidBody, "send {} for a new person, or {\"person_id\": …}") }
+        switch fields["person_id"] {
+        case nil, .null?: return nil
+        case .string(let text)?: return text
+        default: throw Problem(.validation, "person_id is a person's id", field: "/person_id")
+        }
+    }
+
     func addRoutes(to group: RouterGroup<ConsoleRequestContext>) {
         group.post("cases/{id}/person") { request, context in
             let session = try dispatcher(context)
             let caseID = try await scopedCase(context, session)
             let buffer = try await request.body.collect(upTo: 1024)
-            let asked = (try? JSONDecoder().decode(LinkRequest.self, from: Data(buffer: buffer))) ?? LinkRequest()
             let person: PersonRepository.Person
-            if let text = asked.person_id {
+            if let text = try Self.linkedPerson(buffer) {
                 guard let id = UUID(uuidString: text),
                     let found = try await persons.link(
                         caseID: caseID, personID: id, zones: session.account.zones, by: session.account.id)

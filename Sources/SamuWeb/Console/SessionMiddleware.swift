@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import SamuStore
 
 /// Lets a request in with the session its cookie opens, or answers `401`. A state-changing request
 /// (anything but GET and HEAD) must also carry the session's CSRF token in `X-CSRF-Token` and, when
@@ -75,6 +76,12 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch let problem as Problem {
             response = try problem.response(from: request, context: context)
+        } catch {
+            // A value every check above let through and the database refused (a NUL character in a
+            // query parameter, a date out of its range): the client's mistake, answered as such.
+            guard let refused = refusedValue(error) else { throw error }
+            response = try Problem(.validation, "the database refuses this value: \(refused)", reason: "refused_value")
+                .response(from: request, context: context)
         }
         response.headers[.contentSecurityPolicy] =
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"

@@ -171,6 +171,11 @@ final class CrewController: Sendable {
         } catch {
             throw Problem(.validation, error.detail, field: error.field)
         }
+        if let fix = report.droppedFix {
+            logger.notice(
+                "crew action's position outside the served area left out",
+                metadata: ["device.id": "\(device.device_id)", "lat": "\(fix.latitude)", "lon": "\(fix.longitude)"])
+        }
         // Sent before (the answer was lost on the way back): the same answer, nothing sent again.
         if try await repository.actionAccepted(eventID) {
             return JSONBody.response(Accepted(event_id: eventID.lowercased, status: "accepted"), status: .accepted)
