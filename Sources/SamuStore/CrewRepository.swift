@@ -175,22 +175,42 @@ public struct CrewRepository: StoreRepository {
 
     // MARK: - The crew's actions
 
-    /// Whether an action with this id was accepted before (a resend is answered as then).
-    public func actionAccepted(_ eventID: UUID) async throws -> Bool {
+    /// A crew action already claimed under its id: by which device, its unit event as first built,
+    /// and whether the broker took it.
+    public struct ClaimedAction: Sendable {
+        public var deviceID: String
+        public var event: [UInt8]?
+        public var sent: Bool
+    }
+
+    /// The action claimed under this id before (a resend, or a request racing this one), if any.
+    public func claimedAction(_ eventID: UUID) async throws -> ClaimedAction? {
         let rows = try await client.query(
-            "select 1 from crew_actions where event_id = \(eventID)", logger: logger)
+            "select device_id, event, sent from crew_actions where event_id = \(eventID)", logger: logger)
+        for try await (device, event, sent) in rows.decode((String, ByteBuffer?, Bool).self) {
+            return ClaimedAction(deviceID: device, event: event.map { Array($0.readableBytesView) }, sent: sent)
+        }
+        return nil
+    }
+
+    /// Claims an action's id with the unit event it will send: false if the id was claimed already
+    /// (the caller then sends what the first claim stored).
+    public func claimAction(
+        eventID: UUID, deviceID: String, unitID: String, action: String, caseID: UUID?, event: [UInt8], at time: Date
+    ) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            insert into crew_actions (event_id, device_id, unit_id, action, case_id, accepted_at, event, sent)
+            values (\(eventID), \(deviceID), \(unitID), \(action), \(caseID), \(time), \(ByteBuffer(bytes: event)), false)
+            on conflict do nothing returning 1
+            """, logger: logger)
         for try await _ in rows.decode(Int32.self) { return true }
         return false
     }
 
-    public func recordAction(
-        eventID: UUID, deviceID: String, unitID: String, action: String, caseID: UUID?, at time: Date
-    ) async throws {
-        try await client.query(
-            """
-            insert into crew_actions (event_id, device_id, unit_id, action, case_id, accepted_at)
-            values (\(eventID), \(deviceID), \(unitID), \(action), \(caseID), \(time)) on conflict do nothing
-            """, logger: logger)
+    /// The broker took the action's event.
+    public func actionSent(_ eventID: UUID) async throws {
+        try await client.query("update crew_actions set sent = true where event_id = \(eventID)", logger: logger)
     }
 
     /// A case's unit and whether it is open (nil: no such case).

@@ -1123,6 +1123,16 @@ public enum Migrations {
                 // `outbox_unpublished_seq` serves; this one only cost every outbox row an index entry.
                 "drop index outbox_unpublished"
             ]),
+        Migration(
+            version: 22, name: "a crew action claimed with its event before it is sent",
+            statements: [
+                // The unit event as first built: a resend, or a request racing it, publishes these
+                // same bytes (the worker applies an event id once and takes the same bytes as a
+                // redelivery), never a second version of the action. `sent` is false until the
+                // broker took it.
+                "alter table crew_actions add column event bytea",
+                "alter table crew_actions add column sent boolean not null default true",
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

@@ -529,6 +529,35 @@ struct CrewAppTests {
                     try await text("select status from cases where case_id = '\(caseID)'") == "acknowledged"
                 }
                 #expect(try await text("select lat::text from units where unit_id = 'rabat-u1'") == before)
+                // The phone's queue sends "on scene" again while the first request is still on its way
+                // (a slow network): the action is sent once as the first request built it, whatever
+                // the order the requests are served in, and the worker parks no "conflicting"
+                // copy. The same id from another unit's phone is refused.
+                let onSceneID = UUID().uuidString.lowercased()
+                let onSceneBody: JSONValue = [
+                    "event_id": .string(onSceneID), "action": "on_scene", "case_id": .string(caseID.lowercased),
+                ]
+                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<4 {
+                        group.addTask {
+                            try await client.json("POST", "/api/crew/actions", onSceneBody, headers: crew(u1)).status
+                        }
+                    }
+                    return try await group.reduce(into: [Int]()) { $0.append($1) }
+                }
+                #expect(statuses == [202, 202, 202, 202], "\(statuses)")
+                #expect(
+                    try await client.json("POST", "/api/crew/actions", onSceneBody, headers: crew(u2)).status == 422)
+                try await waitFor("the case on scene") {
+                    try await text("select status from cases where case_id = '\(caseID)'") == "on_scene"
+                }
+                let sent = try await harness.pipeline.readAll(.units).filter {
+                    (try? JSONParser.parse($0.value ?? []))?["event_id"]?.stringValue == onSceneID
+                }
+                #expect(!sent.isEmpty && Set(sent.map { $0.value ?? [] }).count == 1, "\(sent.count) records")
+                #expect(
+                    try await scalar("select count(*) from crew_actions where event_id = '\(onSceneID)' and sent") == 1)
+                #expect(try await harness.pipeline.readAll(.deadLetters).isEmpty)
                 // A shelter account keeps its shelter only: not the board, not another shelter.
                 #expect(try await fatna.send("GET", "/api/board").status == 403)
                 #expect(try await fatna.send("GET", "/api/cases/\(caseID.lowercased)").status == 403)

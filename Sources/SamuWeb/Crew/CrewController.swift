@@ -176,9 +176,10 @@ final class CrewController: Sendable {
                 "crew action's position outside the served area left out",
                 metadata: ["device.id": "\(device.device_id)", "lat": "\(fix.latitude)", "lon": "\(fix.longitude)"])
         }
-        // Sent before (the answer was lost on the way back): the same answer, nothing sent again.
-        if try await repository.actionAccepted(eventID) {
-            return JSONBody.response(Accepted(event_id: eventID.lowercased, status: "accepted"), status: .accepted)
+        // Sent before (the answer was lost on the way back, or the phone sent it again while the
+        // first request was on its way): the event first claimed, never a second version of it.
+        if let claimed = try await repository.claimedAction(eventID) {
+            return try await resend(claimed, eventID: eventID, device: device)
         }
         if let caseID = report.caseID {
             // Made offline and stale by now: the case went to another crew, or ended.
@@ -209,18 +210,49 @@ final class CrewController: Sendable {
         if case .failure(let rejection) = decoder.document(value: bytes) {
             throw Problem(.validation, rejection.detail, field: rejection.field, reason: rejection.reason.rawValue)
         }
+        // The id is claimed with these bytes before they are sent: a request racing this one sends
+        // the same bytes, which the worker takes once.
+        guard
+            try await repository.claimAction(
+                eventID: eventID, deviceID: device.device_id, unitID: device.unit_id, action: action.action,
+                caseID: report.caseID, event: bytes, at: now)
+        else {
+            guard let first = try await repository.claimedAction(eventID) else {
+                throw Problem(.databaseUnavailable, "the action could not be recorded; it stays on the phone")
+            }
+            return try await resend(first, eventID: eventID, device: device)
+        }
+        try await publish(bytes, zone: unit.zone, eventID: eventID, device: device)
+        Metrics.Counter(label: "samu_crew_actions_total", dimensions: [("action", action.action)]).increment()
+        return JSONBody.response(Accepted(event_id: eventID.lowercased, status: "accepted"), status: .accepted)
+    }
+
+    /// Sends an action's unit event and notes that the broker took it.
+    func publish(_ bytes: [UInt8], zone: String, eventID: UUID, device: CrewDevice) async throws {
         do {
             _ = try await producer.send(
                 KafkaRecord(
-                    topic: catalog.name(.units), key: areas.key(for: unit.zone), value: bytes,
+                    topic: catalog.name(.units), key: areas.key(for: zone), value: bytes,
                     headers: [KafkaHeader(name: "samu-source", string: "crew:\(device.device_id)")]))
         } catch {
             throw Problem(.brokerUnavailable, "the action was not sent; it stays on the phone", retryAfter: 2)
         }
-        try await repository.recordAction(
-            eventID: eventID, deviceID: device.device_id, unitID: device.unit_id, action: action.action,
-            caseID: report.caseID, at: Date())
-        Metrics.Counter(label: "samu_crew_actions_total", dimensions: [("action", action.action)]).increment()
+        try await repository.actionSent(eventID)
+    }
+
+    /// An action claimed before under this id: answered as then, its first event sent again if the
+    /// broker never took it. Another device's id is refused.
+    func resend(
+        _ claimed: CrewRepository.ClaimedAction, eventID: UUID, device: CrewDevice
+    ) async throws -> Response {
+        guard claimed.deviceID == device.device_id else {
+            throw Problem(.validation, "this id is another device's action", field: "/event_id")
+        }
+        if !claimed.sent, let bytes = claimed.event,
+            case .string(let zone)? = (try? JSONParser.parse(bytes))?["zone"]
+        {
+            try await publish(bytes, zone: zone, eventID: eventID, device: device)
+        }
         return JSONBody.response(Accepted(event_id: eventID.lowercased, status: "accepted"), status: .accepted)
     }
 
