@@ -16,6 +16,9 @@ public struct IntakeKeyRepository: StoreRepository {
         case reusedForAnotherBody(firstReportID: UUID)
         /// The first request with the key is still being delivered.
         case inProgress
+        /// The report's id came first under another key with another body: another report, or a
+        /// producer's bug (the worker would park the second as a conflicting duplicate).
+        case reportIDTaken
     }
 
     let store: SamuStore
@@ -63,6 +66,17 @@ public struct IntakeKeyRepository: StoreRepository {
                     for try await _ in taken { return .publish }
                 }
                 return .inProgress
+            }
+            // Not this key's: the report's id is another key's. The same body under another key (a
+            // second system sending the same report) is that report; another body is refused.
+            let byReport = try await client.query(
+                """
+                select request_hash, zone, published_at is not null from intake_requests
+                where report_id = \(reportID)
+                """, logger: logger)
+            for try await (storedHash, firstZone, published) in byReport.decode((ByteBuffer, String, Bool).self) {
+                guard storedHash == requestHash else { return .reportIDTaken }
+                return published ? .replay(reportID: reportID, zone: firstZone) : .inProgress
             }
             // Deleted in between (the first request failed): try again as a first request.
         }

@@ -1133,6 +1133,20 @@ public enum Migrations {
                 "alter table crew_actions add column event bytea",
                 "alter table crew_actions add column sent boolean not null default true",
             ]),
+        Migration(
+            version: 23, name: "a report's id under one idempotency key",
+            statements: [
+                // A report id sent under a second key (with another body) was accepted, then parked
+                // by the worker as a conflicting duplicate. Rows live seven days; a later duplicate
+                // from before this migration gives way to the first.
+                """
+                delete from intake_requests later using intake_requests first
+                where later.report_id = first.report_id
+                  and (first.created_at, first.client_id, first.idempotency_key)
+                    < (later.created_at, later.client_id, later.idempotency_key)
+                """,
+                "create unique index intake_requests_by_report on intake_requests (report_id)",
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

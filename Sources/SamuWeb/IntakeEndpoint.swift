@@ -120,6 +120,11 @@ public struct IntakeEndpoint: Sendable {
             throw Problem(
                 .requestInProgress, "the first request with this key is still being delivered; retry shortly",
                 retryAfter: 1)
+        case .reportIDTaken:
+            Self.requests(client: client, outcome: "conflict").increment()
+            throw Problem(
+                .validation, "report \(report.id.lowercased) was sent before with another body",
+                field: "/event_id", reason: "report_id_taken")
         case .publish:
             break
         }

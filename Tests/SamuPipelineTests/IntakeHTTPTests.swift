@@ -95,6 +95,15 @@ struct IntakeHTTPTests {
             // Another client's keys are its own.
             let other = try await post(client, token: limited, key: "night-42", body: report())
             #expect(other.status == 202)
+            // The report's id under another key: the same report (a second system sending it) is
+            // answered as the first; another body under that id is refused, not accepted and then
+            // parked by the worker as a conflicting duplicate.
+            let again = try await post(client, token: token, key: "night-42-bis", body: body)
+            #expect(again.status == 202)
+            #expect(again.header("Idempotent-Replayed") == "true")
+            let taken = try await post(client, token: token, key: "night-43", body: report(id, age: 12))
+            expectProblem(taken, status: 422, type: "validation", field: "/event_id")
+            #expect(taken.json["reason"]?.stringValue == "report_id_taken")
 
             // A first request still being delivered holds its key (409); one abandoned for longer
             // than the broker's delivery timeout is taken over by the retry, which publishes.
@@ -162,7 +171,7 @@ struct IntakeHTTPTests {
                 ).first?.totalValue
             }
             #expect(requests("hotline-b", "rate_limited") == 1)
-            #expect(requests("hotline-a", "replayed") == 1)
+            #expect(requests("hotline-a", "replayed") == 2)
         }
         try await harness.pipeline.cleanUp()
     }
