@@ -95,6 +95,22 @@ extension ConsoleBrowserTests {
             #expect(counts.0 == 1 && counts.1 == 2 && counts.2 == 1, "cases, reports, linked: \(counts)")
             #expect(counts.3 == 1, "one unit for the case")
             #expect(counts.4 == counts.5, "the case takes the more urgent of its calls' priorities")
+            // Salé is its own dispatch area: its worker cannot add a call to Rabat's case, so the case
+            // is not proposed for a call in Salé, and a link to it is refused (a second case and a
+            // second unit would follow).
+            let samira = try await client.loggedIn("samira", password: ConsoleHarness.password)
+            func proposed(_ zone: String) async throws -> Bool {
+                let reply = try await samira.send("GET", "/api/calls/nearby?lat=34.0223&lon=-6.8405&zone=\(zone)")
+                #expect(reply.status == 200)
+                return reply.json.arrayValue?.contains { $0["case_id"]?.stringValue == caseID } == true
+            }
+            #expect(try await proposed("rabat"))
+            #expect(try await !proposed("sale"))
+            let across = try await samira.json(
+                "POST", "/api/calls",
+                ConsoleAttackTests.call(zone: "sale", extra: [("linked_case_id", .string(caseID))]))
+            #expect(across.status == 422, "\(String(decoding: across.body, as: UTF8.self))")
+            #expect(across.json["reason"]?.stringValue == "other_dispatch_area")
             // The operator closes the form and reads both calls as told (one logged read).
             try await page.evaluate(
                 "document.getElementById('call-close').click(); document.getElementById('show-personal').click(); true")

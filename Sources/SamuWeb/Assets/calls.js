@@ -195,11 +195,11 @@ async function checkCall() {
 async function findNearby() {
   const lat = Number($("call-lat").value.replace(",", ".")), lon = Number($("call-lon").value.replace(",", "."));
   if (!$("call-lat").value || !$("call-lon").value || !Number.isFinite(lat) || !Number.isFinite(lon)) { renderNearby([]); return; }
-  const key = `${lat.toFixed(4)},${lon.toFixed(4)},${$("call-category").value}`;
+  const key = `${lat.toFixed(4)},${lon.toFixed(4)},${$("call-category").value},${$("call-zone").value}`;
   if (key === call.nearbyKey) return;
   call.nearbyKey = key;
   try {
-    const cases = await api(`/api/calls/nearby?lat=${lat}&lon=${lon}&category=${encodeURIComponent($("call-category").value)}`);
+    const cases = await api(`/api/calls/nearby?lat=${lat}&lon=${lon}&category=${encodeURIComponent($("call-category").value)}&zone=${encodeURIComponent($("call-zone").value)}`);
     if (key === call.nearbyKey) renderNearby(cases);
   } catch (error) {
     call.nearbyKey = "";  // asked again at the next change

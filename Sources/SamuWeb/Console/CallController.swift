@@ -92,6 +92,12 @@ struct CallController: Sendable {
             var cases = try await repository.openCases(
                 near: GeoPoint(latitude: lat, longitude: lon), kilometres: Self.nearbyKilometres,
                 hours: Self.nearbyHours, zones: session.account.zones)
+            // A call is linked only to a case its zone's worker decides (the same dispatch area):
+            // a case across the area's boundary is not proposed.
+            if let zone = query["zone"].map(String.init), !zone.isEmpty {
+                let area = intake.areas.area(of: zone)
+                cases.removeAll { intake.areas.area(of: $0.zone) != area }
+            }
             for index in cases.indices {
                 let other = BeneficiaryCategory(rawValue: cases[index].category)
                 cases[index].compatible = category.flatMap { c in other.map { c.mayBeSamePerson(as: $0) } } ?? true
@@ -157,6 +163,14 @@ struct CallController: Sendable {
                 guard let (zone, open) = try await repository.zone(of: linked), session.account.mayAct(in: zone)
                 else { throw Problem(.validation, "no such case in your zones", field: "/linked_case_id") }
                 guard open else { throw Problem(.caseClosed, "the case the call is linked to is closed") }
+                // Another dispatch area's worker holds that case: the link could not be applied, and
+                // a second case would open with a second unit sent.
+                guard intake.areas.area(of: zone) == intake.areas.area(of: report.zone) else {
+                    throw Problem(
+                        .validation,
+                        "the case is in zone \(zone), another dispatch area than \(report.zone): take the call as a new case, or in the case's zone",
+                        field: "/linked_case_id", reason: "other_dispatch_area")
+                }
             }
             return (body, report)
         case .failure(let rejection):
