@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import PostgresNIO
+import SamuModel
 
 /// A crew's device enrolled for one unit (its credential's digest stays in the database).
 public struct CrewDevice: Sendable, Equatable, Encodable {
@@ -339,6 +340,77 @@ public struct CrewRepository: StoreRepository {
     }
 
     /// The beds a case holds at a shelter now (nil: it holds none there).
+    /// What the shelter page sent last for a shelter: its counts, version, and the people it
+    /// admitted or declined in it. Until the worker stores a newer version, the next change is made
+    /// on these counts, not on the stored ones, so that two changes a moment apart do not undo
+    /// each other.
+    public struct SentShelterReport: Sendable {
+        public var version: Int64
+        public var beds: [String: (capacity: Int, occupied: Int)]
+        public var cases: Set<UUID>
+
+        public init(version: Int64, beds: [String: (capacity: Int, occupied: Int)], cases: Set<UUID>) {
+            self.version = version
+            self.beds = beds
+            self.cases = cases
+        }
+    }
+
+    /// Runs `body` while no other change of this shelter from the page runs (a row lock held for
+    /// the transaction), with the page's last report, and stores the report `body` sent, if any.
+    public func changingShelter<Result: Sendable>(
+        _ shelterID: String,
+        _ body: @Sendable (_ lastSent: SentShelterReport?) async throws -> (Result, SentShelterReport?)
+    ) async throws -> Result {
+        do {
+            return try await changingShelter(shelterID, body: body)
+        } catch let error as PostgresTransactionError {
+            // The change's own error (a stale action, the broker down) as it was thrown.
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
+    }
+
+    func changingShelter<Result: Sendable>(
+        _ shelterID: String,
+        body: @Sendable (_ lastSent: SentShelterReport?) async throws -> (Result, SentShelterReport?)
+    ) async throws -> Result {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                "insert into shelter_page_reports (shelter_id) values (\(shelterID)) on conflict do nothing",
+                logger: logger)
+            let rows = try await connection.query(
+                "select version, beds::text, cases from shelter_page_reports where shelter_id = \(shelterID) for update",
+                logger: logger)
+            var last: SentShelterReport?
+            for try await (version, bedsText, cases) in rows.decode((Int64, String, [UUID]).self) where version > 0 {
+                var beds: [String: (capacity: Int, occupied: Int)] = [:]
+                if case .object(let object)? = try? JSONParser.parse(bedsText) {
+                    for entry in object.entries {
+                        guard case .array(let pair) = entry.value, pair.count == 2,
+                            let capacity = pair[0].integerValue, let occupied = pair[1].integerValue
+                        else { continue }
+                        beds[entry.key] = (Int(capacity), Int(occupied))
+                    }
+                }
+                last = SentShelterReport(version: version, beds: beds, cases: Set(cases))
+            }
+            let (result, sent) = try await body(last)
+            if let sent {
+                var object = JSONObject()
+                for (bed, count) in sent.beds.sorted(by: { $0.key < $1.key }) {
+                    object.append(bed, .array([.integer(Int64(count.capacity)), .integer(Int64(count.occupied))]))
+                }
+                try await connection.query(
+                    """
+                    update shelter_page_reports set version = \(sent.version),
+                        beds = \(JSONValue.object(object).serialized)::jsonb, cases = \(Array(sent.cases))
+                    where shelter_id = \(shelterID)
+                    """, logger: logger)
+            }
+            return result
+        }
+    }
+
     public func heldBeds(caseID: UUID, shelterID: String) async throws -> (bedType: String, beds: Int)? {
         let rows = try await client.query(
             """

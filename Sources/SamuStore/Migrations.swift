@@ -1147,6 +1147,22 @@ public enum Migrations {
                 """,
                 "create unique index intake_requests_by_report on intake_requests (report_id)",
             ]),
+        Migration(
+            version: 24, name: "the shelter page's last report, until the worker stores it",
+            statements: [
+                // Changes from the page are absolute counts. Made on the stored counts, two changes
+                // a moment apart (two people admitted together) would each start from the same
+                // counts and the second would undo the first: the page's last report, and the people
+                // admitted or declined in it, are the base until the worker stores a newer version.
+                """
+                create table shelter_page_reports (
+                    shelter_id text primary key,
+                    version bigint not null default 0,
+                    beds jsonb not null default '{}',
+                    cases uuid[] not null default '{}'
+                )
+                """
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

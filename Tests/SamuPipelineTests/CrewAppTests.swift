@@ -412,6 +412,53 @@ struct CrewAppTests {
             try await page.waitFor(
                 "document.querySelector('li[data-case-id=\"\(thirdCase.lowercased)\"]') === null",
                 timeout: .seconds(20))
+            // Two men samu sends arrive together, and the door's second tap goes out too: each is
+            // admitted once, and neither admission undoes the other (each change is made on the
+            // page's last report while the worker has not stored it yet).
+            // (The night's first and third cases end, so that two crews are free to bring them.)
+            let samira = try await client.loggedIn("samira", password: ConsoleHarness.password)
+            for (ended, resolution) in [(firstCase, "sheltered"), (thirdCase, "person_not_found")] {
+                let closed = try await samira.json(
+                    "POST", "/api/cases/\(ended.lowercased)/commands",
+                    ["command": "close", "resolution": .string(resolution), "reason": "fin de la nuit"])
+                #expect(closed.status == 202)
+            }
+            try await waitFor("two crews free") {
+                try await scalar(
+                    "select count(*) from units where unit_id like 'rabat-u%' and status = 'available' and case_id is null"
+                ) >= 2
+            }
+            let fourthCase = try await report(client, token: token, age: 41, at: shelterPlace)
+            let fifthCase = try await report(client, token: token, age: 43, at: shelterPlace)
+            try await waitFor("both men's beds held at rabat-s1") {
+                try await scalar(
+                    "select count(*) from bed_ledger where shelter_id = 'rabat-s1' and action = 'hold' and case_id in ('\(fourthCase)', '\(fifthCase)')"
+                ) == 2
+            }
+            let occupiedBefore = try await scalar(
+                "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
+            let door = try await client.loggedIn("fatna", password: ConsoleHarness.password)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for caseID in [fourthCase, fifthCase, fourthCase] {
+                    group.addTask {
+                        try await door.json(
+                            "POST", "/api/shelter/rabat-s1/admit", ["case_id": .string(caseID.lowercased)]
+                        ).status
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses == [202, 202, 202], "\(statuses)")
+            try await waitFor("both men admitted, once each") {
+                try await scalar(
+                    "select count(*) from bed_ledger where shelter_id = 'rabat-s1' and action = 'admit' and case_id in ('\(fourthCase)', '\(fifthCase)')"
+                ) == 2
+            }
+            try await waitFor("both men's beds occupied") {
+                try await scalar(
+                    "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
+                    == occupiedBefore + 2
+            }
             // A count four hours old is stale, here and on the operators' board.
             _ = try await scalar(
                 "update shelter_beds set reported_at = now() - interval '5 hours' where shelter_id = 'rabat-s1'")

@@ -45,41 +45,49 @@ struct ShelterController: Sendable {
             return CrewController.json(try await repository.shelterBoard(session.account.shelters))
         }
         group.post("shelter/{id}/beds") { request, context in
-            let shelter = try await scopedShelter(context)
+            let shelterID = try await scopedShelter(context).shelterID
             let buffer = try await request.body.collect(upTo: 4096)
             guard let counts = try? JSONDecoder().decode(Counts.self, from: Data(buffer: buffer)) else {
                 throw Problem(.invalidBody, "send {\"beds\": {\"men\": {\"capacity\": …, \"occupied\": …}}}")
             }
-            var beds = shelter.beds
-            for (bed, count) in counts.beds { beds[bed] = (count.capacity, count.occupied) }
-            return try await send(shelter, beds: beds, extra: [], by: context)
+            return try await change(shelterID, by: context) { shelter, _ in
+                var beds = shelter.beds
+                for (bed, count) in counts.beds { beds[bed] = (count.capacity, count.occupied) }
+                return .send(beds: beds, extra: [], arrival: nil)
+            }
         }
         group.post("shelter/{id}/admit") { request, context in
-            let shelter = try await scopedShelter(context)
+            let shelterID = try await scopedShelter(context).shelterID
             let caseID = try await arrival(request).0
-            guard let held = try await repository.heldBeds(caseID: caseID, shelterID: shelter.shelterID) else {
-                throw Problem(.staleAction, "samu holds no bed here for this person (any more)")
+            return try await change(shelterID, by: context) { shelter, pending in
+                // Admitted a moment ago (a second tap, a retry): the same answer, nothing sent again.
+                if pending.contains(caseID) { return .alreadySent }
+                guard let held = try await repository.heldBeds(caseID: caseID, shelterID: shelterID) else {
+                    throw Problem(.staleAction, "samu holds no bed here for this person (any more)")
+                }
+                // The person takes the held beds: occupied by them, the hold turned into occupancy.
+                var beds = shelter.beds
+                let count = beds[held.bedType] ?? (0, 0)
+                beds[held.bedType] = (count.capacity, min(count.capacity, count.occupied + held.beds))
+                return .send(beds: beds, extra: [("admitted_case_id", .string(caseID.lowercased))], arrival: caseID)
             }
-            // The person takes the held beds: occupied by them, the hold turned into occupancy.
-            var beds = shelter.beds
-            let count = beds[held.bedType] ?? (0, 0)
-            beds[held.bedType] = (count.capacity, min(count.capacity, count.occupied + held.beds))
-            return try await send(
-                shelter, beds: beds, extra: [("admitted_case_id", .string(caseID.lowercased))], by: context)
         }
         for (route, defaultReason) in [("decline", nil), ("no-show", "no-show: the person did not arrive")] {
             group.post("shelter/{id}/\(route)") { request, context in
-                let shelter = try await scopedShelter(context)
+                let shelterID = try await scopedShelter(context).shelterID
                 let (caseID, reason) = try await arrival(request)
-                guard try await repository.heldBeds(caseID: caseID, shelterID: shelter.shelterID) != nil else {
-                    throw Problem(.staleAction, "samu holds no bed here for this person (any more)")
-                }
                 let why = (reason ?? defaultReason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !why.isEmpty else { throw Problem(.validation, "say why", field: "/reason") }
-                return try await send(
-                    shelter, beds: shelter.beds,
-                    extra: [("declined_case_id", .string(caseID.lowercased)), ("decline_reason", .string(why))],
-                    by: context)
+                return try await change(shelterID, by: context) { shelter, pending in
+                    if pending.contains(caseID) { return .alreadySent }
+                    guard try await repository.heldBeds(caseID: caseID, shelterID: shelterID) != nil else {
+                        throw Problem(.staleAction, "samu holds no bed here for this person (any more)")
+                    }
+                    guard !why.isEmpty else { throw Problem(.validation, "say why", field: "/reason") }
+                    return .send(
+                        beds: shelter.beds,
+                        extra: [("declined_case_id", .string(caseID.lowercased)), ("decline_reason", .string(why))],
+                        arrival: caseID)
+                }
             }
         }
     }
@@ -109,12 +117,52 @@ struct ShelterController: Sendable {
         return (caseID, asked.reason)
     }
 
+    /// What a change from the page does: send the shelter's counts (with the person admitted or
+    /// declined), or nothing, the same change having been sent a moment ago.
+    enum Change {
+        case send(beds: [String: (capacity: Int, occupied: Int)], extra: [(String, JSONValue)], arrival: UUID?)
+        case alreadySent
+    }
+
+    /// Makes a change while no other change of the shelter runs, on the page's last report if the
+    /// worker has not stored it yet (else on the stored counts), and sends it as the next version.
+    func change(
+        _ shelterID: String, by context: ConsoleRequestContext,
+        _ decide: @escaping @Sendable (ShelterRow, _ pending: Set<UUID>) async throws -> Change
+    ) async throws -> Response {
+        let session = try context.requireSession()
+        let sent: Sent = try await repository.changingShelter(shelterID) { last in
+            guard var shelter = try await repository.shelter(shelterID) else {
+                throw Problem(.notFound, "no such shelter on your account")
+            }
+            var pending: Set<UUID> = []
+            if let last, last.version > shelter.version {
+                shelter.beds = last.beds
+                shelter.version = last.version
+                pending = last.cases
+            }
+            switch try await decide(shelter, pending) {
+            case .alreadySent:
+                return (
+                    Sent(event_id: "", shelter_id: shelterID, version: shelter.version, status: "already_sent"), nil
+                )
+            case .send(let beds, let extra, let arrival):
+                let sent = try await send(shelter, beds: beds, extra: extra, by: session)
+                return (
+                    sent,
+                    CrewRepository.SentShelterReport(
+                        version: sent.version, beds: beds, cases: arrival.map { pending.union([$0]) } ?? pending)
+                )
+            }
+        }
+        return JSONBody.response(sent, status: .accepted)
+    }
+
     /// Sends the shelter's full counts (with an admission or a decline) as its next version.
     func send(
         _ shelter: ShelterRow, beds: [String: (capacity: Int, occupied: Int)], extra: [(String, JSONValue)],
-        by context: ConsoleRequestContext
-    ) async throws -> Response {
-        let session = try context.requireSession()
+        by session: ConsoleSession
+    ) async throws -> Sent {
         let eventID = UUID()
         // Newer than any version stored: the server's clock in milliseconds, or one more.
         let version = max(Int64(Date().timeIntervalSince1970 * 1000), shelter.version + 1)
@@ -149,8 +197,6 @@ struct ShelterController: Sendable {
         logger.info(
             "shelter report",
             metadata: ["shelter.id": "\(shelter.shelterID)", "operator.id": "\(session.account.id)"])
-        return JSONBody.response(
-            Sent(event_id: eventID.lowercased, shelter_id: shelter.shelterID, version: version, status: "sent"),
-            status: .accepted)
+        return Sent(event_id: eventID.lowercased, shelter_id: shelter.shelterID, version: version, status: "sent")
     }
 }
