@@ -1163,6 +1163,39 @@ public enum Migrations {
                 )
                 """
             ]),
+        Migration(
+            version: 25, name: "a child-protection body reads the personal data of the children referred to it only",
+            statements: [
+                // Law 09-08's minimisation: a child-protection account works on the referrals of its
+                // provinces. The notes and callers of adults' cases (women fleeing violence among
+                // them) are not its business; it still sees the board, without personal data.
+                """
+                create or replace function samu_read_personal_data(p_case uuid, p_operator text) returns jsonb
+                language plpgsql security definer as $$
+                declare
+                    found jsonb;
+                begin
+                    select jsonb_strip_nulls(samu_report_as_told(r.payload) || jsonb_build_object('calls', (
+                               select jsonb_agg(samu_report_as_told(l.payload)
+                                                || jsonb_build_object('report_id', l.report_id)
+                                                order by l.reported_at, l.report_id)
+                               from reports l where l.linked_case_id = c.case_id)))
+                    into found
+                    from cases c join reports r on r.report_id = c.report_id
+                    join operators o on o.operator_id = p_operator and not o.disabled and o.role <> 'shelter'
+                    where c.case_id = p_case and c.zone = any(o.zones)
+                      and (o.role <> 'child_protection'
+                           or exists (select 1 from referrals f where f.case_id = c.case_id));
+                    if found is null then
+                        return null;
+                    end if;
+                    insert into personal_data_reads (case_id, operator_id) values (p_case, p_operator);
+                    return found;
+                end
+                $$
+                """,
+                pinSearchPaths,
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

@@ -486,6 +486,28 @@ struct ConsoleBrowserTests {
             let undecided = try await samira.json(
                 "POST", "/api/cases/\(caseID)/commands", ["command": "decide_referral", "reason": "no decision"])
             #expect(undecided.status == 422)
+            // The child's report as told is hers to read (logged); an adult's case of her province is
+            // on her board but its personal data is not (law 09-08: only what her work needs).
+            #expect(try await samira.send("GET", "/api/cases/\(caseID)/personal").status == 200)
+            let adult = try await client.postReport(
+                ReportFixture.document(
+                    zone: "rabat", category: "woman_violence_victim", reportedAt: RFC3339.format(Date()), age: 34),
+                token: token)
+            #expect(adult.status == 202)
+            let adultCase = DerivedID.caseID(
+                forReport: try #require(adult.json["report_id"]?.stringValue.flatMap(UUID.init(uuidString:)))
+            ).lowercased
+            #expect(
+                try await eventually(timeout: .seconds(20)) {
+                    try await harness.pipeline.scalar("select count(*) from cases where case_id = '\(adultCase)'") == 1
+                }, "the adult's case stored")
+            #expect(try await samira.send("GET", "/api/cases/\(adultCase)/personal").status == 404)
+            #expect(try await amal.send("GET", "/api/cases/\(adultCase)/personal").status == 200)
+            #expect(
+                try await harness.pipeline.scalar(
+                    "select count(*) from personal_data_reads where case_id = '\(adultCase)' and operator_id = 'samira'"
+                )
+                    == 0)
             // Samira opens it: dispatch actions are disabled for her.
             try await page.evaluate(
                 "document.querySelector('#referrals tr[data-case-id=\"\(caseID)\"]').click(); true")
