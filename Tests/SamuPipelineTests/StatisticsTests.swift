@@ -25,6 +25,8 @@ struct StatisticsTests {
         try await harness.publishDeployment()
         try await harness.addOperator("nadia", zones: ["rabat"])
         try await harness.addOperator("cp", zones: ["rabat"], role: .childProtection)
+        try await harness.addOperator("omar", zones: ["rabat"])
+        try await harness.addOperator("hind", zones: ["sale"], role: .supervisor)
         // January: two in Rabat; February: one in Rabat, one in Salé.
         let reports: [(String, String, String)] = [
             ("rabat", "homeless_adult", "2026-01-10T23:00:00Z"), ("rabat", "isolated_elderly", "2026-01-20T22:00:00Z"),
@@ -112,6 +114,42 @@ struct StatisticsTests {
             }
             let cp = try await client.loggedIn("cp", password: ConsoleHarness.password)
             #expect(try await cp.send("GET", "/api/statistics").status == 403)
+            // Statistics held up (another transaction locks the cases): an account's second request
+            // is refused at once, so is a third computation, and the console answers everyone else.
+            let omar = try await client.loggedIn("omar", password: ConsoleHarness.password)
+            let hind = try await client.loggedIn("hind", password: ConsoleHarness.password)
+            let (locked, release) = AsyncStream.makeStream(of: Void.self)
+            let (unlocked, unlock) = AsyncStream.makeStream(of: Void.self)
+            let locker = Task {
+                try await harness.pipeline.withStore { store in
+                    try await store.client.withTransaction(logger: harness.pipeline.logger) { connection in
+                        _ = try await connection.query(
+                            "lock table report_facts in access exclusive mode", logger: harness.pipeline.logger)
+                        release.yield()
+                        for await _ in unlocked { break }
+                    }
+                }
+            }
+            for await _ in locked { break }
+            async let first = nadia.send("GET", "/api/statistics?from=2026-01-01&to=2026-02-28")
+            async let second = omar.send("GET", "/api/statistics?from=2026-01-01&to=2026-02-28")
+            #expect(
+                try await eventually(timeout: .seconds(5)) {
+                    try await harness.pipeline.scalar(
+                        "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%report_facts%'"
+                    ) >= 2
+                }, "two computations waiting")
+            let again = try await nadia.send("GET", "/api/statistics?from=2026-01-01&to=2026-02-28")
+            #expect(again.status == 429)
+            let third = try await hind.send("GET", "/api/statistics.csv?from=2026-01-01&to=2026-02-28")
+            #expect(third.status == 429)
+            #expect(third.header("Retry-After") == "2")
+            #expect(try await hind.send("GET", "/api/me").status == 200)
+            unlock.yield()
+            try await locker.value
+            #expect(try await first.status == 200)
+            #expect(try await second.status == 200)
+            #expect(try await hind.send("GET", "/api/statistics?from=2026-01-01&to=2026-02-28").status == 200)
             #expect(try await client.send("GET", "/api/statistics.csv").status == 401)
         }
         // The command line, for the ministry's national figures.

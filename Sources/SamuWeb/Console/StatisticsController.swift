@@ -12,6 +12,12 @@ struct StatisticsController: Sendable {
     let store: SamuStore
     let board: BoardRepository
     let logger: Logger
+    /// Statistics over years scan every case of those years, on the pool's connections that every
+    /// session lookup and call also needs: one computation per account at a time, and
+    /// `maximumRunning` in all, so that a supervisor's exports never stall the night's work.
+    static let maximumRunning = 2
+    let running = StreamSlots(limit: maximumRunning)
+    let perAccount = StreamSlots(limit: 1)
 
     func addRoutes(to group: RouterGroup<ConsoleRequestContext>) {
         group.get("statistics") { request, context in
@@ -54,6 +60,15 @@ struct StatisticsController: Sendable {
                 .validation, "from and to are days (YYYY-MM-DD), from not after to, at most ten years apart",
                 field: "from")
         }
+        guard perAccount.take(session.account.id) else {
+            throw Problem(.rateLimited, "your statistics are being computed; one at a time", retryAfter: 2)
+        }
+        defer { perAccount.give(session.account.id) }
+        guard running.take("all") else {
+            throw Problem(
+                .rateLimited, "\(Self.maximumRunning) statistics are being computed; try again shortly", retryAfter: 2)
+        }
+        defer { running.give("all") }
         return try await Statistics.load(
             store: store, from: period.from, to: period.to, zones: session.account.zones, logger: logger)
     }
