@@ -16,9 +16,27 @@ public struct ConsoleRequestContext: RequestContext, RemoteAddressRequestContext
         self.remoteAddress = source.channel.remoteAddress
     }
 
-    /// The client's IP address (not its port), or `unknown`. Behind a reverse proxy this is the
-    /// proxy's: give each console its own proxy-to-console network, or limit at the proxy.
-    public var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+    /// The client as the login and credential limits know it: its IPv4 address, or its IPv6
+    /// address's /64 (not its port), or `unknown`. Behind a reverse proxy this is the proxy's: give
+    /// each console its own proxy-to-console network, or limit at the proxy.
+    public var clientAddress: String { Self.limitKey(remoteAddress) }
+
+    /// One key per IPv4 address and per IPv6 /64: a single subscriber is given a whole /64, so
+    /// keyed by full address one client could take 2^64 fresh keys, fill the limiters' tables and
+    /// have every new address refused. An IPv4 address mapped into IPv6 is its IPv4 address.
+    static func limitKey(_ address: SocketAddress?) -> String {
+        guard let address else { return "unknown" }
+        guard case .v6(let v6) = address else { return address.ipAddress ?? "unknown" }
+        let bytes = unsafe withUnsafeBytes(of: v6.address.sin6_addr) { unsafe Array($0) }
+        guard bytes.count == 16 else { return address.ipAddress ?? "unknown" }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes[12...].map(String.init).joined(separator: ".")
+        }
+        let groups = stride(from: 0, to: 8, by: 2).map {
+            String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+        }
+        return groups.joined(separator: ":") + "::/64"
+    }
 
     /// The session of a route behind ``SessionMiddleware``.
     func requireSession() throws -> ConsoleSession {
