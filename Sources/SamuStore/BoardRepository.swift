@@ -535,6 +535,41 @@ public struct BoardRepository: StoreRepository {
     }
 
     /// The zone of a case and whether it is still open, or `nil` when it is unknown.
+    /// A command claimed under an id before: by whom, for which case, its event, and whether the
+    /// broker took it.
+    public struct ClaimedCommand: Sendable {
+        public var operatorID: String
+        public var caseID: UUID
+        public var event: [UInt8]
+        public var sent: Bool
+    }
+
+    public func claimedCommand(_ eventID: UUID) async throws -> ClaimedCommand? {
+        let rows = try await client.query(
+            "select operator_id, case_id, event, sent from console_commands where event_id = \(eventID)",
+            logger: logger)
+        for try await (operatorID, caseID, event, sent) in rows.decode((String, UUID, ByteBuffer, Bool).self) {
+            return ClaimedCommand(
+                operatorID: operatorID, caseID: caseID, event: Array(event.readableBytesView), sent: sent)
+        }
+        return nil
+    }
+
+    /// Claims a command's id with the event it will send: false if the id was claimed already.
+    public func claimCommand(_ eventID: UUID, operatorID: String, caseID: UUID, event: [UInt8]) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            insert into console_commands (event_id, operator_id, case_id, event)
+            values (\(eventID), \(operatorID), \(caseID), \(ByteBuffer(bytes: event))) on conflict do nothing returning 1
+            """, logger: logger)
+        for try await _ in rows.decode(Int32.self) { return true }
+        return false
+    }
+
+    public func commandSent(_ eventID: UUID) async throws {
+        try await client.query("update console_commands set sent = true where event_id = \(eventID)", logger: logger)
+    }
+
     public func zone(of caseID: UUID) async throws -> (zone: String, open: Bool)? {
         let rows = try await client.query("select zone, open from cases where case_id = \(caseID)", logger: logger)
         for try await (zone, open) in rows.decode((String, Bool).self) { return (zone, open) }

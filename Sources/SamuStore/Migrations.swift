@@ -1196,6 +1196,24 @@ public enum Migrations {
                 """,
                 pinSearchPaths,
             ]),
+        Migration(
+            version: 26, name: "an operator's command claimed with its event before it is sent",
+            statements: [
+                // The console's command under the id its page made: a second click, or a retry
+                // after a lost answer, sends these bytes again at most, never a second command (a
+                // visit counted twice, a refusal counted twice). Kept a week, like intake keys.
+                """
+                create table console_commands (
+                    event_id uuid primary key,
+                    operator_id text not null,
+                    case_id uuid not null,
+                    event bytea not null,
+                    sent boolean not null default false,
+                    created_at timestamptz not null default now()
+                )
+                """,
+                "create index console_commands_by_age on console_commands (created_at)",
+            ]),
     ]
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint

@@ -346,6 +346,7 @@ struct ConsoleBrowserTests {
                 """
                 document.getElementById('act-reason').value = 'refuses again, took a blanket';
                 document.getElementById('act-visit-outcome').value = 'help_refused';
+                document.getElementById('act-complete-follow-up').click();
                 document.getElementById('act-complete-follow-up').click(); true
                 """)
             try await page.waitFor(
@@ -356,6 +357,10 @@ struct ConsoleBrowserTests {
             )
             let refusedText = try await page.evaluate("document.getElementById('detail-follow-up').textContent")
             #expect(refusedText.stringValue?.contains("2") == true, "\(refusedText)")
+            // The double click above sent the visit once: two refusals, not three.
+            #expect(
+                try await harness.pipeline.scalar(
+                    "select refusals from follow_ups where case_id = '\(caseID)'") == 2)
             // Taken again, then done: the task leaves the board.
             try await page.evaluate("document.getElementById('act-take-follow-up').click(); true")
             try await page.waitFor(
@@ -376,6 +381,28 @@ struct ConsoleBrowserTests {
             let late = try await api.json(
                 "POST", "/api/cases/\(caseID)/commands", ["command": "complete_follow_up", "reason": "again"])
             #expect(late.status == 409)
+            // A command sent again under its id (an answer lost on the way back) is answered as the
+            // first and sent once; an id that is not a UUID is refused.
+            let stepID = UUID().uuidString.lowercased()
+            let step: JSONValue = [
+                "command": "record_step", "step": "orientation", "reason": "centre de Tit Mellil",
+                "event_id": .string(stepID),
+            ]
+            for _ in 0..<2 {
+                let sent = try await api.json("POST", "/api/cases/\(caseID)/commands", step)
+                #expect(sent.status == 202)
+                #expect(sent.json["event_id"]?.stringValue == stepID)
+            }
+            let commands = try await harness.pipeline.readAll(.commands).filter {
+                (try? JSONParser.parse($0.value ?? []))?["event_id"]?.stringValue == stepID
+            }
+            #expect(commands.count == 1)
+            let elsewhere = try await api.json("POST", "/api/cases/\(UUID().lowercased)/commands", step)
+            #expect(elsewhere.status == 404)
+            let badID = try await api.json(
+                "POST", "/api/cases/\(caseID)/commands",
+                ["command": "record_step", "step": "orientation", "event_id": "x"])
+            #expect(badID.status == 422)
             try await harness.pipeline.withStore { store in
                 let rows = try await store.client.query(
                     PostgresQuery(

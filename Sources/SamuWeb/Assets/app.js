@@ -120,7 +120,7 @@ const RESOLUTIONS = ["sheltered", "taken_to_hospital", "referred_child_protectio
 const state = {
   lang: localStorage.getItem("samu.lang") || "fr",
   me: null, csrf: null, labels: {}, board: null, selected: null, detail: null,
-  source: null, pending: new Map(), scope: localStorage.getItem("samu.scope") || "",
+  source: null, pending: new Map(), commandIDs: new Map(), scope: localStorage.getItem("samu.scope") || "",
 };
 
 const $ = (id) => document.getElementById(id);
@@ -916,12 +916,20 @@ async function send(command, extra = {}) {
   node.className = "status";
   node.dataset.outcome = "sent";
   node.textContent = t("sent");
+  const body = Object.assign({ command, reason: $("act-reason").value }, extra);
+  // One id per command until the console answers it: a second click, or the same command sent
+  // again after an error on the way, is one command (a visit is never counted twice).
+  const key = `${caseID} ${JSON.stringify(body)}`;
+  if (!state.commandIDs.has(key)) state.commandIDs.set(key, crypto.randomUUID());
+  body.event_id = state.commandIDs.get(key);
   try {
-    const body = Object.assign({ command, reason: $("act-reason").value }, extra);
     const sent = await api(`/api/cases/${caseID}/commands`, { method: "POST", body });
+    state.commandIDs.delete(key);
     state.pending.set(sent.event_id, { caseID, command });
     node.dataset.eventId = sent.event_id;
   } catch (error) {
+    // Refused for good (4xx): a new attempt is a new command. Not answered: the same one.
+    if (error.status && error.status < 500) state.commandIDs.delete(key);
     node.className = "status rejected";
     node.dataset.outcome = "error";
     node.textContent = t("error") + error.message;

@@ -28,6 +28,8 @@ struct CaseCommandController: Sendable {
         var bed_type: String?
         var shelter_id: String?
         var reason: String?
+        /// Made by the page, once per command: a second click or a retry sends the command once.
+        var event_id: String?
     }
 
     struct CommandEvent: Encodable {
@@ -80,6 +82,18 @@ struct CaseCommandController: Sendable {
         // Unknown and out-of-scope cases get the same answer: nothing about other zones leaks.
         guard let (zone, open) = try await repository.zone(of: caseID), session.account.mayAct(in: zone) else {
             throw Problem(.notFound, "no such case in your zones")
+        }
+        var claimedID: UUID?
+        if let text = asked.event_id {
+            guard let id = UUID(uuidString: text) else {
+                throw Problem(.validation, "event_id is the command's id (a UUID)", field: "/event_id")
+            }
+            // Sent before (a second click, a retry after a lost answer): answered as then, before
+            // any check, since the command itself may have changed what they look at.
+            if let claimed = try await repository.claimedCommand(id) {
+                return try await resend(claimed, eventID: id, caseID: caseID, zone: zone, session: session)
+            }
+            claimedID = id
         }
         // Case work (schema version 2) applies to closed cases too: a follow-up is done after the
         // night. Dispatch commands act on open cases only: say so now rather than send a command
@@ -137,7 +151,7 @@ struct CaseCommandController: Sendable {
         let event = CommandEvent(
             schema_version: override
                 ? 4 : visitOutcome != nil || asked.resolution == "deceased" ? 3 : caseWork ? 2 : 1,
-            event_id: UUID().uuidString.lowercased(), zone: zone, case_id: caseID.lowercased, command: asked.command,
+            event_id: (claimedID ?? UUID()).lowercased, zone: zone, case_id: caseID.lowercased, command: asked.command,
             unit_id: asked.unit_id.flatMap { $0.isEmpty ? nil : $0 },
             resolution: asked.resolution.flatMap { $0.isEmpty ? nil : $0 },
             step: caseWork ? asked.step.flatMap { $0.isEmpty ? nil : $0 } : nil,
@@ -168,14 +182,17 @@ struct CaseCommandController: Sendable {
                         ?? "the case is not claimed")
             }
         }
-        do {
-            _ = try await producer.send(
-                KafkaRecord(
-                    topic: catalog.name(.commands), key: areas.key(for: zone), value: bytes,
-                    headers: [KafkaHeader(name: "samu-source", string: "console:\(session.account.id)")]))
-        } catch {
-            throw Problem(.brokerUnavailable, "the command was not sent; try again", retryAfter: 2)
+        if let claimedID,
+            try await !repository.claimCommand(claimedID, operatorID: session.account.id, caseID: caseID, event: bytes)
+        {
+            // A request racing this one claimed the id first: its command is the one sent.
+            guard let first = try await repository.claimedCommand(claimedID) else {
+                throw Problem(.databaseUnavailable, "the command could not be recorded; try again", retryAfter: 2)
+            }
+            return try await resend(first, eventID: claimedID, caseID: caseID, zone: zone, session: session)
         }
+        try await publish(bytes, zone: zone, session: session)
+        if let claimedID { try await repository.commandSent(claimedID) }
         Metrics.Counter(label: "samu_console_commands_total", dimensions: [("command", asked.command)]).increment()
         logger.info(
             "console command",
@@ -185,6 +202,34 @@ struct CaseCommandController: Sendable {
             ])
         return JSONBody.response(
             CommandSent(event_id: event.event_id, case_id: event.case_id, command: event.command, status: "sent"),
+            status: .accepted)
+    }
+    func publish(_ bytes: [UInt8], zone: String, session: ConsoleSession) async throws {
+        do {
+            _ = try await producer.send(
+                KafkaRecord(
+                    topic: catalog.name(.commands), key: areas.key(for: zone), value: bytes,
+                    headers: [KafkaHeader(name: "samu-source", string: "console:\(session.account.id)")]))
+        } catch {
+            throw Problem(.brokerUnavailable, "the command was not sent; try again", retryAfter: 2)
+        }
+    }
+
+    /// A command claimed before under this id: answered as then, its event sent again only if the
+    /// broker never took it. Another operator's id, or another case's, is refused.
+    func resend(
+        _ claimed: BoardRepository.ClaimedCommand, eventID: UUID, caseID: UUID, zone: String, session: ConsoleSession
+    ) async throws -> Response {
+        guard claimed.operatorID == session.account.id, claimed.caseID == caseID else {
+            throw Problem(.validation, "this event_id is another command's", field: "/event_id")
+        }
+        if !claimed.sent {
+            try await publish(claimed.event, zone: zone, session: session)
+            try await repository.commandSent(eventID)
+        }
+        let command = (try? JSONParser.parse(claimed.event))?["command"]?.stringValue ?? ""
+        return JSONBody.response(
+            CommandSent(event_id: eventID.lowercased, case_id: caseID.lowercased, command: command, status: "sent"),
             status: .accepted)
     }
 }
