@@ -411,6 +411,17 @@ public struct CrewRepository: StoreRepository {
         }
     }
 
+    /// Whether the case's person was admitted at this shelter (its last entry there).
+    public func admitted(caseID: UUID, shelterID: String) async throws -> Bool {
+        let rows = try await client.query(
+            """
+            select action from bed_ledger where case_id = \(caseID) and shelter_id = \(shelterID)
+            order by entry_id desc limit 1
+            """, logger: logger)
+        for try await action in rows.decode(String.self) { return action == "admit" }
+        return false
+    }
+
     public func heldBeds(caseID: UUID, shelterID: String) async throws -> (bedType: String, beds: Int)? {
         let rows = try await client.query(
             """

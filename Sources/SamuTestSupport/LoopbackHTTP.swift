@@ -84,36 +84,4 @@ public enum LoopbackHTTP {
         }
         return Reply(status: status, headers: replyHeaders, body: Array(response[split.upperBound...]))
     }
-    /// Connects, sends `bytes` (a request begun and never finished) and waits, sending nothing
-    /// more: the seconds until the server closed the connection, or nil if it was still open after
-    /// `patience` seconds.
-    public static func secondsUntilClosed(port: Int, sending bytes: [UInt8], patience: Int) throws -> Double? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: patience, tv_usec: 0)
-        unsafe setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var remote = sockaddr_in()
-        remote.sin_family = sa_family_t(AF_INET)
-        remote.sin_port = in_port_t(UInt16(port).bigEndian)
-        unsafe inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr)
-        let connected = unsafe withUnsafePointer(to: &remote) {
-            unsafe $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                unsafe connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
-        let started = ContinuousClock.now
-        let written = unsafe bytes.withUnsafeBytes { unsafe write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw Failure(description: "write: \(errno)") }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = unsafe buffer.withUnsafeMutableBytes { unsafe read(fd, $0.baseAddress, $0.count) }
-            if count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                let elapsed = (ContinuousClock.now - started).components
-                return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
-            }
-            if count < 0 && errno != EINTR { return nil }  // the receive timeout: still open
-        }
-    }
 }

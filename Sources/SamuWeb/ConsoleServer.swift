@@ -22,15 +22,11 @@ public struct ConsoleSettings: Sendable {
     public var areas: DispatchAreas
     /// The deployment's shelters: the crew app names the shelter of a bed held.
     public var shelters: [Deployment.Shelter]
-    /// How long a connection may send nothing before the console closes it (a response in
-    /// progress, such as a live event stream, is never cut).
-    public var idleTimeout: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, secureCookies: Bool = true, bcryptCost: UInt8 = 12,
-        areas: DispatchAreas = .none, shelters: [Deployment.Shelter] = [], idleTimeout: Duration = .seconds(30)
+        areas: DispatchAreas = .none, shelters: [Deployment.Shelter] = []
     ) {
-        self.idleTimeout = idleTimeout
         self.areas = areas
         self.shelters = shelters
         self.host = host
@@ -127,11 +123,6 @@ public final class ConsoleServer: Service {
             let router = makeRouter(producer: producer)
             let app = Application(
                 router: router,
-                // A connection that sends nothing for `idleTimeout` (headers begun and never
-                // finished, a body that stalls, a kept-alive connection left open) is closed, so that
-                // nobody holds the console's connections by opening many and waiting; a response in
-                // progress (a live event stream) is never cut.
-                server: .http1(configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
                 configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "samu"),
                 onServerRunning: { [self, logger] channel in
                     let port = channel.localAddress?.port ?? 0

@@ -150,9 +150,12 @@ struct ConsoleBrowserTests {
             try await youssef.screenshot(
                 to: Artifacts.directory.appendingPathComponent("board-second-operator.png"))
 
-            // Arabic: the page turns right to left, labels from seeds/ in Arabic.
+            // Arabic: the page turns right to left, labels from seeds/ in Arabic. A resolution chosen
+            // for a close stays chosen.
+            try await amina.evaluate("document.getElementById('act-resolution').value = 'deceased'; true")
             try await amina.evaluate("document.getElementById('lang').click(); true")
             try await amina.waitFor("document.documentElement.dir === 'rtl'")
+            #expect(try await amina.evaluate("document.getElementById('act-resolution').value") == .string("deceased"))
             #expect(try await amina.evaluate("getComputedStyle(document.body).direction") == .string("rtl"))
             // The first grid column (the cases) is laid out on the right half of the window.
             #expect(
@@ -416,6 +419,21 @@ struct ConsoleBrowserTests {
                     #expect(done)
                 }
             }
+            // The browser gives up a live board answered other than 200 (here the session's four
+            // boards all held elsewhere): the page opens it again by itself once one is free.
+            try await page.evaluate(
+                """
+                state.source.close();
+                window.held = [0, 1, 2, 3].map(() => { const c = new AbortController();
+                  fetch('/api/events', { signal: c.signal }).catch(() => {}); return c; }); true
+                """)
+            try await Task.sleep(for: .seconds(1))
+            try await page.evaluate("connect(); true")
+            try await page.waitFor("document.getElementById('connection').dataset.state === 'off'")
+            try await Task.sleep(for: .seconds(4))
+            try await page.evaluate("window.held.forEach((c) => c.abort()); true")
+            try await page.waitFor(
+                "document.getElementById('connection').dataset.state === 'live'", timeout: .seconds(45))
         }
     }
 

@@ -116,6 +116,45 @@ struct CrewAppTests {
             try await board.waitFor(
                 "state.board.units.some(u => u.unit_id === 'rabat-u1' && Math.abs(u.lat - 34.0105) < 0.0001)",
                 timeout: .seconds(45))
+            // A connection that stalls (the request gone out, no answer ever, as between two
+            // cells): the send is given up after 15 s, the action kept, and sent once answers come
+            // again. Without that, one stalled request held every later action back.
+            var pattern = JSONObject()
+            pattern.append("urlPattern", "*api/crew/actions*")
+            var stall = JSONObject()
+            stall.append("patterns", .array([.object(pattern)]))
+            try await phone.send("Fetch.enable", stall)
+            try await phone.setPosition(latitude: 34.0135, longitude: -6.8265)
+            try await phone.waitFor(
+                "state.flushing === true && document.getElementById('pending').dataset.count === '1'")
+            try await phone.waitFor("state.flushing === false", timeout: .seconds(25))
+            #expect(try await phone.evaluate("document.getElementById('pending').dataset.count") == .string("1"))
+            try await phone.send("Fetch.disable")
+            try await phone.waitFor("document.getElementById('pending').dataset.count === '0'", timeout: .seconds(20))
+            // (Back where the crew was, for the next cases' nearest unit.)
+            try await phone.setPosition(latitude: 34.0105, longitude: -6.8290)
+            try await phone.waitFor("document.getElementById('pending').dataset.count === '0'", timeout: .seconds(20))
+            try await board.waitFor(
+                "state.board.units.some(u => u.unit_id === 'rabat-u1' && Math.abs(u.lat - 34.0105) < 0.0001)",
+                timeout: .seconds(45))
+            // A live stream that goes silent without a word is given up after 35 s and opened again:
+            // here the stream drops and the phone's next one gets no answer at all.
+            try await phone.evaluate(
+                """
+                window.eventsFetches = 0; const original = window.fetch;
+                window.fetch = (url, options) => { if (String(url).includes('/api/crew/events')) window.eventsFetches++;
+                  return original(url, options); }; true
+                """)
+            var silent = JSONObject()
+            silent.append("urlPattern", "*api/crew/events*")
+            silent.append("requestStage", "Response")
+            var silence = JSONObject()
+            silence.append("patterns", .array([.object(silent)]))
+            try await phone.send("Fetch.enable", silence)
+            try await phone.evaluate("state.streamAbort.abort(); true")
+            try await phone.waitFor("window.eventsFetches === 1")
+            try await phone.waitFor("window.eventsFetches === 2", timeout: .seconds(45))
+            try await phone.send("Fetch.disable")
             // No signal: "on scene" waits on the phone, and is sent once when it comes back.
             try await phone.setOffline(true)
             try await phone.evaluate("document.getElementById('do-on-scene').click(); true")
@@ -353,6 +392,22 @@ struct CrewAppTests {
                 try await scalar(
                     "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
                     == before + 2, "the full count of one bed type keeps the others")
+            // A count being typed survives the page's refresh (every 5 s), focus included.
+            try await page.evaluate(
+                """
+                const typing = document.querySelector('input[data-capacity="women"]');
+                typing.focus(); typing.value = '41'; true
+                """)
+            try await Task.sleep(for: .seconds(6))
+            #expect(
+                try await page.evaluate(
+                    "const i = document.querySelector('input[data-capacity=\"women\"]'); i.value + ' ' + (document.activeElement === i)"
+                ) == .string("41 true"))
+            try await page.evaluate(
+                """
+                const typed = document.querySelector('input[data-capacity="women"]');
+                typed.value = typed.defaultValue; typed.blur(); true
+                """)
             // samu sends a man: he is on the page, then admitted.
             let firstCase = try await report(
                 client, token: token, age: 50, at: shelterPlace)
@@ -360,8 +415,19 @@ struct CrewAppTests {
                 "document.querySelector('li[data-case-id=\"\(firstCase.lowercased)\"]') !== null",
                 timeout: .seconds(20))
             try await page.screenshot(to: Artifacts.directory.appendingPathComponent("shelter-fr.png"))
+            // Admitted, and a walk-in tapped at once, before samu stored the admission: both count.
+            let menBeforeAdmission = try await scalar(
+                "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
             try await page.evaluate(
-                "document.querySelector('button[data-admit=\"\(firstCase.lowercased)\"]').click(); true")
+                """
+                document.querySelector('button[data-admit="\(firstCase.lowercased)"]').click();
+                document.querySelector('button[data-less="men"]').click(); true
+                """)
+            try await waitFor("the admission and the walk-in both counted") {
+                try await scalar(
+                    "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
+                    == menBeforeAdmission + 2
+            }
             try await waitFor("the man admitted") {
                 try await scalar(
                     "select count(*) from bed_ledger where case_id = '\(firstCase)' and action = 'admit' and shelter_id = 'rabat-s1'"
@@ -623,6 +689,12 @@ struct CrewAppTests {
                 let unknownBed = try await fatna.json(
                     "POST", "/api/shelter/rabat-s1/beds", ["beds": ["dragons": ["capacity": 3, "occupied": 0]]])
                 #expect(unknownBed.status == 422)
+                // A tap is a bed or a few, of a bed type samu knows; a body with no change is refused.
+                #expect(
+                    try await fatna.json("POST", "/api/shelter/rabat-s1/beds", ["taps": ["men": 5000]]).status == 422)
+                #expect(
+                    try await fatna.json("POST", "/api/shelter/rabat-s1/beds", ["taps": ["dragons": 1]]).status == 422)
+                #expect(try await fatna.json("POST", "/api/shelter/rabat-s1/beds", [:]).status == 400)
                 let noHold = try await fatna.json(
                     "POST", "/api/shelter/rabat-s1/decline", ["case_id": .string(UUID().uuidString), "reason": "x"])
                 #expect(noHold.status == 409)

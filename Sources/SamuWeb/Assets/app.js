@@ -302,7 +302,9 @@ function fillScope() {
 }
 
 function fillResolutions() {
+  const resolution = $("act-resolution").value;
   $("act-resolution").replaceChildren(...RESOLUTIONS.map((code) => el("option", { value: code, text: label("resolution", code) })));
+  if (resolution) $("act-resolution").value = resolution;
   const step = $("act-step").value;
   $("act-step").replaceChildren(...STEPS.map((code) => el("option", { value: code, text: t("step_" + code) })));
   if (step) $("act-step").value = step;
@@ -330,11 +332,23 @@ function connect() {
   source.addEventListener("error", async () => {
     setConnection(false);
     // A closed session ends the stream: back to the login form.
-    try { await api("/api/me"); } catch (error) { if (error.status === 401) { source.close(); showLogin(); } }
+    try { await api("/api/me"); } catch (error) { if (error.status === 401) { source.close(); showLogin(); return; } }
+    // The browser retries a dropped stream by itself, but gives up for good on an answer other
+    // than 200 (too many streams for the session, a proxy's 502): the board is then opened
+    // again here, after a pause, for as long as the session lives.
+    if (source.readyState === EventSource.CLOSED && state.source === source) {
+      clearTimeout(state.reconnectTimer);
+      state.reconnectTimer = setTimeout(() => { if (state.source === source) connect(); }, 3000);
+    }
   });
   source.addEventListener("board", (event) => {
     state.board = JSON.parse(event.data);
     document.body.dataset.boardAt = state.board.generated_at;
+    // A command whose answer was lost is kept under its id for a retry until the worker applied or
+    // refused it; after that the same command again is a new one.
+    for (const [key, id] of state.commandIDs) {
+      if ((state.board.commands || []).some((c) => c.event_id === id)) state.commandIDs.delete(key);
+    }
     render();
     if (state.selected) loadDetail(state.selected);
   });

@@ -13,6 +13,7 @@ Object.assign(UI.fr, {
   call_ok: "Appel valide.", call_link: "Même personne : lier", call_new_case: "Nouveau cas",
   call_linked_to: "Appel lié au cas", call_will_open: "Cet appel ouvrira un nouveau cas.",
   call_sent: "Appel envoyé : ", call_replayed: " (déjà reçu : un seul signalement)", call_sending: "Envoi…",
+  call_already_sent: "Cet appel est déjà envoyé tel qu'il était : pour un autre appel, Alt+N ; pour compléter, « Ajouter une information » sur son cas.",
   call_ago: "il y a", call_calls: "appel(s) lié(s)", call_other_category: "autre catégorie",
   set_priority: "Changer la priorité", linked_calls: "Autres appels sur cette personne",
   statistics: "Statistiques", choose_bed: "Choisir le lit", best_shelter: "Meilleur centre (automatique)",
@@ -40,6 +41,7 @@ Object.assign(UI.ar, {
   call_ok: "البلاغ صالح.", call_link: "نفس الشخص: ربط", call_new_case: "حالة جديدة",
   call_linked_to: "البلاغ مرتبط بالحالة", call_will_open: "هذا البلاغ سيفتح حالة جديدة.",
   call_sent: "تم إرسال البلاغ: ", call_replayed: " (سبق استلامه: بلاغ واحد فقط)", call_sending: "جار الإرسال…",
+  call_already_sent: "هذا البلاغ أُرسل كما كان: لبلاغ آخر، Alt+N؛ للإضافة، «إضافة معلومة» في حالته.",
   call_ago: "منذ", call_calls: "مكالمة مرتبطة", call_other_category: "فئة أخرى",
   set_priority: "تغيير الأولوية", linked_calls: "مكالمات أخرى حول هذا الشخص",
   statistics: "إحصائيات", choose_bed: "اختيار السرير", best_shelter: "أفضل مركز (تلقائي)",
@@ -270,7 +272,10 @@ async function sendCall(event) {
   } catch (error) {
     node.className = "status rejected";
     node.dataset.outcome = "error";
-    node.textContent = t("error") + error.message;
+    // The form changed after its call was sent: that call stands as sent; what was added is a
+    // new call (Alt+N), or information added to its case.
+    node.textContent = call.sent && error.status === 422 && /Idempotency-Key/.test(error.message)
+      ? t("call_already_sent") : t("error") + error.message;
   } finally {
     $("call-submit").disabled = false;
   }

@@ -10,7 +10,7 @@ const WORDS = {
     no_case: "Aucune mission. Restez disponibles.", open_map: "Ouvrir dans la carte", acknowledge: "Reçu — en route",
     on_scene: "Sur place", transporting: "En transport", resolution: "Issue", note: "Note (facultatif)",
     resolve: "Clôturer la mission", available: "Disponible", unavailable: "Indisponible", end_shift: "Fin de service",
-    online: "en ligne", offline: "hors ligne", pending: "{n} action(s) en attente d'envoi",
+    online: "en ligne", offline: "hors ligne", pending: "{n} action(s) en attente d'envoi", position: "Position",
     refused: "Refusé : ", revoked: "Ce téléphone n'est plus enrôlé. Demandez un nouveau code au superviseur.",
     new_case: "Nouvelle mission : ", waited: "attend depuis {m} min", away: "à {d} km, direction {b}",
     needs: "Compétences : ", bed: "Lit réservé : ", confidential: "adresse confidentielle — ne la communiquez à personne",
@@ -25,7 +25,7 @@ const WORDS = {
     no_case: "لا توجد مهمة. ابقوا متاحين.", open_map: "فتح في الخريطة", acknowledge: "تم التوصل — في الطريق",
     on_scene: "في عين المكان", transporting: "في طور النقل", resolution: "النتيجة", note: "ملاحظة (اختيارية)",
     resolve: "إنهاء المهمة", available: "متاحة", unavailable: "غير متاحة", end_shift: "نهاية الخدمة",
-    online: "متصل", offline: "غير متصل", pending: "{n} إجراء في انتظار الإرسال",
+    online: "متصل", offline: "غير متصل", pending: "{n} إجراء في انتظار الإرسال", position: "الموقع",
     refused: "مرفوض: ", revoked: "لم يعد هذا الهاتف مسجلا. اطلبوا رمزا جديدا من المشرف.",
     new_case: "مهمة جديدة: ", waited: "ينتظر منذ {m} دقيقة", away: "على بعد {d} كلم، الاتجاه {b}",
     needs: "الكفاءات: ", bed: "سرير محجوز: ", confidential: "عنوان سري — لا تطلعوا عليه أحدا",
@@ -147,14 +147,20 @@ async function flush() {
     for (const item of await queued()) {
       const { seq, ...body } = item;
       let response;
+      // A connection that stalls (a van between two cells) is given up after 15 s, the action
+      // kept: sent again under its id, it is applied once.
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), 15000);
       try {
         response = await fetch("/api/crew/actions", {
           method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${state.token}` },
-          body: JSON.stringify(body),
+          body: JSON.stringify(body), signal: abort.signal,
         });
       } catch (error) {
         setNet(false);
         break; // no signal: it stays, in order
+      } finally {
+        clearTimeout(timer);
       }
       setNet(true);
       if (response.status === 202) {
@@ -162,13 +168,13 @@ async function flush() {
       } else if (response.status === 401) {
         revoked();
         break;
-      } else if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+      } else if (response.status >= 400 && response.status < 500 && ![404, 408, 429].includes(response.status)) {
         // Refused for good (stale, invalid): dropped, and the crew told why.
         const problem = await response.json().catch(() => ({}));
         refusedAction(item, { reason: problem.reason, detail: problem.detail || response.statusText });
         await unqueue(seq);
       } else {
-        break; // the server or the broker is down: try again later
+        break; // the server or the broker is down, or the unit not known yet: try again later
       }
     }
   } finally {
@@ -184,6 +190,8 @@ function refusedAction(item, problem) {
   li.dataset.reason = problem.reason || "";
   li.dataset.detail = problem.detail || "";
   $("refused").prepend(li);
+  // The last refusals only: a long night must not grow the page without end.
+  while ($("refused").children.length > 20) $("refused").lastElementChild.remove();
   sayRefusal(li);
 }
 // A refusal in the current language: samu's reason when the app knows it, else samu's words.
@@ -209,11 +217,31 @@ function setNet(online) {
 }
 
 // ---- The assignment: heard live (server-sent events over fetch, with the device's token).
+// The server writes at least every 15 s; a stream silent for 35 s is dead (a connection lost
+// without a word, as between two cells) and is opened again, as it is when the phone's network
+// comes back.
+const STREAM_SILENCE_MS = 35000;
 async function listen() {
   while (state.token && !state.revoked) {
+    let wait = 1000;
+    const abort = new AbortController();
+    state.streamAbort = abort;
+    let watchdog = null;
+    const quiet = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => abort.abort(), STREAM_SILENCE_MS);
+    };
     try {
-      const response = await fetch("/api/crew/events", { headers: { Authorization: `Bearer ${state.token}` } });
+      quiet();
+      const response = await fetch("/api/crew/events", {
+        headers: { Authorization: `Bearer ${state.token}` }, signal: abort.signal,
+      });
       if (response.status === 401) { revoked(); return; }
+      if (response.status === 429) {
+        // Too many streams for this phone (a dead one not yet noticed by the server): wait as told.
+        wait = Math.max(1, Number(response.headers.get("Retry-After")) || 5) * 1000;
+        throw new Error("429");
+      }
       if (!response.ok || !response.body) throw new Error(String(response.status));
       setNet(true);
       const reader = response.body.getReader();
@@ -222,6 +250,8 @@ async function listen() {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        quiet();
+        state.streamHeardAt = Date.now();
         buffer += decoder.decode(value, { stream: true });
         let end;
         while ((end = buffer.indexOf("\n\n")) >= 0) {
@@ -233,9 +263,24 @@ async function listen() {
       }
     } catch (error) {
       setNet(false);
+    } finally {
+      clearTimeout(watchdog);
+      state.streamAbort = null;
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => { state.streamRetry = resolve; setTimeout(resolve, wait); });
+    state.streamRetry = null;
     flush();
+  }
+}
+
+// The network is back: a stream silent for a while (it may have died without a word) is opened
+// again now, and a stream waiting to be opened is opened now. A stream heard from recently is
+// left alone: each one opened holds one of the phone's two places at the server until it notices.
+function reconnect() {
+  if (state.streamAbort) {
+    if (Date.now() - (state.streamHeardAt || 0) > 20000) state.streamAbort.abort();
+  } else if (state.streamRetry) {
+    state.streamRetry();
   }
 }
 
@@ -421,6 +466,12 @@ async function enrol(code) {
     return false;
   }
   const enrolled = await response.json();
+  // Actions made for another unit (a phone revoked, then enrolled for another van) are not this
+  // unit's: they are dropped, never sent under its name.
+  const before = localStorage.getItem("samu.crew.unit");
+  if (before && before !== enrolled.unit_id) {
+    for (const item of await queued()) await unqueue(item.seq);
+  }
   localStorage.setItem("samu.crew.token", enrolled.token);
   localStorage.setItem("samu.crew.unit", enrolled.unit_id);
   state.token = enrolled.token;
@@ -465,7 +516,7 @@ async function start() {
     event.preventDefault();
     if (await enrol($("enrol-code").value)) enter();
   });
-  window.addEventListener("online", () => { setNet(true); flush(); });
+  window.addEventListener("online", () => { setNet(true); reconnect(); flush(); });
   window.addEventListener("offline", () => setNet(false));
   setInterval(flush, 5000);
   setInterval(render, 30000);

@@ -68,11 +68,20 @@ async function searchPersons() {
 
 async function linkPerson(personID) {
   const caseID = persons.caseID;
+  // One link at a time: a double click on "new person" must not make two people.
+  if (persons.linking) return;
+  persons.linking = true;
+  $("person-new").disabled = true;
   try {
     persons.person = await api(`/api/cases/${caseID}/person`, { method: "POST", body: personID ? { person_id: personID } : {} });
     personStatus("", "applied");
     renderPerson();
-  } catch (error) { personStatus(t("error") + error.message, "error"); }
+  } catch (error) {
+    personStatus(t("error") + error.message, "error");
+  } finally {
+    persons.linking = false;
+    $("person-new").disabled = false;
+  }
 }
 
 async function showHistory() {

@@ -96,31 +96,32 @@ async function refresh() {
   }
 }
 
-// A change (a tap, a full count) is applied to the page's counts at once, then sent: one report
-// at a time per shelter, each with the page's counts as they are when it leaves, so taps made
-// while one is on its way go with the next and none is lost.
-function change(shelter, bed, count) {
+// A change is applied to the page's counts at once, then sent: a tap as one bed more or less
+// taken (samu adds it to the counts it has, after whatever else changed there), a full count as
+// the counts of that bed type. One request at a time per shelter: taps made while one is on its
+// way are added up and go with the next, so none is lost and none undoes an admission.
+function change(shelter, bed, count, tap = 0) {
   Object.assign(shelter.beds[bed], count);
   render();
-  const sending = state.sending[shelter.shelter_id] ||= { busy: false, again: false, version: 0 };
-  sending.again = true;
+  const sending = state.sending[shelter.shelter_id] ||= { busy: false, version: 0, taps: {}, beds: {} };
+  if (tap) sending.taps[bed] = (sending.taps[bed] || 0) + tap;
+  else { sending.beds[bed] = { capacity: count.capacity, occupied: count.occupied }; delete sending.taps[bed]; }
   if (!sending.busy) sendCounts(shelter.shelter_id, sending);
 }
 
 async function sendCounts(shelterID, sending) {
   sending.busy = true;
   try {
-    while (sending.again) {
-      sending.again = false;
-      const shelter = state.shelters.find((item) => item.shelter_id === shelterID);
-      if (!shelter) break;
-      const sent = await api(`/api/shelter/${shelterID}/beds`, { method: "POST", body: { beds: counts(shelter) } });
-      sending.version = sent.version;
+    while (Object.keys(sending.taps).length || Object.keys(sending.beds).length) {
+      const body = { beds: sending.beds, taps: sending.taps };
+      sending.beds = {}; sending.taps = {};
+      const sent = await api(`/api/shelter/${shelterID}/beds`, { method: "POST", body });
+      sending.version = Math.max(sending.version, sent.version || 0);
       say(t("sent"), false);
     }
   } catch (error) {
     // Not sent: the page shows samu's counts again.
-    sending.again = false;
+    sending.beds = {}; sending.taps = {};
     sending.version = 0;
     say(t("error") + error.message, true);
   } finally {
@@ -129,20 +130,24 @@ async function sendCounts(shelterID, sending) {
   setTimeout(refresh, 300);
 }
 
-async function arrival(shelter, route, caseID, reason) {
+async function arrival(shelter, route, caseID, reason, person) {
+  const sending = state.sending[shelter.shelter_id] ||= { busy: false, version: 0, taps: {}, beds: {} };
+  if (route === "admit" && person && shelter.beds[person.bed_type]) {
+    // The person takes the held beds on the page at once, as samu will: a tap made before samu
+    // has stored the admission counts from there, and does not undo it.
+    const count = shelter.beds[person.bed_type];
+    count.occupied = Math.min(count.capacity, count.occupied + person.beds);
+    count.held = Math.max(0, count.held - person.beds);
+    render();
+  }
   try {
-    await api(`/api/shelter/${shelter.shelter_id}/${route}`, { method: "POST", body: { case_id: caseID, reason } });
+    const sent = await api(`/api/shelter/${shelter.shelter_id}/${route}`, { method: "POST", body: { case_id: caseID, reason } });
+    sending.version = Math.max(sending.version, sent.version || 0);
     say(t("sent"), false);
   } catch (error) {
     say(t("error") + error.message, true);
   }
   setTimeout(refresh, 300);
-}
-
-function counts(shelter) {
-  const beds = {};
-  for (const [bed, count] of Object.entries(shelter.beds)) beds[bed] = { capacity: count.capacity, occupied: count.occupied };
-  return beds;
 }
 
 function distanceKm(a, b) {
@@ -157,6 +162,11 @@ function render() {
   document.documentElement.dir = state.lang === "ar" ? "rtl" : "ltr";
   for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
   $("lang").textContent = state.lang === "ar" ? "Français" : "العربية";
+  // What is being typed (a count, a decline's reason) survives the page's refreshes: the values
+  // edited and the field with the focus are put back after the redraw.
+  const typed = [...document.querySelectorAll("#shelters input")]
+    .filter((input) => input.value !== input.defaultValue || input === document.activeElement)
+    .map((input) => ({ selector: typedSelector(input), value: input.value, focused: input === document.activeElement }));
   $("shelters").replaceChildren(...state.shelters.map((shelter) => {
     const age = (Date.now() - Date.parse(shelter.reported_at)) / 1000;
     const stale = age > STALE_SECONDS;
@@ -168,10 +178,10 @@ function render() {
       less.disabled = count.occupied >= count.capacity;
       more.disabled = count.occupied <= 0;
       less.addEventListener("click", () => {
-        if (count.occupied < count.capacity) change(shelter, bed, { occupied: count.occupied + 1 });
+        if (count.occupied < count.capacity) change(shelter, bed, { occupied: count.occupied + 1 }, 1);
       });
       more.addEventListener("click", () => {
-        if (count.occupied > 0) change(shelter, bed, { occupied: count.occupied - 1 });
+        if (count.occupied > 0) change(shelter, bed, { occupied: count.occupied - 1 }, -1);
       });
       const capacity = el("input", { type: "number", min: "0", value: String(count.capacity), "data-capacity": bed });
       const occupied = el("input", { type: "number", min: "0", value: String(count.occupied), "data-occupied": bed });
@@ -193,7 +203,7 @@ function render() {
         eta = ` — ${t("arrival")} ${new Date(Date.now() + minutes * 60000).toLocaleTimeString(state.lang === "ar" ? "ar-MA" : "fr-MA", { hour: "2-digit", minute: "2-digit" })}`;
       }
       const admit = el("button", { type: "button", "data-admit": person.case_id, text: t("admit") });
-      admit.addEventListener("click", () => arrival(shelter, "admit", person.case_id));
+      admit.addEventListener("click", () => arrival(shelter, "admit", person.case_id, undefined, person));
       const noShow = el("button", { type: "button", class: "quiet", "data-no-show": person.case_id, text: t("no_show") });
       noShow.addEventListener("click", () => arrival(shelter, "no-show", person.case_id));
       const reason = el("input", { "data-reason": person.case_id, placeholder: t("reason"), maxlength: "300" });
@@ -211,6 +221,21 @@ function render() {
       el("h2", { text: t("incoming") }),
       incoming.length ? el("ul", { class: "incoming" }, ...incoming) : el("p", { class: "meta", text: t("none_incoming") }));
   }));
+  for (const { selector, value, focused } of typed) {
+    const input = selector && document.querySelector(selector);
+    if (!input) continue;
+    input.value = value;
+    if (focused) input.focus();
+  }
+}
+
+// The field's place on the page: its shelter and what it is for (a bed type's count, a person's
+// decline reason).
+function typedSelector(input) {
+  const section = input.closest("section[data-shelter-id]");
+  const own = ["data-capacity", "data-occupied", "data-reason"].find((name) => input.hasAttribute(name));
+  if (!section || !own) return null;
+  return `section[data-shelter-id="${section.dataset.shelterId}"] input[${own}="${input.getAttribute(own)}"]`;
 }
 
 function showLogin() {

@@ -18,8 +18,11 @@ struct ShelterController: Sendable {
     let logger: Logger
 
     struct Counts: Decodable {
-        /// The full counts by bed type, as the page shows them after the change.
-        var beds: [String: Count]
+        /// Full counts of these bed types (a count made at the door).
+        var beds: [String: Count]?
+        /// Beds taken (positive) or freed (negative) since the page's last report, by bed type:
+        /// added to the counts samu has, after whatever else changed there (an admission).
+        var taps: [String: Int]?
 
         struct Count: Decodable {
             var capacity: Int
@@ -47,12 +50,23 @@ struct ShelterController: Sendable {
         group.post("shelter/{id}/beds") { request, context in
             let shelterID = try await scopedShelter(context).shelterID
             let buffer = try await request.body.collect(upTo: 4096)
-            guard let counts = try? JSONDecoder().decode(Counts.self, from: Data(buffer: buffer)) else {
-                throw Problem(.invalidBody, "send {\"beds\": {\"men\": {\"capacity\": …, \"occupied\": …}}}")
+            guard let counts = try? JSONDecoder().decode(Counts.self, from: Data(buffer: buffer)),
+                counts.beds?.isEmpty == false || counts.taps?.isEmpty == false
+            else {
+                throw Problem(
+                    .invalidBody,
+                    "send {\"beds\": {\"men\": {\"capacity\": …, \"occupied\": …}}} or {\"taps\": {\"men\": 1}}")
+            }
+            if let tap = counts.taps?.first(where: { abs($0.value) > 100 }) {
+                throw Problem(.validation, "a tap is a few beds at most", field: "/taps/\(tap.key)")
             }
             return try await change(shelterID, by: context) { shelter, _ in
                 var beds = shelter.beds
-                for (bed, count) in counts.beds { beds[bed] = (count.capacity, count.occupied) }
+                for (bed, count) in counts.beds ?? [:] { beds[bed] = (count.capacity, count.occupied) }
+                for (bed, taken) in counts.taps ?? [:] {
+                    let count = beds[bed] ?? (0, 0)
+                    beds[bed] = (count.capacity, min(count.capacity, max(0, count.occupied + taken)))
+                }
                 return .send(beds: beds, extra: [], arrival: nil)
             }
         }
@@ -60,9 +74,11 @@ struct ShelterController: Sendable {
             let shelterID = try await scopedShelter(context).shelterID
             let caseID = try await arrival(request).0
             return try await change(shelterID, by: context) { shelter, pending in
-                // Admitted a moment ago (a second tap, a retry): the same answer, nothing sent again.
+                // Admitted a moment ago (a second tap, a retry), whether samu has stored it yet or
+                // not: the same answer, nothing sent again.
                 if pending.contains(caseID) { return .alreadySent }
                 guard let held = try await repository.heldBeds(caseID: caseID, shelterID: shelterID) else {
+                    if try await repository.admitted(caseID: caseID, shelterID: shelterID) { return .alreadySent }
                     throw Problem(.staleAction, "samu holds no bed here for this person (any more)")
                 }
                 // The person takes the held beds: occupied by them, the hold turned into occupancy.
