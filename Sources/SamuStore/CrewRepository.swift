@@ -411,6 +411,16 @@ public struct CrewRepository: StoreRepository {
         }
     }
 
+    /// The page's report of this version was not sent: the next change starts from the stored
+    /// counts again (unless a later report, made on this one and carrying it, replaced it).
+    public func forgetShelterReport(_ shelterID: String, version: Int64) async throws {
+        try await client.query(
+            """
+            update shelter_page_reports set version = 0, beds = '{}', cases = '{}'
+            where shelter_id = \(shelterID) and version = \(version)
+            """, logger: logger)
+    }
+
     /// Whether the case's person was admitted at this shelter (its last entry there).
     public func admitted(caseID: UUID, shelterID: String) async throws -> Bool {
         let rows = try await client.query(

@@ -142,12 +142,14 @@ struct ShelterController: Sendable {
 
     /// Makes a change while no other change of the shelter runs, on the page's last report if the
     /// worker has not stored it yet (else on the stored counts), and sends it as the next version.
+    /// The report is claimed under the lock and sent after it: a broker that does not answer never
+    /// holds the lock or a database connection (librdkafka waits up to its delivery timeout).
     func change(
         _ shelterID: String, by context: ConsoleRequestContext,
         _ decide: @escaping @Sendable (ShelterRow, _ pending: Set<UUID>) async throws -> Change
     ) async throws -> Response {
         let session = try context.requireSession()
-        let sent: Sent = try await repository.changingShelter(shelterID) { last in
+        let claimed: Claimed = try await repository.changingShelter(shelterID) { last in
             guard var shelter = try await repository.shelter(shelterID) else {
                 throw Problem(.notFound, "no such shelter on your account")
             }
@@ -159,26 +161,48 @@ struct ShelterController: Sendable {
             }
             switch try await decide(shelter, pending) {
             case .alreadySent:
-                return (
-                    Sent(event_id: "", shelter_id: shelterID, version: shelter.version, status: "already_sent"), nil
-                )
+                let sent = Sent(event_id: "", shelter_id: shelterID, version: shelter.version, status: "already_sent")
+                return (Claimed(sent: sent, bytes: nil, zone: shelter.zone), nil)
             case .send(let beds, let extra, let arrival):
-                let sent = try await send(shelter, beds: beds, extra: extra, by: session)
+                let (bytes, sent) = try report(shelter, beds: beds, extra: extra)
                 return (
-                    sent,
+                    Claimed(sent: sent, bytes: bytes, zone: shelter.zone),
                     CrewRepository.SentShelterReport(
                         version: sent.version, beds: beds, cases: arrival.map { pending.union([$0]) } ?? pending)
                 )
             }
         }
-        return JSONBody.response(sent, status: .accepted)
+        if let bytes = claimed.bytes {
+            do {
+                _ = try await producer.send(
+                    KafkaRecord(
+                        topic: catalog.name(.beds), key: areas.key(for: claimed.zone), value: bytes,
+                        headers: [KafkaHeader(name: "samu-source", string: "shelter:\(session.account.id)")]))
+            } catch {
+                // Not sent: the next change starts again from what samu has (unless another
+                // change was made on this one meanwhile, which carries it).
+                try? await repository.forgetShelterReport(shelterID, version: claimed.sent.version)
+                throw Problem(.brokerUnavailable, "the change was not sent; try again", retryAfter: 2)
+            }
+            Metrics.Counter(label: "samu_shelter_reports_total").increment()
+            logger.info(
+                "shelter report", metadata: ["shelter.id": "\(shelterID)", "operator.id": "\(session.account.id)"])
+        }
+        return JSONBody.response(claimed.sent, status: .accepted)
     }
 
-    /// Sends the shelter's full counts (with an admission or a decline) as its next version.
-    func send(
-        _ shelter: ShelterRow, beds: [String: (capacity: Int, occupied: Int)], extra: [(String, JSONValue)],
-        by session: ConsoleSession
-    ) async throws -> Sent {
+    /// A change claimed under the shelter's lock: its answer, and its event unless nothing is sent.
+    struct Claimed: Sendable {
+        var sent: Sent
+        var bytes: [UInt8]?
+        var zone: String
+    }
+
+    /// The shelter's full counts (with an admission or a decline) as its next version, checked
+    /// against the topic's schema.
+    func report(
+        _ shelter: ShelterRow, beds: [String: (capacity: Int, occupied: Int)], extra: [(String, JSONValue)]
+    ) throws -> ([UInt8], Sent) {
         let eventID = UUID()
         // Newer than any version stored: the server's clock in milliseconds, or one more.
         let version = max(Int64(Date().timeIntervalSince1970 * 1000), shelter.version + 1)
@@ -201,18 +225,8 @@ struct ShelterController: Sendable {
         if case .failure(let rejection) = TopicDecoder(definition: catalog.definition(.beds)).document(value: bytes) {
             throw Problem(.validation, rejection.detail, field: rejection.field, reason: rejection.reason.rawValue)
         }
-        do {
-            _ = try await producer.send(
-                KafkaRecord(
-                    topic: catalog.name(.beds), key: areas.key(for: shelter.zone), value: bytes,
-                    headers: [KafkaHeader(name: "samu-source", string: "shelter:\(session.account.id)")]))
-        } catch {
-            throw Problem(.brokerUnavailable, "the change was not sent; try again", retryAfter: 2)
-        }
-        Metrics.Counter(label: "samu_shelter_reports_total").increment()
-        logger.info(
-            "shelter report",
-            metadata: ["shelter.id": "\(shelter.shelterID)", "operator.id": "\(session.account.id)"])
-        return Sent(event_id: eventID.lowercased, shelter_id: shelter.shelterID, version: version, status: "sent")
+        return (
+            bytes, Sent(event_id: eventID.lowercased, shelter_id: shelter.shelterID, version: version, status: "sent")
+        )
     }
 }
