@@ -1082,29 +1082,7 @@ public enum Migrations {
                 "revoke execute on function samu_export_person(uuid, text) from public",
                 // The operator's door to a case's calls: the first as before, and every call linked
                 // to it (`calls`), still one logged read at a time.
-                """
-                create or replace function samu_read_personal_data(p_case uuid, p_operator text) returns jsonb
-                language plpgsql security definer as $$
-                declare
-                    found jsonb;
-                begin
-                    select jsonb_strip_nulls(samu_report_as_told(r.payload) || jsonb_build_object('calls', (
-                               select jsonb_agg(samu_report_as_told(l.payload)
-                                                || jsonb_build_object('report_id', l.report_id)
-                                                order by l.reported_at, l.report_id)
-                               from reports l where l.linked_case_id = c.case_id)))
-                    into found
-                    from cases c join reports r on r.report_id = c.report_id
-                    join operators o on o.operator_id = p_operator and not o.disabled and o.role <> 'shelter'
-                    where c.case_id = p_case and c.zone = any(o.zones);
-                    if found is null then
-                        return null;
-                    end if;
-                    insert into personal_data_reads (case_id, operator_id) values (p_case, p_operator);
-                    return found;
-                end
-                $$
-                """,
+                readPersonalData(readers: "c.zone = any(o.zones)"),
                 """
                 create function samu_report_as_told(p jsonb) returns jsonb language sql immutable as $$
                     select jsonb_strip_nulls(jsonb_build_object(
@@ -1169,31 +1147,12 @@ public enum Migrations {
                 // Law 09-08's minimisation: a child-protection account works on the referrals of its
                 // provinces. The notes and callers of adults' cases (women fleeing violence among
                 // them) are not its business; it still sees the board, without personal data.
-                """
-                create or replace function samu_read_personal_data(p_case uuid, p_operator text) returns jsonb
-                language plpgsql security definer as $$
-                declare
-                    found jsonb;
-                begin
-                    select jsonb_strip_nulls(samu_report_as_told(r.payload) || jsonb_build_object('calls', (
-                               select jsonb_agg(samu_report_as_told(l.payload)
-                                                || jsonb_build_object('report_id', l.report_id)
-                                                order by l.reported_at, l.report_id)
-                               from reports l where l.linked_case_id = c.case_id)))
-                    into found
-                    from cases c join reports r on r.report_id = c.report_id
-                    join operators o on o.operator_id = p_operator and not o.disabled and o.role <> 'shelter'
-                    where c.case_id = p_case and c.zone = any(o.zones)
-                      and (o.role <> 'child_protection'
-                           or exists (select 1 from referrals f where f.case_id = c.case_id));
-                    if found is null then
-                        return null;
-                    end if;
-                    insert into personal_data_reads (case_id, operator_id) values (p_case, p_operator);
-                    return found;
-                end
-                $$
-                """,
+                readPersonalData(
+                    readers: """
+                        c.zone = any(o.zones)
+                                  and (o.role <> 'child_protection'
+                                       or exists (select 1 from referrals f where f.case_id = c.case_id))
+                        """),
                 pinSearchPaths,
             ]),
         Migration(
@@ -1224,6 +1183,35 @@ public enum Migrations {
     }
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }
+
+    /// `samu_read_personal_data`, the one door to a case's calls as told (the first, and every call
+    /// linked to it), one logged read at a time, for the accounts of the case's zone that `readers`
+    /// (a condition on the case `c` and the account `o`) lets in; never a shelter's.
+    static func readPersonalData(readers: String) -> String {
+        """
+        create or replace function samu_read_personal_data(p_case uuid, p_operator text) returns jsonb
+        language plpgsql security definer as $$
+        declare
+            found jsonb;
+        begin
+            select jsonb_strip_nulls(samu_report_as_told(r.payload) || jsonb_build_object('calls', (
+                       select jsonb_agg(samu_report_as_told(l.payload)
+                                        || jsonb_build_object('report_id', l.report_id)
+                                        order by l.reported_at, l.report_id)
+                       from reports l where l.linked_case_id = c.case_id)))
+            into found
+            from cases c join reports r on r.report_id = c.report_id
+            join operators o on o.operator_id = p_operator and not o.disabled and o.role <> 'shelter'
+            where c.case_id = p_case and \(readers);
+            if found is null then
+                return null;
+            end if;
+            insert into personal_data_reads (case_id, operator_id) values (p_case, p_operator);
+            return found;
+        end
+        $$
+        """
+    }
 
     /// Every function of samu's schema resolves names in it alone, pg_temp last (migration 10, and
     /// again after a migration that recreates a function).

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import RdKafka
 
 /// An error answered as RFC 9457 problem details (`application/problem+json`): a stable `type`
 /// URI per kind of problem, a human `title`, the `detail` of this occurrence, and, for invalid
@@ -144,4 +145,20 @@ public struct ConsoleError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension KafkaProducer {
+    /// Sends one event from a door (`samu-source: <source>`), or answers `503` with `notSent` (the
+    /// client sends it again; its id makes that safe).
+    func publish(
+        _ bytes: [UInt8], topic: String, key: [UInt8], source: String, notSent: String
+    ) async throws {
+        do {
+            _ = try await send(
+                KafkaRecord(
+                    topic: topic, key: key, value: bytes, headers: [KafkaHeader(name: "samu-source", string: source)]))
+        } catch {
+            throw Problem(.brokerUnavailable, notSent, retryAfter: 2)
+        }
+    }
 }

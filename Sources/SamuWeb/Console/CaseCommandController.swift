@@ -205,14 +205,9 @@ struct CaseCommandController: Sendable {
             status: .accepted)
     }
     func publish(_ bytes: [UInt8], zone: String, session: ConsoleSession) async throws {
-        do {
-            _ = try await producer.send(
-                KafkaRecord(
-                    topic: catalog.name(.commands), key: areas.key(for: zone), value: bytes,
-                    headers: [KafkaHeader(name: "samu-source", string: "console:\(session.account.id)")]))
-        } catch {
-            throw Problem(.brokerUnavailable, "the command was not sent; try again", retryAfter: 2)
-        }
+        try await producer.publish(
+            bytes, topic: catalog.name(.commands), key: areas.key(for: zone), source: "console:\(session.account.id)",
+            notSent: "the command was not sent; try again")
     }
 
     /// A command claimed before under this id: answered as then, its event sent again only if the

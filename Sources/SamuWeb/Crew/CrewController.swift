@@ -229,14 +229,9 @@ final class CrewController: Sendable {
 
     /// Sends an action's unit event and notes that the broker took it.
     func publish(_ bytes: [UInt8], zone: String, eventID: UUID, device: CrewDevice) async throws {
-        do {
-            _ = try await producer.send(
-                KafkaRecord(
-                    topic: catalog.name(.units), key: areas.key(for: zone), value: bytes,
-                    headers: [KafkaHeader(name: "samu-source", string: "crew:\(device.device_id)")]))
-        } catch {
-            throw Problem(.brokerUnavailable, "the action was not sent; it stays on the phone", retryAfter: 2)
-        }
+        try await producer.publish(
+            bytes, topic: catalog.name(.units), key: areas.key(for: zone), source: "crew:\(device.device_id)",
+            notSent: "the action was not sent; it stays on the phone")
         try await repository.actionSent(eventID)
     }
 

@@ -174,15 +174,14 @@ struct ShelterController: Sendable {
         }
         if let bytes = claimed.bytes {
             do {
-                _ = try await producer.send(
-                    KafkaRecord(
-                        topic: catalog.name(.beds), key: areas.key(for: claimed.zone), value: bytes,
-                        headers: [KafkaHeader(name: "samu-source", string: "shelter:\(session.account.id)")]))
+                try await producer.publish(
+                    bytes, topic: catalog.name(.beds), key: areas.key(for: claimed.zone),
+                    source: "shelter:\(session.account.id)", notSent: "the change was not sent; try again")
             } catch {
                 // Not sent: the next change starts again from what samu has (unless another
                 // change was made on this one meanwhile, which carries it).
                 try? await repository.forgetShelterReport(shelterID, version: claimed.sent.version)
-                throw Problem(.brokerUnavailable, "the change was not sent; try again", retryAfter: 2)
+                throw error
             }
             Metrics.Counter(label: "samu_shelter_reports_total").increment()
             logger.info(
