@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         // Already in the graph through postgres-nio; samu uses it for PostgreSQL TLS settings.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // NIOHTTPTypes (built for Hummingbird anyway): the console's connection guard reads its parts.
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         // The console, HTTP intake and the metrics and health endpoints. No default traits: samu
         // needs neither swift-configuration nor the URL-encoded-form coders (build time).
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -111,6 +113,7 @@ let package = Package(
                 "SamuModel", "SamuStore", "RdKafka",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

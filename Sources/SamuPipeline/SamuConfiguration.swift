@@ -99,6 +99,11 @@ public struct SamuConfiguration: Sendable {
                 "1: session cookies carry Secure (browsers keep them over HTTPS and on localhost); 0 only behind a plain-HTTP test proxy"
         ),
         .init(
+            name: "SAMU_CONSOLE_CONNECTIONS_PER_CLIENT", defaultValue: "256",
+            meaning:
+                "connections one client (IPv4 address, IPv6 /64) may hold open at the console; 0: no limit (behind a reverse proxy, limit there)"
+        ),
+        .init(
             name: "SAMU_WORKER_HTTP_ADDRESS", defaultValue: "",
             meaning: "where a worker serves /metrics and /health/* (host:port); unset: no HTTP listener"),
     ]
@@ -116,6 +121,8 @@ public struct SamuConfiguration: Sendable {
     public var jsonLogs: Bool
     public var consoleAddress: String
     public var consoleSecureCookies: Bool
+    /// Connections one client may hold open at the console (0: no limit).
+    public var consoleConnectionsPerClient: Int
     public var workerHTTPAddress: String?
     public var consoleOpsAddress: String?
     public var triageRulesPath: String?
@@ -216,6 +223,8 @@ public struct SamuConfiguration: Sendable {
         }
         consoleAddress = value("SAMU_CONSOLE_ADDRESS") ?? "127.0.0.1:8080"
         consoleSecureCookies = try integer("SAMU_CONSOLE_SECURE_COOKIES", default: 1, range: 0...1) == 1
+        consoleConnectionsPerClient = try integer(
+            "SAMU_CONSOLE_CONNECTIONS_PER_CLIENT", default: 256, range: 0...1_000_000)
         workerHTTPAddress = value("SAMU_WORKER_HTTP_ADDRESS")
         let ops = value("SAMU_CONSOLE_OPS_ADDRESS") ?? "127.0.0.1:9090"
         consoleOpsAddress = ops.lowercased() == "off" ? nil : ops

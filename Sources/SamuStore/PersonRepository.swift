@@ -48,53 +48,82 @@ public struct PersonRepository: StoreRepository {
     }
 
     /// Words for aliases: trees and plants of Morocco (never a name, never a number of a document).
+    /// A tree or plant and a number ("Arganier 17").
+    public static func randomAlias() -> String {
+        "\(words.randomElement()!) \(Int.random(in: 1...999))"
+    }
+
     static let words = [
         "Arganier", "Cedre", "Olivier", "Palmier", "Jasmin", "Grenadier", "Figuier", "Amandier", "Caroubier", "Thuya",
         "Laurier", "Menthe", "Safran", "Romarin", "Oranger", "Mimosa", "Lavande", "Tamaris", "Acacia", "Armoise",
     ]
 
-    /// Creates a person under a new alias and links the case to them.
-    public func createAndLink(caseID: UUID, by operatorID: String) async throws -> Person {
+    /// Creates a person under a new alias and links the case to them; throws
+    /// ``PersonError/linkedToAnother`` (and creates nobody) when the case is linked already.
+    /// `aliases` proposes aliases (a random tree or plant and number): a taken one is skipped.
+    public func createAndLink(
+        caseID: UUID, by operatorID: String,
+        aliases: () -> String = PersonRepository.randomAlias
+    ) async throws -> Person {
         for _ in 0..<20 {
-            let alias = "\(Self.words.randomElement()!) \(Int.random(in: 1...999))"
+            let alias = aliases()
             let id = UUID()
             do {
                 try await client.withTransaction(logger: logger) { connection in
                     try await connection.query(
                         "insert into persons (person_id, alias, created_by) values (\(id), \(alias), \(operatorID))",
                         logger: logger)
-                    try await Self.link(caseID: caseID, personID: id, by: operatorID, on: connection, logger: logger)
+                    guard
+                        try await Self.link(
+                            caseID: caseID, personID: id, by: operatorID, on: connection, logger: logger)
+                    else { throw PersonError.linkedToAnother }
                 }
                 return Person(
                     person_id: id.lowercased, alias: alias, known_since: Date(), encounters: 1,
                     refusals: try await refusals(of: [caseID]))
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-                continue  // the alias is taken: another one
+            } catch let error as PostgresTransactionError {
+                let cause = error.closureError ?? error.beginError ?? error.commitError ?? error
+                if let cause = cause as? PSQLError, cause.serverInfo?[.sqlState] == "23505" {
+                    continue  // the alias is taken: another one
+                }
+                throw cause
             }
         }
         throw PersonError.noAliasLeft
     }
 
-    public enum PersonError: Error { case noAliasLeft }
+    public enum PersonError: Error, Equatable {
+        case noAliasLeft
+        /// The case is linked to another person: unlink it first (two operators on one case must
+        /// not replace each other's link unseen).
+        case linkedToAnother
+    }
 
+    /// Links the case to the person; false (nothing changed) when it is linked to another person.
+    /// Linking it to the person it is linked to changes nothing and is true.
     static func link(
         caseID: UUID, personID: UUID, by operatorID: String, on connection: PostgresConnection, logger: Logger
-    ) async throws {
-        try await connection.query(
+    ) async throws -> Bool {
+        let rows = try await connection.query(
             """
             insert into case_persons (case_id, person_id, linked_by) values (\(caseID), \(personID), \(operatorID))
-            on conflict (case_id) do update set person_id = excluded.person_id, linked_by = excluded.linked_by,
-                linked_at = now()
+            on conflict (case_id) do update set linked_at = case_persons.linked_at
+                where case_persons.person_id = excluded.person_id
+            returning 1
             """, logger: logger)
+        for try await _ in rows { return true }
+        return false
     }
 
     /// Links a case to a known person who has a case in `zones` (a person nobody in these zones met
-    /// is not found). Returns the person, or `nil`.
+    /// is not found). Returns the person, or `nil`; throws ``PersonError/linkedToAnother`` when the
+    /// case is linked to someone else.
     public func link(caseID: UUID, personID: UUID, zones: [String], by operatorID: String) async throws -> Person? {
         guard try await person(personID, zones: zones) != nil else { return nil }
-        try await client.withConnection { connection in
+        let linked = try await client.withConnection { connection in
             try await Self.link(caseID: caseID, personID: personID, by: operatorID, on: connection, logger: logger)
         }
+        guard linked else { throw PersonError.linkedToAnother }
         return try await person(personID, zones: zones)
     }
 

@@ -22,11 +22,16 @@ public struct ConsoleSettings: Sendable {
     public var areas: DispatchAreas
     /// The deployment's shelters: the crew app names the shelter of a bed held.
     public var shelters: [Deployment.Shelter]
+    /// What a connection may hold: connections per client, a stalled request's timeout, the
+    /// keep-alive timeout (a response in progress, such as a live event stream, is never cut).
+    public var connections: ConnectionPolicy
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, secureCookies: Bool = true, bcryptCost: UInt8 = 12,
-        areas: DispatchAreas = .none, shelters: [Deployment.Shelter] = []
+        areas: DispatchAreas = .none, shelters: [Deployment.Shelter] = [],
+        connections: ConnectionPolicy = .init()
     ) {
+        self.connections = connections
         self.areas = areas
         self.shelters = shelters
         self.host = host
@@ -57,6 +62,8 @@ public final class ConsoleServer: Service {
     /// Failed cookie and token checks per address (10 at once, then 60 a minute): beyond that a
     /// request with a bad credential is refused before it costs a database query.
     let credentialFailures = RateLimiter()
+    /// The open connections by client (``ConnectionPolicy``).
+    public let connections: ConnectionCounts
     let boards: BoardCache
     private let producerBox = Mutex<KafkaProducer?>(nil)
     let auth: AuthController
@@ -75,6 +82,7 @@ public final class ConsoleServer: Service {
     ) throws {
         self.zones = zones
         self.settings = settings
+        self.connections = ConnectionCounts(policy: settings.connections)
         self.store = store
         self.catalog = catalog
         self.producerConfiguration = producer
@@ -123,6 +131,11 @@ public final class ConsoleServer: Service {
             let router = makeRouter(producer: producer)
             let app = Application(
                 router: router,
+                // Nobody holds the console's connections by opening many and waiting: a client's
+                // connections are counted, a stalled request and a long-idle connection are closed
+                // (a response in progress, a live event stream, is never cut).
+                server: .http1(
+                    configuration: .init(additionalChannelHandlers: [self.connections.makeGuard(logger: self.logger)])),
                 configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "samu"),
                 onServerRunning: { [self, logger] channel in
                     let port = channel.localAddress?.port ?? 0

@@ -24,6 +24,7 @@ public struct Problem: HTTPResponseError, Sendable {
         case noFollowUp = "no-open-follow-up"
         case noReferral = "no-pending-referral"
         case staleAction = "stale-action"
+        case linkedToAnotherPerson = "linked-to-another-person"
         case brokerUnavailable = "broker-unavailable"
         case databaseUnavailable = "database-unavailable"
 
@@ -34,7 +35,8 @@ public struct Problem: HTTPResponseError, Sendable {
             case .notFound: .notFound
             case .invalidBody, .missingIdempotencyKey: .badRequest
             case .validation, .idempotencyKeyReused: .unprocessableContent
-            case .requestInProgress, .caseClosed, .noFollowUp, .noReferral, .staleAction: .conflict
+            case .requestInProgress, .caseClosed, .noFollowUp, .noReferral, .staleAction, .linkedToAnotherPerson:
+                .conflict
             case .rateLimited: .tooManyRequests
             case .unsupportedMediaType: .unsupportedMediaType
             case .payloadTooLarge: .contentTooLarge
@@ -58,6 +60,7 @@ public struct Problem: HTTPResponseError, Sendable {
             case .csrf: "Missing or wrong CSRF token"
             case .caseClosed: "The case is closed"
             case .staleAction: "The action is about a case the unit no longer has"
+            case .linkedToAnotherPerson: "The case is linked to another person"
             case .noFollowUp: "The case has no open follow-up task"
             case .noReferral: "The case has no referral awaiting this step"
             case .brokerUnavailable: "The broker did not accept the report"

@@ -30,7 +30,8 @@ struct ConsoleCommand: AsyncParsableCommand {
         let console = try ConsoleServer(
             settings: ConsoleSettings(
                 host: host, port: port, secureCookies: context.configuration.consoleSecureCookies,
-                areas: deployment?.areas ?? .none, shelters: deployment?.shelters ?? []),
+                areas: deployment?.areas ?? .none, shelters: deployment?.shelters ?? [],
+                connections: ConnectionPolicy(perClient: context.configuration.consoleConnectionsPerClient)),
             store: store, catalog: context.catalog, zones: try context.configuration.zoneDirectory(),
             producer: context.configuration.producer, registry: registry, logger: context.logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

@@ -1,6 +1,7 @@
 import Foundation
 import SamuModel
 import SamuTestSupport
+import SamuWeb
 import Testing
 
 /// Strangers at the console's door: password guessing, floods of logins and bad credentials from
@@ -21,16 +22,8 @@ struct ConsoleAttackTests {
         from source: String, port: Int, _ method: String, _ path: String, headers: [String: String] = [:],
         body: [UInt8] = []
     ) async throws -> LoopbackHTTP.Reply {
-        // Blocking socket calls run on a thread of their own: on the cooperative pool they would
-        // starve the console in this same process.
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(
-                    with: Result {
-                        try LoopbackHTTP.send(
-                            from: source, port: port, method: method, path: path, headers: headers, body: body)
-                    })
-            }
+        try await LoopbackHTTP.onThread {
+            try LoopbackHTTP.send(from: source, port: port, method: method, path: path, headers: headers, body: body)
         }
     }
 
@@ -107,6 +100,106 @@ struct ConsoleAttackTests {
                 body: Self.login("karim", ConsoleHarness.password))
             #expect(real.status == 200, "\(String(decoding: real.body, as: UTF8.self))")
             #expect(real.headers["set-cookie"]?.hasPrefix("samu_session=") == true)
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
+    @Test(
+        "a connection that opens and sends nothing, begins its headers, or stalls in its body is closed after the request timeout; one kept alive after an answer is not, and serves its next request"
+    )
+    func stalledConnectionsClosed() async throws {
+        try await harness.prepare()
+        let policy = ConnectionPolicy(perClient: 16, requestTimeout: .seconds(2), keepAliveTimeout: .seconds(60))
+        try await harness.withConsole(connections: policy) { client in
+            let port = try #require(client.base.port)
+            let stalled = [
+                "",
+                "POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                "POST /api/crew/actions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"event",
+            ]
+            // All at once, each on its own thread: a stalled connection is closed after about 2 s
+            // (the crew's door may answer 401 before the body; the body still owed is waited for).
+            let outcomes = try await withThrowingTaskGroup(of: (String, LoopbackHTTP.Connection.Outcome).self) {
+                group in
+                for begun in stalled {
+                    group.addTask {
+                        try await LoopbackHTTP.onThread {
+                            let connection = try LoopbackHTTP.Connection(port: port, timeout: 15)
+                            try connection.send(begun)
+                            return (begun, connection.waitForClose())
+                        }
+                    }
+                }
+                return try await group.reduce(into: [(String, LoopbackHTTP.Connection.Outcome)]()) { $0.append($1) }
+            }
+            for (begun, outcome) in outcomes {
+                guard case .closed(let seconds) = outcome else {
+                    Issue.record("not closed (\(outcome)): \(begun.prefix(24).debugDescription)")
+                    continue
+                }
+                #expect(seconds >= 1.5, "closed too early (\(seconds) s): \(begun.prefix(24).debugDescription)")
+            }
+            // A request answered, then silence for twice the request timeout: the connection is
+            // kept (a client reusing it must not meet a closed door), and answers its next request.
+            let kept = try await LoopbackHTTP.onThread {
+                let connection = try LoopbackHTTP.Connection(port: port, timeout: 5)
+                let request = "GET /api/me HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                try connection.send(request)
+                let first = connection.receive()
+                let quiet = connection.receive()  // 5 s: nothing comes, the connection stays open
+                try connection.send(request)
+                return [first, quiet, connection.receive()]
+            }
+            #expect(kept[1] == .silent, "a kept-alive connection was closed: \(kept[1])")
+            for answer in [kept[0], kept[2]] {
+                guard case .data(let bytes) = answer else {
+                    Issue.record("no answer on the kept-alive connection: \(answer)")
+                    continue
+                }
+                #expect(String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 401"))
+            }
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
+    @Test(
+        "one address holding its limit of open connections has its next refused at once, while another address is answered; a connection closed frees its place"
+    )
+    func connectionsPerClient() async throws {
+        try await harness.prepare()
+        let policy = ConnectionPolicy(perClient: 3, requestTimeout: .seconds(30), keepAliveTimeout: .seconds(60))
+        try await harness.withConsole(connections: policy) { client in
+            let port = try #require(client.base.port)
+            let outcome = try await LoopbackHTTP.onThread { () -> [String] in
+                var notes: [String] = []
+                // Three silent connections from 127.0.0.2: its limit.
+                var held = try (0..<3).map { _ in try LoopbackHTTP.Connection(from: "127.0.0.2", port: port, timeout: 3)
+                }
+                // Each is accepted and counted before the fourth comes.
+                for connection in held { try connection.send("GET /api/me HTTP/1.1\r\nHost: x\r\n") }
+                Thread.sleep(forTimeInterval: 0.5)
+                let fourth = try LoopbackHTTP.Connection(from: "127.0.0.2", port: port, timeout: 3)
+                let refused = fourth.receive()
+                if case .closed(let seconds) = refused, seconds < 2 {
+                } else {
+                    notes.append("fourth not refused: \(refused)")
+                }
+                // Another address is served.
+                let other = try LoopbackHTTP.send(from: "127.0.0.3", port: port, method: "GET", path: "/api/me")
+                if other.status != 401 { notes.append("127.0.0.3 got \(other.status)") }
+                // One of the three closed: 127.0.0.2 is served again (its place freed soon after).
+                held.removeLast()
+                var served = false
+                for _ in 0..<50 where !served {
+                    Thread.sleep(forTimeInterval: 0.2)
+                    served =
+                        (try? LoopbackHTTP.send(from: "127.0.0.2", port: port, method: "GET", path: "/api/me"))?.status
+                        == 401
+                }
+                if !served { notes.append("127.0.0.2 not served after a connection closed") }
+                return notes
+            }
+            #expect(outcome.isEmpty, "\(outcome)")
         }
         try await harness.pipeline.cleanUp()
     }

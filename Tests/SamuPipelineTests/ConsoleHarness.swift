@@ -168,13 +168,15 @@ struct ConsoleHarness {
     }
 
     /// Runs the console while `body` runs; `body` gets a client for its address.
-    func withConsole<Result: Sendable>(_ body: (WebClient) async throws -> Result) async throws -> Result {
+    func withConsole<Result: Sendable>(
+        connections: ConnectionPolicy = .init(), _ body: (WebClient) async throws -> Result
+    ) async throws -> Result {
         let store = try SamuStore(configuration: pipeline.configuration.database, logger: pipeline.logger)
         let console = try ConsoleServer(
             settings: ConsoleSettings(
                 host: "127.0.0.1", port: 0, bcryptCost: 4, areas: pipeline.areas,
                 shelters: (try? Deployment.load(Repository.seeds.appendingPathComponent("demo/deployment.json")))?
-                    .shelters ?? []), store: store,
+                    .shelters ?? [], connections: connections), store: store,
             catalog: pipeline.catalog,
             zones: try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json")),
             producer: pipeline.configuration.producer, registry: PrometheusCollectorRegistry(), logger: pipeline.logger)

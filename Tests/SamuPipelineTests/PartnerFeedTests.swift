@@ -385,6 +385,15 @@ struct PartnerFeedTests {
                 let person = try await persons.createAndLink(caseID: caseID, by: "op-in")
                 let id = try #require(UUID(uuidString: person.person_id))
                 #expect(try await persons.history(id, zones: [zone])?.encounters.count == 1)
+                // Linked: no second person for the case, and nobody created.
+                await #expect(throws: PersonRepository.PersonError.linkedToAnother) {
+                    _ = try await persons.createAndLink(caseID: caseID, by: "op-in")
+                }
+                // Unlinked, then a new person whose first proposed alias is taken: the next one.
+                try await persons.unlink(caseID: caseID)
+                var proposed = [person.alias, "Caroubier 1000"].makeIterator()
+                let second = try await persons.createAndLink(caseID: caseID, by: "op-in") { proposed.next()! }
+                #expect(second.alias == "Caroubier 1000")
                 #expect(try await persons.export(id, by: "op-in") == nil, "an operator is no supervisor")
                 for sql in [
                     "select samu_minimise_cases(array[gen_random_uuid()])",

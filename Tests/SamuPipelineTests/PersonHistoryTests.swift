@@ -93,6 +93,16 @@ extension ConsoleBrowserTests {
                 try await page.evaluate("document.getElementById('person-line').textContent.includes('1 refus')")
                     == .bool(true))
             try await page.screenshot(to: Artifacts.directory.appendingPathComponent("person-history.png"))
+            // A board event (tonight's case claimed) reloads the case shown: his history stays open.
+            let loads = Int(try await page.evaluate("persons.loads").doubleValue ?? 0)
+            let claimed = try await api.json(
+                "POST", "/api/cases/\(second)/commands", ["command": "claim", "reason": "je rappelle"])
+            #expect(claimed.status == 202)
+            try await page.waitFor("persons.loads > \(loads)", timeout: .seconds(20))
+            #expect(
+                try await page.evaluate(
+                    "!document.getElementById('person-history').hidden && document.querySelectorAll('#person-encounters li').length === 2"
+                ) == .bool(true))
             // Tonight's case, which has no refusal of its own, shows the one of last week's case.
             try await page.evaluate("document.querySelector('#cases li[data-case-id=\"\(second)\"]').click(); true")
             try await page.waitFor(
@@ -112,6 +122,23 @@ extension ConsoleBrowserTests {
                 try await harness.pipeline.text("select person_id::text from case_persons where case_id = '\(second)'")
                     == personID)
             #expect(try await harness.pipeline.scalar("select count(*) from persons") == 1)
+            // A linked case is not moved to someone else unseen (another operator's stale page): a
+            // new person is 409 and nobody is created; him again changes nothing; the page offers
+            // neither while he is linked.
+            let other = try await api.json("POST", "/api/cases/\(second)/person", [:])
+            #expect(other.status == 409, "\(other.status)")
+            #expect(other.json["reason"]?.stringValue == "linked_to_another_person")
+            #expect(try await harness.pipeline.scalar("select count(*) from persons") == 1)
+            #expect(
+                try await api.json("POST", "/api/cases/\(second)/person", ["person_id": .string(personID)]).status
+                    == 200)
+            #expect(
+                try await harness.pipeline.text("select person_id::text from case_persons where case_id = '\(second)'")
+                    == personID)
+            #expect(
+                try await page.evaluate(
+                    "document.getElementById('person-new').disabled && document.getElementById('person-link').disabled")
+                    == .bool(true))
             // Text the database refuses (a NUL character) is the client's mistake: 422, nothing logged.
             let logged = try await harness.pipeline.scalar("select count(*) from privacy_log")
             let nul = try await api.json("POST", "/api/persons/\(personID)/erase", ["reason": "demande\u{0}"])

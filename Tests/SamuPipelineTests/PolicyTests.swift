@@ -119,7 +119,7 @@ struct PolicyTests {
             ("SAMU_KAFKA_SESSION_TIMEOUT_MS", "soon"), ("SAMU_DATABASE_URL", "mysql://x@y/z"),
             ("SAMU_KAFKA_PROPERTIES", "linger.ms"), ("SAMU_LOG_FORMAT", "xml"),
             ("SAMU_CONSOLE_ADDRESS", "8080"), ("SAMU_WORKER_HTTP_ADDRESS", "localhost:http"),
-            ("SAMU_CONSOLE_SECURE_COOKIES", "yes"),
+            ("SAMU_CONSOLE_SECURE_COOKIES", "yes"), ("SAMU_CONSOLE_CONNECTIONS_PER_CLIENT", "-1"),
         ])
     func invalid(variable: String, value: String) {
         let error = #expect(throws: SamuConfiguration.Invalid.self) {

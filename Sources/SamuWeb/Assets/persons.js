@@ -10,6 +10,7 @@ Object.assign(UI.fr, {
   person_none: "Personne connue : aucune.", person_known: "Personne connue", person_encounters: "rencontre(s)",
   person_refusals: "refus", person_elsewhere: "dans d'autres zones", person_erased: "Données effacées pour",
   person_cases: "cas", person_visits: "visites",
+  person_linked_other: "Ce cas est déjà lié à une autre personne (par un autre opérateur) : déliez-le d'abord.",
 });
 Object.assign(UI.ar, {
   person_alias: "الاسم المستعار (مثلا أركان 17)", person_link: "ربط بهذا الشخص", person_new: "شخص معروف جديد",
@@ -18,11 +19,15 @@ Object.assign(UI.ar, {
   person_none: "شخص معروف: لا أحد.", person_known: "شخص معروف", person_encounters: "لقاء",
   person_refusals: "رفض", person_elsewhere: "في مناطق أخرى", person_erased: "تم محو المعطيات في",
   person_cases: "حالة", person_visits: "زيارات",
+  person_linked_other: "هذه الحالة مرتبطة بشخص آخر (من طرف مشغل آخر): فك الربط أولا.",
 });
 
-const persons = { caseID: null, person: null, matches: [], timer: null };
+const persons = { caseID: null, person: null, matches: [], timer: null, loads: 0 };
 
+// Called for the selected case at every board event: an open history stays open (and is brought
+// up to date) while the case and its person stay the same.
 async function loadPerson(caseID) {
+  const before = persons.caseID === caseID && persons.person ? persons.person.person_id : null;
   persons.caseID = caseID;
   try {
     const person = await api(`/api/cases/${caseID}/person`);
@@ -31,8 +36,11 @@ async function loadPerson(caseID) {
   } catch (error) {
     persons.person = null;
   }
-  $("person-history").hidden = true;
+  const after = persons.person ? persons.person.person_id : null;
+  if (!before || before !== after) $("person-history").hidden = true;
+  else if (!$("person-history").hidden) await showHistory();
   renderPerson();
+  persons.loads += 1;
 }
 
 function renderPerson() {
@@ -45,6 +53,9 @@ function renderPerson() {
   const dispatches = state.me && ["operator", "supervisor"].includes(state.me.account.role);
   $("detail-person").hidden = !dispatches;
   $("person-unlink").disabled = !person;
+  // A linked case is unlinked before it is linked to someone else: never replaced unseen.
+  $("person-new").disabled = Boolean(person) || Boolean(persons.linking);
+  $("person-link").disabled = Boolean(person);
   $("person-history-button").disabled = !person;
   $("person-rights").hidden = !(state.me && state.me.account.role === "supervisor");
 }
@@ -77,10 +88,16 @@ async function linkPerson(personID) {
     personStatus("", "applied");
     renderPerson();
   } catch (error) {
-    personStatus(t("error") + error.message, "error");
+    if (error.status === 409) {
+      // Linked meanwhile by someone else: show who, and say so.
+      personStatus(t("person_linked_other"), "error");
+      await loadPerson(caseID);
+    } else {
+      personStatus(t("error") + error.message, "error");
+    }
   } finally {
     persons.linking = false;
-    $("person-new").disabled = false;
+    renderPerson();
   }
 }
 

@@ -45,14 +45,20 @@ struct PersonController: Sendable {
             let caseID = try await scopedCase(context, session)
             let buffer = try await request.body.collect(upTo: 1024)
             let person: PersonRepository.Person
-            if let text = try Self.linkedPerson(buffer) {
-                guard let id = UUID(uuidString: text),
-                    let found = try await persons.link(
-                        caseID: caseID, personID: id, zones: session.account.zones, by: session.account.id)
-                else { throw Problem(.notFound, "no such person met in your zones", field: "/person_id") }
-                person = found
-            } else {
-                person = try await persons.createAndLink(caseID: caseID, by: session.account.id)
+            do {
+                if let text = try Self.linkedPerson(buffer) {
+                    guard let id = UUID(uuidString: text),
+                        let found = try await persons.link(
+                            caseID: caseID, personID: id, zones: session.account.zones, by: session.account.id)
+                    else { throw Problem(.notFound, "no such person met in your zones", field: "/person_id") }
+                    person = found
+                } else {
+                    person = try await persons.createAndLink(caseID: caseID, by: session.account.id)
+                }
+            } catch PersonRepository.PersonError.linkedToAnother {
+                throw Problem(
+                    .linkedToAnotherPerson, "the case is linked to another person: unlink it first",
+                    reason: "linked_to_another_person")
             }
             logger.info(
                 "case linked to a known person",
