@@ -336,6 +336,23 @@ struct CrewAppTests {
             try await Task.sleep(for: .seconds(2))
             #expect(try await text("select status from units where unit_id = 'rabat-u1'") == "available")
             #expect(try await scalar("select count(*) from crew_actions") == actions)
+            // The new code is typed on the same screen, with no reload: enrolled again, listening
+            // again, and the action tapped while revoked (this unit's) is sent.
+            #expect(try await phone.evaluate("!document.getElementById('enrol-view').hidden") == .bool(true))
+            let made = try await supervisor.json("POST", "/api/units/rabat-u1/enrolments", [:])
+            #expect(made.status == 201)
+            let newCode = try #require(made.json["code"]?.stringValue)
+            try await phone.evaluate(
+                """
+                document.getElementById('enrol-code').value = '\(newCode)';
+                document.getElementById('enrol-form').requestSubmit(); true
+                """)
+            try await phone.waitFor(
+                "document.body.dataset.revoked === 'false' && document.getElementById('enrol-view').hidden && state.listening",
+                timeout: .seconds(20))
+            try await waitFor("the action tapped while revoked sent once enrolled again") {
+                try await text("select status from units where unit_id = 'rabat-u1'") == "off_duty"
+            }
         }
     }
 

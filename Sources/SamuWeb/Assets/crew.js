@@ -208,6 +208,11 @@ function revoked() {
   stopTracking();
   alertCrew({ key: "revoked" }, false);
   document.body.dataset.revoked = "true";
+  // The new code is typed here, above the case the crew still sees (its unsent actions are kept
+  // for the same unit).
+  $("enrol-view").hidden = false;
+  $("enrol-status").className = "status error";
+  $("enrol-status").textContent = t("revoked");
 }
 
 function setNet(online) {
@@ -222,6 +227,13 @@ function setNet(online) {
 // comes back.
 const STREAM_SILENCE_MS = 35000;
 async function listen() {
+  // One stream: a phone enrolled again while it listens has its stream reopened with the new token.
+  if (state.listening) { if (state.streamAbort) state.streamAbort.abort(); return; }
+  state.listening = true;
+  try { await listenLoop(); } finally { state.listening = false; }
+}
+
+async function listenLoop() {
   while (state.token && !state.revoked) {
     let wait = 1000;
     const abort = new AbortController();
@@ -478,6 +490,7 @@ async function enrol(code) {
   state.unit = enrolled.unit_id;
   state.revoked = false;
   document.body.dataset.revoked = "false";
+  if (state.alert && state.alert.key === "revoked") state.alert = null;
   localStorage.setItem("samu.crew.duty", "on");
   state.onDuty = true;
   return true;
@@ -493,6 +506,15 @@ function enter() {
   listen();
   flush();
   track();
+}
+
+async function enrolFromLink() {
+  const match = location.hash.match(/enrol=([A-Za-z0-9-]+)/);
+  if (!match) return false;
+  history.replaceState(null, "", "/crew");
+  if (!(await enrol(match[1]))) { $("enrol-view").hidden = false; return false; }
+  enter();
+  return true;
 }
 
 async function start() {
@@ -523,12 +545,10 @@ async function start() {
   setNet(navigator.onLine);
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/crew-sw.js", { scope: "/crew" }).catch(() => {});
   render();
-  // A link from the supervisor (/crew#enrol=CODE) enrols the phone, then leaves the address bar.
-  const match = location.hash.match(/enrol=([A-Za-z0-9-]+)/);
-  if (match) {
-    history.replaceState(null, "", "/crew");
-    if (await enrol(match[1])) { enter(); return; }
-  }
+  // A link from the supervisor (/crew#enrol=CODE) enrols the phone, then leaves the address bar;
+  // also when the page is already open (a revoked phone given a new link).
+  window.addEventListener("hashchange", enrolFromLink);
+  if (await enrolFromLink()) return;
   if (state.token) enter();
   else { $("enrol-view").hidden = false; $("main-view").hidden = true; }
 }
