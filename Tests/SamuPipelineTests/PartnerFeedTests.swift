@@ -385,7 +385,7 @@ struct PartnerFeedTests {
                 let person = try await persons.createAndLink(caseID: caseID, by: "op-in")
                 let id = try #require(UUID(uuidString: person.person_id))
                 #expect(try await persons.history(id, zones: [zone])?.encounters.count == 1)
-                // Linked: no second person for the case, and nobody created.
+                // Linked: no second person for the case.
                 await #expect(throws: PersonRepository.PersonError.linkedToAnother) {
                     _ = try await persons.createAndLink(caseID: caseID, by: "op-in")
                 }

@@ -151,9 +151,10 @@ async function flush() {
       // kept: sent again under its id, it is applied once.
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), 15000);
+      const token = state.token;
       try {
         response = await fetch("/api/crew/actions", {
-          method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${state.token}` },
+          method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
           body: JSON.stringify(body), signal: abort.signal,
         });
       } catch (error) {
@@ -166,7 +167,7 @@ async function flush() {
       if (response.status === 202) {
         await unqueue(seq);
       } else if (response.status === 401) {
-        revoked();
+        if (state.token === token) revoked();  // else: the old token's refusal; sent again next time
         break;
       } else if (response.status >= 400 && response.status < 500 && ![404, 408, 429].includes(response.status)) {
         // Refused for good (stale, invalid): dropped, and the crew told why.
@@ -228,7 +229,11 @@ function setNet(online) {
 const STREAM_SILENCE_MS = 35000;
 async function listen() {
   // One stream: a phone enrolled again while it listens has its stream reopened with the new token.
-  if (state.listening) { if (state.streamAbort) state.streamAbort.abort(); return; }
+  if (state.listening) {
+    if (state.streamAbort) state.streamAbort.abort();
+    if (state.streamRetry) state.streamRetry();
+    return;
+  }
   state.listening = true;
   try { await listenLoop(); } finally { state.listening = false; }
 }
@@ -245,10 +250,16 @@ async function listenLoop() {
     };
     try {
       quiet();
+      const token = state.token;
       const response = await fetch("/api/crew/events", {
-        headers: { Authorization: `Bearer ${state.token}` }, signal: abort.signal,
+        headers: { Authorization: `Bearer ${token}` }, signal: abort.signal,
       });
-      if (response.status === 401) { revoked(); return; }
+      // A refusal of the old token, come after the phone was enrolled again, is not about this one.
+      if (response.status === 401) {
+        if (state.token !== token) continue;
+        revoked();
+        return;
+      }
       if (response.status === 429) {
         // Too many streams for this phone (a dead one not yet noticed by the server): wait as told.
         wait = Math.max(1, Number(response.headers.get("Retry-After")) || 5) * 1000;

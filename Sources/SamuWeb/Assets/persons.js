@@ -91,7 +91,7 @@ async function linkPerson(personID) {
     if (error.status === 409) {
       // Linked meanwhile by someone else: show who, and say so.
       personStatus(t("person_linked_other"), "error");
-      await loadPerson(caseID);
+      if (persons.caseID === caseID) await loadPerson(caseID);
     } else {
       personStatus(t("error") + error.message, "error");
     }
@@ -103,8 +103,11 @@ async function linkPerson(personID) {
 
 async function showHistory() {
   if (!persons.person) return;
+  const personID = persons.person.person_id;
   try {
-    const history = await api(`/api/persons/${persons.person.person_id}`);
+    const history = await api(`/api/persons/${personID}`);
+    // Another case (or person) shown meanwhile: this history is not theirs.
+    if (!persons.person || persons.person.person_id !== personID) return;
     const ended = (code) => (label("resolution", code) === code ? label("case_state", code) : label("resolution", code));
     const outcomes = Object.entries(history.outcomes).map(([code, n]) => `${ended(code)} : ${n}`).join(" · ");
     $("person-summary").textContent = `${history.person.alias} — ${history.person.encounters} ${t("person_encounters")}, `

@@ -10,9 +10,12 @@ public struct ConnectionPolicy: Sendable {
     /// Connections one client (an IPv4 address, an IPv6 /64) may hold open at once; 0: no limit
     /// (behind a reverse proxy every client has the proxy's address: limit there).
     public var perClient: Int
-    /// How long a request may send nothing: from the connection's opening to its first request's
-    /// headers, and between two parts of a request being read (headers begun and never finished,
-    /// a body that stalls).
+    /// How long a request may stall: from the connection's opening to its first request's whole
+    /// headers (a connection that sends nothing, headers begun and never finished), and between
+    /// two parts of a request's body as the decoder hands them on (a body that stops coming). It
+    /// is kept after the HTTP decoder, so it sees parts, not bytes: a second request's headers
+    /// begun on a kept-alive connection wait the keep-alive timeout, and a body that trickles a
+    /// part at a time is bounded by the connections its client may hold, not by this timeout.
     public var requestTimeout: Duration
     /// How long a connection may wait for its next request after a response: longer than clients
     /// keep an idle connection for reuse (curl about 2 min, browsers 5), so that the client closes
@@ -86,8 +89,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var heads = 0
     private var ends = 0
     private var answered = 0
-    /// Refused at the door (too many connections from its client).
+    /// Refused at the door (too many connections from its client), or let in.
     private var refused = false
+    private var admitted = false
     private var timer: Scheduled<Void>?
 
     init(counts: ConnectionCounts, logger: Logger) {
@@ -113,12 +117,20 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         forget()
     }
 
-    /// The client closed its side (half-closure is allowed, so the channel stays open): with no
-    /// answer owed the connection is closed now, so its place is freed without waiting for the
-    /// request handler's task.
+    /// Half-closures (allowed by Hummingbird, so the channel stays open):
+    /// - the client closed its side with no answer owed: it sends nothing more, so its place is
+    ///   freed now rather than when the request handler's task gets to closing the channel (answers
+    ///   still queued are not cut: the channel is left to close itself);
+    /// - the console closed its side after an answer (`Connection: close`, a request it could not
+    ///   parse) with no answer owed: closed now, not after the keep-alive timeout.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event, ends <= answered {
+        switch event {
+        case ChannelEvent.inputClosed where ends <= answered:
+            release()
+        case ChannelEvent.outputClosed where ends <= answered:
             context.close(promise: nil)
+        default:
+            break
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -152,6 +164,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         client = key
+        admitted = true
         arm(context)
     }
 
@@ -161,7 +174,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func arm(_ context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
-        guard client != nil, ends <= answered else { return }
+        guard admitted, ends <= answered else { return }
         let timeout = heads > ends || answered == 0 ? counts.policy.requestTimeout : counts.policy.keepAliveTimeout
         let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
         timer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
@@ -174,6 +187,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func forget() {
         timer?.cancel()
         timer = nil
+        release()
+    }
+
+    /// No longer counted for its client (once).
+    private func release() {
         if let client { counts.release(client) }
         client = nil
     }
