@@ -15,12 +15,23 @@ struct ConnectionGuardTests {
 
     /// A connection from `address`, through a guard counted in `counts`.
     func open(_ counts: ConnectionCounts, from address: String = "192.0.2.7") throws -> EmbeddedChannel {
+        try guarded(counts, from: address).channel
+    }
+
+    /// A connection and its guard (whose ``ConnectionGuard/bytesArrived()`` stands for bytes the
+    /// decoder has not made a part of yet).
+    func guarded(
+        _ counts: ConnectionCounts, from address: String = "192.0.2.7"
+    ) throws -> (
+        channel: EmbeddedChannel, guard: ConnectionGuard
+    ) {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(counts.makeGuard(logger: Logger(label: "test")))
+        let connectionGuard = counts.makeGuard(logger: Logger(label: "test"))
+        try channel.pipeline.syncOperations.addHandler(connectionGuard)
         let remote = try SocketAddress(ipAddress: address, port: 40_000)
         channel.remoteAddress = remote
         try channel.connect(to: remote).wait()
-        return channel
+        return (channel, connectionGuard)
     }
 
     static let head = HTTPRequestPart.head(HTTPRequest(method: .post, scheme: nil, authority: "x", path: "/v1/reports"))
@@ -80,6 +91,41 @@ struct ConnectionGuardTests {
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .seconds(2))
         #expect(!channel.isActive)
+    }
+
+    @Test(
+        "a second request begun on a kept-alive connection (headers not finished) is closed 30 s after its last byte, not after the keep-alive timeout"
+    )
+    func secondRequestStalls() throws {
+        let counts = ConnectionCounts(policy: Self.policy)
+        let (channel, connectionGuard) = try guarded(counts)
+        try channel.writeInbound(Self.head)
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+        try answer(channel)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(300))
+        #expect(channel.isActive, "kept alive")
+        connectionGuard.bytesArrived()  // "POST /v1/reports HTTP/1.1\r\nHost: x\r\n" and no more
+        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+    }
+
+    @Test("a request that trickles (a part every 20 s) is closed at its 2-minute deadline from its first byte")
+    func trickle() throws {
+        let counts = ConnectionCounts(policy: Self.policy)
+        let channel = try open(counts)
+        try channel.writeInbound(Self.head)
+        for _ in 0..<5 {
+            channel.embeddedEventLoop.advanceTime(by: .seconds(20))
+            try channel.writeInbound(HTTPRequestPart.body(ByteBuffer(string: "x")))
+        }
+        #expect(channel.isActive, "100 s in, a byte every 20 s")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(19))
+        try channel.writeInbound(HTTPRequestPart.body(ByteBuffer(string: "x")))
+        #expect(channel.isActive, "119 s")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive, "121 s: past the deadline, however steady the trickle")
     }
 
     @Test(

@@ -10,23 +10,25 @@ public struct ConnectionPolicy: Sendable {
     /// Connections one client (an IPv4 address, an IPv6 /64) may hold open at once; 0: no limit
     /// (behind a reverse proxy every client has the proxy's address: limit there).
     public var perClient: Int
-    /// How long a request may stall: from the connection's opening to its first request's whole
-    /// headers (a connection that sends nothing, headers begun and never finished), and between
-    /// two parts of a request's body as the decoder hands them on (a body that stops coming). It
-    /// is kept after the HTTP decoder, so it sees parts, not bytes: a second request's headers
-    /// begun on a kept-alive connection wait the keep-alive timeout, and a body that trickles a
-    /// part at a time is bounded by the connections its client may hold, not by this timeout.
+    /// How long a request may send nothing: a connection that opens and sends nothing, headers
+    /// begun and never finished, a body that stops coming (on any request of a kept-alive
+    /// connection).
     public var requestTimeout: Duration
+    /// How long a request may take to arrive whole, from its first byte: a request that trickles
+    /// a byte at a time is closed then, however steady the trickle.
+    public var requestDeadline: Duration
     /// How long a connection may wait for its next request after a response: longer than clients
     /// keep an idle connection for reuse (curl about 2 min, browsers 5), so that the client closes
     /// first and never sends a request on a connection the console is closing.
     public var keepAliveTimeout: Duration
 
     public init(
-        perClient: Int = 256, requestTimeout: Duration = .seconds(30), keepAliveTimeout: Duration = .seconds(600)
+        perClient: Int = 256, requestTimeout: Duration = .seconds(30), requestDeadline: Duration = .seconds(120),
+        keepAliveTimeout: Duration = .seconds(600)
     ) {
         self.perClient = perClient
         self.requestTimeout = requestTimeout
+        self.requestDeadline = requestDeadline
         self.keepAliveTimeout = keepAliveTimeout
     }
 }
@@ -65,15 +67,16 @@ public final class ConnectionCounts: Sendable {
         open.withLock { $0[client, default: 0] }
     }
 
-    /// A guard for one new connection.
+    /// A guard for one new connection (it puts a ``ByteWatch`` first in the pipeline).
     func makeGuard(logger: Logger) -> ConnectionGuard {
         ConnectionGuard(counts: self, logger: logger)
     }
 }
 
-/// One console connection's guard, after the HTTP decoder: refuses the connection when its
-/// client holds too many, and closes it when a request stalls or when it waits too long for its
-/// next request. A request being answered (a live event stream included) is never timed out.
+/// One console connection's guard, after the HTTP decoder (and a ``ByteWatch`` before it, which
+/// tells it when bytes arrive): refuses the connection when its client holds too many, and closes
+/// it when a request stalls or trickles, or when it waits too long for its next request. A request
+/// read whole and being answered (a live event stream included) is never timed out.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -82,7 +85,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let counts: ConnectionCounts
     private let logger: Logger
-    /// The client this connection is counted for, once admitted.
+    private var policy: ConnectionPolicy { counts.policy }
+    /// The client this connection is counted for, once admitted (nil again once released).
     private var client: String?
     /// Requests whose head was read, requests read whole, responses written whole. A response may
     /// end before its request was read whole (a refusal that reads no body).
@@ -92,7 +96,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// Refused at the door (too many connections from its client), or let in.
     private var refused = false
     private var admitted = false
+    /// When the connection opened or last finished an answer; when the request being received
+    /// began (its first byte), and when its last byte came.
+    private var idleSince = NIODeadline.uptimeNanoseconds(0)
+    private var receivingSince: NIODeadline?
+    private var lastByte = NIODeadline.uptimeNanoseconds(0)
     private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+    /// The event loop's clock (a test's embedded loop keeps its own).
+    private var now: NIODeadline { context?.eventLoop.now ?? .now() }
 
     init(counts: ConnectionCounts, logger: Logger) {
         self.counts = counts
@@ -100,6 +112,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // Bytes are seen where they arrive, before the HTTP decoder.
+        try? context.pipeline.syncOperations.addHandler(ByteWatch(self), position: .first)
         if context.channel.isActive { admit(context) }
     }
 
@@ -115,6 +130,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         forget()
+        self.context = nil
     }
 
     /// Half-closures (allowed by Hummingbird, so the channel stays open):
@@ -139,22 +155,37 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head: heads += 1
         case .body: break
-        case .end: ends += 1
+        case .end:
+            ends += 1
+            // Read whole: the next request's time starts at its own first byte (or now, if its
+            // head came in the same read).
+            receivingSince = heads > ends ? now : nil
+            if ends > answered { cancelTimer() }
         }
-        arm(context)
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data) {
             answered += 1
-            arm(context)
+            idleSince = now
+            arm()
         }
         context.write(data, promise: promise)
     }
 
+    /// Bytes came (``ByteWatch``): a request is being received from now, if none was.
+    func bytesArrived() {
+        lastByte = now
+        guard receivingSince == nil, ends <= answered else { return }
+        receivingSince = lastByte
+        // From the keep-alive timeout to the request's, which may be sooner.
+        cancelTimer()
+        arm()
+    }
+
     private func admit(_ context: ChannelHandlerContext) {
-        guard client == nil, !refused else { return }
+        guard client == nil, !refused, !admitted else { return }
         let key = ConsoleRequestContext.limitKey(context.channel.remoteAddress)
         guard counts.admit(key) else {
             refused = true
@@ -165,28 +196,45 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         client = key
         admitted = true
-        arm(context)
+        idleSince = now
+        arm()
     }
 
-    /// (Re)starts the connection's one timer: none while a request read whole waits for its
-    /// answer; the request timeout while the client owes a request's next part (or its first
-    /// request); the keep-alive timeout between requests.
-    private func arm(_ context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        guard admitted, ends <= answered else { return }
-        let timeout = heads > ends || answered == 0 ? counts.policy.requestTimeout : counts.policy.keepAliveTimeout
+    /// When the connection is to be closed: never while a request read whole is answered; a
+    /// request being received by its last byte and its first; a fresh connection by its opening;
+    /// a kept-alive one by its last answer.
+    private func due() -> NIODeadline? {
+        guard admitted, ends <= answered else { return nil }
+        if let since = receivingSince ?? (heads > ends ? lastByte : nil) {
+            return min(lastByte + TimeAmount(policy.requestTimeout), since + TimeAmount(policy.requestDeadline))
+        }
+        return idleSince + TimeAmount(answered == 0 ? policy.requestTimeout : policy.keepAliveTimeout)
+    }
+
+    /// Arms the connection's one timer for ``due()``, unless it is armed; when it fires, the
+    /// deadline is looked at again (bytes may have come meanwhile).
+    private func arm() {
+        guard timer == nil, let context, let deadline = due() else { return }
         let loop = context.eventLoop.assumeIsolatedUnsafeUnchecked()
-        timer = loop.scheduleTask(in: TimeAmount(timeout)) { [self] in
+        timer = loop.scheduleTask(deadline: deadline) { [self] in
             timer = nil
-            ConnectionCounts.timedOut.increment()
-            context.close(promise: nil)
+            guard let due = due() else { return }
+            if due > now {
+                arm()
+            } else {
+                ConnectionCounts.timedOut.increment()
+                self.context?.close(promise: nil)
+            }
         }
     }
 
-    private func forget() {
+    private func cancelTimer() {
         timer?.cancel()
         timer = nil
+    }
+
+    private func forget() {
+        cancelTimer()
         release()
     }
 
@@ -196,6 +244,27 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         client = nil
     }
 }
+
+/// First in a console connection's pipeline: tells its ``ConnectionGuard`` when bytes arrive. It
+/// passes what it reads on untouched (it never unwraps it).
+final class ByteWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let connectionGuard: ConnectionGuard
+
+    init(_ connectionGuard: ConnectionGuard) {
+        self.connectionGuard = connectionGuard
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        connectionGuard.bytesArrived()
+        context.fireChannelRead(data)
+    }
+}
+
+@available(*, unavailable)
+extension ByteWatch: Sendable {}
 
 @available(*, unavailable)
 extension ConnectionGuard: Sendable {}
