@@ -175,5 +175,18 @@ struct ConnectionGuardTests {
         asking.pipeline.fireUserInboundEventTriggered(ChannelEvent.outputClosed)
         #expect(!asking.isActive)
         #expect(counts.count(of: "192.0.2.7") == 0)
+
+        // `Connection: close` with a second request behind it in the same packet: the console
+        // answers the first and closes its side; the second, never to be answered, does not keep
+        // the connection (untimed: a request read whole is waiting for its answer).
+        let pipelined = try open(counts)
+        for _ in 0..<2 {
+            try pipelined.writeInbound(Self.head)
+            try pipelined.writeInbound(HTTPRequestPart.end(nil))
+        }
+        try answer(pipelined)
+        pipelined.pipeline.fireUserInboundEventTriggered(ChannelEvent.outputClosed)
+        #expect(!pipelined.isActive)
+        #expect(counts.count(of: "192.0.2.7") == 0)
     }
 }

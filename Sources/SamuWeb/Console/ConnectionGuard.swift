@@ -138,12 +138,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     ///   freed now rather than when the request handler's task gets to closing the channel (answers
     ///   still queued are not cut: the channel is left to close itself);
     /// - the console closed its side after an answer (`Connection: close`, a request it could not
-    ///   parse) with no answer owed: closed now, not after the keep-alive timeout.
+    ///   parse): closed now, not after the keep-alive timeout.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case ChannelEvent.inputClosed where ends <= answered:
             release()
-        case ChannelEvent.outputClosed where ends <= answered:
+        case ChannelEvent.outputClosed:
+            // Nothing more can be answered (NIO sends what was queued before it reports this),
+            // even to a request read after the last answer: a pipelined request behind a
+            // `Connection: close` must not keep the connection, untimed, for ever.
             context.close(promise: nil)
         default:
             break
