@@ -179,6 +179,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Bytes came (``ByteWatch``): a request is being received from now, if none was.
     func bytesArrived() {
+        // Counted at latest here: a connection whose channelActive this guard did not see is
+        // still counted and timed.
+        if !admitted, !refused, let context { admit(context) }
         lastByte = now
         guard receivingSince == nil, ends <= answered else { return }
         receivingSince = lastByte
