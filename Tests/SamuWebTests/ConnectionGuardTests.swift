@@ -36,6 +36,12 @@ struct ConnectionGuardTests {
 
     static let head = HTTPRequestPart.head(HTTPRequest(method: .post, scheme: nil, authority: "x", path: "/v1/reports"))
 
+    /// A request read whole: its head and its end.
+    func readWhole(_ channel: EmbeddedChannel) throws {
+        try channel.writeInbound(Self.head)
+        try channel.writeInbound(HTTPRequestPart.end(nil))
+    }
+
     func answer(_ channel: EmbeddedChannel) throws {
         try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .unauthorized)))
         try channel.writeOutbound(HTTPResponsePart.end(nil))
@@ -77,8 +83,7 @@ struct ConnectionGuardTests {
     func answeringAndKeptAlive() throws {
         let counts = ConnectionCounts(policy: Self.policy)
         let channel = try open(counts)
-        try channel.writeInbound(Self.head)
-        try channel.writeInbound(HTTPRequestPart.end(nil))
+        try readWhole(channel)
         try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
         for _ in 0..<4 {
             channel.embeddedEventLoop.advanceTime(by: .seconds(3_600))
@@ -99,8 +104,7 @@ struct ConnectionGuardTests {
     func secondRequestStalls() throws {
         let counts = ConnectionCounts(policy: Self.policy)
         let (channel, connectionGuard) = try guarded(counts)
-        try channel.writeInbound(Self.head)
-        try channel.writeInbound(HTTPRequestPart.end(nil))
+        try readWhole(channel)
         try answer(channel)
         channel.embeddedEventLoop.advanceTime(by: .seconds(300))
         #expect(channel.isActive, "kept alive")
@@ -167,8 +171,7 @@ struct ConnectionGuardTests {
 
         // A request read whole and not yet answered: the client's half-close keeps it counted.
         let asking = try open(counts)
-        try asking.writeInbound(Self.head)
-        try asking.writeInbound(HTTPRequestPart.end(nil))
+        try readWhole(asking)
         asking.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         #expect(counts.count(of: "192.0.2.7") == 1)
         try answer(asking)
@@ -181,8 +184,7 @@ struct ConnectionGuardTests {
         // the connection (untimed: a request read whole is waiting for its answer).
         let pipelined = try open(counts)
         for _ in 0..<2 {
-            try pipelined.writeInbound(Self.head)
-            try pipelined.writeInbound(HTTPRequestPart.end(nil))
+            try readWhole(pipelined)
         }
         try answer(pipelined)
         pipelined.pipeline.fireUserInboundEventTriggered(ChannelEvent.outputClosed)
