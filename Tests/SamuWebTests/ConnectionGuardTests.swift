@@ -115,6 +115,33 @@ struct ConnectionGuardTests {
         #expect(!channel.isActive)
     }
 
+    @Test(
+        "a second request begun while the first is still answered is timed from its first bytes once the answer ends, not kept alive 10 minutes"
+    )
+    func secondRequestBegunWhileAnswering() throws {
+        let counts = ConnectionCounts(policy: Self.policy)
+        let (channel, connectionGuard) = try guarded(counts)
+        try readWhole(channel)
+        try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+        connectionGuard.bytesArrived()  // the next request's first bytes, headers not finished
+        channel.embeddedEventLoop.advanceTime(by: .seconds(20))
+        try channel.writeOutbound(HTTPResponsePart.end(nil))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive, "29 s after its last byte")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive, "31 s after its last byte")
+
+        // A request read whole while the first is answered is not timed while it waits its turn.
+        let pipelined = try open(counts)
+        try readWhole(pipelined)
+        try pipelined.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+        try readWhole(pipelined)
+        pipelined.embeddedEventLoop.advanceTime(by: .seconds(60))
+        try pipelined.writeOutbound(HTTPResponsePart.end(nil))
+        pipelined.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(pipelined.isActive, "the second request, read whole, is owed its answer")
+    }
+
     @Test("a request that trickles (a part every 20 s) is closed at its 2-minute deadline from its first byte")
     func trickle() throws {
         let counts = ConnectionCounts(policy: Self.policy)

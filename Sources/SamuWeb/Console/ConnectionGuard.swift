@@ -183,8 +183,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         // still counted and timed.
         if !admitted, !refused, let context { admit(context) }
         lastByte = now
-        guard receivingSince == nil, ends <= answered else { return }
+        guard receivingSince == nil else { return }
+        // The next request began: while one read whole is still answered, its time runs from
+        // here once the answer ends (a pipelined request's first bytes).
         receivingSince = lastByte
+        guard ends <= answered else { return }
         // From the keep-alive timeout to the request's, which may be sooner.
         cancelTimer()
         arm()
