@@ -283,7 +283,11 @@ public struct CrewRepository: StoreRepository {
 
     /// A shelter's stored counts, position and version.
     public func shelter(_ shelterID: String) async throws -> ShelterRow? {
-        let rows = try await client.query(
+        try await shelter(shelterID, on: .pool(client))
+    }
+
+    func shelter(_ shelterID: String, on reader: Reader) async throws -> ShelterRow? {
+        let rows = try await reader.query(
             """
             select zone, lat, lon, version, bed_type, capacity, occupied from shelter_beds
             where shelter_id = \(shelterID) order by bed_type
@@ -360,7 +364,10 @@ public struct CrewRepository: StoreRepository {
     /// the transaction), with the page's last report, and stores the report `body` sent, if any.
     public func changingShelter<Result: Sendable>(
         _ shelterID: String,
-        _ body: @Sendable (_ lastSent: SentShelterReport?) async throws -> (Result, SentShelterReport?)
+        _ body:
+            @Sendable (_ lastSent: SentShelterReport?, _ reads: ShelterReads) async throws -> (
+                Result, SentShelterReport?
+            )
     ) async throws -> Result {
         do {
             return try await changingShelter(shelterID, body: body)
@@ -372,7 +379,10 @@ public struct CrewRepository: StoreRepository {
 
     func changingShelter<Result: Sendable>(
         _ shelterID: String,
-        body: @Sendable (_ lastSent: SentShelterReport?) async throws -> (Result, SentShelterReport?)
+        body:
+            @Sendable (_ lastSent: SentShelterReport?, _ reads: ShelterReads) async throws -> (
+                Result, SentShelterReport?
+            )
     ) async throws -> Result {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query(
@@ -394,7 +404,7 @@ public struct CrewRepository: StoreRepository {
                 }
                 last = SentShelterReport(version: version, beds: beds, cases: Set(cases))
             }
-            let (result, sent) = try await body(last)
+            let (result, sent) = try await body(last, ShelterReads(repository: self, connection: connection))
             if let sent {
                 var object = JSONObject()
                 for (bed, count) in sent.beds.sorted(by: { $0.key < $1.key }) {
@@ -411,6 +421,27 @@ public struct CrewRepository: StoreRepository {
         }
     }
 
+    /// What a shelter's change reads, on the connection of the transaction that holds its lock.
+    /// Never from the pool: a change waiting for a second connection while holding one would, with
+    /// a few changes at once, leave none free for anyone (the pool's connections all held by
+    /// changes each waiting for another).
+    public struct ShelterReads: Sendable {
+        let repository: CrewRepository
+        let connection: PostgresConnection
+
+        public func shelter(_ shelterID: String) async throws -> ShelterRow? {
+            try await repository.shelter(shelterID, on: .connection(connection))
+        }
+
+        public func admitted(caseID: UUID, shelterID: String) async throws -> Bool {
+            try await repository.admitted(caseID: caseID, shelterID: shelterID, on: .connection(connection))
+        }
+
+        public func heldBeds(caseID: UUID, shelterID: String) async throws -> (bedType: String, beds: Int)? {
+            try await repository.heldBeds(caseID: caseID, shelterID: shelterID, on: .connection(connection))
+        }
+    }
+
     /// The page's report of this version was not sent: the next change starts from the stored
     /// counts again (unless a later report, made on this one and carrying it, replaced it).
     public func forgetShelterReport(_ shelterID: String, version: Int64) async throws {
@@ -423,7 +454,11 @@ public struct CrewRepository: StoreRepository {
 
     /// Whether the case's person was admitted at this shelter (its last entry there).
     public func admitted(caseID: UUID, shelterID: String) async throws -> Bool {
-        let rows = try await client.query(
+        try await admitted(caseID: caseID, shelterID: shelterID, on: .pool(client))
+    }
+
+    func admitted(caseID: UUID, shelterID: String, on reader: Reader) async throws -> Bool {
+        let rows = try await reader.query(
             """
             select action from bed_ledger where case_id = \(caseID) and shelter_id = \(shelterID)
             order by entry_id desc limit 1
@@ -433,7 +468,11 @@ public struct CrewRepository: StoreRepository {
     }
 
     public func heldBeds(caseID: UUID, shelterID: String) async throws -> (bedType: String, beds: Int)? {
-        let rows = try await client.query(
+        try await heldBeds(caseID: caseID, shelterID: shelterID, on: .pool(client))
+    }
+
+    func heldBeds(caseID: UUID, shelterID: String, on reader: Reader) async throws -> (bedType: String, beds: Int)? {
+        let rows = try await reader.query(
             """
             select bed_type, beds, action from bed_ledger where case_id = \(caseID) and shelter_id = \(shelterID)
             order by entry_id desc limit 1

@@ -40,6 +40,8 @@ struct WebClient: Sendable {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.httpShouldSetCookies = false
         configuration.httpCookieAcceptPolicy = .never
+        // Tests send many requests at once (more than the console's database connections).
+        configuration.httpMaximumConnectionsPerHost = 32
         return URLSession(configuration: configuration)
     }()
 

@@ -712,6 +712,22 @@ struct CrewAppTests {
                 #expect(
                     try await fatna.json("POST", "/api/shelter/rabat-s1/beds", ["taps": ["dragons": 1]]).status == 422)
                 #expect(try await fatna.json("POST", "/api/shelter/rabat-s1/beds", [:]).status == 400)
+                // Counts at the edges of an integer are refused, not an overflow that stops the
+                // console: a tap of Int.min, a count of Int.max with a tap on top, a count above
+                // the schema's 2,000.
+                let minimal = try await fatna.json(
+                    "POST", "/api/shelter/rabat-s1/beds", ["taps": ["men": .integer(Int64.min)]])
+                #expect(minimal.status == 422)
+                #expect(minimal.json["field"]?.stringValue == "/taps/men")
+                let maximal = try await fatna.json(
+                    "POST", "/api/shelter/rabat-s1/beds",
+                    ["beds": ["men": ["capacity": 1, "occupied": .integer(Int64.max)]], "taps": ["men": 1]])
+                #expect(maximal.status == 422)
+                #expect(maximal.json["field"]?.stringValue == "/beds/men/occupied")
+                let huge = try await fatna.json(
+                    "POST", "/api/shelter/rabat-s1/beds", ["beds": ["men": ["capacity": 2001, "occupied": 0]]])
+                #expect(huge.status == 422)
+                #expect(huge.json["field"]?.stringValue == "/beds/men/capacity")
                 let noHold = try await fatna.json(
                     "POST", "/api/shelter/rabat-s1/decline", ["case_id": .string(UUID().uuidString), "reason": "x"])
                 #expect(noHold.status == 409)
@@ -726,6 +742,23 @@ struct CrewAppTests {
                     try await scalar(
                         "select count(*) from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men' and occupied = 29"
                     ) == 0)
+                // Sixteen taps at once, more than the console has database connections: each waits
+                // for the shelter's lock in turn and is answered, none holds the console, and all
+                // sixteen are counted.
+                let occupied =
+                    "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'"
+                let menBefore = try await scalar(occupied)
+                let tapped = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for _ in 0..<16 {
+                        group.addTask {
+                            try await fatna.json("POST", "/api/shelter/rabat-s1/beds", ["taps": ["men": 1]]).status
+                        }
+                    }
+                    return try await group.reduce(into: [Int]()) { $0.append($1) }
+                }
+                #expect(tapped == Array(repeating: 202, count: 16))
+                #expect(try await omar.send("GET", "/api/me").status == 200)
+                try await waitFor("the sixteen taps counted") { try await scalar(occupied) == min(30, menBefore + 16) }
                 // A woman victim of violence: rabat-u2 (female staff) takes her to the women's
                 // house, whose address is confidential. Her crew sees the house, named, and where it
                 // is; rabat-u1's phone never receives it, in its assignment or her report.

@@ -17,6 +17,9 @@ struct ShelterController: Sendable {
     let areas: DispatchAreas
     let logger: Logger
 
+    /// A bed type's capacity or occupancy (the `samu.beds.v1` schema's range).
+    static let bedCounts = 0...2000
+
     struct Counts: Decodable {
         /// Full counts of these bed types (a count made at the door).
         var beds: [String: Count]?
@@ -57,10 +60,20 @@ struct ShelterController: Sendable {
                     .invalidBody,
                     "send {\"beds\": {\"men\": {\"capacity\": …, \"occupied\": …}}} or {\"taps\": {\"men\": 1}}")
             }
-            if let tap = counts.taps?.first(where: { abs($0.value) > 100 }) {
+            // Checked before any arithmetic: a count near Int.max (or a tap of Int.min) must be a
+            // 422, not an overflow that stops the process.
+            if let tap = counts.taps?.first(where: { !(-100...100).contains($0.value) }) {
                 throw Problem(.validation, "a tap is a few beds at most", field: "/taps/\(tap.key)")
             }
-            return try await change(shelterID, by: context) { shelter, _ in
+            for (bed, count) in counts.beds ?? [:] {
+                for (name, value) in [("capacity", count.capacity), ("occupied", count.occupied)]
+                where !Self.bedCounts.contains(value) {
+                    throw Problem(
+                        .validation, "\(value) is not a count of beds (0 to \(Self.bedCounts.upperBound))",
+                        field: "/beds/\(bed)/\(name)")
+                }
+            }
+            return try await change(shelterID, by: context) { shelter, _, _ in
                 var beds = shelter.beds
                 for (bed, count) in counts.beds ?? [:] { beds[bed] = (count.capacity, count.occupied) }
                 for (bed, taken) in counts.taps ?? [:] {
@@ -73,12 +86,12 @@ struct ShelterController: Sendable {
         group.post("shelter/{id}/admit") { request, context in
             let shelterID = try await scopedShelter(context).shelterID
             let caseID = try await arrival(request).0
-            return try await change(shelterID, by: context) { shelter, pending in
+            return try await change(shelterID, by: context) { shelter, pending, reads in
                 // Admitted a moment ago (a second tap, a retry), whether samu has stored it yet or
                 // not: the same answer, nothing sent again.
                 if pending.contains(caseID) { return .alreadySent }
-                guard let held = try await repository.heldBeds(caseID: caseID, shelterID: shelterID) else {
-                    if try await repository.admitted(caseID: caseID, shelterID: shelterID) { return .alreadySent }
+                guard let held = try await reads.heldBeds(caseID: caseID, shelterID: shelterID) else {
+                    if try await reads.admitted(caseID: caseID, shelterID: shelterID) { return .alreadySent }
                     throw Problem(.staleAction, "samu holds no bed here for this person (any more)")
                 }
                 // The person takes the held beds: occupied by them, the hold turned into occupancy.
@@ -93,9 +106,9 @@ struct ShelterController: Sendable {
                 let shelterID = try await scopedShelter(context).shelterID
                 let (caseID, reason) = try await arrival(request)
                 let why = (reason ?? defaultReason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-                return try await change(shelterID, by: context) { shelter, pending in
+                return try await change(shelterID, by: context) { shelter, pending, reads in
                     if pending.contains(caseID) { return .alreadySent }
-                    guard try await repository.heldBeds(caseID: caseID, shelterID: shelterID) != nil else {
+                    guard try await reads.heldBeds(caseID: caseID, shelterID: shelterID) != nil else {
                         throw Problem(.staleAction, "samu holds no bed here for this person (any more)")
                     }
                     guard !why.isEmpty else { throw Problem(.validation, "say why", field: "/reason") }
@@ -146,11 +159,13 @@ struct ShelterController: Sendable {
     /// holds the lock or a database connection (librdkafka waits up to its delivery timeout).
     func change(
         _ shelterID: String, by context: ConsoleRequestContext,
-        _ decide: @escaping @Sendable (ShelterRow, _ pending: Set<UUID>) async throws -> Change
+        _ decide:
+            @escaping @Sendable (ShelterRow, _ pending: Set<UUID>, CrewRepository.ShelterReads) async throws ->
+            Change
     ) async throws -> Response {
         let session = try context.requireSession()
-        let claimed: Claimed = try await repository.changingShelter(shelterID) { last in
-            guard var shelter = try await repository.shelter(shelterID) else {
+        let claimed: Claimed = try await repository.changingShelter(shelterID) { last, reads in
+            guard var shelter = try await reads.shelter(shelterID) else {
                 throw Problem(.notFound, "no such shelter on your account")
             }
             var pending: Set<UUID> = []
@@ -159,7 +174,7 @@ struct ShelterController: Sendable {
                 shelter.version = last.version
                 pending = last.cases
             }
-            switch try await decide(shelter, pending) {
+            switch try await decide(shelter, pending, reads) {
             case .alreadySent:
                 let sent = Sent(event_id: "", shelter_id: shelterID, version: shelter.version, status: "already_sent")
                 return (Claimed(sent: sent, bytes: nil, zone: shelter.zone), nil)
