@@ -101,7 +101,18 @@ extension LoopbackHTTP {
             guard connected == 0 else { throw Failure(description: "connect: \(errno)") }
         }
 
-        deinit { close(fd) }
+        private var isClosed = false
+
+        deinit { if !isClosed { close(fd) } }
+
+        /// Resets the connection (an RST, as a phone losing its network or a browser's abort
+        /// does): the server's next write to it fails. Nothing may be sent or read after it.
+        public func reset() {
+            var linger = Foundation.linger(l_onoff: 1, l_linger: 0)
+            unsafe setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Foundation.linger>.size))
+            close(fd)
+            isClosed = true
+        }
 
         public func send(_ text: String) throws {
             try send(Array(text.utf8))

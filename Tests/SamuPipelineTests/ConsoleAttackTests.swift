@@ -105,6 +105,63 @@ struct ConsoleAttackTests {
     }
 
     @Test(
+        "live boards: at most 4 a session and 8 an account however many times it logs in; a board whose client left before its first byte frees its place"
+    )
+    func liveBoardsBounded() async throws {
+        try await harness.prepare()
+        try await harness.addOperator("karim", zones: ["rabat"])
+        try await harness.withConsole { client in
+            let port = try #require(client.base.port)
+            var cookies: [String] = []
+            for _ in 0..<3 {
+                let session = try await client.loggedIn("karim", password: ConsoleHarness.password)
+                cookies.append(try #require(session.cookie))
+            }
+            let outcome = try await LoopbackHTTP.onThread { [cookies] () -> [String] in
+                var notes: [String] = []
+                func request(_ cookie: String, zones: String = "rabat") -> String {
+                    "GET /api/events?zones=\(zones) HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: samu_session=\(cookie)\r\n\r\n"
+                }
+                func status(_ answer: LoopbackHTTP.Connection.Outcome) -> String {
+                    guard case .data(let bytes) = answer else { return "\(answer)" }
+                    return String(String(decoding: bytes, as: UTF8.self).prefix(12))
+                }
+                // Boards whose clients leave at once (a reset right after the request, before the
+                // answer could be written): none keeps a place.
+                for _ in 0..<12 {
+                    let gone = try LoopbackHTTP.Connection(port: port, timeout: 10)
+                    try gone.send(request(cookies[0]))
+                    gone.reset()
+                }
+                Thread.sleep(forTimeInterval: 1)
+                // Four boards on the first session (a duplicated zone is the same board), four on
+                // the second: the account's eight.
+                var held: [LoopbackHTTP.Connection] = []
+                for index in 0..<8 {
+                    let board = try LoopbackHTTP.Connection(port: port, timeout: 10)
+                    try board.send(request(cookies[index / 4], zones: index % 2 == 0 ? "rabat" : "rabat,rabat"))
+                    let answer = status(board.receive())
+                    if answer != "HTTP/1.1 200" { notes.append("board \(index): \(answer)") }
+                    held.append(board)
+                }
+                // A fifth on the first session: its session's limit.
+                let fifth = try LoopbackHTTP.Connection(port: port, timeout: 10)
+                try fifth.send(request(cookies[0]))
+                let sessionFull = status(fifth.receive())
+                if sessionFull != "HTTP/1.1 429" { notes.append("fifth on one session: \(sessionFull)") }
+                // A third session, logged in afresh: the account's limit.
+                let ninth = try LoopbackHTTP.Connection(port: port, timeout: 10)
+                try ninth.send(request(cookies[2]))
+                let accountFull = status(ninth.receive())
+                if accountFull != "HTTP/1.1 429" { notes.append("ninth on the account: \(accountFull)") }
+                return notes
+            }
+            #expect(outcome.isEmpty, "\(outcome)")
+        }
+        try await harness.pipeline.cleanUp()
+    }
+
+    @Test(
         "through the real server: a connection kept alive after an answer is not closed at twice the request timeout, and serves its next request (the timeouts themselves: ConnectionGuardTests)"
     )
     func keptAliveConnectionsServe() async throws {

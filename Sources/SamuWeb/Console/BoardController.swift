@@ -16,9 +16,13 @@ final class BoardController: Sendable {
     let hub: BoardHub
     let accounts: Accounts
     let logger: Logger
-    /// Open event streams per session (a page holds one; reloads and tabs add more).
+    /// Open event streams per session (a page holds one; reloads and tabs add more), and per
+    /// account whatever its sessions (a supervisor's second device; logging in again and again
+    /// does not add boards).
     let streams = StreamSlots(limit: maximumStreamsPerSession)
+    let accountStreams = StreamSlots(limit: maximumStreamsPerAccount)
     static let maximumStreamsPerSession = 4
+    static let maximumStreamsPerAccount = 8
 
     init(repository: BoardRepository, boards: BoardCache, hub: BoardHub, accounts: Accounts, logger: Logger) {
         self.repository = repository
@@ -47,11 +51,15 @@ final class BoardController: Sendable {
         group.get("events") { request, context in
             let session = try context.requireBoardSession()
             let zones = try await self.scope(request, session)
-            guard self.streams.take(session.token) else {
+            guard let slot = self.streams.take(session.token) else {
                 throw Problem(
                     .rateLimited, "at most \(Self.maximumStreamsPerSession) live boards per session", retryAfter: 5)
             }
-            return self.events(session: session, zones: zones)
+            guard let accountSlot = self.accountStreams.take(session.account.id) else {
+                throw Problem(
+                    .rateLimited, "at most \(Self.maximumStreamsPerAccount) live boards per account", retryAfter: 5)
+            }
+            return self.events(session: session, zones: zones, slots: [slot, accountSlot])
         }
         group.get("cases/{id}") { _, context in
             let session = try context.requireBoardSession()
@@ -100,15 +108,17 @@ final class BoardController: Sendable {
         guard outside.isEmpty else {
             throw Problem(.forbidden, "your account is not scoped to \(outside.joined(separator: ", "))")
         }
-        return asked
+        // One set of zones, one board: `rabat,rabat` and `sale,rabat` are not boards of their own
+        // (each distinct set is a read per change for every stream that watches it).
+        return Array(Set(asked)).sorted()
     }
 
     /// Server-sent events: the board now, then again each time a committed batch changed it.
-    func events(session: ConsoleSession, zones: [String]) -> Response {
-        let body = ResponseBody { [boards, hub, accounts, logger, self] writer in
-            defer {
-                self.streams.give(session.token)
-            }
+    func events(session: ConsoleSession, zones: [String], slots: [StreamSlots.Slot]) -> Response {
+        // The slots go back when this body does: at the stream's end, or unrun if the client left
+        // before the answer's head was sent.
+        let body = ResponseBody { [boards, hub, accounts, logger, slots] writer in
+            _ = slots
             var last: Board?
             var seen = hub.version
             var lastWrite = ContinuousClock.now

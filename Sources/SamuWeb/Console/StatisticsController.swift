@@ -60,15 +60,15 @@ struct StatisticsController: Sendable {
                 .validation, "from and to are days (YYYY-MM-DD), from not after to, at most ten years apart",
                 field: "from")
         }
-        guard perAccount.take(session.account.id) else {
+        guard let mine = perAccount.take(session.account.id) else {
             throw Problem(.rateLimited, "your statistics are being computed; one at a time", retryAfter: 2)
         }
-        defer { perAccount.give(session.account.id) }
-        guard running.take("all") else {
+        guard let slot = running.take("all") else {
             throw Problem(
                 .rateLimited, "\(Self.maximumRunning) statistics are being computed; try again shortly", retryAfter: 2)
         }
-        defer { running.give("all") }
+        // Both places are held until the statistics are read.
+        defer { withExtendedLifetime((mine, slot)) {} }
         return try await Statistics.load(
             store: store, from: period.from, to: period.to, zones: session.account.zones, logger: logger)
     }

@@ -253,13 +253,13 @@ final class CrewController: Sendable {
 
     /// `GET /api/crew/events`: server-sent events, the unit's assignment now and at each change.
     func events(device: CrewDevice, token: String) throws -> Response {
-        guard streams.take(device.device_id) else {
+        guard let slot = streams.take(device.device_id) else {
             throw Problem(.rateLimited, "at most \(Self.maximumStreamsPerDevice) streams per device", retryAfter: 5)
         }
-        let body = ResponseBody { [repository, hub, logger, shelterNames, self] writer in
-            defer {
-                self.streams.give(device.device_id)
-            }
+        // The slot goes back when this body does: at the stream's end, or unrun if the phone left
+        // before the answer's head was sent.
+        let body = ResponseBody { [repository, hub, logger, shelterNames, slot] writer in
+            _ = slot
             var last = ""
             var seen = hub.version
             var lastWrite = ContinuousClock.now
