@@ -97,8 +97,13 @@ public struct CrewReport: Sendable, Equatable {
     /// The unit's version for a report made at `time`: the server's clock in milliseconds (the
     /// order reports reach samu), and always past the unit's last version.
     public static func version(at time: Date, after last: Int64) -> Int64 {
-        max(Int64((time.timeIntervalSince1970 * 1000).rounded(.down)), last + 1)
+        max(Int64((time.timeIntervalSince1970 * 1000).rounded(.down)), min(last, maximumVersion) + 1)
     }
+
+    /// The largest version the `samu.units.v1` and `samu.beds.v1` schemas accept (2^53 − 1, the
+    /// largest integer every JSON reader keeps exact). One more than a version at this bound is
+    /// refused by the schema, a clear error, where one more than `Int64.max` would stop the process.
+    public static let maximumVersion: Int64 = 9_007_199_254_740_991
 
     /// The `samu.units.v1` event of this report for a unit whose last known status and position
     /// are `current`.

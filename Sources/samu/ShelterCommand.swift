@@ -34,6 +34,9 @@ struct ShelterCommand: AsyncParsableCommand {
             guard
                 let (position, version, beds, zone) = try await context.withStore({ try await $0.shelterBeds(shelter) })
             else { throw ValidationError("shelter \(shelter) has never reported its beds") }
+            // One more than the stored version (bounded: a version at the schema's limit gives a
+            // refused report, not an overflow).
+            let next = min(version, CrewReport.maximumVersion) + 1
             var counts = JSONObject()
             for (bed, count) in beds.sorted(by: { $0.key < $1.key }) {
                 counts.append(
@@ -42,7 +45,7 @@ struct ShelterCommand: AsyncParsableCommand {
             }
             let event: JSONValue = [
                 "schema_version": 2, "event_id": .string(UUID().uuidString.lowercased()), "zone": .string(zone),
-                "shelter_id": .string(shelter), "version": .integer(version + 1),
+                "shelter_id": .string(shelter), "version": .integer(next),
                 "location": ["lat": .number(position.latitude), "lon": .number(position.longitude)],
                 "beds": .object(counts), "declined_case_id": .string(caseID.lowercased()),
                 "decline_reason": .string(reason), "reported_at": .string(RFC3339.format(Date())),
@@ -62,7 +65,7 @@ struct ShelterCommand: AsyncParsableCommand {
                         value: Array(event.serialized.utf8)))
             }
             print(
-                "shelter \(shelter): declined case \(caseID.lowercased()) (\(reason)); bed report version \(version + 1)"
+                "shelter \(shelter): declined case \(caseID.lowercased()) (\(reason)); bed report version \(next)"
             )
         }
     }

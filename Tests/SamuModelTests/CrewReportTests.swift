@@ -109,4 +109,32 @@ struct CrewReportTests {
         #expect(CrewReport.version(at: Date(timeIntervalSince1970: 10), after: 3) == 10_000)
         #expect(CrewReport.version(at: Date(timeIntervalSince1970: 10), after: 20_000) == 20_001)
     }
+
+    @Test(
+        "a unit's or a shelter's version is at most 2^53 − 1: one past it is refused by the schema, and the next version after any stored one is computed without overflow"
+    )
+    func versionsBounded() throws {
+        let catalog = try Repository.catalog()
+        let time = RFC3339.parse("2026-01-15T02:10:37.250Z")!
+        // After the largest version a schema accepts, or after Int64.max stored by an older schema:
+        // one more than the bound, which the schemas refuse, and no trap.
+        #expect(CrewReport.version(at: time, after: CrewReport.maximumVersion) == CrewReport.maximumVersion + 1)
+        #expect(CrewReport.version(at: time, after: .max) == CrewReport.maximumVersion + 1)
+        #expect(CrewReport.version(at: time, after: 41) == Int64(time.timeIntervalSince1970 * 1000))
+        let step = CrewReport.simulatedCase(Self.caseID, resolution: .sheltered, from: Self.base, to: Self.person)[0]
+        for (version, valid) in [(CrewReport.maximumVersion, true), (CrewReport.maximumVersion + 1, false)] {
+            let unit = step.unitEvent(
+                unitID: "rabat-u1", zone: "rabat", current: (.available, Self.base), version: version, at: time)
+            let decoded = TopicDecoder(definition: catalog.definition(.units)).document(value: unit.serializedBytes)
+            if case .success = decoded { #expect(valid) } else { #expect(!valid) }
+            guard case .object(var beds)? = catalog.definition(.beds).examples.last else {
+                Issue.record("the beds topic has no example")
+                return
+            }
+            beds.set("version", .integer(version))
+            let shelter = TopicDecoder(definition: catalog.definition(.beds)).document(
+                value: JSONValue.object(beds).serializedBytes)
+            if case .success = shelter { #expect(valid) } else { #expect(!valid) }
+        }
+    }
 }

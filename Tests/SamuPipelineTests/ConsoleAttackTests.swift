@@ -133,7 +133,7 @@ struct ConsoleAttackTests {
                     try gone.send(request(cookies[0]))
                     gone.reset()
                 }
-                Thread.sleep(forTimeInterval: 1)
+                Thread.sleep(forTimeInterval: 3)
                 // Four boards on the first session (a duplicated zone is the same board), four on
                 // the second: the account's eight.
                 var held: [LoopbackHTTP.Connection] = []

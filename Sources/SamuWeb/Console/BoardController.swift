@@ -118,7 +118,7 @@ final class BoardController: Sendable {
         // The slots go back when this body does: at the stream's end, or unrun if the client left
         // before the answer's head was sent.
         let body = ResponseBody { [boards, hub, accounts, logger, slots] writer in
-            _ = slots
+            defer { withExtendedLifetime(slots) {} }
             var last: Board?
             var seen = hub.version
             var lastWrite = ContinuousClock.now

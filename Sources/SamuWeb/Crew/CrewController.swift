@@ -259,7 +259,7 @@ final class CrewController: Sendable {
         // The slot goes back when this body does: at the stream's end, or unrun if the phone left
         // before the answer's head was sent.
         let body = ResponseBody { [repository, hub, logger, shelterNames, slot] writer in
-            _ = slot
+            defer { withExtendedLifetime(slot) {} }
             var last = ""
             var seen = hub.version
             var lastWrite = ContinuousClock.now

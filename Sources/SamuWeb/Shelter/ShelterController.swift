@@ -219,7 +219,7 @@ struct ShelterController: Sendable {
     ) throws -> ([UInt8], Sent) {
         let eventID = UUID()
         // Newer than any version stored: the server's clock in milliseconds, or one more.
-        let version = max(Int64(Date().timeIntervalSince1970 * 1000), shelter.version + 1)
+        let version = CrewReport.version(at: Date(), after: shelter.version)
         var counts = JSONObject()
         for (bed, count) in beds.sorted(by: { $0.key < $1.key }) {
             counts.append(
