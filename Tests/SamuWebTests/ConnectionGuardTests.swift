@@ -26,7 +26,7 @@ struct ConnectionGuardTests {
         channel: EmbeddedChannel, guard: ConnectionGuard
     ) {
         let channel = EmbeddedChannel()
-        let connectionGuard = counts.makeGuard(logger: Logger(label: "test"))
+        let connectionGuard = counts.makeGuard(logger: Logger(label: "test"), rawBytes: false)
         try channel.pipeline.syncOperations.addHandler(connectionGuard)
         let remote = try SocketAddress(ipAddress: address, port: 40_000)
         channel.remoteAddress = remote

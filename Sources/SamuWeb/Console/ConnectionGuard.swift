@@ -67,9 +67,10 @@ public final class ConnectionCounts: Sendable {
         open.withLock { $0[client, default: 0] }
     }
 
-    /// A guard for one new connection (it puts a ``ByteWatch`` first in the pipeline).
-    func makeGuard(logger: Logger) -> ConnectionGuard {
-        ConnectionGuard(counts: self, logger: logger)
+    /// A guard for one new connection (it puts a ``ByteWatch`` first in the pipeline). `rawBytes`:
+    /// what reaches the pipeline's head is the socket's bytes (false in tests that feed HTTP parts).
+    func makeGuard(logger: Logger, rawBytes: Bool = true) -> ConnectionGuard {
+        ConnectionGuard(counts: self, logger: logger, rawBytes: rawBytes)
     }
 }
 
@@ -106,15 +107,18 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// The event loop's clock (a test's embedded loop keeps its own).
     private var now: NIODeadline { context?.eventLoop.now ?? .now() }
 
-    init(counts: ConnectionCounts, logger: Logger) {
+    private let rawBytes: Bool
+
+    init(counts: ConnectionCounts, logger: Logger, rawBytes: Bool = true) {
         self.counts = counts
         self.logger = logger
+        self.rawBytes = rawBytes
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         // Bytes are seen where they arrive, before the HTTP decoder.
-        try? context.pipeline.syncOperations.addHandler(ByteWatch(self), position: .first)
+        try? context.pipeline.syncOperations.addHandler(ByteWatch(self, rawBytes: rawBytes), position: .first)
         if context.channel.isActive { admit(context) }
     }
 
@@ -261,13 +265,21 @@ final class ByteWatch: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
 
     private let connectionGuard: ConnectionGuard
+    /// Reads are the socket's bytes (else parts a test feeds, passed on unlooked at).
+    private let rawBytes: Bool
 
-    init(_ connectionGuard: ConnectionGuard) {
+    init(_ connectionGuard: ConnectionGuard, rawBytes: Bool) {
         self.connectionGuard = connectionGuard
+        self.rawBytes = rawBytes
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        connectionGuard.bytesArrived()
+        // Empty lines are not a request begun: a client may send a CRLF after a body (RFC 9112
+        // §2.2), which the decoder skips; counted, it would close the kept-alive connection after
+        // the request timeout instead of the keep-alive one.
+        if !rawBytes || !unwrapInboundIn(data).readableBytesView.allSatisfy({ $0 == 13 || $0 == 10 }) {
+            connectionGuard.bytesArrived()
+        }
         context.fireChannelRead(data)
     }
 }
