@@ -47,9 +47,17 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// The integer this value is: an integer, or a whole number written as a decimal (`3.0`,
+    /// `1e1`), which JSON Schema's `integer` accepts too (a producer whose numbers are floats
+    /// writes a family of three as `3.0`: read as anything but 3, its beds would be wrong), up to
+    /// 2^53 in magnitude, the largest integer a double keeps exact.
     public var integerValue: Int64? {
-        if case .integer(let value) = self { return value }
-        return nil
+        switch self {
+        case .integer(let value): return value
+        case .number(let value) where value == value.rounded() && abs(value) <= 9_007_199_254_740_992:
+            return Int64(value)
+        default: return nil
+        }
     }
 }
 

@@ -66,7 +66,7 @@ struct CrewsCommand: AsyncParsableCommand {
                             shelterZones[hold.shelterID] = beds.3
                         }
                         if var update = shelterUpdates[hold.shelterID] {
-                            update.1 += 1
+                            update.1 = min(update.1, CrewReport.maximumVersion) + 1
                             update.2[hold.bedType, default: BedCount(capacity: 0, occupied: 0)].occupied += hold.beds
                             update.3.append(item.caseID)
                             shelterUpdates[hold.shelterID] = update

@@ -24,6 +24,43 @@ struct ReportDecoderTests {
         #expect(catalog.definitions.allSatisfy { !$0.examples.isEmpty })
     }
 
+    @Test(
+        "whole numbers written as decimals (3.0, 1.2e1) are the integers they are: a family of three is three, a unit's version 5.0 is 5"
+    )
+    func wholeNumbersAsDecimals() throws {
+        guard case .object(var document) = ReportFixture.document(age: nil) else { throw ReportFixtureError() }
+        guard case .object(var person)? = document["person"] else { throw ReportFixtureError() }
+        person.set("count", .number(3.0))
+        person.set("age", .number(1.2e1))
+        document.set("person", .object(person))
+        let report = try decoder.decode(value: JSONValue.object(document).serializedBytes).get()
+        #expect(report.person.count == 3)
+        #expect(report.person.age == 12)
+        #expect(JSONValue.number(2.5).integerValue == nil)
+        #expect(JSONValue.number(-0.0).integerValue == 0)
+        #expect(JSONValue.number(1e300).integerValue == nil)
+
+        let update = try #require(
+            CrewReport.simulatedCase(
+                UUID(), resolution: .sheltered, from: .init(latitude: 34.02, longitude: -6.84),
+                to: .init(latitude: 34.01, longitude: -6.83)
+            ).first
+        ).unitEvent(
+            unitID: "rabat-u1", zone: "rabat", current: (.available, .init(latitude: 34.02, longitude: -6.84)),
+            version: 5, at: Date(timeIntervalSince1970: 1_768_443_000))
+        guard case .object(var unit) = update else { throw ReportFixtureError() }
+        unit.set("version", .number(5.0))
+        let decoded = InboundDecoder(catalog: catalog, zones: nil).decode(
+            topic: catalog.name(.units), key: Array("rabat".utf8), value: JSONValue.object(unit).serializedBytes)
+        guard case .success(let event) = decoded, case .unit(let read) = event.event else {
+            Issue.record("a unit event with version 5.0 was not read: \(decoded)")
+            return
+        }
+        #expect(read.version == 5)
+    }
+
+    struct ReportFixtureError: Error {}
+
     @Test("the schema's enumerations are exactly the Swift enumerations")
     func enumsAgree() throws {
         // The newest version names every value (older ones a subset: the compatibility test).
