@@ -1173,7 +1173,20 @@ public enum Migrations {
                 """,
                 "create index console_commands_by_age on console_commands (created_at)",
             ]),
+        Migration(
+            version: 27, name: "versions beyond what the schemas accept brought back to now",
+            statements: versionsBroughtBack),
     ]
+
+    /// The unit and shelter versions a producer set beyond 2^53 − 1 before the schemas bounded them:
+    /// no later event could be newer (the schemas refuse more), so the unit or shelter would never
+    /// change again. They become the present, in milliseconds, the versions samu itself writes.
+    static let versionsBroughtBack = ["units", "shelter_beds", "shelter_page_reports"].map { table in
+        """
+        update \(table) set version = (extract(epoch from clock_timestamp()) * 1000)::bigint
+        where version > 9007199254740991
+        """
+    }
 
     /// `check (column in ('a', 'b', …))` over every case of a string enum: a table's constraint
     /// generated from the type the code writes.

@@ -229,6 +229,36 @@ struct SamuStoreTests {
         }
     }
 
+    @Test(
+        "a unit's or shelter's version beyond 2^53 − 1, stored before the schemas bounded it, is brought back to the present; others are kept"
+    )
+    func versionsBroughtBack() async throws {
+        try await withTestStore { store in
+            try await store.client.query(
+                """
+                insert into units (unit_id, zone, status, lat, lon, version, reported_at) values
+                    ('rabat-u1', 'rabat', 'available', 34.02, -6.84, 9223372036854775807, now()),
+                    ('rabat-u2', 'rabat', 'available', 34.02, -6.84, 41, now())
+                """)
+            try await store.client.query(
+                """
+                insert into shelter_beds (shelter_id, zone, bed_type, capacity, occupied, lat, lon, version, reported_at)
+                values ('rabat-s1', 'rabat', 'men', 30, 2, 34.0, -6.8, 9007199254740992, now())
+                """)
+            for statement in Migrations.versionsBroughtBack {
+                try await store.client.query(PostgresQuery(unsafeSQL: statement))
+            }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let rows = try await store.client.query(
+                "select version from units union all select version from shelter_beds order by version")
+            var versions: [Int64] = []
+            for try await version in rows.decode(Int64.self) { versions.append(version) }
+            #expect(versions.count == 3)
+            #expect(versions.first == 41)
+            #expect(versions.dropFirst().allSatisfy { abs($0 - now) < 600_000 }, "\(versions)")
+        }
+    }
+
     @Test("published rows leave the unpublished list; the timeline refuses updates")
     func outboxAndTimeline() async throws {
         try await withTestStore { store in
