@@ -197,7 +197,7 @@ struct ConsoleAttackTests {
     @Test(
         "one address holding its limit of open connections has its next refused at once, while another address is answered; a connection closed frees its place",
         .disabled(
-            "under a loaded clean-clone CI the fourth connection was admitted: some connections escape the count, cause not found; the limit's logic is tested in ConnectionGuardTests"
+            "under a loaded clean-clone CI one of the three held connections was not counted and the fourth was admitted; not reproduced in 6 parallel and 2 full runs with thread dumps on failure; cause not found; the limit's logic is tested in ConnectionGuardTests"
         )
     )
     func connectionsPerClient() async throws {

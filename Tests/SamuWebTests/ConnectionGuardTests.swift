@@ -42,6 +42,21 @@ struct ConnectionGuardTests {
         try channel.writeInbound(HTTPRequestPart.end(nil))
     }
 
+    /// A fresh connection whose first request was read whole.
+    func firstRequestRead() throws -> (channel: EmbeddedChannel, guard: ConnectionGuard) {
+        let connection = try guarded(ConnectionCounts(policy: Self.policy))
+        try readWhole(connection.channel)
+        return connection
+    }
+
+    /// The connection is still open a second before `seconds` from now, and closed a second after.
+    func expectClosed(_ channel: EmbeddedChannel, in seconds: Int64) {
+        channel.embeddedEventLoop.advanceTime(by: .seconds(seconds - 1))
+        #expect(channel.isActive, "\(seconds - 1) s on")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive, "\(seconds + 1) s on")
+    }
+
     func answer(_ channel: EmbeddedChannel) throws {
         try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .unauthorized)))
         try channel.writeOutbound(HTTPResponsePart.end(nil))
@@ -102,38 +117,27 @@ struct ConnectionGuardTests {
         "a second request begun on a kept-alive connection (headers not finished) is closed 30 s after its last byte, not after the keep-alive timeout"
     )
     func secondRequestStalls() throws {
-        let counts = ConnectionCounts(policy: Self.policy)
-        let (channel, connectionGuard) = try guarded(counts)
-        try readWhole(channel)
+        let (channel, connectionGuard) = try firstRequestRead()
         try answer(channel)
         channel.embeddedEventLoop.advanceTime(by: .seconds(300))
         #expect(channel.isActive, "kept alive")
         connectionGuard.bytesArrived()  // "POST /v1/reports HTTP/1.1\r\nHost: x\r\n" and no more
-        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
-        #expect(!channel.isActive)
+        expectClosed(channel, in: 30)
     }
 
     @Test(
         "a second request begun while the first is still answered is timed from its first bytes once the answer ends, not kept alive 10 minutes"
     )
     func secondRequestBegunWhileAnswering() throws {
-        let counts = ConnectionCounts(policy: Self.policy)
-        let (channel, connectionGuard) = try guarded(counts)
-        try readWhole(channel)
+        let (channel, connectionGuard) = try firstRequestRead()
         try channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
         connectionGuard.bytesArrived()  // the next request's first bytes, headers not finished
         channel.embeddedEventLoop.advanceTime(by: .seconds(20))
         try channel.writeOutbound(HTTPResponsePart.end(nil))
-        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
-        #expect(channel.isActive, "29 s after its last byte")
-        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
-        #expect(!channel.isActive, "31 s after its last byte")
+        expectClosed(channel, in: 10)  // 30 s after its last byte
 
         // A request read whole while the first is answered is not timed while it waits its turn.
-        let pipelined = try open(counts)
-        try readWhole(pipelined)
+        let pipelined = try firstRequestRead().channel
         try pipelined.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
         try readWhole(pipelined)
         pipelined.embeddedEventLoop.advanceTime(by: .seconds(60))
