@@ -175,14 +175,16 @@ public struct AccountRepository: StoreRepository {
         try await client.query("delete from console_sessions where token_hash = \(tokenDigest)", logger: logger)
     }
 
-    /// Removes expired sessions, and intake idempotency keys and console command ids older than a
-    /// week.
+    /// Removes expired sessions, and intake idempotency keys, console command ids and shelter
+    /// change ids older than a week.
     public func purgeExpired() async throws {
         try await client.query("delete from console_sessions where expires_at < now()", logger: logger)
         try await client.query(
             "delete from intake_requests where created_at < now() - interval '7 days'", logger: logger)
         try await client.query(
             "delete from console_commands where created_at < now() - interval '7 days'", logger: logger)
+        try await client.query(
+            "delete from shelter_changes where created_at < now() - interval '7 days'", logger: logger)
     }
 
     /// Creates an intake client, or gives an existing one a new token (by its digest).

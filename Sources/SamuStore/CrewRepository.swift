@@ -440,6 +440,48 @@ public struct CrewRepository: StoreRepository {
         public func heldBeds(caseID: UUID, shelterID: String) async throws -> (bedType: String, beds: Int)? {
             try await repository.heldBeds(caseID: caseID, shelterID: shelterID, on: .connection(connection))
         }
+
+        /// The change claimed before under this id, if any: by whom, for which shelter, its
+        /// version and event, and whether the broker took it.
+        public func claimedChange(_ eventID: UUID) async throws -> ClaimedShelterChange? {
+            let rows = try await connection.query(
+                "select operator_id, shelter_id, version, event, sent from shelter_changes where event_id = \(eventID)",
+                logger: repository.logger)
+            for try await (operatorID, shelterID, version, event, sent) in rows.decode(
+                (String, String, Int64, ByteBuffer, Bool).self)
+            {
+                return ClaimedShelterChange(
+                    operatorID: operatorID, shelterID: shelterID, version: version,
+                    event: Array(event.readableBytesView), sent: sent)
+            }
+            return nil
+        }
+
+        /// Claims a change's id with the event it will send, in the transaction that holds the
+        /// shelter's lock (so a retry of it waits for this claim and finds it).
+        public func claimChange(
+            _ eventID: UUID, operatorID: String, shelterID: String, version: Int64, event: [UInt8]
+        ) async throws {
+            try await connection.query(
+                """
+                insert into shelter_changes (event_id, operator_id, shelter_id, version, event)
+                values (\(eventID), \(operatorID), \(shelterID), \(version), \(ByteBuffer(bytes: event)))
+                """, logger: repository.logger)
+        }
+    }
+
+    /// A shelter page's change claimed under the id its page made.
+    public struct ClaimedShelterChange: Sendable {
+        public var operatorID: String
+        public var shelterID: String
+        public var version: Int64
+        public var event: [UInt8]
+        public var sent: Bool
+    }
+
+    /// The broker took the change claimed under this id: a retry of it sends nothing again.
+    public func shelterChangeSent(_ eventID: UUID) async throws {
+        try await client.query("update shelter_changes set sent = true where event_id = \(eventID)", logger: logger)
     }
 
     /// The page's report of this version was not sent: the next change starts from the stored

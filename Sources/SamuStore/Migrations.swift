@@ -1176,6 +1176,25 @@ public enum Migrations {
         Migration(
             version: 27, name: "versions beyond what the schemas accept brought back to now",
             statements: versionsBroughtBack),
+        Migration(
+            version: 28, name: "a shelter page's change claimed under the id its page made",
+            statements: [
+                // A tap whose answer was lost (a shelter's patchy Wi-Fi) is sent again by the page
+                // under the same id: the claimed event is sent again at most, never a second tap
+                // added to the counts. Kept a week, like the console's command ids.
+                """
+                create table shelter_changes (
+                    event_id uuid primary key,
+                    operator_id text not null,
+                    shelter_id text not null,
+                    version bigint not null,
+                    event bytea not null,
+                    sent boolean not null default false,
+                    created_at timestamptz not null default now()
+                )
+                """,
+                "create index shelter_changes_by_age on shelter_changes (created_at)",
+            ]),
     ]
 
     /// The unit and shelter versions a producer set beyond 2^53 − 1 before the schemas bounded them:

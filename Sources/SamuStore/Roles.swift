@@ -75,7 +75,7 @@ public struct DatabaseRoles: Sendable {
     /// What the console writes: its sessions and the intake's idempotency keys.
     static let consoleWritable = [
         "console_sessions", "intake_requests", "crew_enrolments", "crew_devices", "crew_actions", "persons",
-        "case_persons", "shelter_page_reports", "console_commands",
+        "case_persons", "shelter_page_reports", "console_commands", "shelter_changes",
     ]
     /// Views only: each filters the partner's own rows and leaves out the publication time.
     static let partnerReadable = ["partner_outcomes", "partner_daily_aggregates"]

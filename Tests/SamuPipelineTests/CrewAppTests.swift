@@ -393,6 +393,26 @@ struct CrewAppTests {
                     "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
                     == before + 2
             }
+            // A tap whose answer is lost on its way back (the request reached samu): the page
+            // sends it again under its id, and the bed is counted once (checked after the next
+            // change, which the worker applies after it).
+            try await page.evaluate(
+                """
+                {
+                  const realFetch = window.fetch;
+                  let lost = false;
+                  window.fetch = async (...args) => {
+                    const answer = await realFetch(...args);
+                    if (!lost && String(args[0]).endsWith('/beds')) { lost = true; throw new TypeError('answer lost'); }
+                    return answer;
+                  };
+                  document.getElementById('status').dataset.outcome = '';
+                  document.querySelector('button[data-less="men"]').click();
+                }
+                true
+                """)
+            try await page.waitFor(
+                "document.getElementById('status').dataset.outcome === 'sent'", timeout: .seconds(20))
             // A full count: the elderly beds as the watchman counted them.
             try await page.evaluate(
                 """
@@ -408,7 +428,8 @@ struct CrewAppTests {
             #expect(
                 try await scalar(
                     "select occupied from shelter_beds where shelter_id = 'rabat-s1' and bed_type = 'men'")
-                    == before + 2, "the full count of one bed type keeps the others")
+                    == before + 3, "the full count of one bed type keeps the others, and the tap sent twice counts once"
+            )
             // A count being typed survives the page's refresh (every 5 s), focus included.
             try await page.evaluate(
                 """
@@ -759,6 +780,34 @@ struct CrewAppTests {
                 #expect(tapped == Array(repeating: 202, count: 16))
                 #expect(try await omar.send("GET", "/api/me").status == 200)
                 try await waitFor("the sixteen taps counted") { try await scalar(occupied) == min(30, menBefore + 16) }
+                // A tap whose answer was lost, sent again by the page under its id (twice in a row,
+                // then twice at once): one event, one bed, the same answer each time.
+                let menTapped = try await scalar(occupied)
+                let change: JSONValue = ["taps": ["men": 1], "change_id": .string(UUID().uuidString)]
+                var answers = [try await fatna.json("POST", "/api/shelter/rabat-s1/beds", change)]
+                answers.append(try await fatna.json("POST", "/api/shelter/rabat-s1/beds", change))
+                answers += try await withThrowingTaskGroup(of: WebClient.Reply.self) { group in
+                    for _ in 0..<2 {
+                        group.addTask { try await fatna.json("POST", "/api/shelter/rabat-s1/beds", change) }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(answers.map(\.status) == [202, 202, 202, 202])
+                #expect(Set(answers.map { $0.json["event_id"]?.stringValue ?? "" }).count == 1)
+                #expect(Set(answers.map { $0.json["version"]?.integerValue ?? 0 }).count == 1)
+                #expect(answers[0].json["event_id"]?.stringValue == change["change_id"]?.stringValue?.lowercased())
+                try await waitFor("the tap counted") { try await scalar(occupied) == min(30, menTapped + 1) }
+                let another = try await fatna.json("POST", "/api/shelter/rabat-s1/beds", ["taps": ["men": -1]])
+                #expect(another.status == 202)
+                try await waitFor("the next tap counted") { try await scalar(occupied) == min(30, menTapped + 1) - 1 }
+                #expect(
+                    try await scalar(
+                        "select count(*) from shelter_changes where event_id = '\(change["change_id"]?.stringValue ?? "")'"
+                    ) == 1)
+                let notAnID = try await fatna.json(
+                    "POST", "/api/shelter/rabat-s1/beds", ["taps": ["men": 1], "change_id": "again"])
+                #expect(notAnID.status == 422)
+                #expect(notAnID.json["field"]?.stringValue == "/change_id")
                 // A woman victim of violence: rabat-u2 (female staff) takes her to the women's
                 // house, whose address is confidential. Her crew sees the house, named, and where it
                 // is; rabat-u1's phone never receives it, in its assignment or her report.

@@ -113,9 +113,9 @@ async function sendCounts(shelterID, sending) {
   sending.busy = true;
   try {
     while (Object.keys(sending.taps).length || Object.keys(sending.beds).length) {
-      const body = { beds: sending.beds, taps: sending.taps };
+      const body = { beds: sending.beds, taps: sending.taps, change_id: uuid() };
       sending.beds = {}; sending.taps = {};
-      const sent = await api(`/api/shelter/${shelterID}/beds`, { method: "POST", body });
+      const sent = await sendChange(shelterID, body);
       sending.version = Math.max(sending.version, sent.version || 0);
       say(t("sent"), false);
     }
@@ -128,6 +128,28 @@ async function sendCounts(shelterID, sending) {
     sending.busy = false;
   }
   setTimeout(refresh, 300);
+}
+
+// A change whose answer was lost (the network, samu restarting) is sent again under the same id,
+// a few times: samu takes it once, whether the first one reached it or not.
+async function sendChange(shelterID, body) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await api(`/api/shelter/${shelterID}/beds`, { method: "POST", body });
+    } catch (error) {
+      const lost = error.status === undefined || error.status >= 500 || error.status === 429;
+      if (!lost || attempt >= 4) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+    }
+  }
+}
+
+function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 async function arrival(shelter, route, caseID, reason, person) {

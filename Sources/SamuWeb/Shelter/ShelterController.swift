@@ -26,6 +26,9 @@ struct ShelterController: Sendable {
         /// Beds taken (positive) or freed (negative) since the page's last report, by bed type:
         /// added to the counts samu has, after whatever else changed there (an admission).
         var taps: [String: Int]?
+        /// The id the page made for this change, kept when it sends it again after a lost answer:
+        /// the event's id, so that a retry is never a second tap.
+        var change_id: String?
 
         struct Count: Decodable {
             var capacity: Int
@@ -60,6 +63,12 @@ struct ShelterController: Sendable {
                     .invalidBody,
                     "send {\"beds\": {\"men\": {\"capacity\": …, \"occupied\": …}}} or {\"taps\": {\"men\": 1}}")
             }
+            let changeID = try counts.change_id.map { text in
+                guard let id = UUID(uuidString: text) else {
+                    throw Problem(.validation, "a change's id is a UUID", field: "/change_id")
+                }
+                return id
+            }
             // Checked before any arithmetic: a count near Int.max (or a tap of Int.min) must be a
             // 422, not an overflow that stops the process.
             if let tap = counts.taps?.first(where: { !(-100...100).contains($0.value) }) {
@@ -73,7 +82,7 @@ struct ShelterController: Sendable {
                         field: "/beds/\(bed)/\(name)")
                 }
             }
-            return try await change(shelterID, by: context) { shelter, _, _ in
+            return try await change(shelterID, by: context, changeID: changeID) { shelter, _, _ in
                 var beds = shelter.beds
                 for (bed, count) in counts.beds ?? [:] { beds[bed] = (count.capacity, count.occupied) }
                 for (bed, taken) in counts.taps ?? [:] {
@@ -157,8 +166,10 @@ struct ShelterController: Sendable {
     /// worker has not stored it yet (else on the stored counts), and sends it as the next version.
     /// The report is claimed under the lock and sent after it: a broker that does not answer never
     /// holds the lock or a database connection (librdkafka waits up to its delivery timeout).
+    /// A change under an id claimed before is answered as then, its event sent again only if the
+    /// broker never took it.
     func change(
-        _ shelterID: String, by context: ConsoleRequestContext,
+        _ shelterID: String, by context: ConsoleRequestContext, changeID: UUID? = nil,
         _ decide:
             @escaping @Sendable (ShelterRow, _ pending: Set<UUID>, CrewRepository.ShelterReads) async throws ->
             Change
@@ -167,6 +178,16 @@ struct ShelterController: Sendable {
         let claimed: Claimed = try await repository.changingShelter(shelterID) { last, reads in
             guard var shelter = try await reads.shelter(shelterID) else {
                 throw Problem(.notFound, "no such shelter on your account")
+            }
+            if let changeID, let claimed = try await reads.claimedChange(changeID) {
+                guard claimed.operatorID == session.account.id, claimed.shelterID == shelterID else {
+                    throw Problem(.validation, "this change_id is another change's", field: "/change_id")
+                }
+                let sent = Sent(
+                    event_id: changeID.lowercased, shelter_id: shelterID, version: claimed.version, status: "sent")
+                return (
+                    Claimed(sent: sent, bytes: claimed.sent ? nil : claimed.event, zone: shelter.zone, again: true), nil
+                )
             }
             var pending: Set<UUID> = []
             if let last, last.version > shelter.version {
@@ -179,7 +200,12 @@ struct ShelterController: Sendable {
                 let sent = Sent(event_id: "", shelter_id: shelterID, version: shelter.version, status: "already_sent")
                 return (Claimed(sent: sent, bytes: nil, zone: shelter.zone), nil)
             case .send(let beds, let extra, let arrival):
-                let (bytes, sent) = try report(shelter, beds: beds, extra: extra)
+                let (bytes, sent) = try report(shelter, beds: beds, extra: extra, eventID: changeID ?? UUID())
+                if let changeID {
+                    try await reads.claimChange(
+                        changeID, operatorID: session.account.id, shelterID: shelterID, version: sent.version,
+                        event: bytes)
+                }
                 return (
                     Claimed(sent: sent, bytes: bytes, zone: shelter.zone),
                     CrewRepository.SentShelterReport(
@@ -194,10 +220,16 @@ struct ShelterController: Sendable {
                     source: "shelter:\(session.account.id)", notSent: "the change was not sent; try again")
             } catch {
                 // Not sent: the next change starts again from what samu has (unless another
-                // change was made on this one meanwhile, which carries it).
-                try? await repository.forgetShelterReport(shelterID, version: claimed.sent.version)
+                // change was made on this one meanwhile, which carries it). A change sent again
+                // under its id made no report of its own.
+                if !claimed.again {
+                    try? await repository.forgetShelterReport(shelterID, version: claimed.sent.version)
+                }
                 throw error
             }
+            // Not recorded (the database gone a moment): a retry sends the same event again, which
+            // the worker takes once.
+            if let changeID { try? await repository.shelterChangeSent(changeID) }
             Metrics.Counter(label: "samu_shelter_reports_total").increment()
             logger.info(
                 "shelter report", metadata: ["shelter.id": "\(shelterID)", "operator.id": "\(session.account.id)"])
@@ -210,14 +242,16 @@ struct ShelterController: Sendable {
         var sent: Sent
         var bytes: [UInt8]?
         var zone: String
+        /// A change claimed before under the page's id, answered (and maybe sent) again.
+        var again = false
     }
 
     /// The shelter's full counts (with an admission or a decline) as its next version, checked
     /// against the topic's schema.
     func report(
-        _ shelter: ShelterRow, beds: [String: (capacity: Int, occupied: Int)], extra: [(String, JSONValue)]
+        _ shelter: ShelterRow, beds: [String: (capacity: Int, occupied: Int)], extra: [(String, JSONValue)],
+        eventID: UUID = UUID()
     ) throws -> ([UInt8], Sent) {
-        let eventID = UUID()
         // Newer than any version stored: the server's clock in milliseconds, or one more.
         let version = CrewReport.version(at: Date(), after: shelter.version)
         var counts = JSONObject()
