@@ -238,6 +238,13 @@ public struct ZoneDispatcher: Sendable {
                 )
             ]
         }
+        var update = update
+        if update.positionOnly {
+            // A position alone keeps the unit's status, whatever the sender last knew of it.
+            update.status = units[index].status
+            update.caseID = nil
+            update.resolution = nil
+        }
         // The same status again, about no case and with no resolution: a position report (a
         // crew's phone on the move), not a change of the unit's case.
         let positionOnly =

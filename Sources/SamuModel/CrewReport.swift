@@ -35,8 +35,10 @@ public enum CrewAction: String, Sendable, CaseIterable, Codable {
 
 /// One crew action: the crew app's `POST /api/crew/actions`, or one step of `samu crews`.
 public struct CrewReport: Sendable, Equatable {
-    /// The version of `samu.units.v1` crews send (version 2: the note and `deceased`).
+    /// The version of `samu.units.v1` crews send (version 2: the note and `deceased`); a position
+    /// alone is sent as version 3, marked `position_only`.
     public static let schemaVersion: Int64 = 2
+    public static let positionSchemaVersion: Int64 = 3
 
     /// Made on the device (or by the simulator): the event's id, so a resend is applied once.
     public var eventID: UUID
@@ -112,7 +114,8 @@ public struct CrewReport: Sendable, Equatable {
     ) -> JSONValue {
         let place = position ?? current.position
         var event = JSONObject()
-        event.append("schema_version", .integer(Self.schemaVersion))
+        event.append(
+            "schema_version", .integer(action == .position ? Self.positionSchemaVersion : Self.schemaVersion))
         event.append("event_id", .string(eventID.lowercased))
         event.append("zone", .string(zone))
         event.append("unit_id", .string(unitID))
@@ -123,6 +126,10 @@ public struct CrewReport: Sendable, Equatable {
         if let caseID { event.append("case_id", .string(caseID.lowercased)) }
         if let resolution { event.append("resolution", .string(resolution.rawValue)) }
         if let note { event.append("note", .string(note)) }
+        // Its status is the one the console last stored, which may be from before an action the
+        // worker has not applied yet (a phone's queue sends its fix right after its close): never
+        // a change of the unit's status or case.
+        if action == .position { event.append("position_only", .bool(true)) }
         return .object(event)
     }
 

@@ -285,12 +285,17 @@ public struct UnitUpdate: Sendable, Equatable {
     public var shelterID: String?
     /// The crew's short note with the status (version 2 of `samu.units.v1`), for the timeline.
     public var note: String?
+    /// A position alone (version 3): the unit keeps the status it has, whatever `status` says (what
+    /// the sender last knew, maybe from before the crew's last action).
+    public var positionOnly: Bool
 
     public init(
         unitID: String, version: Int64, status: UnitStatus, position: GeoPoint, skills: Set<CrewSkill>? = nil,
-        caseID: UUID? = nil, resolution: Resolution? = nil, shelterID: String? = nil, note: String? = nil
+        caseID: UUID? = nil, resolution: Resolution? = nil, shelterID: String? = nil, note: String? = nil,
+        positionOnly: Bool = false
     ) {
         self.note = note
+        self.positionOnly = positionOnly
         self.unitID = unitID
         self.version = version
         self.status = status

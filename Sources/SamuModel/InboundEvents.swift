@@ -108,7 +108,8 @@ public struct InboundDecoder: Sendable {
                 unitID: unitID, version: version, status: status, position: position, skills: skills,
                 caseID: uuid("case_id"),
                 resolution: document["resolution"]?.stringValue.flatMap(Resolution.init(rawValue:)),
-                shelterID: document["shelter_id"]?.stringValue, note: document["note"]?.stringValue)
+                shelterID: document["shelter_id"]?.stringValue, note: document["note"]?.stringValue,
+                positionOnly: document["position_only"] == .bool(true))
             return DecodedEvent(eventID: id, zone: zone, event: .unit(update))
         case .beds:
             guard let shelterID = document["shelter_id"]?.stringValue, let version = document["version"]?.integerValue,

@@ -157,8 +157,11 @@ extension DispatchWorker {
                 actions = zone.apply(update, at: now)
                 // A stale report changes nothing, in memory or in the table.
                 if zone.unitVersion(update.unitID) == update.version {
+                    // A position alone is stored with the status the unit keeps.
+                    var stored = update
+                    if update.positionOnly, let status = zone.unitStatus(update.unitID) { stored.status = status }
                     recorder.write.setUnit(
-                        update, zone: event.zone, caseID: zone.assignment(of: update.unitID), at: now.wall)
+                        stored, zone: event.zone, caseID: zone.assignment(of: update.unitID), at: now.wall)
                 }
             case .beds(let update):
                 actions = zone.apply(update, at: now)

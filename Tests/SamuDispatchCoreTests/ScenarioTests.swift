@@ -207,6 +207,43 @@ struct ScenarioTests {
             })
     }
 
+    @Test(
+        "a phone's position sent right after its close, with the status from before it, neither moves the unit's next case nor changes the unit's status"
+    )
+    func positionAfterClose() throws {
+        var world = World()
+        world.unit("u1", at: 1, 0)
+        let first = World.triaged(priority: .p2)
+        world.submit(first)
+        world.unit("u1", at: 1, 0, status: .enRoute, caseID: first.caseID)
+        world.unit("u1", at: 0, 0, status: .onScene, caseID: first.caseID)
+        // Another case waits while u1 is on scene.
+        let second = World.triaged(at: 2, 0, priority: .p2)
+        #expect(world.submit(second).decisions.first?.kind == .queue)
+        // The crew closes the first case; u1 is free and gets the second.
+        world.unit("u1", at: 0, 0, status: .available, caseID: first.caseID, resolution: .sheltered)
+        #expect(world.dispatcher.assignment(of: "u1") == second.caseID)
+        #expect(world.dispatcher.phase(of: second.caseID)?.status == .assigned)
+        // The phone's next fix, stamped with the status the console had stored before the close.
+        let version = (world.versions["u1"] ?? 0) + 1
+        world.versions["u1"] = version
+        let fix = world.record(
+            world.dispatcher.apply(
+                UnitUpdate(
+                    unitID: "u1", version: version, status: .onScene, position: World.point(0.1, 0),
+                    positionOnly: true),
+                at: world.time))
+        #expect(fix.isEmpty, "\(fix)")
+        #expect(world.dispatcher.phase(of: second.caseID)?.status == .assigned, "not on scene without the crew")
+        #expect(world.dispatcher.unitStatus("u1") == .available)
+        #expect(world.dispatcher.unitVersion("u1") == version, "the position itself is taken")
+        // Unacknowledged, the second case still goes to another unit in time.
+        world.unit("u2", at: 3, 0)
+        let timedOut = world.advance(.seconds(91))
+        #expect(timedOut.decisions.first?.kind == .reassign)
+        #expect(timedOut.decisions.first?.unitID == "u2")
+    }
+
     @Test("a preferred language can outweigh a short extra distance")
     func preferredSkill() {
         var world = World()

@@ -48,7 +48,10 @@ struct CrewReportTests {
                 Issue.record("\(step.action) is not valid: \(simulated.serialized)")
                 continue
             }
-            #expect(document["schema_version"] == .integer(CrewReport.schemaVersion))
+            // A position alone is marked so (version 3): the worker keeps the unit's status.
+            #expect(
+                document["schema_version"]
+                    == .integer(step.action == .position ? CrewReport.positionSchemaVersion : CrewReport.schemaVersion))
             let decoded = inbound.decode(topic: catalog.name(.units), key: Array("rabat".utf8), value: bytes)
             guard case .success(let event) = decoded, case .unit(let update) = event.event else {
                 Issue.record("\(step.action) was not read as a unit update")
@@ -56,6 +59,7 @@ struct CrewReportTests {
             }
             #expect(update.caseID == (step.action == .position ? nil : Self.caseID))
             #expect(update.resolution == (step.action == .resolve ? resolution : nil))
+            #expect(update.positionOnly == (step.action == .position))
             statuses.append(update.status)
             current = (update.status, update.position)
         }
