@@ -378,6 +378,11 @@ public struct ZoneDispatcher: Sendable {
         }
         switch command.action {
         case .cancel:
+            // Cancelling would end the child's case and its referral's watch before the receiving
+            // body decided (a close refused, then a cancel): it waits for the decision too.
+            if state.referralPending {
+                return [.rejected(reason: "a child's case ends once its referral is decided")]
+            }
             return finish(
                 command.caseID, as: .cancelled, detail: "cancelled by \(command.operatorID): \(command.reason)")
         case .close(let resolution):

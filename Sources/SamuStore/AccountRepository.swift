@@ -175,8 +175,8 @@ public struct AccountRepository: StoreRepository {
         try await client.query("delete from console_sessions where token_hash = \(tokenDigest)", logger: logger)
     }
 
-    /// Removes expired sessions, and intake idempotency keys, console command ids and shelter
-    /// change ids older than a week.
+    /// Removes expired sessions, and intake idempotency keys, console command ids, shelter change
+    /// ids and crew actions older than a week.
     public func purgeExpired() async throws {
         try await client.query("delete from console_sessions where expires_at < now()", logger: logger)
         try await client.query(
@@ -185,6 +185,10 @@ public struct AccountRepository: StoreRepository {
             "delete from console_commands where created_at < now() - interval '7 days'", logger: logger)
         try await client.query(
             "delete from shelter_changes where created_at < now() - interval '7 days'", logger: logger)
+        // A crew action's claim keeps its event (the crew's note, where the unit stood with the
+        // person) for resends only: a phone resends within minutes, never after a week.
+        try await client.query(
+            "delete from crew_actions where accepted_at < now() - interval '7 days'", logger: logger)
     }
 
     /// Creates an intake client, or gives an existing one a new token (by its digest).

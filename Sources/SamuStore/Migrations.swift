@@ -1195,6 +1195,72 @@ public enum Migrations {
                 """,
                 "create index shelter_changes_by_age on shelter_changes (created_at)",
             ]),
+        Migration(
+            version: 29,
+            name: "the purge reads ages written as decimals, and removes the exact age and reasons kept elsewhere",
+            statements: [
+                // An age written `45.0` (valid: a whole number) stopped `::int`, and with it the
+                // whole purge, every day, and that person's erasure.
+                """
+                create or replace function samu_minimised_report(p jsonb) returns jsonb language sql immutable as $$
+                    select jsonb_strip_nulls((p - 'notes' - 'reporter')
+                        || jsonb_build_object(
+                            'location', (p->'location') - 'description' - 'landmark'
+                                || jsonb_build_object(
+                                    'lat', round((p->'location'->>'lat')::numeric, 2),
+                                    'lon', round((p->'location'->>'lon')::numeric, 2)),
+                            'person', (p->'person') - 'age' || jsonb_build_object('age_band',
+                                case when (p->'person'->>'age') is null then null
+                                     when (p->'person'->>'age')::numeric < 18 then 'minor'
+                                     when (p->'person'->>'age')::numeric < 60 then 'adult'
+                                     else 'elderly' end)))
+                $$
+                """,
+                """
+                create or replace function samu_minimise_cases(p_cases uuid[]) returns integer language plpgsql as $$
+                declare
+                    done integer;
+                begin
+                    perform set_config('samu.purging', 'on', true);
+                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
+                    from cases c where c.case_id = any(p_cases) and r.report_id = c.report_id and r.purged_at is null;
+                    get diagnostics done = row_count;
+                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
+                    where r.linked_case_id = any(p_cases) and r.purged_at is null;
+                    update cases c set location_lat = round(c.location_lat::numeric, 2),
+                        location_lon = round(c.location_lon::numeric, 2)
+                    where c.case_id = any(p_cases);
+                    -- Free text: notes and reasons, the crew's note and an operator's reason in a
+                    -- status's wording ("closed by … as …: reason").
+                    update case_timeline t set detail = ((t.detail - 'note') - 'reason')
+                        || (case when t.detail ? 'detail' then jsonb_build_object('detail',
+                               regexp_replace(regexp_replace(t.detail->>'detail', ' \\(crew''s note: .*\\)$', ''),
+                                   '^((closed by \\S+ as \\S+)|(cancelled by \\S+)): .*$', '\\1'))
+                            else '{}'::jsonb end)
+                    where t.case_id = any(p_cases);
+                    update decisions d set operator_reason = null,
+                        reason = regexp_replace(d.reason, '^((priority|bed) \\S+ → \\S+( at \\S+)?( by \\S+)?): .*$', '\\1')
+                    where d.case_id = any(p_cases) and (d.operator_reason is not null or d.kind = 'override');
+                    update follow_ups f set note = null where f.case_id = any(p_cases) and f.note is not null;
+                    update referrals x set note = null where x.case_id = any(p_cases) and x.note is not null;
+                    -- The exact age kept for the shelter's fit (the age band stays in the report),
+                    -- the operator's wording in the decision's record as in its columns, and the
+                    -- crew's actions (their notes and the positions where the person was).
+                    update cases c set triage = c.triage #- '{shelter_need,age}'
+                    where c.case_id = any(p_cases) and c.triage->'shelter_need' ? 'age';
+                    update decisions d set record = (d.record - 'operator_reason')
+                        || jsonb_build_object('reason', regexp_replace(d.record->>'reason',
+                               '^((priority|bed) \\S+ → \\S+( at \\S+)?( by \\S+)?): .*$', '\\1'))
+                    where d.case_id = any(p_cases) and d.record ? 'reason'
+                        and (d.record ? 'operator_reason' or d.kind = 'override');
+                    delete from crew_actions a where a.case_id = any(p_cases);
+                    perform set_config('samu.purging', 'off', true);
+                    return done;
+                end
+                $$
+                """,
+                pinSearchPaths,
+            ]),
     ]
 
     /// The unit and shelter versions a producer set beyond 2^53 − 1 before the schemas bounded them:

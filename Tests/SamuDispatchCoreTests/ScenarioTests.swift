@@ -88,6 +88,13 @@ struct ScenarioTests {
         let early = world.command(child.caseID, .close(.sheltered), reason: "done")
         #expect(early.rejections == ["a child's case closes once its referral is decided"])
         #expect(world.dispatcher.phase(of: child.caseID) == .awaitingResolution)
+        // Nor does a cancel end it, from an operator or a supervisor: the referral's watch stays.
+        for supervisor in [false, true] {
+            let cancelled = world.command(child.caseID, .cancel, reason: "duplicate", supervisor: supervisor)
+            #expect(cancelled.rejections == ["a child's case ends once its referral is decided"])
+        }
+        #expect(world.dispatcher.phase(of: child.caseID) == .awaitingResolution)
+        #expect(world.dispatcher.beds(at: "minors", .minors)! == (4, 0, 1), "the child's bed still held")
         // The body decides: the case closes as the crew reported.
         let decided = world.record(world.dispatcher.referralDecided(child.caseID, at: world.time))
         #expect(decided.contains(.resolution(caseID: child.caseID, resolution: .sheltered)))

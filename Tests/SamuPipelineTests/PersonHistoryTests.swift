@@ -9,13 +9,16 @@ import Testing
 extension ConsoleBrowserTests {
     /// Posts a hotline report for Rabat and returns its case id.
     func post(
-        _ client: WebClient, token: String, category: String, age: Int64, notes: String, at place: GeoPoint
+        _ client: WebClient, token: String, category: String, age: Int64, notes: String, at place: GeoPoint,
+        ageAsDecimal: Bool = false
     ) async throws -> String {
         let id = UUID()
-        let document = ReportFixture.document(
+        var document = ReportFixture.document(
             id: id, zone: "rabat", category: category, reportedAt: RFC3339.format(Date().addingTimeInterval(-600)),
             age: age, location: place
         ).replacing(path: ["notes"], with: .string(notes))
+        // A producer whose numbers are floats writes the age `77.0`: valid, and stored as sent.
+        if ageAsDecimal { document = document.replacing(path: ["person", "age"], with: .number(Double(age))) }
         let reply = try await client.send(
             "POST", "/v1/reports",
             headers: [
@@ -40,7 +43,7 @@ extension ConsoleBrowserTests {
             // Last week: the old man under the bridge refused help.
             let first = try await post(
                 client, token: token, category: "isolated_elderly", age: 77, notes: "dort sous le pont, toux forte",
-                at: bridge)
+                at: bridge, ageAsDecimal: true)
             try await page.waitFor(
                 "document.querySelector('#cases li[data-case-id=\"\(first)\"]') !== null", timeout: .seconds(20))
             let closed = try await api.json(
@@ -162,12 +165,28 @@ extension ConsoleBrowserTests {
             #expect(try await harness.pipeline.scalar("select count(*) from privacy_log where action = 'export'") == 2)
 
             // The retention: last week's case, closed 100 days ago, loses its personal fields.
+            #expect(
+                try await harness.pipeline.text(
+                    "select r.payload->'person'->>'age' from reports r join cases c using (report_id) where c.case_id = '\(first)'"
+                ) == "77.0", "stored as the hotline sent it")
             _ = try await harness.pipeline.scalar(
                 "update cases set updated_at = now() - interval '100 days' where case_id = '\(first)'")
             let purged = try await harness.pipeline.withStore {
                 try await $0.purgePersonalData(closedBefore: Date().addingTimeInterval(-90 * 86_400), by: "test")
             }
             #expect(purged == 1)
+            // The age written 77.0 became its band; the exact age kept for the shelter's fit is gone too.
+            #expect(
+                try await harness.pipeline.text(
+                    "select r.payload->'person'->>'age_band' from reports r join cases c using (report_id) where c.case_id = '\(first)'"
+                ) == "elderly")
+            #expect(
+                try await harness.pipeline.scalar(
+                    "select count(*) from cases where case_id = '\(first)' and triage->'shelter_need' ? 'age'") == 0)
+            #expect(
+                try await harness.pipeline.scalar(
+                    "select count(*) from cases where case_id = '\(second)' and triage->'shelter_need' ? 'age'") == 1,
+                "tonight's open case keeps it")
             try await page.evaluate("document.getElementById('show-personal').click(); true")
             try await page.waitFor(
                 "!document.getElementById('detail-personal').hidden && document.getElementById('detail-personal').textContent.length > 0"

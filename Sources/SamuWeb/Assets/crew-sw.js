@@ -17,8 +17,11 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.pathname.startsWith("/api/")) return;
   if (!FILES.includes(url.pathname)) return;
-  // The network first (a new version of the app), the kept copy without signal.
+  // The network first (a new version of the app), the kept copy without signal. Only a good answer
+  // replaces the kept copy: a proxy's 502 while the console restarts must not become the app the
+  // crew opens without signal (it gets the kept copy instead).
   event.respondWith(fetch(event.request).then((response) => {
+    if (!response.ok) return caches.match(event.request).then((kept) => kept || response);
     const copy = response.clone();
     caches.open(SHELL).then((cache) => cache.put(event.request, copy));
     return response;
