@@ -257,7 +257,10 @@ public struct PartnerRecord: Sendable, Equatable {
         else { return nil }
         let outcome = finished.outcome
         return PartnerRecord(
-            eventID: UUID(v5: "partner-outcome/\(partner.id)/\(finished.caseID.lowercased)"), partner: partner.id,
+            // From the pseudonym, not the case: an id anyone could derive from a case or report id
+            // (a hotline's, an outcome consumer's) would tie the record back to its case without
+            // the key. Stable for the case and period, so a republished record keeps its id.
+            eventID: UUID(v5: "partner-outcome/\(partner.id)/\(epoch)/\(pseudonym)"), partner: partner.id,
             pseudonym: pseudonym, pseudonymEpoch: epoch, provinceCode: finished.zone, communeCode: commune?.code,
             category: finished.partnerCategory, ageBand: AgeBand(age: finished.age), outcome: outcome,
             // A bed class that says neither sex nor facility; minors' beds never reach here.

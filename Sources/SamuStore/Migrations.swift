@@ -1261,6 +1261,16 @@ public enum Migrations {
                 """,
                 pinSearchPaths,
             ]),
+        Migration(
+            version: 30, name: "a partner's views filter its own rows before anything the partner asks",
+            statements: [
+                // The views run with their owner's rights and filter on the reader's role. Without a
+                // barrier the planner may run a partner's own condition first, on every partner's
+                // rows: a cast that fails (`pseudonym::int`) prints another partner's value, a
+                // division by zero answers yes or no about it.
+                "alter view partner_outcomes set (security_barrier = true)",
+                "alter view partner_daily_aggregates set (security_barrier = true)",
+            ]),
     ]
 
     /// The unit and shelter versions a producer set beyond 2^53 − 1 before the schemas bounded them:

@@ -45,6 +45,31 @@ struct PartnerOutcomeTests {
         for example in definition.examples { #expect(PartnerPrivacyScanner.scan(example) == []) }
     }
 
+    @Test("a record's id cannot be derived from its case's id without the partner's key, and is stable for the case")
+    func recordIDKeyed() throws {
+        let caseID = UUID()
+        let record = try #require(
+            PartnerRecord.make(
+                Self.finished(caseID: caseID), partner: Self.casablanca, commune: nil, keyring: Self.keyring))
+        let again = try #require(
+            PartnerRecord.make(
+                Self.finished(caseID: caseID), partner: Self.casablanca, commune: nil, keyring: Self.keyring))
+        #expect(record.eventID == again.eventID, "a republished record keeps its id")
+        // What anyone who knows the case could compute: never the record's id.
+        for guess in [
+            "partner-outcome/casablanca/\(caseID.lowercased)", "partner-outcome/casablanca/\(caseID.uuidString)",
+            "casablanca/\(caseID.lowercased)", caseID.lowercased,
+        ] {
+            #expect(record.eventID != UUID(v5: guess))
+        }
+        // Another key (another deployment, a rotation), another id for the same case.
+        let otherKeys = PseudonymKeyring.generate(partners: ["casablanca"])
+        let other = try #require(
+            PartnerRecord.make(
+                Self.finished(caseID: caseID), partner: Self.casablanca, commune: nil, keyring: otherKeys))
+        #expect(other.eventID != record.eventID)
+    }
+
     @Test("minors and victims of violence never get an individual record")
     func protectedGroups() {
         let cases = [

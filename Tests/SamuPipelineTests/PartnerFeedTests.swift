@@ -421,6 +421,18 @@ struct PartnerFeedTests {
                 var visible: [String: Int64] = [:]
                 for try await (partner, count) in rows.decode((String, Int64).self) { visible[partner] = count }
                 #expect(visible == ["casa-\(harness.id)": 4], "a partner sees other partners' rows: \(visible)")
+                // A condition of the partner's own that fails on another partner's rows (a division
+                // by zero, a cast that prints the value) never sees them: the views filter first.
+                for view in ["partner_outcomes", "partner_daily_aggregates"] {
+                    let probe = await refusal(
+                        store,
+                        "select count(*) from \(view) where case when partner <> 'casa-\(harness.id)' then 1 / (length(partner) - length(partner)) else 0 end = 0"
+                    )
+                    #expect(
+                        probe == nil, "\(view): another partner's rows reached the partner's condition: \(probe ?? "")")
+                    let cast = await refusal(store, "select count(*) from \(view) where (partner || event_id)::int = 0")
+                    #expect(cast?.contains("prov-") != true, "\(view): \(cast ?? "")")
+                }
                 for sql in [
                     "select * from cases", "select * from reports", "select * from outbox",
                     "select * from case_timeline",
