@@ -40,6 +40,27 @@ extension DispatchWorker {
         return String(decoding: text, as: UTF8.self)
     }
 
+    /// What names a batch's settling, from which its outcomes' ids derive: the events it decided.
+    /// Each event is committed once (the inbox refuses it again), so two committed batches that
+    /// decided events never share it. Named by its first message instead, a batch decided again
+    /// after a refusal (the same first message, events processed since skipped, newer ones
+    /// decided) gave its new assignment the id of the first batch's, and the outbox dropped it as
+    /// already written: an outcome lost. A batch that decided nothing is named by its messages.
+    static func settleSource(_ batch: [KafkaMessage], decided: [DispatchWrite.Processed]) -> String {
+        guard !decided.isEmpty else {
+            let first = batch.first, last = batch.last
+            return
+                "settle/\(first?.topic ?? "")/\(first?.partition ?? 0)/\(first?.offset ?? 0)-\(last?.offset ?? 0)/\(batch.count)"
+        }
+        var names = ""
+        names.reserveCapacity(decided.count * 37)
+        for event in decided {
+            names += event.eventID.lowercased
+            names += ","
+        }
+        return "settle/\(UUID(v5: names).lowercased)"
+    }
+
     /// The dead letter of an event whose id was processed before with another payload.
     func conflict(
         _ message: KafkaMessage, event: DecodedEvent, stored: String, received: String, at time: Date
@@ -226,14 +247,12 @@ extension DispatchWorker {
             zones.dispatchers[event.area] = zone
             touched.insert(event.area)
         }
+        let settled = Self.settleSource(batch, decided: recorder.write.processed)
         for zoneID in touched.sorted() {
             guard var zone = zones.taking(zoneID) else { continue }
             let firstOutcome = recorder.write.outbox.count
             let actions = zone.settle(at: now)
-            recorder.record(
-                actions, zone: zoneID,
-                source: "settle/\(batch[0].topic)/\(batch[0].partition)/\(batch[0].offset)/\(zoneID)",
-                at: now.wall, dispatcher: zone)
+            recorder.record(actions, zone: zoneID, source: "\(settled)/\(zoneID)", at: now.wall, dispatcher: zone)
             if let trace {
                 let settledAt = trace.now()
                 trace.stamp(recorder.write.outbox[firstOutcome...].lazy.map(\.id), [consumedAt, settledAt, settledAt])
