@@ -1222,13 +1222,23 @@ public struct RestoredCase: Sendable {
     /// When the child's referral is due to be acknowledged, if it is still open and was not
     /// escalated yet (a past deadline escalates at the first tick).
     public var referralDue: Date?
+    /// When the case's last decision was taken (queued, assigned): a queued case has waited, and an
+    /// assignment's acknowledgement delay has run, since then, not since the restore.
+    public var decidedAt: Date?
+    /// When its beds were held: a hold runs out its own time, not a new one.
+    public var heldAt: Date?
+    /// Escalated already: never twice.
+    public var escalated: Bool
 
     public init(
         triaged: TriagedCase, status: CaseStatus, unitID: String?, holds: [BedHold],
         decisions: Int,
         claimedBy: String? = nil, referralPending: Bool = false, crewResolution: Resolution? = nil,
-        referralDue: Date? = nil
+        referralDue: Date? = nil, decidedAt: Date? = nil, heldAt: Date? = nil, escalated: Bool = false
     ) {
+        self.decidedAt = decidedAt
+        self.heldAt = heldAt
+        self.escalated = escalated
         self.referralDue = referralDue
         self.crewResolution = crewResolution
         self.referralPending = referralPending
@@ -1243,8 +1253,10 @@ public struct RestoredCase: Sendable {
 
 extension ZoneDispatcher {
     /// Rebuilds the zone from stored state: the latest report of each unit and shelter, the open
-    /// cases with their unit and held bed, the queue. Timers restart from `time` (an assignment
-    /// not yet acknowledged gets a full acknowledgement delay; a hold, a full hold).
+    /// cases with their unit and held bed, the queue. Timers go on from the stored times (a queued
+    /// case has waited since it was queued, an assignment's acknowledgement delay and a hold run
+    /// from when they were made; an escalated case is not escalated again), so that reloading a
+    /// zone (a takeover, a write refused) never restarts them; without a stored time, from `time`.
     public mutating func restore(
         units restoredUnits: [UnitUpdate], shelters restoredShelters: [BedUpdate], cases restoredCases: [RestoredCase],
         exchanges: [AidExchange] = [], at time: DispatchInstant
@@ -1259,15 +1271,24 @@ extension ZoneDispatcher {
             let caseID = restored.triaged.caseID
             let (x, y) = project(restored.triaged.location)
             var phase: CasePhase
+            // How long ago (on the wall clock, never negative) a stored time was: the same span
+            // before `time` on the monotonic clock the timers use.
+            func elapsed(since date: Date?) -> Duration {
+                guard let date else { return .zero }
+                return .milliseconds(Int64(max(0, time.wall.timeIntervalSince(date)) * 1000))
+            }
+            let decided = elapsed(since: restored.decidedAt)
             let unit = restored.unitID.flatMap { unitIndex[$0] }.flatMap { units[$0].assignment == nil ? $0 : nil }
             switch (restored.status, unit) {
             case (.assigned, let unit?):
                 phase = .assigned(
-                    unitID: units[unit].id, acknowledgeBy: time.monotonic + configuration.acknowledgementTimeout)
+                    unitID: units[unit].id,
+                    acknowledgeBy: time.monotonic + max(.zero, configuration.acknowledgementTimeout - decided))
             case (.acknowledged, let unit?): phase = .enRoute(unitID: units[unit].id)
             case (.onScene, let unit?): phase = .onScene(unitID: units[unit].id)
             case (.transporting, let unit?): phase = .transporting(unitID: units[unit].id)
             case (.awaitingResolution, _): phase = .awaitingResolution
+            case (.queued, _): phase = .queued(since: time.monotonic - decided)
             default: phase = .queued(since: time.monotonic)
             }
             if let unitID = phase.unitID, let index = unitIndex[unitID] { units[index].assignment = caseID }
@@ -1275,7 +1296,7 @@ extension ZoneDispatcher {
                 triaged: Self.kept(restored.triaged), x: x, y: y,
                 skills: SkillMask(restored.triaged.triage.requiredSkills),
                 preferred: SkillMask(restored.triaged.triage.preferredSkills), phase: phase,
-                decisions: restored.decisions, holds: [], escalated: false, claimedBy: restored.claimedBy,
+                decisions: restored.decisions, holds: [], escalated: restored.escalated, claimedBy: restored.claimedBy,
                 referralPending: restored.referralPending,
                 crewResolution: phase == .awaitingResolution ? restored.crewResolution : nil)
             if case .queued = phase { waiting.append(caseID) }
@@ -1289,7 +1310,8 @@ extension ZoneDispatcher {
                     continue
                 }
                 _ = holdBed(
-                    for: caseID, at: shelter, beds: hold.beds, until: time.monotonic + configuration.bedHoldDuration)
+                    for: caseID, at: shelter, beds: hold.beds,
+                    until: time.monotonic + max(.zero, configuration.bedHoldDuration - elapsed(since: restored.heldAt)))
             }
         }
     }

@@ -228,7 +228,8 @@ public final class DispatchWorker: Service {
                     RestoredCase(
                         triaged: $0.triaged, status: $0.status, unitID: $0.unitID, holds: $0.holds,
                         decisions: $0.decisions, claimedBy: $0.claimedBy, referralPending: $0.referralPending,
-                        crewResolution: $0.crewResolution, referralDue: $0.referralDue)
+                        crewResolution: $0.crewResolution, referralDue: $0.referralDue, decidedAt: $0.decidedAt,
+                        heldAt: $0.heldAt, escalated: $0.escalated)
                 }, exchanges: exchanges[zoneID] ?? [], at: now)
             restoredCases += state.cases.count
             zones.dispatchers[zoneID] = zone

@@ -20,6 +20,12 @@ extension SamuStore {
         public var crewResolution: Resolution? = nil
         /// When the child's referral is due, while it is open and not yet escalated.
         public var referralDue: Date? = nil
+        /// When the case's last decision was taken (queued, assigned): its timers run from then.
+        public var decidedAt: Date? = nil
+        /// When its beds were last held.
+        public var heldAt: Date? = nil
+        /// Escalated already (a long wait): never escalated twice.
+        public var escalated = false
     }
 
     /// What a worker needs to take a zone over.
@@ -119,6 +125,11 @@ extension SamuStore {
                            select distinct on (l.shelter_id) l.shelter_id, l.bed_type, l.beds, l.action
                            from bed_ledger l where l.case_id = c.case_id order by l.shelter_id, l.entry_id desc
                        ) h where h.action = \(BedLedgerAction.hold.rawValue)), '[]'),
+                   (select max(d.decided_at) from decisions d where d.case_id = c.case_id),
+                   (select max(l.at) from bed_ledger l
+                      where l.case_id = c.case_id and l.action = \(BedLedgerAction.hold.rawValue)),
+                   exists (select 1 from case_timeline t
+                           where t.case_id = c.case_id and t.status = \(CaseStatus.escalated.rawValue)),
                    coalesce(k.claimant, ''),
                    exists (select 1 from referrals x where x.case_id = c.case_id and x.status <> \(ReferralStatus.decided.rawValue)),
                    coalesce(c.resolution, ''),
@@ -131,12 +142,12 @@ extension SamuStore {
             """, logger: logger)
         for try await (
             caseID, reportID, zone, category, status, unitID, triageText, lat, lon, reportedAt, decisions, holdsText,
-            claimant, referralPending, crewResolution, referralDue
+            decidedAt, heldAt, escalated, claimant, referralPending, crewResolution, referralDue
         )
             in caseRows.decode(
                 (
-                    UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, String,
-                    Bool, String, Date?
+                    UUID, UUID, String, String, String, String, String, Double, Double, Date, Int64, String, Date?,
+                    Date?, Bool, String, Bool, String, Date?
                 )
                 .self)
         {
@@ -155,7 +166,7 @@ extension SamuStore {
                     holds: Self.holds(from: holdsText),
                     decisions: Int(decisions), claimedBy: claimant.isEmpty ? nil : claimant,
                     referralPending: referralPending, crewResolution: Resolution(rawValue: crewResolution),
-                    referralDue: referralDue))
+                    referralDue: referralDue, decidedAt: decidedAt, heldAt: heldAt, escalated: escalated))
         }
         return states
     }

@@ -359,6 +359,61 @@ struct ScenarioTests {
         #expect(!world.advance(.seconds(600)).contains { if case .escalated = $0 { true } else { false } })
     }
 
+    @Test(
+        "a zone rebuilt from the database (a takeover, a refused write) keeps its timers: a P1 queued 9 minutes ago escalates in one, an escalated case never again, an assignment made 80 s ago times out in 10 s, a hold made 40 minutes ago runs out in 5"
+    )
+    func restoredTimers() {
+        var world = World()
+        world.unit("silent", at: 1, 0, status: .enRoute)
+        world.shelter("s1", at: 0.5, 0, beds: [.men: BedCount(capacity: 4, occupied: 0)])
+        let now = world.time.wall
+        let queued = World.triaged(priority: .p1)
+        let escalatedBefore = World.triaged(priority: .p1)
+        let assigned = World.triaged(priority: .p2)
+        var takeover = ZoneDispatcher(zone: "rabat")
+        takeover.restore(
+            units: [
+                UnitUpdate(unitID: "silent", version: 5, status: .available, position: World.point(1, 0)),
+                UnitUpdate(unitID: "busy", version: 5, status: .onScene, position: World.point(2, 0)),
+            ],
+            shelters: [
+                BedUpdate(
+                    shelterID: "s1", version: 1, position: World.point(0.5, 0),
+                    beds: [.men: BedCount(capacity: 4, occupied: 0)])
+            ],
+            cases: [
+                RestoredCase(
+                    triaged: queued, status: .queued, unitID: nil, holds: [], decisions: 1,
+                    decidedAt: now.addingTimeInterval(-540)),
+                RestoredCase(
+                    triaged: escalatedBefore, status: .queued, unitID: nil, holds: [], decisions: 1,
+                    decidedAt: now.addingTimeInterval(-900), escalated: true),
+                RestoredCase(
+                    triaged: assigned, status: .assigned, unitID: "silent",
+                    holds: [BedHold(shelterID: "s1", bed: .men, beds: 1)], decisions: 1,
+                    decidedAt: now.addingTimeInterval(-80), heldAt: now.addingTimeInterval(-40 * 60)),
+            ], at: world.time)
+        world.dispatcher = takeover
+        #expect(world.dispatcher.beds(at: "s1", .men)?.held == 1)
+        let waiting = world.advance(.seconds(9))
+        #expect(world.dispatcher.assignment(of: "silent") == assigned.caseID, "\(waiting)")
+        let first = world.advance(.seconds(2))
+        #expect(world.dispatcher.assignment(of: "silent") != assigned.caseID, "the delay ran out: \(first)")
+        let escalations = (waiting + first + world.advance(.seconds(50))).compactMap { action -> UUID? in
+            if case .escalated(let caseID, _) = action { caseID } else { nil }
+        }
+        #expect(escalations == [queued.caseID], "the P1 queued 9 minutes ago, once; not the one escalated before")
+        // The hold made 40 minutes before the restore runs out 5 minutes after it, not 45.
+        let beforeExpiry = world.advance(.seconds(229))
+        #expect(world.dispatcher.beds(at: "s1", .men)?.held == 1, "\(beforeExpiry)")
+        let expiry = world.advance(.seconds(20))
+        #expect(
+            expiry.contains(
+                .bedReleased(caseID: assigned.caseID, shelterID: "s1", bedType: .men, beds: 1, release: .holdExpired)))
+        let rest = world.advance(.seconds(600))
+        #expect((beforeExpiry + expiry + rest).allSatisfy { if case .escalated = $0 { false } else { true } })
+    }
+
     @Test("the crew closes the case: refused help frees the unit and bed and opens a follow-up")
     func resolutionByCrew() {
         var world = World()
