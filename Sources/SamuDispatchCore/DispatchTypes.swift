@@ -176,6 +176,9 @@ public enum DispatchAction: Sendable, Equatable {
     case crewResolution(caseID: UUID, resolution: Resolution)
     /// Follow-up for a person left without help tonight (refused, not found, no bed).
     case followUp(caseID: UUID, resolution: Resolution)
+    /// A case closed as sheltered whose person the shelter then would not take (declined, or a
+    /// no-show): the crew has left, so someone must find the person again tonight.
+    case turnedAway(caseID: UUID, shelterID: String, reason: String)
     case notify(caseID: UUID, authority: Authority)
     /// A child's referral passed its deadline unacknowledged: escalated to the zone's supervisors.
     case referralLate(caseID: UUID, destination: ReferralDestination, dueAt: Date)
@@ -200,6 +203,7 @@ public enum DispatchAction: Sendable, Equatable {
         case .phaseChanged(let caseID, _, _, _), .bedHeld(let caseID, _, _, _, _),
             .bedReleased(let caseID, _, _, _, _), .bedOccupied(let caseID, _, _, _), .escalated(let caseID, _),
             .mutualAidRequested(let caseID, _), .resolution(let caseID, _), .followUp(let caseID, _),
+            .turnedAway(let caseID, _, _),
             .crewResolution(let caseID, _), .referralLate(let caseID, _, _),
             .notify(let caseID, _):
             caseID

@@ -347,10 +347,10 @@ public struct ZoneDispatcher: Sendable {
             ]
         }
         guard cases[caseID] != nil else {
-            // The case was closed (sheltered) before the shelter declined: the beds go back; an
-            // operator follows the person up.
+            // The case was closed (sheltered: the crew left the person at the door) before the
+            // shelter declined: the beds go back, and the person is to be found again tonight.
             return releaseHold(of: caseID, at: shelterID, reason: .declined(reason))
-                + [.rejected(reason: "shelter \(shelterID) declined case \(caseID.lowercased) after it was closed")]
+                + [.turnedAway(caseID: caseID, shelterID: shelterID, reason: reason)]
         }
         cases[caseID]?.declinedBy.append(shelterID)
         var actions = releaseHold(of: caseID, at: shelterID, reason: .declined(reason))

@@ -226,6 +226,21 @@ struct DispatchRecorder {
                         "due_at": .string(RFC3339.format(task.due)),
                     ],
                     at: time)
+            case .turnedAway(let caseID, let shelterID, let reason):
+                // Closed as sheltered, then turned away at the door with the crew gone: a re-visit
+                // due now, at the top of the zone's follow-ups, not the next night's round.
+                let task = FollowUpTask(kind: .revisit, due: time)
+                write.followUps.append((caseID, zone, .noBedTonight, time, task))
+                write.addTimeline(
+                    caseID, entry: .followUp, actor: actor,
+                    detail: [
+                        "resolution": .string(Resolution.noBedTonight.rawValue), "kind": .string(task.kind.rawValue),
+                        "due_at": .string(RFC3339.format(task.due)), "shelter_id": .string(shelterID),
+                        "reason": .string(
+                            "turned away by the shelter after the case was closed as sheltered"
+                                + (reason.isEmpty ? "" : ": \(reason)")),
+                    ],
+                    at: time)
             case .notify(let caseID, let authority):
                 write.addTimeline(
                     caseID, entry: .notified, actor: actor, detail: ["authority": .string(authority.rawValue)],

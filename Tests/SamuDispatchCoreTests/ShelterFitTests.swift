@@ -138,7 +138,9 @@ struct ShelterFitTests {
         #expect(stray.rejections.count == 1)
     }
 
-    @Test("a decline after the crew closed the case as sheltered gives the bed back and is reported")
+    @Test(
+        "a decline after the crew closed the case as sheltered gives the bed back, and the person is to be found again tonight"
+    )
     func declineAfterClose() {
         var world = World()
         world.unit("u1")
@@ -149,7 +151,8 @@ struct ShelterFitTests {
         #expect(world.dispatcher.beds(at: "s1", .men)!.held == 1)
         let actions = world.shelter("s1", beds: [.men: BedCount(capacity: 2, occupied: 0)], declined: report.caseID)
         #expect(actions.releases.count == 1)
-        #expect(actions.rejections.first?.contains("after it was closed") == true)
+        #expect(actions.rejections.isEmpty)
+        #expect(actions.contains(.turnedAway(caseID: report.caseID, shelterID: "s1", reason: "no room tonight")))
         #expect(world.dispatcher.beds(at: "s1", .men)!.held == 0)
     }
 
