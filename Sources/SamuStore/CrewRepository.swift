@@ -222,6 +222,14 @@ public struct CrewRepository: StoreRepository {
         return nil
     }
 
+    /// The unit's open case, if it has one.
+    public func openCase(ofUnit unitID: String) async throws -> UUID? {
+        let rows = try await client.query(
+            "select case_id from cases where unit_id = \(unitID) and open limit 1", logger: logger)
+        for try await caseID in rows.decode(UUID.self) { return caseID }
+        return nil
+    }
+
     /// What the crew app shows: the unit and its open case (where, who needs what, the beds held,
     /// the last entries of its timeline), as JSON. A bed's shelter is named from `names`.
     public func assignment(unitID: String, names: ShelterNames = ShelterNames([])) async throws -> String {

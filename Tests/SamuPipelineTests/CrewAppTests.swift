@@ -680,6 +680,20 @@ struct CrewAppTests {
                     try await text("select status from cases where case_id = '\(caseID)'") == "acknowledged"
                 }
                 #expect(try await text("select lat::text from units where unit_id = 'rabat-u1'") == before)
+                // A second phone of the crew, offline while the first acknowledged the case, taps
+                // "unavailable" or "end of shift" on a screen without it: refused, the case stays
+                // with the crew driving to the person. With the case seen, the check passes.
+                for (seen, unitAction) in [("", "unavailable"), (UUID().uuidString, "end_shift")] {
+                    let unseen = try await client.json(
+                        "POST", "/api/crew/actions",
+                        [
+                            "event_id": .string(UUID().uuidString), "action": .string(unitAction),
+                            "seen_case_id": .string(seen),
+                        ], headers: crew(u1))
+                    #expect(unseen.status == 409, "\(unitAction): \(unseen.json)")
+                    #expect(unseen.json["reason"]?.stringValue == "case_not_seen")
+                }
+                #expect(try await text("select unit_id from cases where case_id = '\(caseID)'") == "rabat-u1")
                 // The phone's queue sends "on scene" again while the first request is still on its way
                 // (a slow network): the action is sent once as the first request built it, whatever
                 // the order the requests are served in, and the worker parks no "conflicting"

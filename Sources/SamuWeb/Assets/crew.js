@@ -17,7 +17,7 @@ const WORDS = {
     changes: "Nouveau depuis votre dernière lecture", unit: "Unité ", status: "Statut : ", priority: "Priorité ",
     none: "aucune", beds_n: "{n} lit(s) ", at: " à ",
     why_case_reassigned: "la mission a été confiée à une autre équipe", why_case_closed: "la mission est close",
-    why_no_such_case: "mission inconnue",
+    why_no_such_case: "mission inconnue", why_case_not_seen: "une mission vous a été confiée entre-temps : voyez-la d'abord",
   },
   ar: {
     enrol_title: "تسجيل هذا الهاتف", enrol_help: "أدخلوا الرمز الذي سلمه المشرف (صالح 15 دقيقة).",
@@ -32,6 +32,7 @@ const WORDS = {
     changes: "الجديد منذ آخر اطلاع", unit: "الوحدة ", status: "الحالة: ", priority: "الأولوية ",
     none: "لا شيء", beds_n: "{n} سرير ", at: " في ",
     why_case_reassigned: "أسندت المهمة إلى فريق آخر", why_case_closed: "المهمة مغلقة", why_no_such_case: "مهمة غير معروفة",
+    why_case_not_seen: "أسندت إليكم مهمة في الأثناء: اطلعوا عليها أولاً",
   },
 };
 const LABELS = {
@@ -542,9 +543,12 @@ async function start() {
     act("resolve", { case_id: state.caseID, resolution: $("resolution").value, note: $("note").value || undefined });
     $("note").value = "";
   });
-  $("do-available").addEventListener("click", () => { act("available"); setDuty(true); });
-  $("do-unavailable").addEventListener("click", () => act("unavailable"));
-  $("do-end-shift").addEventListener("click", () => { act("end_shift"); setDuty(false); });
+  // An action about the unit says which case the phone showed: samu refuses it if the unit has
+  // another by then (a second phone of the crew took one while this one was offline).
+  const unitAction = (action) => act(action, { seen_case_id: state.caseID || "" });
+  $("do-available").addEventListener("click", () => { unitAction("available"); setDuty(true); });
+  $("do-unavailable").addEventListener("click", () => unitAction("unavailable"));
+  $("do-end-shift").addEventListener("click", () => { unitAction("end_shift"); setDuty(false); });
   $("enrol-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     if (await enrol($("enrol-code").value)) enter();

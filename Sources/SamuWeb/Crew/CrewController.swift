@@ -66,6 +66,9 @@ final class CrewController: Sendable {
         var position: Position?
         /// When the crew did it (the device's clock; shown, never trusted for ordering).
         var made_at: String?
+        /// With an action about the unit (available, unavailable, end of shift): the case the phone
+        /// showed when it was tapped ("" for none).
+        var seen_case_id: String?
 
         struct Position: Decodable {
             var lat: Double
@@ -190,6 +193,16 @@ final class CrewController: Sendable {
             guard holder.unitID == device.unit_id else {
                 throw Problem(.staleAction, "the case was given to another crew", reason: "case_reassigned")
             }
+        }
+        if !report.action.isAboutCase, report.action != .position, let seen = action.seen_case_id,
+            let current = try await repository.openCase(ofUnit: device.unit_id), current.lowercased != seen.lowercased
+        {
+            // Tapped on a phone that had not seen the unit's case (another phone of the crew
+            // acknowledged it while this one was offline): "unavailable" or "end of shift" now
+            // would take the case from the crew driving to the person.
+            throw Problem(
+                .staleAction, "the unit was given a case this phone had not seen: look at it first",
+                reason: "case_not_seen")
         }
         guard let unit = try await repository.unit(device.unit_id) else {
             throw Problem(.notFound, "the unit has not reported yet; ask the dispatch to start its shift")
