@@ -1271,6 +1271,66 @@ public enum Migrations {
                 "alter view partner_outcomes set (security_barrier = true)",
                 "alter view partner_daily_aggregates set (security_barrier = true)",
             ]),
+        Migration(
+            version: 31,
+            name: "a person's export leaves out who called, logs each case read, and says what it left out",
+            statements: [
+                // The person's right of access is to their data: the caller's name and number are a
+                // third party's (someone who reported a woman fleeing violence, a neighbour). Each
+                // case exported is a read of its personal data, in `personal_data_reads` and the log
+                // with its id (unlinking the case afterwards must not hide the read); cases in zones
+                // the supervisor does not cover are counted, not silently missing.
+                """
+                create or replace function samu_export_person(p_person uuid, p_operator text) returns jsonb
+                language plpgsql security definer as $$
+                declare
+                    found jsonb;
+                    counted integer;
+                    elsewhere integer;
+                begin
+                    select jsonb_build_object(
+                               'person_id', p.person_id, 'alias', p.alias, 'known_since', p.created_at,
+                               'exported_at', now(), 'exported_by', p_operator,
+                               'cases', coalesce(jsonb_agg(jsonb_build_object(
+                                   'case_id', c.case_id, 'zone', c.zone, 'category', c.category,
+                                   'opened_at', c.opened_at, 'status', c.status, 'resolution', c.resolution,
+                                   'calls', (select jsonb_agg(r.payload - 'reporter' order by r.reported_at, r.report_id)
+                                             from reports r
+                                             where r.report_id = c.report_id or r.linked_case_id = c.case_id),
+                                   'timeline', (select jsonb_agg(jsonb_build_object('at', t.at, 'status', t.status,
+                                                    'actor', t.actor, 'detail', t.detail) order by t.entry_id)
+                                                from case_timeline t where t.case_id = c.case_id),
+                                   'follow_up', (select to_jsonb(f) from follow_ups f where f.case_id = c.case_id),
+                                   'referral', (select to_jsonb(x) from referrals x where x.case_id = c.case_id))
+                                   order by c.opened_at) filter (where c.case_id is not null), '[]')),
+                           count(c.case_id)
+                    into found, counted
+                    from persons p
+                    join operators o on o.operator_id = p_operator and not o.disabled and o.role = 'supervisor'
+                    left join case_persons k on k.person_id = p.person_id
+                    left join cases c on c.case_id = k.case_id and c.zone = any(o.zones)
+                    where p.person_id = p_person and p.erased_at is null
+                    group by p.person_id, p.alias, p.created_at;
+                    if found is null then
+                        return null;
+                    end if;
+                    select count(*) into elsewhere from case_persons k join cases c on c.case_id = k.case_id
+                        join operators o on o.operator_id = p_operator
+                        where k.person_id = p_person and not (c.zone = any(o.zones));
+                    found := found || jsonb_build_object('cases_outside_your_zones', elsewhere);
+                    -- Each case read is a read of its personal data, logged as the case's own reads are.
+                    insert into personal_data_reads (case_id, operator_id)
+                        select (e->>'case_id')::uuid, p_operator from jsonb_array_elements(found->'cases') e;
+                    insert into privacy_log (action, cases, detail, done_by)
+                        values ('export', counted, jsonb_build_object('person_id', p_person,
+                                'case_ids', (select coalesce(jsonb_agg(e->'case_id'), '[]'::jsonb)
+                                             from jsonb_array_elements(found->'cases') e)), p_operator);
+                    return found;
+                end
+                $$
+                """,
+                pinSearchPaths,
+            ]),
     ]
 
     /// The unit and shelter versions a producer set beyond 2^53 − 1 before the schemas bounded them:

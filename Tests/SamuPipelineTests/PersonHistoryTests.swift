@@ -17,6 +17,11 @@ extension ConsoleBrowserTests {
             id: id, zone: "rabat", category: category, reportedAt: RFC3339.format(Date().addingTimeInterval(-600)),
             age: age, location: place
         ).replacing(path: ["notes"], with: .string(notes))
+        // A neighbour called, and left a callback number.
+        if case .object(var object) = document {
+            object.append("reporter", ["name": "Rachid Voisin", "phone": "+212600112233"])
+            document = .object(object)
+        }
         // A producer whose numbers are floats writes the age `77.0`: valid, and stored as sent.
         if ageAsDecimal { document = document.replacing(path: ["person", "age"], with: .number(Double(age))) }
         let reply = try await client.send(
@@ -161,8 +166,21 @@ extension ConsoleBrowserTests {
             let export = try await api.send("GET", "/api/persons/\(personID)/export")
             #expect(export.status == 200)
             #expect(export.json["cases"]?.arrayValue?.count == 2)
-            #expect(String(decoding: export.body, as: UTF8.self).contains("sous le pont"))
+            let exported = String(decoding: export.body, as: UTF8.self)
+            #expect(exported.contains("sous le pont"))
+            // Who called about him is a third party's data, not his.
+            #expect(!exported.contains("+212600112233") && !exported.contains("Rachid"), "\(exported)")
+            #expect(export.json["cases_outside_your_zones"] == .integer(0))
             #expect(try await harness.pipeline.scalar("select count(*) from privacy_log where action = 'export'") == 2)
+            // Each case exported is a logged read of it, and the log names the cases.
+            #expect(
+                try await harness.pipeline.scalar(
+                    "select count(*) from personal_data_reads where operator_id = 'hind' and case_id in ('\(first)', '\(second)')"
+                ) >= 4)
+            #expect(
+                try await harness.pipeline.scalar(
+                    "select jsonb_array_length(detail->'case_ids') from privacy_log where action = 'export' order by 1 desc limit 1"
+                ) == 2)
 
             // The retention: last week's case, closed 100 days ago, loses its personal fields.
             #expect(
