@@ -54,13 +54,16 @@ public enum PartnerShelterType: String, Sendable, CaseIterable {
     case family
     case elderly
 
-    /// `nil` for minors' beds (minors never reach individual records).
-    public init?(_ bed: BedType?) {
+    /// `nil` for minors' beds (minors never reach individual records). A household's beds are
+    /// `family` whatever their type, and anyone else's are never: a family bed is a mother's (the
+    /// service's "women with children"), so naming it by the bed would tell a household's sex, or a
+    /// single woman's.
+    public init?(_ bed: BedType?, household: Bool) {
         switch bed {
-        case .men?, .women?: self = .adult
-        case .womenWithChildren?: self = .family
-        case .elderly?: self = .elderly
         case .minors?, nil: return nil
+        case _ where household: self = .family
+        case .elderly?: self = .elderly
+        case .men?, .women?, .womenWithChildren?: self = .adult
         }
     }
 }
@@ -264,7 +267,8 @@ public struct PartnerRecord: Sendable, Equatable {
             pseudonym: pseudonym, pseudonymEpoch: epoch, provinceCode: finished.zone, communeCode: commune?.code,
             category: finished.partnerCategory, ageBand: AgeBand(age: finished.age), outcome: outcome,
             // A bed class that says neither sex nor facility; minors' beds never reach here.
-            shelterType: outcome == .sheltered ? PartnerShelterType(finished.bedType) : nil,
+            shelterType: outcome == .sheltered
+                ? PartnerShelterType(finished.bedType, household: finished.partnerCategory == .family) : nil,
             timeBucket: HourBucket.start(of: finished.reportedAt),
             responseTimeBand: ResponseTimeBand(
                 seconds: finished.onSceneAt.map { $0.timeIntervalSince(finished.reportedAt) }))

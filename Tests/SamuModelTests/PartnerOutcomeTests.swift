@@ -45,6 +45,24 @@ struct PartnerOutcomeTests {
         for example in definition.examples { #expect(PartnerPrivacyScanner.scan(example) == []) }
     }
 
+    @Test(
+        "the bed class says neither sex nor facility: a household's beds are family whatever their type, a single woman's family bed is adult"
+    )
+    func bedClass() throws {
+        func shelterType(_ bed: BedType, children: Bool) throws -> PartnerShelterType? {
+            try #require(
+                PartnerRecord.make(
+                    Self.finished(factors: children ? [.withChildren] : [], bed: bed), partner: Self.casablanca,
+                    commune: nil, keyring: Self.keyring)
+            ).shelterType
+        }
+        #expect(try shelterType(.womenWithChildren, children: true) == .family)
+        #expect(try shelterType(.men, children: true) == .family, "a father's household is a family too")
+        #expect(try shelterType(.womenWithChildren, children: false) == .adult, "never a woman's bed by its name")
+        #expect(try shelterType(.women, children: false) == .adult)
+        #expect(try shelterType(.elderly, children: false) == .elderly)
+    }
+
     @Test("a record's id cannot be derived from its case's id without the partner's key, and is stable for the case")
     func recordIDKeyed() throws {
         let caseID = UUID()
@@ -89,8 +107,8 @@ struct PartnerOutcomeTests {
         #expect(Self.finished(.mentalDistress, age: 50).protectedGroup == .otherVulnerable)
         #expect(Self.finished(.personWithDisability, age: 50).protectedGroup == .otherVulnerable)
         // Bed classes say neither sex nor facility.
-        #expect(PartnerShelterType(.men) == PartnerShelterType(.women))
-        #expect(PartnerShelterType(.minors) == nil)
+        #expect(PartnerShelterType(.men, household: false) == PartnerShelterType(.women, household: false))
+        #expect(PartnerShelterType(.minors, household: true) == nil)
         #expect(
             PartnerRecord.make(
                 Self.finished(status: .onScene), partner: Self.casablanca, commune: nil, keyring: Self.keyring) == nil
