@@ -62,6 +62,28 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 /// A JSON object with its keys in document order.
+extension JSONValue {
+    /// A copy whose strings and keys carry U+FFFD where they carried U+0000, which PostgreSQL
+    /// refuses in `text` and `jsonb`: for what samu keeps about input it refused (a dead letter
+    /// naming a key `"a\u0000"`), never for what it applies.
+    public func replacingNUL() -> JSONValue {
+        switch self {
+        case .string(let text): .string(text.replacingNUL())
+        case .array(let items): .array(items.map { $0.replacingNUL() })
+        case .object(let object):
+            .object(JSONObject(object.entries.map { ($0.key.replacingNUL(), $0.value.replacingNUL()) }))
+        default: self
+        }
+    }
+}
+
+extension String {
+    /// This text with U+FFFD for each U+0000 (PostgreSQL refuses U+0000 in text).
+    public func replacingNUL() -> String {
+        contains("\u{0}") ? replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : self
+    }
+}
+
 public struct JSONObject: Sendable, Equatable {
     public private(set) var entries: [(key: String, value: JSONValue)]
 

@@ -285,6 +285,12 @@ extension SamuStore {
         deadLetter id: UUID, sourceTopic: String, sourcePartition: Int32, sourceOffset: Int64, reason: String,
         document: String, error: String
     ) async throws {
+        // What samu refused may name a key or carry text with U+0000 (the reason it was refused),
+        // which PostgreSQL refuses in jsonb and text: parked with U+FFFD instead, so that parking
+        // never fails for good and holds its partition back.
+        let document = (try? JSONParser.parse(document)).map { $0.replacingNUL().serialized } ?? document
+        let reason = reason.replacingNUL()
+        let error = error.replacingNUL()
         try await client.query(
             """
             insert into parked_dead_letters (dead_letter_id, source_topic, source_partition, source_offset, reason,

@@ -259,6 +259,31 @@ struct SamuStoreTests {
         }
     }
 
+    @Test(
+        "a refused event's dead letter naming a key with U+0000 (which jsonb and text refuse) is parked, with U+FFFD, and parking it again changes nothing"
+    )
+    func deadLetterWithNULParked() async throws {
+        try await withTestStore { store in
+            let id = UUID()
+            let document: JSONValue = [
+                "rejection": ["field": "/a\u{0}", "detail": "unknown field a\u{0}"], "original": ["a\u{0}b": 1],
+            ]
+            for _ in 0..<2 {
+                try await store.park(
+                    deadLetter: id, sourceTopic: "samu.reports.v1", sourcePartition: 1, sourceOffset: 7,
+                    reason: "schema_violation", document: document.serialized, error: "too large\u{0}")
+            }
+            let rows = try await store.client.query(
+                "select dead_letter->'rejection'->>'field', error from parked_dead_letters where dead_letter_id = \(id)"
+            )
+            var parked: [(String, String)] = []
+            for try await row in rows.decode((String, String).self) { parked.append(row) }
+            #expect(parked.count == 1)
+            #expect(parked.first?.0 == "/a\u{FFFD}")
+            #expect(parked.first?.1 == "too large\u{FFFD}")
+        }
+    }
+
     @Test("published rows leave the unpublished list; the timeline refuses updates")
     func outboxAndTimeline() async throws {
         try await withTestStore { store in
