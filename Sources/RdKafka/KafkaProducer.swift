@@ -242,6 +242,18 @@ public final class KafkaProducer: Sendable {
         client.waker.signal()
     }
 
+    /// The fatal error librdkafka reported, if any: this producer sends nothing any more (every
+    /// send fails with it) and must be replaced.
+    public var fatalError: KafkaError? { state.withLock { $0.failure } }
+
+    /// Makes librdkafka raise a fatal error on this producer, as a broker that lost the idempotent
+    /// producer's sequence would (librdkafka's own test hook, `rd_kafka_test_fatal_error`): for
+    /// fault tests of what uses the producer.
+    public func raiseFatalErrorForTesting() {
+        _ = unsafe rd_kafka_test_fatal_error(
+            client.handle, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "raised by a fault test")
+    }
+
     private func fail(with error: KafkaError) {
         let failed = state.withLock { state -> [Completion] in
             if error.isFatal { state.failure = error }

@@ -295,6 +295,10 @@ public final class DispatchWorker: Service {
                         logger.info("partitions revoked", metadata: ["kafka.partitions": "\(partitions)"])
                     }
                     if ContinuousClock.now - zones.lastTick >= Self.tickInterval {
+                        // A producer librdkafka declared dead (a fatal idempotence error) publishes
+                        // nothing any more: deciding on would commit cases whose outcomes never
+                        // leave the outbox. The worker stops with the error, to be restarted.
+                        if let fatal = producer?.fatalError { throw fatal }
                         try await drain()
                         try await tick(zones: &zones, relay: relay)
                         gauges.update(zones: zones.dispatchers, lag: consumer.lag())

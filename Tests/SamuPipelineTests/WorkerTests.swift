@@ -4,10 +4,39 @@ import SamuModel
 import SamuPipeline
 import SamuStore
 import SamuTestSupport
+import SamuTriage
 import Testing
 
 @Suite("Worker through the real broker and PostgreSQL (integration)", .timeLimit(.minutes(3)))
 struct WorkerTests {
+    @Test(
+        "a producer librdkafka declares dead (a fatal idempotence error) stops the worker with its error, instead of deciding cases whose outcomes could never leave the outbox"
+    )
+    func fatalProducerStopsWorker() async throws {
+        let harness = try PipelineHarness()
+        try await harness.prepare()
+        let store = try SamuStore(configuration: harness.configuration.database, logger: harness.logger)
+        let worker = DispatchWorker(
+            configuration: harness.configuration, catalog: harness.catalog, store: store,
+            triage: TriageEngine(
+                rules: try TriageRules.load(Repository.seeds.appendingPathComponent("triage/rules.json"))),
+            zones: try ZoneDirectory.load(Repository.seeds.appendingPathComponent("provinces.json")),
+            areas: harness.areas, logger: harness.logger)
+        let stopped: Result<Void, any Error> = try await harness.withServices([StoreService(store: store)]) {
+            let run = Task { try await worker.run() }
+            let started = try await eventually(timeout: .seconds(30)) { worker.producer != nil }
+            #expect(started)
+            worker.producer?.raiseFatalErrorForTesting()
+            return await run.result
+        }
+        guard case .failure(let error) = stopped else {
+            Issue.record("the worker went on with a dead producer")
+            return
+        }
+        #expect((error as? KafkaError)?.isFatal == true, "\(error)")
+        try await harness.cleanUp()
+    }
+
     @Test(
         "valid reports become one case and one outcome each; every malformed event becomes one dead letter with its reason"
     )
