@@ -1254,8 +1254,37 @@ public enum Migrations {
                     where d.case_id = any(p_cases) and d.record ? 'reason'
                         and (d.record ? 'operator_reason' or d.kind = 'override');
                     delete from crew_actions a where a.case_id = any(p_cases);
+                    -- A shelter's words when it declined the person ("declined by the shelter: …").
+                    update bed_ledger l set reason = 'declined by the shelter'
+                    where l.case_id = any(p_cases) and l.reason like 'declined by the shelter: %';
                     perform set_config('samu.purging', 'off', true);
                     return done;
+                end
+                $$
+                """,
+                // The purge also drops what outlived its use and carries the same words: outbox
+                // rows published before the period (the broker's topics keep 30 days at most; a
+                // republish after a lost log needs days, not months) and dead letters parked before
+                // it (the raw events samu refused, callback numbers included).
+                """
+                create or replace function samu_purge_personal_data(p_before timestamptz, p_by text) returns integer
+                language plpgsql as $$
+                declare
+                    purged integer;
+                    outbox_rows integer;
+                    parked integer;
+                begin
+                    select samu_minimise_cases(coalesce(array_agg(c.case_id), '{}')) into purged
+                    from cases c join reports r using (report_id)
+                    where not c.open and c.updated_at < p_before and r.purged_at is null;
+                    delete from outbox where published_at < p_before;
+                    get diagnostics outbox_rows = row_count;
+                    delete from parked_dead_letters where parked_at < p_before;
+                    get diagnostics parked = row_count;
+                    insert into privacy_log (action, cases, detail, done_by)
+                        values ('purge', purged, jsonb_build_object('closed_before', p_before,
+                                'outbox_rows', outbox_rows, 'parked_dead_letters', parked), p_by);
+                    return purged;
                 end
                 $$
                 """,

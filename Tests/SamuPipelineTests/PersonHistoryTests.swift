@@ -189,10 +189,34 @@ extension ConsoleBrowserTests {
                 ) == "77.0", "stored as the hotline sent it")
             _ = try await harness.pipeline.scalar(
                 "update cases set updated_at = now() - interval '100 days' where case_id = '\(first)'")
+            // The outbox rows published as long ago, and a dead letter parked as long ago (the raw
+            // call with its callback number), go with it; recent ones stay.
+            _ = try await harness.pipeline.scalar(
+                "update outbox set published_at = now() - interval '100 days' where payload like '%\(first)%' and published_at is not null"
+            )
+            let oldRows = try await harness.pipeline.scalar(
+                "select count(*) from outbox where payload like '%\(first)%' and published_at < now() - interval '99 days'"
+            )
+            #expect(oldRows > 0)
+            let outboxBefore = try await harness.pipeline.scalar("select count(*) from outbox")
+            for (id, age) in [(UUID(), "100 days"), (UUID(), "1 day")] {
+                _ = try await harness.pipeline.scalar(
+                    """
+                    insert into parked_dead_letters (dead_letter_id, source_topic, source_partition, source_offset, reason,
+                                                     dead_letter, error, parked_at)
+                    values ('\(id)', 't', 0, 0, 'oversized', '{"value_base64": "+212600112233"}', 'x', now() - interval '\(age)')
+                    """)
+            }
             let purged = try await harness.pipeline.withStore {
                 try await $0.purgePersonalData(closedBefore: Date().addingTimeInterval(-90 * 86_400), by: "test")
             }
             #expect(purged == 1)
+            #expect(try await harness.pipeline.scalar("select count(*) from outbox") == outboxBefore - oldRows)
+            #expect(try await harness.pipeline.scalar("select count(*) from parked_dead_letters") == 1)
+            #expect(
+                try await harness.pipeline.scalar(
+                    "select (detail->>'outbox_rows')::int8 from privacy_log where action = 'purge' order by entry_id desc limit 1"
+                ) == oldRows)
             // The age written 77.0 became its band; the exact age kept for the shelter's fit is gone too.
             #expect(
                 try await harness.pipeline.text(
