@@ -180,6 +180,7 @@ public struct CrewRepository: StoreRepository {
     /// and whether the broker took it.
     public struct ClaimedAction: Sendable {
         public var deviceID: String
+        public var unitID: String
         public var event: [UInt8]?
         public var sent: Bool
     }
@@ -187,9 +188,10 @@ public struct CrewRepository: StoreRepository {
     /// The action claimed under this id before (a resend, or a request racing this one), if any.
     public func claimedAction(_ eventID: UUID) async throws -> ClaimedAction? {
         let rows = try await client.query(
-            "select device_id, event, sent from crew_actions where event_id = \(eventID)", logger: logger)
-        for try await (device, event, sent) in rows.decode((String, ByteBuffer?, Bool).self) {
-            return ClaimedAction(deviceID: device, event: event.map { Array($0.readableBytesView) }, sent: sent)
+            "select device_id, unit_id, event, sent from crew_actions where event_id = \(eventID)", logger: logger)
+        for try await (device, unit, event, sent) in rows.decode((String, String, ByteBuffer?, Bool).self) {
+            return ClaimedAction(
+                deviceID: device, unitID: unit, event: event.map { Array($0.readableBytesView) }, sent: sent)
         }
         return nil
     }

@@ -713,6 +713,12 @@ struct CrewAppTests {
                 #expect(statuses == [202, 202, 202, 202], "\(statuses)")
                 #expect(
                     try await client.json("POST", "/api/crew/actions", onSceneBody, headers: crew(u2)).status == 422)
+                // The same phone enrolled again for its unit (revoked, a new code) sends its queue
+                // again: the action is answered as before, not refused as another's and dropped.
+                let reenrolled = try await enrol("rabat-u1")
+                #expect(
+                    try await client.json("POST", "/api/crew/actions", onSceneBody, headers: crew(reenrolled)).status
+                        == 202)
                 try await waitFor("the case on scene") {
                     try await text("select status from cases where case_id = '\(caseID)'") == "on_scene"
                 }

@@ -249,12 +249,13 @@ final class CrewController: Sendable {
     }
 
     /// An action claimed before under this id: answered as then, its first event sent again if the
-    /// broker never took it. Another device's id is refused.
+    /// broker never took it. Another unit's id is refused; the same unit's from another device is
+    /// the phone itself, enrolled again (revoked, then given a new code) with its queue kept.
     func resend(
         _ claimed: CrewRepository.ClaimedAction, eventID: UUID, device: CrewDevice
     ) async throws -> Response {
-        guard claimed.deviceID == device.device_id else {
-            throw Problem(.validation, "this id is another device's action", field: "/event_id")
+        guard claimed.deviceID == device.device_id || claimed.unitID == device.unit_id else {
+            throw Problem(.validation, "this id is another unit's action", field: "/event_id")
         }
         if !claimed.sent, let bytes = claimed.event,
             case .string(let zone)? = (try? JSONParser.parse(bytes))?["zone"]
