@@ -252,6 +252,68 @@ public struct CaseDetail: Encodable, Sendable {
         public var note: String?
     }
 
+    /// This detail without what its people said or wrote (law 09-08's minimisation, for an account
+    /// whose work does not need it: a child-protection body on an adult's case): the crews' notes,
+    /// the operators' and shelters' reasons, follow-up and referral notes, and the exact age kept
+    /// for the shelter's fit. What happened, when and by whom stays; so does what the purge keeps.
+    public func withoutFreeText() -> CaseDetail {
+        var copy = self
+        copy.triage = triage.map { text in
+            guard case .object(var object)? = try? JSONParser.parse(text),
+                case .object(let need)? = object["shelter_need"]
+            else { return text }
+            object.set("shelter_need", .object(JSONObject(need.entries.filter { $0.key != "age" })))
+            return JSONValue.object(object).serialized
+        }
+        copy.timeline = timeline.map { entry in
+            var entry = entry
+            guard case .object(let object)? = try? JSONParser.parse(entry.detail) else { return entry }
+            let kept = object.entries.compactMap { key, value -> (String, JSONValue)? in
+                if key == "note" || key == "reason" { return nil }
+                if key == "detail", let text = value.stringValue { return (key, .string(Self.withoutWords(text))) }
+                return (key, value)
+            }
+            entry.detail = JSONValue.object(JSONObject(kept)).serialized
+            return entry
+        }
+        copy.social_path = Self.socialPath(copy.timeline)
+        copy.follow_up?.note = nil
+        copy.referral?.note = nil
+        copy.decisions = decisions.map { decision in
+            var decision = decision
+            decision.operator_reason = nil
+            decision.reason = Self.withoutWords(decision.reason)
+            if case .object(let record)? = try? JSONParser.parse(decision.record) {
+                decision.record =
+                    JSONValue.object(
+                        JSONObject(
+                            record.entries.compactMap { key, value in
+                                if key == "operator_reason" { return nil }
+                                if key == "reason", let text = value.stringValue {
+                                    return (key, .string(Self.withoutWords(text)))
+                                }
+                                return (key, value)
+                            })
+                    ).serialized
+            }
+            return decision
+        }
+        return copy
+    }
+
+    /// A status's wording without the words someone added to it: "closed by op as sheltered:
+    /// <reason>", "cancelled by op: <reason>", "priority P3 → P1 by op: <reason>", "declined by
+    /// the shelter: <reason>", "… (crew's note: <note>)".
+    static func withoutWords(_ text: String) -> String {
+        var text = text
+        if text.hasSuffix(")"), let note = text.range(of: " (crew's note: ") { text = String(text[..<note.lowerBound]) }
+        let worded = ["closed by ", "cancelled by ", "priority ", "bed ", "declined by the shelter"]
+        if worded.contains(where: text.hasPrefix), let colon = text.range(of: ": ") {
+            text = String(text[..<colon.lowerBound])
+        }
+        return text
+    }
+
     /// The social path read from the timeline: derived steps and recorded ones, in time order.
     static func socialPath(_ timeline: [Entry]) -> [Step] {
         var steps: [Step] = []

@@ -548,6 +548,30 @@ struct ConsoleBrowserTests {
                 }, "the adult's case stored")
             #expect(try await samira.send("GET", "/api/cases/\(adultCase)/personal").status == 404)
             #expect(try await amal.send("GET", "/api/cases/\(adultCase)/personal").status == 200)
+            // Nor what anyone wrote about her: an operator's override reason, the exact age. The
+            // operator who wrote it sees it; the child-protection body sees that it happened.
+            let override = try await amal.json(
+                "POST", "/api/cases/\(adultCase)/commands",
+                ["command": "set_priority", "priority": "P1", "reason": "enceinte, son mari la cherche"])
+            #expect(override.status == 202, "\(override.json)")
+            #expect(
+                try await eventually(timeout: .seconds(20)) {
+                    try await harness.pipeline.scalar(
+                        "select count(*) from decisions where case_id = '\(adultCase)' and kind = 'override'") == 1
+                }, "the override stored")
+            func age(_ reply: WebClient.Reply) -> JSONValue? {
+                reply.json["triage"]?.stringValue.flatMap { try? JSONParser.parse($0) }?["shelter_need"]?["age"]
+            }
+            let operatorReply = try await amal.send("GET", "/api/cases/\(adultCase)")
+            let operatorView = String(decoding: operatorReply.body, as: UTF8.self)
+            #expect(operatorView.contains("son mari la cherche"))
+            #expect(age(operatorReply) == .integer(34))
+            let protectionView = try await samira.send("GET", "/api/cases/\(adultCase)")
+            #expect(protectionView.status == 200)
+            let seen = String(decoding: protectionView.body, as: UTF8.self)
+            #expect(!seen.contains("son mari") && !seen.contains("enceinte"), "\(seen)")
+            #expect(age(protectionView) == nil, "the exact age")
+            #expect(protectionView.json["decisions"]?.arrayValue?.contains { $0["kind"] == "override" } == true)
             #expect(
                 try await harness.pipeline.scalar(
                     "select count(*) from personal_data_reads where case_id = '\(adultCase)' and operator_id = 'samira'"

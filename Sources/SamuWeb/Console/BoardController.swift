@@ -67,6 +67,11 @@ final class BoardController: Sendable {
                 let detail = try await self.repository.detail(
                     caseID: try context.caseID(), zones: session.account.zones)
             else { throw Problem(.notFound, "no such case in your zones") }
+            // A child-protection body works on the children referred to it: an adult's case of its
+            // provinces is on its board without what anyone said or wrote about the person.
+            if session.account.role == .childProtection, detail.referral == nil {
+                return JSONBody.response(detail.withoutFreeText())
+            }
             return JSONBody.response(detail)
         }
         // A case's personal data: one logged read each time (the page asks on the operator's click).
