@@ -927,56 +927,11 @@ public enum Migrations {
                 "drop function samu_write_batch",
                 writeBatchV17,
                 // What the purge keeps of a report: the counted fields, not the person's words.
-                """
-                create function samu_minimised_report(p jsonb) returns jsonb language sql immutable as $$
-                    select jsonb_strip_nulls((p - 'notes' - 'reporter')
-                        || jsonb_build_object(
-                            'location', (p->'location') - 'description' - 'landmark'
-                                || jsonb_build_object(
-                                    'lat', round((p->'location'->>'lat')::numeric, 2),
-                                    'lon', round((p->'location'->>'lon')::numeric, 2)),
-                            'person', (p->'person') - 'age' || jsonb_build_object('age_band',
-                                case when (p->'person'->>'age') is null then null
-                                     when (p->'person'->>'age')::int < 18 then 'minor'
-                                     when (p->'person'->>'age')::int < 60 then 'adult'
-                                     else 'elderly' end)))
-                $$
-                """,
+                minimisedReportV20,
                 // What identifies or describes the person in these cases, removed; what is counted,
                 // kept (migration 19's purge, now shared with a person's erasure, with the cases'
                 // linked calls too). Returns how many cases' reports were minimised.
-                """
-                create function samu_minimise_cases(p_cases uuid[]) returns integer language plpgsql as $$
-                declare
-                    done integer;
-                begin
-                    perform set_config('samu.purging', 'on', true);
-                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
-                    from cases c where c.case_id = any(p_cases) and r.report_id = c.report_id and r.purged_at is null;
-                    get diagnostics done = row_count;
-                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
-                    where r.linked_case_id = any(p_cases) and r.purged_at is null;
-                    update cases c set location_lat = round(c.location_lat::numeric, 2),
-                        location_lon = round(c.location_lon::numeric, 2)
-                    where c.case_id = any(p_cases);
-                    -- Free text: notes and reasons, the crew's note and an operator's reason in a
-                    -- status's wording ("closed by … as …: reason").
-                    update case_timeline t set detail = ((t.detail - 'note') - 'reason')
-                        || (case when t.detail ? 'detail' then jsonb_build_object('detail',
-                               regexp_replace(regexp_replace(t.detail->>'detail', ' \\(crew''s note: .*\\)$', ''),
-                                   '^((closed by \\S+ as \\S+)|(cancelled by \\S+)): .*$', '\\1'))
-                            else '{}'::jsonb end)
-                    where t.case_id = any(p_cases);
-                    update decisions d set operator_reason = null,
-                        reason = regexp_replace(d.reason, '^((priority|bed) \\S+ → \\S+( at \\S+)?( by \\S+)?): .*$', '\\1')
-                    where d.case_id = any(p_cases) and (d.operator_reason is not null or d.kind = 'override');
-                    update follow_ups f set note = null where f.case_id = any(p_cases) and f.note is not null;
-                    update referrals x set note = null where x.case_id = any(p_cases) and x.note is not null;
-                    perform set_config('samu.purging', 'off', true);
-                    return done;
-                end
-                $$
-                """,
+                minimiseCasesV20,
                 """
                 create or replace function samu_purge_personal_data(p_before timestamptz, p_by text) returns integer
                 language plpgsql as $$
@@ -1039,44 +994,7 @@ public enum Migrations {
                 // A person's data on request (law 09-08's right of access): every case of theirs in
                 // the supervisor's zones, with the calls as told, the timeline, the follow-up and
                 // the referral. Logged.
-                """
-                create function samu_export_person(p_person uuid, p_operator text) returns jsonb
-                language plpgsql security definer as $$
-                declare
-                    found jsonb;
-                    counted integer;
-                begin
-                    select jsonb_build_object(
-                               'person_id', p.person_id, 'alias', p.alias, 'known_since', p.created_at,
-                               'exported_at', now(), 'exported_by', p_operator,
-                               'cases', coalesce(jsonb_agg(jsonb_build_object(
-                                   'case_id', c.case_id, 'zone', c.zone, 'category', c.category,
-                                   'opened_at', c.opened_at, 'status', c.status, 'resolution', c.resolution,
-                                   'calls', (select jsonb_agg(r.payload order by r.reported_at, r.report_id) from reports r
-                                             where r.report_id = c.report_id or r.linked_case_id = c.case_id),
-                                   'timeline', (select jsonb_agg(jsonb_build_object('at', t.at, 'status', t.status,
-                                                    'actor', t.actor, 'detail', t.detail) order by t.entry_id)
-                                                from case_timeline t where t.case_id = c.case_id),
-                                   'follow_up', (select to_jsonb(f) from follow_ups f where f.case_id = c.case_id),
-                                   'referral', (select to_jsonb(x) from referrals x where x.case_id = c.case_id))
-                                   order by c.opened_at) filter (where c.case_id is not null), '[]')),
-                           count(c.case_id)
-                    into found, counted
-                    from persons p
-                    join operators o on o.operator_id = p_operator and not o.disabled and o.role = 'supervisor'
-                    left join case_persons k on k.person_id = p.person_id
-                    left join cases c on c.case_id = k.case_id and c.zone = any(o.zones)
-                    where p.person_id = p_person and p.erased_at is null
-                    group by p.person_id, p.alias, p.created_at;
-                    if found is null then
-                        return null;
-                    end if;
-                    insert into privacy_log (action, cases, detail, done_by)
-                        values ('export', counted, jsonb_build_object('person_id', p_person), p_operator);
-                    return found;
-                end
-                $$
-                """,
+                exportPersonV20,
                 "revoke execute on function samu_minimise_cases(uuid[]) from public",
                 "revoke execute on function samu_erase_person(uuid, text, text) from public",
                 "revoke execute on function samu_export_person(uuid, text) from public",
@@ -1201,67 +1119,8 @@ public enum Migrations {
             statements: [
                 // An age written `45.0` (valid: a whole number) stopped `::int`, and with it the
                 // whole purge, every day, and that person's erasure.
-                """
-                create or replace function samu_minimised_report(p jsonb) returns jsonb language sql immutable as $$
-                    select jsonb_strip_nulls((p - 'notes' - 'reporter')
-                        || jsonb_build_object(
-                            'location', (p->'location') - 'description' - 'landmark'
-                                || jsonb_build_object(
-                                    'lat', round((p->'location'->>'lat')::numeric, 2),
-                                    'lon', round((p->'location'->>'lon')::numeric, 2)),
-                            'person', (p->'person') - 'age' || jsonb_build_object('age_band',
-                                case when (p->'person'->>'age') is null then null
-                                     when (p->'person'->>'age')::numeric < 18 then 'minor'
-                                     when (p->'person'->>'age')::numeric < 60 then 'adult'
-                                     else 'elderly' end)))
-                $$
-                """,
-                """
-                create or replace function samu_minimise_cases(p_cases uuid[]) returns integer language plpgsql as $$
-                declare
-                    done integer;
-                begin
-                    perform set_config('samu.purging', 'on', true);
-                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
-                    from cases c where c.case_id = any(p_cases) and r.report_id = c.report_id and r.purged_at is null;
-                    get diagnostics done = row_count;
-                    update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
-                    where r.linked_case_id = any(p_cases) and r.purged_at is null;
-                    update cases c set location_lat = round(c.location_lat::numeric, 2),
-                        location_lon = round(c.location_lon::numeric, 2)
-                    where c.case_id = any(p_cases);
-                    -- Free text: notes and reasons, the crew's note and an operator's reason in a
-                    -- status's wording ("closed by … as …: reason").
-                    update case_timeline t set detail = ((t.detail - 'note') - 'reason')
-                        || (case when t.detail ? 'detail' then jsonb_build_object('detail',
-                               regexp_replace(regexp_replace(t.detail->>'detail', ' \\(crew''s note: .*\\)$', ''),
-                                   '^((closed by \\S+ as \\S+)|(cancelled by \\S+)): .*$', '\\1'))
-                            else '{}'::jsonb end)
-                    where t.case_id = any(p_cases);
-                    update decisions d set operator_reason = null,
-                        reason = regexp_replace(d.reason, '^((priority|bed) \\S+ → \\S+( at \\S+)?( by \\S+)?): .*$', '\\1')
-                    where d.case_id = any(p_cases) and (d.operator_reason is not null or d.kind = 'override');
-                    update follow_ups f set note = null where f.case_id = any(p_cases) and f.note is not null;
-                    update referrals x set note = null where x.case_id = any(p_cases) and x.note is not null;
-                    -- The exact age kept for the shelter's fit (the age band stays in the report),
-                    -- the operator's wording in the decision's record as in its columns, and the
-                    -- crew's actions (their notes and the positions where the person was).
-                    update cases c set triage = c.triage #- '{shelter_need,age}'
-                    where c.case_id = any(p_cases) and c.triage->'shelter_need' ? 'age';
-                    update decisions d set record = (d.record - 'operator_reason')
-                        || jsonb_build_object('reason', regexp_replace(d.record->>'reason',
-                               '^((priority|bed) \\S+ → \\S+( at \\S+)?( by \\S+)?): .*$', '\\1'))
-                    where d.case_id = any(p_cases) and d.record ? 'reason'
-                        and (d.record ? 'operator_reason' or d.kind = 'override');
-                    delete from crew_actions a where a.case_id = any(p_cases);
-                    -- A shelter's words when it declined the person ("declined by the shelter: …").
-                    update bed_ledger l set reason = 'declined by the shelter'
-                    where l.case_id = any(p_cases) and l.reason like 'declined by the shelter: %';
-                    perform set_config('samu.purging', 'off', true);
-                    return done;
-                end
-                $$
-                """,
+                minimisedReportV29,
+                minimiseCasesV29,
                 // The purge also drops what outlived its use and carries the same words: outbox
                 // rows published before the period (the broker's topics keep 30 days at most; a
                 // republish after a lost log needs days, not months) and dead letters parked before
@@ -1309,55 +1168,7 @@ public enum Migrations {
                 // case exported is a read of its personal data, in `personal_data_reads` and the log
                 // with its id (unlinking the case afterwards must not hide the read); cases in zones
                 // the supervisor does not cover are counted, not silently missing.
-                """
-                create or replace function samu_export_person(p_person uuid, p_operator text) returns jsonb
-                language plpgsql security definer as $$
-                declare
-                    found jsonb;
-                    counted integer;
-                    elsewhere integer;
-                begin
-                    select jsonb_build_object(
-                               'person_id', p.person_id, 'alias', p.alias, 'known_since', p.created_at,
-                               'exported_at', now(), 'exported_by', p_operator,
-                               'cases', coalesce(jsonb_agg(jsonb_build_object(
-                                   'case_id', c.case_id, 'zone', c.zone, 'category', c.category,
-                                   'opened_at', c.opened_at, 'status', c.status, 'resolution', c.resolution,
-                                   'calls', (select jsonb_agg(r.payload - 'reporter' order by r.reported_at, r.report_id)
-                                             from reports r
-                                             where r.report_id = c.report_id or r.linked_case_id = c.case_id),
-                                   'timeline', (select jsonb_agg(jsonb_build_object('at', t.at, 'status', t.status,
-                                                    'actor', t.actor, 'detail', t.detail) order by t.entry_id)
-                                                from case_timeline t where t.case_id = c.case_id),
-                                   'follow_up', (select to_jsonb(f) from follow_ups f where f.case_id = c.case_id),
-                                   'referral', (select to_jsonb(x) from referrals x where x.case_id = c.case_id))
-                                   order by c.opened_at) filter (where c.case_id is not null), '[]')),
-                           count(c.case_id)
-                    into found, counted
-                    from persons p
-                    join operators o on o.operator_id = p_operator and not o.disabled and o.role = 'supervisor'
-                    left join case_persons k on k.person_id = p.person_id
-                    left join cases c on c.case_id = k.case_id and c.zone = any(o.zones)
-                    where p.person_id = p_person and p.erased_at is null
-                    group by p.person_id, p.alias, p.created_at;
-                    if found is null then
-                        return null;
-                    end if;
-                    select count(*) into elsewhere from case_persons k join cases c on c.case_id = k.case_id
-                        join operators o on o.operator_id = p_operator
-                        where k.person_id = p_person and not (c.zone = any(o.zones));
-                    found := found || jsonb_build_object('cases_outside_your_zones', elsewhere);
-                    -- Each case read is a read of its personal data, logged as the case's own reads are.
-                    insert into personal_data_reads (case_id, operator_id)
-                        select (e->>'case_id')::uuid, p_operator from jsonb_array_elements(found->'cases') e;
-                    insert into privacy_log (action, cases, detail, done_by)
-                        values ('export', counted, jsonb_build_object('person_id', p_person,
-                                'case_ids', (select coalesce(jsonb_agg(e->'case_id'), '[]'::jsonb)
-                                             from jsonb_array_elements(found->'cases') e)), p_operator);
-                    return found;
-                end
-                $$
-                """,
+                exportPersonV31,
                 pinSearchPaths,
             ]),
     ]
@@ -1453,6 +1264,161 @@ public enum Migrations {
     /// case (`report_linked`: the report stored with the case) and priority overrides
     /// (`priority_changed`: `cases.priority` and the stored triage).
     static let writeBatchV17 = sql("samu_write_batch.v17")
+
+    /// `samu_export_person` as migration 20 created it (migrations never change).
+    static let exportPersonV20 = """
+        create function samu_export_person(p_person uuid, p_operator text) returns jsonb
+        language plpgsql security definer as $$
+        declare
+            found jsonb;
+            counted integer;
+        begin
+            select jsonb_build_object(
+                       'person_id', p.person_id, 'alias', p.alias, 'known_since', p.created_at,
+                       'exported_at', now(), 'exported_by', p_operator,
+                       'cases', coalesce(jsonb_agg(jsonb_build_object(
+                           'case_id', c.case_id, 'zone', c.zone, 'category', c.category,
+                           'opened_at', c.opened_at, 'status', c.status, 'resolution', c.resolution,
+                           'calls', (select jsonb_agg(r.payload order by r.reported_at, r.report_id) from reports r
+                                     where r.report_id = c.report_id or r.linked_case_id = c.case_id),
+                           'timeline', (select jsonb_agg(jsonb_build_object('at', t.at, 'status', t.status,
+                                            'actor', t.actor, 'detail', t.detail) order by t.entry_id)
+                                        from case_timeline t where t.case_id = c.case_id),
+                           'follow_up', (select to_jsonb(f) from follow_ups f where f.case_id = c.case_id),
+                           'referral', (select to_jsonb(x) from referrals x where x.case_id = c.case_id))
+                           order by c.opened_at) filter (where c.case_id is not null), '[]')),
+                   count(c.case_id)
+            into found, counted
+            from persons p
+            join operators o on o.operator_id = p_operator and not o.disabled and o.role = 'supervisor'
+            left join case_persons k on k.person_id = p.person_id
+            left join cases c on c.case_id = k.case_id and c.zone = any(o.zones)
+            where p.person_id = p_person and p.erased_at is null
+            group by p.person_id, p.alias, p.created_at;
+            if found is null then
+                return null;
+            end if;
+            insert into privacy_log (action, cases, detail, done_by)
+                values ('export', counted, jsonb_build_object('person_id', p_person), p_operator);
+            return found;
+        end
+        $$
+        """
+
+    /// Migration 31's: without the callers, each case's read logged, the log naming the cases, and
+    /// the person's cases outside the supervisor's zones counted.
+    static let exportPersonV31 = exportPersonV20.replacingOccurrences(
+        of: "create function samu_export_person", with: "create or replace function samu_export_person"
+    ).replacingOccurrences(
+        of: "    counted integer;\n", with: "    counted integer;\n    elsewhere integer;\n"
+    ).replacingOccurrences(
+        of: "jsonb_agg(r.payload order by r.reported_at, r.report_id) from reports r\n",
+        with: """
+            jsonb_agg(r.payload - 'reporter' order by r.reported_at, r.report_id)
+                                             from reports r
+
+            """
+    ).replacingOccurrences(
+        of: """
+                insert into privacy_log (action, cases, detail, done_by)
+                    values ('export', counted, jsonb_build_object('person_id', p_person), p_operator);
+
+            """,
+        with: """
+                select count(*) into elsewhere from case_persons k join cases c on c.case_id = k.case_id
+                    join operators o on o.operator_id = p_operator
+                    where k.person_id = p_person and not (c.zone = any(o.zones));
+                found := found || jsonb_build_object('cases_outside_your_zones', elsewhere);
+                -- Each case read is a read of its personal data, logged as the case's own reads are.
+                insert into personal_data_reads (case_id, operator_id)
+                    select (e->>'case_id')::uuid, p_operator from jsonb_array_elements(found->'cases') e;
+                insert into privacy_log (action, cases, detail, done_by)
+                    values ('export', counted, jsonb_build_object('person_id', p_person,
+                            'case_ids', (select coalesce(jsonb_agg(e->'case_id'), '[]'::jsonb)
+                                         from jsonb_array_elements(found->'cases') e)), p_operator);
+
+            """)
+
+    /// `samu_minimised_report` as migration 20 created it (migrations never change).
+    static let minimisedReportV20 = """
+        create function samu_minimised_report(p jsonb) returns jsonb language sql immutable as $$
+            select jsonb_strip_nulls((p - 'notes' - 'reporter')
+                || jsonb_build_object(
+                    'location', (p->'location') - 'description' - 'landmark'
+                        || jsonb_build_object(
+                            'lat', round((p->'location'->>'lat')::numeric, 2),
+                            'lon', round((p->'location'->>'lon')::numeric, 2)),
+                    'person', (p->'person') - 'age' || jsonb_build_object('age_band',
+                        case when (p->'person'->>'age') is null then null
+                             when (p->'person'->>'age')::int < 18 then 'minor'
+                             when (p->'person'->>'age')::int < 60 then 'adult'
+                             else 'elderly' end)))
+        $$
+        """
+
+    /// Migration 29's: an age written as a decimal (`45.0`) read as the number it is, where `::int`
+    /// refused it and stopped the whole purge.
+    static let minimisedReportV29 = minimisedReportV20.replacingOccurrences(
+        of: "create function", with: "create or replace function"
+    ).replacingOccurrences(of: "->>'age')::int <", with: "->>'age')::numeric <")
+
+    /// `samu_minimise_cases` as migration 20 created it (migrations never change).
+    static let minimiseCasesV20 = """
+        create function samu_minimise_cases(p_cases uuid[]) returns integer language plpgsql as $$
+        declare
+            done integer;
+        begin
+            perform set_config('samu.purging', 'on', true);
+            update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
+            from cases c where c.case_id = any(p_cases) and r.report_id = c.report_id and r.purged_at is null;
+            get diagnostics done = row_count;
+            update reports r set purged_at = now(), payload = samu_minimised_report(r.payload)
+            where r.linked_case_id = any(p_cases) and r.purged_at is null;
+            update cases c set location_lat = round(c.location_lat::numeric, 2),
+                location_lon = round(c.location_lon::numeric, 2)
+            where c.case_id = any(p_cases);
+            -- Free text: notes and reasons, the crew's note and an operator's reason in a
+            -- status's wording ("closed by … as …: reason").
+            update case_timeline t set detail = ((t.detail - 'note') - 'reason')
+                || (case when t.detail ? 'detail' then jsonb_build_object('detail',
+                       regexp_replace(regexp_replace(t.detail->>'detail', ' \\(crew''s note: .*\\)$', ''),
+                           '^((closed by \\S+ as \\S+)|(cancelled by \\S+)): .*$', '\\1'))
+                    else '{}'::jsonb end)
+            where t.case_id = any(p_cases);
+            update decisions d set operator_reason = null,
+                reason = regexp_replace(d.reason, '^((priority|bed) \\S+ → \\S+( at \\S+)?( by \\S+)?): .*$', '\\1')
+            where d.case_id = any(p_cases) and (d.operator_reason is not null or d.kind = 'override');
+            update follow_ups f set note = null where f.case_id = any(p_cases) and f.note is not null;
+            update referrals x set note = null where x.case_id = any(p_cases) and x.note is not null;
+            perform set_config('samu.purging', 'off', true);
+            return done;
+        end
+        $$
+        """
+
+    /// Migration 29's: migration 20's, which it replaces, and what it removes besides.
+    static let minimiseCasesV29 = minimiseCasesV20.replacingOccurrences(
+        of: "create function samu_minimise_cases", with: "create or replace function samu_minimise_cases"
+    ).replacingOccurrences(
+        of: "    perform set_config('samu.purging', 'off', true);\n",
+        with: """
+                -- The exact age kept for the shelter's fit (the age band stays in the report),
+                -- the operator's wording in the decision's record as in its columns, and the
+                -- crew's actions (their notes and the positions where the person was).
+                update cases c set triage = c.triage #- '{shelter_need,age}'
+                where c.case_id = any(p_cases) and c.triage->'shelter_need' ? 'age';
+                update decisions d set record = (d.record - 'operator_reason')
+                    || jsonb_build_object('reason', regexp_replace(d.record->>'reason',
+                           '^((priority|bed) \\S+ → \\S+( at \\S+)?( by \\S+)?): .*$', '\\1'))
+                where d.case_id = any(p_cases) and d.record ? 'reason'
+                    and (d.record ? 'operator_reason' or d.kind = 'override');
+                delete from crew_actions a where a.case_id = any(p_cases);
+                -- A shelter's words when it declined the person ("declined by the shelter: …").
+                update bed_ledger l set reason = 'declined by the shelter'
+                where l.case_id = any(p_cases) and l.reason like 'declined by the shelter: %';
+                perform set_config('samu.purging', 'off', true);
+
+            """)
 
     /// A SQL file of the package's `SQL/` folder.
     static func sql(_ name: String) -> String {

@@ -259,6 +259,23 @@ struct SamuStoreTests {
         }
     }
 
+    @Test("migration 29's minimisation functions are migration 20's with their changes, made in place")
+    func minimisationReplaced() {
+        #expect(Migrations.minimiseCasesV29.hasPrefix("create or replace function samu_minimise_cases"))
+        #expect(Migrations.minimiseCasesV29.contains("delete from crew_actions"))
+        #expect(Migrations.minimiseCasesV29.hasSuffix("$$"))
+        #expect(Migrations.minimisedReportV29.components(separatedBy: "::numeric < ").count == 3)
+        #expect(!Migrations.minimisedReportV29.contains("::int <"))
+        let export = Migrations.exportPersonV31
+        #expect(export.contains("elsewhere integer;") && export.contains("r.payload - 'reporter'"))
+        #expect(export.contains("insert into personal_data_reads") && export.contains("'case_ids'"))
+        #expect(!export.contains("jsonb_build_object('person_id', p_person), p_operator)"))
+        #expect(
+            Migrations.minimiseCasesV29.components(separatedBy: "perform set_config('samu.purging', 'off', true);")
+                .count
+                == 2)
+    }
+
     @Test(
         "a refused event's dead letter naming a key with U+0000 (which jsonb and text refuse) is parked, with U+FFFD, and parking it again changes nothing"
     )
