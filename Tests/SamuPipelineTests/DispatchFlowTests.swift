@@ -342,6 +342,38 @@ struct DispatchFlowTests {
                     "select held from shelter_beds where shelter_id = 'rabat-s3' and bed_type = 'women_with_children'")
                     == 3)
         }
+        // The family's crew leaves them at the mothers' shelter and closes the case as sheltered;
+        // the shelter then turns them away. With the crew gone, someone must find them tonight: a
+        // re-visit due at once, with the shelter and its reason in the timeline.
+        try await harness.withWorker { _ in
+            let crew = try #require(try await text("select unit_id from cases where case_id = '\(familyCase)'"))
+            try await harness.produce([
+                unit(crew, 10, "available", at: 8, 0, caseID: familyCase, resolution: "sheltered")
+            ])
+            try await waitFor("the family's case closed as sheltered") {
+                try await text("select resolution from cases where case_id = '\(familyCase)'") == "sheltered"
+            }
+            try await harness.produce([
+                beds(
+                    "rabat-s3", 10, at: 8, 0, ["women_with_children": (4, 0)],
+                    declined: (familyCase, "no room for a boy of fourteen"))
+            ])
+            try await waitFor("a re-visit due at once") {
+                try await scalar(
+                    """
+                    select count(*) from follow_ups where case_id = '\(familyCase)' and kind = 'revisit'
+                        and resolution = 'no_bed_tonight' and due_at between now() - interval '10 minutes' and now()
+                    """) == 1
+            }
+            #expect(
+                try await text(
+                    "select detail->>'shelter_id' from case_timeline where case_id = '\(familyCase)' and status = 'follow_up'"
+                ) == "rabat-s3")
+            #expect(
+                try await scalar(
+                    "select held from shelter_beds where shelter_id = 'rabat-s3' and bed_type = 'women_with_children'")
+                    == 0)
+        }
         let bedOutcomes = try await harness.outcomes(ofType: "case.bed_held")
         #expect(bedOutcomes.contains { $0["case_id"]?.stringValue == familyCase.lowercased && $0["beds"] == 3 })
         try await harness.cleanUp()
