@@ -828,6 +828,28 @@ struct CrewAppTests {
                     "POST", "/api/shelter/rabat-s1/beds", ["taps": ["men": 1], "change_id": "again"])
                 #expect(notAnID.status == 422)
                 #expect(notAnID.json["field"]?.stringValue == "/change_id")
+                // An admission whose answer was lost, sent again under the page's id (twice at once):
+                // both answered as the first, with its event, and the person admitted once.
+                let board = try await fatna.send("GET", "/api/shelter")
+                let expected = try #require(
+                    board.json.arrayValue?.first?["incoming"]?.arrayValue?.first?["case_id"]?.stringValue,
+                    "someone on the way to rabat-s1: \(board.json.serialized)")
+                let admission: JSONValue = ["case_id": .string(expected), "change_id": .string(UUID().uuidString)]
+                let admitted = try await withThrowingTaskGroup(of: WebClient.Reply.self) { group in
+                    for _ in 0..<2 {
+                        group.addTask { try await fatna.json("POST", "/api/shelter/rabat-s1/admit", admission) }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(admitted.map(\.status) == [202, 202])
+                #expect(
+                    admitted.map { $0.json["event_id"]?.stringValue }
+                        == Array(repeating: admission["change_id"]?.stringValue?.lowercased(), count: 2),
+                    "\(admitted.map(\.json))")
+                try await waitFor("the person admitted once") {
+                    try await scalar(
+                        "select count(*) from bed_ledger where case_id = '\(expected)' and action = 'admit'") == 1
+                }
                 // A woman victim of violence: rabat-u2 (female staff) takes her to the women's
                 // house, whose address is confidential. Her crew sees the house, named, and where it
                 // is; rabat-u1's phone never receives it, in its assignment or her report.

@@ -38,6 +38,9 @@ const state = {
   // Per shelter: a report on its way, another change made meanwhile, the version samu gave the
   // last one sent (counts read back older than it are not shown over the page's own).
   sending: {},
+  // Per case and answer (admit, no-show, decline): the id of an answer not yet taken by samu, kept
+  // so that a second tap after an error sends the same answer again rather than a new one.
+  answers: {},
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => (WORDS[state.lang] || WORDS.fr)[key] || key;
@@ -115,7 +118,7 @@ async function sendCounts(shelterID, sending) {
     while (Object.keys(sending.taps).length || Object.keys(sending.beds).length) {
       const body = { beds: sending.beds, taps: sending.taps, change_id: uuid() };
       sending.beds = {}; sending.taps = {};
-      const sent = await sendChange(shelterID, body);
+      const sent = await sendChange(`/api/shelter/${shelterID}/beds`, body);
       sending.version = Math.max(sending.version, sent.version || 0);
       say(t("sent"), false);
     }
@@ -132,10 +135,10 @@ async function sendCounts(shelterID, sending) {
 
 // A change whose answer was lost (the network, samu restarting) is sent again under the same id,
 // a few times: samu takes it once, whether the first one reached it or not.
-async function sendChange(shelterID, body) {
+async function sendChange(path, body) {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await api(`/api/shelter/${shelterID}/beds`, { method: "POST", body });
+      return await api(path, { method: "POST", body });
     } catch (error) {
       const lost = error.status === undefined || error.status >= 500 || error.status === 429;
       if (!lost || attempt >= 4) throw error;
@@ -162,8 +165,12 @@ async function arrival(shelter, route, caseID, reason, person) {
     count.held = Math.max(0, count.held - person.beds);
     render();
   }
+  const answer = `${route}:${caseID}`;
+  const changeID = state.answers[answer] ||= uuid();
   try {
-    const sent = await api(`/api/shelter/${shelter.shelter_id}/${route}`, { method: "POST", body: { case_id: caseID, reason } });
+    const sent = await sendChange(
+      `/api/shelter/${shelter.shelter_id}/${route}`, { case_id: caseID, reason, change_id: changeID });
+    delete state.answers[answer];
     sending.version = Math.max(sending.version, sent.version || 0);
     say(t("sent"), false);
   } catch (error) {

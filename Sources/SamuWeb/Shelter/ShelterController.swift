@@ -39,6 +39,10 @@ struct ShelterController: Sendable {
     struct Arrival: Decodable {
         var case_id: String
         var reason: String?
+        /// The id the page made for this answer, kept while it is sent again (a lost answer, a
+        /// second tap after an error): a repeat sends the first one's event if the broker never
+        /// took it, where without an id it would be answered "already sent" and never sent.
+        var change_id: String?
     }
 
     struct Sent: Encodable {
@@ -63,12 +67,7 @@ struct ShelterController: Sendable {
                     .invalidBody,
                     "send {\"beds\": {\"men\": {\"capacity\": …, \"occupied\": …}}} or {\"taps\": {\"men\": 1}}")
             }
-            let changeID = try counts.change_id.map { text in
-                guard let id = UUID(uuidString: text) else {
-                    throw Problem(.validation, "a change's id is a UUID", field: "/change_id")
-                }
-                return id
-            }
+            let changeID = try Self.changeID(counts.change_id)
             // Checked before any arithmetic: a count near Int.max (or a tap of Int.min) must be a
             // 422, not an overflow that stops the process.
             if let tap = counts.taps?.first(where: { !(-100...100).contains($0.value) }) {
@@ -94,8 +93,8 @@ struct ShelterController: Sendable {
         }
         group.post("shelter/{id}/admit") { request, context in
             let shelterID = try await scopedShelter(context).shelterID
-            let caseID = try await arrival(request).0
-            return try await change(shelterID, by: context) { shelter, pending, reads in
+            let (caseID, _, changeID) = try await arrival(request)
+            return try await change(shelterID, by: context, changeID: changeID) { shelter, pending, reads in
                 // Admitted a moment ago (a second tap, a retry), whether samu has stored it yet or
                 // not: the same answer, nothing sent again.
                 if pending.contains(caseID) { return .alreadySent }
@@ -113,9 +112,9 @@ struct ShelterController: Sendable {
         for (route, defaultReason) in [("decline", nil), ("no-show", "no-show: the person did not arrive")] {
             group.post("shelter/{id}/\(route)") { request, context in
                 let shelterID = try await scopedShelter(context).shelterID
-                let (caseID, reason) = try await arrival(request)
+                let (caseID, reason, changeID) = try await arrival(request)
                 let why = (reason ?? defaultReason ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-                return try await change(shelterID, by: context) { shelter, pending, reads in
+                return try await change(shelterID, by: context, changeID: changeID) { shelter, pending, reads in
                     if pending.contains(caseID) { return .alreadySent }
                     guard try await reads.heldBeds(caseID: caseID, shelterID: shelterID) != nil else {
                         throw Problem(.staleAction, "samu holds no bed here for this person (any more)")
@@ -147,12 +146,22 @@ struct ShelterController: Sendable {
         return shelter
     }
 
-    func arrival(_ request: Request) async throws -> (UUID, String?) {
+    func arrival(_ request: Request) async throws -> (UUID, String?, UUID?) {
         let buffer = try await request.body.collect(upTo: 2048)
         guard let asked = try? JSONDecoder().decode(Arrival.self, from: Data(buffer: buffer)),
             let caseID = UUID(uuidString: asked.case_id)
         else { throw Problem(.invalidBody, "send {\"case_id\": …}") }
-        return (caseID, asked.reason)
+        return (caseID, asked.reason, try Self.changeID(asked.change_id))
+    }
+
+    /// A change's id as the page sent it (none: a page from before ids).
+    static func changeID(_ text: String?) throws -> UUID? {
+        try text.map { text in
+            guard let id = UUID(uuidString: text) else {
+                throw Problem(.validation, "a change's id is a UUID", field: "/change_id")
+            }
+            return id
+        }
     }
 
     /// What a change from the page does: send the shelter's counts (with the person admitted or
