@@ -40,25 +40,17 @@ extension DispatchWorker {
         return String(decoding: text, as: UTF8.self)
     }
 
-    /// What names a batch's settling, from which its outcomes' ids derive: the events it decided.
-    /// Each event is committed once (the inbox refuses it again), so two committed batches that
-    /// decided events never share it. Named by its first message instead, a batch decided again
+    /// What names a batch's settling, from which its outcomes' ids derive: the first event it
+    /// decided. Each event is committed once (the inbox refuses it again), so two committed batches
+    /// that decided events never share it. Named by its first message instead, a batch decided again
     /// after a refusal (the same first message, events processed since skipped, newer ones
     /// decided) gave its new assignment the id of the first batch's, and the outbox dropped it as
     /// already written: an outcome lost. A batch that decided nothing is named by its messages.
     static func settleSource(_ batch: [KafkaMessage], decided: [DispatchWrite.Processed]) -> String {
-        guard !decided.isEmpty else {
-            let first = batch.first, last = batch.last
-            return
-                "settle/\(first?.topic ?? "")/\(first?.partition ?? 0)/\(first?.offset ?? 0)-\(last?.offset ?? 0)/\(batch.count)"
-        }
-        var names = ""
-        names.reserveCapacity(decided.count * 37)
-        for event in decided {
-            names += event.eventID.lowercased
-            names += ","
-        }
-        return "settle/\(UUID(v5: names).lowercased)"
+        if let first = decided.first { return "settle/\(first.eventID.lowercased)" }
+        let first = batch.first, last = batch.last
+        return
+            "settle/\(first?.topic ?? "")/\(first?.partition ?? 0)/\(first?.offset ?? 0)-\(last?.offset ?? 0)/\(batch.count)"
     }
 
     /// The dead letter of an event whose id was processed before with another payload.

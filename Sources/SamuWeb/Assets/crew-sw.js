@@ -1,7 +1,7 @@
 // The crew app's service worker: the app's shell is kept so that it opens without signal. The
 // API is never cached (assignments and actions go to the network, or wait in IndexedDB).
-const SHELL = "samu-crew-v1";
-const FILES = ["/crew", "/assets/crew.js", "/assets/crew.css", "/crew/manifest.webmanifest", "/assets/crew-icon.svg"];
+const SHELL = "samu-crew-v2";
+const FILES = ["/crew", "/assets/ids.js", "/assets/crew.js", "/assets/crew.css", "/crew/manifest.webmanifest", "/assets/crew-icon.svg"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));

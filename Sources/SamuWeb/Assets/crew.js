@@ -111,14 +111,6 @@ async function store(mode, work) {
 const queued = () => store("readonly", (queue) => queue.getAll());
 const unqueue = (seq) => store("readwrite", (queue) => queue.delete(seq));
 
-function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
 // An action: kept first, then sent with the others in order.
 async function act(action, extra = {}) {
   const item = Object.assign({ event_id: uuid(), action, made_at: new Date().toISOString() }, extra);

@@ -147,14 +147,6 @@ async function sendChange(path, body) {
   }
 }
 
-function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
 async function arrival(shelter, route, caseID, reason, person) {
   const sending = state.sending[shelter.shelter_id] ||= { busy: false, version: 0, taps: {}, beds: {} };
   if (route === "admit" && person && shelter.beds[person.bed_type]) {
